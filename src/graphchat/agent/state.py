@@ -1,0 +1,52 @@
+"""What flows through the graph: its state, the per-run context, and the events nodes emit."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, TypedDict
+
+from graphchat.llm.base import ChatMessage, FinishReason, SamplingParams, ToolSpec, Usage
+
+
+class AgentState(TypedDict):
+    """The conversation the model sees: the context window plus what this run added."""
+
+    messages: Annotated[list[ChatMessage], operator.add]
+    model_calls: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Per-run settings handed to every node (never read from the environment)."""
+
+    model: str
+    params: SamplingParams = field(default_factory=SamplingParams)
+    tools: tuple[ToolSpec, ...] = ()
+    max_tool_rounds: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDelta:
+    """A piece of assistant text as the model produces it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReply:
+    """A complete assistant message and what it cost."""
+
+    message: ChatMessage
+    model: str
+    finish_reason: FinishReason
+    usage: Usage
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The result (or error) of one tool call, as the tool message sent back to the model."""
+
+    message: ChatMessage
+    is_error: bool = False

@@ -1,0 +1,180 @@
+"""The chat turn over HTTP: `POST /chat`, `POST /invoke` and the streaming `POST /stream`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from sse_starlette import EventSourceResponse
+
+from graphchat.api.deps import ChatDep, OwnerDep, SettingsDep
+from graphchat.api.media import require_json
+from graphchat.api.schemas import (
+    ChatIn,
+    ChatOut,
+    InvokeIn,
+    InvokeOut,
+    InvokeOutput,
+    MessageOut,
+    SamplingIn,
+    StreamIn,
+    UsageOut,
+)
+from graphchat.api.sse import StreamRenderer, event_stream_response, parse_stream_modes
+from graphchat.errors import ValidationFailed
+from graphchat.llm.base import SamplingParams
+from graphchat.service.chat import TurnRequest
+from graphchat.service.payloads import message_payload, usage_payload
+from graphchat.service.turn import Turn
+from graphchat.settings import Settings
+from graphchat.store.records import NewMessage
+
+router = APIRouter(tags=["chat"], dependencies=[Depends(require_json)])
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description}
+    for status, description in {
+        400: "Unknown model or invalid parameter combination",
+        404: "Thread belongs to another owner",
+        409: "A run is already active on the thread (`thread_busy`)",
+        413: "Body too large",
+        422: "Invalid field",
+        502: "The model backend failed",
+        503: "The model backend or the database is unavailable",
+        504: "The model backend timed out",
+    }.items()
+}
+
+
+def _too_long(field: str, limit: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"{field} is longer than {limit} characters",
+        details=[{"loc": ["body", *field.split(".")], "msg": f"at most {limit} characters",
+                  "type": "string_too_long"}],
+    )
+
+
+def _sampling(body: SamplingIn, settings: Settings) -> SamplingParams:
+    if body.max_tokens is not None and body.max_tokens > settings.max_tokens_limit:
+        raise ValidationFailed(
+            f"max_tokens may be at most {settings.max_tokens_limit}",
+            details=[{"loc": ["body", "max_tokens"], "msg": "too large", "type": "less_than_equal"}],
+        )
+    return SamplingParams(
+        temperature=body.temperature,
+        top_p=body.top_p,
+        max_tokens=body.max_tokens,
+        seed=body.seed,
+        stop=tuple(body.stop or ()),
+        num_ctx=body.num_ctx,
+    )
+
+
+def _user_message(text: str, field: str, settings: Settings) -> NewMessage:
+    if len(text) > settings.max_message_chars:
+        raise _too_long(field, settings.max_message_chars)
+    return NewMessage(role="user", content=text)
+
+
+def _messages_out(messages: list[Any]) -> list[MessageOut]:
+    return [MessageOut.model_validate(message_payload(message)) for message in messages]
+
+
+def _run_request(body: InvokeIn, owner: str, settings: Settings) -> TurnRequest:
+    """A turn from a LangGraph-style body; a `system` message overrides the system prompt."""
+    configurable = body.config.configurable
+    system = configurable.system
+    messages: list[NewMessage] = []
+    for index, message in enumerate(body.input.messages):
+        role, text = message.normalized_role(), message.text()
+        if role == "system":
+            system = text
+        elif role == "assistant":
+            messages.append(NewMessage(role="assistant", content=text))
+        else:
+            messages.append(_user_message(text, f"input.messages.{index}.content", settings))
+    if not any(message.role == "user" for message in messages):
+        raise ValidationFailed(
+            "input.messages needs at least one user message",
+            details=[{"loc": ["body", "input", "messages"], "msg": "no user message",
+                      "type": "missing"}],
+        )
+    return TurnRequest(
+        owner=owner,
+        messages=tuple(messages),
+        thread_id=body.input.thread_id or configurable.thread_id,
+        model=configurable.model,
+        params=_sampling(configurable, settings),
+        system=system,
+    )
+
+
+def _run_headers(turn: Turn) -> dict[str, str]:
+    base = f"/threads/{turn.thread.id}/runs/{turn.run.id}"
+    return {"Content-Location": base}
+
+
+@router.post("/chat", responses=_ERROR_RESPONSES)
+async def chat(
+    body: ChatIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
+) -> ChatOut:
+    """Send one message and wait for the whole reply."""
+    request = TurnRequest(
+        owner=owner,
+        messages=(_user_message(body.message, "message", settings),),
+        thread_id=body.thread_id,
+        model=body.model,
+        params=_sampling(body, settings),
+        system=body.system,
+    )
+    turn = await chat.wait(await chat.start(request))
+    return ChatOut(
+        thread_id=turn.thread.id,
+        run_id=turn.run.id,
+        response=turn.response,
+        model=turn.run.model,
+        messages=_messages_out([*turn.input_messages, *turn.output_messages]),
+        usage=UsageOut(**usage_payload(turn.usage.prompt_tokens, turn.usage.completion_tokens)),
+        finish_reason=turn.finish_reason,
+    )
+
+
+@router.post("/invoke", responses=_ERROR_RESPONSES)
+async def invoke(
+    body: InvokeIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
+) -> InvokeOut:
+    """Run the agent on the given messages and return the messages the run added."""
+    turn = await chat.wait(await chat.start(_run_request(body, owner, settings)))
+    return InvokeOut(
+        output=InvokeOutput(messages=_messages_out(turn.output_messages)),
+        thread_id=turn.thread.id,
+        run_id=turn.run.id,
+    )
+
+
+@router.post(
+    "/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **_ERROR_RESPONSES},
+)
+async def stream(
+    body: StreamIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
+) -> EventSourceResponse:
+    """Run the agent and stream its events (`metadata`, `messages`, `updates`, `values`, `end`).
+
+    Failures before the run starts are plain JSON errors; after it, an `error` event ends the
+    stream. The run goes on if the client disconnects.
+    """
+    turn = await chat.start(_run_request(body, owner, settings))
+    renderer = StreamRenderer(
+        parse_stream_modes(body.stream_mode),
+        settings.sse_retry_ms,
+        [message_payload(message) for message in turn.input_messages],
+    )
+    return event_stream_response(
+        turn.live.follow(),
+        renderer,
+        heartbeat_seconds=settings.sse_heartbeat_seconds,
+        headers=_run_headers(turn),
+    )
+

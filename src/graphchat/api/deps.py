@@ -1,0 +1,57 @@
+"""Dependencies shared by the routers: services, the caller's identity, the thread guard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from graphchat.api.schemas import ID_PATTERN
+from graphchat.service.chat import ChatService
+from graphchat.service.threads import ThreadService
+from graphchat.services import Services
+from graphchat.settings import Settings
+from graphchat.store.records import Thread
+
+LOCAL_OWNER = "local"
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_chat(services: ServicesDep) -> ChatService:
+    return services.chat
+
+
+def get_threads(services: ServicesDep) -> ThreadService:
+    return services.threads
+
+
+def get_owner(request: Request) -> str:
+    """The owner the caller acts for: set by authentication, else the single local owner."""
+    owner: str = getattr(request.state, "owner", LOCAL_OWNER)
+    return owner
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]
+ThreadsDep = Annotated[ThreadService, Depends(get_threads)]
+OwnerDep = Annotated[str, Depends(get_owner)]
+ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+
+
+async def get_thread(thread_id: ThreadIdPath, owner: OwnerDep, threads: ThreadsDep) -> Thread:
+    """The path's thread, if the caller owns it (404 otherwise, exactly as for a missing one)."""
+    return await threads.get(owner, thread_id)
+
+
+ThreadDep = Annotated[Thread, Depends(get_thread)]

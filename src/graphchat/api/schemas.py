@@ -1,0 +1,226 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=128)]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Metadata = Annotated[dict[str, Any], Field(max_length=64)]
+MAX_STOP_SEQUENCES = 8
+
+
+class StrictBody(BaseModel):
+    """A body whose unknown fields are refused, so typos fail loudly."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SamplingIn(BaseModel):
+    """Sampling parameters a request may set; `max_tokens` is also bounded by the server."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    stop: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=MAX_STOP_SEQUENCES
+    )
+    num_ctx: int | None = Field(None, ge=64, le=1_048_576)
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_as_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class ChatIn(StrictBody, SamplingIn):
+    message: str = Field(min_length=1)
+    thread_id: ThreadId | None = None
+    model: ModelName | None = None
+    system: str | None = Field(None, max_length=32_000)
+
+
+class UsageOut(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class MessageOut(BaseModel):
+    id: str
+    thread_id: str
+    seq: int
+    run_id: str | None
+    role: str
+    content: str
+    tool_calls: list[dict[str, Any]] | None
+    tool_call_id: str | None
+    name: str | None
+    model: str | None
+    status: str
+    finish_reason: str | None
+    usage: UsageOut | None
+    latency_ms: float | None
+    cached: bool
+    created_at: datetime
+
+
+class ChatOut(BaseModel):
+    thread_id: str
+    run_id: str
+    response: str
+    model: str | None
+    messages: list[MessageOut]
+    usage: UsageOut
+    finish_reason: str | None
+
+
+class ThreadCreate(BaseModel):
+    """Unknown fields are ignored: LangGraph SDK clients send extras such as `if_exists`."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    thread_id: ThreadId | None = None
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    model: ModelName | None = None
+    metadata: Metadata | None = None
+
+
+class ThreadPatch(StrictBody):
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    model: ModelName | None = None
+    metadata: Metadata | None = None
+
+
+class ThreadOut(BaseModel):
+    thread_id: str
+    title: str | None
+    model: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ThreadPage(BaseModel):
+    threads: list[ThreadOut]
+    has_more: bool
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page.")
+
+
+class MessagePage(BaseModel):
+    messages: list[MessageOut]
+    has_more: bool
+    next_cursor: int | None = Field(
+        description="Sequence number to pass as `after` (asc) or `before` (desc) for more."
+    )
+
+
+class InputMessage(BaseModel):
+    """A message in LangGraph style: `role` or LangChain's `type`, text or text parts."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["user", "human", "assistant", "ai", "system"] | None = None
+    type: Literal["user", "human", "assistant", "ai", "system"] | None = None
+    content: str | list[dict[str, Any]]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(
+            str(part.get("text", "")) for part in self.content if part.get("type") == "text"
+        )
+
+    def normalized_role(self) -> str:
+        role = self.role or self.type or "user"
+        return {"human": "user", "ai": "assistant"}.get(role, role)
+
+
+class RunInput(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    messages: list[InputMessage] = Field(min_length=1, max_length=64)
+    thread_id: ThreadId | None = None
+
+
+class Configurable(SamplingIn):
+    model_config = ConfigDict(extra="ignore")
+
+    thread_id: ThreadId | None = None
+    model: ModelName | None = None
+    system: str | None = Field(None, max_length=32_000)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    configurable: Configurable = Field(default_factory=Configurable)
+
+
+class InvokeIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    input: RunInput
+    config: RunConfig = Field(default_factory=RunConfig)
+
+
+StreamMode = Literal["messages", "messages-tuple", "values", "updates"]
+
+
+class StreamIn(InvokeIn):
+    stream_mode: str | list[str] = Field(
+        default_factory=lambda: ["messages", "updates"],
+        description="`messages` (token deltas), `values`, `updates`; unknown modes are ignored.",
+    )
+
+
+class InvokeOutput(BaseModel):
+    messages: list[MessageOut]
+
+
+class InvokeOut(BaseModel):
+    output: InvokeOutput
+    thread_id: str
+    run_id: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class CheckOut(BaseModel):
+    name: str
+    ok: bool
+    error: str | None = None
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+    checks: list[CheckOut]
+
+
+class InfoOut(BaseModel):
+    name: str
+    version: str
+    database: str
+    backends: list[str]
+    default_model: str | None
+    flags: dict[str, bool]
+
+
+class ModelOut(BaseModel):
+    name: str
+    backend: str
+    available: bool
+    capabilities: list[str]
+    details: dict[str, Any]
+
+
+class ModelList(BaseModel):
+    models: list[ModelOut]
+    default_model: str | None

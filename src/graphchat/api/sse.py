@@ -1,0 +1,119 @@
+"""Server-Sent Events: run events rendered per LangGraph stream mode, with ids and heartbeats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import orjson
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from graphchat.service.events import RunEvent
+
+# LangGraph's `messages-tuple` mode is called `messages` on the wire.
+_MODE_ALIASES = {"messages-tuple": "messages"}
+KNOWN_MODES = frozenset({"messages", "values", "updates"})
+_LANGCHAIN_TYPES = {"user": "human", "assistant": "ai", "tool": "tool", "system": "system"}
+
+
+def parse_stream_modes(requested: str | Iterable[str]) -> frozenset[str]:
+    """The known modes among those requested (unknown ones are ignored, as LangGraph does)."""
+    modes = [requested] if isinstance(requested, str) else list(requested)
+    return frozenset(_MODE_ALIASES.get(mode, mode) for mode in modes) & KNOWN_MODES
+
+
+def _typed(message: dict[str, Any]) -> dict[str, Any]:
+    return {"type": _LANGCHAIN_TYPES.get(message["role"], message["role"]), **message}
+
+
+def _chunk(message_id: str, content: str, **extra: Any) -> dict[str, Any]:
+    """A serialized LangChain message chunk, the shape LangGraph SDK clients concatenate."""
+    return {
+        "type": "AIMessageChunk",
+        "id": message_id,
+        "content": content,
+        "additional_kwargs": {},
+        "response_metadata": {},
+        "tool_calls": [],
+        "tool_call_chunks": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": None,
+        "name": None,
+        **extra,
+    }
+
+
+class StreamRenderer:
+    """Renders one client's view of a run: the modes it asked for, `metadata` first, `end` last."""
+
+    def __init__(
+        self, modes: frozenset[str], retry_ms: int, input_messages: list[dict[str, Any]]
+    ) -> None:
+        self._modes = modes
+        self._retry_ms = retry_ms
+        self._values = [_typed(message) for message in input_messages]
+        self._meta: dict[str, Any] = {"langgraph_node": "agent"}
+
+    def render(self, event: RunEvent) -> Iterable[ServerSentEvent]:
+        if event.event == "metadata":
+            self._meta = {**self._meta, "run_id": event.data["run_id"],
+                          "thread_id": event.data["thread_id"],
+                          "ls_model_name": event.data.get("model")}
+            yield self._sse(event, "metadata", event.data, retry=self._retry_ms)
+        elif event.event == "token":
+            if "messages" in self._modes:
+                chunk = _chunk(event.data["message_id"], event.data["text"])
+                yield self._sse(event, "messages", [chunk, self._meta])
+        elif event.event == "message":
+            yield from self._render_message(event)
+        else:
+            yield self._sse(event, event.event, event.data)
+
+    def _render_message(self, event: RunEvent) -> Iterable[ServerSentEvent]:
+        message = _typed(event.data)
+        self._values.append(message)
+        if "messages" in self._modes and (message["role"] == "tool" or message["tool_calls"]):
+            yield self._sse(event, "messages", [self._as_langchain(message), self._meta])
+        if "updates" in self._modes:
+            node = "tools" if message["role"] == "tool" else "agent"
+            yield self._sse(event, "updates", {node: {"messages": [message]}})
+        if "values" in self._modes:
+            yield self._sse(event, "values", {"messages": self._values})
+
+    @staticmethod
+    def _as_langchain(message: dict[str, Any]) -> dict[str, Any]:
+        if message["role"] == "tool":
+            return {"type": "tool", "id": message["id"], "content": message["content"],
+                    "tool_call_id": message["tool_call_id"], "name": message["name"]}
+        calls = [
+            {"id": call["id"], "name": call["name"], "args": call["arguments"], "type": "tool_call"}
+            for call in message["tool_calls"] or ()
+        ]
+        return _chunk(message["id"], message["content"], tool_calls=calls)
+
+    @staticmethod
+    def _sse(event: RunEvent, name: str, data: Any, retry: int | None = None) -> ServerSentEvent:
+        return ServerSentEvent(
+            data=orjson.dumps(data).decode(), event=name, id=str(event.seq), retry=retry
+        )
+
+
+def event_stream_response(
+    events: AsyncIterator[RunEvent],
+    renderer: StreamRenderer,
+    *,
+    heartbeat_seconds: float,
+    headers: dict[str, str],
+) -> EventSourceResponse:
+    async def frames() -> AsyncIterator[ServerSentEvent]:
+        async for event in events:
+            for frame in renderer.render(event):
+                yield frame
+
+    return EventSourceResponse(
+        frames(),
+        ping=heartbeat_seconds,
+        ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
+        headers={"Cache-Control": "no-cache", **headers},
+        sep="\n",
+    )

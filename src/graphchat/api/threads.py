@@ -1,0 +1,127 @@
+"""Threads and their messages: `/threads` and `/threads/{thread_id}/…`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep
+from graphchat.api.media import require_json
+from graphchat.api.schemas import (
+    MessageOut,
+    MessagePage,
+    ThreadCreate,
+    ThreadOut,
+    ThreadPage,
+    ThreadPatch,
+)
+from graphchat.errors import ValidationFailed
+from graphchat.service.payloads import message_payload
+from graphchat.settings import Settings
+from graphchat.store.records import Thread
+from graphchat.store.threads import encode_cursor
+
+router = APIRouter(prefix="/threads", tags=["threads"], dependencies=[Depends(require_json)])
+
+_NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}
+Limit = Annotated[int | None, Query(ge=1, description="Page size (bounded by the server).")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+SeqCursor = Annotated[int | None, Query(ge=0, le=2**31 - 1)]
+
+
+def thread_out(thread: Thread) -> ThreadOut:
+    return ThreadOut(
+        thread_id=thread.id,
+        title=thread.title,
+        model=thread.model,
+        metadata=thread.metadata,
+        created_at=thread.created_at,
+        updated_at=thread.updated_at,
+    )
+
+
+def page_size(limit: int | None, settings: Settings) -> int:
+    if limit is None:
+        return settings.default_page_size
+    if limit > settings.max_page_size:
+        raise ValidationFailed(
+            f"limit may be at most {settings.max_page_size}",
+            details=[{"loc": ["query", "limit"], "msg": "too large", "type": "less_than_equal"}],
+        )
+    return limit
+
+
+@router.post("", status_code=201, responses={409: {"description": "The id is taken"}})
+async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep) -> ThreadOut:
+    """Create an empty thread (an id may be chosen; one is generated otherwise)."""
+    thread = await threads.create(
+        owner, thread_id=body.thread_id, title=body.title, model=body.model,
+        metadata=body.metadata,
+    )
+    return thread_out(thread)
+
+
+@router.get("")
+async def list_threads(
+    owner: OwnerDep,
+    threads: ThreadsDep,
+    settings: SettingsDep,
+    limit: Limit = None,
+    offset: Offset = 0,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ThreadPage:
+    """The caller's threads, most recent activity first."""
+    size = page_size(limit, settings)
+    page = await threads.list(owner, limit=size, offset=offset, cursor=cursor)
+    last = page.items[-1] if page.items and page.has_more else None
+    return ThreadPage(
+        threads=[thread_out(thread) for thread in page.items],
+        has_more=page.has_more,
+        next_cursor=encode_cursor(last.updated_at, last.id) if last else None,
+    )
+
+
+@router.get("/{thread_id}", responses=_NOT_FOUND)
+async def get_thread(thread: ThreadDep) -> ThreadOut:
+    return thread_out(thread)
+
+
+@router.patch("/{thread_id}", responses=_NOT_FOUND)
+async def update_thread(
+    thread: ThreadDep, body: ThreadPatch, owner: OwnerDep, threads: ThreadsDep
+) -> ThreadOut:
+    """Rename, change the model, or merge metadata keys (a null value removes a key)."""
+    changes = body.model_dump(exclude_unset=True)
+    updated = await threads.update(owner, thread.id, changes)
+    return thread_out(updated)
+
+
+@router.delete("/{thread_id}", status_code=204, responses=_NOT_FOUND)
+async def delete_thread(thread: ThreadDep, owner: OwnerDep, threads: ThreadsDep) -> Response:
+    """Delete the thread with all its messages and runs."""
+    await threads.delete(owner, thread.id)
+    return Response(status_code=204)
+
+
+@router.get("/{thread_id}/messages", responses=_NOT_FOUND)
+async def list_messages(
+    thread: ThreadDep,
+    threads: ThreadsDep,
+    settings: SettingsDep,
+    limit: Limit = None,
+    offset: Offset = 0,
+    before: SeqCursor = None,
+    after: SeqCursor = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> MessagePage:
+    """A page of messages by sequence number: `order=desc` starts from the newest."""
+    size = page_size(limit, settings)
+    page = await threads.messages(
+        thread, limit=size, offset=offset, before=before, after=after, order=order
+    )
+    return MessagePage(
+        messages=[MessageOut.model_validate(message_payload(m)) for m in page.items],
+        has_more=page.has_more,
+        next_cursor=page.items[-1].seq if page.items and page.has_more else None,
+    )

@@ -1,0 +1,47 @@
+"""`create_app(settings)`: the FastAPI application, with everything opened in its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from graphchat import __version__
+from graphchat.api import chat, health, models, threads
+from graphchat.api.errors import install_error_handlers
+from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.logging import configure_logging
+from graphchat.services import Services
+from graphchat.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.open(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="graphchat",
+        version=__version__,
+        description="A self-hosted chat-agent service around a LangGraph agent.",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for module in (chat, threads, health, models):
+        app.include_router(module.router)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory graphchat.app:create_app_from_env`."""
+    settings = Settings()
+    configure_logging(settings)
+    return create_app(settings)

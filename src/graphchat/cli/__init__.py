@@ -1,0 +1,1 @@
+"""The `graphchat` command: the server, database maintenance, and the chat client."""

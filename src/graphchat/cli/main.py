@@ -1,0 +1,109 @@
+"""`graphchat`: serve the API, manage the database, and (in `client` commands) talk to a server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from graphchat import __version__
+from graphchat.settings import Settings, describe_validation_error
+
+app = typer.Typer(help="graphchat: a self-hosted chat-agent service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; an invalid value exits with one line per problem."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for line in describe_validation_error(exc):
+            typer.echo(f"graphchat: configuration error: {line}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"graphchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """graphchat: a self-hosted chat-agent service."""
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind [GRAPHCHAT_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [GRAPHCHAT_PORT].")] = None,
+) -> None:
+    """Run the HTTP API (and web UI)."""
+    import uvicorn
+
+    from graphchat.app import create_app
+    from graphchat.logging import configure_logging
+
+    settings = load_settings(host=host, port=port)
+    configure_logging(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+def _run_db(action: str, revision: str) -> None:
+    from graphchat.store import migrate
+    from graphchat.store.database import create_engine
+
+    settings = load_settings()
+
+    async def go() -> None:
+        engine = create_engine(settings)
+        try:
+            if action == "upgrade":
+                await migrate.upgrade(engine, revision)
+            elif action == "downgrade":
+                await migrate.downgrade(engine, revision)
+            current = await migrate.current_revision(engine)
+            typer.echo(f"database at revision {current or 'none'} (head: {migrate.head_revision()})")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    _run_db("upgrade", revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Revert migrations down to REVISION (`base` removes every table)."""
+    _run_db("downgrade", revision)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database."""
+    _run_db("current", "head")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,111 @@
+"""Domain errors shared by every layer; none of them knows about HTTP.
+
+    GraphchatError
+    ├── InvalidRequest          a request that can never succeed as sent
+    │   ├── ValidationFailed    a field is missing, of the wrong type or out of range
+    │   ├── ModelNotFound       the named model is not served by any backend
+    │   └── ToolsUnsupported    the model cannot call tools (the agent retries without)
+    ├── NotFound                an unknown (or someone else's) thread, run, key…
+    ├── Conflict                the resource is in a state that forbids the action
+    │   └── ThreadBusy          a run is already active on the thread
+    ├── Unauthorized            missing, unknown or revoked credentials
+    ├── RateLimited             too many requests; `retry_after` seconds to wait
+    ├── StoreUnavailable        the database cannot be reached
+    ├── NotReady                a dependency failed its readiness check
+    └── ProviderError           a model backend failed
+        ├── ProviderUnavailable the backend cannot be reached or refuses work (retryable)
+        └── ProviderTimeout     the backend was too slow
+
+`api/errors.py` maps each base class to one HTTP status; the `code` is the stable
+machine-readable name clients switch on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GraphchatError(Exception):
+    """Base of every error graphchat raises on purpose."""
+
+    code = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class InvalidRequest(GraphchatError):
+    code = "invalid_request"
+
+
+class ValidationFailed(InvalidRequest):
+    code = "validation_error"
+
+
+class ModelNotFound(InvalidRequest):
+    code = "model_not_found"
+
+
+class ToolsUnsupported(InvalidRequest):
+    code = "tools_not_supported"
+
+
+class NotFound(GraphchatError):
+    code = "not_found"
+
+
+class Conflict(GraphchatError):
+    code = "conflict"
+
+
+class ThreadBusy(Conflict):
+    code = "thread_busy"
+
+
+class Unauthorized(GraphchatError):
+    code = "unauthorized"
+
+
+class RateLimited(GraphchatError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(GraphchatError):
+    code = "database_unavailable"
+
+
+class NotReady(GraphchatError):
+    code = "not_ready"
+
+
+class ProviderError(GraphchatError):
+    code = "llm_error"
+    retryable = False
+
+
+class ProviderUnavailable(ProviderError):
+    code = "llm_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ProviderTimeout(ProviderError):
+    code = "llm_timeout"
+    retryable = True

@@ -1,0 +1,116 @@
+"""The provider seam: the types every model backend speaks and the `ChatProvider` protocol."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "cancelled", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model asked for; `arguments` is already decoded JSON."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A message as sent to a model."""
+
+    role: Role
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Per-request sampling parameters, validated at the API; None means the backend default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    num_ctx: int | None = None
+
+    def is_deterministic(self) -> bool:
+        return self.temperature == 0 or self.seed is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool offered to the model, described by a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    params: SamplingParams = field(default_factory=SamplingParams)
+    tools: tuple[ToolSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    """A piece of a streamed reply; the last one has `done=True` with the reason and usage."""
+
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    done: bool = False
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model a backend serves, as listed by `GET /models`."""
+
+    name: str
+    backend: str
+    available: bool = True
+    capabilities: tuple[str, ...] = ("completion",)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ChatProvider(Protocol):
+    """A model backend. Implementations translate their vendor errors into `ProviderError`s."""
+
+    name: str
+
+    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Stream the reply; the last chunk has `done=True`."""
+        ...
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The models this backend serves now."""
+        ...
+
+    async def check(self) -> None:
+        """Raise a `ProviderError` when the backend is not ready."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and workers."""
+        ...

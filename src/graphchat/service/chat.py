@@ -1,0 +1,169 @@
+"""The chat turn: store the caller's messages, run the agent in the background, record the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import structlog
+
+from graphchat.agent import AgentGraph, RunContext
+from graphchat.errors import GraphchatError, ProviderUnavailable
+from graphchat.llm.base import SamplingParams
+from graphchat.service.context import build_context
+from graphchat.service.live import LiveRun, LiveRuns
+from graphchat.service.turn import Turn, TurnRecorder
+from graphchat.store import Store
+from graphchat.store.records import NewMessage, RunStatus
+from graphchat.store.runs import NewRun
+
+log = structlog.get_logger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """Everything a caller asks of one turn, already validated."""
+
+    owner: str
+    messages: tuple[NewMessage, ...]
+    thread_id: str | None = None
+    model: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+    system: str | None = None
+    create_thread: bool = True
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLimits:
+    context_max_messages: int
+    context_max_tokens: int
+    system_prompt: str
+
+
+class ModelResolver(Protocol):
+    """Picks the default model when neither the request nor the thread names one."""
+
+    async def default_model(self) -> str | None: ...
+
+
+def _params_json(params: SamplingParams) -> dict[str, object]:
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in asdict(params).items()
+        if value is not None and value != ()
+    }
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: Store,
+        graph: AgentGraph,
+        live_runs: LiveRuns,
+        limits: TurnLimits,
+        models: ModelResolver,
+    ) -> None:
+        self._store = store
+        self._graph = graph
+        self._live = live_runs
+        self._limits = limits
+        self._models = models
+
+    async def start(self, request: TurnRequest) -> Turn:
+        """Store the request's messages and a running run, then execute it in the background."""
+        fallback = None if request.model else await self._models.default_model()
+        new_run = NewRun(
+            id=str(uuid.uuid4()),
+            owner=request.owner,
+            thread_id=request.thread_id or str(uuid.uuid4()),
+            model=request.model,
+            params=_params_json(request.params),
+            worker_id=WORKER_ID,
+            idempotency_key=request.idempotency_key,
+        )
+        start = await self._store.runs.begin_turn(
+            new_run,
+            request.messages,
+            create_thread=request.create_thread,
+            fallback_model=fallback,
+        )
+        live = LiveRun(start.run.id, start.thread.id)
+        turn = Turn(thread=start.thread, run=start.run, input_messages=start.messages, live=live)
+        recorder = TurnRecorder(turn, self._store.runs)
+        recorder.publish_metadata()
+        self._live.start(live, lambda _: self._execute(turn, recorder, request))
+        return turn
+
+    async def wait(self, turn: Turn) -> Turn:
+        """Wait until the turn has finished; raise its error if it failed."""
+        await turn.live.wait()
+        if turn.error is not None:
+            raise turn.error
+        return turn
+
+    async def _execute(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
+        bound = log.bind(run_id=turn.run.id, thread_id=turn.thread.id, model=turn.run.model)
+        try:
+            await self._run_graph(turn, recorder, request)
+            await recorder.succeed()
+        except GraphchatError as exc:
+            bound.warning("run_failed", code=exc.code, error=exc.message)
+            await self._record_failure(turn, recorder, exc)
+        except asyncio.CancelledError:
+            bound.info("run_cancelled")
+            await asyncio.shield(self._record_cancel(turn, recorder))
+            raise
+        except Exception:
+            bound.exception("run_crashed")
+            await self._record_failure(
+                turn, recorder, GraphchatError("the agent failed unexpectedly; see the server log")
+            )
+
+    async def _run_graph(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
+        if not turn.run.model:
+            raise ProviderUnavailable("no model is available: name one or configure a backend")
+        history = await self._store.messages.recent(
+            turn.thread.id, self._limits.context_max_messages
+        )
+        system = request.system if request.system is not None else self._limits.system_prompt
+        window = build_context(history, system, self._limits.context_max_tokens)
+        context = RunContext(model=turn.run.model, params=request.params)
+        async for item in self._graph.astream(
+            {"messages": window, "model_calls": 0}, context=context, stream_mode="custom"
+        ):
+            await recorder.handle(item)
+
+    async def _record_failure(
+        self, turn: Turn, recorder: TurnRecorder, error: GraphchatError
+    ) -> None:
+        try:
+            await recorder.fail(error)
+        except GraphchatError as storage_error:
+            turn.error = error
+            self._last_word(turn, storage_error)
+
+    async def _record_cancel(self, turn: Turn, recorder: TurnRecorder) -> None:
+        try:
+            await recorder.cancel()
+        except GraphchatError as storage_error:
+            self._last_word(turn, storage_error)
+
+    def _last_word(self, turn: Turn, storage_error: GraphchatError) -> None:
+        """The database failed too: still end every stream so no client waits forever."""
+        log.error("run_not_recorded", run_id=turn.run.id, error=storage_error.message)
+        turn.status = RunStatus.ERROR
+        if turn.error is None:
+            turn.error = storage_error
+        if not turn.live.finished:
+            turn.live.publish(
+                "error",
+                {"error": {"code": turn.error.code, "message": turn.error.message},
+                 "run_id": turn.run.id},
+            )

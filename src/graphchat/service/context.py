@@ -1,0 +1,64 @@
+"""The context window: which stored messages the model sees for a turn."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from graphchat.llm.base import ChatMessage, ToolCall
+from graphchat.store.records import Message, MessageStatus
+
+# Estimated tokens per character and per message (role markers, separators).
+_CHARS_PER_TOKEN = 4
+_TOKENS_PER_MESSAGE = 4
+
+
+def estimate_tokens(text: str) -> int:
+    return len(text) // _CHARS_PER_TOKEN + _TOKENS_PER_MESSAGE
+
+
+def to_chat_message(message: Message) -> ChatMessage:
+    calls = tuple(
+        ToolCall(id=call["id"], name=call["name"], arguments=call.get("arguments") or {})
+        for call in message.tool_calls or ()
+    )
+    role = message.role if message.role in ("system", "user", "assistant", "tool") else "user"
+    return ChatMessage(
+        role=role,  # type: ignore[arg-type]
+        content=message.content,
+        tool_calls=calls,
+        tool_call_id=message.tool_call_id,
+        name=message.name,
+    )
+
+
+def _usable(message: Message) -> bool:
+    """Failed replies with no text are not worth sending back to the model."""
+    return not (message.role == "assistant" and message.status != MessageStatus.COMPLETE
+                and not message.content)
+
+
+def build_context(
+    history: Sequence[Message], system_prompt: str, token_budget: int
+) -> list[ChatMessage]:
+    """System prompt + the newest history that fits the budget, oldest first.
+
+    The newest message is always kept; a leading tool result whose call was dropped is removed
+    so the model never sees an answer to a question it cannot see.
+    """
+    budget = token_budget - (estimate_tokens(system_prompt) if system_prompt else 0)
+    kept: list[Message] = []
+    for message in reversed(history):
+        if not _usable(message):
+            continue
+        cost = estimate_tokens(message.content)
+        if kept and cost > budget:
+            break
+        kept.append(message)
+        budget -= cost
+    kept.reverse()
+    while kept and kept[0].role == "tool":
+        kept.pop(0)
+    window = [to_chat_message(message) for message in kept]
+    if system_prompt:
+        window.insert(0, ChatMessage(role="system", content=system_prompt))
+    return window

@@ -1,0 +1,67 @@
+"""Thread management for an owner: create, list, read, change, delete, page through messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from graphchat.service.live import LiveRuns
+from graphchat.store import Store
+from graphchat.store.records import Message, Page, Thread
+
+
+class ThreadService:
+    def __init__(self, store: Store, live_runs: LiveRuns) -> None:
+        self._store = store
+        self._live = live_runs
+
+    async def create(
+        self,
+        owner: str,
+        *,
+        thread_id: str | None = None,
+        title: str | None = None,
+        model: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Thread:
+        return await self._store.threads.create(
+            owner=owner,
+            thread_id=thread_id or str(uuid.uuid4()),
+            title=title,
+            model=model,
+            metadata=metadata,
+        )
+
+    async def get(self, owner: str, thread_id: str) -> Thread:
+        return await self._store.threads.get(owner, thread_id)
+
+    async def list(
+        self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
+    ) -> Page[Thread]:
+        return await self._store.threads.list(owner, limit=limit, offset=offset, cursor=cursor)
+
+    async def update(self, owner: str, thread_id: str, changes: dict[str, Any]) -> Thread:
+        """Apply the fields present in `changes` (title, model, metadata)."""
+        return await self._store.threads.update(owner, thread_id, **changes)
+
+    async def delete(self, owner: str, thread_id: str) -> None:
+        """Delete a thread with its messages and runs, stopping its active runs first."""
+        await self._store.threads.get(owner, thread_id)
+        for live in self._live.for_thread(thread_id):
+            await self._live.cancel(live.run_id)
+        await self._store.threads.delete(owner, thread_id)
+
+    async def messages(
+        self,
+        thread: Thread,
+        *,
+        limit: int,
+        offset: int = 0,
+        before: int | None = None,
+        after: int | None = None,
+        order: Literal["asc", "desc"] = "asc",
+    ) -> Page[Message]:
+        """A page of an (already authorized) thread's messages."""
+        return await self._store.messages.page(
+            thread.id, limit=limit, offset=offset, before=before, after=after, order=order
+        )

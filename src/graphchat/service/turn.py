@@ -1,0 +1,186 @@
+"""Recording one turn: graph events become stored messages and published run events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from graphchat.agent import ModelReply, TokenDelta, ToolResult
+from graphchat.errors import GraphchatError
+from graphchat.llm.base import ChatMessage, Usage
+from graphchat.service.live import LiveRun
+from graphchat.service.payloads import message_payload, usage_payload
+from graphchat.store.records import Message, MessageStatus, NewMessage, Run, RunStatus, Thread
+from graphchat.store.runs import RunOutcome, RunRepository
+
+
+@dataclass
+class Turn:
+    """A started turn: what was stored up front, its live events, and (later) its outcome."""
+
+    thread: Thread
+    run: Run
+    input_messages: list[Message]
+    live: LiveRun
+    output_messages: list[Message] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    status: RunStatus = RunStatus.RUNNING
+    error: GraphchatError | None = None
+
+    @property
+    def response(self) -> str:
+        """The text of the last assistant message."""
+        for message in reversed(self.output_messages):
+            if message.role == "assistant":
+                return message.content
+        return ""
+
+
+def _tool_calls_json(message: ChatMessage) -> list[dict[str, Any]] | None:
+    if not message.tool_calls:
+        return None
+    return [
+        {"id": call.id, "name": call.name, "arguments": call.arguments}
+        for call in message.tool_calls
+    ]
+
+
+class TurnRecorder:
+    """Turns the graph's custom events into stored messages and published run events.
+
+    The final reply is written in the same transaction as the run's status, so a simple turn
+    costs one write after the model answers.
+    """
+
+    def __init__(self, turn: Turn, runs: RunRepository) -> None:
+        self._turn = turn
+        self._runs = runs
+        self._live = turn.live
+        self._message_id: str | None = None
+        self._partial: list[str] = []
+        self._pending: NewMessage | None = None
+
+    def publish_metadata(self) -> None:
+        run = self._turn.run
+        self._live.publish(
+            "metadata",
+            {"run_id": run.id, "thread_id": run.thread_id, "model": run.model, "attempt": 1},
+        )
+
+    async def handle(self, item: object) -> None:
+        if isinstance(item, TokenDelta):
+            self._on_token(item)
+        elif isinstance(item, ModelReply):
+            await self._on_reply(item)
+        elif isinstance(item, ToolResult):
+            await self._store_now(
+                NewMessage(
+                    role="tool",
+                    content=item.message.content,
+                    tool_call_id=item.message.tool_call_id,
+                    name=item.message.name,
+                    status=MessageStatus.ERROR if item.is_error else MessageStatus.COMPLETE,
+                )
+            )
+
+    def _on_token(self, delta: TokenDelta) -> None:
+        if self._message_id is None:
+            self._message_id = str(uuid.uuid4())
+        self._partial.append(delta.text)
+        self._live.publish("token", {"message_id": self._message_id, "text": delta.text})
+
+    async def _on_reply(self, reply: ModelReply) -> None:
+        await self._flush_pending()
+        usage = reply.usage
+        self._turn.usage = Usage(
+            self._turn.usage.prompt_tokens + usage.prompt_tokens,
+            self._turn.usage.completion_tokens + usage.completion_tokens,
+        )
+        self._turn.finish_reason = reply.finish_reason
+        self._pending = NewMessage(
+            id=self._message_id or str(uuid.uuid4()),
+            role="assistant",
+            content=reply.message.content,
+            tool_calls=_tool_calls_json(reply.message),
+            model=reply.model,
+            finish_reason=reply.finish_reason,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            latency_ms=round(reply.latency_ms, 3),
+        )
+        self._message_id = None
+        self._partial.clear()
+
+    async def _flush_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await self._store_now(pending)
+
+    async def _store_now(self, message: NewMessage) -> None:
+        await self._flush_pending()
+        turn = self._turn
+        for stored in await self._runs.append(turn.thread.id, turn.run.id, [message]):
+            self._emit_message(stored)
+
+    def _emit_message(self, stored: Message) -> None:
+        self._turn.output_messages.append(stored)
+        self._live.publish("message", message_payload(stored))
+
+    async def succeed(self) -> None:
+        await self._finish(RunStatus.SUCCESS, None)
+
+    async def fail(self, error: GraphchatError) -> None:
+        self._turn.error = error
+        await self._finish(RunStatus.ERROR, error)
+
+    async def cancel(self, status: RunStatus = RunStatus.CANCELLED) -> None:
+        await self._finish(status, None)
+
+    def _unfinished_reply(self, status: RunStatus) -> NewMessage:
+        """What the model had said when the run stopped early, stored with the reason."""
+        message_status = {
+            RunStatus.ERROR: MessageStatus.ERROR,
+            RunStatus.CANCELLED: MessageStatus.CANCELLED,
+        }.get(status, MessageStatus.INTERRUPTED)
+        return NewMessage(
+            id=self._message_id or str(uuid.uuid4()),
+            role="assistant",
+            content="".join(self._partial),
+            model=self._turn.run.model,
+            status=message_status,
+            finish_reason="error" if status == RunStatus.ERROR else "cancelled",
+        )
+
+    async def _finish(self, status: RunStatus, error: GraphchatError | None) -> None:
+        turn = self._turn
+        final = [self._pending] if self._pending is not None else []
+        self._pending = None
+        if status != RunStatus.SUCCESS:
+            final.append(self._unfinished_reply(status))
+            turn.finish_reason = final[-1].finish_reason
+        error_body = {"code": error.code, "message": error.message} if error else None
+        outcome = RunOutcome(
+            status=status,
+            prompt_tokens=turn.usage.prompt_tokens,
+            completion_tokens=turn.usage.completion_tokens,
+            error=error_body,
+        )
+        for stored in await self._runs.finish(turn.thread.id, turn.run.id, outcome, final):
+            self._emit_message(stored)
+        turn.status = status
+        turn.run = replace(turn.run, status=status, error=error_body)
+        if error_body is not None:
+            self._live.publish("error", {"error": error_body, "run_id": turn.run.id})
+            return
+        self._live.publish(
+            "end",
+            {
+                "run_id": turn.run.id,
+                "thread_id": turn.thread.id,
+                "status": status.value,
+                "finish_reason": turn.finish_reason,
+                "usage": usage_payload(turn.usage.prompt_tokens, turn.usage.completion_tokens),
+            },
+        )

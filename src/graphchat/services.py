@@ -1,0 +1,51 @@
+"""The process-wide objects built at start-up and torn down at shutdown (no import-time state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphchat.agent import build_graph
+from graphchat.llm.factory import build_router
+from graphchat.llm.router import ModelRouter
+from graphchat.service.chat import ChatService, TurnLimits
+from graphchat.service.live import LiveRuns
+from graphchat.service.threads import ThreadService
+from graphchat.settings import Settings
+from graphchat.store import Store
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    router: ModelRouter
+    live_runs: LiveRuns
+    chat: ChatService
+    threads: ThreadService
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Services:
+        store = await Store.open(settings)
+        router = build_router(settings)
+        live_runs = LiveRuns()
+        limits = TurnLimits(
+            context_max_messages=settings.context_max_messages,
+            context_max_tokens=settings.context_max_tokens,
+            system_prompt=settings.system_prompt,
+        )
+        chat = ChatService(store, build_graph(router), live_runs, limits, router)
+        return cls(
+            settings=settings,
+            store=store,
+            router=router,
+            live_runs=live_runs,
+            chat=chat,
+            threads=ThreadService(store, live_runs),
+        )
+
+    async def close(self) -> None:
+        await self.live_runs.shutdown(SHUTDOWN_GRACE_SECONDS)
+        await self.router.aclose()
+        await self.store.close()

@@ -1,0 +1,213 @@
+"""Runtime configuration: one pydantic-settings class read from `GRAPHCHAT_*` variables and `.env`.
+
+Fields are grouped by concern (server, database, llm, limits, security, ui). Every field's
+description is user-facing: `docs/configuration.md` is generated from this class.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_SQLITE_DRIVER = "sqlite+aiosqlite"
+_POSTGRES_DRIVER = "postgresql+asyncpg"
+_URL_SCHEMES = {
+    "sqlite": _SQLITE_DRIVER,
+    _SQLITE_DRIVER: _SQLITE_DRIVER,
+    "postgres": _POSTGRES_DRIVER,
+    "postgresql": _POSTGRES_DRIVER,
+    "postgresql+psycopg": _POSTGRES_DRIVER,
+    "postgresql+psycopg2": _POSTGRES_DRIVER,
+    _POSTGRES_DRIVER: _POSTGRES_DRIVER,
+}
+DEFAULT_DATABASE_URL = f"{_SQLITE_DRIVER}:///./data/graphchat.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain `sqlite://` / `postgresql://` URLs onto the async drivers we ship."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("must be a URL such as sqlite:///data/graphchat.db or postgresql://…")
+    driver = _URL_SCHEMES.get(scheme.lower())
+    if driver is None:
+        raise ValueError(f"unsupported database scheme {scheme!r}: use sqlite or postgresql")
+    return f"{driver}://{rest}"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """All of graphchat's settings; an invalid value stops start-up with a message naming it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRAPHCHAT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
+
+    # --- server ---
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the HTTP server.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest log level written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="`json`: one JSON object per line; `console`: coloured, for humans."
+    )
+    log_content: bool = Field(
+        False, description="Log message contents and prompts (debugging only: may hold secrets)."
+    )
+
+    # --- database ---
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("GRAPHCHAT_DATABASE_URL", "DATABASE_URI", "DATABASE_URL"),
+        description=(
+            "SQLAlchemy URL. `sqlite:///path.db` and `postgresql://user:pw@host/db` are mapped "
+            "to the async drivers (aiosqlite, asyncpg). Fallback: `DATABASE_URI`."
+        ),
+    )
+    db_auto_migrate: bool = Field(
+        True, description="Apply pending Alembic migrations at start-up."
+    )
+    db_pool_size: int = Field(
+        10, ge=1, le=1000, description="PostgreSQL: connections kept open per process."
+    )
+    db_max_overflow: int = Field(
+        10, ge=0, le=1000, description="PostgreSQL: extra connections allowed under bursts."
+    )
+    db_pool_timeout: float = Field(
+        10.0, gt=0, description="Seconds to wait for a free pooled connection before 503."
+    )
+    db_pool_recycle: int = Field(
+        1800, ge=-1, description="Seconds after which a pooled connection is replaced (-1: never)."
+    )
+    db_connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to wait when opening a database connection."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="SQLite: milliseconds a writer waits for the lock."
+    )
+
+    # --- llm ---
+    ollama_url: str = Field(
+        "http://127.0.0.1:11434",
+        validation_alias=AliasChoices("GRAPHCHAT_OLLAMA_URL", "OLLAMA_BASE_URL"),
+        description="Base URL of the Ollama server. Fallback: `OLLAMA_BASE_URL`.",
+    )
+    default_model: str = Field(
+        "",
+        validation_alias=AliasChoices("GRAPHCHAT_DEFAULT_MODEL", "LLM_MODEL"),
+        description=(
+            "Model used when a request and its thread name none; empty: the first model the "
+            "backend lists. Fallback: `LLM_MODEL`."
+        ),
+    )
+    system_prompt: str = Field(
+        "You are a helpful assistant.",
+        max_length=32_000,
+        description="System prompt put before every conversation (a request's `system` wins).",
+    )
+    llm_connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds to connect to a model backend."
+    )
+    llm_first_token_timeout: float = Field(
+        120.0, gt=0, description="Seconds to wait for a reply's first token (model load included)."
+    )
+    llm_stall_timeout: float = Field(
+        60.0, gt=0, description="Seconds a started reply may go without a new token."
+    )
+    llm_total_timeout: float = Field(
+        600.0, gt=0, description="Seconds one model call may take in all."
+    )
+    context_max_messages: int = Field(
+        50, ge=1, le=10_000, description="Most earlier messages of a thread sent to the model."
+    )
+    context_max_tokens: int = Field(
+        6000,
+        ge=64,
+        description="Token budget (estimated) of the history sent to the model; oldest dropped.",
+    )
+    max_tokens_limit: int = Field(
+        16_384, ge=1, description="Upper bound accepted for a request's `max_tokens`."
+    )
+
+    # --- limits ---
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    max_message_chars: int = Field(
+        32_000, ge=1, description="Longest user message accepted, in characters (422 above)."
+    )
+    max_page_size: int = Field(200, ge=1, le=10_000, description="Largest `limit` of a page.")
+    default_page_size: int = Field(50, ge=1, description="Page size when `limit` is not given.")
+    sse_heartbeat_seconds: float = Field(
+        10.0, gt=0, description="Cadence of `: heartbeat` comments on open event streams."
+    )
+    sse_retry_ms: int = Field(
+        3000, ge=0, description="Reconnection delay hinted to SSE clients (`retry:`)."
+    )
+
+    # --- ui ---
+    ui_enabled: bool = Field(True, description="Serve the web UI at `/`.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @field_validator("ollama_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_page_sizes(self) -> Settings:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("GRAPHCHAT_DEFAULT_PAGE_SIZE must not exceed GRAPHCHAT_MAX_PAGE_SIZE")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith(_SQLITE_DRIVER)
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL and in-memory databases."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+def describe_validation_error(exc: Exception) -> list[str]:
+    """One line per invalid setting, naming the environment variable."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return [str(exc)]
+    lines = []
+    for error in errors():
+        field = ".".join(str(part) for part in error.get("loc", ()))
+        variable = f"GRAPHCHAT_{field.upper()}" if field else "configuration"
+        if field.upper().startswith(("GRAPHCHAT_", "DATABASE_", "OLLAMA_", "LLM_")):
+            variable = field.upper()
+        lines.append(f"{variable}: {error.get('msg', 'invalid value')}")
+    return lines
+
+
+__all__ = ["DEFAULT_DATABASE_URL", "CsvList", "Settings", "describe_validation_error"]

@@ -1,0 +1,45 @@
+"""Persistence: the only package that knows SQL. Services use `Store` and its repositories."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphchat.settings import Settings
+from graphchat.store.database import create_engine, transaction
+from graphchat.store.messages import MessageRepository
+from graphchat.store.migrate import upgrade
+from graphchat.store.runs import RunRepository
+from graphchat.store.threads import ThreadRepository
+
+
+class Store:
+    """The database and its repositories, opened once per process."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.threads = ThreadRepository(engine)
+        self.messages = MessageRepository(engine)
+        self.runs = RunRepository(engine)
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Store:
+        engine = create_engine(settings)
+        if settings.db_auto_migrate:
+            try:
+                await upgrade(engine)
+            except BaseException:
+                await engine.dispose()
+                raise
+        return cls(engine)
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` when the database does not answer."""
+        async with transaction(self.engine) as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+__all__ = ["Store"]

@@ -1,0 +1,89 @@
+"""Engine construction, connection settings per backend, and the translation of driver errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from graphchat.errors import StoreUnavailable
+from graphchat.settings import Settings
+
+_WRITE_OPTION = "graphchat_write"
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An async engine tuned for the configured backend (SQLite WAL or a PostgreSQL pool)."""
+    if settings.is_sqlite:
+        return _sqlite_engine(settings)
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=True,
+        connect_args={"timeout": settings.db_connect_timeout},
+    )
+
+
+def _sqlite_engine(settings: Settings) -> AsyncEngine:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+    )
+    busy_timeout = settings.sqlite_busy_timeout_ms
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so writers can BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={busy_timeout}",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY;
+        # writers take the lock up front and wait their turn through busy_timeout instead.
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction, committed on success; driver errors become ours."""
+    try:
+        async with engine.connect() as connection:
+            if write:
+                await connection.execution_options(**{_WRITE_OPTION: True})
+            async with connection.begin():
+                yield connection
+    except IntegrityError:
+        raise
+    except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
+        raise StoreUnavailable("the database is unavailable; try again shortly") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable("the database connection was lost; try again") from exc
+        raise

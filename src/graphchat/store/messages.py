@@ -1,0 +1,86 @@
+"""The append-only message log: INSERTs with per-thread sequence numbers, pages by sequence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any, Literal
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graphchat.store.database import transaction
+from graphchat.store.records import Message, NewMessage, Page
+from graphchat.store.tables import MessageRow
+from graphchat.store.threads import utcnow
+
+_MESSAGE = MessageRow.__table__
+_COLUMNS = tuple(column.name for column in _MESSAGE.columns)
+
+
+def message_from_row(row: Row[Any]) -> Message:
+    return Message(**{name: row._mapping[name] for name in _COLUMNS})
+
+
+async def append_messages(
+    connection: AsyncConnection,
+    thread_id: str,
+    run_id: str | None,
+    messages: Sequence[NewMessage],
+) -> list[Message]:
+    """INSERT `messages` after the thread's last one; never touches earlier rows."""
+    if not messages:
+        return []
+    last = (
+        await connection.execute(
+            select(func.max(_MESSAGE.c.seq)).where(_MESSAGE.c.thread_id == thread_id)
+        )
+    ).scalar_one_or_none() or 0
+    now = utcnow()
+    rows = [
+        {
+            **asdict(message),
+            "id": message.id or str(uuid.uuid4()),
+            "thread_id": thread_id,
+            "seq": last + offset,
+            "run_id": run_id,
+            "created_at": now,
+        }
+        for offset, message in enumerate(messages, start=1)
+    ]
+    await connection.execute(insert(_MESSAGE), rows)
+    return [Message(**row) for row in rows]
+
+
+class MessageRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def page(
+        self,
+        thread_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        before: int | None = None,
+        after: int | None = None,
+        order: Literal["asc", "desc"] = "asc",
+    ) -> Page[Message]:
+        """A page of a thread's messages by sequence number; `before`/`after` are exclusive."""
+        query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id)
+        if before is not None:
+            query = query.where(_MESSAGE.c.seq < before)
+        if after is not None:
+            query = query.where(_MESSAGE.c.seq > after)
+        ordering = _MESSAGE.c.seq.asc() if order == "asc" else _MESSAGE.c.seq.desc()
+        query = query.order_by(ordering).limit(limit + 1).offset(offset)
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(query)).all()
+        return Page(items=[message_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+    async def recent(self, thread_id: str, limit: int) -> list[Message]:
+        """The last `limit` messages of a thread, oldest first."""
+        page = await self.page(thread_id, limit=limit, order="desc")
+        return page.items[::-1]

@@ -1,0 +1,229 @@
+"""Runs and the writes of a chat turn: each turn is a few INSERTs plus one-row UPDATEs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graphchat.errors import NotFound, ThreadBusy
+from graphchat.store.database import transaction
+from graphchat.store.messages import append_messages
+from graphchat.store.records import Message, NewMessage, Page, Run, RunStatus, Thread
+from graphchat.store.tables import RunRow, ThreadRow
+from graphchat.store.threads import (
+    insert_thread,
+    select_thread,
+    thread_id_taken,
+    thread_not_found,
+    utcnow,
+)
+
+_RUN = RunRow.__table__
+_THREAD = ThreadRow.__table__
+_RUN_COLUMNS = tuple(column.name for column in _RUN.columns if column.name != "worker_id")
+TITLE_LENGTH = 80
+
+
+def run_from_row(row: Row[Any]) -> Run:
+    values = {name: row._mapping[name] for name in _RUN_COLUMNS}
+    values["status"] = RunStatus(values["status"])
+    return Run(**values)
+
+
+def title_from(text: str) -> str:
+    """A thread title from the start of its first message."""
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    id: str
+    owner: str
+    thread_id: str
+    model: str | None
+    params: dict[str, Any]
+    worker_id: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    thread: Thread
+    run: Run
+    messages: list[Message]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    status: RunStatus
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    error: dict[str, Any] | None = None
+
+
+async def _thread_for_turn(
+    connection: AsyncConnection, run: NewRun, create_missing: bool
+) -> Thread:
+    thread = await select_thread(connection, run.owner, run.thread_id)
+    if thread is not None:
+        return thread
+    if not create_missing or await thread_id_taken(connection, run.thread_id):
+        raise thread_not_found(run.thread_id)
+    return await insert_thread(
+        connection,
+        owner=run.owner,
+        thread_id=run.thread_id,
+        title=None,
+        model=None,
+        metadata={},
+    )
+
+
+class RunRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def begin_turn(
+        self,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        *,
+        create_thread: bool = True,
+        fallback_model: str | None = None,
+    ) -> TurnStart:
+        """Store the caller's messages and a running run in one transaction.
+
+        The run's model is the one asked for, else the thread's, else `fallback_model`.
+
+        Raises `ThreadBusy` when the thread already has a running run (a unique index
+        enforces this across processes), `NotFound` for another owner's thread.
+        """
+        try:
+            async with transaction(self._engine, write=True) as connection:
+                thread = await _thread_for_turn(connection, run, create_thread)
+                model = run.model or thread.model or fallback_model
+                stored_run = await self._insert_run(connection, replace(run, model=model))
+                stored = await append_messages(connection, thread.id, run.id, messages)
+                thread = await self._touch_thread(connection, thread, stored)
+        except IntegrityError as exc:
+            raise ThreadBusy(
+                f"thread '{run.thread_id}' is already answering; wait for that run to finish",
+            ) from exc
+        return TurnStart(thread=thread, run=stored_run, messages=stored)
+
+    async def append(
+        self, thread_id: str, run_id: str, messages: Sequence[NewMessage]
+    ) -> list[Message]:
+        """Messages produced during a run (assistant tool calls, tool results)."""
+        async with transaction(self._engine, write=True) as connection:
+            stored = await append_messages(connection, thread_id, run_id, messages)
+            await connection.execute(
+                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=utcnow())
+            )
+        return stored
+
+    async def finish(
+        self,
+        thread_id: str,
+        run_id: str,
+        outcome: RunOutcome,
+        messages: Sequence[NewMessage] = (),
+    ) -> list[Message]:
+        """Store the run's last messages and its final status together."""
+        now = utcnow()
+        async with transaction(self._engine, write=True) as connection:
+            if not await thread_id_taken(connection, thread_id):
+                return []  # deleted while the run was active: nothing left to record
+            stored = await append_messages(connection, thread_id, run_id, messages)
+            await connection.execute(
+                update(_RUN)
+                .where(_RUN.c.id == run_id)
+                .values(
+                    status=outcome.status.value,
+                    finished_at=now,
+                    prompt_tokens=outcome.prompt_tokens,
+                    completion_tokens=outcome.completion_tokens,
+                    error=outcome.error,
+                )
+            )
+            await connection.execute(
+                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
+            )
+        return stored
+
+    async def get(self, owner: str, thread_id: str, run_id: str) -> Run:
+        query = select(_RUN).where(
+            _RUN.c.id == run_id, _RUN.c.thread_id == thread_id, _RUN.c.owner == owner
+        )
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            raise NotFound(f"run '{run_id}' was not found", code="run_not_found")
+        return run_from_row(row)
+
+    async def list(
+        self, thread_id: str, *, limit: int, offset: int = 0, status: RunStatus | None = None
+    ) -> Page[Run]:
+        query = select(_RUN).where(_RUN.c.thread_id == thread_id)
+        if status is not None:
+            query = query.where(_RUN.c.status == status.value)
+        query = query.order_by(_RUN.c.created_at.desc(), _RUN.c.id).limit(limit + 1).offset(offset)
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(query)).all()
+        return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+    async def _insert_run(self, connection: AsyncConnection, run: NewRun) -> Run:
+        now = utcnow()
+        values = {
+            "id": run.id,
+            "thread_id": run.thread_id,
+            "owner": run.owner,
+            "status": RunStatus.RUNNING.value,
+            "model": run.model,
+            "params": run.params,
+            "idempotency_key": run.idempotency_key,
+            "request_hash": run.request_hash,
+            "worker_id": run.worker_id,
+            "created_at": now,
+            "started_at": now,
+        }
+        await connection.execute(insert(_RUN).values(values))
+        return Run(
+            id=run.id,
+            thread_id=run.thread_id,
+            owner=run.owner,
+            status=RunStatus.RUNNING,
+            model=run.model,
+            params=run.params,
+            created_at=now,
+            started_at=now,
+            idempotency_key=run.idempotency_key,
+            request_hash=run.request_hash,
+        )
+
+    async def _touch_thread(
+        self, connection: AsyncConnection, thread: Thread, stored: list[Message]
+    ) -> Thread:
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if thread.title is None:
+            first_user = next((m.content for m in stored if m.role == "user" and m.content), None)
+            if first_user:
+                values["title"] = title_from(first_user)
+        await connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
+        return Thread(
+            id=thread.id,
+            owner=thread.owner,
+            title=values.get("title", thread.title),
+            model=thread.model,
+            metadata=thread.metadata,
+            created_at=thread.created_at,
+            updated_at=values["updated_at"],
+        )

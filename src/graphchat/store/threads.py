@@ -1,0 +1,198 @@
+"""Threads: create, read, list by activity, update and delete (messages and runs cascade)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graphchat.errors import Conflict, InvalidRequest, NotFound
+from graphchat.store.database import transaction
+from graphchat.store.records import Page, Thread
+from graphchat.store.tables import ThreadRow
+
+_THREAD = ThreadRow.__table__
+_UNSET: Any = object()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def thread_from_row(row: Row[Any]) -> Thread:
+    m = row._mapping
+    return Thread(
+        id=m["id"],
+        owner=m["owner"],
+        title=m["title"],
+        model=m["model"],
+        metadata=m["metadata"] or {},
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def thread_not_found(thread_id: str) -> NotFound:
+    return NotFound(f"thread '{thread_id}' was not found", code="thread_not_found")
+
+
+def encode_cursor(updated_at: datetime, thread_id: str) -> str:
+    raw = f"{updated_at.isoformat()}|{thread_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, thread_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), thread_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("the cursor is not one this server issued", code="invalid_cursor") from exc
+
+
+async def select_thread(
+    connection: AsyncConnection, owner: str, thread_id: str
+) -> Thread | None:
+    """The thread if it exists and belongs to `owner` (another owner's thread is not found)."""
+    row = (
+        await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))
+    ).first()
+    if row is None or row.owner != owner:
+        return None
+    return thread_from_row(row)
+
+
+async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
+    found = await connection.execute(select(_THREAD.c.id).where(_THREAD.c.id == thread_id))
+    return found.first() is not None
+
+
+async def insert_thread(
+    connection: AsyncConnection,
+    *,
+    owner: str,
+    thread_id: str,
+    title: str | None,
+    model: str | None,
+    metadata: dict[str, Any],
+) -> Thread:
+    now = utcnow()
+    values = {
+        "id": thread_id,
+        "owner": owner,
+        "title": title,
+        "model": model,
+        "metadata": metadata,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await connection.execute(insert(_THREAD).values(values))
+    return Thread(
+        id=thread_id,
+        owner=owner,
+        title=title,
+        model=model,
+        metadata=metadata,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+class ThreadRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(
+        self,
+        *,
+        owner: str,
+        thread_id: str,
+        title: str | None = None,
+        model: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Thread:
+        try:
+            async with transaction(self._engine, write=True) as connection:
+                return await insert_thread(
+                    connection,
+                    owner=owner,
+                    thread_id=thread_id,
+                    title=title,
+                    model=model,
+                    metadata=metadata or {},
+                )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"a thread with id '{thread_id}' already exists", code="thread_exists"
+            ) from exc
+
+    async def get(self, owner: str, thread_id: str) -> Thread:
+        async with transaction(self._engine) as connection:
+            thread = await select_thread(connection, owner, thread_id)
+        if thread is None:
+            raise thread_not_found(thread_id)
+        return thread
+
+    async def list(
+        self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
+    ) -> Page[Thread]:
+        """Threads of `owner`, most recent activity first."""
+        query = select(_THREAD).where(_THREAD.c.owner == owner)
+        if cursor is not None:
+            stamp, last_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    _THREAD.c.updated_at < stamp,
+                    and_(_THREAD.c.updated_at == stamp, _THREAD.c.id < last_id),
+                )
+            )
+        query = (
+            query.order_by(_THREAD.c.updated_at.desc(), _THREAD.c.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(query)).all()
+        threads = [thread_from_row(row) for row in rows[:limit]]
+        return Page(items=threads, has_more=len(rows) > limit)
+
+    async def update(
+        self,
+        owner: str,
+        thread_id: str,
+        *,
+        title: str | None = _UNSET,
+        model: str | None = _UNSET,
+        metadata: dict[str, Any] | None = _UNSET,
+    ) -> Thread:
+        """Change the given fields; metadata keys are merged (a None value removes a key)."""
+        async with transaction(self._engine, write=True) as connection:
+            thread = await select_thread(connection, owner, thread_id)
+            if thread is None:
+                raise thread_not_found(thread_id)
+            values: dict[str, Any] = {"updated_at": utcnow()}
+            if title is not _UNSET:
+                values["title"] = title
+            if model is not _UNSET:
+                values["model"] = model
+            if metadata is not _UNSET and metadata is not None:
+                merged = {**thread.metadata, **metadata}
+                values["metadata"] = {k: v for k, v in merged.items() if v is not None}
+            await connection.execute(
+                update(_THREAD).where(_THREAD.c.id == thread_id).values(values)
+            )
+            row = (await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))).one()
+        return thread_from_row(row)
+
+    async def delete(self, owner: str, thread_id: str) -> None:
+        async with transaction(self._engine, write=True) as connection:
+            result = await connection.execute(
+                delete(_THREAD).where(_THREAD.c.id == thread_id, _THREAD.c.owner == owner)
+            )
+            if result.rowcount == 0:
+                raise thread_not_found(thread_id)
