@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from graphchat import __version__
 from graphchat.api import chat, health, models, threads
 from graphchat.api.errors import install_error_handlers
-from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from graphchat.logging import configure_logging
 from graphchat.services import Services
 from graphchat.settings import Settings
@@ -31,9 +31,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A self-hosted chat-agent service around a LangGraph agent.",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     for module in (chat, threads, health, models):
         app.include_router(module.router)

@@ -130,7 +130,6 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     message = {
         404: "no such route",
         405: "method not allowed on this route",
-        413: "request body too large",
     }.get(exc.status_code, str(exc.detail))
     return error_response(exc.status_code, code, message, headers=exc.headers)
 

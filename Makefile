@@ -1,0 +1,62 @@
+# graphchat — every task a developer or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install run test test-fast lint fmt typecheck check bench lock db-upgrade clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv with the locked dependencies
+
+run: install ## Run the service on 127.0.0.1:8000 (SQLite + embedded model unless configured)
+	$(BIN)/graphchat serve
+
+test: install ## Start PostgreSQL/Redis (installing them if needed) and run every test
+	source scripts/test-services.sh && $(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install ## Run the tests without starting any service (PostgreSQL tests skip)
+	$(BIN)/pytest -m "not browser and not embedded" $(PYTEST_ARGS)
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: install ## Format and autofix
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck: install ## mypy --strict
+	$(BIN)/mypy
+
+check: lint test ## Everything CI checks
+
+bench: install ## Run the benchmarks; results in bench/results/, summary in docs/performance.md
+	$(BIN)/python -m bench all
+
+lock: | $(UV) ## Refresh uv.lock from pyproject.toml
+	$(UV) lock --upgrade
+
+db-upgrade: install ## Apply database migrations
+	$(BIN)/graphchat db upgrade
+
+clean: ## Remove the virtual environments and caches
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

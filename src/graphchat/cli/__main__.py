@@ -1,0 +1,5 @@
+"""`python -m graphchat.cli`: the same as the `graphchat` command."""
+
+from graphchat.cli.main import run
+
+run()

@@ -1,0 +1,56 @@
+"""Direct database access for assertions: what is really stored, independent of the API."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from graphchat.settings import normalize_database_url
+
+
+def query(database_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Run one statement on a short-lived connection and return its rows as dicts."""
+
+    async def go() -> list[dict[str, Any]]:
+        engine = create_async_engine(normalize_database_url(database_url))
+        try:
+            async with engine.begin() as connection:
+                result = await connection.execute(text(sql), params)
+                return [dict(row._mapping) for row in result] if result.returns_rows else []
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def snapshot(database_url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the conversation tables, for before/after comparisons."""
+    return {
+        table: query(database_url, f"SELECT * FROM {table} ORDER BY 1")  # noqa: S608
+        for table in ("threads", "messages", "runs")
+    }
+
+
+def forbid_message_rewrites(database_url: str) -> None:
+    """Install triggers that make any UPDATE or DELETE of a message row fail loudly."""
+    if database_url.startswith("sqlite"):
+        for action in ("UPDATE", "DELETE"):
+            query(
+                database_url,
+                f"CREATE TRIGGER forbid_{action.lower()} BEFORE {action} ON messages "
+                "BEGIN SELECT RAISE(ABORT, 'messages are append-only'); END",
+            )
+        return
+    query(
+        database_url,
+        "CREATE OR REPLACE FUNCTION forbid_rewrite() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'messages are append-only'; END $$ LANGUAGE plpgsql",
+    )
+    query(
+        database_url,
+        "CREATE TRIGGER forbid_rewrite BEFORE UPDATE OR DELETE ON messages "
+        "FOR EACH ROW EXECUTE FUNCTION forbid_rewrite()",
+    )

@@ -1,0 +1,57 @@
+"""The context window keeps the newest messages that fit and never starts with a tool result."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from graphchat.service.context import build_context
+from graphchat.store.records import Message
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _message(seq: int, role: str, content: str, status: str = "complete") -> Message:
+    return Message(
+        id=str(seq), thread_id="t", seq=seq, role=role, content=content, created_at=NOW,
+        status=status,
+    )
+
+
+def test_keeps_the_newest_messages_within_the_budget() -> None:
+    history = [_message(i, "user" if i % 2 else "assistant", "x" * 400) for i in range(1, 11)]
+
+    window = build_context(history, "sys", token_budget=330)
+
+    assert window[0].role == "system"
+    assert len(window) == 1 + 3  # each message costs ~104 estimated tokens
+    assert [m.content for m in window[1:]] == ["x" * 400] * 3
+
+
+def test_always_keeps_the_newest_message_even_when_it_is_too_big() -> None:
+    window = build_context([_message(1, "user", "y" * 100_000)], "", token_budget=100)
+
+    assert [m.content for m in window] == ["y" * 100_000]
+
+
+def test_drops_a_leading_tool_result_whose_call_fell_out() -> None:
+    history = [
+        _message(1, "assistant", "calling"),
+        _message(2, "tool", "42"),
+        _message(3, "user", "thanks"),
+    ]
+
+    window = build_context(history, "", token_budget=9)
+
+    assert [m.role for m in window] == ["user"]
+
+
+def test_skips_failed_replies_that_said_nothing() -> None:
+    history = [
+        _message(1, "user", "q"),
+        _message(2, "assistant", "", status="error"),
+        _message(3, "user", "q again"),
+    ]
+
+    window = build_context(history, "", token_budget=1000)
+
+    assert [m.content for m in window] == ["q", "q again"]
