@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from support.db import forbid_message_rewrites, query
+from support.db import message_rewrites_forbidden, query
 from support.fake_ollama import FakeOllama, Reply
 
 
@@ -13,12 +13,11 @@ def test_turns_only_insert_messages(
 ) -> None:
     assert api.post("/chat", json={"message": "first", "thread_id": "log"}).is_success
     before = query(database_url, "SELECT * FROM messages WHERE thread_id = 'log' ORDER BY seq")
-    forbid_message_rewrites(database_url)  # any UPDATE or DELETE on messages now fails the turn
-
-    ollama.queue(Reply(tokens=["x"], error_after=0))  # a failed turn stores its partial reply too
-    failed = api.post("/chat", json={"message": "second", "thread_id": "log"})
-    for text in ("third", "fourth"):
-        assert api.post("/chat", json={"message": text, "thread_id": "log"}).status_code == 200
+    with message_rewrites_forbidden(database_url):  # any UPDATE or DELETE on messages fails
+        ollama.queue(Reply(tokens=["x"], error_after=0))  # a failed turn stores its reply too
+        failed = api.post("/chat", json={"message": "second", "thread_id": "log"})
+        for text in ("third", "fourth"):
+            assert api.post("/chat", json={"message": text, "thread_id": "log"}).is_success
 
     assert failed.status_code == 502
     after = query(database_url, "SELECT * FROM messages WHERE thread_id = 'log' ORDER BY seq")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -44,11 +44,11 @@ CHAT_BODIES: list[tuple[str, Any]] = [
 
 
 @pytest.fixture
-def seeded(start_server: Callable[..., LiveServer], database_url: str) -> httpx.Client:
+def seeded(start_server: Callable[..., LiveServer]) -> Iterator[httpx.Client]:
     server = start_server(max_message_chars=40_000)
-    client = server.client()
-    assert client.post("/chat", json={"message": "keep me", "thread_id": "seed"}).is_success
-    return client
+    with server.client() as client:
+        assert client.post("/chat", json={"message": "keep me", "thread_id": "seed"}).is_success
+        yield client
 
 
 @pytest.mark.parametrize(("case", "body"), CHAT_BODIES, ids=[c for c, _ in CHAT_BODIES])

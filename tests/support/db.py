@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import text
@@ -34,8 +36,21 @@ def snapshot(database_url: str) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def forbid_message_rewrites(database_url: str) -> None:
-    """Install triggers that make any UPDATE or DELETE of a message row fail loudly."""
+@contextmanager
+def message_rewrites_forbidden(database_url: str) -> Iterator[None]:
+    """While active, triggers make any UPDATE or DELETE of a message row fail loudly."""
+    _install_triggers(database_url)
+    try:
+        yield
+    finally:
+        if database_url.startswith("sqlite"):
+            for action in ("update", "delete"):
+                query(database_url, f"DROP TRIGGER IF EXISTS forbid_{action}")
+        else:
+            query(database_url, "DROP TRIGGER IF EXISTS forbid_rewrite ON messages")
+
+
+def _install_triggers(database_url: str) -> None:
     if database_url.startswith("sqlite"):
         for action in ("UPDATE", "DELETE"):
             query(
