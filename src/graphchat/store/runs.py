@@ -26,7 +26,8 @@ from graphchat.store.threads import (
 
 _RUN = RunRow.__table__
 _THREAD = ThreadRow.__table__
-_RUN_COLUMNS = tuple(column.name for column in _RUN.columns if column.name != "worker_id")
+_INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
+_RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COLUMNS)
 TITLE_LENGTH = 80
 
 
