@@ -12,6 +12,7 @@ from graphchat.service.live import LiveRuns
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
 from graphchat.store import Store
+from graphchat.store.replies import ReplyRepository
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -28,7 +29,7 @@ class Services:
     @classmethod
     async def open(cls, settings: Settings) -> Services:
         store = await Store.open(settings)
-        router = build_router(settings)
+        router = await build_router(settings, ReplyRepository(store.engine))
         live_runs = LiveRuns()
         limits = TurnLimits(
             context_max_messages=settings.context_max_messages,

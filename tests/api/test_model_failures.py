@@ -64,13 +64,15 @@ def test_an_unknown_model_gives_400_model_not_found(
 def test_a_slow_first_token_gives_504(
     start_server: Callable[..., LiveServer], ollama: FakeOllama, database_url: str
 ) -> None:
-    server = start_server(llm_first_token_timeout=0.3)
-    ollama.queue(Reply(tokens=["late"], first_token_delay=1.5))
+    server = start_server(llm_first_token_timeout=0.3, llm_backoff_base=0.01)
+    # A timeout before the first token is retried (2 retries by default): every attempt is slow.
+    ollama.queue(*[Reply(tokens=["late"], first_token_delay=1.5)] * 3)
     with server.client() as api:
         response = api.post("/chat", json={"message": "quick?", "thread_id": "slow"})
 
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "llm_timeout"
+    assert len(ollama.chat_requests()) == 3
     messages, runs = _stored(database_url, "slow")
     assert messages[0] == ("user", "quick?", "complete")
     assert runs[0]["status"] == "error"

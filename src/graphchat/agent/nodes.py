@@ -39,10 +39,11 @@ def make_call_model(provider: ChatProvider) -> Node:
         runtime.stream_writer(
             ModelReply(
                 message=message,
-                model=context.model,
+                model=last.model or context.model,  # a fallback model may have answered
                 finish_reason=last.finish_reason or "stop",
                 usage=last.usage or Usage(),
                 latency_ms=(time.perf_counter() - started) * 1000,
+                cached=last.cached,
             )
         )
         return {"messages": [message], "model_calls": state.get("model_calls", 0) + 1}

@@ -42,6 +42,7 @@ class ModelReply:
     finish_reason: FinishReason
     usage: Usage
     latency_ms: float
+    cached: bool = False  # replayed from the response cache
 
 
 @dataclass(frozen=True, slots=True)

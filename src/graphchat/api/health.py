@@ -35,7 +35,9 @@ async def ready(services: ServicesDep) -> ReadyOut:
         _database_check(services), services.router.statuses()
     )
     checks = [database] + [
-        CheckOut(name=f"llm:{status.name}", ok=status.ok, error=status.error)
+        CheckOut(
+            name=f"llm:{status.name}", ok=status.ok, error=status.error, circuit=status.circuit
+        )
         for status in backends
     ]
     if all(check.ok for check in checks):

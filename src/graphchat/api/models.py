@@ -1,18 +1,18 @@
-"""`GET /models`: the models the configured backends serve, listed live."""
+"""`GET /models`: the models the backends serve, listed live, and each backend's state."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from graphchat.api.deps import ServicesDep
-from graphchat.api.schemas import ModelList, ModelOut
+from graphchat.api.schemas import BackendOut, ModelList, ModelOut
 
 router = APIRouter(tags=["models"])
 
 
 @router.get("/models")
 async def list_models(services: ServicesDep) -> ModelList:
-    models = await services.router.list_models()
+    catalog = await services.router.catalog()
     return ModelList(
         models=[
             ModelOut(
@@ -22,7 +22,16 @@ async def list_models(services: ServicesDep) -> ModelList:
                 capabilities=list(model.capabilities),
                 details=model.details,
             )
-            for model in models
+            for model in catalog.models
         ],
         default_model=await services.router.default_model(),
+        backends=[
+            BackendOut(
+                name=circuit.name,
+                reachable=circuit.name not in catalog.unreachable,
+                circuit=circuit.state,
+                retry_after=circuit.retry_after,
+            )
+            for circuit in services.router.circuits()
+        ],
     )

@@ -197,6 +197,7 @@ class CheckOut(BaseModel):
     name: str
     ok: bool
     error: str | None = None
+    circuit: Literal["closed", "open", "half_open"] | None = None  # model backends only
 
 
 class ReadyOut(BaseModel):
@@ -221,6 +222,14 @@ class ModelOut(BaseModel):
     details: dict[str, Any]
 
 
+class BackendOut(BaseModel):
+    name: str
+    reachable: bool
+    circuit: Literal["closed", "open", "half_open"]
+    retry_after: int | None = None
+
+
 class ModelList(BaseModel):
     models: list[ModelOut]
     default_model: str | None
+    backends: list[BackendOut] = []

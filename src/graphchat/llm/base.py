@@ -54,6 +54,21 @@ class ToolSpec:
     parameters: dict[str, Any]
 
 
+def tool_schemas(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:
+    """Tools in the function-calling format that Ollama and OpenAI-compatible servers share."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters,
+            },
+        }
+        for tool in tools
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
@@ -81,6 +96,8 @@ class ChatChunk:
     done: bool = False
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    cached: bool = False  # replayed from the response cache, not generated now
+    model: str | None = None  # set when another model answered (a fallback)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 
-from graphchat.errors import (
-    ModelNotFound,
-    ProviderError,
-    ProviderTimeout,
-    ProviderUnavailable,
-    ToolsUnsupported,
-)
+from graphchat.errors import ProviderError
 from graphchat.llm.base import (
     ChatChunk,
     ChatMessage,
@@ -27,10 +20,10 @@ from graphchat.llm.base import (
     SamplingParams,
     ToolCall,
     Usage,
+    tool_schemas,
 )
-from graphchat.llm.timeouts import Timeouts, next_within
-
-_RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+from graphchat.llm.timeouts import Timeouts
+from graphchat.llm.transport import HttpProvider, get_json, timed_lines
 
 
 def options_for(params: SamplingParams) -> dict[str, Any]:
@@ -69,17 +62,7 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
     if options:
         body["options"] = options
     if request.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": tool.parameters,
-                },
-            }
-            for tool in request.tools
-        ]
+        body["tools"] = tool_schemas(request.tools)
     return body
 
 
@@ -125,16 +108,10 @@ def parse_line(line: str, *, saw_tool_calls: bool) -> ChatChunk:
     )
 
 
-def _error_text(body: bytes) -> str:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body.decode("utf-8", "replace")[:300]
-    return str(data.get("error", "")) if isinstance(data, dict) else str(data)[:300]
-
-
-class OllamaProvider:
+class OllamaProvider(HttpProvider):
     """A `ChatProvider` for one Ollama server."""
+
+    chat_path = "/api/chat"
 
     def __init__(
         self,
@@ -144,108 +121,56 @@ class OllamaProvider:
         name: str = "ollama",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.name = name
-        self.base_url = base_url
-        self._timeouts = timeouts
-        self._client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(None, connect=timeouts.connect),
-            limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
-            transport=transport,
-        )
+        super().__init__(base_url, timeouts=timeouts, name=name, transport=transport)
+        # Capabilities per (model, digest) from `/api/show`, for Ollamas whose tags lack them.
+        self._capabilities: dict[tuple[str, str], tuple[str, ...]] = {}
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        deadline = asyncio.get_running_loop().time() + self._timeouts.total
-        with self._translate_errors(request.model):
-            http_request = self._client.build_request(
-                "POST", "/api/chat", content=orjson.dumps(request_body(request)),
-                headers={"Content-Type": "application/json"},
-            )
-            response = await next_within(
-                self._client.send(http_request, stream=True),
-                self._timeouts.first_token, deadline, "waiting for the model's first token",
-            )
-            try:
-                await self._raise_for_status(response, request.model)
-                async for chunk in self._chunks(response, deadline):
-                    yield chunk
-            finally:
-                await response.aclose()
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        return request_body(request)
 
     async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
-        lines = response.aiter_lines()
-        wait, what = self._timeouts.first_token, "waiting for the model's first token"
         saw_tool_calls = False
-        while True:
-            line = await next_within(anext(lines, None), wait, deadline, what)
-            if line is None:
-                raise ProviderError("the model backend closed the reply before it was done")
-            if not line.strip():
-                continue
+        async for line in timed_lines(response, self._timeouts, deadline):
             chunk = parse_line(line, saw_tool_calls=saw_tool_calls)
             saw_tool_calls = saw_tool_calls or bool(chunk.tool_calls)
             yield chunk
             if chunk.done:
                 return
-            wait, what = self._timeouts.stall, "the reply stalled"
-
-    async def _raise_for_status(self, response: httpx.Response, model: str) -> None:
-        if response.status_code < 400:
-            return
-        text = _error_text(await response.aread())
-        status = response.status_code
-        if status == 404:
-            raise ModelNotFound(f"model '{model}' is not available on backend '{self.name}'")
-        if status == 400 and "does not support tools" in text:
-            raise ToolsUnsupported(f"model '{model}' does not support tools")
-        if status in _RETRYABLE_STATUS:
-            raise ProviderUnavailable(
-                f"model backend '{self.name}' answered {status}: {text}".rstrip(": ")
-            )
-        raise ProviderError(f"model backend '{self.name}' refused the request ({status}): {text}")
+        raise ProviderError("the model backend closed the reply before it was done")
 
     async def list_models(self) -> list[ModelInfo]:
         with self._translate_errors(None):
-            response = await self._client.get("/api/tags", timeout=self._timeouts.connect * 2)
-            if response.status_code >= 400:
-                raise ProviderUnavailable(
-                    f"model backend '{self.name}' answered {response.status_code} to /api/tags"
-                )
-            models = response.json().get("models") or []
+            tags = await get_json(
+                self._client, "/api/tags", backend=self.name, seconds=self._timeouts.connect * 2
+            )
+            models = tags.get("models") or []
+            capabilities = await asyncio.gather(*(self._capabilities_of(item) for item in models))
         return [
             ModelInfo(
                 name=str(item.get("name") or item.get("model")),
                 backend=self.name,
-                capabilities=tuple(item.get("capabilities") or ("completion",)),
+                capabilities=caps,
                 details=dict(item.get("details") or {}),
             )
-            for item in models
+            for item, caps in zip(models, capabilities, strict=True)
         ]
+
+    async def _capabilities_of(self, item: dict[str, Any]) -> tuple[str, ...]:
+        """From the tags entry when it has them (recent Ollama), else `/api/show`, cached."""
+        if item.get("capabilities"):
+            return tuple(item["capabilities"])
+        name = str(item.get("name") or item.get("model"))
+        key = (name, str(item.get("digest", "")))
+        if key not in self._capabilities:
+            response = await self._client.post(
+                "/api/show", json={"model": name}, timeout=self._timeouts.connect * 2
+            )
+            shown = response.json() if response.status_code < 400 else {}
+            self._capabilities[key] = tuple(shown.get("capabilities") or ("completion",))
+        return self._capabilities[key]
 
     async def check(self) -> None:
         with self._translate_errors(None):
-            response = await self._client.get("/api/version", timeout=self._timeouts.connect)
-            if response.status_code >= 400:
-                raise ProviderUnavailable(
-                    f"model backend '{self.name}' answered {response.status_code}"
-                )
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    @contextmanager
-    def _translate_errors(self, model: str | None) -> Iterator[None]:
-        """Turn httpx and JSON failures into our `ProviderError`s."""
-        try:
-            yield
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ProviderUnavailable(
-                f"model backend '{self.name}' cannot be reached at {self.base_url}"
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(f"model backend '{self.name}' timed out") from exc
-        except (httpx.HTTPError, orjson.JSONDecodeError, ValueError) as exc:
-            what = f" for model '{model}'" if model else ""
-            raise ProviderError(
-                f"model backend '{self.name}' failed{what}: {type(exc).__name__}"
-            ) from exc
+            await get_json(
+                self._client, "/api/version", backend=self.name, seconds=self._timeouts.connect
+            )

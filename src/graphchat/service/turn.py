@@ -109,6 +109,7 @@ class TurnRecorder:
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             latency_ms=round(reply.latency_ms, 3),
+            cached=reply.cached,
         )
         self._message_id = None
         self._partial.clear()

@@ -1,0 +1,189 @@
+"""OpenAI-compatible servers (vLLM, llama.cpp's server, LM Studio, OpenAI): `/v1/chat/completions`
+streamed as server-sent events, `/v1/models` for the catalog."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from graphchat.errors import ProviderError
+from graphchat.llm.base import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    FinishReason,
+    ModelInfo,
+    SamplingParams,
+    ToolCall,
+    Usage,
+    tool_schemas,
+)
+from graphchat.llm.timeouts import Timeouts
+from graphchat.llm.transport import HttpProvider, get_json, timed_lines
+
+_DONE = "[DONE]"
+
+
+def sampling_fields(params: SamplingParams) -> dict[str, Any]:
+    """OpenAI's request fields for our sampling parameters (it has no `num_ctx`)."""
+    fields: dict[str, Any] = {
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "max_tokens": params.max_tokens,
+        "seed": params.seed,
+        "stop": list(params.stop) or None,
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _message_body(message: ChatMessage) -> dict[str, Any]:
+    body: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        body["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()},
+            }
+            for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        body["tool_call_id"] = message.tool_call_id
+    return body
+
+
+def request_body(request: ChatRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_message_body(message) for message in request.messages],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        **sampling_fields(request.params),
+    }
+    if request.tools:
+        body["tools"] = tool_schemas(request.tools)
+    return body
+
+
+@dataclass
+class _PendingCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+    def finish(self) -> ToolCall:
+        text = "".join(self.arguments).strip()
+        arguments = orjson.loads(text) if text else {}
+        return ToolCall(
+            id=self.id or f"call_{uuid.uuid4().hex[:12]}",
+            name=self.name,
+            arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
+        )
+
+
+@dataclass
+class StreamState:
+    """What a streamed reply has said so far: tool-call fragments, finish reason, usage."""
+
+    calls: dict[int, _PendingCall] = field(default_factory=dict)
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+    def feed(self, data: dict[str, Any]) -> str:
+        """Take one event's JSON; return its text delta."""
+        if "error" in data:
+            raise ProviderError(f"the model backend failed mid-reply: {data['error']}")
+        if data.get("usage"):
+            self.usage = Usage(
+                prompt_tokens=int(data["usage"].get("prompt_tokens") or 0),
+                completion_tokens=int(data["usage"].get("completion_tokens") or 0),
+            )
+        text = []
+        for choice in data.get("choices") or ():
+            delta = choice.get("delta") or {}
+            text.append(delta.get("content") or "")
+            for raw in delta.get("tool_calls") or ():
+                pending = self.calls.setdefault(int(raw.get("index", 0)), _PendingCall())
+                function = raw.get("function") or {}
+                pending.id = raw.get("id") or pending.id
+                pending.name = function.get("name") or pending.name
+                pending.arguments.append(function.get("arguments") or "")
+            reason = choice.get("finish_reason")
+            if reason:
+                self.finish_reason = "length" if reason == "length" else "stop"
+        return "".join(text)
+
+    def last_chunk(self) -> ChatChunk:
+        calls = tuple(self.calls[index].finish() for index in sorted(self.calls))
+        reason: FinishReason = "tool_calls" if calls else self.finish_reason or "stop"
+        return ChatChunk(
+            tool_calls=calls, done=True, finish_reason=reason, usage=self.usage or Usage()
+        )
+
+
+class OpenAICompatProvider(HttpProvider):
+    """A `ChatProvider` for one OpenAI-compatible endpoint (base URL ending before `/v1`)."""
+
+    chat_path = "/v1/chat/completions"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeouts: Timeouts,
+        api_key: str | None = None,
+        name: str = "openai",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
+        super().__init__(
+            base_url.removesuffix("/v1"),
+            timeouts=timeouts,
+            name=name,
+            headers=headers,
+            transport=transport,
+        )
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        return request_body(request)
+
+    async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
+        state = StreamState()
+        async for line in timed_lines(response, self._timeouts, deadline):
+            if not line.startswith("data:"):
+                continue  # comments, `event:` and `id:` fields carry nothing we use
+            payload = line[5:].strip()
+            if payload == _DONE:
+                yield state.last_chunk()
+                return
+            text = state.feed(orjson.loads(payload))
+            if text:
+                yield ChatChunk(content=text)
+        if state.finish_reason is None:
+            raise ProviderError("the model backend closed the reply before it was done")
+        yield state.last_chunk()
+
+    async def list_models(self) -> list[ModelInfo]:
+        with self._translate_errors(None):
+            listing = await get_json(
+                self._client, "/v1/models", backend=self.name, seconds=self._timeouts.connect * 2
+            )
+        return [
+            ModelInfo(
+                name=str(item["id"]),
+                backend=self.name,
+                # The protocol has tool calls; whether a model uses them well is not listed.
+                capabilities=("completion", "tools"),
+                details={"owned_by": item.get("owned_by")} if item.get("owned_by") else {},
+            )
+            for item in listing.get("data") or ()
+            if isinstance(item, dict) and item.get("id")
+        ]
+
+    async def check(self) -> None:
+        await self.list_models()

@@ -1,0 +1,202 @@
+"""HTTP plumbing shared by the HTTP providers: the pooled client, timed streaming, error mapping.
+
+Every vendor failure (httpx, bad JSON, an error status) becomes one of our `ProviderError`s here,
+so the Ollama and OpenAI-compatible adapters translate errors in exactly one way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import httpx
+import orjson
+
+from graphchat.errors import (
+    GraphchatError,
+    ModelNotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ToolsUnsupported,
+)
+from graphchat.llm.base import ChatChunk, ChatRequest
+from graphchat.llm.timeouts import Timeouts, next_within
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+WAITING_FIRST = "waiting for the model's first token"
+STALLED = "the reply stalled"
+
+
+def make_client(
+    base_url: str,
+    timeouts: Timeouts,
+    *,
+    headers: dict[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """A pooled client; read timeouts are ours (`next_within`), httpx only bounds the connect."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(None, connect=timeouts.connect),
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+        headers=headers,
+        transport=transport,
+    )
+
+
+def error_text(body: bytes) -> str:
+    """The human part of an error body: Ollama's `{"error": "…"}` or OpenAI's `{"error": {…}}`."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body.decode("utf-8", "replace")[:300]
+    if not isinstance(data, dict):
+        return str(data)[:300]
+    error = data.get("error", data.get("detail", ""))
+    if isinstance(error, dict):
+        error = error.get("message", error)
+    return str(error)[:300]
+
+
+def status_error(backend: str, status: int, text: str, model: str) -> GraphchatError:
+    """The domain error for an HTTP error status of a model call."""
+    if status == 404:
+        return ModelNotFound(f"model '{model}' is not available on backend '{backend}'")
+    if status == 400 and "support" in text and "tool" in text:
+        return ToolsUnsupported(f"model '{model}' does not support tools")
+    if status in RETRYABLE_STATUS:
+        detail = f": {text}" if text else ""
+        return ProviderUnavailable(f"model backend '{backend}' answered {status}{detail}")
+    return ProviderError(f"model backend '{backend}' refused the request ({status}): {text}")
+
+
+@contextmanager
+def translate_http_errors(backend: str, base_url: str, model: str | None) -> Iterator[None]:
+    """Turn httpx and JSON failures into our `ProviderError`s."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        raise ProviderUnavailable(
+            f"model backend '{backend}' cannot be reached at {base_url}"
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise ProviderTimeout(f"model backend '{backend}' timed out") from exc
+    except (httpx.HTTPError, orjson.JSONDecodeError, ValueError) as exc:
+        what = f" for model '{model}'" if model else ""
+        raise ProviderError(
+            f"model backend '{backend}' failed{what}: {type(exc).__name__}"
+        ) from exc
+
+
+async def open_stream(
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    *,
+    backend: str,
+    model: str,
+    timeouts: Timeouts,
+    deadline: float,
+) -> httpx.Response:
+    """POST `body` and wait (first-token bound) for a successful streamed response."""
+    request = client.build_request(
+        "POST", path, content=orjson.dumps(body), headers={"Content-Type": "application/json"}
+    )
+    response = await next_within(
+        client.send(request, stream=True), timeouts.first_token, deadline, WAITING_FIRST
+    )
+    if response.status_code >= 400:
+        try:
+            text = error_text(await response.aread())
+        finally:
+            await response.aclose()
+        raise status_error(backend, response.status_code, text, model)
+    return response
+
+
+async def timed_lines(
+    response: httpx.Response, timeouts: Timeouts, deadline: float
+) -> AsyncIterator[str]:
+    """The non-empty lines of a streamed body: the first within the first-token timeout, each
+    later one within the stall timeout, all before `deadline`."""
+    lines = response.aiter_lines()
+    wait, what = timeouts.first_token, WAITING_FIRST
+    while True:
+        line = await next_within(anext(lines, None), wait, deadline, what)
+        if line is None:
+            return
+        if line.strip():
+            yield line
+            wait, what = timeouts.stall, STALLED
+
+
+def deadline_after(seconds: float) -> float:
+    return asyncio.get_running_loop().time() + seconds
+
+
+async def get_json(client: httpx.AsyncClient, path: str, *, backend: str, seconds: float) -> Any:
+    """GET a small JSON document (model lists, versions); an error status is `unavailable`."""
+    response = await client.get(path, timeout=seconds)
+    if response.status_code >= 400:
+        raise ProviderUnavailable(
+            f"model backend '{backend}' answered {response.status_code} to {path}"
+        )
+    return response.json()
+
+
+class HttpProvider:
+    """The shared half of an HTTP `ChatProvider`: client, streamed call, errors, closing.
+
+    Subclasses say where to post (`chat_path`), what to send (`_body`) and how to read the
+    streamed reply (`_chunks`).
+    """
+
+    chat_path = ""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeouts: Timeouts,
+        name: str,
+        headers: dict[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url
+        self._timeouts = timeouts
+        self._client = make_client(base_url, timeouts, headers=headers, transport=transport)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        deadline = deadline_after(self._timeouts.total)
+        with self._translate_errors(request.model):
+            response = await open_stream(
+                self._client,
+                self.chat_path,
+                self._body(request),
+                backend=self.name,
+                model=request.model,
+                timeouts=self._timeouts,
+                deadline=deadline,
+            )
+            try:
+                async for chunk in self._chunks(response, deadline):
+                    yield chunk
+            finally:
+                await response.aclose()
+
+    def _body(self, request: ChatRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _translate_errors(self, model: str | None) -> AbstractContextManager[None]:
+        """Turn httpx and JSON failures into our `ProviderError`s."""
+        return translate_http_errors(self.name, self.base_url, model)

@@ -1,0 +1,68 @@
+"""The response cache's table, `cached_replies`: replicas sharing the database share the cache."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphchat.store.database import transaction
+from graphchat.store.tables import CachedReplyRow
+from graphchat.store.threads import utcnow
+
+_REPLY = cast(Table, CachedReplyRow.__table__)  # declared as FromClause, is a Table
+
+
+class ReplyRepository:
+    """Cached model replies by key; expired rows are never returned and pruned on write."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """The unexpired reply stored under `key` (counting the hit), or None."""
+        async with transaction(self._engine) as connection:
+            reply = (
+                await connection.execute(
+                    select(_REPLY.c.reply).where(
+                        _REPLY.c.key == key, _REPLY.c.expires_at > utcnow()
+                    )
+                )
+            ).scalar_one_or_none()
+        if reply is None:
+            return None
+        async with transaction(self._engine, write=True) as connection:
+            await connection.execute(
+                update(_REPLY).where(_REPLY.c.key == key).values(hits=_REPLY.c.hits + 1)
+            )
+        return dict(reply)
+
+    async def put(
+        self, key: str, model: str, reply: dict[str, Any], *, ttl_seconds: float, max_entries: int
+    ) -> None:
+        """Store (or replace) a reply, then drop expired rows and the oldest beyond the bound."""
+        now = utcnow()
+        row = {
+            "key": key,
+            "model": model,
+            "reply": reply,
+            "hits": 0,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        }
+        try:
+            async with transaction(self._engine, write=True) as connection:
+                await connection.execute(delete(_REPLY).where(_REPLY.c.key == key))
+                await connection.execute(insert(_REPLY), [row])
+                await connection.execute(delete(_REPLY).where(_REPLY.c.expires_at <= now))
+                oldest = (
+                    select(_REPLY.c.key)
+                    .order_by(_REPLY.c.expires_at.desc(), _REPLY.c.key)
+                    .offset(max_entries)
+                )
+                await connection.execute(delete(_REPLY).where(_REPLY.c.key.in_(oldest)))
+        except IntegrityError:
+            pass  # another replica stored the same reply at the same moment
