@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphchat.agent import build_graph
+from graphchat.agent.tools import ToolRegistry, build_registry
 from graphchat.llm.factory import build_router
 from graphchat.llm.router import ModelRouter
 from graphchat.service.chat import ChatService, TurnLimits
@@ -25,9 +26,14 @@ class Services:
     live_runs: LiveRuns
     chat: ChatService
     threads: ThreadService
+    tools: ToolRegistry
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
+        try:
+            tools = build_registry(settings.tools_enabled)
+        except ValueError as exc:
+            raise ValueError(f"GRAPHCHAT_TOOLS_ENABLED: {exc}") from exc
         store = await Store.open(settings)
         router = await build_router(settings, ReplyRepository(store.engine))
         live_runs = LiveRuns()
@@ -35,8 +41,12 @@ class Services:
             context_max_messages=settings.context_max_messages,
             context_max_tokens=settings.context_max_tokens,
             system_prompt=settings.system_prompt,
+            max_tool_rounds=settings.tool_max_rounds,
+            tool_timeout=settings.tool_timeout_seconds,
         )
-        chat = ChatService(store, build_graph(router), live_runs, limits, router)
+        chat = ChatService(
+            store, build_graph(router, tools), live_runs, limits, router, tools=tools
+        )
         return cls(
             settings=settings,
             store=store,
@@ -44,6 +54,7 @@ class Services:
             live_runs=live_runs,
             chat=chat,
             threads=ThreadService(store, live_runs),
+            tools=tools,
         )
 
     async def close(self) -> None:

@@ -263,6 +263,30 @@ class Settings(BaseSettings):
         3000, ge=0, description="Reconnection delay hinted to SSE clients (`retry:`)."
     )
 
+    # --- tools ---
+    tools_enabled: CsvList = Field(
+        default_factory=lambda: ["calculator", "current_time", "search_messages"],
+        description=(
+            "Tools offered to the model on every turn whose request and thread name none "
+            "(comma-separated; empty: none). Built-ins: `calculator`, `current_time`, "
+            "`search_messages`; plugin tools (entry-point group `graphchat.tools`) by name."
+        ),
+    )
+    tool_max_rounds: int = Field(
+        4,
+        ge=0,
+        le=25,
+        description=("Most tool rounds per turn; then the model answers once more without tools."),
+    )
+    tool_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, description="Seconds one tool call may run before it is abandoned."
+    )
+
+    @field_validator("tools_enabled", mode="before")
+    @classmethod
+    def _split_tools(cls, value: object) -> object:
+        return _split_csv(value)
+
     # --- ui ---
     ui_enabled: bool = Field(True, description="Serve the web UI at `/`.")
 

@@ -7,19 +7,29 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from graphchat.agent.nodes import make_call_model
+from graphchat.agent.nodes import make_call_model, make_run_tools, route_after_model
 from graphchat.agent.state import AgentState, RunContext
+from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.llm.base import ChatProvider
 
 AgentGraph = CompiledStateGraph[AgentState, RunContext, Any, Any]
 
+# Node names follow LangGraph's prebuilt agent, which clients' `updates` handlers expect.
 AGENT_NODE = "agent"
+TOOLS_NODE = "tools"
 
 
-def build_graph(provider: ChatProvider) -> AgentGraph:
-    """START → agent → END; the agent node streams one reply from `provider`."""
+def build_graph(provider: ChatProvider, tools: ToolRegistry | None = None) -> AgentGraph:
+    """START → agent ⇄ tools → END.
+
+    The agent node streams one reply from `provider`; while it asks for tools (and rounds are
+    left, see `RunContext.max_tool_rounds`) the tools node runs them from `tools` and loops back.
+    Which tools a run may use is `RunContext.tools`.
+    """
     graph = StateGraph(AgentState, context_schema=RunContext)
     graph.add_node(AGENT_NODE, make_call_model(provider))
+    graph.add_node(TOOLS_NODE, make_run_tools(tools if tools is not None else ToolRegistry()))
     graph.add_edge(START, AGENT_NODE)
-    graph.add_edge(AGENT_NODE, END)
+    graph.add_conditional_edges(AGENT_NODE, route_after_model, {True: TOOLS_NODE, False: END})
+    graph.add_edge(TOOLS_NODE, AGENT_NODE)
     return graph.compile(name="graphchat-agent")

@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
 
-from graphchat.agent.state import AgentState, ModelReply, RunContext, TokenDelta
+from graphchat.agent.state import AgentState, ModelReply, RunContext, TokenDelta, ToolResult
+from graphchat.agent.tools.execute import run_calls
+from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.errors import ToolsUnsupported
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatProvider, ChatRequest, Usage
 
-Node = Callable[[AgentState, Runtime[RunContext]], Awaitable[dict[str, Any]]]
+
+class Node(Protocol):
+    """A graph node as LangGraph calls it: the state, and the run's runtime by keyword."""
+
+    def __call__(
+        self, state: AgentState, *, runtime: Runtime[RunContext]
+    ) -> Awaitable[dict[str, Any]]: ...
 
 
 def make_call_model(provider: ChatProvider) -> Node:
     """The agent node: stream one model reply, emitting tokens as they come."""
 
-    async def call_model(state: AgentState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
         context = runtime.context
+        # Past the round limit the model gets no tools, so it has to answer in text.
+        rounds_left = state.get("tool_rounds", 0) < context.max_tool_rounds
         request = ChatRequest(
             model=context.model,
             messages=tuple(state["messages"]),
             params=context.params,
-            tools=context.tools,
+            tools=context.tools if rounds_left else (),
         )
         started = time.perf_counter()
         try:
@@ -32,15 +42,22 @@ def make_call_model(provider: ChatProvider) -> Node:
         except ToolsUnsupported:
             if not request.tools:
                 raise
-            request = ChatRequest(model=request.model, messages=request.messages, params=request.params)
+            request = ChatRequest(
+                model=request.model, messages=request.messages, params=request.params
+            )
             reply = await _stream_reply(provider, request, runtime)
         text, calls, last = reply
+        # Calls to tools that were not offered would never be answered: drop them.
+        calls = calls if request.tools else ()
+        finish_reason = last.finish_reason or "stop"
+        if finish_reason == "tool_calls" and not calls:
+            finish_reason = "stop"
         message = ChatMessage(role="assistant", content=text, tool_calls=calls)
         runtime.stream_writer(
             ModelReply(
                 message=message,
                 model=last.model or context.model,  # a fallback model may have answered
-                finish_reason=last.finish_reason or "stop",
+                finish_reason=finish_reason,
                 usage=last.usage or Usage(),
                 latency_ms=(time.perf_counter() - started) * 1000,
                 cached=last.cached,
@@ -49,6 +66,31 @@ def make_call_model(provider: ChatProvider) -> Node:
         return {"messages": [message], "model_calls": state.get("model_calls", 0) + 1}
 
     return call_model
+
+
+def make_run_tools(registry: ToolRegistry) -> Node:
+    """The tools node: run the last assistant message's tool calls, emitting each result."""
+
+    async def run_tools(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+        context = runtime.context
+        calls = state["messages"][-1].tool_calls
+        offered = [spec.name for spec in context.tools]
+        outcomes = await run_calls(
+            calls, registry, offered, context.tool_context, context.tool_timeout
+        )
+        for outcome in outcomes:
+            runtime.stream_writer(ToolResult(message=outcome.message, is_error=outcome.is_error))
+        return {
+            "messages": [outcome.message for outcome in outcomes],
+            "tool_rounds": state.get("tool_rounds", 0) + 1,
+        }
+
+    return run_tools
+
+
+def route_after_model(state: AgentState) -> bool:
+    """True when the model's last message asks for tools."""
+    return bool(state["messages"][-1].tool_calls)
 
 
 async def _stream_reply(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Annotated, TypedDict
+from typing import Annotated, NotRequired, TypedDict
 
+from graphchat.agent.tools.base import ToolContext
 from graphchat.llm.base import ChatMessage, FinishReason, SamplingParams, ToolSpec, Usage
 
 
@@ -14,6 +15,7 @@ class AgentState(TypedDict):
 
     messages: Annotated[list[ChatMessage], operator.add]
     model_calls: int
+    tool_rounds: NotRequired[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,8 @@ class RunContext:
     params: SamplingParams = field(default_factory=SamplingParams)
     tools: tuple[ToolSpec, ...] = ()
     max_tool_rounds: int = 4
+    tool_timeout: float = 10.0
+    tool_context: ToolContext = field(default_factory=ToolContext)
 
 
 @dataclass(frozen=True, slots=True)

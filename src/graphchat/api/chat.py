@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sse_starlette import EventSourceResponse
 
+from graphchat.agent.tools import ToolRegistry
 from graphchat.api.deps import ChatDep, OwnerDep, SettingsDep
 from graphchat.api.media import require_json
 from graphchat.api.schemas import (
@@ -25,6 +26,7 @@ from graphchat.errors import ValidationFailed
 from graphchat.llm.base import SamplingParams
 from graphchat.service.chat import TurnRequest
 from graphchat.service.payloads import message_payload, usage_payload
+from graphchat.service.tool_use import check_tool_names
 from graphchat.service.turn import Turn
 from graphchat.settings import Settings
 from graphchat.store.records import NewMessage
@@ -80,7 +82,12 @@ def _messages_out(messages: list[Any]) -> list[MessageOut]:
     return [MessageOut.model_validate(message_payload(message)) for message in messages]
 
 
-def _run_request(body: InvokeIn, owner: str, settings: Settings) -> TurnRequest:
+_CONFIGURABLE_TOOLS_LOC = ("body", "config", "configurable", "tools")
+
+
+def _run_request(
+    body: InvokeIn, owner: str, settings: Settings, tools: ToolRegistry
+) -> TurnRequest:
     """A turn from a LangGraph-style body; a `system` message overrides the system prompt."""
     configurable = body.config.configurable
     system = configurable.system
@@ -103,6 +110,7 @@ def _run_request(body: InvokeIn, owner: str, settings: Settings) -> TurnRequest:
         owner=owner,
         messages=tuple(messages),
         thread_id=body.input.thread_id or configurable.thread_id,
+        tools=check_tool_names(tools, configurable.tools, _CONFIGURABLE_TOOLS_LOC),
         model=configurable.model,
         params=_sampling(configurable, settings),
         system=system,
@@ -123,6 +131,7 @@ async def chat(
         owner=owner,
         messages=(_user_message(body.message, "message", settings),),
         thread_id=body.thread_id,
+        tools=check_tool_names(chat.tools, body.tools, ("body", "tools")),
         model=body.model,
         params=_sampling(body, settings),
         system=body.system,
@@ -144,7 +153,7 @@ async def invoke(
     body: InvokeIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
 ) -> InvokeOut:
     """Run the agent on the given messages and return the messages the run added."""
-    turn = await chat.wait(await chat.start(_run_request(body, owner, settings)))
+    turn = await chat.wait(await chat.start(_run_request(body, owner, settings, chat.tools)))
     return InvokeOut(
         output=InvokeOutput(messages=_messages_out(turn.output_messages)),
         thread_id=turn.thread.id,
@@ -165,7 +174,7 @@ async def stream(
     Failures before the run starts are plain JSON errors; after it, an `error` event ends the
     stream. The run goes on if the client disconnects.
     """
-    turn = await chat.start(_run_request(body, owner, settings))
+    turn = await chat.start(_run_request(body, owner, settings, chat.tools))
     renderer = StreamRenderer(
         parse_stream_modes(body.stream_mode),
         settings.sse_retry_ms,

@@ -38,11 +38,23 @@ class SamplingIn(BaseModel):
         return [value] if isinstance(value, str) else value
 
 
+ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+ToolNames = Annotated[
+    list[ToolName] | None,
+    Field(
+        max_length=32,
+        description="Tools the model may call on this turn (`[]`: none); default: the thread's "
+        "`metadata.tools`, else the server's `GRAPHCHAT_TOOLS_ENABLED`.",
+    ),
+]
+
+
 class ChatIn(StrictBody, SamplingIn):
     message: str = Field(min_length=1)
     thread_id: ThreadId | None = None
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
+    tools: ToolNames = None
 
 
 class UsageOut(BaseModel):
@@ -154,6 +166,7 @@ class Configurable(SamplingIn):
     thread_id: ThreadId | None = None
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
+    tools: ToolNames = None
 
 
 class RunConfig(BaseModel):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
+import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graphchat.service.events import RunEvent
+from graphchat.service.payloads import message_payload
+from graphchat.settings import Settings
+from graphchat.store.records import Message, Run
 
 # LangGraph's `messages-tuple` mode is called `messages` on the wire.
 _MODE_ALIASES = {"messages-tuple": "messages"}
@@ -56,9 +60,12 @@ class StreamRenderer:
 
     def render(self, event: RunEvent) -> Iterable[ServerSentEvent]:
         if event.event == "metadata":
-            self._meta = {**self._meta, "run_id": event.data["run_id"],
-                          "thread_id": event.data["thread_id"],
-                          "ls_model_name": event.data.get("model")}
+            self._meta = {
+                **self._meta,
+                "run_id": event.data["run_id"],
+                "thread_id": event.data["thread_id"],
+                "ls_model_name": event.data.get("model"),
+            }
             yield self._sse(event, "metadata", event.data, retry=self._retry_ms)
         elif event.event == "token":
             if "messages" in self._modes:
@@ -83,8 +90,13 @@ class StreamRenderer:
     @staticmethod
     def _as_langchain(message: dict[str, Any]) -> dict[str, Any]:
         if message["role"] == "tool":
-            return {"type": "tool", "id": message["id"], "content": message["content"],
-                    "tool_call_id": message["tool_call_id"], "name": message["name"]}
+            return {
+                "type": "tool",
+                "id": message["id"],
+                "content": message["content"],
+                "tool_call_id": message["tool_call_id"],
+                "name": message["name"],
+            }
         calls = [
             {"id": call["id"], "name": call["name"], "args": call["arguments"], "type": "tool_call"}
             for call in message["tool_calls"] or ()
@@ -98,22 +110,41 @@ class StreamRenderer:
         )
 
 
-def event_stream_response(
+def run_stream_response(
+    run: Run,
+    input_messages: list[Message],
     events: AsyncIterator[RunEvent],
-    renderer: StreamRenderer,
+    modes: frozenset[str],
+    settings: Settings,
     *,
-    heartbeat_seconds: float,
-    headers: dict[str, str],
+    on_abandon: Callable[[], Awaitable[None]] | None = None,
 ) -> EventSourceResponse:
-    async def frames() -> AsyncIterator[ServerSentEvent]:
-        async for event in events:
-            for frame in renderer.render(event):
-                yield frame
+    """The SSE response for a run; `on_abandon` runs if the client leaves before the end."""
+    renderer = StreamRenderer(
+        modes, settings.sse_retry_ms, [message_payload(m) for m in input_messages]
+    )
 
+    async def frames() -> AsyncIterator[ServerSentEvent]:
+        finished = False
+        try:
+            async for event in events:
+                finished = event.is_final
+                for frame in renderer.render(event):
+                    yield frame
+        finally:
+            if not finished and on_abandon is not None:
+                with anyio.CancelScope(shield=True):
+                    await on_abandon()
+
+    base = f"/threads/{run.thread_id}/runs/{run.id}"
     return EventSourceResponse(
         frames(),
-        ping=heartbeat_seconds,
+        ping=settings.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
-        headers={"Cache-Control": "no-cache", **headers},
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Location": base,
+            "Location": f"{base}/stream",
+        },
         sep="\n",
     )

@@ -12,10 +12,12 @@ from typing import Protocol
 import structlog
 
 from graphchat.agent import AgentGraph, RunContext
+from graphchat.agent.tools import ToolContext, ToolRegistry
 from graphchat.errors import GraphchatError, ProviderUnavailable
 from graphchat.llm.base import SamplingParams
 from graphchat.service.context import build_context
 from graphchat.service.live import LiveRun, LiveRuns
+from graphchat.service.tool_use import owner_message_search, tools_for_turn
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, RunStatus
@@ -38,6 +40,7 @@ class TurnRequest:
     system: str | None = None
     create_thread: bool = True
     idempotency_key: str | None = None
+    tools: tuple[str, ...] | None = None  # None: the thread's or the server's default tools
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ class TurnLimits:
     context_max_messages: int
     context_max_tokens: int
     system_prompt: str
+    max_tool_rounds: int = 4
+    tool_timeout: float = 10.0
 
 
 class ModelResolver(Protocol):
@@ -69,12 +74,14 @@ class ChatService:
         live_runs: LiveRuns,
         limits: TurnLimits,
         models: ModelResolver,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self._store = store
         self._graph = graph
         self._live = live_runs
         self._limits = limits
         self._models = models
+        self.tools = tools if tools is not None else ToolRegistry()
 
     async def start(self, request: TurnRequest) -> Turn:
         """Store the request's messages and a running run, then execute it in the background."""
@@ -134,11 +141,28 @@ class ChatService:
         )
         system = request.system if request.system is not None else self._limits.system_prompt
         window = build_context(history, system, self._limits.context_max_tokens)
-        context = RunContext(model=turn.run.model, params=request.params)
         async for item in self._graph.astream(
-            {"messages": window, "model_calls": 0}, context=context, stream_mode="custom"
+            {"messages": window, "model_calls": 0},
+            # Each tool round is two graph steps (agent, tools), plus the final answer.
+            {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
+            context=self._run_context(turn, turn.run.model, request),
+            stream_mode="custom",
         ):
             await recorder.handle(item)
+
+    def _run_context(self, turn: Turn, model: str, request: TurnRequest) -> RunContext:
+        names = tools_for_turn(self.tools, request.tools, turn.thread.metadata)
+        search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
+        return RunContext(
+            model=model,
+            params=request.params,
+            tools=self.tools.specs(names),
+            max_tool_rounds=self._limits.max_tool_rounds,
+            tool_timeout=self._limits.tool_timeout,
+            tool_context=ToolContext(
+                owner=turn.run.owner, thread_id=turn.thread.id, search_messages=search
+            ),
+        )
 
     async def _record_failure(
         self, turn: Turn, recorder: TurnRecorder, error: GraphchatError

@@ -113,6 +113,9 @@ class TurnRecorder:
         )
         self._message_id = None
         self._partial.clear()
+        if reply.message.tool_calls:
+            # Store and publish the calls now, so clients show them while the tools run.
+            await self._flush_pending()
 
     async def _flush_pending(self) -> None:
         if self._pending is not None:

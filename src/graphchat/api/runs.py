@@ -1,0 +1,101 @@
+"""Runs of a thread: list, read, cancel, and rejoin a run's event stream."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from sse_starlette import EventSourceResponse
+
+from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep
+from graphchat.api.schemas import RunOut, RunPage
+from graphchat.api.sse import parse_stream_modes, run_stream_response
+from graphchat.api.threads import Limit, Offset, page_size
+from graphchat.errors import ValidationFailed
+from graphchat.service.payloads import run_payload
+from graphchat.store.records import Run, RunStatus
+
+router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
+_NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread or run"}}
+RunId = Annotated[str, Query(max_length=36)]
+
+
+def run_out(run: Run) -> RunOut:
+    return RunOut.model_validate(run_payload(run))
+
+
+@router.get("", responses=_NOT_FOUND)
+async def list_runs(
+    thread: ThreadDep,
+    runs: RunsDep,
+    settings: SettingsDep,
+    limit: Limit = None,
+    offset: Offset = 0,
+    status: RunStatus | None = None,
+) -> RunPage:
+    """The thread's runs, newest first."""
+    page = await runs.page(thread, limit=page_size(limit, settings), offset=offset, status=status)
+    return RunPage(runs=[run_out(run) for run in page.items], has_more=page.has_more)
+
+
+@router.get("/{run_id}", responses=_NOT_FOUND)
+async def get_run(thread: ThreadDep, run_id: str, runs: RunsDep) -> RunOut:
+    """Status, model, timings, usage and error of one run."""
+    return run_out(await runs.get(thread, run_id))
+
+
+@router.post("/{run_id}/cancel", responses={**_NOT_FOUND, 202: {"model": RunOut}})
+async def cancel_run(
+    thread: ThreadDep,
+    run_id: str,
+    runs: RunsDep,
+    response: Response,
+    wait: bool = False,
+    action: Annotated[str, Query(pattern="^(interrupt|rollback)$")] = "interrupt",
+) -> RunOut:
+    """Stop generation; the partial answer is stored as `cancelled` and open streams end.
+
+    202 while the run winds down (`wait=false`), 200 with the final run (`wait=true`).
+    `action` is accepted for LangGraph SDK compatibility; both keep the partial answer.
+    """
+    run = await runs.cancel(await runs.get(thread, run_id), wait=wait)
+    response.status_code = 200 if wait or run.status.is_final else 202
+    return run_out(run)
+
+
+@router.get(
+    "/{run_id}/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **_NOT_FOUND},
+)
+async def join_stream(
+    thread: ThreadDep,
+    run_id: str,
+    runs: RunsDep,
+    settings: SettingsDep,
+    stream_mode: Annotated[list[str] | None, Query()] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> EventSourceResponse:
+    """Rejoin a run: replay the events after `Last-Event-ID`, then follow it live to its end."""
+    run = await runs.get(thread, run_id)
+    after = _event_id(last_event_id)
+    messages = await runs.input_messages(run)
+    modes = parse_stream_modes(stream_mode or ["messages", "updates"])
+    return run_stream_response(run, messages, runs.follow(run, after), modes, settings)
+
+
+def _event_id(value: str | None) -> int:
+    if value is None or value == "":
+        return -1
+    if not value.isdigit():
+        raise ValidationFailed(
+            "Last-Event-ID must be an event id this server sent",
+            details=[
+                {
+                    "loc": ["header", "Last-Event-ID"],
+                    "msg": "not an event id",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return int(value)

@@ -1,0 +1,71 @@
+"""Which tools a turn may use, and the owner-bound message search handed to the tools."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from graphchat.agent.tools import MessageSearch, SearchHit, ToolRegistry
+from graphchat.errors import ValidationFailed
+from graphchat.store.messages import MessageRepository
+
+log = structlog.get_logger(__name__)
+
+THREAD_TOOLS_KEY = "tools"
+
+
+def check_tool_names(
+    registry: ToolRegistry, names: Sequence[str] | None, loc: Sequence[str]
+) -> tuple[str, ...] | None:
+    """`names` as given, or `ValidationFailed` naming the unknown ones (None: not chosen)."""
+    if names is None:
+        return None
+    unknown = registry.unknown(names)
+    if unknown:
+        raise ValidationFailed(
+            f"unknown tool(s): {', '.join(unknown)}; available: {registry.describe()}",
+            details=[
+                {"loc": [*loc], "msg": f"unknown tool '{name}'", "type": "unknown_tool"}
+                for name in unknown
+            ],
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def tools_for_turn(
+    registry: ToolRegistry, requested: Sequence[str] | None, thread_metadata: dict[str, Any]
+) -> tuple[str, ...]:
+    """The request's tools, else the thread's `metadata.tools`, else the server's defaults.
+
+    A thread may name tools that were uninstalled since: those are skipped, not fatal.
+    """
+    if requested is not None:
+        return tuple(requested)
+    chosen = thread_metadata.get(THREAD_TOOLS_KEY)
+    if isinstance(chosen, list) and all(isinstance(name, str) for name in chosen):
+        unknown = registry.unknown(chosen)
+        if unknown:
+            log.warning("thread_names_unknown_tools", tools=unknown)
+        return tuple(name for name in chosen if name not in unknown)
+    return registry.defaults
+
+
+def owner_message_search(messages: MessageRepository, owner: str, run_id: str) -> MessageSearch:
+    """A search over `owner`'s messages only, leaving out the messages of the current run."""
+
+    async def search(query: str, *, limit: int) -> list[SearchHit]:
+        found = await messages.search(owner, query, limit=limit, exclude_run_id=run_id)
+        return [
+            SearchHit(
+                thread_id=message.thread_id,
+                seq=message.seq,
+                role=message.role,
+                content=message.content,
+                created_at=message.created_at,
+            )
+            for message in found
+        ]
+
+    return search

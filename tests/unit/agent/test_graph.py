@@ -1,0 +1,172 @@
+"""The agent ⇄ tools loop, driven by a scripted provider and tools registered in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from graphchat.agent import ModelReply, RunContext, ToolResult, build_graph
+from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
+from graphchat.errors import ToolsUnsupported
+from graphchat.llm.base import ChatMessage
+
+from .scripted import Scripted, ScriptedProvider, call
+
+NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+async def _explode(arguments: dict[str, Any], context: ToolContext) -> str:
+    raise RuntimeError("the flux capacitor broke")
+
+
+async def _refuse(arguments: dict[str, Any], context: ToolContext) -> str:
+    raise ToolError("no such city")
+
+
+async def _sleep(arguments: dict[str, Any], context: ToolContext) -> str:
+    await asyncio.sleep(30)
+    return "woke up"
+
+
+async def _whoami(arguments: dict[str, Any], context: ToolContext) -> dict[str, str]:
+    return {"owner": context.owner, "thread": context.thread_id}
+
+
+def _registry() -> ToolRegistry:
+    registry = ToolRegistry([CALCULATOR], defaults=["calculator"])
+    for name, run in [("explode", _explode), ("refuse", _refuse), ("sleepy", _sleep),
+                      ("whoami", _whoami)]:
+        registry.register(Tool(name=name, description=name, parameters=NO_ARGS, run=run))
+    return registry
+
+
+async def _run(
+    provider: ScriptedProvider, *tool_names: str, **context: Any
+) -> tuple[list[ChatMessage], list[object]]:
+    registry = _registry()
+    graph = build_graph(provider, registry)
+    run_context = RunContext(model="m", tools=registry.specs(tool_names), **context)
+    events: list[object] = []
+    final: dict[str, Any] = {}
+    async for mode, item in graph.astream(
+        {"messages": [ChatMessage(role="user", content="hi")], "model_calls": 0},
+        context=run_context,
+        stream_mode=["custom", "values"],
+    ):
+        if mode == "custom":
+            events.append(item)
+        else:
+            final = item
+    return final["messages"], events
+
+
+async def test_two_tool_rounds_then_an_answer() -> None:
+    provider = ScriptedProvider([
+        Scripted(calls=(call("c1", "calculator", expression="2 + 3"),)),
+        Scripted(text="and", calls=(call("c2", "calculator", expression="5 * 4"),)),
+        Scripted(text="It is 20."),
+    ])
+
+    messages, events = await _run(provider, "calculator")
+
+    assert [(m.role, m.content) for m in messages] == [
+        ("user", "hi"),
+        ("assistant", ""),
+        ("tool", "5"),
+        ("assistant", "and"),
+        ("tool", "20"),
+        ("assistant", "It is 20."),
+    ]
+    assert messages[2].tool_call_id == "c1" and messages[2].name == "calculator"
+    assert [type(e).__name__ for e in events if not type(e).__name__ == "TokenDelta"] == [
+        "ModelReply", "ToolResult", "ModelReply", "ToolResult", "ModelReply",
+    ]
+    assert [len(r.tools) for r in provider.requests] == [1, 1, 1]
+    assert provider.requests[2].messages == tuple(messages[:5])
+
+
+async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() -> None:
+    provider = ScriptedProvider([
+        Scripted(calls=(call("a", "sleepy"), call("b", "calculator", expression="1+1"))),
+    ])
+
+    messages, _ = await _run(provider, "calculator", "sleepy", tool_timeout=0.2)
+
+    assert [(m.tool_call_id, m.content) for m in messages if m.role == "tool"] == [
+        ("a", "Error: tool 'sleepy' did not finish within 0.2 s"),
+        ("b", "2"),
+    ]
+
+
+async def test_tool_failures_become_error_messages_and_the_run_goes_on() -> None:
+    provider = ScriptedProvider([
+        Scripted(calls=(call("a", "explode"), call("b", "refuse"), call("c", "nope"))),
+        Scripted(text="Sorry."),
+    ])
+
+    messages, events = await _run(provider, "explode", "refuse")
+
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert [r.is_error for r in results] == [True, True, True]
+    assert [r.message.content for r in results] == [
+        "Error: tool 'explode' failed: RuntimeError: the flux capacitor broke",
+        "Error: no such city",
+        "Error: no tool named 'nope'; available: explode, refuse",
+    ]
+    assert messages[-1].content == "Sorry."
+
+
+async def test_a_registered_tool_not_offered_on_this_run_is_not_run() -> None:
+    provider = ScriptedProvider([Scripted(calls=(call("a", "explode"),)), Scripted(text="ok")])
+
+    messages, _ = await _run(provider, "calculator")
+
+    assert messages[2].content == "Error: no tool named 'explode'; available: calculator"
+
+
+async def test_the_round_limit_ends_with_one_call_without_tools() -> None:
+    provider = ScriptedProvider(
+        [Scripted(calls=(call(f"c{i}", "calculator", expression="1"),)) for i in range(5)]
+    )
+
+    messages, events = await _run(provider, "calculator", max_tool_rounds=2)
+
+    assert [len(r.tools) for r in provider.requests] == [1, 1, 0]
+    assert [m.role for m in messages] == [
+        "user", "assistant", "tool", "assistant", "tool", "assistant",
+    ]
+    # The last reply's calls can never be answered, so they are dropped.
+    assert messages[-1].tool_calls == ()
+    last_reply = [e for e in events if isinstance(e, ModelReply)][-1]
+    assert last_reply.finish_reason == "stop"
+
+
+async def test_zero_rounds_never_offers_tools() -> None:
+    provider = ScriptedProvider([Scripted(text="plain")])
+
+    messages, _ = await _run(provider, "calculator", max_tool_rounds=0)
+
+    assert provider.requests[0].tools == ()
+    assert messages[-1].content == "plain"
+
+
+async def test_a_model_without_tool_support_is_asked_again_without_tools() -> None:
+    provider = ScriptedProvider([
+        Scripted(error=ToolsUnsupported("model 'm' does not support tools")),
+        Scripted(text="plain answer"),
+    ])
+
+    messages, _ = await _run(provider, "calculator")
+
+    assert [len(r.tools) for r in provider.requests] == [1, 0]
+    assert messages[-1].content == "plain answer"
+
+
+async def test_tools_see_the_run_context() -> None:
+    provider = ScriptedProvider([Scripted(calls=(call("a", "whoami"),)), Scripted(text="ok")])
+
+    messages, _ = await _run(
+        provider, "whoami", tool_context=ToolContext(owner="alice", thread_id="t1")
+    )
+
+    assert messages[2].content == '{"owner":"alice","thread":"t1"}'
