@@ -7,7 +7,8 @@
     │   └── ToolsUnsupported    the model cannot call tools (the agent retries without)
     ├── NotFound                an unknown (or someone else's) thread, run, key…
     ├── Conflict                the resource is in a state that forbids the action
-    │   └── ThreadBusy          a run is already active on the thread
+    │   ├── ThreadBusy          a run is already active on the thread
+    │   └── DuplicateRun        an Idempotency-Key names an existing run (`run_id`)
     ├── Unauthorized            missing, unknown or revoked credentials
     ├── RateLimited             too many requests; `retry_after` seconds to wait
     ├── StoreUnavailable        the database cannot be reached
@@ -70,6 +71,14 @@ class Conflict(GraphchatError):
 
 class ThreadBusy(Conflict):
     code = "thread_busy"
+
+
+class DuplicateRun(Conflict):
+    code = "duplicate_request"
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
 
 
 class Unauthorized(GraphchatError):

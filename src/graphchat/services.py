@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from graphchat.agent import build_graph
 from graphchat.agent.tools import ToolRegistry, build_registry
 from graphchat.llm.factory import build_router
 from graphchat.llm.router import ModelRouter
+from graphchat.observability.metrics import Metrics
+from graphchat.observability.model_calls import InstrumentedProvider
 from graphchat.service.chat import ChatService, TurnLimits
+from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRuns
+from graphchat.service.monitor import RunMonitor, new_worker_id
+from graphchat.service.runs import RunService
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
 from graphchat.store import Store
@@ -27,9 +34,11 @@ class Services:
     chat: ChatService
     threads: ThreadService
     tools: ToolRegistry
+    runs: RunService
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, settings: Settings) -> Services:
+    async def open(cls, settings: Settings, metrics: Metrics | None = None) -> Services:
         try:
             tools = build_registry(settings.tools_enabled)
         except ValueError as exc:
@@ -44,9 +53,42 @@ class Services:
             max_tool_rounds=settings.tool_max_rounds,
             tool_timeout=settings.tool_timeout_seconds,
         )
-        chat = ChatService(
-            store, build_graph(router, tools), live_runs, limits, router, tools=tools
+        model = InstrumentedProvider(  # times and logs every model call
+            router, metrics or Metrics(), log_content=settings.log_content
         )
+        worker_id = new_worker_id()
+        runs = RunService(store, live_runs)
+        events = EventWriter(
+            store.run_events,
+            live_runs,
+            interval_seconds=settings.run_event_flush_ms / 1000,
+            max_per_run=settings.run_events_max,
+        )
+        monitor = RunMonitor(
+            store,
+            live_runs,
+            worker_id,
+            heartbeat_seconds=settings.run_heartbeat_seconds,
+            stale_seconds=settings.run_stale_seconds,
+            retention=timedelta(hours=settings.run_event_retention_hours),
+        )
+        await monitor.recover()  # runs a crashed process left behind: interrupted, thread freed
+        chat = ChatService(
+            store,
+            build_graph(model, tools),
+            live_runs,
+            limits,
+            router,
+            tools=tools,
+            runs=runs,
+            events=events,
+            worker_id=worker_id,
+            enqueue_timeout=settings.enqueue_timeout_seconds,
+        )
+        background = [
+            asyncio.create_task(events.run_forever(), name="run-event-writer"),
+            asyncio.create_task(monitor.run_forever(), name="run-monitor"),
+        ]
         return cls(
             settings=settings,
             store=store,
@@ -55,9 +97,14 @@ class Services:
             chat=chat,
             threads=ThreadService(store, live_runs),
             tools=tools,
+            runs=runs,
+            background=background,
         )
 
     async def close(self) -> None:
         await self.live_runs.shutdown(SHUTDOWN_GRACE_SECONDS)
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.router.aclose()
         await self.store.close()

@@ -12,6 +12,10 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from graphchat.security.client_ip import parse_networks
+from graphchat.security.keys import MIN_STATIC_SECRET_CHARS, parse_static_keys
+from graphchat.security.ratelimit import parse_rate
+
 _SQLITE_DRIVER = "sqlite+aiosqlite"
 _POSTGRES_DRIVER = "postgresql+asyncpg"
 _URL_SCHEMES = {
@@ -87,9 +91,7 @@ class Settings(BaseSettings):
             "to the async drivers (aiosqlite, asyncpg). Fallback: `DATABASE_URI`."
         ),
     )
-    db_auto_migrate: bool = Field(
-        True, description="Apply pending Alembic migrations at start-up."
-    )
+    db_auto_migrate: bool = Field(True, description="Apply pending Alembic migrations at start-up.")
     db_pool_size: int = Field(
         10, ge=1, le=1000, description="PostgreSQL: connections kept open per process."
     )
@@ -261,6 +263,126 @@ class Settings(BaseSettings):
     )
     sse_retry_ms: int = Field(
         3000, ge=0, description="Reconnection delay hinted to SSE clients (`retry:`)."
+    )
+
+    # --- build ---
+    build: str = Field(
+        "",
+        max_length=200,
+        description=(
+            "Build identifier `/info` reports (the Docker image sets it to the git commit); "
+            "empty: `dev`."
+        ),
+    )
+
+    # --- security ---
+    auth: Literal["off", "on"] = Field(
+        "off",
+        description=(
+            "`on`: every route but `/health`, `/ready` and the UI shell needs an API key "
+            "(`Authorization: Bearer …` or `X-API-Key`)."
+        ),
+    )
+    api_keys: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Static keys, `owner:secret,…` (secrets of 20+ characters), for deployments without "
+            "`graphchat keys create`. Requires `GRAPHCHAT_AUTH=on`."
+        ),
+    )
+    rate_limit: str = Field(
+        "30/minute",
+        description="Requests allowed per key (per client address without auth); empty: off.",
+    )
+    rate_limit_scope: Literal["post", "all"] = Field(
+        "post", description="`post`: only POST requests count; `all`: every request does."
+    )
+    redis_url: str = Field(
+        "",
+        description="Redis URL (`redis://host:6379/0`): rate-limit counters shared by replicas.",
+    )
+    trusted_proxies: CsvList = Field(
+        default_factory=list,
+        description="Proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client address.",
+    )
+    cors_origins: CsvList = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (e.g. `https://chat.example`).",
+    )
+    ui_csp: str = Field(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+        description="Content-Security-Policy of UI pages that set none themselves.",
+    )
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
+    metrics_public: bool = Field(
+        False, description="Serve `/metrics` without a key even when auth is on."
+    )
+
+    @field_validator("api_keys", "trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _split_lists(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_api_keys(cls, value: list[str]) -> list[str]:
+        for number, (_, secret) in enumerate(parse_static_keys(value), start=1):
+            if len(secret) < MIN_STATIC_SECRET_CHARS:
+                raise ValueError(
+                    f"entry {number}: secret shorter than {MIN_STATIC_SECRET_CHARS} characters"
+                )
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                parse_rate(value)
+            except ValueError:
+                raise ValueError("must read like 30/minute, 5/second or 1000/hour") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "redis+unix://")):
+            raise ValueError("must start with redis://, rediss:// or redis+unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _check_auth_combination(self) -> Settings:
+        # Keys without auth look like protection but are none: refuse rather than mislead.
+        if self.api_keys and self.auth == "off":
+            raise ValueError("GRAPHCHAT_API_KEYS is set but GRAPHCHAT_AUTH=off: set it to on")
+        return self
+
+    # --- runs ---
+    run_event_flush_ms: int = Field(
+        50, ge=1, le=10_000, description="How often stream events are written for rejoining (ms)."
+    )
+    run_events_max: int = Field(
+        20_000, ge=100, description="Most events kept per run (token events beyond are not kept)."
+    )
+    run_event_retention_hours: float = Field(
+        24.0, gt=0, description="Hours a finished run's events stay available for rejoining."
+    )
+    run_heartbeat_seconds: float = Field(
+        2.0, gt=0, description="How often a process marks its runs alive and checks for cancels."
+    )
+    run_stale_seconds: float = Field(
+        30.0, gt=0, description="A run whose process was silent this long is marked interrupted."
+    )
+    enqueue_timeout_seconds: float = Field(
+        300.0, gt=0, description="Longest an `enqueue`d turn waits for its thread to be free."
     )
 
     # --- tools ---

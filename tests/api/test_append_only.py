@@ -24,5 +24,10 @@ def test_turns_only_insert_messages(
     assert after[: len(before)] == before
     assert [m["seq"] for m in after] == list(range(1, 9))
     assert [m["content"] for m in after[2:]] == [
-        "second", "", "third", "You said: third", "fourth", "You said: fourth"
+        "second",
+        "",
+        "third",
+        "You said: third",
+        "fourth",
+        "You said: fourth",
     ]

@@ -154,9 +154,12 @@ def test_a_second_turn_while_one_runs_gets_409_and_stores_nothing(
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "thread_busy"
     assert results[0].status_code == 200
-    contents = [row["content"] for row in query(
-        database_url, "SELECT content FROM messages WHERE thread_id = 'busy' ORDER BY seq"
-    )]
+    contents = [
+        row["content"]
+        for row in query(
+            database_url, "SELECT content FROM messages WHERE thread_id = 'busy' ORDER BY seq"
+        )
+    ]
     assert contents == ["a", "slow"]
     assert len(query(database_url, "SELECT id FROM runs WHERE thread_id = 'busy'")) == 1
 

@@ -19,7 +19,11 @@ def test_create_get_and_patch_a_thread(api: httpx.Client) -> None:
 
     patched = api.patch(
         f"/threads/{thread_id}",
-        json={"title": "Renamed", "model": "qwen2.5:0.5b", "metadata": {"tag": "a", "project": None}},
+        json={
+            "title": "Renamed",
+            "model": "qwen2.5:0.5b",
+            "metadata": {"tag": "a", "project": None},
+        },
     )
 
     assert patched.status_code == 200

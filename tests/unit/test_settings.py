@@ -16,7 +16,11 @@ from graphchat.settings import DEFAULT_DATABASE_URL, Settings, describe_validati
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith("GRAPHCHAT_") or name in ("DATABASE_URI", "OLLAMA_BASE_URL", "LLM_MODEL"):
+        if name.startswith("GRAPHCHAT_") or name in (
+            "DATABASE_URI",
+            "OLLAMA_BASE_URL",
+            "LLM_MODEL",
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -96,7 +100,11 @@ def test_serve_exits_with_one_clear_line_on_a_bad_setting(tmp_path: Path) -> Non
     env["GRAPHCHAT_PORT"] = "not-a-port"
     result = subprocess.run(
         [sys.executable, "-m", "graphchat.cli", "serve"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
     )
 
     assert result.returncode == 2

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from dataclasses import replace
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+import orjson
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
 from graphchat.agent.tools import ToolRegistry
-from graphchat.api.deps import ChatDep, OwnerDep, SettingsDep
+from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, SettingsDep
 from graphchat.api.media import require_json
 from graphchat.api.schemas import (
     ChatIn,
@@ -21,13 +25,13 @@ from graphchat.api.schemas import (
     StreamIn,
     UsageOut,
 )
-from graphchat.api.sse import StreamRenderer, event_stream_response, parse_stream_modes
+from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.errors import ValidationFailed
 from graphchat.llm.base import SamplingParams
 from graphchat.service.chat import TurnRequest
 from graphchat.service.payloads import message_payload, usage_payload
+from graphchat.service.runs import RunResult
 from graphchat.service.tool_use import check_tool_names
-from graphchat.service.turn import Turn
 from graphchat.settings import Settings
 from graphchat.store.records import NewMessage
 
@@ -51,8 +55,13 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _too_long(field: str, limit: int) -> ValidationFailed:
     return ValidationFailed(
         f"{field} is longer than {limit} characters",
-        details=[{"loc": ["body", *field.split(".")], "msg": f"at most {limit} characters",
-                  "type": "string_too_long"}],
+        details=[
+            {
+                "loc": ["body", *field.split(".")],
+                "msg": f"at most {limit} characters",
+                "type": "string_too_long",
+            }
+        ],
     )
 
 
@@ -60,7 +69,9 @@ def _sampling(body: SamplingIn, settings: Settings) -> SamplingParams:
     if body.max_tokens is not None and body.max_tokens > settings.max_tokens_limit:
         raise ValidationFailed(
             f"max_tokens may be at most {settings.max_tokens_limit}",
-            details=[{"loc": ["body", "max_tokens"], "msg": "too large", "type": "less_than_equal"}],
+            details=[
+                {"loc": ["body", "max_tokens"], "msg": "too large", "type": "less_than_equal"}
+            ],
         )
     return SamplingParams(
         temperature=body.temperature,
@@ -103,8 +114,9 @@ def _run_request(
     if not any(message.role == "user" for message in messages):
         raise ValidationFailed(
             "input.messages needs at least one user message",
-            details=[{"loc": ["body", "input", "messages"], "msg": "no user message",
-                      "type": "missing"}],
+            details=[
+                {"loc": ["body", "input", "messages"], "msg": "no user message", "type": "missing"}
+            ],
         )
     return TurnRequest(
         owner=owner,
@@ -114,17 +126,49 @@ def _run_request(
         model=configurable.model,
         params=_sampling(configurable, settings),
         system=system,
+        multitask=body.multitask_strategy,
     )
 
 
-def _run_headers(turn: Turn) -> dict[str, str]:
-    base = f"/threads/{turn.thread.id}/runs/{turn.run.id}"
-    return {"Content-Location": base}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retries with the same key return or rejoin the original run.",
+    ),
+]
+
+
+def _request_hash(route: str, body: BaseModel) -> str:
+    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(route.encode() + b"\0" + canonical).hexdigest()
+
+
+def _keyed(request: TurnRequest, route: str, body: BaseModel, key: str | None) -> TurnRequest:
+    if key is None:
+        return request
+    return replace(request, idempotency_key=key, request_hash=_request_hash(route, body))
+
+
+def _chat_out(result: RunResult) -> ChatOut:
+    run = result.run
+    replies = [m for m in result.output_messages if m.role == "assistant"]
+    return ChatOut(
+        thread_id=run.thread_id,
+        run_id=run.id,
+        response=replies[-1].content if replies else "",
+        model=run.model,
+        messages=_messages_out([*result.input_messages, *result.output_messages]),
+        usage=UsageOut(**usage_payload(run.prompt_tokens, run.completion_tokens)),
+        finish_reason=replies[-1].finish_reason if replies else None,
+    )
 
 
 @router.post("/chat", responses=_ERROR_RESPONSES)
 async def chat(
-    body: ChatIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
+    body: ChatIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep, key: IdempotencyKey = None
 ) -> ChatOut:
     """Send one message and wait for the whole reply."""
     request = TurnRequest(
@@ -135,29 +179,26 @@ async def chat(
         model=body.model,
         params=_sampling(body, settings),
         system=body.system,
+        multitask=body.multitask_strategy,
     )
-    turn = await chat.wait(await chat.start(request))
-    return ChatOut(
-        thread_id=turn.thread.id,
-        run_id=turn.run.id,
-        response=turn.response,
-        model=turn.run.model,
-        messages=_messages_out([*turn.input_messages, *turn.output_messages]),
-        usage=UsageOut(**usage_payload(turn.usage.prompt_tokens, turn.usage.completion_tokens)),
-        finish_reason=turn.finish_reason,
-    )
+    return _chat_out(await chat.complete(_keyed(request, "/chat", body, key)))
 
 
 @router.post("/invoke", responses=_ERROR_RESPONSES)
 async def invoke(
-    body: InvokeIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
+    body: InvokeIn,
+    owner: OwnerDep,
+    chat: ChatDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
 ) -> InvokeOut:
     """Run the agent on the given messages and return the messages the run added."""
-    turn = await chat.wait(await chat.start(_run_request(body, owner, settings, chat.tools)))
+    request = _keyed(_run_request(body, owner, settings, chat.tools), "/invoke", body, key)
+    result = await chat.complete(request)
     return InvokeOut(
-        output=InvokeOutput(messages=_messages_out(turn.output_messages)),
-        thread_id=turn.thread.id,
-        run_id=turn.run.id,
+        output=InvokeOutput(messages=_messages_out(result.output_messages)),
+        thread_id=result.run.thread_id,
+        run_id=result.run.id,
     )
 
 
@@ -167,23 +208,31 @@ async def invoke(
     responses={200: {"content": {"text/event-stream": {}}}, **_ERROR_RESPONSES},
 )
 async def stream(
-    body: StreamIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep,
+    body: StreamIn,
+    owner: OwnerDep,
+    chat: ChatDep,
+    runs: RunsDep,
+    settings: SettingsDep,
+    key: IdempotencyKey = None,
 ) -> EventSourceResponse:
     """Run the agent and stream its events (`metadata`, `messages`, `updates`, `values`, `end`).
 
     Failures before the run starts are plain JSON errors; after it, an `error` event ends the
-    stream. The run goes on if the client disconnects.
+    stream. The run goes on if the client disconnects (unless `on_disconnect` is `cancel`);
+    `Location` names the URL that rejoins it.
     """
-    turn = await chat.start(_run_request(body, owner, settings, chat.tools))
-    renderer = StreamRenderer(
-        parse_stream_modes(body.stream_mode),
-        settings.sse_retry_ms,
-        [message_payload(message) for message in turn.input_messages],
-    )
-    return event_stream_response(
-        turn.live.follow(),
-        renderer,
-        heartbeat_seconds=settings.sse_heartbeat_seconds,
-        headers=_run_headers(turn),
-    )
+    request = _keyed(_run_request(body, owner, settings, chat.tools), "/stream", body, key)
+    opened = await chat.open_stream(request)
+    run = opened.run
 
+    async def cancel_run() -> None:
+        await runs.cancel(run, wait=False)
+
+    return run_stream_response(
+        run,
+        opened.input_messages,
+        opened.events,
+        parse_stream_modes(body.stream_mode),
+        settings,
+        on_abandon=cancel_run if body.on_disconnect == "cancel" else None,
+    )

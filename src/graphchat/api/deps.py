@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from graphchat.api.schemas import ID_PATTERN
+from graphchat.errors import Unauthorized
 from graphchat.service.chat import ChatService
+from graphchat.service.runs import RunService
 from graphchat.service.threads import ThreadService
 from graphchat.services import Services
 from graphchat.settings import Settings
@@ -36,15 +38,24 @@ def get_threads(services: ServicesDep) -> ThreadService:
     return services.threads
 
 
+def get_runs(services: ServicesDep) -> RunService:
+    return services.runs
+
+
 def get_owner(request: Request) -> str:
     """The owner the caller acts for: set by authentication, else the single local owner."""
-    owner: str = getattr(request.state, "owner", LOCAL_OWNER)
-    return owner
+    owner: str | None = getattr(request.state, "owner", None)
+    if owner is not None:
+        return owner
+    if get_services(request).settings.auth == "on":  # fail closed if a route escaped the check
+        raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
+    return LOCAL_OWNER
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 ThreadsDep = Annotated[ThreadService, Depends(get_threads)]
+RunsDep = Annotated[RunService, Depends(get_runs)]
 OwnerDep = Annotated[str, Depends(get_owner)]
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 

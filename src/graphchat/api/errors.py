@@ -1,6 +1,6 @@
 """The one error shape, and the handlers that map every failure onto it.
 
-    {"error": {"code": "thread_not_found", "message": "…", "request_id": "…", "details": [...]}}
+{"error": {"code": "thread_not_found", "message": "…", "request_id": "…", "details": [...]}}
 """
 
 from __future__ import annotations
@@ -96,14 +96,20 @@ def _headers_for(error: GraphchatError) -> dict[str, str]:
     return headers
 
 
-async def _graphchat_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GraphchatError)
+def graphchat_error_response(
+    exc: GraphchatError, extra_headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The response for a domain error (also used by middleware, outside the handlers)."""
     status = status_for(exc)
     if status >= 500:
         log.warning("request_failed", code=exc.code, error=exc.message, status=status)
-    return error_response(
-        status, exc.code, exc.message, details=exc.details, headers=_headers_for(exc)
-    )
+    headers = {**_headers_for(exc), **(extra_headers or {})}
+    return error_response(status, exc.code, exc.message, details=exc.details, headers=headers)
+
+
+async def _graphchat_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GraphchatError)
+    return graphchat_error_response(exc)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -131,7 +137,9 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
         404: "no such route",
         405: "method not allowed on this route",
     }.get(exc.status_code, str(exc.detail))
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    return error_response(
+        exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

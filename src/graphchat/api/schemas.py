@@ -38,6 +38,13 @@ class SamplingIn(BaseModel):
         return [value] if isinstance(value, str) else value
 
 
+MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
+MULTITASK_DESCRIPTION = (
+    "When the thread is already answering: `reject` (409), `enqueue` (wait for it), "
+    "`interrupt` (stop it, then run)."
+)
+
+
 ToolName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 ToolNames = Annotated[
     list[ToolName] | None,
@@ -55,6 +62,7 @@ class ChatIn(StrictBody, SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
+    multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
 
 
 class UsageOut(BaseModel):
@@ -180,6 +188,7 @@ class InvokeIn(BaseModel):
 
     input: RunInput
     config: RunConfig = Field(default_factory=RunConfig)
+    multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
 
 
 StreamMode = Literal["messages", "messages-tuple", "values", "updates"]
@@ -189,6 +198,9 @@ class StreamIn(InvokeIn):
     stream_mode: str | list[str] = Field(
         default_factory=lambda: ["messages", "updates"],
         description="`messages` (token deltas), `values`, `updates`; unknown modes are ignored.",
+    )
+    on_disconnect: Literal["continue", "cancel"] = Field(
+        "continue", description="`cancel` stops the run when the client goes away."
     )
 
 
@@ -200,6 +212,24 @@ class InvokeOut(BaseModel):
     output: InvokeOutput
     thread_id: str
     run_id: str
+
+
+class RunOut(BaseModel):
+    run_id: str
+    thread_id: str
+    status: str
+    model: str | None
+    params: dict[str, Any]
+    error: dict[str, Any] | None
+    usage: UsageOut
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunPage(BaseModel):
+    runs: list[RunOut]
+    has_more: bool
 
 
 class HealthOut(BaseModel):
@@ -221,6 +251,7 @@ class ReadyOut(BaseModel):
 class InfoOut(BaseModel):
     name: str
     version: str
+    build: str = Field(description="Build identifier, e.g. the git commit of the image; `dev`.")
     database: str
     backends: list[str]
     default_model: str | None

@@ -73,7 +73,7 @@ async def list_threads(
 ) -> ThreadPage:
     """The caller's threads, most recent activity first."""
     size = page_size(limit, settings)
-    page = await threads.list(owner, limit=size, offset=offset, cursor=cursor)
+    page = await threads.page(owner, limit=size, offset=offset, cursor=cursor)
     last = page.items[-1] if page.items and page.has_more else None
     return ThreadPage(
         threads=[thread_out(thread) for thread in page.items],

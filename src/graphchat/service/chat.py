@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import structlog
 
 from graphchat.agent import AgentGraph, RunContext
 from graphchat.agent.tools import ToolContext, ToolRegistry
-from graphchat.errors import GraphchatError, ProviderUnavailable
+from graphchat.errors import (
+    DuplicateRun,
+    GraphchatError,
+    ProviderUnavailable,
+    StoreUnavailable,
+    ThreadBusy,
+    ValidationFailed,
+)
 from graphchat.llm.base import SamplingParams
 from graphchat.service.context import build_context
+from graphchat.service.event_writer import EventWriter
+from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
+from graphchat.service.monitor import new_worker_id
+from graphchat.service.runs import RunResult, RunService
 from graphchat.service.tool_use import owner_message_search, tools_for_turn
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.store import Store
-from graphchat.store.records import NewMessage, RunStatus
-from graphchat.store.runs import NewRun
+from graphchat.store.records import Message, NewMessage, Run, RunStatus
+from graphchat.store.runs import NewRun, TurnStart
 
 log = structlog.get_logger(__name__)
 
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
+_BEGIN_ATTEMPTS = 1000  # enqueued turns loop once per finished run; the deadline bounds them
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +51,8 @@ class TurnRequest:
     system: str | None = None
     create_thread: bool = True
     idempotency_key: str | None = None
+    request_hash: str | None = None  # tells a retried request from a different one
+    multitask: MultitaskStrategy = "reject"
     tools: tuple[str, ...] | None = None  # None: the thread's or the server's default tools
 
 
@@ -66,6 +79,15 @@ def _params_json(params: SamplingParams) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class RunStream:
+    """A run to stream: its record, the messages it was given, and its events."""
+
+    run: Run
+    input_messages: list[Message]
+    events: AsyncIterator[RunEvent]
+
+
 class ChatService:
     def __init__(
         self,
@@ -75,6 +97,11 @@ class ChatService:
         limits: TurnLimits,
         models: ModelResolver,
         tools: ToolRegistry | None = None,
+        *,
+        runs: RunService | None = None,
+        events: EventWriter | None = None,
+        worker_id: str | None = None,
+        enqueue_timeout: float = 300.0,
     ) -> None:
         self._store = store
         self._graph = graph
@@ -82,6 +109,38 @@ class ChatService:
         self._limits = limits
         self._models = models
         self.tools = tools if tools is not None else ToolRegistry()
+        self._runs = runs or RunService(store, live_runs)
+        self._events = events or EventWriter(
+            store.run_events, live_runs, interval_seconds=0.05, max_per_run=20_000
+        )
+        self.worker_id = worker_id or new_worker_id()
+        self._enqueue_timeout = enqueue_timeout
+
+    async def complete(self, request: TurnRequest) -> RunResult:
+        """Run a turn to its end (or replay the run an Idempotency-Key names)."""
+        try:
+            turn = await self.wait(await self.start(request))
+        except DuplicateRun as duplicate:
+            return await self._runs.result(await self._original(duplicate, request))
+        return RunResult(turn.run, turn.input_messages, turn.output_messages)
+
+    async def open_stream(self, request: TurnRequest) -> RunStream:
+        """Start a turn and follow its events (or rejoin the run an Idempotency-Key names)."""
+        try:
+            turn = await self.start(request)
+        except DuplicateRun as duplicate:
+            run = await self._original(duplicate, request)
+            return RunStream(run, await self._runs.input_messages(run), self._runs.follow(run))
+        return RunStream(turn.run, turn.input_messages, turn.live.follow())
+
+    async def _original(self, duplicate: DuplicateRun, request: TurnRequest) -> Run:
+        run = await self._store.runs.by_id(duplicate.run_id)
+        if run is None or run.request_hash != request.request_hash:
+            raise ValidationFailed(
+                "this Idempotency-Key was already used for a different request",
+                code="idempotency_key_reused",
+            )
+        return run
 
     async def start(self, request: TurnRequest) -> Turn:
         """Store the request's messages and a running run, then execute it in the background."""
@@ -92,21 +151,49 @@ class ChatService:
             thread_id=request.thread_id or str(uuid.uuid4()),
             model=request.model,
             params=_params_json(request.params),
-            worker_id=WORKER_ID,
+            worker_id=self.worker_id,
             idempotency_key=request.idempotency_key,
+            request_hash=request.request_hash,
         )
-        start = await self._store.runs.begin_turn(
-            new_run,
-            request.messages,
-            create_thread=request.create_thread,
-            fallback_model=fallback,
-        )
+        start = await self._begin(new_run, request, fallback)
         live = LiveRun(start.run.id, start.thread.id)
         turn = Turn(thread=start.thread, run=start.run, input_messages=start.messages, live=live)
         recorder = TurnRecorder(turn, self._store.runs)
         recorder.publish_metadata()
         self._live.start(live, lambda _: self._execute(turn, recorder, request))
         return turn
+
+    async def _begin(self, run: NewRun, request: TurnRequest, fallback: str | None) -> TurnStart:
+        """Begin the turn; on a busy thread reject, or wait (`enqueue`), or stop the other run."""
+        deadline = asyncio.get_running_loop().time() + self._enqueue_timeout
+        for _ in range(_BEGIN_ATTEMPTS):
+            try:
+                return await self._store.runs.begin_turn(
+                    run,
+                    request.messages,
+                    create_thread=request.create_thread,
+                    fallback_model=fallback,
+                )
+            except ThreadBusy:
+                active = await self._store.runs.active(run.thread_id)
+                if active is None:
+                    continue  # it finished meanwhile
+                if request.multitask == "reject":
+                    raise
+                if request.multitask == "interrupt":
+                    await self._interrupt(active)
+                remaining = deadline - asyncio.get_running_loop().time()
+                try:
+                    await self._runs.wait_final(active, within=max(remaining, 0.0))
+                except TimeoutError:
+                    raise ThreadBusy(
+                        f"thread '{run.thread_id}' stayed busy for {self._enqueue_timeout:.0f}s"
+                    ) from None
+        raise ThreadBusy(f"thread '{run.thread_id}' is busy; try again")
+
+    async def _interrupt(self, active: Run) -> None:
+        if not await self._live.cancel(active.id, RunStatus.INTERRUPTED):
+            await self._store.runs.request_cancel(active.id)
 
     async def wait(self, turn: Turn) -> Turn:
         """Wait until the turn has finished; raise its error if it failed."""
@@ -116,7 +203,11 @@ class ChatService:
         return turn
 
     async def _execute(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
-        bound = log.bind(run_id=turn.run.id, thread_id=turn.thread.id, model=turn.run.model)
+        ids = {"run_id": turn.run.id, "thread_id": turn.thread.id, "model": turn.run.model}
+        # The run is its own task (its own context copy): every line below it, down to the model
+        # calls, carries these ids besides the request id inherited from the request.
+        structlog.contextvars.bind_contextvars(**ids)
+        bound = log.bind(**ids)
         try:
             await self._run_graph(turn, recorder, request)
             await recorder.succeed()
@@ -132,6 +223,14 @@ class ChatService:
             await self._record_failure(
                 turn, recorder, GraphchatError("the agent failed unexpectedly; see the server log")
             )
+        finally:
+            await asyncio.shield(self._persist_events(turn.live))
+
+    async def _persist_events(self, live: LiveRun) -> None:
+        try:
+            await self._events.flush([live])
+        except StoreUnavailable as exc:
+            log.warning("run_events_not_written", run_id=live.run_id, error=exc.message)
 
     async def _run_graph(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
         if not turn.run.model:
@@ -175,7 +274,7 @@ class ChatService:
 
     async def _record_cancel(self, turn: Turn, recorder: TurnRecorder) -> None:
         try:
-            await recorder.cancel()
+            await recorder.cancel(turn.live.cancel_status)
         except GraphchatError as storage_error:
             self._last_word(turn, storage_error)
 
@@ -188,6 +287,8 @@ class ChatService:
         if not turn.live.finished:
             turn.live.publish(
                 "error",
-                {"error": {"code": turn.error.code, "message": turn.error.message},
-                 "run_id": turn.run.id},
+                {
+                    "error": {"code": turn.error.code, "message": turn.error.message},
+                    "run_id": turn.run.id,
+                },
             )

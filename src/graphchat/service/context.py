@@ -33,8 +33,11 @@ def to_chat_message(message: Message) -> ChatMessage:
 
 def _usable(message: Message) -> bool:
     """Failed replies with no text are not worth sending back to the model."""
-    return not (message.role == "assistant" and message.status != MessageStatus.COMPLETE
-                and not message.content)
+    return not (
+        message.role == "assistant"
+        and message.status != MessageStatus.COMPLETE
+        and not message.content
+    )
 
 
 def build_context(

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 
 from graphchat.service.events import EventName, RunEvent
+from graphchat.store.records import RunStatus
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +28,8 @@ class LiveRun:
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.persisted = 0  # events[:persisted] are in the database
+        self.cancel_status = RunStatus.CANCELLED  # recorded when the task is cancelled
 
     @property
     def finished(self) -> bool:
@@ -74,6 +77,9 @@ class LiveRuns:
     def for_thread(self, thread_id: str) -> list[LiveRun]:
         return [run for run in self._runs.values() if run.thread_id == thread_id]
 
+    def all(self) -> list[LiveRun]:
+        return list(self._runs.values())
+
     def __len__(self) -> int:
         return len(self._runs)
 
@@ -89,11 +95,12 @@ class LiveRuns:
 
         live.task = asyncio.create_task(_guarded(), name=f"run-{live.run_id}")
 
-    async def cancel(self, run_id: str) -> bool:
-        """Cancel a run of this process; True when it was running here."""
+    async def cancel(self, run_id: str, status: RunStatus = RunStatus.CANCELLED) -> bool:
+        """Cancel a run of this process, recorded with `status`; True when it ran here."""
         live = self._runs.get(run_id)
         if live is None or live.task is None:
             return False
+        live.cancel_status = status
         live.task.cancel()
         await asyncio.gather(live.task, return_exceptions=True)
         return True
@@ -104,8 +111,10 @@ class LiveRuns:
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
-        for task in pending:
-            task.cancel()
+        for live in self._runs.values():
+            if live.task in pending:
+                live.cancel_status = RunStatus.INTERRUPTED
+                live.task.cancel()
         if pending:
             log.warning("runs_cancelled_at_shutdown", count=len(pending))
             await asyncio.gather(*pending, return_exceptions=True)

@@ -35,10 +35,10 @@ class ThreadService:
     async def get(self, owner: str, thread_id: str) -> Thread:
         return await self._store.threads.get(owner, thread_id)
 
-    async def list(
+    async def page(
         self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
     ) -> Page[Thread]:
-        return await self._store.threads.list(owner, limit=limit, offset=offset, cursor=cursor)
+        return await self._store.threads.page(owner, limit=limit, offset=offset, cursor=cursor)
 
     async def update(self, owner: str, thread_id: str, changes: dict[str, Any]) -> Thread:
         """Apply the fields present in `changes` (title, model, metadata)."""

@@ -174,7 +174,13 @@ class TurnRecorder:
         for stored in await self._runs.finish(turn.thread.id, turn.run.id, outcome, final):
             self._emit_message(stored)
         turn.status = status
-        turn.run = replace(turn.run, status=status, error=error_body)
+        turn.run = replace(
+            turn.run,
+            status=status,
+            error=error_body,
+            prompt_tokens=turn.usage.prompt_tokens,
+            completion_tokens=turn.usage.completion_tokens,
+        )
         if error_body is not None:
             self._live.publish("error", {"error": error_body, "run_id": turn.run.id})
             return

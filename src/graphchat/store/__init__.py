@@ -6,9 +6,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.settings import Settings
+from graphchat.store.api_keys import ApiKeyRepository
 from graphchat.store.database import create_engine, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
+from graphchat.store.run_events import RunEventRepository
 from graphchat.store.runs import RunRepository
 from graphchat.store.threads import ThreadRepository
 
@@ -21,6 +23,8 @@ class Store:
         self.threads = ThreadRepository(engine)
         self.messages = MessageRepository(engine)
         self.runs = RunRepository(engine)
+        self.run_events = RunEventRepository(engine)
+        self.api_keys = ApiKeyRepository(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:

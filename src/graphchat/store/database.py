@@ -71,7 +71,9 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+async def transaction(
+    engine: AsyncEngine, *, write: bool = False
+) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed on success; driver errors become ours."""
     try:
         async with engine.connect() as connection:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -16,8 +16,8 @@ from graphchat.store.records import Message, NewMessage, Page
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
 
-_MESSAGE = MessageRow.__table__
-_THREAD = ThreadRow.__table__
+_MESSAGE = cast(Table, MessageRow.__table__)
+_THREAD = cast(Table, ThreadRow.__table__)
 _SEARCHED_ROLES = ("user", "assistant")
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
 
@@ -80,7 +80,16 @@ class MessageRepository:
         query = query.order_by(ordering).limit(limit + 1).offset(offset)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
-        return Page(items=[message_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+        return Page(
+            items=[message_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit
+        )
+
+    async def of_run(self, run_id: str) -> list[Message]:
+        """Every message a run stored (its input and its output), in order."""
+        query = select(_MESSAGE).where(_MESSAGE.c.run_id == run_id).order_by(_MESSAGE.c.seq)
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(query)).all()
+        return [message_from_row(row) for row in rows]
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread, oldest first."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graphchat.errors import NotFound, ThreadBusy
+from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.database import transaction
 from graphchat.store.messages import append_messages
 from graphchat.store.records import Message, NewMessage, Page, Run, RunStatus, Thread
@@ -24,8 +25,8 @@ from graphchat.store.threads import (
     utcnow,
 )
 
-_RUN = RunRow.__table__
-_THREAD = ThreadRow.__table__
+_RUN = cast(Table, RunRow.__table__)
+_THREAD = cast(Table, ThreadRow.__table__)
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
 _RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COLUMNS)
 TITLE_LENGTH = 80
@@ -109,16 +110,96 @@ class RunRepository:
         """
         try:
             async with transaction(self._engine, write=True) as connection:
+                await self._refuse_duplicate(connection, run)
                 thread = await _thread_for_turn(connection, run, create_thread)
                 model = run.model or thread.model or fallback_model
                 stored_run = await self._insert_run(connection, replace(run, model=model))
                 stored = await append_messages(connection, thread.id, run.id, messages)
                 thread = await self._touch_thread(connection, thread, stored)
         except IntegrityError as exc:
+            if run.idempotency_key is not None:
+                async with transaction(self._engine) as connection:
+                    await self._refuse_duplicate(connection, run)
             raise ThreadBusy(
                 f"thread '{run.thread_id}' is already answering; wait for that run to finish",
             ) from exc
         return TurnStart(thread=thread, run=stored_run, messages=stored)
+
+    async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
+        if run.idempotency_key is None:
+            return
+        existing = await self._by_key(connection, run.owner, run.idempotency_key)
+        if existing is not None:
+            raise DuplicateRun("this Idempotency-Key was already used", run_id=existing.id)
+
+    async def _by_key(self, connection: AsyncConnection, owner: str, key: str) -> Run | None:
+        row = (
+            await connection.execute(
+                select(_RUN).where(_RUN.c.owner == owner, _RUN.c.idempotency_key == key)
+            )
+        ).first()
+        return run_from_row(row) if row is not None else None
+
+    async def active(self, thread_id: str) -> Run | None:
+        """The thread's running run, if any."""
+        query = select(_RUN).where(
+            _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.RUNNING.value
+        )
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(query)).first()
+        return run_from_row(row) if row is not None else None
+
+    async def by_id(self, run_id: str) -> Run | None:
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(select(_RUN).where(_RUN.c.id == run_id))).first()
+        return run_from_row(row) if row is not None else None
+
+    async def heartbeat(self, worker_id: str) -> list[str]:
+        """Mark this worker's runs alive; returns the ids of those asked to cancel."""
+        mine = (_RUN.c.worker_id == worker_id) & (_RUN.c.status == RunStatus.RUNNING.value)
+        async with transaction(self._engine, write=True) as connection:
+            await connection.execute(update(_RUN).where(mine).values(heartbeat_at=utcnow()))
+            rows = await connection.execute(
+                select(_RUN.c.id).where(mine, _RUN.c.cancel_requested_at.is_not(None))
+            )
+            return [row.id for row in rows]
+
+    async def request_cancel(self, run_id: str) -> bool:
+        """Ask the process executing a run to cancel it; False if it is not running."""
+        async with transaction(self._engine, write=True) as connection:
+            result = await connection.execute(
+                update(_RUN)
+                .where(_RUN.c.id == run_id, _RUN.c.status == RunStatus.RUNNING.value)
+                .values(cancel_requested_at=utcnow())
+            )
+        return bool(result.rowcount)
+
+    async def running(self) -> list[tuple[str, str, str | None, datetime | None]]:
+        """(run id, thread id, worker id, last heartbeat) of every running run."""
+        query = select(_RUN.c.id, _RUN.c.thread_id, _RUN.c.worker_id, _RUN.c.heartbeat_at).where(
+            _RUN.c.status == RunStatus.RUNNING.value
+        )
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(query)).all()
+        return [(row.id, row.thread_id, row.worker_id, row.heartbeat_at) for row in rows]
+
+    async def interrupt(self, thread_id: str, run_id: str, partial: NewMessage | None) -> bool:
+        """Close a run whose process died, keeping what it had said; False if already closed."""
+        now = utcnow()
+        async with transaction(self._engine, write=True) as connection:
+            result = await connection.execute(
+                update(_RUN)
+                .where(_RUN.c.id == run_id, _RUN.c.status == RunStatus.RUNNING.value)
+                .values(status=RunStatus.INTERRUPTED.value, finished_at=now)
+            )
+            if not result.rowcount:
+                return False
+            if partial is not None:
+                await append_messages(connection, thread_id, run_id, [partial])
+            await connection.execute(
+                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
+            )
+        return True
 
     async def append(
         self, thread_id: str, run_id: str, messages: Sequence[NewMessage]
@@ -170,7 +251,7 @@ class RunRepository:
             raise NotFound(f"run '{run_id}' was not found", code="run_not_found")
         return run_from_row(row)
 
-    async def list(
+    async def page(
         self, thread_id: str, *, limit: int, offset: int = 0, status: RunStatus | None = None
     ) -> Page[Run]:
         query = select(_RUN).where(_RUN.c.thread_id == thread_id)
@@ -195,6 +276,7 @@ class RunRepository:
             "worker_id": run.worker_id,
             "created_at": now,
             "started_at": now,
+            "heartbeat_at": now,
         }
         await connection.execute(insert(_RUN).values(values))
         return Run(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,7 +16,7 @@ from graphchat.store.database import transaction
 from graphchat.store.records import Page, Thread
 from graphchat.store.tables import ThreadRow
 
-_THREAD = ThreadRow.__table__
+_THREAD = cast(Table, ThreadRow.__table__)
 _UNSET: Any = object()
 
 
@@ -52,16 +52,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         stamp, thread_id = raw.split("|", 1)
         return datetime.fromisoformat(stamp), thread_id
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("the cursor is not one this server issued", code="invalid_cursor") from exc
+        raise InvalidRequest(
+            "the cursor is not one this server issued", code="invalid_cursor"
+        ) from exc
 
 
-async def select_thread(
-    connection: AsyncConnection, owner: str, thread_id: str
-) -> Thread | None:
+async def select_thread(connection: AsyncConnection, owner: str, thread_id: str) -> Thread | None:
     """The thread if it exists and belongs to `owner` (another owner's thread is not found)."""
-    row = (
-        await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))
-    ).first()
+    row = (await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))).first()
     if row is None or row.owner != owner:
         return None
     return thread_from_row(row)
@@ -138,7 +136,7 @@ class ThreadRepository:
             raise thread_not_found(thread_id)
         return thread
 
-    async def list(
+    async def page(
         self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
     ) -> Page[Thread]:
         """Threads of `owner`, most recent activity first."""

@@ -12,7 +12,12 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _message(seq: int, role: str, content: str, status: str = "complete") -> Message:
     return Message(
-        id=str(seq), thread_id="t", seq=seq, role=role, content=content, created_at=NOW,
+        id=str(seq),
+        thread_id="t",
+        seq=seq,
+        role=role,
+        content=content,
+        created_at=NOW,
         status=status,
     )
 

@@ -6,6 +6,7 @@ Create Date: 2026-11-26
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +22,7 @@ ID = sa.String(length=128)
 UUID = sa.String(length=36)
 
 
-def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[sa.DateTime]:
+def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
@@ -60,8 +61,10 @@ def upgrade() -> None:
         sa.Column("cached", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         _timestamp("created_at"),
         sa.ForeignKeyConstraint(
-            ["thread_id"], ["threads.id"],
-            name=op.f("fk_messages_thread_id_threads"), ondelete="CASCADE",
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_messages_thread_id_threads"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint("thread_id", "seq", name=op.f("uq_messages_thread_id_seq")),
@@ -86,8 +89,10 @@ def upgrade() -> None:
         _timestamp("started_at", nullable=True),
         _timestamp("finished_at", nullable=True),
         sa.ForeignKeyConstraint(
-            ["thread_id"], ["threads.id"],
-            name=op.f("fk_runs_thread_id_threads"), ondelete="CASCADE",
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_runs_thread_id_threads"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
@@ -95,13 +100,21 @@ def upgrade() -> None:
     op.create_index("ix_runs_thread_id_created_at", "runs", ["thread_id", "created_at"])
     running = sa.text("status = 'running'")
     op.create_index(
-        "uq_runs_one_running_per_thread", "runs", ["thread_id"], unique=True,
-        sqlite_where=running, postgresql_where=running,
+        "uq_runs_one_running_per_thread",
+        "runs",
+        ["thread_id"],
+        unique=True,
+        sqlite_where=running,
+        postgresql_where=running,
     )
     keyed = sa.text("idempotency_key IS NOT NULL")
     op.create_index(
-        "uq_runs_owner_idempotency_key", "runs", ["owner", "idempotency_key"], unique=True,
-        sqlite_where=keyed, postgresql_where=keyed,
+        "uq_runs_owner_idempotency_key",
+        "runs",
+        ["owner", "idempotency_key"],
+        unique=True,
+        sqlite_where=keyed,
+        postgresql_where=keyed,
     )
 
     op.create_table(

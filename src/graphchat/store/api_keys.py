@@ -1,0 +1,129 @@
+"""API keys: hashes with their owner, name and prefix; created, listed and revoked by the CLI."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphchat.errors import NotFound
+from graphchat.store.database import transaction
+from graphchat.store.tables import ApiKeyRow
+
+_KEY = cast(Table, ApiKeyRow.__table__)
+# `last_used_at` is a hint for operators, not an audit log: write it at most this often per key.
+_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    owner: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _key_from_row(m: RowMapping) -> ApiKey:
+    return ApiKey(
+        id=m["id"],
+        owner=m["owner"],
+        name=m["name"],
+        prefix=m["prefix"],
+        created_at=m["created_at"],
+        revoked_at=m["revoked_at"],
+        last_used_at=m["last_used_at"],
+    )
+
+
+_COLUMNS = (
+    _KEY.c.id,
+    _KEY.c.owner,
+    _KEY.c.name,
+    _KEY.c.prefix,
+    _KEY.c.created_at,
+    _KEY.c.revoked_at,
+    _KEY.c.last_used_at,
+)
+
+
+class ApiKeyRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(self, *, owner: str, name: str, prefix: str, key_hash: str) -> ApiKey:
+        """Store a new key's hash."""
+        key = ApiKey(
+            id=str(uuid.uuid4()),
+            owner=owner,
+            name=name,
+            prefix=prefix,
+            created_at=datetime.now(UTC),
+            revoked_at=None,
+            last_used_at=None,
+        )
+        async with transaction(self._engine, write=True) as connection:
+            await connection.execute(
+                insert(_KEY).values(
+                    id=key.id,
+                    owner=owner,
+                    name=name,
+                    prefix=prefix,
+                    key_hash=key_hash,
+                    created_at=key.created_at,
+                )
+            )
+        return key
+
+    async def find_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, revoked or not (the index on `key_hash` makes this one probe)."""
+        async with transaction(self._engine) as connection:
+            row = (
+                await connection.execute(select(*_COLUMNS).where(_KEY.c.key_hash == key_hash))
+            ).first()
+        return _key_from_row(row._mapping) if row is not None else None
+
+    async def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:
+        """Every key (or one owner's), oldest first."""
+        query = select(*_COLUMNS).order_by(_KEY.c.created_at, _KEY.c.id)
+        if owner is not None:
+            query = query.where(_KEY.c.owner == owner)
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(query)).all()
+        return [_key_from_row(row._mapping) for row in rows]
+
+    async def revoke(self, id_or_prefix: str) -> ApiKey:
+        """Revoke the key with this id or prefix; revoking twice keeps the first time."""
+        match = or_(_KEY.c.id == id_or_prefix, _KEY.c.prefix == id_or_prefix)
+        async with transaction(self._engine, write=True) as connection:
+            rows = (await connection.execute(select(*_COLUMNS).where(match))).all()
+            if len(rows) != 1:
+                found = "matches several keys" if rows else "matches no key"
+                raise NotFound(f"'{id_or_prefix}' {found}", code="api_key_not_found")
+            key = _key_from_row(rows[0]._mapping)
+            if key.revoked_at is None:
+                now = datetime.now(UTC)
+                await connection.execute(
+                    update(_KEY).where(_KEY.c.id == key.id).values(revoked_at=now)
+                )
+                key = replace(key, revoked_at=now)
+        return key
+
+    async def touch(self, key_id: str, now: datetime) -> None:
+        """Record a use of the key, unless one was recorded within the last minute."""
+        stale = or_(_KEY.c.last_used_at.is_(None), _KEY.c.last_used_at < now - _TOUCH_INTERVAL)
+        async with transaction(self._engine, write=True) as connection:
+            await connection.execute(
+                update(_KEY).where(and_(_KEY.c.id == key_id, stale)).values(last_used_at=now)
+            )
