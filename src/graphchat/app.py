@@ -9,18 +9,25 @@ from fastapi import FastAPI
 
 from graphchat import __version__
 from graphchat.api import chat, health, models, threads
+from graphchat.api import metrics as metrics_routes
+from graphchat.api.access import install_access_control
 from graphchat.api.errors import install_error_handlers
+from graphchat.api.headers import install_headers
+from graphchat.api.metrics import MetricsMiddleware
 from graphchat.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from graphchat.api.ui import mount_ui
 from graphchat.logging import configure_logging
+from graphchat.observability.metrics import Metrics
 from graphchat.services import Services
 from graphchat.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()  # per app, so several apps (tests, workers) never share counters
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.open(settings)
+        services = await Services.open(settings, metrics)
         app.state.services = services
         try:
             yield
@@ -33,11 +40,17 @@ def create_app(settings: Settings) -> FastAPI:
         description="A self-hosted chat-agent service around a LangGraph agent.",
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
     install_error_handlers(app)
+    install_access_control(app, settings, metrics)  # innermost: rate limit, then auth
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_headers(app, settings)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
     for module in (chat, threads, health, models):
         app.include_router(module.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_routes.router)
     if settings.ui_enabled:
         mount_ui(app)
     return app

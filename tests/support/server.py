@@ -23,7 +23,13 @@ class LiveServer:
         self.settings = settings
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            proxy_headers=False,  # as `graphchat serve`: our trusted-proxy setting decides
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, daemon=True)

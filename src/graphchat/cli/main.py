@@ -10,11 +10,13 @@ import typer
 from pydantic import ValidationError
 
 from graphchat import __version__
+from graphchat.cli.keys import keys_app
 from graphchat.settings import Settings, describe_validation_error
 
 app = typer.Typer(help="graphchat: a self-hosted chat-agent service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -61,6 +63,7 @@ def serve(
         port=settings.port,
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
         timeout_graceful_shutdown=15,
     )
 

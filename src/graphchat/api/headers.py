@@ -1,0 +1,86 @@
+"""Browser-facing protection: security headers on every response, CORS from an allowlist."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphchat.settings import Settings
+
+# API responses are data, never documents: nothing in them may load, run or be framed.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+_ALWAYS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+CORS_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID", "Last-Event-ID"]
+CORS_EXPOSED = [
+    "X-Request-ID",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Content-Location",
+    "Location",
+]
+
+
+def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name == b"content-type" and value.startswith(b"text/html") for name, value in headers
+    )
+
+
+class SecurityHeadersMiddleware:
+    """Adds the headers a route did not set itself; the UI's pages get `ui_csp`.
+
+    The interactive API docs (`/docs`, `/redoc`) load Swagger/ReDoc from a CDN and get no CSP.
+    """
+
+    def __init__(self, app: ASGIApp, ui_csp: str, docs_paths: frozenset[str]) -> None:
+        self.app = app
+        self._ui_csp = ui_csp.encode()
+        self._docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._complete(scope["path"], list(message.get("headers", ())))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _complete(self, path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        present = {bytes(name).lower() for name, _ in headers}
+        added = [(name, value) for name, value in _ALWAYS if name not in present]
+        if b"content-security-policy" not in present and path not in self._docs_paths:
+            csp = self._ui_csp if _is_html(headers) else API_CSP.encode()
+            added.append((b"content-security-policy", csp))
+        return headers + added
+
+
+def install_cors(app: FastAPI, origins: list[str]) -> None:
+    """Allow cross-origin calls from exactly `origins` (no credentials: keys travel in headers)."""
+    if not origins:
+        return
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=CORS_HEADERS,
+        expose_headers=CORS_EXPOSED,
+        max_age=600,
+    )
+
+
+def install_headers(app: FastAPI, settings: Settings) -> None:
+    """Security headers on every response, inside CORS so preflights are answered first."""
+    docs = frozenset(path for path in (app.docs_url, app.redoc_url) if path)
+    app.add_middleware(SecurityHeadersMiddleware, ui_csp=settings.ui_csp, docs_paths=docs)
+    install_cors(app, settings.cors_origins)

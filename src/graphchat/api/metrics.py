@@ -1,0 +1,100 @@
+"""`GET /metrics` (Prometheus text format) and the middleware that times every HTTP request."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.routing import Mount, Route, compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphchat.observability.metrics import CONTENT_TYPE, Metrics
+
+router = APIRouter(tags=["operations"])
+UNMATCHED = "<unmatched>"
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics of this process."""
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE)
+
+
+class RouteTemplates:
+    """Maps a request path to its route template, so metric labels stay few and stable.
+
+    Built on first use from the OpenAPI paths (public, unlike the router's internals), the
+    top-level routes (docs) and mounts (UI assets); the UI page is `/`.
+    """
+
+    def __init__(self) -> None:
+        self._exact: dict[str, str] | None = None
+        self._patterns: list[tuple[re.Pattern[str], str]] = []
+
+    def _build(self, app: FastAPI) -> dict[str, str]:
+        templates = set(app.openapi().get("paths", {})) | {"/"}
+        for route in app.routes:
+            if isinstance(route, Mount):
+                templates.add(f"{route.path}/{{path}}")
+            elif isinstance(route, Route):
+                templates.add(route.path)
+        exact = {t: t for t in templates if "{" not in t}
+        dynamic = sorted(templates - set(exact), key=lambda t: (t.count("{"), t))
+        self._patterns = [(compile_path(t)[0], t) for t in dynamic]
+        return exact
+
+    def match(self, scope: Scope) -> str:
+        if self._exact is None:
+            self._exact = self._build(scope["app"])
+        path: str = scope["path"]
+        if path in self._exact:
+            return path
+        for pattern, template in self._patterns:
+            if pattern.match(path):
+                return template
+        return UNMATCHED
+
+
+def _is_event_stream(message: Message) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/event-stream")
+        for name, value in message.get("headers", ())
+    )
+
+
+class MetricsMiddleware:
+    """Counts and times requests by route template and status; tracks open event streams."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self._metrics = metrics
+        self._templates = RouteTemplates()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        streaming = False
+
+        async def observing_send(message: Message) -> None:
+            nonlocal status, streaming
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                streaming = _is_event_stream(message)
+                if streaming:
+                    self._metrics.active_streams.inc()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observing_send)
+        finally:
+            if streaming:
+                self._metrics.active_streams.dec()
+            seconds = time.perf_counter() - started
+            self._metrics.observe_request(
+                self._templates.match(scope), scope["method"], status, seconds
+            )

@@ -1,0 +1,82 @@
+"""Rate-limit middleware: counts requests per API key (per client address without auth).
+
+Limited responses are 429 in the error shape with `Retry-After`; every counted response carries
+`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window frees).
+"""
+
+from __future__ import annotations
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graphchat.api.auth import header, request_principal
+from graphchat.api.errors import graphchat_error_response
+from graphchat.errors import RateLimited
+from graphchat.observability.metrics import Metrics
+from graphchat.security.client_ip import Network, client_ip
+from graphchat.security.ratelimit import Decision, RateLimiter
+
+log = structlog.get_logger(__name__)
+
+
+def _identity(scope: Scope, trusted: list[Network]) -> str:
+    principal = request_principal(scope)
+    if principal is not None:
+        return f"key:{principal.key_id}"
+    peer = scope["client"][0] if scope.get("client") else "unknown"
+    return f"ip:{client_ip(peer, header(scope, b'x-forwarded-for'), trusted)}"
+
+
+def _headers(decision: Decision) -> dict[str, str]:
+    return {
+        "RateLimit-Limit": str(decision.limit),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(decision.reset_seconds),
+    }
+
+
+class RateLimitMiddleware:
+    """Refuses requests over the limit; `methods` None means every method is counted."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        methods: frozenset[str] | None,
+        trusted_proxies: list[Network],
+        metrics: Metrics,
+    ) -> None:
+        self.app = app
+        self._limiter = limiter
+        self._methods = methods
+        self._trusted = trusted_proxies
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        counted = scope["type"] == "http" and (
+            self._methods is None or scope["method"] in self._methods
+        )
+        if not counted:
+            await self.app(scope, receive, send)
+            return
+        identity = _identity(scope, self._trusted)
+        decision = await self._limiter.hit(identity)
+        headers = _headers(decision)
+        if not decision.allowed:
+            log.info("rate_limited", identity=identity, limit=decision.limit)
+            self._metrics.count_rate_limited()
+            error = RateLimited(
+                f"rate limit of {decision.limit} requests exceeded; retry in "
+                f"{decision.reset_seconds}s",
+                retry_after=decision.reset_seconds,
+            )
+            await graphchat_error_response(error, headers)(scope, receive, send)
+            return
+        raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *raw]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

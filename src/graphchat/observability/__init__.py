@@ -1,0 +1,1 @@
+"""Prometheus metrics (one registry per app) and the instrumentation of model calls."""
