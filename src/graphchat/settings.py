@@ -16,10 +16,6 @@ from graphchat.security.client_ip import parse_networks
 from graphchat.security.keys import MIN_STATIC_SECRET_CHARS, parse_static_keys
 from graphchat.security.ratelimit import parse_rate
 
-from graphchat.security.client_ip import parse_networks
-from graphchat.security.keys import MIN_STATIC_SECRET_CHARS, parse_static_keys
-from graphchat.security.ratelimit import parse_rate
-
 _SQLITE_DRIVER = "sqlite+aiosqlite"
 _POSTGRES_DRIVER = "postgresql+asyncpg"
 _URL_SCHEMES = {
@@ -412,96 +408,6 @@ class Settings(BaseSettings):
     @classmethod
     def _split_tools(cls, value: object) -> object:
         return _split_csv(value)
-
-    # --- security ---
-    auth: Literal["off", "on"] = Field(
-        "off",
-        description=(
-            "`on`: every route but `/health`, `/ready` and the UI shell needs an API key "
-            "(`Authorization: Bearer …` or `X-API-Key`)."
-        ),
-    )
-    api_keys: CsvList = Field(
-        default_factory=list,
-        description=(
-            "Static keys, `owner:secret,…` (secrets of 20+ characters), for deployments without "
-            "`graphchat keys create`. Requires `GRAPHCHAT_AUTH=on`."
-        ),
-    )
-    rate_limit: str = Field(
-        "30/minute",
-        description="Requests allowed per key (per client address without auth); empty: off.",
-    )
-    rate_limit_scope: Literal["post", "all"] = Field(
-        "post", description="`post`: only POST requests count; `all`: every request does."
-    )
-    redis_url: str = Field(
-        "",
-        description="Redis URL (`redis://host:6379/0`): rate-limit counters shared by replicas.",
-    )
-    trusted_proxies: CsvList = Field(
-        default_factory=list,
-        description="Proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client address.",
-    )
-    cors_origins: CsvList = Field(
-        default_factory=list,
-        description="Origins allowed to call the API from a browser (e.g. `https://chat.example`).",
-    )
-    ui_csp: str = Field(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-        description="Content-Security-Policy of UI pages that set none themselves.",
-    )
-    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
-    metrics_public: bool = Field(
-        False, description="Serve `/metrics` without a key even when auth is on."
-    )
-
-    @field_validator("api_keys", "trusted_proxies", "cors_origins", mode="before")
-    @classmethod
-    def _split_lists(cls, value: object) -> object:
-        return _split_csv(value)
-
-    @field_validator("api_keys")
-    @classmethod
-    def _check_api_keys(cls, value: list[str]) -> list[str]:
-        for number, (_, secret) in enumerate(parse_static_keys(value), start=1):
-            if len(secret) < MIN_STATIC_SECRET_CHARS:
-                raise ValueError(
-                    f"entry {number}: secret shorter than {MIN_STATIC_SECRET_CHARS} characters"
-                )
-        return value
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _check_rate_limit(cls, value: str) -> str:
-        value = value.strip()
-        if value:
-            try:
-                parse_rate(value)
-            except ValueError:
-                raise ValueError("must read like 30/minute, 5/second or 1000/hour") from None
-        return value
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _check_proxies(cls, value: list[str]) -> list[str]:
-        parse_networks(value)
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _check_redis_url(cls, value: str) -> str:
-        if value and not value.startswith(("redis://", "rediss://", "redis+unix://")):
-            raise ValueError("must start with redis://, rediss:// or redis+unix://")
-        return value
-
-    @model_validator(mode="after")
-    def _check_auth_combination(self) -> Settings:
-        # Keys without auth look like protection but are none: refuse rather than mislead.
-        if self.api_keys and self.auth == "off":
-            raise ValueError("GRAPHCHAT_API_KEYS is set but GRAPHCHAT_AUTH=off: set it to on")
-        return self
 
     # --- ui ---
     ui_enabled: bool = Field(True, description="Serve the web UI at `/`.")

@@ -7,7 +7,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.settings import Settings
 from graphchat.store.api_keys import ApiKeyRepository
-from graphchat.store.api_keys import ApiKeyRepository
 from graphchat.store.database import create_engine, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
@@ -24,7 +23,6 @@ class Store:
         self.threads = ThreadRepository(engine)
         self.messages = MessageRepository(engine)
         self.runs = RunRepository(engine)
-        self.api_keys = ApiKeyRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
 
