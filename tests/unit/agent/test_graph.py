@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from graphchat.agent import ModelReply, RunContext, ToolResult, build_graph
+from graphchat.agent import ModelReply, RunContext, TokenDelta, ToolResult, build_graph
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
 from graphchat.llm.base import ChatMessage
@@ -34,8 +34,12 @@ async def _whoami(arguments: dict[str, Any], context: ToolContext) -> dict[str, 
 
 def _registry() -> ToolRegistry:
     registry = ToolRegistry([CALCULATOR], defaults=["calculator"])
-    for name, run in [("explode", _explode), ("refuse", _refuse), ("sleepy", _sleep),
-                      ("whoami", _whoami)]:
+    for name, run in [
+        ("explode", _explode),
+        ("refuse", _refuse),
+        ("sleepy", _sleep),
+        ("whoami", _whoami),
+    ]:
         registry.register(Tool(name=name, description=name, parameters=NO_ARGS, run=run))
     return registry
 
@@ -61,11 +65,13 @@ async def _run(
 
 
 async def test_two_tool_rounds_then_an_answer() -> None:
-    provider = ScriptedProvider([
-        Scripted(calls=(call("c1", "calculator", expression="2 + 3"),)),
-        Scripted(text="and", calls=(call("c2", "calculator", expression="5 * 4"),)),
-        Scripted(text="It is 20."),
-    ])
+    provider = ScriptedProvider(
+        [
+            Scripted(calls=(call("c1", "calculator", expression="2 + 3"),)),
+            Scripted(text="and", calls=(call("c2", "calculator", expression="5 * 4"),)),
+            Scripted(text="It is 20."),
+        ]
+    )
 
     messages, events = await _run(provider, "calculator")
 
@@ -77,18 +83,25 @@ async def test_two_tool_rounds_then_an_answer() -> None:
         ("tool", "20"),
         ("assistant", "It is 20."),
     ]
-    assert messages[2].tool_call_id == "c1" and messages[2].name == "calculator"
-    assert [type(e).__name__ for e in events if not type(e).__name__ == "TokenDelta"] == [
-        "ModelReply", "ToolResult", "ModelReply", "ToolResult", "ModelReply",
+    assert messages[2].tool_call_id == "c1"
+    assert messages[2].name == "calculator"
+    assert [type(e).__name__ for e in events if not isinstance(e, TokenDelta)] == [
+        "ModelReply",
+        "ToolResult",
+        "ModelReply",
+        "ToolResult",
+        "ModelReply",
     ]
     assert [len(r.tools) for r in provider.requests] == [1, 1, 1]
     assert provider.requests[2].messages == tuple(messages[:5])
 
 
 async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() -> None:
-    provider = ScriptedProvider([
-        Scripted(calls=(call("a", "sleepy"), call("b", "calculator", expression="1+1"))),
-    ])
+    provider = ScriptedProvider(
+        [
+            Scripted(calls=(call("a", "sleepy"), call("b", "calculator", expression="1+1"))),
+        ]
+    )
 
     messages, _ = await _run(provider, "calculator", "sleepy", tool_timeout=0.2)
 
@@ -99,10 +112,12 @@ async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() 
 
 
 async def test_tool_failures_become_error_messages_and_the_run_goes_on() -> None:
-    provider = ScriptedProvider([
-        Scripted(calls=(call("a", "explode"), call("b", "refuse"), call("c", "nope"))),
-        Scripted(text="Sorry."),
-    ])
+    provider = ScriptedProvider(
+        [
+            Scripted(calls=(call("a", "explode"), call("b", "refuse"), call("c", "nope"))),
+            Scripted(text="Sorry."),
+        ]
+    )
 
     messages, events = await _run(provider, "explode", "refuse")
 
@@ -133,7 +148,12 @@ async def test_the_round_limit_ends_with_one_call_without_tools() -> None:
 
     assert [len(r.tools) for r in provider.requests] == [1, 1, 0]
     assert [m.role for m in messages] == [
-        "user", "assistant", "tool", "assistant", "tool", "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
     ]
     # The last reply's calls can never be answered, so they are dropped.
     assert messages[-1].tool_calls == ()
@@ -151,10 +171,12 @@ async def test_zero_rounds_never_offers_tools() -> None:
 
 
 async def test_a_model_without_tool_support_is_asked_again_without_tools() -> None:
-    provider = ScriptedProvider([
-        Scripted(error=ToolsUnsupported("model 'm' does not support tools")),
-        Scripted(text="plain answer"),
-    ])
+    provider = ScriptedProvider(
+        [
+            Scripted(error=ToolsUnsupported("model 'm' does not support tools")),
+            Scripted(text="plain answer"),
+        ]
+    )
 
     messages, _ = await _run(provider, "calculator")
 

@@ -10,7 +10,7 @@ import pytest
 from graphchat.agent.tools import BUILTIN_TOOLS, CALCULATOR, ToolRegistry, build_registry
 from graphchat.agent.tools.base import Tool
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from graphchat.agent.tools import Tool
 
 async def _shout(arguments, context):
@@ -30,7 +30,7 @@ def broken():
     raise RuntimeError("plugin bug")
 
 NOT_A_TOOL = 42
-'''
+"""
 
 
 def test_builtins_are_registered_and_enabled_by_name() -> None:
@@ -39,7 +39,8 @@ def test_builtins_are_registered_and_enabled_by_name() -> None:
     assert registry.names() == ["calculator", "current_time", "search_messages"]
     assert registry.defaults == ("calculator", "current_time")
     assert [spec.name for spec in registry.specs(registry.defaults)] == [
-        "calculator", "current_time",
+        "calculator",
+        "current_time",
     ]
 
 
@@ -74,14 +75,16 @@ def _install_plugin(root: Path, group: str) -> None:
     dist = root / "demo_tools-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-tools\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(textwrap.dedent(f"""
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent(f"""
         [{group}]
         shout = demo_tools:SHOUT
         more = demo_tools:more_tools
         broken = demo_tools:broken
         junk = demo_tools:NOT_A_TOOL
         missing = demo_tools_absent:TOOL
-    """))
+    """)
+    )
 
 
 async def test_plugins_are_loaded_from_the_entry_point_group(
@@ -93,8 +96,7 @@ async def test_plugins_are_loaded_from_the_entry_point_group(
 
     registry = build_registry(["calculator", "shout"], group=group)
 
-    assert registry.names() == ["calculator", "current_time", "search_messages", "shout",
-                                "whisper"]
+    assert registry.names() == ["calculator", "current_time", "search_messages", "shout", "whisper"]
     assert registry.defaults == ("calculator", "shout")
     shout = registry.get("shout")
     assert shout is not None

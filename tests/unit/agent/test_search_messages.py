@@ -24,9 +24,12 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     ]:
         await store.threads.create(owner=owner, thread_id=thread_id)
         await store.runs.append(
-            thread_id, f"run-{thread_id}",
-            [NewMessage(role="user" if i % 2 == 0 else "assistant", content=text)
-             for i, text in enumerate(texts)],
+            thread_id,
+            f"run-{thread_id}",
+            [
+                NewMessage(role="user" if i % 2 == 0 else "assistant", content=text)
+                for i, text in enumerate(texts)
+            ],
         )
     await store.runs.append("a1", "tool-run", [NewMessage(role="tool", content="pizza tool")])
     yield store
@@ -46,10 +49,13 @@ async def test_finds_only_the_callers_messages_case_insensitively(store: Store) 
     found = await _search(store, "alice", "PIZZA")
 
     assert sorted(found) == [
-        "a1:My cat is called Pizza", "a2:100% pizza_lover", "a2:I ate pizza yesterday",
+        "a1:My cat is called Pizza",
+        "a2:100% pizza_lover",
+        "a2:I ate pizza yesterday",
     ]
     assert sorted(await _search(store, "bob", "pizza")) == [
-        "b1:Bob's secret pizza recipe", "b1:PIZZA for bob",
+        "b1:Bob's secret pizza recipe",
+        "b1:PIZZA for bob",
     ]
 
 

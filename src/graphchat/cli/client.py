@@ -1,0 +1,452 @@
+"""A small typed client of the graphchat HTTP API, used by the `graphchat` client commands.
+
+It knows the wire (JSON bodies, the SSE stream of `POST /stream`, the error shape) and nothing of
+the server's code. Every failure surfaces as a `ClientError` that carries a one-line message and
+the exit code the commands use, so callers never handle httpx exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+# The stream sends heartbeats, so a long read timeout only trips on a dead server.
+_TIMEOUT = httpx.Timeout(30.0, connect=5.0, read=300.0)
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of the client commands (documented in the CLI help and README)."""
+
+    OK = 0
+    ERROR = 1  # the server refused the request (400, 409, 422) or anything unexpected
+    USAGE = 2  # bad option or configuration (e.g. a malformed --url)
+    UNREACHABLE = 3  # no server at the URL, or the connection was lost
+    AUTH = 4  # 401/403: missing or wrong API key
+    NOT_FOUND = 5  # unknown thread (or model)
+    RATE_LIMITED = 6  # 429
+    SERVER = 7  # the server or its model failed (5xx, or an `error` event)
+    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+class ClientError(Exception):
+    """A failure worth one line to the user; `exit_code` says which kind."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class ConfigError(ClientError):
+    exit_code = ExitCode.USAGE
+
+
+class UnreachableError(ClientError):
+    exit_code = ExitCode.UNREACHABLE
+
+
+class AuthError(ClientError):
+    exit_code = ExitCode.AUTH
+
+
+class NotFoundError(ClientError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class RateLimitedError(ClientError):
+    exit_code = ExitCode.RATE_LIMITED
+
+
+class ServerError(ClientError):
+    exit_code = ExitCode.SERVER
+
+
+# --- shapes of the API's JSON (unknown fields are kept, so `--json` output loses nothing) ---
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+_ShapeT = TypeVar("_ShapeT", bound=_Shape)
+
+
+class Usage(_Shape):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Message(_Shape):
+    id: str
+    seq: int
+    role: str
+    content: str
+    model: str | None = None
+    status: str = "complete"
+    created_at: datetime
+
+
+class Thread(_Shape):
+    thread_id: str
+    title: str | None = None
+    model: str | None = None
+    metadata: dict[str, Any] = {}
+    created_at: datetime
+    updated_at: datetime
+
+
+class ThreadPage(_Shape):
+    threads: list[Thread]
+    has_more: bool
+    next_cursor: str | None = None
+
+
+class MessagePage(_Shape):
+    messages: list[Message]
+    has_more: bool
+    next_cursor: int | None = None
+
+
+class ModelInfo(_Shape):
+    name: str
+    backend: str
+    available: bool
+    capabilities: list[str] = []
+
+
+class ModelList(_Shape):
+    models: list[ModelInfo]
+    default_model: str | None = None
+
+
+class ChatResult(_Shape):
+    thread_id: str
+    run_id: str
+    response: str
+    model: str | None = None
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+
+@dataclass
+class TurnOptions:
+    """What a turn may set besides the message; `None` leaves the server's default."""
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    system: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None}
+
+
+# --- the stream ---
+@dataclass(frozen=True)
+class SseEvent:
+    event: str
+    data: str
+    id: str | None = None
+
+
+def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
+    """Events from SSE lines (WHATWG rules: `data` lines joined by newlines, comments dropped)."""
+    name, event_id = "message", None
+    data: list[str] = []
+    for line in lines:
+        if not line:
+            if data:
+                yield SseEvent(name, "\n".join(data), event_id)
+            name, data = "message", []
+            continue
+        key, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if key == "event":
+            name = value
+        elif key == "data":
+            data.append(value)
+        elif key == "id":
+            event_id = value
+    if data:
+        yield SseEvent(name, "\n".join(data), event_id)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    status: str
+    finish_reason: str | None
+    usage: Usage | None
+
+
+StreamItem = Token | ToolCall | Finished
+
+
+@dataclass
+class ReplyStream:
+    """One streamed reply; `thread_id`/`run_id` are known as soon as the headers arrive."""
+
+    response: httpx.Response
+    thread_id: str | None = None
+    run_id: str | None = None
+    model: str | None = None
+    text: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Content-Location is `/threads/{thread_id}/runs/{run_id}`.
+        parts = self.response.headers.get("content-location", "").strip("/").split("/")
+        if len(parts) == 4 and parts[0] == "threads" and parts[2] == "runs":
+            self.thread_id, self.run_id = parts[1], parts[3]
+
+    def __iter__(self) -> Iterator[StreamItem]:
+        with _translated(str(self.response.url)):
+            for event in iter_sse(self.response.iter_lines()):
+                item = self._item(event.event, _loads(event.data))
+                if item is not None:
+                    yield item
+                if isinstance(item, Finished):
+                    return
+        raise UnreachableError("the connection closed before the reply was complete")
+
+    def _item(self, name: str, data: Any) -> StreamItem | None:
+        if name == "metadata":
+            self.thread_id = data.get("thread_id", self.thread_id)
+            self.run_id = data.get("run_id", self.run_id)
+            self.model = data.get("model")
+        elif name == "messages":
+            return self._chunk(data[0])
+        elif name == "end":
+            usage = data.get("usage")
+            return Finished(
+                status=str(data.get("status", "success")),
+                finish_reason=data.get("finish_reason"),
+                usage=Usage.model_validate(usage) if usage else None,
+            )
+        elif name == "error":
+            error = data.get("error") or {}
+            raise ServerError(
+                f"the reply failed: {error.get('message', 'unknown error')}",
+                code=error.get("code"),
+            )
+        return None
+
+    def _chunk(self, chunk: dict[str, Any]) -> StreamItem | None:
+        # Whole AI messages with tool calls repeat text already streamed as deltas.
+        calls = chunk.get("tool_calls") or []
+        if calls:
+            return ToolCall(", ".join(str(call.get("name")) for call in calls))
+        content = chunk.get("content")
+        if chunk.get("type") == "AIMessageChunk" and isinstance(content, str) and content:
+            self.text.append(content)
+            return Token(content)
+        return None
+
+
+def _loads(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise ServerError("the server sent an unreadable event") from None
+
+
+# --- errors ---
+def _error_of(response: httpx.Response) -> tuple[str | None, str]:
+    try:
+        error = response.json().get("error") or {}
+        return error.get("code"), str(error.get("message") or response.reason_phrase)
+    except (ValueError, AttributeError):
+        return None, f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def _retry_after(response: httpx.Response) -> str:
+    value = response.headers.get("retry-after", "").strip()
+    return f"; try again in {value} s" if value.isdigit() else "; try again later"
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    status = response.status_code
+    code, message = _error_of(response)
+    if status in (401, 403):
+        hint = "check --api-key / GRAPHCHAT_API_KEY"
+        raise AuthError(f"not authorized ({message}); {hint}", code=code, status=status)
+    if status == 404:
+        raise NotFoundError(message, code=code, status=status)
+    if status == 429:
+        wait = _retry_after(response)
+        raise RateLimitedError(f"rate limited ({message}){wait}", code=code, status=status)
+    if status >= 500:
+        raise ServerError(f"server error {status}: {message}", code=code, status=status)
+    raise ClientError(f"request refused ({status}): {message}", code=code, status=status)
+
+
+@contextmanager
+def _translated(url: str) -> Iterator[None]:
+    """Turns httpx's transport errors into `ClientError`s with a sentence a user can act on."""
+    try:
+        yield
+    except httpx.ConnectError as exc:
+        raise UnreachableError(
+            f"cannot reach the graphchat server at {url} ({_reason(exc)})"
+        ) from None
+    except httpx.TimeoutException:
+        raise ServerError(f"the server at {url} did not answer in time") from None
+    except httpx.TransportError as exc:
+        raise UnreachableError(f"lost the connection to {url} ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.rsplit("] ", 1)[-1]  # drop "[Errno 111] " prefixes
+
+
+def _parsed(shape: type[_ShapeT], response: httpx.Response) -> _ShapeT:
+    try:
+        return shape.model_validate(response.json())
+    except (ValueError, ValidationError):
+        raise ServerError(f"unexpected answer from {response.url}") from None
+
+
+class GraphchatClient:
+    """Talks to one graphchat server; use as a context manager so connections are closed."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        url = base_url.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")) or url[-3:] == "://":
+            raise ConfigError(f"invalid server URL {base_url!r} (expected http://host:port)")
+        self.url = url
+        headers = {"Accept": "application/json"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(
+            base_url=url, headers=headers, timeout=_TIMEOUT, transport=transport
+        )
+
+    def __enter__(self) -> GraphchatClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with _translated(self.url):
+            response = self._http.request(method, path, **kwargs)
+        _raise_for_status(response)
+        return response
+
+    # --- turns ---
+    def chat(self, message: str, *, thread_id: str | None, options: TurnOptions) -> ChatResult:
+        """One turn, waiting for the whole reply (`POST /chat`)."""
+        body = {"message": message, **options.as_json()}
+        if thread_id:
+            body["thread_id"] = thread_id
+        return _parsed(ChatResult, self._request("POST", "/chat", json=body))
+
+    @contextmanager
+    def stream(
+        self, message: str, *, thread_id: str | None, options: TurnOptions
+    ) -> Iterator[ReplyStream]:
+        """One turn whose reply is read as it is generated (`POST /stream`)."""
+        run_input: dict[str, Any] = {"messages": [{"role": "user", "content": message}]}
+        if thread_id:
+            run_input["thread_id"] = thread_id
+        body = {
+            "input": run_input,
+            "config": {"configurable": options.as_json()},
+            "stream_mode": ["messages", "updates"],
+        }
+        headers = {"Accept": "text/event-stream"}
+        with (
+            _translated(self.url),
+            self._http.stream("POST", "/stream", json=body, headers=headers) as response,
+        ):
+            if not response.is_success:
+                response.read()
+                _raise_for_status(response)
+            yield ReplyStream(response)
+
+    def cancel(self, thread_id: str, run_id: str) -> bool:
+        """Ask the server to stop a run; False when it cannot (no such run, or no cancel route)."""
+        try:
+            self._request("POST", f"/threads/{_seg(thread_id)}/runs/{_seg(run_id)}/cancel")
+        except ClientError as exc:
+            if exc.status in (404, 405, 409):  # gone, not supported here, or already finished
+                return False
+            raise
+        return True
+
+    # --- threads and models ---
+    def threads(self, *, limit: int = 20, cursor: str | None = None) -> ThreadPage:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return _parsed(ThreadPage, self._request("GET", "/threads", params=params))
+
+    def thread(self, thread_id: str) -> Thread:
+        return _parsed(Thread, self._request("GET", f"/threads/{_seg(thread_id)}"))
+
+    def rename_thread(self, thread_id: str, title: str) -> Thread:
+        response = self._request("PATCH", f"/threads/{_seg(thread_id)}", json={"title": title})
+        return _parsed(Thread, response)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._request("DELETE", f"/threads/{_seg(thread_id)}")
+
+    def messages(self, thread_id: str, *, limit: int = 50, newest: bool = False) -> MessagePage:
+        """A page of the thread's messages, oldest first (or the newest `limit` ones)."""
+        params = {"limit": limit, "order": "desc" if newest else "asc"}
+        response = self._request("GET", f"/threads/{_seg(thread_id)}/messages", params=params)
+        page = _parsed(MessagePage, response)
+        if newest:
+            page.messages.reverse()
+        return page
+
+    def models(self) -> ModelList:
+        return _parsed(ModelList, self._request("GET", "/models"))
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.host)
+
+
+def _seg(value: str) -> str:
+    """A path segment, so an id typed by a user cannot reach another route."""
+    return quote(value, safe="")
