@@ -11,7 +11,8 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test test-fast lint fmt typecheck check bench lock db-upgrade clean
+.PHONY: help install run test test-fast lint fmt typecheck check bench docs hooks lock lock-upgrade \
+	db-upgrade clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,7 +53,17 @@ check: lint test ## Everything CI checks
 bench: install ## Run the benchmarks; results in bench/results/, summary in docs/performance.md
 	$(BIN)/python -m bench all
 
-lock: | $(UV) ## Refresh uv.lock from pyproject.toml
+docs: install ## Regenerate docs/configuration.md and .env.example from the settings class
+	$(BIN)/graphchat config docs --output docs/configuration.md
+	$(BIN)/graphchat config env-example --output .env.example
+
+hooks: install ## Install the git pre-commit hooks (.pre-commit-config.yaml)
+	$(BIN)/pre-commit install
+
+lock: | $(UV) ## Update uv.lock after a pyproject.toml change (keeps every other pin)
+	$(UV) lock
+
+lock-upgrade: | $(UV) ## Upgrade every locked dependency to its newest allowed version
 	$(UV) lock --upgrade
 
 db-upgrade: install ## Apply database migrations

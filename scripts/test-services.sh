@@ -43,12 +43,18 @@ _gc_chromium() {
   export GRAPHCHAT_TEST_CHROMIUM=$(command -v chromium)
 }
 
+# docker-compose 1.x validates docker-compose.yml (`docker-compose config`) without a Docker engine.
+_gc_compose() {
+  command -v docker-compose >/dev/null || _gc_apt_install --no-install-recommends docker-compose
+}
+
 if [ -z "${GRAPHCHAT_TEST_POSTGRES_URL:-}" ]; then
   _gc_postgres || _gc_log "PostgreSQL unavailable: its tests will be skipped"
 fi
 if [ -z "${GRAPHCHAT_TEST_REDIS_URL:-}" ]; then
   _gc_redis || _gc_log "Redis unavailable: its tests will be skipped"
 fi
+_gc_compose || _gc_log "docker-compose unavailable: the compose validation test will be skipped"
 if [ -z "${GRAPHCHAT_TEST_CHROMIUM:-}" ]; then
   _gc_chromium || _gc_log "Chromium unavailable: browser tests will be skipped"
 fi

@@ -51,10 +51,11 @@ async def ready(services: ServicesDep) -> ReadyOut:
 
 @router.get("/info")
 async def info(services: ServicesDep) -> InfoOut:
-    """Version, storage backend and model backends of this server."""
+    """Version, build, storage backend and model backends of this server."""
     return InfoOut(
         name="graphchat",
         version=__version__,
+        build=services.settings.build or "dev",
         database="sqlite" if services.settings.is_sqlite else "postgresql",
         backends=[backend.name for backend in services.router.backends],
         default_model=await services.router.default_model(),

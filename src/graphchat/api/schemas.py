@@ -252,6 +252,7 @@ class InfoOut(BaseModel):
     name: str
     version: str
     build: str = Field(description="Build identifier, e.g. the git commit of the image; `dev`.")
+    build: str = Field(description="Build identifier, e.g. the git commit of the image; `dev`.")
     database: str
     backends: list[str]
     default_model: str | None

@@ -1,0 +1,77 @@
+"""The generated documents match the settings class; the API reference names every route."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from graphchat.app import create_app
+from graphchat.cli.config import render_env_example, render_markdown, settings_reference
+from graphchat.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+STALE = "is stale: run `make docs` and commit the result"
+
+
+def test_configuration_doc_is_generated_from_the_settings_class() -> None:
+    expected = render_markdown(settings_reference())
+    actual = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
+
+    assert actual == expected, f"docs/configuration.md {STALE}"
+
+
+def test_env_example_is_generated_from_the_settings_class() -> None:
+    expected = render_env_example(settings_reference())
+    actual = (ROOT / ".env.example").read_text(encoding="utf-8")
+
+    assert actual == expected, f".env.example {STALE}"
+
+
+def test_every_setting_is_documented_with_a_description_and_a_group() -> None:
+    reference = settings_reference()
+
+    assert len(reference) == len(Settings.model_fields)
+    assert [s.variable for s in reference if not s.description] == []
+    assert [s.variable for s in reference if s.group == "general"] == []
+    assert all(s.variable.startswith("GRAPHCHAT_") for s in reference)
+
+
+def test_env_example_defaults_are_accepted_by_the_settings_class(tmp_path: Path) -> None:
+    lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
+    unset = {
+        f"GRAPHCHAT_{name.upper()}="
+        for name, f in Settings.model_fields.items()
+        if f.default is None
+    }  # an empty value is not "unset" for every type
+    settings_lines = [
+        line.removeprefix("# ")
+        for line in lines
+        if re.match(r"^# GRAPHCHAT_[A-Z0-9_]+=", line) and line.removeprefix("# ") not in unset
+    ]
+    env_file = tmp_path / "defaults.env"
+    env_file.write_text("\n".join(settings_lines) + "\n", encoding="utf-8")
+
+    from_file = Settings(_env_file=env_file)  # type: ignore[call-arg]
+
+    assert from_file.model_dump() == Settings(_env_file=None).model_dump()  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="module")
+def api_reference() -> str:
+    return (ROOT / "docs/api.md").read_text(encoding="utf-8")
+
+
+def _routes() -> list[tuple[str, str]]:
+    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    paths: dict[str, dict[str, object]] = app.openapi()["paths"]
+    return sorted((method.upper(), path) for path, ops in paths.items() for method in ops)
+
+
+def test_api_reference_has_a_section_for_every_route(api_reference: str) -> None:
+    documented = set(re.findall(r"^### `([A-Z]+) (/\S*)`", api_reference, re.MULTILINE))
+
+    missing = [f"{method} {path}" for method, path in _routes() if (method, path) not in documented]
+
+    assert missing == [], f"docs/api.md has no `### \\`METHOD /path\\`` section for {missing}"
