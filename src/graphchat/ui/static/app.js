@@ -99,7 +99,7 @@ function newChat() {
 function route() {
   const match = location.hash.match(/^#\/t\/(.+)$/);
   if (match) openThread(decodeURIComponent(match[1]));
-  else newChat();
+  else if (!location.hash || location.hash === "#/") newChat();
 }
 
 // --- threads ------------------------------------------------------------------------------
@@ -319,6 +319,16 @@ $("sidebar-toggle").addEventListener("click", () => {
   if (open) $("new-chat").focus();
 });
 $("scrim").addEventListener("click", closeSidebar);
+$("sidebar").addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && document.body.classList.contains("sidebar-open")) {
+    closeSidebar();
+    $("sidebar-toggle").focus();
+  }
+});
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  $("composer-input").focus();
+});
 PHONE.addEventListener("change", closeSidebar);
 
 function currentTheme() {

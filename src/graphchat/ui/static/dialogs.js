@@ -1,5 +1,10 @@
 // Modal dialogs (native <dialog>: focus is trapped and Escape closes them) as promises.
 
+// Cancel buttons are not submit buttons, so Enter in a field submits the form, never cancels.
+for (const button of document.querySelectorAll("dialog button[value=cancel]")) {
+  button.addEventListener("click", () => button.closest("dialog").close("cancel"));
+}
+
 /** Opens a dialog; resolves to the value of the button that closed it ("" for Escape). */
 export function ask(dialog, focus) {
   return new Promise((resolve) => {

@@ -97,7 +97,7 @@ export class ThreadList {
     link.addEventListener("click", () => this.handlers.onOpen(thread.thread_id));
     const rename = actionButton("✎", `Rename “${title}”`, "rename");
     rename.addEventListener("click", () => this.handlers.onRename(thread));
-    const remove = actionButton("🗑", `Delete “${title}”`, "delete");
+    const remove = actionButton("✕", `Delete “${title}”`, "delete");
     remove.addEventListener("click", () => this.handlers.onDelete(thread));
     item.append(link, rename, remove);
     return item;
