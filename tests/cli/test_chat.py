@@ -1,0 +1,173 @@
+"""`graphchat chat` driven through a pseudo-terminal, as a person would use it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pexpect
+import pytest
+
+from cli.runner import COMMAND_TIMEOUT, client_env
+from support.fake_ollama import FakeOllama, Reply
+from support.server import LiveServer
+
+PROMPT = "you> "
+CANCEL_ROUTE = "/threads/{thread_id}/runs/{run_id}/cancel"
+
+
+@pytest.fixture
+def spawn(server: LiveServer, tmp_path: Path) -> Iterator[Any]:
+    """`spawn(*args, **env)` starts `graphchat chat` on a terminal and waits for its prompt."""
+    children: list[pexpect.spawn] = []
+
+    def start(*args: str, **env: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "graphchat", "chat", "--url", server.url, *args],
+            env={**client_env(tmp_path), **env},
+            encoding="utf-8",
+            timeout=COMMAND_TIMEOUT,
+            dimensions=(40, 160),
+        )
+        children.append(child)
+        child.expect_exact(PROMPT)
+        return child
+
+    yield start
+    for child in children:
+        child.close(force=True)
+
+
+def _say(child: pexpect.spawn, line: str, *expected: str) -> str:
+    """Sends a line, waits for each expected text and the next prompt; returns what was shown."""
+    child.sendline(line)
+    shown = ""
+    for text in expected:
+        child.expect_exact(text)
+        shown += f"{child.before}{child.after}"
+    child.expect_exact(PROMPT)
+    return shown + str(child.before)
+
+
+def _thread_ids(api: httpx.Client) -> list[str]:
+    return [t["thread_id"] for t in api.get("/threads").json()["threads"]]
+
+
+def _contents(api: httpx.Client, thread_id: str) -> list[str]:
+    messages = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    return [m["content"] for m in messages]
+
+
+def test_replies_stream_in_and_new_and_open_switch_threads(
+    spawn: Any, ollama: FakeOllama, api: httpx.Client
+) -> None:
+    ollama.queue(Reply(tokens=["Hello", " from", " the model"]))
+    child = spawn()
+
+    _say(child, "first question", "Hello from the model")
+    [first] = _thread_ids(api)
+    _say(child, "/new", "new thread")
+    _say(child, "second question", "You said: second question")
+    [second] = [t for t in _thread_ids(api) if t != first]
+    _say(child, f"/open {first}", f"opened thread {first}", "Hello from the model")
+    _say(child, "third question", "You said: third question")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == 0
+    assert _contents(api, first) == [
+        "first question",
+        "Hello from the model",
+        "third question",
+        "You said: third question",
+    ]
+    assert _contents(api, second) == ["second question", "You said: second question"]
+
+
+def test_ctrl_c_stops_a_slow_reply_and_the_prompt_returns(
+    spawn: Any, server: LiveServer, ollama: FakeOllama, api: httpx.Client
+) -> None:
+    tokens = [f"word{i} " for i in range(20)]
+    ollama.queue(Reply(tokens=tokens, token_delay=0.3))
+    child = spawn()
+
+    child.sendline("tell me a long story")
+    child.expect_exact("word1 ")
+    child.sendintr()
+    child.expect_exact("[stopped]")
+    assert "word19" not in str(child.before)
+    child.expect_exact(PROMPT)
+
+    # The chat goes on: the next message gets its own reply on the same thread.
+    _say(child, "and now?", "You said: and now?")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    [thread_id] = _thread_ids(api)
+    assert _contents(api, thread_id)[-2:] == ["and now?", "You said: and now?"]
+    if any(getattr(r, "path", "") == CANCEL_ROUTE for r in server.app.routes):
+        stopped = api.get(f"/threads/{thread_id}/messages").json()["messages"][1]
+        assert stopped["status"] == "cancelled"
+        assert stopped["content"].startswith("word0 word1 ")
+        assert "word19" not in stopped["content"]
+
+
+def test_slash_commands_set_parameters_and_manage_the_thread(
+    spawn: Any, ollama: FakeOllama, api: httpx.Client
+) -> None:
+    child = spawn("--model", "qwen2.5:0.5b")
+
+    _say(child, "/set temperature 0.2", "temperature = 0.2")
+    _say(child, "/set system Answer in French.", "system = 'Answer in French.'")
+    _say(child, "/set top_p lots", "error: top_p: 'lots' is not a valid value")
+    _say(child, "bonjour", "You said: bonjour")
+    sent = ollama.chat_requests()[-1]
+    assert sent["model"] == "qwen2.5:0.5b"
+    assert sent["options"]["temperature"] == 0.2
+    assert sent["messages"][0] == {"role": "system", "content": "Answer in French."}
+
+    [thread_id] = _thread_ids(api)
+    _say(child, "/rename French lessons", "renamed to: French lessons")
+    assert api.get(f"/threads/{thread_id}").json()["title"] == "French lessons"
+    shown = _say(child, "/threads", thread_id)
+    assert "French lessons" in shown
+    history = _say(child, "/history", "You said: bonjour")
+    assert "user" in history
+    _say(child, "/model llama3.2:latest", "model: llama3.2:latest")
+    _say(child, "/frobnicate", "unknown command /frobnicate")
+    _say(child, "/delete", f"deleted thread {thread_id}")
+    assert api.get(f"/threads/{thread_id}").status_code == 404
+    _say(child, "/rename Nope", "no thread yet")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+
+
+def test_markdown_is_rendered_once_the_reply_is_complete(spawn: Any, ollama: FakeOllama) -> None:
+    ollama.queue(Reply(tokens=["Some ", "**bold**", " words"]))
+    child = spawn(TERM="xterm-256color", NO_COLOR="", COLUMNS="")
+
+    child.sendline("format please")
+    child.expect_exact("\x1b[1mbold\x1b[0m")
+    child.expect_exact(PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+
+
+def test_an_unknown_thread_exits_5_before_the_prompt(server: LiveServer, tmp_path: Path) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "graphchat", "chat", "--url", server.url, "--thread", "missing"],
+        env=client_env(tmp_path),
+        encoding="utf-8",
+        timeout=COMMAND_TIMEOUT,
+    )
+    child.expect_exact("thread 'missing' was not found")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 5
