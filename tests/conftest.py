@@ -7,6 +7,7 @@ sets it). Without it they are skipped, unless `GRAPHCHAT_TEST_REQUIRE_POSTGRES=1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,7 +45,9 @@ def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     if not POSTGRES_ADMIN_URL:
         if REQUIRE_POSTGRES:
-            pytest.fail("GRAPHCHAT_TEST_REQUIRE_POSTGRES=1 but GRAPHCHAT_TEST_POSTGRES_URL is unset")
+            pytest.fail(
+                "GRAPHCHAT_TEST_REQUIRE_POSTGRES=1 but GRAPHCHAT_TEST_POSTGRES_URL is unset"
+            )
         pytest.skip("PostgreSQL not configured (set GRAPHCHAT_TEST_POSTGRES_URL)")
     name = f"graphchat_test_{uuid.uuid4().hex[:10]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
@@ -56,10 +59,8 @@ def postgres_database() -> Iterator[str]:
 
 def _truncate(url: str) -> None:
     async def go() -> None:
-        try:
+        with contextlib.suppress(asyncpg.UndefinedTableError):  # not migrated yet
             await _pg_admin(f"TRUNCATE {TABLES} CASCADE", url)
-        except asyncpg.UndefinedTableError:
-            pass  # not migrated yet
 
     asyncio.run(go())
 

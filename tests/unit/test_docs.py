@@ -75,3 +75,12 @@ def test_api_reference_has_a_section_for_every_route(api_reference: str) -> None
     missing = [f"{method} {path}" for method, path in _routes() if (method, path) not in documented]
 
     assert missing == [], f"docs/api.md has no `### \\`METHOD /path\\`` section for {missing}"
+
+
+@pytest.mark.parametrize("doc", ["docs/api.md", "docs/deployment.md"])
+def test_settings_named_in_the_guides_exist(doc: str) -> None:
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    named = {name for name in re.findall(r"\bGRAPHCHAT_[A-Z0-9_]+", text) if not name.endswith("_")}
+    known = {setting.variable for setting in settings_reference()}
+
+    assert named - known == set()

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from graphchat.api.media import UnsupportedMediaType
 from graphchat.errors import (
     Conflict,
     GraphchatError,
@@ -28,7 +29,6 @@ from graphchat.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from graphchat.api.media import UnsupportedMediaType
 from graphchat.logging import current_request_id
 
 log = structlog.get_logger(__name__)

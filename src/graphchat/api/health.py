@@ -31,9 +31,7 @@ async def _database_check(services: ServicesDep) -> CheckOut:
 @router.get("/ready", responses={503: {"description": "A dependency failed; `details` says which"}})
 async def ready(services: ServicesDep) -> ReadyOut:
     """Readiness: the database and every model backend answer."""
-    database, backends = await asyncio.gather(
-        _database_check(services), services.router.statuses()
-    )
+    database, backends = await asyncio.gather(_database_check(services), services.router.statuses())
     checks = [database] + [
         CheckOut(
             name=f"llm:{status.name}", ok=status.ok, error=status.error, circuit=status.circuit

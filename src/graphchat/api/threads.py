@@ -56,7 +56,10 @@ def page_size(limit: int | None, settings: Settings) -> int:
 async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep) -> ThreadOut:
     """Create an empty thread (an id may be chosen; one is generated otherwise)."""
     thread = await threads.create(
-        owner, thread_id=body.thread_id, title=body.title, model=body.model,
+        owner,
+        thread_id=body.thread_id,
+        title=body.title,
+        model=body.model,
         metadata=body.metadata,
     )
     return thread_out(thread)
