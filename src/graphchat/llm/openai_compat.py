@@ -93,6 +93,7 @@ class StreamState:
     calls: dict[int, _PendingCall] = field(default_factory=dict)
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    pieces: int = 0  # text deltas seen: the completion size when the server reports no usage
 
     def feed(self, data: dict[str, Any]) -> str:
         """Take one event's JSON; return its text delta."""
@@ -116,13 +117,17 @@ class StreamState:
             reason = choice.get("finish_reason")
             if reason:
                 self.finish_reason = "length" if reason == "length" else "stop"
+        self.pieces += any(text)
         return "".join(text)
 
     def last_chunk(self) -> ChatChunk:
         calls = tuple(self.calls[index].finish() for index in sorted(self.calls))
         reason: FinishReason = "tool_calls" if calls else self.finish_reason or "stop"
         return ChatChunk(
-            tool_calls=calls, done=True, finish_reason=reason, usage=self.usage or Usage()
+            tool_calls=calls,
+            done=True,
+            finish_reason=reason,
+            usage=self.usage or Usage(completion_tokens=self.pieces),
         )
 
 
