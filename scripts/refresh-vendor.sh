@@ -32,8 +32,6 @@ cp "$work/marked/LICENSE" "$vendor/marked/LICENSE"
 cp "$work/dompurify/dist/purify.es.mjs" "$vendor/dompurify/purify.es.mjs"
 cp "$work/dompurify/LICENSE" "$work/dompurify/LICENSE-MPL" "$vendor/dompurify/"
 cp "$work/hljs/es/highlight.min.js" "$vendor/highlight/highlight.min.js"
-cp "$work/hljs/styles/github.min.css" "$vendor/highlight/github.min.css"
-cp "$work/hljs/styles/github-dark.min.css" "$vendor/highlight/github-dark.min.css"
 cp "$work/hljs/LICENSE" "$vendor/highlight/LICENSE"
 
 cat >"$vendor/VERSIONS" <<VERSIONS

@@ -107,6 +107,8 @@ def test_hostile_markup_in_a_reply_is_rendered_harmless(page: Page, ollama: Fake
 
 def test_stop_ends_a_reply(page: Page, ollama: FakeOllama, ui_server: LiveServer) -> None:
     ollama.queue(Reply(tokens=[f"word{i} " for i in range(60)], token_delay=0.1))
+    cancels: list[str] = []
+    page.on("request", lambda r: cancels.append(r.url) if r.url.endswith("/cancel") else None)
     page.goto("/")
     send(page, "Talk for a long time")
     expect(page.locator(ASSISTANT)).to_contain_text("word2")
@@ -119,6 +121,9 @@ def test_stop_ends_a_reply(page: Page, ollama: FakeOllama, ui_server: LiveServer
     page.wait_for_timeout(500)
     assert page.locator(ASSISTANT).inner_text() == shown
     assert "word59" not in shown
+    # The run is cancelled on the server too (the UI copes with servers that cannot cancel).
+    thread_id = page.url.rsplit("/", 1)[-1]
+    assert [url.split("/runs/")[0] for url in cancels] == [f"{ui_server.url}/threads/{thread_id}"]
     # The composer works again: the next turn streams normally.
     ollama.queue(Reply(tokens=["Back ", "again."]))
     send(page, "Are you there?")
