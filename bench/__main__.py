@@ -1,0 +1,62 @@
+"""`python -m bench <name> [options]`, `python -m bench all`, `python -m bench report`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from types import ModuleType
+
+from bench import databases, embedded, history, listing, machine, procs, report, streaming, turn
+from bench.results import save
+
+BENCHMARKS: dict[str, ModuleType] = {
+    "turn": turn,
+    "streaming": streaming,
+    "history": history,
+    "listing": listing,
+    "embedded": embedded,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, module in BENCHMARKS.items():
+        sub = commands.add_parser(name, help=(module.__doc__ or "").splitlines()[0])
+        sub.add_argument("--databases", nargs="+", default=list(databases.KINDS))
+        module.add_arguments(sub)
+    every = commands.add_parser("all", help="every benchmark with its default parameters")
+    every.add_argument("--databases", nargs="+", default=list(databases.KINDS))
+    commands.add_parser("report", help="regenerate docs/performance.md from bench/results/")
+    return parser
+
+
+def _run_one(name: str, args: argparse.Namespace) -> None:
+    print(f"== {name}", flush=True)
+    began, load_at_start = time.monotonic(), machine.load()
+    data = BENCHMARKS[name].run(args)
+    save(name, data, seconds=time.monotonic() - began, load_at_start=load_at_start)
+    print(f"== {name}: {time.monotonic() - began:.0f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    procs.raise_fd_limit()
+    if not databases.postgres_admin_url() and "postgres" in args.__dict__.get("databases", []):
+        print("PostgreSQL skipped: source scripts/test-services.sh first", file=sys.stderr)
+    if args.command == "all":
+        for name, module in BENCHMARKS.items():
+            sub = argparse.ArgumentParser()
+            module.add_arguments(sub)
+            defaults = sub.parse_args([])
+            defaults.databases = args.databases
+            _run_one(name, defaults)
+    elif args.command != "report":
+        _run_one(args.command, args)
+    report.write()
+    print(f"summary: {report.OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The processes a benchmark drives: graphchat (`graphchat serve`) and the instant backend."""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench import databases  # noqa: E402
+from support.process import ServerProcess  # noqa: E402
+
+LOG_DIR = Path(tempfile.gettempdir()) / "graphchat-bench"
+BACKEND_MODEL = "llama3.2:latest"
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one (children inherit it); returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@contextmanager
+def backend(
+    tokens: int = 0, token_delay: float = 0.0, first_token_delay: float = 0.0
+) -> Iterator[str]:
+    """The Ollama-protocol test double in its own process; yields its base URL."""
+    command = [sys.executable, "-m", "bench.backend", "--tokens", str(tokens)]
+    command += ["--token-delay", str(token_delay), "--first-token-delay", str(first_token_delay)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().split()
+        if not line or line[0] != "ready":
+            raise RuntimeError("the benchmark backend did not start")
+        yield f"http://127.0.0.1:{line[1]}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def server_env(database_url: str, ollama_url: str | None, **extra: str) -> dict[str, str]:
+    """graphchat's settings for a benchmark: no rate limit, warnings only, a fixed model."""
+    env = {
+        "GRAPHCHAT_DATABASE_URL": database_url,
+        "GRAPHCHAT_LOG_LEVEL": "warning",
+        "GRAPHCHAT_RATE_LIMIT": "",
+    }
+    if ollama_url is not None:
+        env |= {"GRAPHCHAT_OLLAMA_URL": ollama_url, "GRAPHCHAT_DEFAULT_MODEL": BACKEND_MODEL}
+    return env | extra
+
+
+@contextmanager
+def graphchat(env: dict[str, str], name: str = "server") -> Iterator[ServerProcess]:
+    """`python -m graphchat serve` with `env`; stopped (SIGTERM) on exit."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{name}.log"
+    log.write_text("")
+    server = ServerProcess(env, log)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def rss_bytes(server: ServerProcess) -> int:
+    """Resident memory of the server process."""
+    assert server.process is not None
+    return int(psutil.Process(server.process.pid).memory_info().rss)
+
+
+def cpu_seconds(server: ServerProcess) -> float:
+    """User + system CPU time the server process has used so far."""
+    assert server.process is not None
+    times = psutil.Process(server.process.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def migrate(env: dict[str, str], name: str) -> None:
+    """Start and stop graphchat once: its start-up applies the migrations to an empty database."""
+    with graphchat(env, name):
+        pass
+
+
+def for_each_database(
+    args: argparse.Namespace, measure: Callable[[str, str], dict[str, Any]]
+) -> dict[str, Any]:
+    """`measure(kind, backend_url)` per requested database, with the instant backend running."""
+    results: dict[str, Any] = {"parameters": vars(args)}
+    with backend() as backend_url:
+        for kind in databases.available(args.databases):
+            results[kind] = measure(kind, backend_url)
+            print(f"  {kind}: {results[kind]}", flush=True)
+    return results

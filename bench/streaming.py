@@ -1,0 +1,155 @@
+"""2. Streaming: TTFT and per-token overhead of `POST /stream`, and concurrent open streams.
+
+TTFT and token gaps alternate one direct backend stream with one graphchat stream (a new thread
+each), so load drift hits both alike. Held streams wait on a backend whose first token never
+comes within the test; the server's RSS and CPU are read with psutil.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from bench import databases, procs
+from bench.load import (
+    StreamTiming,
+    backend_body,
+    backend_stream,
+    check,
+    client,
+    graphchat_stream,
+    stream_body,
+)
+from bench.stats import summary_ms
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--streams", type=int, default=100, help="timed streams (each side)")
+    parser.add_argument("--tokens", type=int, default=20, help="tokens per timed reply")
+    parser.add_argument("--token-delay", type=float, default=0.005, help="seconds between tokens")
+    parser.add_argument("--open", type=int, default=1000, help="concurrent streams to hold")
+    parser.add_argument("--hold-databases", nargs="+", default=["sqlite", "postgres"])
+
+
+async def _timed(backend_url: str, server_url: str, count: int) -> dict[str, Any]:
+    direct: list[StreamTiming] = []
+    through: list[StreamTiming] = []
+    async with client(backend_url, 4) as backend_http, client(server_url, 4) as server_http:
+        for index in range(count + 5):  # the first five warm both paths up
+            one = await backend_stream(backend_http, backend_body())
+            two = await graphchat_stream(server_http, stream_body(f"ttft-{uuid.uuid4().hex}"))
+            if index >= 5:
+                direct.append(one)
+                through.append(two)
+    return _compare(direct, through)
+
+
+def _compare(direct: list[StreamTiming], through: list[StreamTiming]) -> dict[str, Any]:
+    first_direct = summary_ms([t.first for t in direct])
+    first_through = summary_ms([t.first for t in through])
+    gaps_direct = summary_ms([gap for t in direct for gap in t.gaps])
+    gaps_through = summary_ms([gap for t in through for gap in t.gaps])
+    return {
+        "ttft_backend": first_direct,
+        "ttft_graphchat": first_through,
+        "ttft_added_ms_p50": round(first_through["p50_ms"] - first_direct["p50_ms"], 3),
+        "ttft_added_ms_mean": round(first_through["mean_ms"] - first_direct["mean_ms"], 3),
+        "gap_backend": gaps_direct,
+        "gap_graphchat": gaps_through,
+        "gap_added_ms_mean": round(gaps_through["mean_ms"] - gaps_direct["mean_ms"], 3),
+        "gap_added_ms_p99": round(gaps_through["p99_ms"] - gaps_direct["p99_ms"], 3),
+        "tokens_per_reply": {"backend": direct[0].tokens, "graphchat": through[0].tokens},
+    }
+
+
+async def _hold(http: httpx.AsyncClient, opened: asyncio.Event, gate: asyncio.Semaphore) -> None:
+    """Open one stream, report it once `metadata` arrived, then keep reading until cancelled."""
+    async with gate:
+        stream = http.stream("POST", "/stream", json=stream_body(f"hold-{uuid.uuid4().hex}"))
+        response = await stream.__aenter__()
+    try:
+        check(response)
+        async for line in response.aiter_lines():
+            if line.startswith("event: metadata") or line.startswith("event:metadata"):
+                opened.set()
+    finally:
+        await stream.__aexit__(None, None, None)
+
+
+async def _held(server: Any, count: int) -> dict[str, Any]:
+    rss_idle = procs.rss_bytes(server)
+    async with client(server.url, count + 16) as http:
+        gate = asyncio.Semaphore(32)
+        events = [asyncio.Event() for _ in range(count)]
+        warm = max(1, count // 100)
+        tasks = [asyncio.create_task(_hold(http, events[i], gate)) for i in range(warm)]
+        await _wait_open(events[:warm], 60)
+        rss_warm, began = procs.rss_bytes(server), time.perf_counter()
+        tasks += [asyncio.create_task(_hold(http, events[i], gate)) for i in range(warm, count)]
+        opened = await _wait_open(events, 300)
+        open_seconds = time.perf_counter() - began
+        await asyncio.sleep(2)
+        cpu_before, wall_before = procs.cpu_seconds(server), time.perf_counter()
+        health = []
+        for _ in range(20):
+            start = time.perf_counter()
+            check(await http.get("/health"))
+            health.append(time.perf_counter() - start)
+            await asyncio.sleep(0.25)
+        cpu = (procs.cpu_seconds(server) - cpu_before) / (time.perf_counter() - wall_before)
+        rss_held = procs.rss_bytes(server)
+        failed = sum(1 for task in tasks if task.done() and task.exception() is not None)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    held = max(1, opened - warm)
+    return {
+        "requested": count,
+        "opened": opened,
+        "failed": failed,
+        "seconds_to_open": round(open_seconds, 1),
+        "rss_idle_mb": round(rss_idle / 2**20, 1),
+        "rss_after_warmup_mb": round(rss_warm / 2**20, 1),
+        "rss_held_mb": round(rss_held / 2**20, 1),
+        "kb_per_stream": round((rss_held - rss_warm) / held / 1024, 1),
+        "cpu_percent_while_held": round(cpu * 100, 1),
+        "health_while_held": summary_ms(health),
+    }
+
+
+async def _wait_open(events: list[asyncio.Event], timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(event.is_set() for event in events):
+        await asyncio.sleep(0.2)
+    return sum(event.is_set() for event in events)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"parameters": vars(args)}
+    kinds = databases.available(args.databases)
+    with procs.backend(tokens=args.tokens, token_delay=args.token_delay) as backend_url:
+        for kind in kinds:
+            with (
+                databases.scratch(kind) as url,
+                procs.graphchat(procs.server_env(url, backend_url), f"stream-{kind}") as server,
+            ):
+                results[kind] = asyncio.run(_timed(backend_url, server.url, args.streams))
+            print(f"  {kind} timed: {results[kind]}")
+    slow_env = {"GRAPHCHAT_LLM_FIRST_TOKEN_TIMEOUT": "900"}
+    with procs.backend(tokens=1, first_token_delay=600) as slow_url:
+        for kind in databases.available([k for k in args.hold_databases if k in kinds]):
+            with (
+                databases.scratch(kind) as url,
+                procs.graphchat(
+                    procs.server_env(url, slow_url, **slow_env), f"hold-{kind}"
+                ) as server,
+            ):
+                results.setdefault(kind, {})["held"] = asyncio.run(_held(server, args.open))
+                server.kill()  # a graceful stop would wait on every held run
+            print(f"  {kind} held: {results[kind]['held']}")
+    return results

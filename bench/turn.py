@@ -1,0 +1,76 @@
+"""1. Turn overhead: `POST /chat` against the instant backend vs that backend called directly.
+
+Each worker owns one thread (no 409 thread_busy); the same client and the same concurrency call
+the backend's streaming `/api/chat` directly for the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import uuid
+from typing import Any
+
+from bench import databases, procs
+from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
+from bench.stats import summary_ms
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per level")
+    parser.add_argument("--warmup", type=float, default=1.5)
+
+
+async def _backend_level(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
+    async with client(url, concurrency) as http:
+
+        async def call(_: int) -> None:
+            await backend_stream(http, backend_body())
+
+        run = await closed_loop(call, concurrency, args.duration, args.warmup)
+    return summary_ms(run.latencies, run.elapsed) | {"errors": run.errors}
+
+
+async def _graphchat_level(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
+    threads = [f"turn-{concurrency}-{index}-{uuid.uuid4().hex[:8]}" for index in range(concurrency)]
+    async with client(url, concurrency) as http:
+
+        async def call(worker: int) -> None:
+            check(await http.post("/chat", json=chat_body(threads[worker])))
+
+        run = await closed_loop(call, concurrency, args.duration, args.warmup)
+    return summary_ms(run.latencies, run.elapsed) | {
+        "errors": run.errors,
+        "first_error": run.first_error,
+    }
+
+
+def _compare(backend: dict[str, Any], graphchat: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "added_ms_p50": round(graphchat["p50_ms"] - backend["p50_ms"], 3),
+        "added_ms_mean": round(graphchat["mean_ms"] - backend["mean_ms"], 3),
+        "ratio_p50": round(graphchat["p50_ms"] / backend["p50_ms"], 2),
+        "throughput_ratio": round(backend["throughput_rps"] / graphchat["throughput_rps"], 2),
+    }
+
+
+def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    levels = []
+    with databases.scratch(kind) as database_url:
+        env = procs.server_env(database_url, backend_url)
+        with procs.graphchat(env, f"turn-{kind}") as server:
+            for concurrency in args.concurrency:
+                direct = asyncio.run(_backend_level(backend_url, concurrency, args))
+                through = asyncio.run(_graphchat_level(server.url, concurrency, args))
+                level = {"concurrency": concurrency, "backend": direct, "graphchat": through}
+                levels.append(level | _compare(direct, through))
+                print(f"  {kind} c={concurrency}: {levels[-1]}", flush=True)
+        # The same at concurrency 1 with per-request logging on (the default level).
+        with procs.graphchat(env | {"GRAPHCHAT_LOG_LEVEL": "info"}, f"turn-{kind}-info") as server:
+            info = asyncio.run(_graphchat_level(server.url, 1, args))
+    return {"levels": levels, "log_level_info_c1": info}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    return procs.for_each_database(args, lambda kind, url: _one_database(kind, url, args))
