@@ -1,0 +1,159 @@
+"""Request mapping and reply parsing of the providers, and the backends the settings build."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from graphchat.errors import ModelNotFound, ProviderError, ProviderUnavailable, ToolsUnsupported
+from graphchat.llm import ollama, openai_compat
+from graphchat.llm.base import ChatMessage, ChatRequest, SamplingParams, ToolCall, ToolSpec
+from graphchat.llm.embedded import (
+    DEFAULT_MODEL_NAME,
+    EmbeddedConfig,
+    EmbeddedProvider,
+    packaged_model_path,
+)
+from graphchat.llm.factory import backend_names, build_backends, build_router, embedded_config
+from graphchat.llm.transport import status_error
+from graphchat.settings import Settings
+
+PARAMS = SamplingParams(temperature=0.1, top_p=0.9, max_tokens=5, seed=2, stop=("x",), num_ctx=64)
+
+
+def test_sampling_parameters_are_mapped_per_provider() -> None:
+    assert ollama.options_for(PARAMS) == {
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "num_predict": 5,
+        "seed": 2,
+        "num_ctx": 64,
+        "stop": ["x"],
+    }
+    assert openai_compat.sampling_fields(PARAMS) == {
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "max_tokens": 5,
+        "seed": 2,
+        "stop": ["x"],
+    }
+
+
+def test_openai_tool_calls_are_sent_with_json_string_arguments() -> None:
+    call = ToolCall("c1", "add", {"a": 1})
+    request = ChatRequest(
+        model="m",
+        messages=(
+            ChatMessage("assistant", "", tool_calls=(call,)),
+            ChatMessage("tool", "2", tool_call_id="c1"),
+        ),
+        tools=(ToolSpec("add", "adds", {"type": "object"}),),
+    )
+    body = openai_compat.request_body(request)
+    assert body["messages"][0]["tool_calls"][0]["function"]["arguments"] == '{"a":1}'
+    assert body["messages"][1]["tool_call_id"] == "c1"
+    assert body["tools"][0]["function"]["name"] == "add"
+
+
+def test_openai_stream_fragments_assemble_into_tool_calls() -> None:
+    state = openai_compat.StreamState()
+    fragments = ['{"a":', " 1}"]
+    state.feed(
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "c1",
+                                "function": {"name": "add", "arguments": fragments[0]},
+                            }
+                        ]
+                    }
+                }
+            ]
+        }
+    )
+    state.feed(
+        {
+            "choices": [
+                {
+                    "delta": {
+                        "tool_calls": [{"index": 0, "function": {"arguments": fragments[1]}}]
+                    },
+                    "finish_reason": "tool_calls",
+                }
+            ]
+        }
+    )
+    last = state.last_chunk()
+    assert last.tool_calls == (ToolCall("c1", "add", {"a": 1}),)
+    assert last.finish_reason == "tool_calls"
+
+
+def test_an_openai_error_event_mid_stream_is_a_provider_error() -> None:
+    with pytest.raises(ProviderError):
+        openai_compat.StreamState().feed({"error": {"message": "boom"}})
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "error"),
+    [
+        (404, "", ModelNotFound),
+        (400, "model does not support tools", ToolsUnsupported),
+        (503, "", ProviderUnavailable),
+        (429, "", ProviderUnavailable),
+        (401, "bad key", ProviderError),
+    ],
+)
+def test_error_statuses_map_to_domain_errors(status: int, text: str, error: type) -> None:
+    assert type(status_error("b", status, text, "m")) is error
+
+
+async def test_the_embedded_provider_refuses_other_models_and_tools_without_loading() -> None:
+    provider = EmbeddedProvider(EmbeddedConfig(model_path=packaged_model_path()))
+    with pytest.raises(ModelNotFound):
+        _ = [c async for c in provider.stream(ChatRequest("other", ()))]
+    tools = (ToolSpec("t", "d", {}),)
+    with pytest.raises(ToolsUnsupported):
+        _ = [c async for c in provider.stream(ChatRequest(DEFAULT_MODEL_NAME, (), tools=tools))]
+    assert provider._llama is None
+
+
+async def test_a_missing_model_file_is_unavailable(tmp_path: Path) -> None:
+    provider = EmbeddedProvider(EmbeddedConfig(model_path=tmp_path / "none.gguf"))
+    with pytest.raises(ProviderUnavailable):
+        await provider.check()
+    assert [m.available for m in await provider.list_models()] == [False]
+
+
+def test_the_packaged_model_and_a_custom_file_name_the_model() -> None:
+    assert packaged_model_path() is not None
+    assert embedded_config(Settings(_env_file=None)).model_name == DEFAULT_MODEL_NAME
+    custom = Settings(_env_file=None, embedded_model_path=Path("/m/Qwen2.5-0.5B.gguf"))
+    assert embedded_config(custom).model_name == "qwen2.5-0.5b"
+
+
+def test_backends_are_numbered_from_the_second() -> None:
+    assert backend_names("ollama", 3) == ["ollama", "ollama-2", "ollama-3"]
+
+
+def _names(**values: object) -> list[str]:
+    settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return [backend.name for backend in asyncio.run(build_backends(settings))]
+
+
+def test_configured_backends_are_built_and_embedded_only_fills_in() -> None:
+    assert _names(ollama_url="http://a:1,http://b:2") == ["ollama", "ollama-2"]
+    assert _names(ollama_url="", openai_base_urls="http://c/v1") == ["openai"]
+    assert _names(ollama_url="") == ["embedded"]
+    assert _names(ollama_url="http://a:1", embedded="on") == ["ollama", "embedded"]
+    assert _names(ollama_url="", embedded="off") == []
+
+
+def test_no_backend_at_all_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="no model backend"):
+        asyncio.run(build_router(Settings(_env_file=None, ollama_url="", embedded="off")))
