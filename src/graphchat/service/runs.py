@@ -73,6 +73,7 @@ class RunService:
         live = self._live.get(run.id)
         if live is not None:
             await live.wait()
+            run = await self._store.runs.get(run.owner, run.thread_id, run.id)
         async with asyncio.timeout(within):
             while not run.status.is_final:
                 await asyncio.sleep(POLL_SECONDS)
