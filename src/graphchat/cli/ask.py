@@ -10,13 +10,12 @@ import typer
 
 from graphchat.cli.client import (
     DEFAULT_URL,
-    ClientError,
-    ExitCode,
     GraphchatClient,
     ReplyStream,
     Token,
     TurnOptions,
 )
+from graphchat.cli.client_errors import ClientError, ExitCode
 from graphchat.cli.connection import (
     ApiKeyOption,
     JsonOption,

@@ -25,13 +25,13 @@ from graphchat.cli.ask import ModelOption, ThreadOption, stop_run
 from graphchat.cli.chat_commands import COMMAND_NAMES, ChatState, run_command
 from graphchat.cli.client import (
     DEFAULT_URL,
-    ClientError,
     Finished,
     ReplyStream,
     Token,
     ToolCall,
     TurnOptions,
 )
+from graphchat.cli.client_errors import ClientError
 from graphchat.cli.connection import ApiKeyOption, UrlOption, connected
 
 PROMPT = "you> "
@@ -115,6 +115,8 @@ def _stream_reply(state: ChatState, text: str) -> None:
                     finished = item
     except KeyboardInterrupt:
         stop_run(state.client, reply)
+        if view is None:
+            state.console.print("[stopped]", style="dim", markup=False)
     finally:
         if view is not None:
             view.close(_footer(finished))

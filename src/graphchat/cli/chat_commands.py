@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from graphchat.cli.client import ClientError, GraphchatClient, TurnOptions
+from graphchat.cli.client import GraphchatClient, TurnOptions
+from graphchat.cli.client_errors import ClientError
 from graphchat.cli.threads import print_messages, threads_table
 
 

@@ -1,8 +1,8 @@
 """A small typed client of the graphchat HTTP API, used by the `graphchat` client commands.
 
 It knows the wire (JSON bodies, the SSE stream of `POST /stream`, the error shape) and nothing of
-the server's code. Every failure surfaces as a `ClientError` that carries a one-line message and
-the exit code the commands use, so callers never handle httpx exceptions.
+the server's code. Every failure surfaces as a `ClientError` (`client_errors.py`), so callers
+never handle httpx exceptions.
 """
 
 from __future__ import annotations
@@ -12,66 +12,24 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from enum import IntEnum
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from graphchat.cli.client_errors import (
+    ClientError,
+    ConfigError,
+    ServerError,
+    UnreachableError,
+    raise_for_status,
+    translated_errors,
+)
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 # The stream sends heartbeats, so a long read timeout only trips on a dead server.
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0, read=300.0)
-
-
-class ExitCode(IntEnum):
-    """Process exit codes of the client commands (documented in the CLI help and README)."""
-
-    OK = 0
-    ERROR = 1  # the server refused the request (400, 409, 422) or anything unexpected
-    USAGE = 2  # bad option or configuration (e.g. a malformed --url)
-    UNREACHABLE = 3  # no server at the URL, or the connection was lost
-    AUTH = 4  # 401/403: missing or wrong API key
-    NOT_FOUND = 5  # unknown thread (or model)
-    RATE_LIMITED = 6  # 429
-    SERVER = 7  # the server or its model failed (5xx, or an `error` event)
-    INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
-
-
-class ClientError(Exception):
-    """A failure worth one line to the user; `exit_code` says which kind."""
-
-    exit_code = ExitCode.ERROR
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-
-
-class ConfigError(ClientError):
-    exit_code = ExitCode.USAGE
-
-
-class UnreachableError(ClientError):
-    exit_code = ExitCode.UNREACHABLE
-
-
-class AuthError(ClientError):
-    exit_code = ExitCode.AUTH
-
-
-class NotFoundError(ClientError):
-    exit_code = ExitCode.NOT_FOUND
-
-
-class RateLimitedError(ClientError):
-    exit_code = ExitCode.RATE_LIMITED
-
-
-class ServerError(ClientError):
-    exit_code = ExitCode.SERVER
 
 
 # --- shapes of the API's JSON (unknown fields are kept, so `--json` output loses nothing) ---
@@ -223,7 +181,7 @@ class ReplyStream:
             self.thread_id, self.run_id = parts[1], parts[3]
 
     def __iter__(self) -> Iterator[StreamItem]:
-        with _translated(str(self.response.url)):
+        with translated_errors(str(self.response.url)):
             for event in iter_sse(self.response.iter_lines()):
                 item = self._item(event.event, _loads(event.data))
                 if item is not None:
@@ -273,58 +231,6 @@ def _loads(data: str) -> Any:
         raise ServerError("the server sent an unreadable event") from None
 
 
-# --- errors ---
-def _error_of(response: httpx.Response) -> tuple[str | None, str]:
-    try:
-        error = response.json().get("error") or {}
-        return error.get("code"), str(error.get("message") or response.reason_phrase)
-    except (ValueError, AttributeError):
-        return None, f"HTTP {response.status_code} {response.reason_phrase}".strip()
-
-
-def _retry_after(response: httpx.Response) -> str:
-    value = response.headers.get("retry-after", "").strip()
-    return f"; try again in {value} s" if value.isdigit() else "; try again later"
-
-
-def _raise_for_status(response: httpx.Response) -> None:
-    if response.is_success:
-        return
-    status = response.status_code
-    code, message = _error_of(response)
-    if status in (401, 403):
-        hint = "check --api-key / GRAPHCHAT_API_KEY"
-        raise AuthError(f"not authorized ({message}); {hint}", code=code, status=status)
-    if status == 404:
-        raise NotFoundError(message, code=code, status=status)
-    if status == 429:
-        wait = _retry_after(response)
-        raise RateLimitedError(f"rate limited ({message}){wait}", code=code, status=status)
-    if status >= 500:
-        raise ServerError(f"server error {status}: {message}", code=code, status=status)
-    raise ClientError(f"request refused ({status}): {message}", code=code, status=status)
-
-
-@contextmanager
-def _translated(url: str) -> Iterator[None]:
-    """Turns httpx's transport errors into `ClientError`s with a sentence a user can act on."""
-    try:
-        yield
-    except httpx.ConnectError as exc:
-        raise UnreachableError(
-            f"cannot reach the graphchat server at {url} ({_reason(exc)})"
-        ) from None
-    except httpx.TimeoutException:
-        raise ServerError(f"the server at {url} did not answer in time") from None
-    except httpx.TransportError as exc:
-        raise UnreachableError(f"lost the connection to {url} ({_reason(exc)})") from None
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.rsplit("] ", 1)[-1]  # drop "[Errno 111] " prefixes
-
-
 def _parsed(shape: type[_ShapeT], response: httpx.Response) -> _ShapeT:
     try:
         return shape.model_validate(response.json())
@@ -363,9 +269,9 @@ class GraphchatClient:
         self._http.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        with _translated(self.url):
+        with translated_errors(self.url):
             response = self._http.request(method, path, **kwargs)
-        _raise_for_status(response)
+        raise_for_status(response)
         return response
 
     # --- turns ---
@@ -391,12 +297,12 @@ class GraphchatClient:
         }
         headers = {"Accept": "text/event-stream"}
         with (
-            _translated(self.url),
+            translated_errors(self.url),
             self._http.stream("POST", "/stream", json=body, headers=headers) as response,
         ):
             if not response.is_success:
                 response.read()
-                _raise_for_status(response)
+                raise_for_status(response)
             yield ReplyStream(response)
 
     def cancel(self, thread_id: str, run_id: str) -> bool:

@@ -13,7 +13,8 @@ from typing import Annotated
 
 import typer
 
-from graphchat.cli.client import ClientError, ExitCode, GraphchatClient
+from graphchat.cli.client import GraphchatClient
+from graphchat.cli.client_errors import ClientError, ExitCode
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 request refused or other error, 2 usage or configuration error, "

@@ -8,21 +8,16 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from graphchat.cli.client import (
+from graphchat.cli.client import Finished, GraphchatClient, Token, ToolCall, TurnOptions, iter_sse
+from graphchat.cli.client_errors import (
     AuthError,
     ClientError,
     ConfigError,
     ExitCode,
-    Finished,
-    GraphchatClient,
     NotFoundError,
     RateLimitedError,
     ServerError,
-    Token,
-    ToolCall,
-    TurnOptions,
     UnreachableError,
-    iter_sse,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
