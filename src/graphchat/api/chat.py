@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import replace
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
@@ -142,8 +142,10 @@ IdempotencyKey = Annotated[
 
 
 def _request_hash(route: str, body: BaseModel) -> str:
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(route.encode() + b"\0" + canonical).hexdigest()
+    # stdlib json: orjson refuses integers beyond 64 bits, which a client may send (was a 500).
+    payload = body.model_dump(mode="json")
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(route.encode() + b"\0" + canonical.encode()).hexdigest()
 
 
 def _keyed(request: TurnRequest, route: str, body: BaseModel, key: str | None) -> TurnRequest:
