@@ -156,8 +156,19 @@ def test_another_owner_gets_404_on_every_thread_route_exactly_as_for_a_missing_t
         assert same == missing.json()["error"]["message"].replace("no-such-thread", "?")
         assert stolen.json()["error"]["code"] == missing.json()["error"]["code"]
 
-    for route in ("/chat", "/invoke", "/stream"):
-        body = {**_BODIES["POST"], "thread_id": thread_id}
+    messages = [{"role": "user", "content": "let me in"}]
+    in_input = {"input": {"messages": messages, "thread_id": thread_id}}
+    in_config = {
+        "input": {"messages": messages},
+        "config": {"configurable": {"thread_id": thread_id}},
+    }
+    for route, body in (
+        ("/chat", {"message": "let me in", "thread_id": thread_id}),
+        ("/invoke", in_input),
+        ("/invoke", in_config),
+        ("/stream", in_input),
+        ("/stream", in_config),
+    ):
         stolen = anonymous.post(route, json=body, headers=_bearer(BOB_SECRET))
         assert stolen.status_code == 404, (route, stolen.text)
         assert stolen.json()["error"]["code"] == "thread_not_found"

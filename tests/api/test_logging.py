@@ -46,7 +46,7 @@ def _serve(tmp_path: Path, ollama: FakeOllama, **env: str) -> Iterator[tuple[str
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # start-up is slow on a loaded CI machine
         while True:
             assert process.poll() is None, log_path.read_text()
             try:

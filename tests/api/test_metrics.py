@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
@@ -79,7 +80,11 @@ def test_open_streams_are_gauged(api: httpx.Client, ollama: FakeOllama) -> None:
         response.read()
 
     assert during == 1
-    assert _value(_samples(api), "graphchat_active_streams") == 0
+    # The server closes its side just after the client read the last byte: wait for it.
+    deadline = time.monotonic() + 30
+    while _value(_samples(api), "graphchat_active_streams") != 0:
+        assert time.monotonic() < deadline, "the stream was never counted as closed"
+        time.sleep(0.05)
 
 
 def test_rate_limited_requests_are_counted_per_app(start_server: Callable[..., LiveServer]) -> None:
