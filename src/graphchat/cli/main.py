@@ -10,9 +10,9 @@ import typer
 from pydantic import ValidationError
 
 from graphchat import __version__
-from graphchat.cli.config import config_app
 from graphchat.cli.ask import ask
 from graphchat.cli.chat import chat
+from graphchat.cli.config import config_app
 from graphchat.cli.connection import EXIT_CODES_HELP
 from graphchat.cli.keys import keys_app
 from graphchat.cli.threads import models, threads_app
@@ -21,13 +21,13 @@ from graphchat.settings import Settings, describe_validation_error
 app = typer.Typer(help="graphchat: a self-hosted chat-agent service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 # The client commands: talk to a running server over HTTP.
 app.command(epilog=EXIT_CODES_HELP)(chat)
 app.command(epilog=EXIT_CODES_HELP)(ask)
 app.add_typer(threads_app, name="threads")
 app.command(epilog=EXIT_CODES_HELP)(models)
+app.add_typer(config_app, name="config")
 
 
 def load_settings(**overrides: object) -> Settings:
