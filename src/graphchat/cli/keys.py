@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from graphchat.errors import GraphchatError
 from graphchat.security.keys import generate_key
 from graphchat.settings import Settings
-from graphchat.store import Store
-from graphchat.store.api_keys import ApiKey
+
+if TYPE_CHECKING:  # the store pulls in SQLAlchemy: keep client commands quick to start
+    from graphchat.store import Store
+    from graphchat.store.api_keys import ApiKey
 
 keys_app = typer.Typer(help="API keys (used when GRAPHCHAT_AUTH=on).", no_args_is_help=True)
 T = TypeVar("T")
@@ -21,6 +23,7 @@ _MAX_OWNER = 128
 
 def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     from graphchat.cli.main import load_settings
+    from graphchat.store import Store
 
     settings: Settings = load_settings()
 
