@@ -93,7 +93,9 @@ def _run_db(action: str, revision: str) -> None:
             elif action == "downgrade":
                 await migrate.downgrade(engine, revision)
             current = await migrate.current_revision(engine)
-            typer.echo(f"database at revision {current or 'none'} (head: {migrate.head_revision()})")
+            typer.echo(
+                f"database at revision {current or 'none'} (head: {migrate.head_revision()})"
+            )
         finally:
             await engine.dispose()
 
