@@ -24,7 +24,14 @@ from graphchat.errors import (
     ProviderUnavailable,
     ToolsUnsupported,
 )
-from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest, ModelInfo, Usage
+from graphchat.llm.base import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ModelInfo,
+    SamplingParams,
+    Usage,
+)
 from graphchat.llm.openai_compat import sampling_fields
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
@@ -48,6 +55,14 @@ class EmbeddedConfig:
     model_name: str = DEFAULT_MODEL_NAME
     n_ctx: int = 2048
     n_threads: int | None = None
+
+
+def _sampling(params: SamplingParams) -> dict[str, Any]:
+    """llama.cpp takes the OpenAI names; its seed is 32-bit (the API accepts 63 bits)."""
+    fields = sampling_fields(params)
+    if "seed" in fields:
+        fields["seed"] %= 2**32
+    return fields
 
 
 def _message_dict(message: ChatMessage) -> dict[str, str]:
@@ -138,7 +153,7 @@ class EmbeddedProvider:
         stream = llama.create_chat_completion(
             messages=[_message_dict(message) for message in request.messages],
             stream=True,
-            **sampling_fields(request.params),  # llama.cpp takes the OpenAI names,
+            **_sampling(request.params),
         )
         produced, reason = 0, "stop"
         for part in stream:
