@@ -409,16 +409,6 @@ class Settings(BaseSettings):
     def _split_tools(cls, value: object) -> object:
         return _split_csv(value)
 
-    # --- build ---
-    build: str = Field(
-        "",
-        max_length=200,
-        description=(
-            "Build identifier `/info` reports (the Docker image sets it to the git commit); "
-            "empty: `dev`."
-        ),
-    )
-
     # --- ui ---
     ui_enabled: bool = Field(True, description="Serve the web UI at `/`.")
 

@@ -32,9 +32,7 @@ def _stored(database_url: str, thread_id: str) -> tuple[list[tuple[str, str, str
 def test_a_dead_backend_gives_503_and_keeps_the_message(
     start_server: Callable[..., LiveServer], database_url: str
 ) -> None:
-    server = start_server(
-        ollama_url=f"http://127.0.0.1:{_closed_port()}", default_model="llama3.2"
-    )
+    server = start_server(ollama_url=f"http://127.0.0.1:{_closed_port()}", default_model="llama3.2")
     with server.client() as api:
         response = api.post("/chat", json={"message": "anyone?", "thread_id": "dead"})
 
@@ -49,9 +47,7 @@ def test_a_dead_backend_gives_503_and_keeps_the_message(
     assert error["code"] == "llm_unavailable"
 
 
-def test_an_unknown_model_gives_400_model_not_found(
-    api: httpx.Client, database_url: str
-) -> None:
+def test_an_unknown_model_gives_400_model_not_found(api: httpx.Client, database_url: str) -> None:
     response = api.post("/chat", json={"message": "hi", "model": "nope:7b", "thread_id": "m"})
 
     assert response.status_code == 400

@@ -150,7 +150,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _record(self, body: dict[str, Any] | None) -> None:
         self.fake._record(
-            RecordedRequest(self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()})
+            RecordedRequest(
+                self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()}
+            )
         )
 
     # --- routes ---
@@ -250,16 +252,23 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"role": "assistant", "content": token}
             self._chunk({**base, "message": message, "done": False})
         if reply.tool_calls:
-            self._chunk({**base, "message": {"role": "assistant", "content": "",
-                                             "tool_calls": reply.tool_calls}, "done": False})
+            self._chunk(
+                {
+                    **base,
+                    "message": {"role": "assistant", "content": "", "tool_calls": reply.tool_calls},
+                    "done": False,
+                }
+            )
         if reply.token_delay:
             time.sleep(reply.token_delay)
-        self._chunk({
-            **base,
-            "message": {"role": "assistant", "content": ""},
-            "done": True,
-            "done_reason": reply.done_reason,
-            "total_duration": 1000,
-            "prompt_eval_count": reply.prompt_eval_count,
-            "eval_count": reply.eval_count if reply.eval_count is not None else len(tokens),
-        })
+        self._chunk(
+            {
+                **base,
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": reply.done_reason,
+                "total_duration": 1000,
+                "prompt_eval_count": reply.prompt_eval_count,
+                "eval_count": reply.eval_count if reply.eval_count is not None else len(tokens),
+            }
+        )

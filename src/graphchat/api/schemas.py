@@ -252,7 +252,6 @@ class InfoOut(BaseModel):
     name: str
     version: str
     build: str = Field(description="Build identifier, e.g. the git commit of the image; `dev`.")
-    build: str = Field(description="Build identifier, e.g. the git commit of the image; `dev`.")
     database: str
     backends: list[str]
     default_model: str | None
