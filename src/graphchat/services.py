@@ -54,7 +54,10 @@ class Services:
             tool_timeout=settings.tool_timeout_seconds,
         )
         model = InstrumentedProvider(  # times and logs every model call
-            router, metrics or Metrics(), log_content=settings.log_content
+            router,
+            metrics or Metrics(),
+            log_content=settings.log_content,
+            count_cache=settings.cache == "on",
         )
         worker_id = new_worker_id()
         runs = RunService(store, live_runs)

@@ -108,3 +108,20 @@ def test_metrics_need_a_key_under_auth_unless_made_public(
         assert private_api.get("/metrics").status_code == 401
         assert public_api.get("/metrics").status_code == 200
         assert public_api.get("/threads").status_code == 401
+
+
+def test_cache_hits_and_breaker_state_are_reported(
+    start_server: Callable[..., LiveServer], ollama: FakeOllama
+) -> None:
+    server = start_server(cache="on")
+    body = {"message": "same question", "temperature": 0}
+    with server.client() as api:
+        assert api.post("/chat", json=body).status_code == 200
+        assert api.post("/chat", json=body).json()["messages"][1]["cached"] is True
+        samples = _samples(api)
+
+    assert len(ollama.chat_requests()) == 1
+    assert _value(samples, "graphchat_reply_cache_lookups_total", result="miss") == 1
+    assert _value(samples, "graphchat_reply_cache_lookups_total", result="hit") == 1
+    assert _value(samples, "graphchat_breaker_state", backend="ollama", state="closed") == 1
+    assert _value(samples, "graphchat_breaker_state", backend="ollama", state="open") == 0

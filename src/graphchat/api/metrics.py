@@ -19,6 +19,8 @@ UNMATCHED = "<unmatched>"
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process."""
     registry: Metrics = request.app.state.metrics
+    for circuit in request.app.state.services.router.circuits():
+        registry.set_breaker_state(circuit.name, circuit.state)  # read at scrape time
     return Response(registry.render(), media_type=CONTENT_TYPE)
 
 

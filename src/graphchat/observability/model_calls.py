@@ -20,10 +20,18 @@ log = structlog.get_logger("graphchat.llm")
 class InstrumentedProvider:
     """Delegates to `inner`, recording latency, time to first token and token usage."""
 
-    def __init__(self, inner: ChatProvider, metrics: Metrics, *, log_content: bool = False) -> None:
+    def __init__(
+        self,
+        inner: ChatProvider,
+        metrics: Metrics,
+        *,
+        log_content: bool = False,
+        count_cache: bool = False,
+    ) -> None:
         self._inner = inner
         self._metrics = metrics
         self._log_content = log_content  # prompts and replies may hold secrets: opt-in only
+        self._count_cache = count_cache  # with the reply cache on, every call is a hit or a miss
         self.name = inner.name
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
@@ -31,6 +39,7 @@ class InstrumentedProvider:
         first_token: float | None = None
         outcome = "error"
         prompt = completion = 0
+        cached = False
         reply: list[str] = []
         try:
             async for chunk in self._inner.stream(request):
@@ -40,6 +49,7 @@ class InstrumentedProvider:
                     first_token = time.perf_counter() - started
                 if chunk.usage is not None:
                     prompt, completion = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+                cached = cached or chunk.cached
                 yield chunk
             outcome = "ok"
         except GraphchatError as exc:
@@ -52,6 +62,8 @@ class InstrumentedProvider:
             seconds = time.perf_counter() - started
             self._metrics.observe_model_call(request.model, outcome, seconds, first_token)
             self._metrics.count_tokens(request.model, prompt, completion)
+            if self._count_cache and outcome == "ok":
+                self._metrics.count_cache_lookup(cached)
             content = {}
             if self._log_content:
                 last = request.messages[-1].content if request.messages else ""
