@@ -84,7 +84,7 @@ async def _hold(http: httpx.AsyncClient, opened: asyncio.Event, gate: asyncio.Se
 async def _held(server: Any, count: int) -> dict[str, Any]:
     rss_idle = procs.rss_bytes(server)
     async with client(server.url, count + 16) as http:
-        gate = asyncio.Semaphore(32)
+        gate = asyncio.Semaphore(8)  # clients arrive a few at a time, not all at once
         events = [asyncio.Event() for _ in range(count)]
         warm = max(1, count // 100)
         tasks = [asyncio.create_task(_hold(http, events[i], gate)) for i in range(warm)]
@@ -103,7 +103,7 @@ async def _held(server: Any, count: int) -> dict[str, Any]:
             await asyncio.sleep(0.25)
         cpu = (procs.cpu_seconds(server) - cpu_before) / (time.perf_counter() - wall_before)
         rss_held = procs.rss_bytes(server)
-        failed = sum(1 for task in tasks if task.done() and task.exception() is not None)
+        errors = [task.exception() for task in tasks if task.done() and task.exception()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -111,7 +111,8 @@ async def _held(server: Any, count: int) -> dict[str, Any]:
     return {
         "requested": count,
         "opened": opened,
-        "failed": failed,
+        "failed": len(errors),
+        "first_failure": repr(errors[0])[:300] if errors else None,
         "seconds_to_open": round(open_seconds, 1),
         "rss_idle_mb": round(rss_idle / 2**20, 1),
         "rss_after_warmup_mb": round(rss_warm / 2**20, 1),
