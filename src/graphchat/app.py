@@ -53,6 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(metrics_routes.router)
     if settings.ui_enabled:
         mount_ui(app)
+    # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
+    # started side by side in one process from racing in pydantic's schema generation.
+    app.openapi()
     return app
 
 
