@@ -16,38 +16,44 @@ from graphchat.settings import Settings
 from graphchat.store.records import Thread
 
 LOCAL_OWNER = "local"
+# These do no I/O, yet are `async def`: FastAPI runs plain `def` dependencies in a worker
+# thread, a hop per dependency per request.
 
 
-def get_services(request: Request) -> Services:
+def _services_of(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    return _services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
-def get_chat(services: ServicesDep) -> ChatService:
+async def get_chat(services: ServicesDep) -> ChatService:
     return services.chat
 
 
-def get_threads(services: ServicesDep) -> ThreadService:
+async def get_threads(services: ServicesDep) -> ThreadService:
     return services.threads
 
 
-def get_runs(services: ServicesDep) -> RunService:
+async def get_runs(services: ServicesDep) -> RunService:
     return services.runs
 
 
-def get_owner(request: Request) -> str:
+async def get_owner(request: Request) -> str:
     """The owner the caller acts for: set by authentication, else the single local owner."""
     owner: str | None = getattr(request.state, "owner", None)
     if owner is not None:
         return owner
-    if get_services(request).settings.auth == "on":  # fail closed if a route escaped the check
+    if _services_of(request).settings.auth == "on":  # fail closed if a route escaped the check
         raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
     return LOCAL_OWNER
 

@@ -125,8 +125,14 @@ class TurnRecorder:
     async def _store_now(self, message: NewMessage) -> None:
         await self._flush_pending()
         turn = self._turn
-        for stored in await self._runs.append(turn.thread.id, turn.run.id, [message]):
-            self._emit_message(stored)
+        stored = await self._runs.append(turn.thread.id, turn.run.id, [message], self._last_seq())
+        for message_row in stored:
+            self._emit_message(message_row)
+
+    def _last_seq(self) -> int | None:
+        """The thread's last sequence number: this run is the only writer while it runs."""
+        stored = self._turn.output_messages or self._turn.input_messages
+        return stored[-1].seq if stored else None
 
     def _emit_message(self, stored: Message) -> None:
         self._turn.output_messages.append(stored)
@@ -171,7 +177,10 @@ class TurnRecorder:
             completion_tokens=turn.usage.completion_tokens,
             error=error_body,
         )
-        for stored in await self._runs.finish(turn.thread.id, turn.run.id, outcome, final):
+        last_seq = self._last_seq()
+        for stored in await self._runs.finish(
+            turn.thread.id, turn.run.id, outcome, final, last_seq
+        ):
             self._emit_message(stored)
         turn.status = status
         turn.run = replace(

@@ -31,15 +31,21 @@ async def append_messages(
     thread_id: str,
     run_id: str | None,
     messages: Sequence[NewMessage],
+    last_seq: int | None = None,
 ) -> list[Message]:
-    """INSERT `messages` after the thread's last one; never touches earlier rows."""
+    """INSERT `messages` after the thread's last one (`last_seq`, looked up when not known).
+
+    Never touches earlier rows; the unique (thread_id, seq) key refuses a stale `last_seq`.
+    """
     if not messages:
         return []
-    last = (
-        await connection.execute(
-            select(func.max(_MESSAGE.c.seq)).where(_MESSAGE.c.thread_id == thread_id)
-        )
-    ).scalar_one_or_none() or 0
+    last = last_seq
+    if last is None:
+        last = (
+            await connection.execute(
+                select(func.max(_MESSAGE.c.seq)).where(_MESSAGE.c.thread_id == thread_id)
+            )
+        ).scalar_one_or_none() or 0
     now = utcnow()
     rows = [
         {

@@ -202,11 +202,15 @@ class RunRepository:
         return True
 
     async def append(
-        self, thread_id: str, run_id: str, messages: Sequence[NewMessage]
+        self,
+        thread_id: str,
+        run_id: str,
+        messages: Sequence[NewMessage],
+        last_seq: int | None = None,
     ) -> list[Message]:
         """Messages produced during a run (assistant tool calls, tool results)."""
         async with transaction(self._engine, write=True) as connection:
-            stored = await append_messages(connection, thread_id, run_id, messages)
+            stored = await append_messages(connection, thread_id, run_id, messages, last_seq)
             await connection.execute(
                 update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=utcnow())
             )
@@ -218,13 +222,17 @@ class RunRepository:
         run_id: str,
         outcome: RunOutcome,
         messages: Sequence[NewMessage] = (),
+        last_seq: int | None = None,
     ) -> list[Message]:
         """Store the run's last messages and its final status together."""
         now = utcnow()
         async with transaction(self._engine, write=True) as connection:
-            if not await thread_id_taken(connection, thread_id):
+            touched = await connection.execute(
+                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
+            )
+            if not touched.rowcount:
                 return []  # deleted while the run was active: nothing left to record
-            stored = await append_messages(connection, thread_id, run_id, messages)
+            stored = await append_messages(connection, thread_id, run_id, messages, last_seq)
             await connection.execute(
                 update(_RUN)
                 .where(_RUN.c.id == run_id)
@@ -235,9 +243,6 @@ class RunRepository:
                     completion_tokens=outcome.completion_tokens,
                     error=outcome.error,
                 )
-            )
-            await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
             )
         return stored
 
