@@ -23,7 +23,7 @@ from graphchat.llm.base import (
     tool_schemas,
 )
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import HttpProvider, get_json, timed_lines
+from graphchat.llm.transport import HttpProvider, finish_body, get_json, timed_lines
 
 
 def options_for(params: SamplingParams) -> dict[str, Any]:
@@ -130,11 +130,13 @@ class OllamaProvider(HttpProvider):
 
     async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
         saw_tool_calls = False
-        async for line in timed_lines(response, self._timeouts, deadline):
+        lines = timed_lines(response, self._timeouts, deadline)
+        async for line in lines:
             chunk = parse_line(line, saw_tool_calls=saw_tool_calls)
             saw_tool_calls = saw_tool_calls or bool(chunk.tool_calls)
             yield chunk
             if chunk.done:
+                await finish_body(lines)
                 return
         raise ProviderError("the model backend closed the reply before it was done")
 

@@ -24,7 +24,7 @@ from graphchat.llm.base import (
     tool_schemas,
 )
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import HttpProvider, get_json, timed_lines
+from graphchat.llm.transport import HttpProvider, finish_body, get_json, timed_lines
 
 _DONE = "[DONE]"
 
@@ -159,12 +159,14 @@ class OpenAICompatProvider(HttpProvider):
 
     async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
         state = StreamState()
-        async for line in timed_lines(response, self._timeouts, deadline):
+        lines = timed_lines(response, self._timeouts, deadline)
+        async for line in lines:
             if not line.startswith("data:"):
                 continue  # comments, `event:` and `id:` fields carry nothing we use
             payload = line[5:].strip()
             if payload == _DONE:
                 yield state.last_chunk()
+                await finish_body(lines)
                 return
             text = state.feed(orjson.loads(payload))
             if text:

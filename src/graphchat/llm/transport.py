@@ -7,6 +7,7 @@ so the Ollama and OpenAI-compatible adapters translate errors in exactly one way
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -28,6 +29,9 @@ from graphchat.llm.timeouts import Timeouts, next_within
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 WAITING_FIRST = "waiting for the model's first token"
 STALLED = "the reply stalled"
+
+
+_DRAIN_SECONDS = 0.5
 
 
 def make_client(
@@ -131,6 +135,18 @@ async def timed_lines(
         if line.strip():
             yield line
             wait, what = timeouts.stall, STALLED
+
+
+async def finish_body(lines: AsyncIterator[str]) -> None:
+    """Read the (empty) rest of a finished reply, so its connection goes back to the pool.
+
+    Closing a response with unread bytes makes httpx drop the connection: a new TCP connection
+    for every model call.
+    """
+    with contextlib.suppress(GraphchatError, httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            async for _ in lines:
+                pass
 
 
 def deadline_after(seconds: float) -> float:
