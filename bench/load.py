@@ -59,7 +59,11 @@ async def closed_loop(request: Request, concurrency: int, duration: float, warmu
 
 def check(response: httpx.Response) -> None:
     if response.status_code != 200:
-        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            body = response.text[:200]
+        except httpx.ResponseNotRead:  # a streamed response: its body is not read here
+            body = "(stream)"
+        raise RuntimeError(f"HTTP {response.status_code}: {body}")
 
 
 def chat_body(thread_id: str, message: str = "Hello there, how are you?") -> dict[str, Any]:

@@ -143,6 +143,7 @@ def _turn(result: dict[str, Any]) -> str:
                 lv["graphchat"]["p50_ms"],
                 lv["graphchat"]["p99_ms"],
                 lv["graphchat"]["throughput_rps"],
+                lv["graphchat"].get("server_cpu_ms_per_turn"),
                 lv["added_ms_p50"],
                 lv["ratio_p50"],
                 lv["graphchat"]["errors"],
@@ -156,7 +157,8 @@ def _turn(result: dict[str, Any]) -> str:
             "backend req/s",
             "graphchat p50 ms",
         )
-        header += ("graphchat p99 ms", "graphchat req/s", "added ms (p50)", "ratio (p50)", "errors")
+        header += ("graphchat p99 ms", "graphchat req/s", "server CPU ms/turn", "added ms (p50)")
+        header += ("ratio (p50)", "errors")
         info = result[kind]["log_level_info_c1"]
         out += f"\n**{kind}**\n\n" + _table(header, rows)
         out += "\nWith `GRAPHCHAT_LOG_LEVEL=info` (a log line per request), concurrency 1: p50"
@@ -205,6 +207,7 @@ def _streaming(result: dict[str, Any]) -> str:
             h["opened"],
             h["failed"],
             h["seconds_to_open"],
+            h.get("server_cpu_percent_while_opening"),
             h["rss_idle_mb"],
             h["rss_held_mb"],
             h["kb_per_stream"],
@@ -220,12 +223,19 @@ def _streaming(result: dict[str, Any]) -> str:
         "opened",
         "failed",
         "s to open",
+        "server CPU % while opening",
         "RSS idle MB",
         "RSS held MB",
     )
     header += ("KB per stream", "server CPU % while held", "/health p50 ms while held")
-    out += "Streams held open on a backend whose first token does not come during the test.\n\n"
-    return out + _table(header, held_rows)
+    out += "Streams held open on a backend whose first token does not come during the test,"
+    out += " opened 8 at a time (at most 300 s).\n\n" + _table(header, held_rows)
+    failures = [
+        f"- {kind}: {h['first_failure']}"
+        for kind in _kinds(result)
+        if (h := result[kind].get("held")) and h.get("first_failure")
+    ]
+    return out + ("\nFirst failure:\n\n" + "\n".join(failures) + "\n" if failures else "")
 
 
 def _history(result: dict[str, Any]) -> str:

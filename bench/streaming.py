@@ -81,32 +81,47 @@ async def _hold(http: httpx.AsyncClient, opened: asyncio.Event, gate: asyncio.Se
         await stream.__aexit__(None, None, None)
 
 
+_STREAMS_PER_CLIENT = 50  # httpx scans its pool per request: many small pools stay O(1)
+
+
 async def _held(server: Any, count: int) -> dict[str, Any]:
     rss_idle = procs.rss_bytes(server)
-    async with client(server.url, count + 16) as http:
-        gate = asyncio.Semaphore(8)  # clients arrive a few at a time, not all at once
-        events = [asyncio.Event() for _ in range(count)]
-        warm = max(1, count // 100)
-        tasks = [asyncio.create_task(_hold(http, events[i], gate)) for i in range(warm)]
-        await _wait_open(events[:warm], 60)
-        rss_warm, began = procs.rss_bytes(server), time.perf_counter()
-        tasks += [asyncio.create_task(_hold(http, events[i], gate)) for i in range(warm, count)]
-        opened = await _wait_open(events, 300)
-        open_seconds = time.perf_counter() - began
-        await asyncio.sleep(2)
-        cpu_before, wall_before = procs.cpu_seconds(server), time.perf_counter()
-        health = []
-        for _ in range(20):
-            start = time.perf_counter()
-            check(await http.get("/health"))
-            health.append(time.perf_counter() - start)
-            await asyncio.sleep(0.25)
-        cpu = (procs.cpu_seconds(server) - cpu_before) / (time.perf_counter() - wall_before)
-        rss_held = procs.rss_bytes(server)
-        errors = [task.exception() for task in tasks if task.done() and task.exception()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    clients = [client(server.url, _STREAMS_PER_CLIENT + 4) for _ in range(count // 50 + 1)]
+    gate = asyncio.Semaphore(8)  # clients arrive a few at a time, not all at once
+    events = [asyncio.Event() for _ in range(count)]
+
+    def hold(index: int) -> asyncio.Task[None]:
+        http = clients[index // _STREAMS_PER_CLIENT]
+        return asyncio.create_task(_hold(http, events[index], gate))
+
+    warm = max(1, count // 100)
+    tasks = [hold(index) for index in range(warm)]
+    await _wait_open(events[:warm], 60)
+    rss_warm, cpu_open, began = (
+        procs.rss_bytes(server),
+        procs.cpu_seconds(server),
+        time.perf_counter(),
+    )
+    tasks += [hold(index) for index in range(warm, count)]
+    opened = await _wait_open(events, 300)
+    open_seconds = time.perf_counter() - began
+    cpu_open = (procs.cpu_seconds(server) - cpu_open) / open_seconds
+    await asyncio.sleep(2)
+    cpu_before, wall_before = procs.cpu_seconds(server), time.perf_counter()
+    health = []
+    for _ in range(20):
+        start = time.perf_counter()
+        check(await clients[-1].get("/health"))
+        health.append(time.perf_counter() - start)
+        await asyncio.sleep(0.25)
+    cpu = (procs.cpu_seconds(server) - cpu_before) / (time.perf_counter() - wall_before)
+    rss_held = procs.rss_bytes(server)
+    errors = [task.exception() for task in tasks if task.done() and task.exception()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for http in clients:
+        await http.aclose()
     held = max(1, opened - warm)
     return {
         "requested": count,
@@ -114,6 +129,7 @@ async def _held(server: Any, count: int) -> dict[str, Any]:
         "failed": len(errors),
         "first_failure": repr(errors[0])[:300] if errors else None,
         "seconds_to_open": round(open_seconds, 1),
+        "server_cpu_percent_while_opening": round(cpu_open * 100, 1),
         "rss_idle_mb": round(rss_idle / 2**20, 1),
         "rss_after_warmup_mb": round(rss_warm / 2**20, 1),
         "rss_held_mb": round(rss_held / 2**20, 1),
