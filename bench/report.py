@@ -96,7 +96,7 @@ def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
     met = value < target if below else value >= target
     if met:
         return "met"
-    return f"missed by {abs(value - target):,.2f} ({value / target:,.1f}× the target)"
+    return f"missed by {abs(value - target):,.2f} ({value / target:,.2f}× the target)"
 
 
 def _targets(results: dict[str, dict[str, Any]]) -> str:
