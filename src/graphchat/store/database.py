@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -16,6 +19,7 @@ from graphchat.errors import StoreUnavailable
 from graphchat.settings import Settings
 
 _WRITE_OPTION = "graphchat_write"
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -70,13 +74,28 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def _writer_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager[object]:
+    """SQLite has one writer at a time, and a waiting writer polls with growing sleeps (1, 2,
+    5… 100 ms). Writers of this process queue on an asyncio lock instead, so SQLite's own
+    waiting is left to writers of other processes."""
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    lock = _WRITER_LOCKS.get(engine.sync_engine)
+    if lock is None:
+        lock = _WRITER_LOCKS[engine.sync_engine] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def transaction(
     engine: AsyncEngine, *, write: bool = False
 ) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed on success; driver errors become ours."""
     try:
-        async with engine.connect() as connection:
+        async with (
+            _writer_lock(engine) if write else contextlib.nullcontext(),
+            engine.connect() as connection,
+        ):
             if write:
                 await connection.execution_options(**{_WRITE_OPTION: True})
             async with connection.begin():
