@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Table, delete, insert, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -143,12 +143,8 @@ class ThreadRepository:
         query = select(_THREAD).where(_THREAD.c.owner == owner)
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    _THREAD.c.updated_at < stamp,
-                    and_(_THREAD.c.updated_at == stamp, _THREAD.c.id < last_id),
-                )
-            )
+            # A row-value comparison, so the (owner, updated_at, id) index can seek to the cursor.
+            query = query.where(tuple_(_THREAD.c.updated_at, _THREAD.c.id) < (stamp, last_id))
         query = (
             query.order_by(_THREAD.c.updated_at.desc(), _THREAD.c.id.desc())
             .limit(limit + 1)
