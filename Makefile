@@ -51,7 +51,7 @@ typecheck: install ## mypy --strict
 check: lint test ## Everything CI checks
 
 bench: install ## Run the benchmarks; results in bench/results/, summary in docs/performance.md
-	$(BIN)/python -m bench all
+	source scripts/test-services.sh && $(BIN)/python -m bench all
 
 docs: install ## Regenerate docs/configuration.md and .env.example from the settings class
 	$(BIN)/graphchat config docs --output docs/configuration.md
