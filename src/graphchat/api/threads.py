@@ -101,9 +101,9 @@ async def update_thread(
 
 
 @router.delete("/{thread_id}", status_code=204, responses=_NOT_FOUND)
-async def delete_thread(thread: ThreadDep, owner: OwnerDep, threads: ThreadsDep) -> Response:
+async def delete_thread(thread: ThreadDep, threads: ThreadsDep) -> Response:
     """Delete the thread with all its messages and runs."""
-    await threads.delete(owner, thread.id)
+    await threads.delete(thread)
     return Response(status_code=204)
 
 

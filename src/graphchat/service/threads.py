@@ -44,12 +44,12 @@ class ThreadService:
         """Apply the fields present in `changes` (title, model, metadata)."""
         return await self._store.threads.update(owner, thread_id, **changes)
 
-    async def delete(self, owner: str, thread_id: str) -> None:
-        """Delete a thread with its messages and runs, stopping its active runs first."""
-        await self._store.threads.get(owner, thread_id)
-        for live in self._live.for_thread(thread_id):
+    async def delete(self, thread: Thread) -> None:
+        """Delete an (already authorized) thread with its messages and runs, stopping its
+        active runs first."""
+        for live in self._live.for_thread(thread.id):
             await self._live.cancel(live.run_id)
-        await self._store.threads.delete(owner, thread_id)
+        await self._store.threads.delete(thread.owner, thread.id)
 
     async def messages(
         self,
