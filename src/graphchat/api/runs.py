@@ -17,7 +17,6 @@ from graphchat.store.records import Run, RunStatus
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread or run"}}
-RunId = Annotated[str, Query(max_length=36)]
 
 
 def run_out(run: Run) -> RunOut:
