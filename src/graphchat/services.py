@@ -45,6 +45,7 @@ class Services:
             raise ValueError(f"GRAPHCHAT_TOOLS_ENABLED: {exc}") from exc
         store = await Store.open(settings)
         router = await build_router(settings, ReplyRepository(store.engine))
+        router.start_model_processes()
         live_runs = LiveRuns()
         limits = TurnLimits(
             context_max_messages=settings.context_max_messages,

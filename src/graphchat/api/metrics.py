@@ -19,8 +19,11 @@ UNMATCHED = "<unmatched>"
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process."""
     registry: Metrics = request.app.state.metrics
-    for circuit in request.app.state.services.router.circuits():
+    router = request.app.state.services.router
+    for circuit in router.circuits():
         registry.set_breaker_state(circuit.name, circuit.state)  # read at scrape time
+    for backend, state in router.model_processes():
+        registry.set_model_process(backend, state.status, state.restarts)
     return Response(registry.render(), media_type=CONTENT_TYPE)
 
 

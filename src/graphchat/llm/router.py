@@ -21,6 +21,8 @@ from graphchat.errors import (
 )
 from graphchat.llm.base import ChatChunk, ChatProvider, ChatRequest, ModelInfo
 from graphchat.llm.cache import ReplyCache
+from graphchat.llm.embedded import EmbeddedProvider
+from graphchat.llm.embedded_process import ProcessState
 from graphchat.llm.resilience import CircuitSnapshot, CircuitState, ResilientProvider
 
 _CATALOG_TTL_SECONDS = 30.0
@@ -209,6 +211,19 @@ class ModelRouter:
     def circuits(self) -> list[CircuitSnapshot]:
         """Each backend's circuit breaker, without calling it."""
         return [_circuit_of(backend) for backend in self.backends]
+
+    def start_model_processes(self) -> None:
+        """Start loading local models in the background (the service does not wait for them)."""
+        for backend in self._embedded():
+            backend.start_soon()
+
+    def model_processes(self) -> list[tuple[str, ProcessState]]:
+        """Each local model process's state, by backend name, without calling it."""
+        return [(backend.name, backend.process.state) for backend in self._embedded()]
+
+    def _embedded(self) -> list[EmbeddedProvider]:
+        inner = [b.inner if isinstance(b, ResilientProvider) else b for b in self.backends]
+        return [backend for backend in inner if isinstance(backend, EmbeddedProvider)]
 
     async def aclose(self) -> None:
         await asyncio.gather(*(backend.aclose() for backend in self.backends))

@@ -12,6 +12,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _BREAKER_STATES = ("closed", "half_open", "open")
+_PROCESS_STATES = ("stopped", "starting", "ready", "restarting", "failed")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -56,6 +57,14 @@ class Metrics:
             "graphchat_breaker_state", "1 for the current circuit-breaker state of each backend.",
             ["backend", "state"], registry=r,
         )  # fmt: skip
+        self.model_process_state = Gauge(
+            "graphchat_model_process_state", "1 for the current state of each local model process.",
+            ["backend", "state"], registry=r,
+        )  # fmt: skip
+        self.model_process_restarts = Gauge(
+            "graphchat_model_process_restarts",
+            "Times each local model process died and was restarted.", ["backend"], registry=r,
+        )  # fmt: skip
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -83,6 +92,12 @@ class Metrics:
         """For the circuit breaker: call on every transition (`closed`, `half_open`, `open`)."""
         for known in _BREAKER_STATES:
             self.breaker_state.labels(backend, known).set(1 if known == state else 0)
+
+    def set_model_process(self, backend: str, state: str, restarts: int) -> None:
+        """For a local model process (the embedded model): its state and restart count."""
+        for known in _PROCESS_STATES:
+            self.model_process_state.labels(backend, known).set(1 if known == state else 0)
+        self.model_process_restarts.labels(backend).set(restarts)
 
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format."""

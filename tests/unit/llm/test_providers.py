@@ -120,7 +120,7 @@ async def test_the_embedded_provider_refuses_other_models_and_tools_without_load
     tools = (ToolSpec("t", "d", {}),)
     with pytest.raises(ToolsUnsupported):
         _ = [c async for c in provider.stream(ChatRequest(DEFAULT_MODEL_NAME, (), tools=tools))]
-    assert provider._llama is None
+    assert provider.process.state.status == "stopped"
 
 
 async def test_a_missing_model_file_is_unavailable(tmp_path: Path) -> None:
