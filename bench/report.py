@@ -303,8 +303,10 @@ def _embedded(result: dict[str, Any]) -> str:
         )
         for side, r in (
             ("graphchat `/stream`", result["graphchat"]),
-            ("llama-cpp-python direct", result["direct"]),
+            ("worker process (provider, no HTTP)", result.get("child")),
+            ("llama-cpp-python in this process", result["direct"]),
         )
+        if r is not None
     ]
     header = (
         "path",
@@ -318,7 +320,16 @@ def _embedded(result: dict[str, Any]) -> str:
     out += " after a warm-up.\n\n"
     out += _table(header, rows)
     out += f"\nTTFT added: {result['ttft_added_ms']} ms; decode rate (graphchat / direct):"
-    return out + f" {result['tokens_per_second_ratio']}.\n"
+    out += f" {result['tokens_per_second_ratio']}.\n"
+    if boundary := result.get("process_boundary"):
+        verdict = (
+            "met" if boundary["tokens_per_second_ratio"] >= boundary["target_ratio"] else "MISSED"
+        )
+        out += "\nThe process boundary alone (worker / direct): decode rate ×"
+        out += f"{boundary['tokens_per_second_ratio']} (target ≥ {boundary['target_ratio']}:"
+        out += f" {verdict}),"
+        out += f" TTFT {boundary['ttft_added_ms']:+} ms.\n"
+    return out
 
 
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {

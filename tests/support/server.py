@@ -62,7 +62,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0, **kwargs)
+        return httpx.Client(base_url=self.url, **{"timeout": 30.0, **kwargs})
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -123,6 +123,7 @@ class EmbeddedProvider:
             "process": "failed" if missing else state.status,
             "reason": missing or state.reason,
             "restarts": state.restarts,
+            "pid": state.pid,
         }
         return [
             ModelInfo(

@@ -175,7 +175,7 @@ class ModelRouter:
         return (await self.catalog()).models
 
     async def default_model(self) -> str | None:
-        """The configured default, else the first available model listed (None if none)."""
+        """The configured default, else the first available model listed, else the first listed."""
         if self._default_model:
             return self._default_model
         try:
@@ -183,10 +183,12 @@ class ModelRouter:
         except ProviderError:
             return None
         available = [info.name for info in catalog.models if info.available]
-        if not available:
-            self._catalog_at = float("-inf")
-            return None
-        return available[0]
+        if available:
+            return available[0]
+        self._catalog_at = float("-inf")
+        # A listed model that is down (an embedded model that failed to load) is still the one
+        # to ask: its backend then says why it cannot answer.
+        return catalog.models[0].name if catalog.models else None
 
     async def check(self) -> None:
         statuses = await self.statuses()

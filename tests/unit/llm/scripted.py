@@ -24,6 +24,7 @@ class ScriptedProvider:
     outcomes: deque[Outcome] = field(default_factory=deque)
     calls: list[ChatRequest] = field(default_factory=list)
     listing_error: GraphchatError | None = None
+    available: bool = True
 
     def script(self, *outcomes: Outcome) -> ScriptedProvider:
         self.outcomes.extend(outcomes)
@@ -43,7 +44,7 @@ class ScriptedProvider:
     async def list_models(self) -> list[ModelInfo]:
         if self.listing_error is not None:
             raise self.listing_error
-        return [ModelInfo(name, self.name) for name in self.models]
+        return [ModelInfo(name, self.name, self.available) for name in self.models]
 
     async def check(self) -> None:
         if self.listing_error is not None:

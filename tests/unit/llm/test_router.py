@@ -99,3 +99,8 @@ async def test_statuses_report_each_backend() -> None:
         ("a", False, "closed"),
         ("b", True, "closed"),
     ]
+
+
+async def test_with_no_model_available_the_default_is_the_first_listed() -> None:
+    down = ScriptedProvider("a", ("m1",), available=False)
+    assert await ModelRouter([down]).default_model() == "m1"
