@@ -6,6 +6,8 @@
 ARG PYTHON_VERSION=3.11
 
 # --- builder: resolves the locked dependencies into /opt/venv (compiles llama-cpp-python) ---
+# llama.cpp is compiled for a portable x86-64 set (AVX2/FMA/F16C, no AVX-512/AMX), not for the
+# build host: pyproject.toml's [tool.uv.extra-build-variables] applies to `uv sync` here too.
 FROM python:${PYTHON_VERSION}-slim-bookworm AS builder
 ARG WITH_EMBEDDED_MODEL=true
 ARG UV_VERSION=0.13.9
