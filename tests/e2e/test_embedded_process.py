@@ -89,6 +89,9 @@ def test_a_killed_model_process_ends_the_stream_with_an_error_and_the_service_ke
 
     restarted = _wait_for_process(embedded_api, "ready")
     assert restarted["pid"] != pid and restarted["restarts"] == 1
+    metrics = embedded_api.get("/metrics").text
+    assert 'graphchat_model_process_restarts{backend="embedded"} 1.0' in metrics
+    assert 'graphchat_model_process_state{backend="embedded",state="ready"} 1.0' in metrics
     again = embedded_api.post(
         "/chat", json={"message": "Are you back?", "thread_id": "crash", "max_tokens": 8}
     )
