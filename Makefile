@@ -21,8 +21,12 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
 
+# Offline first: uv re-validates a cached sdist over HTTP and, when the index answers with a new
+# response, files it under a new revision and compiles llama-cpp-python again (~8 min). The wheel
+# cache is keyed on the portable build flags, so a cached wheel is safe to reuse on any machine
+# that has it; a machine without it falls through to the online sync.
 $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --offline --python $(PYTHON) 2>/dev/null || $(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
 install: $(VENV)/.installed ## Create .venv with the locked dependencies
