@@ -16,6 +16,7 @@ from graphchat.api.errors import install_error_handlers
 from graphchat.api.headers import install_headers
 from graphchat.api.metrics import MetricsMiddleware
 from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.api.openapi import install_openapi
 from graphchat.api.ui import mount_ui
 from graphchat.logging import configure_logging
 from graphchat.observability.metrics import Metrics
@@ -59,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(metrics_routes.router)
     if settings.ui_enabled:
         mount_ui(app)
+    install_openapi(app, settings)
     # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
     # started side by side in one process from racing in pydantic's schema generation.
     app.openapi()

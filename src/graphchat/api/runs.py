@@ -73,7 +73,9 @@ async def join_stream(
     runs: RunsDep,
     settings: SettingsDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")
+    ] = None,
 ) -> EventSourceResponse:
     """Rejoin a run: replay the events after `Last-Event-ID`, then follow it live to its end."""
     run = await runs.get(thread, run_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep
 from graphchat.api.media import require_json
+from graphchat.api.openapi import state_dependent
 from graphchat.api.schemas import (
     MessageOut,
     MessagePage,
@@ -65,18 +66,18 @@ async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep
     return thread_out(thread)
 
 
-@router.get("")
+@router.get("", openapi_extra=state_dependent("invalid_cursor"))
 async def list_threads(
     owner: OwnerDep,
     threads: ThreadsDep,
     settings: SettingsDep,
     limit: Limit = None,
     offset: Offset = 0,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] = None,
 ) -> ThreadPage:
     """The caller's threads, most recent activity first."""
     size = page_size(limit, settings)
-    page = await threads.page(owner, limit=size, offset=offset, cursor=cursor)
+    page = await threads.page(owner, limit=size, offset=offset, cursor=cursor or None)
     last = page.items[-1] if page.items and page.has_more else None
     return ThreadPage(
         threads=[thread_out(thread) for thread in page.items],
