@@ -2,7 +2,7 @@
 recovers by itself when the database returns.
 
 PostgreSQL is a private cluster the test stops and starts (never the shared one); SQLite is
-locked by another process for longer than the busy timeout.
+locked by another process for longer than the busy timeout, or its disk (a tiny tmpfs) filled.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,57 @@ def test_sqlite_locked_by_another_process_beyond_the_busy_timeout(
         assert all(row in after[table] for row in rows), table
     assert not [m for m in after["messages"] if m["content"] == "during"]
     assert not sqlite3.connect(path).execute("SELECT 1 FROM runs WHERE status='running'").fetchall()
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 8 MiB tmpfs (root only): its disk can be filled on purpose."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass  # ENOSPC: the disk is full
+    return filler
+
+
+def test_sqlite_on_a_full_disk(tiny_filesystem: Path, fake_ollama_server: FakeOllama) -> None:
+    fake_ollama_server.reset()
+    url = f"sqlite:///{tiny_filesystem / 'graphchat.db'}"
+    with live_server(_settings(url, fake_ollama_server)) as server, server.client() as api:
+        _seed(api)
+        before = snapshot(url)
+        filler = _fill(tiny_filesystem)
+        try:
+            for number in range(3):
+                body = {"message": "during " + "x" * 20_000, "thread_id": f"full-{number}"}
+                response, elapsed = _timed(partial(api.post, "/chat", json=body))
+                assert response.status_code == 503, response.text
+                assert response.json()["error"]["code"] == "database_unavailable"
+                assert elapsed < BOUND
+        finally:
+            filler.unlink()
+        after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
+        assert after_turn.status_code == 200, after_turn.text
+    after = snapshot(url)
+    for table, rows in before.items():
+        assert all(row in after[table] for row in rows), table
+    assert not [m for m in after["messages"] if m["content"].startswith("during")]
