@@ -121,11 +121,15 @@ class _Client:
         self._note(await self.http.get("/threads", params={"limit": 20}))
 
     async def delete(self) -> None:
-        await self.chat()
-        response = self._note(await self.http.delete(f"/threads/{self.thread}"))
-        if response.status_code == 204:
-            self.result.deleted_threads.add(self.thread)
-        self.thread = self._new_thread()
+        """A turn on a throwaway thread, then the thread deleted (its turns leave the audit)."""
+        kept, self.thread = self.thread, self._new_thread()
+        try:
+            await self.chat()
+            response = self._note(await self.http.delete(f"/threads/{self.thread}"))
+            if response.status_code == 204:
+                self.result.deleted_threads.add(self.thread)
+        finally:
+            self.thread = kept
 
 
 async def _frames(response: httpx.Response) -> AsyncIterator[Frame]:
