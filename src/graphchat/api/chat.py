@@ -52,7 +52,10 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 # An unknown model depends on the backends; a reused key on the requests made before.
-_STATE_DEPENDENT = state_dependent("model_not_found", "idempotency_key_reused", "thread_busy")
+# `invalid_text`: a NUL character, which PostgreSQL cannot store (SQLite can).
+_STATE_DEPENDENT = state_dependent(
+    "model_not_found", "idempotency_key_reused", "thread_busy", "invalid_text"
+)
 
 
 def _too_long(field: str, limit: int) -> ValidationFailed:

@@ -19,6 +19,7 @@ from graphchat.api.schemas import ErrorOut
 from graphchat.settings import Settings
 
 STATE_DEPENDENT = "x-state-dependent-errors"
+PAGE_SIZE = "x-page-size"  # marks a parameter bounded by `max_page_size` (removed once applied)
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 _REQUEST_ID_PARAMETER = {
@@ -83,7 +84,7 @@ def _declare_headers(operation: dict[str, Any]) -> None:
             (value,) = [branch for branch in branches if branch != {"type": "null"}]
             parameter["schema"] = {**parameter["schema"], **value}
             parameter["schema"].pop("anyOf")
-    parameters.append(_REQUEST_ID_PARAMETER)
+    parameters.append(dict(_REQUEST_ID_PARAMETER))
 
 
 def _declare_security(document: dict[str, Any], settings: Settings) -> None:
@@ -125,7 +126,7 @@ def _declare_limits(document: dict[str, Any], settings: Settings, tool_names: li
     for item in document["paths"].values():
         for operation in item.values():
             for parameter in operation.get("parameters", ()):
-                if parameter["in"] == "query" and parameter["name"] == "limit":
+                if parameter["schema"].pop(PAGE_SIZE, False):
                     for branch in _integers(parameter["schema"]):
                         branch["maximum"] = settings.max_page_size
 
@@ -135,14 +136,9 @@ def build_openapi(app: FastAPI, settings: Settings, tool_names: list[str]) -> di
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")["$defs"])
-    schemas["ErrorOut"] = {
-        key: value
-        for key, value in ErrorOut.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        ).items()
-        if key != "$defs"
-    }
+    error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error.pop("$defs"))
+    schemas["ErrorOut"] = error
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     _declare_security(document, settings)
