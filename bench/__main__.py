@@ -7,7 +7,19 @@ import sys
 import time
 from types import ModuleType
 
-from bench import databases, embedded, history, listing, machine, procs, report, streaming, turn
+from bench import (
+    databases,
+    embedded,
+    fuzz,
+    history,
+    listing,
+    machine,
+    procs,
+    report,
+    soak,
+    streaming,
+    turn,
+)
 from bench.results import save
 
 BENCHMARKS: dict[str, ModuleType] = {
@@ -16,6 +28,8 @@ BENCHMARKS: dict[str, ModuleType] = {
     "history": history,
     "listing": listing,
     "embedded": embedded,
+    "soak": soak,
+    "fuzz": fuzz,
 }
 
 

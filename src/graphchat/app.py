@@ -11,10 +11,12 @@ from graphchat import __version__
 from graphchat.api import chat, health, models, runs, threads
 from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
+from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
 from graphchat.api.errors import install_error_handlers
 from graphchat.api.headers import install_headers
 from graphchat.api.metrics import MetricsMiddleware
-from graphchat.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.api.openapi import install_openapi
 from graphchat.api.ui import mount_ui
 from graphchat.logging import configure_logging
 from graphchat.observability.metrics import Metrics
@@ -43,7 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = metrics
     install_error_handlers(app)
     install_access_control(app, settings, metrics)  # innermost: rate limit, then auth
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    limits = BodyLimits(
+        max_bytes=settings.max_body_bytes,
+        read_timeout=settings.body_read_timeout_seconds,
+        discard_max_bytes=settings.body_discard_max_bytes,
+    )
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
     install_headers(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
@@ -53,6 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(metrics_routes.router)
     if settings.ui_enabled:
         mount_ui(app)
+    install_openapi(app, settings)
     # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
     # started side by side in one process from racing in pydantic's schema generation.
     app.openapi()

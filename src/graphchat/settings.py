@@ -253,6 +253,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
+    body_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest a request body may take to arrive (408 after)."
+    )
+    body_discard_max_bytes: int = Field(
+        16 * 1_048_576,
+        ge=0,
+        description="Most bytes of a refused body read and dropped so the client gets the answer.",
+    )
     max_message_chars: int = Field(
         32_000, ge=1, description="Longest user message accepted, in characters (422 above)."
     )

@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 from graphchat.agent.tools import ToolRegistry
 from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, SettingsDep
 from graphchat.api.media import require_json
+from graphchat.api.openapi import state_dependent
 from graphchat.api.schemas import (
     ChatIn,
     ChatOut,
@@ -50,6 +51,11 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         504: "The model backend timed out",
     }.items()
 }
+# An unknown model depends on the backends; a reused key on the requests made before.
+# `invalid_text`: a NUL character, which PostgreSQL cannot store (SQLite can).
+_STATE_DEPENDENT = state_dependent(
+    "model_not_found", "idempotency_key_reused", "thread_busy", "invalid_text"
+)
 
 
 def _too_long(field: str, limit: int) -> ValidationFailed:
@@ -168,7 +174,7 @@ def _chat_out(result: RunResult) -> ChatOut:
     )
 
 
-@router.post("/chat", responses=_ERROR_RESPONSES)
+@router.post("/chat", responses=_ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
 async def chat(
     body: ChatIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep, key: IdempotencyKey = None
 ) -> ChatOut:
@@ -186,7 +192,7 @@ async def chat(
     return _chat_out(await chat.complete(_keyed(request, "/chat", body, key)))
 
 
-@router.post("/invoke", responses=_ERROR_RESPONSES)
+@router.post("/invoke", responses=_ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
 async def invoke(
     body: InvokeIn,
     owner: OwnerDep,
@@ -208,6 +214,7 @@ async def invoke(
     "/stream",
     response_class=EventSourceResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **_ERROR_RESPONSES},
+    openapi_extra=_STATE_DEPENDENT,
 )
 async def stream(
     body: StreamIn,

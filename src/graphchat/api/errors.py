@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from graphchat.api.allow import allowed_methods
 from graphchat.api.media import UnsupportedMediaType
 from graphchat.errors import (
     Conflict,
@@ -58,6 +59,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
@@ -130,16 +132,18 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", f"invalid request: {where}", details=details)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = {
         404: "no such route",
         405: "method not allowed on this route",
     }.get(exc.status_code, str(exc.detail))
-    return error_response(
-        exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
-    )
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        # The router names only the first matching route's methods; the document has them all.
+        headers["Allow"] = ", ".join(allowed_methods(request.app.openapi(), request.url.path))
+    return error_response(exc.status_code, code, message, headers=headers or None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, body size limit, one access-log line, last-resort 500s."""
+"""Pure ASGI middleware: request ids, one access-log line, last-resort 500s."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import time
 import uuid
 
 import structlog
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphchat.api.errors import error_response
@@ -22,50 +21,6 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             return candidate if _SANE_REQUEST_ID.match(candidate) else None
     return None
-
-
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes` (413) before anything parses them, chunked ones included."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            response = error_response(413, "payload_too_large", self._message())
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # An HTTPException passes through FastAPI's body parsing untouched.
-                    raise HTTPException(413, self._message())
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    def _message(self) -> str:
-        return f"request body larger than {self.max_bytes} bytes"
 
 
 class RequestContextMiddleware:

@@ -17,6 +17,7 @@ from graphchat.store.records import Run, RunStatus
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread or run"}}
+_LAST_EVENT_ID_MAX = 2**31 - 1
 
 
 def run_out(run: Run) -> RunOut:
@@ -73,7 +74,9 @@ async def join_stream(
     runs: RunsDep,
     settings: SettingsDep,
     stream_mode: Annotated[list[str] | None, Query()] = None,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")
+    ] = None,
 ) -> EventSourceResponse:
     """Rejoin a run: replay the events after `Last-Event-ID`, then follow it live to its end."""
     run = await runs.get(thread, run_id)
@@ -97,4 +100,5 @@ def _event_id(value: str | None) -> int:
                 }
             ],
         )
-    return int(value)
+    # Beyond the largest id a run can have (a 32-bit sequence): nothing to replay, follow live.
+    return min(int(value), _LAST_EVENT_ID_MAX)

@@ -5,13 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+from pydantic.config import JsonDict
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=128)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Metadata = Annotated[dict[str, Any], Field(max_length=64)]
 MAX_STOP_SEQUENCES = 8
+
+
+# "At least one user message", as JSON Schema: a role (or, without one, a type) of user/human.
+_USER_MESSAGE: JsonDict = {
+    "anyOf": [
+        {"properties": {"role": {"enum": ["user", "human"]}}, "required": ["role"]},
+        {
+            "properties": {"role": {"type": "null"}, "type": {"enum": ["user", "human"]}},
+            "required": ["type"],
+        },
+        {"properties": {"role": {"type": "null"}, "type": {"type": "null"}}},
+    ]
+}
 
 
 class StrictBody(BaseModel):
@@ -26,11 +46,18 @@ class SamplingIn(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     max_tokens: int | None = Field(None, ge=1)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    # 2**53 - 1: the largest integer every JSON client (JavaScript's numbers) holds exactly.
+    seed: int | None = Field(None, ge=0, le=2**53 - 1)
     stop: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
         None, max_length=MAX_STOP_SEQUENCES
     )
     num_ctx: int | None = Field(None, ge=64, le=1_048_576)
+
+    @field_validator("max_tokens", "seed", "num_ctx", mode="before")
+    @classmethod
+    def _integral(cls, value: object) -> object:
+        # JSON Schema counts 2.0 as an integer; strict bodies would refuse it otherwise.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @field_validator("stop", mode="before")
     @classmethod
@@ -164,7 +191,9 @@ class InputMessage(BaseModel):
 class RunInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    messages: list[InputMessage] = Field(min_length=1, max_length=64)
+    messages: list[InputMessage] = Field(
+        min_length=1, max_length=64, json_schema_extra={"contains": _USER_MESSAGE}
+    )
     thread_id: ThreadId | None = None
 
 
@@ -277,3 +306,22 @@ class ModelList(BaseModel):
     models: list[ModelOut]
     default_model: str | None
     backends: list[BackendOut] = []
+
+
+class ErrorDetailOut(BaseModel):
+    loc: list[str] = Field(description='Where: e.g. `["body", "message"]`.')
+    msg: str
+    type: str
+
+
+class ErrorInfoOut(BaseModel):
+    code: str = Field(description="Stable machine-readable name, e.g. `thread_not_found`.")
+    message: str = Field(description="A human sentence.")
+    request_id: str | None = Field(description="The `X-Request-ID` of the request.")
+    details: list[ErrorDetailOut] | None = Field(None, description="Field errors, when any.")
+
+
+class ErrorOut(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorInfoOut

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep
 from graphchat.api.media import require_json
+from graphchat.api.openapi import PAGE_SIZE, state_dependent
 from graphchat.api.schemas import (
     MessageOut,
     MessagePage,
@@ -25,7 +26,12 @@ from graphchat.store.threads import encode_cursor
 router = APIRouter(prefix="/threads", tags=["threads"], dependencies=[Depends(require_json)])
 
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}
-Limit = Annotated[int | None, Query(ge=1, description="Page size (bounded by the server).")]
+Limit = Annotated[
+    int | None,
+    Query(
+        ge=1, description="Page size (bounded by the server).", json_schema_extra={PAGE_SIZE: True}
+    ),
+]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 SeqCursor = Annotated[int | None, Query(ge=0, le=2**31 - 1)]
 
@@ -52,7 +58,12 @@ def page_size(limit: int | None, settings: Settings) -> int:
     return limit
 
 
-@router.post("", status_code=201, responses={409: {"description": "The id is taken"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={409: {"description": "The id is taken"}},
+    openapi_extra=state_dependent("invalid_text"),
+)
 async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep) -> ThreadOut:
     """Create an empty thread (an id may be chosen; one is generated otherwise)."""
     thread = await threads.create(
@@ -65,18 +76,18 @@ async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep
     return thread_out(thread)
 
 
-@router.get("")
+@router.get("", openapi_extra=state_dependent("invalid_cursor"))
 async def list_threads(
     owner: OwnerDep,
     threads: ThreadsDep,
     settings: SettingsDep,
     limit: Limit = None,
     offset: Offset = 0,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] = None,
 ) -> ThreadPage:
     """The caller's threads, most recent activity first."""
     size = page_size(limit, settings)
-    page = await threads.page(owner, limit=size, offset=offset, cursor=cursor)
+    page = await threads.page(owner, limit=size, offset=offset, cursor=cursor or None)
     last = page.items[-1] if page.items and page.has_more else None
     return ThreadPage(
         threads=[thread_out(thread) for thread in page.items],
@@ -90,7 +101,7 @@ async def get_thread(thread: ThreadDep) -> ThreadOut:
     return thread_out(thread)
 
 
-@router.patch("/{thread_id}", responses=_NOT_FOUND)
+@router.patch("/{thread_id}", responses=_NOT_FOUND, openapi_extra=state_dependent("invalid_text"))
 async def update_thread(
     thread: ThreadDep, body: ThreadPatch, owner: OwnerDep, threads: ThreadsDep
 ) -> ThreadOut:

@@ -167,7 +167,8 @@ class TurnRecorder:
         turn = self._turn
         final = [self._pending] if self._pending is not None else []
         self._pending = None
-        if status != RunStatus.SUCCESS:
+        # A reply the model finished just before the stop is the answer, not a second one.
+        if status != RunStatus.SUCCESS and (self._partial or not final):
             final.append(self._unfinished_reply(status))
             turn.finish_reason = final[-1].finish_reason
         error_body = {"code": error.code, "message": error.message} if error else None

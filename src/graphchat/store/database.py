@@ -15,10 +15,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from graphchat.errors import StoreUnavailable
+from graphchat.errors import StoreUnavailable, ValidationFailed
 from graphchat.settings import Settings
 
 _WRITE_OPTION = "graphchat_write"
+# PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
+# database, is at fault. character_not_in_repertoire, untranslatable_character.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
@@ -107,4 +110,9 @@ async def transaction(
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise StoreUnavailable("the database connection was lost; try again") from exc
+        if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+            raise ValidationFailed(
+                "the text contains a character the database cannot store (NUL, \\u0000)",
+                code="invalid_text",
+            ) from exc
         raise

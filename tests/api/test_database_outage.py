@@ -1,0 +1,237 @@
+"""Database outages: the service answers 503 (never a 500 or a hang), keeps what it stored, and
+recovers by itself when the database returns.
+
+PostgreSQL is a private cluster the test stops and starts (never the shared one); SQLite is
+locked by another process for longer than the busy timeout, or its disk (a tiny tmpfs) filled.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from graphchat.settings import Settings
+from support import pgcluster
+from support.db import query, snapshot
+from support.fake_ollama import FakeOllama, Reply
+from support.server import LiveServer, live_server
+from support.sse import frames
+
+# A request may wait for the pool and a connection attempt, not more (plus scheduling slack).
+POOL_TIMEOUT = 2.0
+CONNECT_TIMEOUT = 2.0
+BOUND = POOL_TIMEOUT + CONNECT_TIMEOUT + 5.0
+
+
+def _settings(database_url: str, ollama: FakeOllama, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "ollama_url": ollama.url,
+        "log_format": "console",
+        "log_level": "error",
+        "rate_limit": "",
+        "db_pool_timeout": POOL_TIMEOUT,
+        "db_connect_timeout": CONNECT_TIMEOUT,
+        "sqlite_busy_timeout_ms": 500,
+        "run_heartbeat_seconds": 0.5,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@pytest.fixture
+def cluster() -> Iterator[pgcluster.PrivateCluster]:
+    if not pgcluster.available():
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
+    made = pgcluster.PrivateCluster().init()
+    made.start()
+    try:
+        yield made
+    finally:
+        made.destroy()
+
+
+def _until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in time")
+        time.sleep(0.1)
+
+
+def _timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
+    began = time.monotonic()
+    response = call()
+    return response, time.monotonic() - began
+
+
+def _assert_unavailable(response: httpx.Response, elapsed: float) -> None:
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "database_unavailable", response.text
+    assert elapsed < BOUND
+
+
+def _seed(api: httpx.Client) -> None:
+    for number in range(3):
+        reply = api.post("/chat", json={"message": f"before {number}", "thread_id": "before"})
+        assert reply.status_code == 200, reply.text
+
+
+def _stream_in_background(api: httpx.Client, seen: list[str], ended: threading.Event) -> None:
+    body = {"input": {"messages": [{"role": "user", "content": "long"}], "thread_id": "inflight"}}
+    try:
+        with api.stream("POST", "/stream", json=body) as response:
+            for frame in frames(response.iter_lines()):
+                seen.append(frame.event)
+    except httpx.HTTPError:
+        seen.append("transport_error")
+    finally:
+        ended.set()
+
+
+def test_postgres_stopped_and_restarted_mid_run(
+    cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
+) -> None:
+    ollama = fake_ollama_server
+    ollama.reset()
+    with live_server(_settings(cluster.url, ollama)) as server, server.client() as api:
+        _seed(api)
+        before = snapshot(cluster.url)
+        ollama.queue(Reply(tokens=[f"t{i} " for i in range(200)], token_delay=0.05))
+        seen: list[str] = []
+        ended = threading.Event()
+        threading.Thread(target=_stream_in_background, args=(api, seen, ended)).start()
+        _until(lambda: seen.count("messages") >= 3)
+
+        cluster.stop()
+        ready, elapsed = _timed(lambda: api.get("/ready"))
+        assert ready.status_code == 503 and elapsed < BOUND, ready.text
+        assert "database" in ready.json()["error"]["message"]
+        _assert_unavailable(*_timed(lambda: api.post("/chat", json={"message": "during"})))
+        _assert_unavailable(*_timed(lambda: api.get("/threads")))
+        assert ended.wait(BOUND + 15), "the stream in flight did not end"
+        assert seen[-1] in ("error", "end", "transport_error"), seen
+
+        cluster.start()
+        _until(lambda: api.get("/ready").status_code == 200)
+        after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
+        assert after_turn.status_code == 200, after_turn.text
+        _until(lambda: not query(cluster.url, "SELECT id FROM runs WHERE status = 'running'"))
+
+    after = snapshot(cluster.url)
+    for table, rows in before.items():
+        assert all(row in after[table] for row in rows), table
+    assert not [m for m in after["messages"] if m["content"] == "during"]
+    inflight = [run for run in after["runs"] if run["thread_id"] == "inflight"]
+    assert [run["status"] for run in inflight] in (["error"], ["interrupted"]), inflight
+    partial = [m for m in after["messages"] if m["run_id"] == inflight[0]["id"]]
+    assert [m["role"] for m in partial] == ["user", "assistant"], partial  # what it streamed, kept
+
+
+_HOLD_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+connection.execute("ROLLBACK")
+"""
+
+
+def test_sqlite_locked_by_another_process_beyond_the_busy_timeout(
+    tmp_path: Path, fake_ollama_server: FakeOllama
+) -> None:
+    fake_ollama_server.reset()
+    path = tmp_path / "graphchat.db"
+    url = f"sqlite:///{path}"
+    server: LiveServer
+    with live_server(_settings(url, fake_ollama_server)) as server, server.client() as api:
+        _seed(api)
+        before = snapshot(url)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", _HOLD_LOCK, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            for _ in range(3):
+                _assert_unavailable(*_timed(lambda: api.post("/chat", json={"message": "during"})))
+                created = api.post("/threads", json={"title": "during"})
+                _assert_unavailable(created, 0.0)
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            holder.wait(timeout=30)
+        after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
+        assert after_turn.status_code == 200, after_turn.text
+    after = snapshot(url)
+    for table, rows in before.items():
+        assert all(row in after[table] for row in rows), table
+    assert not [m for m in after["messages"] if m["content"] == "during"]
+    assert not sqlite3.connect(path).execute("SELECT 1 FROM runs WHERE status='running'").fetchall()
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A 8 MiB tmpfs (root only): its disk can be filled on purpose."""
+    mountpoint = tmp_path / "tiny"
+    mountpoint.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+
+
+def _fill(directory: Path) -> Path:
+    filler = directory / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass  # ENOSPC: the disk is full
+    return filler
+
+
+def test_sqlite_on_a_full_disk(tiny_filesystem: Path, fake_ollama_server: FakeOllama) -> None:
+    fake_ollama_server.reset()
+    url = f"sqlite:///{tiny_filesystem / 'graphchat.db'}"
+    with live_server(_settings(url, fake_ollama_server)) as server, server.client() as api:
+        _seed(api)
+        before = snapshot(url)
+        filler = _fill(tiny_filesystem)
+        try:
+            for number in range(3):
+                body = {"message": "during " + "x" * 20_000, "thread_id": f"full-{number}"}
+                response, elapsed = _timed(partial(api.post, "/chat", json=body))
+                assert response.status_code == 503, response.text
+                assert response.json()["error"]["code"] == "database_unavailable"
+                assert elapsed < BOUND
+        finally:
+            filler.unlink()
+        after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
+        assert after_turn.status_code == 200, after_turn.text
+    after = snapshot(url)
+    for table, rows in before.items():
+        assert all(row in after[table] for row in rows), table
+    assert not [m for m in after["messages"] if m["content"].startswith("during")]
