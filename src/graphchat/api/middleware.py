@@ -47,7 +47,7 @@ class BodyLimitMiddleware:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
-            response = error_response(413, "payload_too_large", self._message())
+            response = error_response(413, "payload_too_large", self._message(), path=scope["path"])
             await response(scope, receive, send)
             return
         received = 0
@@ -100,7 +100,10 @@ class RequestContextMiddleware:
             log.exception("unhandled_error")
             if not response_started:
                 response = error_response(
-                    500, "internal_error", "internal server error; see the server log"
+                    500,
+                    "internal_error",
+                    "internal server error; see the server log",
+                    path=scope["path"],
                 )
                 await response(scope, receive, send_with_id)
         finally:
