@@ -367,3 +367,40 @@ def test_native_routes_keep_the_native_error_shape(server: LiveServer) -> None:
 
     assert response.status_code == 422
     assert "request_id" in response.json()["error"]
+
+
+def test_a_failure_mid_stream_is_an_error_event_the_sdk_raises(
+    server: LiveServer, ollama: FakeOllama
+) -> None:
+    ollama.queue(Reply(tokens=["Partial ", "answer"], error_after=1))
+    stream = sdk(server).chat.completions.create(model=MODEL, messages=[user("Hi")], stream=True)
+
+    received: list[str] = []
+
+    def read_all() -> None:
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+
+    with pytest.raises(openai.APIError) as failed:
+        read_all()
+
+    assert "".join(received) == "Partial "
+    assert "failed" in failed.value.message
+
+
+def test_a_stream_shows_no_tool_calls_of_graphchats_own_tools(
+    server: LiveServer, ollama: FakeOllama
+) -> None:
+    calculator = {
+        "id": "c1",
+        "function": {"name": "calculator", "arguments": {"expression": "1+1"}},
+    }
+    ollama.queue(Reply(tokens=[], tool_calls=[calculator]), Reply(tokens=["Two."]))
+
+    chunks = list(
+        sdk(server).chat.completions.create(model=MODEL, messages=[user("1+1?")], stream=True)
+    )
+
+    assert all(not c.choices[0].delta.tool_calls for c in chunks if c.choices)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Two."
+    assert chunks[-1].choices[0].finish_reason == "stop"

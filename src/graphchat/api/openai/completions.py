@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -22,6 +21,7 @@ from graphchat.api.openai.schemas import (
     FunctionCallOut,
     ToolCallOut,
 )
+from graphchat.api.sse import follow_run
 from graphchat.service.conversation import reply_of
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import usage_payload
@@ -130,21 +130,14 @@ def chunk_stream(
 ) -> EventSourceResponse:
     """The SSE response; `on_abandon` runs when the client leaves before the end."""
 
-    async def frames() -> AsyncIterator[ServerSentEvent]:
-        finished = False
-        try:
-            async for event in events:
-                finished = event.is_final
-                for frame in renderer.render(event):
-                    data = frame if isinstance(frame, str) else orjson.dumps(frame).decode()
-                    yield ServerSentEvent(data=data)
-        finally:
-            if not finished:
-                with anyio.CancelScope(shield=True):
-                    await on_abandon()
+    def render(event: RunEvent) -> list[ServerSentEvent]:
+        return [
+            ServerSentEvent(data=frame if isinstance(frame, str) else orjson.dumps(frame).decode())
+            for frame in renderer.render(event)
+        ]
 
     return EventSourceResponse(
-        frames(),
+        follow_run(events, render, on_abandon),
         ping=settings.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
         headers={"Cache-Control": "no-cache", **headers},
