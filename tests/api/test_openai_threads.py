@@ -3,6 +3,7 @@ history stored or sent twice (SQLite and PostgreSQL; rows read straight from the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -223,3 +224,34 @@ def test_another_owners_thread_cannot_be_bound(
         ("user", "secret plan"),
         ("assistant", "You said: secret plan"),
     ]
+
+
+def test_a_client_that_stops_reading_a_stream_cancels_the_run(
+    server: LiveServer, ollama: FakeOllama, database_url: str
+) -> None:
+    ollama.queue(Reply(tokens=["slow "] * 40, token_delay=0.1))
+    with (
+        server.client() as api,
+        api.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={"model": MODEL, "messages": [user("Go on")], "stream": True},
+        ) as response,
+    ):
+        thread_id = response.headers["x-graphchat-thread-id"]
+        next(line for line in response.iter_lines() if "slow" in line)
+    # The connection is closed here, mid-reply.
+
+    deadline = time.monotonic() + 15
+    while True:
+        [run] = query(database_url, "SELECT status FROM runs WHERE thread_id = :t", t=thread_id)
+        if run["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert run["status"] == "cancelled"
+    [reply] = query(
+        database_url,
+        "SELECT status, content FROM messages WHERE thread_id = :t AND role = 'assistant'",
+        t=thread_id,
+    )
+    assert reply["status"] == "cancelled" and reply["content"].startswith("slow")

@@ -62,7 +62,13 @@ def _run_headers(run: Run) -> dict[str, str]:
 @router.post(
     "/chat/completions",
     response_model=None,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"model": ChatCompletionOut, "content": {"text/event-stream": {}}},
+        400: {"description": "Invalid request (`n` > 1, a tool result without its call, …)"},
+        404: {"description": "The bound thread belongs to another owner"},
+        409: {"description": "The bound thread is answering another turn"},
+        422: {"description": "Invalid field"},
+    },
 )
 async def chat_completions(
     body: ChatCompletionIn,
