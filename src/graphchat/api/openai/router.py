@@ -30,10 +30,10 @@ from graphchat.store.records import Run
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_json)])
 
-# Headers that name a conversation, in order of precedence; never the body's `user`, which
-# LibreChat and Open WebUI send once per user, not per chat.
+# After ours, the headers other clients name a conversation with, in order of precedence; never
+# the body's `user`, which LibreChat and Open WebUI send once per user, not per chat.
 _ID = re.compile(ID_PATTERN)
-_BINDING_HEADERS = ("x-graphchat-thread-id", "x-openwebui-chat-id", "x-conversation-id")
+_CLIENT_BINDING_HEADERS = ("x-openwebui-chat-id", "x-conversation-id")
 ThreadHeader = Annotated[
     str | None,
     Header(
@@ -45,10 +45,13 @@ ThreadHeader = Annotated[
 
 
 def _bound_thread(request: Request, ours: str | None) -> str | None:
-    """The first binding header whose value is a usable thread id (others' are not checked)."""
+    """The thread to bind: ours (validated, 422), else the first usable id another client sent.
+
+    Another client's unusable value (e.g. a header template it left unfilled) binds nothing.
+    """
     if ours is not None:
         return ours
-    for name in _BINDING_HEADERS[1:]:
+    for name in _CLIENT_BINDING_HEADERS:
         value = request.headers.get(name, "").strip()
         if value and len(value) <= 128 and _ID.match(value):
             return value
