@@ -238,6 +238,19 @@ def test_without_client_tools_graphchat_runs_its_own(
     assert sent[1]["messages"][-1]["role"] == "tool" and "42" in sent[1]["messages"][-1]["content"]
 
 
+def test_a_named_tool_choice_offers_only_that_tool(server: LiveServer, ollama: FakeOllama) -> None:
+    other = {"type": "function", "function": {"name": "get_time", "parameters": {}}}
+    sdk(server).chat.completions.create(
+        model=MODEL,
+        messages=[user("Weather?")],
+        tools=[other, WEATHER_TOOL],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+    )
+
+    offered = [tool["function"]["name"] for tool in ollama.chat_requests()[-1]["tools"]]
+    assert offered == ["get_weather"]
+
+
 def test_tool_choice_none_offers_no_tools(server: LiveServer, ollama: FakeOllama) -> None:
     sdk(server).chat.completions.create(
         model=MODEL, messages=[user("Hi")], tools=[WEATHER_TOOL], tool_choice="none"

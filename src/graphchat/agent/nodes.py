@@ -36,6 +36,7 @@ def make_call_model(provider: ChatProvider) -> Node:
             messages=tuple(state["messages"]),
             params=context.params,
             tools=context.tools if rounds_left else (),
+            tool_choice=context.tool_choice,
             response_format=context.response_format,
         )
         started = time.perf_counter()

@@ -12,6 +12,7 @@ from graphchat.llm.base import (
     FinishReason,
     ResponseFormat,
     SamplingParams,
+    ToolChoice,
     ToolSpec,
     Usage,
 )
@@ -36,6 +37,7 @@ class RunContext:
     tool_timeout: float = 10.0
     tool_context: ToolContext = field(default_factory=ToolContext)
     run_tools: bool = True  # False: the caller runs the tools; a tool call ends the run
+    tool_choice: ToolChoice = "auto"
     response_format: ResponseFormat | None = None
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "cancelled", "error"]
+ToolChoice = Literal["auto", "required"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,7 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"  # "required": the reply must call one of `tools`
     response_format: ResponseFormat | None = None
 
 

@@ -48,6 +48,7 @@ def cache_key(request: ChatRequest) -> str:
         "params": asdict(request.params),
         "messages": [asdict(message) for message in request.messages],
         "tools": [asdict(tool) for tool in request.tools],
+        "tool_choice": request.tool_choice,
         "response_format": asdict(request.response_format) if request.response_format else None,
     }
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()

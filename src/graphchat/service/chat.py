@@ -21,7 +21,7 @@ from graphchat.errors import (
     ThreadBusy,
     ValidationFailed,
 )
-from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, ToolSpec
+from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, ToolChoice, ToolSpec
 from graphchat.service.context import build_context, fit_context
 from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
@@ -63,6 +63,7 @@ class TurnRequest:
     # stored history, and `messages` are what the thread stores of it (see `place`).
     context: tuple[ChatMessage, ...] | None = None
     client_tools: tuple[ToolSpec, ...] | None = None  # offered to the model, run by the caller
+    tool_choice: ToolChoice = "auto"
     response_format: ResponseFormat | None = None
     after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
 
@@ -303,6 +304,7 @@ class ChatService:
             params=request.params,
             tools=tools,
             run_tools=request.client_tools is None,
+            tool_choice=request.tool_choice,
             response_format=request.response_format,
             max_tool_rounds=self._limits.max_tool_rounds,
             tool_timeout=self._limits.tool_timeout,

@@ -52,11 +52,12 @@ def test_the_key_covers_model_params_messages_tools_and_output_format() -> None:
         replace(REQUEST, params=SamplingParams(temperature=0, max_tokens=5)),
         replace(REQUEST, messages=(ChatMessage("user", "hi!"),)),
         replace(REQUEST, tools=(ToolSpec("t", "d", {}),)),
+        replace(REQUEST, tools=(ToolSpec("t", "d", {}),), tool_choice="required"),
         replace(REQUEST, response_format=ResponseFormat("json_object")),
         replace(REQUEST, response_format=ResponseFormat("json_schema", {"type": "object"})),
     ]
     keys = {cache_key(REQUEST), *(cache_key(variant) for variant in variants)}
-    assert len(keys) == 7
+    assert len(keys) == 8
     assert cache_key(REQUEST) == cache_key(replace(REQUEST))
 
 

@@ -65,6 +65,15 @@ def test_response_format_is_mapped_per_provider() -> None:
     assert openai_compat.request_body(any_json)["response_format"] == {"type": "json_object"}
 
 
+def test_a_required_tool_choice_reaches_openai_compatible_servers_only_with_tools() -> None:
+    tool = ToolSpec("add", "adds", {"type": "object"})
+    request = ChatRequest("m", (ChatMessage("user", "hi"),), tools=(tool,), tool_choice="required")
+
+    assert openai_compat.request_body(request)["tool_choice"] == "required"
+    assert "tool_choice" not in openai_compat.request_body(replace(request, tool_choice="auto"))
+    assert "tool_choice" not in openai_compat.request_body(replace(request, tools=()))
+
+
 def test_openai_tool_calls_are_sent_with_json_string_arguments() -> None:
     call = ToolCall("c1", "add", {"a": 1})
     request = ChatRequest(

@@ -9,7 +9,7 @@ import orjson
 from graphchat.api.openai.schemas import ChatCompletionIn, MessageIn
 from graphchat.api.sampling import check_length, sampling_params
 from graphchat.errors import InvalidRequest
-from graphchat.llm.base import ChatMessage, ToolCall, ToolSpec
+from graphchat.llm.base import ChatMessage, ToolCall, ToolChoice, ToolSpec
 from graphchat.service.chat import TurnRequest
 from graphchat.settings import Settings
 
@@ -119,11 +119,19 @@ def client_tools(body: ChatCompletionIn) -> tuple[ToolSpec, ...] | None:
     return specs
 
 
+def _tool_choice(body: ChatCompletionIn, tools: tuple[ToolSpec, ...] | None) -> ToolChoice:
+    """Whether the model must call one of the caller's tools (a named one is offered alone)."""
+    if not tools or body.tool_choice in (None, "auto", "none"):
+        return "auto"
+    return "required"
+
+
 def turn_request(body: ChatCompletionIn, owner: str, settings: Settings) -> TurnRequest:
     """The turn an OpenAI request asks for; where it is stored is decided by the service."""
     if body.n not in (None, 1):
         raise _invalid("only n=1 is supported", "n", code="unsupported_value")
     system, context = conversation(body.messages, settings)
+    tools = client_tools(body)
     wanted = body.response_format.wanted() if body.response_format is not None else None
     return TurnRequest(
         owner=owner,
@@ -132,6 +140,7 @@ def turn_request(body: ChatCompletionIn, owner: str, settings: Settings) -> Turn
         params=sampling_params(body, settings),
         system=system,
         context=context,
-        client_tools=client_tools(body),
+        client_tools=tools,
+        tool_choice=_tool_choice(body, tools),
         response_format=wanted,
     )
