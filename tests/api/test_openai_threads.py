@@ -255,3 +255,44 @@ def test_a_client_that_stops_reading_a_stream_cancels_the_run(
         t=thread_id,
     )
     assert reply["status"] == "cancelled" and reply["content"].startswith("slow")
+
+
+def test_an_open_webui_task_call_with_the_chat_id_leaves_the_chat_thread_alone(
+    server: LiveServer, database_url: str
+) -> None:
+    client = sdk(server)
+    bind = {"X-OpenWebUI-Chat-Id": "owui-chat"}
+    _ask(client, [user("u1")], bind)
+    task = (
+        "### Task:\nGenerate a concise, 3-5 word title.\n<chat_history>\nUSER: u1\n</chat_history>"
+    )
+
+    _, thread = _ask(client, [user(task)], bind)
+
+    assert thread != "owui-chat"
+    assert _rows(database_url, "owui-chat") == [("user", "u1"), ("assistant", "You said: u1")]
+
+
+def test_a_turn_on_a_bound_thread_that_is_answering_is_a_conflict(
+    server: LiveServer, ollama: FakeOllama, database_url: str
+) -> None:
+    ollama.queue(Reply(tokens=["slow "] * 20, token_delay=0.1))
+    bind = {"X-Graphchat-Thread-Id": "busy-chat"}
+    with (
+        server.client() as api,
+        api.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={"model": MODEL, "messages": [user("u1")], "stream": True},
+            headers=bind,
+        ) as response,
+    ):
+        lines = response.iter_lines()  # kept: closing it would close the connection
+        next(line for line in lines if "slow" in line)
+        with pytest.raises(openai.ConflictError) as busy:
+            _ask(sdk(server), [user("u1"), assistant("slow"), user("u2")], bind)
+
+    assert busy.value.code == "thread_busy"
+    assert busy.value.type == "conflict_error"
+    assert _rows(database_url, "busy-chat")[0] == ("user", "u1")
+    assert ("user", "u2") not in _rows(database_url, "busy-chat")
