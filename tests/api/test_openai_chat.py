@@ -10,7 +10,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from api.openai_support import MODEL, sdk, user
+from api.openai_support import MODEL, calculator_call, raw_stream, sdk, user
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
 
@@ -131,14 +131,7 @@ def test_a_stream_without_usage_is_plain_data_lines_ending_with_done(
     server: LiveServer, ollama: FakeOllama
 ) -> None:
     ollama.queue(Reply(tokens=["Hi"]))
-    with (
-        server.client() as api,
-        api.stream(
-            "POST",
-            "/v1/chat/completions",
-            json={"model": MODEL, "messages": [user("Hi")], "stream": True},
-        ) as response,
-    ):
+    with raw_stream(server, [user("Hi")]) as response:
         lines = [line for line in response.iter_lines() if line]
 
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -223,11 +216,7 @@ def test_a_streamed_client_tool_call_arrives_as_indexed_deltas(
 def test_without_client_tools_graphchat_runs_its_own(
     server: LiveServer, ollama: FakeOllama
 ) -> None:
-    calculator = {
-        "id": "c1",
-        "function": {"name": "calculator", "arguments": {"expression": "6*7"}},
-    }
-    ollama.queue(Reply(tokens=[], tool_calls=[calculator]), Reply(tokens=["It is 42."]))
+    ollama.queue(calculator_call("6*7"), Reply(tokens=["It is 42."]))
 
     completion = sdk(server).chat.completions.create(model=MODEL, messages=[user("6*7?")])
 
@@ -404,11 +393,7 @@ def test_a_failure_mid_stream_is_an_error_event_the_sdk_raises(
 def test_a_stream_shows_no_tool_calls_of_graphchats_own_tools(
     server: LiveServer, ollama: FakeOllama
 ) -> None:
-    calculator = {
-        "id": "c1",
-        "function": {"name": "calculator", "arguments": {"expression": "1+1"}},
-    }
-    ollama.queue(Reply(tokens=[], tool_calls=[calculator]), Reply(tokens=["Two."]))
+    ollama.queue(calculator_call("1+1"), Reply(tokens=["Two."]))
 
     chunks = list(
         sdk(server).chat.completions.create(model=MODEL, messages=[user("1+1?")], stream=True)

@@ -11,7 +11,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from api.openai_support import MODEL, assistant, sdk, user
+from api.openai_support import MODEL, assistant, calculator_call, raw_stream, sdk, user
 from support.db import query
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
@@ -118,11 +118,7 @@ def test_a_regenerated_answer_does_not_extend_the_thread(
 def test_graphchats_own_tool_rounds_do_not_break_the_prefix(
     server: LiveServer, ollama: FakeOllama, database_url: str
 ) -> None:
-    calculator = {
-        "id": "c1",
-        "function": {"name": "calculator", "arguments": {"expression": "2+2"}},
-    }
-    ollama.queue(Reply(tokens=[], tool_calls=[calculator]), Reply(tokens=["It is 4."]))
+    ollama.queue(calculator_call("2+2"), Reply(tokens=["It is 4."]))
     client = sdk(server)
     bind = {"X-Graphchat-Thread-Id": "chat-tools"}
     reply, _ = _ask(client, [user("2+2?")], bind)
@@ -230,14 +226,7 @@ def test_a_client_that_stops_reading_a_stream_cancels_the_run(
     server: LiveServer, ollama: FakeOllama, database_url: str
 ) -> None:
     ollama.queue(Reply(tokens=["slow "] * 40, token_delay=0.1))
-    with (
-        server.client() as api,
-        api.stream(
-            "POST",
-            "/v1/chat/completions",
-            json={"model": MODEL, "messages": [user("Go on")], "stream": True},
-        ) as response,
-    ):
+    with raw_stream(server, [user("Go on")]) as response:
         thread_id = response.headers["x-graphchat-thread-id"]
         next(line for line in response.iter_lines() if "slow" in line)
     # The connection is closed here, mid-reply.
@@ -278,15 +267,7 @@ def test_a_turn_on_a_bound_thread_that_is_answering_is_a_conflict(
 ) -> None:
     ollama.queue(Reply(tokens=["slow "] * 20, token_delay=0.1))
     bind = {"X-Graphchat-Thread-Id": "busy-chat"}
-    with (
-        server.client() as api,
-        api.stream(
-            "POST",
-            "/v1/chat/completions",
-            json={"model": MODEL, "messages": [user("u1")], "stream": True},
-            headers=bind,
-        ) as response,
-    ):
+    with raw_stream(server, [user("u1")], bind) as response:
         lines = response.iter_lines()  # kept: closing it would close the connection
         next(line for line in lines if "slow" in line)
         with pytest.raises(openai.ConflictError) as busy:
