@@ -16,6 +16,7 @@ from graphchat.api.errors import install_error_handlers
 from graphchat.api.headers import install_headers
 from graphchat.api.metrics import MetricsMiddleware
 from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.api.openai import router as openai_routes
 from graphchat.api.openapi import install_openapi
 from graphchat.api.ui import mount_ui
 from graphchat.logging import configure_logging
@@ -54,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_headers(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
-    for module in (chat, threads, runs, health, models):
+    for module in (chat, threads, runs, health, models, openai_routes):
         app.include_router(module.router)
     if settings.metrics_enabled:
         app.include_router(metrics_routes.router)

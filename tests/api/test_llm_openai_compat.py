@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+from openai import OpenAI
 
 from graphchat.errors import ProviderUnavailable
 from graphchat.llm.base import ChatMessage, ChatRequest, SamplingParams
@@ -165,3 +167,27 @@ def test_chat_and_stream_through_graphchat(
     )
     assert [r["model"] for r in rows] == [ALIAS, ALIAS]
     assert all(0 < r["completion_tokens"] <= 6 for r in rows)
+
+
+def test_json_mode_passes_through_to_an_openai_compatible_server(
+    start_server: Callable[..., LiveServer], llama_server: str
+) -> None:
+    server = start_server(
+        ollama_url="",
+        openai_base_urls=f"{llama_server}/v1",
+        embedded="off",
+        tools_enabled="",
+        rate_limit="",
+    )
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=300)
+
+    completion = client.chat.completions.create(
+        model=ALIAS,
+        messages=[{"role": "user", "content": "What is the capital of France?"}],
+        response_format={"type": "json_object"},
+        max_completion_tokens=48,
+        temperature=0,
+    )
+
+    # The server constrained the reply with its JSON grammar: without it SmolLM2 writes prose.
+    assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)

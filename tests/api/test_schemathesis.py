@@ -75,6 +75,8 @@ def test_every_route_declares_the_statuses_of_the_shared_layers(
                 assert "401" in declared, (method, path)
             errors = [body for status, body in operation["responses"].items() if status >= "400"]
             assert all(
-                body["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+                body["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/OpenAIErrorOut" if path.startswith("/v1/") else "/ErrorOut"
+                )
                 for body in errors
             ), (method, path)

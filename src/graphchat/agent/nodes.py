@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from langgraph.runtime import Runtime
@@ -35,6 +36,8 @@ def make_call_model(provider: ChatProvider) -> Node:
             messages=tuple(state["messages"]),
             params=context.params,
             tools=context.tools if rounds_left else (),
+            tool_choice=context.tool_choice,
+            response_format=context.response_format,
         )
         started = time.perf_counter()
         try:
@@ -42,9 +45,7 @@ def make_call_model(provider: ChatProvider) -> Node:
         except ToolsUnsupported:
             if not request.tools:
                 raise
-            request = ChatRequest(
-                model=request.model, messages=request.messages, params=request.params
-            )
+            request = replace(request, tools=())
             reply = await _stream_reply(provider, request, runtime)
         text, calls, last = reply
         # Calls to tools that were not offered would never be answered: drop them.
@@ -88,9 +89,9 @@ def make_run_tools(registry: ToolRegistry) -> Node:
     return run_tools
 
 
-def route_after_model(state: AgentState) -> bool:
-    """True when the model's last message asks for tools."""
-    return bool(state["messages"][-1].tool_calls)
+def route_after_model(state: AgentState, *, runtime: Runtime[RunContext]) -> bool:
+    """True when the model's last message asks for tools that graphchat runs."""
+    return bool(state["messages"][-1].tool_calls) and runtime.context.run_tools
 
 
 async def _stream_reply(

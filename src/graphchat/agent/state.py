@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Annotated, NotRequired, TypedDict
 
 from graphchat.agent.tools.base import ToolContext
-from graphchat.llm.base import ChatMessage, FinishReason, SamplingParams, ToolSpec, Usage
+from graphchat.llm.base import (
+    ChatMessage,
+    FinishReason,
+    ResponseFormat,
+    SamplingParams,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
 
 
 class AgentState(TypedDict):
@@ -28,6 +36,9 @@ class RunContext:
     max_tool_rounds: int = 4
     tool_timeout: float = 10.0
     tool_context: ToolContext = field(default_factory=ToolContext)
+    run_tools: bool = True  # False: the caller runs the tools; a tool call ends the run
+    tool_choice: ToolChoice = "auto"
+    response_format: ResponseFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)

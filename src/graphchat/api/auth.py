@@ -77,7 +77,7 @@ class AuthMiddleware:
         try:
             principal = await self._get_authenticator(scope).authenticate(presented_token(scope))
         except GraphchatError as exc:
-            await graphchat_error_response(exc)(scope, receive, send)
+            await graphchat_error_response(exc, path=scope["path"])(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state["owner"] = principal.owner

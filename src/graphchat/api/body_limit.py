@@ -141,7 +141,11 @@ class BodyLimitMiddleware:
         declared = _declared_length(scope)
         if declared is not None and declared > self.limits.max_bytes:
             response = error_response(
-                413, "payload_too_large", body.too_large_message(), headers=_CLOSE
+                413,
+                "payload_too_large",
+                body.too_large_message(),
+                headers=_CLOSE,
+                path=scope["path"],
             )
             await response(scope, body.receive, send_after_body)
             return

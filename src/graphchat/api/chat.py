@@ -15,6 +15,7 @@ from graphchat.agent.tools import ToolRegistry
 from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, SettingsDep
 from graphchat.api.media import require_json
 from graphchat.api.openapi import state_dependent
+from graphchat.api.sampling import check_length, sampling_params
 from graphchat.api.schemas import (
     ChatIn,
     ChatOut,
@@ -22,13 +23,11 @@ from graphchat.api.schemas import (
     InvokeOut,
     InvokeOutput,
     MessageOut,
-    SamplingIn,
     StreamIn,
     UsageOut,
 )
 from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.errors import ValidationFailed
-from graphchat.llm.base import SamplingParams
 from graphchat.service.chat import TurnRequest
 from graphchat.service.payloads import message_payload, usage_payload
 from graphchat.service.runs import RunResult
@@ -58,41 +57,8 @@ _STATE_DEPENDENT = state_dependent(
 )
 
 
-def _too_long(field: str, limit: int) -> ValidationFailed:
-    return ValidationFailed(
-        f"{field} is longer than {limit} characters",
-        details=[
-            {
-                "loc": ["body", *field.split(".")],
-                "msg": f"at most {limit} characters",
-                "type": "string_too_long",
-            }
-        ],
-    )
-
-
-def _sampling(body: SamplingIn, settings: Settings) -> SamplingParams:
-    if body.max_tokens is not None and body.max_tokens > settings.max_tokens_limit:
-        raise ValidationFailed(
-            f"max_tokens may be at most {settings.max_tokens_limit}",
-            details=[
-                {"loc": ["body", "max_tokens"], "msg": "too large", "type": "less_than_equal"}
-            ],
-        )
-    return SamplingParams(
-        temperature=body.temperature,
-        top_p=body.top_p,
-        max_tokens=body.max_tokens,
-        seed=body.seed,
-        stop=tuple(body.stop or ()),
-        num_ctx=body.num_ctx,
-    )
-
-
 def _user_message(text: str, field: str, settings: Settings) -> NewMessage:
-    if len(text) > settings.max_message_chars:
-        raise _too_long(field, settings.max_message_chars)
-    return NewMessage(role="user", content=text)
+    return NewMessage(role="user", content=check_length(text, field, settings))
 
 
 def _messages_out(messages: list[Any]) -> list[MessageOut]:
@@ -130,7 +96,7 @@ def _run_request(
         thread_id=body.input.thread_id or configurable.thread_id,
         tools=check_tool_names(tools, configurable.tools, _CONFIGURABLE_TOOLS_LOC),
         model=configurable.model,
-        params=_sampling(configurable, settings),
+        params=sampling_params(configurable, settings),
         system=system,
         multitask=body.multitask_strategy,
     )
@@ -185,9 +151,10 @@ async def chat(
         thread_id=body.thread_id,
         tools=check_tool_names(chat.tools, body.tools, ("body", "tools")),
         model=body.model,
-        params=_sampling(body, settings),
+        params=sampling_params(body, settings),
         system=body.system,
         multitask=body.multitask_strategy,
+        response_format=body.response_format.wanted() if body.response_format else None,
     )
     return _chat_out(await chat.complete(_keyed(request, "/chat", body, key)))
 

@@ -1,6 +1,8 @@
 """The one error shape, and the handlers that map every failure onto it.
 
 {"error": {"code": "thread_not_found", "message": "…", "request_id": "…", "details": [...]}}
+
+Under `/v1/` (the OpenAI API) the same errors, with the same statuses, take OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from graphchat.api.allow import allowed_methods
 from graphchat.api.media import UnsupportedMediaType
+from graphchat.api.openai.errors import is_openai_path, openai_error, openai_headers
 from graphchat.errors import (
     Conflict,
     GraphchatError,
@@ -86,7 +89,12 @@ def error_response(
     *,
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    path: str = "",
 ) -> JSONResponse:
+    """The error response for a request to `path` (which decides the shape)."""
+    if is_openai_path(path):
+        body = openai_error(status, code, message, details)
+        return JSONResponse(body, status_code=status, headers=openai_headers(status, headers))
     return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
@@ -99,19 +107,21 @@ def _headers_for(error: GraphchatError) -> dict[str, str]:
 
 
 def graphchat_error_response(
-    exc: GraphchatError, extra_headers: dict[str, str] | None = None
+    exc: GraphchatError, extra_headers: dict[str, str] | None = None, *, path: str = ""
 ) -> JSONResponse:
     """The response for a domain error (also used by middleware, outside the handlers)."""
     status = status_for(exc)
     if status >= 500:
         log.warning("request_failed", code=exc.code, error=exc.message, status=status)
     headers = {**_headers_for(exc), **(extra_headers or {})}
-    return error_response(status, exc.code, exc.message, details=exc.details, headers=headers)
+    return error_response(
+        status, exc.code, exc.message, details=exc.details, headers=headers, path=path
+    )
 
 
-async def _graphchat_error(_: Request, exc: Exception) -> JSONResponse:
+async def _graphchat_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GraphchatError)
-    return graphchat_error_response(exc)
+    return graphchat_error_response(exc, path=request.url.path)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -125,11 +135,12 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = _field_errors(exc)
     where = ", ".join(".".join(d["loc"]) for d in details[:3]) or "request"
-    return error_response(422, "validation_error", f"invalid request: {where}", details=details)
+    message = f"invalid request: {where}"
+    return error_response(422, "validation_error", message, details=details, path=request.url.path)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -143,7 +154,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         # The router names only the first matching route's methods; the document has them all.
         headers["Allow"] = ", ".join(allowed_methods(request.app.openapi(), request.url.path))
-    return error_response(exc.status_code, code, message, headers=headers or None)
+    return error_response(
+        exc.status_code, code, message, headers=headers or None, path=request.url.path
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -15,7 +15,14 @@ _ALWAYS = (
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 )
-CORS_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID", "Last-Event-ID"]
+CORS_HEADERS = [
+    "Authorization",
+    "X-API-Key",
+    "Content-Type",
+    "X-Request-ID",
+    "Last-Event-ID",
+    "X-Graphchat-Thread-Id",
+]
 CORS_EXPOSED = [
     "X-Request-ID",
     "Retry-After",
@@ -24,6 +31,8 @@ CORS_EXPOSED = [
     "RateLimit-Reset",
     "Content-Location",
     "Location",
+    "X-Graphchat-Thread-Id",
+    "X-Graphchat-Run-Id",
 ]
 
 

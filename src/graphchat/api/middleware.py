@@ -55,7 +55,10 @@ class RequestContextMiddleware:
             log.exception("unhandled_error")
             if not response_started:
                 response = error_response(
-                    500, "internal_error", "internal server error; see the server log"
+                    500,
+                    "internal_error",
+                    "internal server error; see the server log",
+                    path=scope["path"],
                 )
                 await response(scope, receive, send_with_id)
         finally:

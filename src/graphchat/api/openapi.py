@@ -15,12 +15,31 @@ from fastapi.openapi.utils import get_openapi
 
 from graphchat.agent.tools.registry import build_registry
 from graphchat.api.auth import public_routes
+from graphchat.api.openai.errors import is_openai_path
 from graphchat.api.schemas import ErrorOut
 from graphchat.settings import Settings
 
 STATE_DEPENDENT = "x-state-dependent-errors"
 PAGE_SIZE = "x-page-size"  # marks a parameter bounded by `max_page_size` (removed once applied)
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+_OPENAI_ERROR_REF = {"$ref": "#/components/schemas/OpenAIErrorOut"}
+# `/v1/*` answers errors in OpenAI's shape (api/openai/errors.py), which its SDKs unwrap.
+_OPENAI_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string"},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 _REQUEST_ID_PARAMETER = {
     "name": "X-Request-ID",
@@ -62,9 +81,10 @@ def _declare_errors(path: str, method: str, operation: dict[str, Any], settings:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     for status, description in _common_errors(path, method, operation, settings).items():
         responses.setdefault(str(status), {"description": description})
+    shape = _OPENAI_ERROR_REF if is_openai_path(path) else _ERROR_REF
     for key, response in responses.items():
         if key.isdigit() and int(key) >= 400:
-            response["content"] = {"application/json": {"schema": _ERROR_REF}}
+            response["content"] = {"application/json": {"schema": shape}}
     codes = operation.get(STATE_DEPENDENT)
     if codes:
         operation["description"] = (
@@ -139,6 +159,7 @@ def build_openapi(app: FastAPI, settings: Settings, tool_names: list[str]) -> di
     error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error.pop("$defs"))
     schemas["ErrorOut"] = error
+    schemas["OpenAIErrorOut"] = _OPENAI_ERROR
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     _declare_security(document, settings)

@@ -70,7 +70,8 @@ class RateLimitMiddleware:
                 f"{decision.reset_seconds}s",
                 retry_after=decision.reset_seconds,
             )
-            await graphchat_error_response(error, headers)(scope, receive, send)
+            response = graphchat_error_response(error, headers, path=scope["path"])
+            await response(scope, receive, send)
             return
         raw = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 

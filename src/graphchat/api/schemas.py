@@ -11,8 +11,11 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 from pydantic.config import JsonDict
+
+from graphchat.llm.base import ResponseFormat
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=128)]
@@ -83,6 +86,40 @@ ToolNames = Annotated[
 ]
 
 
+class JsonSchemaIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "response"
+    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormatIn(BaseModel):
+    """OpenAI's `response_format`: `text`, `json_object`, or `json_schema` with a schema."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaIn | None = None
+
+    @model_validator(mode="after")
+    def _schema_given(self) -> ResponseFormatIn:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type json_schema needs a json_schema object")
+        return self
+
+    def wanted(self) -> ResponseFormat | None:
+        """The output format to ask the model for (None: plain text)."""
+        if self.type == "text":
+            return None
+        if self.type == "json_object" or self.json_schema is None:
+            return ResponseFormat(type="json_object")
+        spec = self.json_schema
+        return ResponseFormat(
+            type="json_schema", schema=spec.json_schema, name=spec.name, strict=bool(spec.strict)
+        )
+
+
 class ChatIn(StrictBody, SamplingIn):
     message: str = Field(min_length=1)
     thread_id: ThreadId | None = None
@@ -90,6 +127,9 @@ class ChatIn(StrictBody, SamplingIn):
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
     multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
+    response_format: ResponseFormatIn | None = Field(
+        None, description="Structured output: `json_object` or `json_schema`, as OpenAI's."
+    )
 
 
 class UsageOut(BaseModel):

@@ -110,6 +110,24 @@ class StreamRenderer:
         )
 
 
+async def follow_run(
+    events: AsyncIterator[RunEvent],
+    render: Callable[[RunEvent], Iterable[ServerSentEvent]],
+    on_abandon: Callable[[], Awaitable[None]] | None,
+) -> AsyncIterator[ServerSentEvent]:
+    """A run's events as frames; `on_abandon` runs if the client leaves before the end."""
+    finished = False
+    try:
+        async for event in events:
+            finished = event.is_final
+            for frame in render(event):
+                yield frame
+    finally:
+        if not finished and on_abandon is not None:
+            with anyio.CancelScope(shield=True):
+                await on_abandon()
+
+
 def run_stream_response(
     run: Run,
     input_messages: list[Message],
@@ -124,21 +142,9 @@ def run_stream_response(
         modes, settings.sse_retry_ms, [message_payload(m) for m in input_messages]
     )
 
-    async def frames() -> AsyncIterator[ServerSentEvent]:
-        finished = False
-        try:
-            async for event in events:
-                finished = event.is_final
-                for frame in renderer.render(event):
-                    yield frame
-        finally:
-            if not finished and on_abandon is not None:
-                with anyio.CancelScope(shield=True):
-                    await on_abandon()
-
     base = f"/threads/{run.thread_id}/runs/{run.id}"
     return EventSourceResponse(
-        frames(),
+        follow_run(events, renderer.render, on_abandon),
         ping=settings.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
         headers={

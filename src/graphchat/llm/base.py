@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "cancelled", "error"]
+ToolChoice = Literal["auto", "required"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +71,30 @@ def tool_schemas(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """Structured output: any JSON object (`json_object`) or JSON matching `schema`."""
+
+    type: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None
+    name: str = "response"
+    strict: bool = False
+
+    def openai_body(self) -> dict[str, Any]:
+        """OpenAI's `response_format` request field (which llama.cpp's server also takes)."""
+        if self.type == "json_object" or self.schema is None:
+            return {"type": "json_object"}
+        json_schema = {"name": self.name, "schema": self.schema, "strict": self.strict}
+        return {"type": "json_schema", "json_schema": json_schema}
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
     messages: tuple[ChatMessage, ...]
     params: SamplingParams = field(default_factory=SamplingParams)
     tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"  # "required": the reply must call one of `tools`
+    response_format: ResponseFormat | None = None
 
 
 @dataclass(frozen=True, slots=True)

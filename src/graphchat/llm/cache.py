@@ -1,6 +1,7 @@
 """The response cache: a repeated deterministic request is answered from the database.
 
-The key is a hash of the model, the sampling parameters, the exact messages and the tools, so
+The key is a hash of the model, the sampling parameters, the exact messages, the tools (ours or
+the caller's) and the requested output format, so
 any difference in context is a miss. A hit replays the stored reply as chunks marked `cached`,
 so callers stream it like a fresh one. The cache is best-effort: a database failure is a miss.
 """
@@ -47,6 +48,8 @@ def cache_key(request: ChatRequest) -> str:
         "params": asdict(request.params),
         "messages": [asdict(message) for message in request.messages],
         "tools": [asdict(tool) for tool in request.tools],
+        "tool_choice": request.tool_choice,
+        "response_format": asdict(request.response_format) if request.response_format else None,
     }
     return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
 

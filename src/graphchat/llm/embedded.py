@@ -19,6 +19,7 @@ from graphchat.llm.base import (
     ChatMessage,
     ChatRequest,
     ModelInfo,
+    ResponseFormat,
     SamplingParams,
     Usage,
 )
@@ -64,6 +65,20 @@ def _sampling(params: SamplingParams) -> dict[str, Any]:
     return fields
 
 
+def _options(params: SamplingParams, response_format: ResponseFormat | None) -> dict[str, Any]:
+    """The worker's keyword arguments for `create_chat_completion`.
+
+    llama-cpp-python turns `response_format` (with an optional JSON schema) into a grammar.
+    """
+    options = _sampling(params)
+    if response_format is not None:
+        wanted: dict[str, Any] = {"type": "json_object"}
+        if response_format.type == "json_schema" and response_format.schema:
+            wanted["schema"] = response_format.schema
+        options["response_format"] = wanted
+    return options
+
+
 def _message_dict(message: ChatMessage) -> dict[str, str]:
     # The chat template knows system/user/assistant: a tool result reaches the model as user text.
     role = "user" if message.role == "tool" else message.role
@@ -97,7 +112,9 @@ class EmbeddedProvider:
         if (missing := self._file_error()) is not None:
             raise ProviderUnavailable(missing)
         messages = [_message_dict(message) for message in request.messages]
-        async for message in self.process.generate(messages, _sampling(request.params)):
+        async for message in self.process.generate(
+            messages, _options(request.params, request.response_format)
+        ):
             if message["type"] == "token":
                 yield ChatChunk(content=message["text"])
                 continue

@@ -63,6 +63,10 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
         body["options"] = options
     if request.tools:
         body["tools"] = tool_schemas(request.tools)
+    if request.response_format is not None:
+        # Ollama's `format`: "json" for any object, or the JSON schema the reply must match.
+        wanted = request.response_format
+        body["format"] = wanted.schema if wanted.type == "json_schema" and wanted.schema else "json"
     return body
 
 

@@ -67,6 +67,10 @@ def request_body(request: ChatRequest) -> dict[str, Any]:
     }
     if request.tools:
         body["tools"] = tool_schemas(request.tools)
+        if request.tool_choice != "auto":
+            body["tool_choice"] = request.tool_choice
+    if request.response_format is not None:
+        body["response_format"] = request.response_format.openai_body()
     return body
 
 

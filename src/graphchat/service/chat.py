@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, Protocol
 
 import structlog
@@ -15,13 +15,15 @@ from graphchat.agent.tools import ToolContext, ToolRegistry
 from graphchat.errors import (
     DuplicateRun,
     GraphchatError,
+    NotFound,
     ProviderUnavailable,
     StoreUnavailable,
     ThreadBusy,
     ValidationFailed,
 )
-from graphchat.llm.base import SamplingParams
-from graphchat.service.context import build_context
+from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, ToolChoice, ToolSpec
+from graphchat.service.context import build_context, fit_context
+from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
@@ -37,6 +39,9 @@ log = structlog.get_logger(__name__)
 
 MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
 _BEGIN_ATTEMPTS = 1000  # enqueued turns loop once per finished run; the deadline bounds them
+# Rows read to compare a bound thread with the caller's conversation: its tool rounds add rows.
+_BIND_ROWS_PER_MESSAGE = 4
+_BIND_ROWS_MIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,13 @@ class TurnRequest:
     request_hash: str | None = None  # tells a retried request from a different one
     multitask: MultitaskStrategy = "reject"
     tools: tuple[str, ...] | None = None  # None: the thread's or the server's default tools
+    # The caller's whole conversation (no system messages): the model sees it instead of the
+    # stored history, and `messages` are what the thread stores of it (see `place`).
+    context: tuple[ChatMessage, ...] | None = None
+    client_tools: tuple[ToolSpec, ...] | None = None  # offered to the model, run by the caller
+    tool_choice: ToolChoice = "auto"
+    response_format: ResponseFormat | None = None
+    after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,32 @@ class ChatService:
             return RunStream(run, await self._runs.input_messages(run), self._runs.follow(run))
         return RunStream(turn.run, turn.input_messages, turn.live.follow())
 
+    async def place(self, request: TurnRequest, bind_to: str | None) -> TurnRequest:
+        """Where a caller-held conversation (`request.context`) is stored, and what of it.
+
+        Unbound, a new thread gets its latest turn. Bound, the thread gets only the messages it
+        lacks; a conversation that diverged from it goes whole to a new thread instead.
+        """
+        context = request.context or ()
+        if bind_to is None:
+            return replace(request, thread_id=None, messages=to_store(latest_turn(context)))
+        try:
+            thread = await self._store.threads.get(request.owner, bind_to)
+        except NotFound:  # a new thread, or another owner's (`begin_turn` refuses that one)
+            return replace(request, thread_id=bind_to, messages=to_store(context))
+        limit = _BIND_ROWS_PER_MESSAGE * len(context) + _BIND_ROWS_MIN
+        stored = await self._store.messages.page(thread.id, limit=limit)
+        start = None if stored.has_more else new_tail(stored.items, context)
+        if start is None:
+            log.info("conversation_diverged", thread_id=thread.id)
+            return replace(request, thread_id=None, messages=to_store(context))
+        return replace(
+            request,
+            thread_id=thread.id,
+            messages=to_store(context[start:]),
+            after_seq=stored.items[-1].seq if stored.items else 0,
+        )
+
     async def _original(self, duplicate: DuplicateRun, request: TurnRequest) -> Run:
         run = await self._store.runs.by_id(duplicate.run_id)
         if run is None or run.request_hash != request.request_hash:
@@ -173,6 +211,7 @@ class ChatService:
                     request.messages,
                     create_thread=request.create_thread,
                     fallback_model=fallback,
+                    last_seq=request.after_seq,
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)
@@ -235,11 +274,14 @@ class ChatService:
     async def _run_graph(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
         if not turn.run.model:
             raise ProviderUnavailable("no model is available: name one or configure a backend")
-        history = await self._store.messages.recent(
-            turn.thread.id, self._limits.context_max_messages
-        )
         system = request.system if request.system is not None else self._limits.system_prompt
-        window = build_context(history, system, self._limits.context_max_tokens)
+        limits = self._limits
+        if request.context is not None:
+            given = request.context[-limits.context_max_messages :]
+            window = fit_context(given, system, limits.context_max_tokens)
+        else:
+            history = await self._store.messages.recent(turn.thread.id, limits.context_max_messages)
+            window = build_context(history, system, limits.context_max_tokens)
         async for item in self._graph.astream(
             {"messages": window, "model_calls": 0},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
@@ -250,12 +292,20 @@ class ChatService:
             await recorder.handle(item)
 
     def _run_context(self, turn: Turn, model: str, request: TurnRequest) -> RunContext:
-        names = tools_for_turn(self.tools, request.tools, turn.thread.metadata)
         search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
+        if request.client_tools is not None:
+            tools = request.client_tools
+        else:
+            tools = self.tools.specs(
+                tools_for_turn(self.tools, request.tools, turn.thread.metadata)
+            )
         return RunContext(
             model=model,
             params=request.params,
-            tools=self.tools.specs(names),
+            tools=tools,
+            run_tools=request.client_tools is None,
+            tool_choice=request.tool_choice,
+            response_format=request.response_format,
             max_tool_rounds=self._limits.max_tool_rounds,
             tool_timeout=self._limits.tool_timeout,
             tool_context=ToolContext(

@@ -43,16 +43,22 @@ def _usable(message: Message) -> bool:
 def build_context(
     history: Sequence[Message], system_prompt: str, token_budget: int
 ) -> list[ChatMessage]:
-    """System prompt + the newest history that fits the budget, oldest first.
+    """System prompt + the newest stored history that fits the budget, oldest first."""
+    usable = [to_chat_message(message) for message in history if _usable(message)]
+    return fit_context(usable, system_prompt, token_budget)
+
+
+def fit_context(
+    messages: Sequence[ChatMessage], system_prompt: str, token_budget: int
+) -> list[ChatMessage]:
+    """System prompt + the newest `messages` that fit the budget, oldest first.
 
     The newest message is always kept; a leading tool result whose call was dropped is removed
     so the model never sees an answer to a question it cannot see.
     """
     budget = token_budget - (estimate_tokens(system_prompt) if system_prompt else 0)
-    kept: list[Message] = []
-    for message in reversed(history):
-        if not _usable(message):
-            continue
+    kept: list[ChatMessage] = []
+    for message in reversed(messages):
         cost = estimate_tokens(message.content)
         if kept and cost > budget:
             break
@@ -61,7 +67,6 @@ def build_context(
     kept.reverse()
     while kept and kept[0].role == "tool":
         kept.pop(0)
-    window = [to_chat_message(message) for message in kept]
     if system_prompt:
-        window.insert(0, ChatMessage(role="system", content=system_prompt))
-    return window
+        kept.insert(0, ChatMessage(role="system", content=system_prompt))
+    return kept

@@ -100,10 +100,12 @@ class RunRepository:
         *,
         create_thread: bool = True,
         fallback_model: str | None = None,
+        last_seq: int | None = None,
     ) -> TurnStart:
         """Store the caller's messages and a running run in one transaction.
 
         The run's model is the one asked for, else the thread's, else `fallback_model`.
+        With `last_seq`, the messages must directly follow that one (else `ThreadBusy`).
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index
         enforces this across processes), `NotFound` for another owner's thread.
@@ -114,7 +116,7 @@ class RunRepository:
                 thread = await _thread_for_turn(connection, run, create_thread)
                 model = run.model or thread.model or fallback_model
                 stored_run = await self._insert_run(connection, replace(run, model=model))
-                stored = await append_messages(connection, thread.id, run.id, messages)
+                stored = await append_messages(connection, thread.id, run.id, messages, last_seq)
                 thread = await self._touch_thread(connection, thread, stored)
         except IntegrityError as exc:
             if run.idempotency_key is not None:

@@ -6,7 +6,14 @@ from dataclasses import replace
 from typing import Any
 
 from graphchat.errors import StoreUnavailable
-from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest, SamplingParams, ToolSpec
+from graphchat.llm.base import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ResponseFormat,
+    SamplingParams,
+    ToolSpec,
+)
 from graphchat.llm.cache import CachePolicy, ReplyCache, cache_key
 from unit.llm.scripted import Outcome, ScriptedProvider
 
@@ -39,15 +46,18 @@ async def _run(
     return [chunk async for chunk in cache.through(request, source.stream)]
 
 
-def test_the_key_covers_model_params_messages_and_tools() -> None:
+def test_the_key_covers_model_params_messages_tools_and_output_format() -> None:
     variants = [
         replace(REQUEST, model="n"),
         replace(REQUEST, params=SamplingParams(temperature=0, max_tokens=5)),
         replace(REQUEST, messages=(ChatMessage("user", "hi!"),)),
         replace(REQUEST, tools=(ToolSpec("t", "d", {}),)),
+        replace(REQUEST, tools=(ToolSpec("t", "d", {}),), tool_choice="required"),
+        replace(REQUEST, response_format=ResponseFormat("json_object")),
+        replace(REQUEST, response_format=ResponseFormat("json_schema", {"type": "object"})),
     ]
     keys = {cache_key(REQUEST), *(cache_key(variant) for variant in variants)}
-    assert len(keys) == 5
+    assert len(keys) == 8
     assert cache_key(REQUEST) == cache_key(replace(REQUEST))
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from graphchat.errors import ModelNotFound, ProviderError, ProviderUnavailable, ToolsUnsupported
 from graphchat.llm import ollama, openai_compat
-from graphchat.llm.base import ChatMessage, ChatRequest, SamplingParams, ToolCall, ToolSpec
+from graphchat.llm.base import (
+    ChatMessage,
+    ChatRequest,
+    ResponseFormat,
+    SamplingParams,
+    ToolCall,
+    ToolSpec,
+)
 from graphchat.llm.embedded import (
     DEFAULT_MODEL_NAME,
     EmbeddedConfig,
@@ -39,6 +47,31 @@ def test_sampling_parameters_are_mapped_per_provider() -> None:
         "seed": 2,
         "stop": ["x"],
     }
+
+
+def test_response_format_is_mapped_per_provider() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    wanted = ResponseFormat("json_schema", schema, name="thing", strict=True)
+    request = ChatRequest("m", (ChatMessage("user", "hi"),), response_format=wanted)
+    any_json = replace(request, response_format=ResponseFormat("json_object"))
+
+    assert ollama.request_body(request)["format"] == schema
+    assert ollama.request_body(any_json)["format"] == "json"
+    assert "format" not in ollama.request_body(replace(request, response_format=None))
+    assert openai_compat.request_body(request)["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "thing", "schema": schema, "strict": True},
+    }
+    assert openai_compat.request_body(any_json)["response_format"] == {"type": "json_object"}
+
+
+def test_a_required_tool_choice_reaches_openai_compatible_servers_only_with_tools() -> None:
+    tool = ToolSpec("add", "adds", {"type": "object"})
+    request = ChatRequest("m", (ChatMessage("user", "hi"),), tools=(tool,), tool_choice="required")
+
+    assert openai_compat.request_body(request)["tool_choice"] == "required"
+    assert "tool_choice" not in openai_compat.request_body(replace(request, tool_choice="auto"))
+    assert "tool_choice" not in openai_compat.request_body(replace(request, tools=()))
 
 
 def test_openai_tool_calls_are_sent_with_json_string_arguments() -> None:

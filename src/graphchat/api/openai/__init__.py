@@ -1,0 +1,1 @@
+"""The OpenAI API (`/v1/…`): a view of graphchat's models and chat turn for OpenAI clients."""

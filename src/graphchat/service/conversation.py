@@ -1,0 +1,114 @@
+"""Conversations the caller holds (the OpenAI API): what to store of them, and where.
+
+Such a caller sends its whole conversation on every turn. Bound to a thread, the thread gets only
+the messages it lacks. What the caller saw of a stored turn is its input messages plus one
+assistant message: the text of every reply of the run, and the tool calls left to the caller
+(graphchat's own tool rounds stay inside the run).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from graphchat.llm.base import ChatMessage
+from graphchat.store.records import Message, MessageStatus, NewMessage
+
+_Call = tuple[str, str, str]
+_Key = tuple[str, str, tuple[_Call, ...], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the caller receives of a run: its text and the tool calls it must run."""
+
+    content: str
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str | None
+
+
+def _is_output(message: Message) -> bool:
+    """A message the run produced: inputs are stored before the model's first reply."""
+    return message.role == "assistant" and (
+        message.model is not None or message.status != MessageStatus.COMPLETE
+    )
+
+
+def reply_of(outputs: Sequence[Message]) -> Reply | None:
+    """The caller's view of a run's outputs (None when the run produced no complete reply)."""
+    replies = [m for m in outputs if m.role == "assistant" and m.status == MessageStatus.COMPLETE]
+    if not replies:
+        return None
+    last = outputs[-1]
+    # Calls answered inside the run were graphchat's; calls left open are the caller's.
+    calls = (last.tool_calls or []) if last.role == "assistant" else []
+    return Reply("".join(m.content for m in replies), list(calls), replies[-1].finish_reason)
+
+
+def _key(role: str, content: str, calls: Iterable[_Call], tool_call_id: str | None) -> _Key:
+    return (role, content.strip(), tuple(calls), tool_call_id if role == "tool" else None)
+
+
+def _call(call_id: str, name: str, arguments: Any) -> _Call:
+    return (call_id, name, orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS).decode())
+
+
+def _stored_key(message: Message) -> _Key:
+    calls = (_call(c["id"], c["name"], c.get("arguments") or {}) for c in message.tool_calls or ())
+    return _key(message.role, message.content, calls, message.tool_call_id)
+
+
+def _given_key(message: ChatMessage) -> _Key:
+    calls = (_call(c.id, c.name, c.arguments) for c in message.tool_calls)
+    return _key(message.role, message.content, calls, message.tool_call_id)
+
+
+def _seen(stored: Sequence[Message]) -> list[_Key]:
+    """The stored thread as its caller saw it."""
+    keys: list[_Key] = []
+    for _, group in itertools.groupby(stored, key=lambda message: message.run_id):
+        run = list(group)
+        first_output = next((i for i, m in enumerate(run) if _is_output(m)), len(run))
+        keys.extend(_stored_key(message) for message in run[:first_output])
+        reply = reply_of(run[first_output:])
+        if reply is not None:
+            calls = (_call(c["id"], c["name"], c.get("arguments") or {}) for c in reply.tool_calls)
+            keys.append(_key("assistant", reply.content, calls, None))
+    return keys
+
+
+def new_tail(stored: Sequence[Message], given: Sequence[ChatMessage]) -> int | None:
+    """Where `given` goes beyond the stored thread; None unless the thread is a prefix of it."""
+    seen = _seen(stored)
+    if len(seen) >= len(given):
+        return None
+    wanted = [_given_key(message) for message in given[: len(seen)]]
+    return len(seen) if wanted == seen else None
+
+
+def latest_turn(context: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
+    """The messages after the last assistant one: what the caller adds on this turn."""
+    last = max((i for i, m in enumerate(context) if m.role == "assistant"), default=-1)
+    return context[last + 1 :]
+
+
+def to_store(messages: Iterable[ChatMessage]) -> tuple[NewMessage, ...]:
+    """Caller messages as rows to append."""
+    return tuple(
+        NewMessage(
+            role=message.role,
+            content=message.content,
+            tool_calls=[
+                {"id": call.id, "name": call.name, "arguments": call.arguments}
+                for call in message.tool_calls
+            ]
+            or None,
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+        )
+        for message in messages
+    )
