@@ -11,7 +11,6 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 from pydantic.config import JsonDict
 
@@ -95,18 +94,13 @@ class JsonSchemaIn(BaseModel):
 
 
 class ResponseFormatIn(BaseModel):
-    """OpenAI's `response_format`: `text`, `json_object`, or `json_schema` with a schema."""
+    """OpenAI's `response_format`: `text`, `json_object`, or `json_schema` with a schema
+    (`json_schema` without one asks for any JSON object, as `json_object` does)."""
 
     model_config = ConfigDict(extra="ignore")
 
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaIn | None = None
-
-    @model_validator(mode="after")
-    def _schema_given(self) -> ResponseFormatIn:
-        if self.type == "json_schema" and self.json_schema is None:
-            raise ValueError("type json_schema needs a json_schema object")
-        return self
 
     def wanted(self) -> ResponseFormat | None:
         """The output format to ask the model for (None: plain text)."""

@@ -23,6 +23,7 @@ from graphchat.api.openai.schemas import (
     ModelCard,
     ModelCardList,
 )
+from graphchat.api.openapi import state_dependent
 from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import NotFound
 from graphchat.llm.router import same_model
@@ -72,6 +73,18 @@ def _run_headers(run: Run) -> dict[str, str]:
         409: {"description": "The bound thread is answering another turn"},
         422: {"description": "Invalid field"},
     },
+    # Rules across fields and messages that a JSON schema does not express, and the states an
+    # unknown model or a busy bound thread depend on.
+    openapi_extra=state_dependent(
+        "unmatched_tool_call",
+        "unsupported_content",
+        "invalid_request",
+        "unsupported_value",
+        "model_not_found",
+        "thread_busy",
+        "idempotency_key_reused",
+        "invalid_text",
+    ),
 )
 async def chat_completions(
     body: ChatCompletionIn,
