@@ -15,7 +15,15 @@ _ALWAYS = (
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 )
-CORS_HEADERS = ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID", "Last-Event-ID"]
+# X-Auth-Scheme: agent-chat-ui sends it whenever an auth scheme is configured.
+CORS_HEADERS = [
+    "Authorization",
+    "X-API-Key",
+    "Content-Type",
+    "X-Request-ID",
+    "Last-Event-ID",
+    "X-Auth-Scheme",
+]
 CORS_EXPOSED = [
     "X-Request-ID",
     "Retry-After",

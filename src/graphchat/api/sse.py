@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from graphchat.api.langgraph.shapes import ai_chunk
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import message_payload
 from graphchat.settings import Settings
@@ -28,23 +29,6 @@ def parse_stream_modes(requested: str | Iterable[str]) -> frozenset[str]:
 
 def _typed(message: dict[str, Any]) -> dict[str, Any]:
     return {"type": _LANGCHAIN_TYPES.get(message["role"], message["role"]), **message}
-
-
-def _chunk(message_id: str, content: str, **extra: Any) -> dict[str, Any]:
-    """A serialized LangChain message chunk, the shape LangGraph SDK clients concatenate."""
-    return {
-        "type": "AIMessageChunk",
-        "id": message_id,
-        "content": content,
-        "additional_kwargs": {},
-        "response_metadata": {},
-        "tool_calls": [],
-        "tool_call_chunks": [],
-        "invalid_tool_calls": [],
-        "usage_metadata": None,
-        "name": None,
-        **extra,
-    }
 
 
 class StreamRenderer:
@@ -69,7 +53,7 @@ class StreamRenderer:
             yield self._sse(event, "metadata", event.data, retry=self._retry_ms)
         elif event.event == "token":
             if "messages" in self._modes:
-                chunk = _chunk(event.data["message_id"], event.data["text"])
+                chunk = ai_chunk(event.data["message_id"], event.data["text"])
                 yield self._sse(event, "messages", [chunk, self._meta])
         elif event.event == "message":
             yield from self._render_message(event)
@@ -101,13 +85,17 @@ class StreamRenderer:
             {"id": call["id"], "name": call["name"], "args": call["arguments"], "type": "tool_call"}
             for call in message["tool_calls"] or ()
         ]
-        return _chunk(message["id"], message["content"], tool_calls=calls)
+        return ai_chunk(message["id"], message["content"], tool_calls=calls)
 
     @staticmethod
     def _sse(event: RunEvent, name: str, data: Any, retry: int | None = None) -> ServerSentEvent:
         return ServerSentEvent(
             data=orjson.dumps(data).decode(), event=name, id=str(event.seq), retry=retry
         )
+
+
+class Renderer(Protocol):
+    def render(self, event: RunEvent) -> Iterable[ServerSentEvent]: ...
 
 
 def run_stream_response(
@@ -123,6 +111,19 @@ def run_stream_response(
     renderer = StreamRenderer(
         modes, settings.sse_retry_ms, [message_payload(m) for m in input_messages]
     )
+    return event_stream_response(run, renderer, events, settings, on_abandon=on_abandon)
+
+
+def event_stream_response(
+    run: Run,
+    renderer: Renderer,
+    events: AsyncIterator[RunEvent],
+    settings: Settings,
+    *,
+    on_abandon: Callable[[], Awaitable[None]] | None = None,
+    on_close: Callable[[], Awaitable[None]] | None = None,
+) -> EventSourceResponse:
+    """A run's events as SSE; `on_abandon` runs if the client leaves early, `on_close` always."""
 
     async def frames() -> AsyncIterator[ServerSentEvent]:
         finished = False
@@ -132,9 +133,11 @@ def run_stream_response(
                 for frame in renderer.render(event):
                     yield frame
         finally:
-            if not finished and on_abandon is not None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if not finished and on_abandon is not None:
                     await on_abandon()
+                if on_close is not None:
+                    await on_close()
 
     base = f"/threads/{run.thread_id}/runs/{run.id}"
     return EventSourceResponse(
