@@ -271,3 +271,60 @@ def test_another_owners_thread_is_not_found(start_server: Callable[..., LiveServ
     assert bob.threads.search() == [] and len(alice.threads.search()) == 1
     assert alice.assistants.get("agent")["graph_id"] == "agent"
     assert _status(get_sync_client(url=server.url, api_key=None).threads.search)[0] == 401
+
+
+def _run_body(**extra: Any) -> dict[str, Any]:
+    return {"assistant_id": "agent", "input": _say("hi"), **extra}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/threads/bad/runs/wait", _run_body(assistant_id="nope"), 404, "assistant_not_found"),
+        ("/threads/bad/runs/stream", _run_body(stream_mode=7), 422, "validation_error"),
+        ("/threads/bad/runs/stream", _run_body(stream_mode=[{"a": 1}]), 422, "validation_error"),
+        ("/threads/bad/runs", {"input": _say("hi")}, 422, "validation_error"),
+        ("/threads/bad/runs/wait", _run_body(input={"messages": []}), 422, "validation_error"),
+        ("/threads/bad/runs/wait", _run_body(command={"resume": 1}), 422, "validation_error"),
+        ("/threads/bad/runs/wait", _run_body(checkpoint_id="x" * 30), 404, "checkpoint_not_found"),
+        (
+            "/threads/bad/runs/wait",
+            _run_body(checkpoint_id="not-an-id"),
+            404,
+            "checkpoint_not_found",
+        ),
+        (
+            "/runs/wait",
+            _run_body(input={"messages": [{"role": "user", "content": "x" * 5000}]}),
+            422,
+            "validation_error",
+        ),
+        ("/threads/search", {"metadata": {"a": {"nested": 1}}}, 422, "validation_error"),
+        ("/threads/search", {"limit": -1}, 422, "validation_error"),
+        ("/threads/bad/history", {"before": "zzz"}, 404, "checkpoint_not_found"),
+        ("/assistants/search", {"limit": "many"}, 422, "validation_error"),
+        ("/threads/nowhere/runs/wait", _run_body(), 404, "thread_not_found"),
+    ],
+)
+def test_bad_input_gets_the_error_object(
+    start_server: Callable[..., LiveServer], path: str, body: Any, status: int, code: str
+) -> None:
+    server = start_server(max_message_chars=1000)
+    with server.client() as api:
+        api.post("/threads", json={"thread_id": "bad"})
+        response = api.post(path, json=body)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and error["request_id"] == response.headers["x-request-id"]
+
+
+def test_bodies_are_read_as_json_whatever_their_content_type(api: httpx.Client) -> None:
+    api.post("/threads", json={"thread_id": "plain"})
+    body = b'{"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": "p"}]}}'
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "X-Api-Key": "remove-me"}
+
+    waited = api.post("/threads/plain/runs/wait", content=body, headers=headers)
+    broken = api.post("/threads/plain/runs/wait", content=b"{not json", headers=headers)
+
+    assert waited.status_code == 200 and waited.json()["messages"][-1]["content"] == "You said: p"
+    assert broken.status_code == 422 and broken.json()["error"]["code"] == "validation_error"

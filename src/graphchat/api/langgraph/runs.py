@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+import orjson
+from fastapi import APIRouter, Depends, Request, Response
 from sse_starlette import EventSourceResponse
 
 from graphchat.api.chat import IdempotencyKey, keyed, turn_request
@@ -29,7 +30,7 @@ from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.runs import run_out
 from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
-from graphchat.errors import ValidationFailed
+from graphchat.errors import NotFound, ValidationFailed
 from graphchat.service.chat import ChatService, TurnRequest
 from graphchat.service.runs import RunService
 from graphchat.service.thread_state import ThreadStateService
@@ -79,6 +80,26 @@ async def _views(
 
 
 Views = Annotated[_Views, Depends(_views)]
+
+
+async def _check_thread(
+    thread_id: ThreadIdPath, owner: OwnerDep, threads: ThreadsDep, request: Request
+) -> str:
+    """The path's thread id, if the caller's thread or to be created: checked before the body,
+    so another owner's thread is a 404 whatever the body, exactly as a missing one."""
+    try:
+        await threads.get(owner, thread_id)
+    except NotFound:
+        try:
+            creates = orjson.loads(await request.body()).get("if_not_exists") == "create"
+        except (orjson.JSONDecodeError, AttributeError):
+            creates = False
+        if not creates:
+            raise
+    return thread_id
+
+
+RunThreadId = Annotated[str, Depends(_check_thread)]
 
 
 async def _request(
@@ -161,7 +182,7 @@ async def _wait(
 
 @router.post("/threads/{thread_id}/runs", responses=_ERRORS)
 async def create_run(
-    thread_id: ThreadIdPath,
+    thread_id: RunThreadId,
     body: Body,
     owner: OwnerDep,
     views: Views,
@@ -179,7 +200,7 @@ async def create_run(
     "/threads/{thread_id}/runs/stream", response_class=EventSourceResponse, responses=_STREAM
 )
 async def stream_run(
-    thread_id: ThreadIdPath, body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None
+    thread_id: RunThreadId, body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None
 ) -> EventSourceResponse:
     """Start a run and stream its events in the requested `stream_mode`s."""
     return await _stream(body, thread_id, owner, views, key)
@@ -187,7 +208,7 @@ async def stream_run(
 
 @router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS)
 async def wait_run(
-    thread_id: ThreadIdPath,
+    thread_id: RunThreadId,
     body: Body,
     owner: OwnerDep,
     views: Views,
