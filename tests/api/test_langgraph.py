@@ -328,3 +328,58 @@ def test_bodies_are_read_as_json_whatever_their_content_type(api: httpx.Client) 
 
     assert waited.status_code == 200 and waited.json()["messages"][-1]["content"] == "You said: p"
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "validation_error"
+
+
+def test_tool_calls_and_results_are_langchain_messages(
+    sdk: SyncLangGraphClient, ollama: FakeOllama
+) -> None:
+    call = {"id": "c1", "function": {"name": "calculator", "arguments": {"expression": "2 + 3"}}}
+    ollama.queue(Reply(tokens=[], tool_calls=[call]), Reply(tokens=["It is ", "5."]))
+    thread = sdk.threads.create()
+    parts = list(
+        sdk.runs.stream(
+            thread["thread_id"],
+            "agent",
+            input=_say("2+3?"),
+            stream_mode=["messages-tuple", "values"],
+            config={"configurable": {"tools": ["calculator"]}},
+        )
+    )
+
+    ai_call, result, answer = [p.data for p in parts if p.event == "values"][-1]["messages"][1:]
+    assert ai_call["type"] == "ai"
+    assert ai_call["tool_calls"] == [
+        {"name": "calculator", "args": {"expression": "2 + 3"}, "id": "c1", "type": "tool_call"}
+    ]
+    assert result["type"] == "tool" and result["tool_call_id"] == "c1"
+    assert result["content"] == "5" and result["status"] == "success"
+    assert answer["content"] == "It is 5."
+    streamed = [p.data[0] for p in parts if p.event == "messages"]
+    assert [m["id"] for m in streamed] == [ai_call["id"], result["id"], answer["id"], answer["id"]]
+
+
+def test_legacy_messages_events_and_unknown_modes(sdk: SyncLangGraphClient) -> None:
+    thread = sdk.threads.create()
+    modes = ["messages", "events", "custom", "debug", "no-such-mode"]
+    parts = list(sdk.runs.stream(thread["thread_id"], "agent", input=_say("ok"), stream_mode=modes))
+
+    names = [p.event for p in parts]
+    assert names[:2] == ["metadata", "messages/metadata"]
+    partials = [p.data[0]["content"] for p in parts if p.event == "messages/partial"]
+    assert partials == ["You ", "You said: ", "You said: ok"]
+    assert [p.data[0]["content"] for p in parts if p.event == "messages/complete"] == [
+        "You said: ok"
+    ]
+    assert {p.data["event"] for p in parts if p.event == "events"} == {"on_chat_model_stream"}
+    assert names[-1] == "end"
+
+
+def test_an_idempotency_key_starts_one_run(sdk: SyncLangGraphClient) -> None:
+    thread = sdk.threads.create()
+    headers = {"Idempotency-Key": "lg-once"}
+    first = sdk.runs.create(thread["thread_id"], "agent", input=_say("1"), headers=headers)
+    again = sdk.runs.create(thread["thread_id"], "agent", input=_say("1"), headers=headers)
+
+    assert again["run_id"] == first["run_id"]
+    sdk.runs.join(thread["thread_id"], first["run_id"])
+    assert len(sdk.runs.list(thread["thread_id"])) == 1
