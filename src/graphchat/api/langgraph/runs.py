@@ -128,6 +128,23 @@ async def _request(
     return keyed(request, route, body, key)
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What every run-starting route takes: the body, the caller, the services, the key."""
+
+    body: RunCreate
+    owner: str
+    views: _Views
+    key: str | None
+
+
+async def _call(body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None) -> _Call:
+    return _Call(body, owner, views, key)
+
+
+Call = Annotated[_Call, Depends(_call)]
+
+
 async def _values(views: _Views, run: Run) -> dict[str, Any]:
     thread = await views.threads.get(run.owner, run.thread_id)
     return {"messages": langchain_messages((await views.states.state(thread)).messages)}
@@ -138,10 +155,9 @@ async def _forget(views: _Views, run: Run) -> None:
     await views.threads.delete(await views.threads.get(run.owner, run.thread_id))
 
 
-async def _stream(
-    body: RunCreate, thread_id: str | None, owner: str, views: _Views, key: str | None
-) -> EventSourceResponse:
-    request = await _request(body, thread_id, owner, views, "/runs/stream", key)
+async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
+    body, views = call.body, call.views
+    request = await _request(body, thread_id, call.owner, views, "/runs/stream", call.key)
     opened = await views.chat.open_stream(request)
     run = opened.run
     history = await views.states.before_run(run)
@@ -163,15 +179,9 @@ async def _stream(
     )
 
 
-async def _wait(
-    body: RunCreate,
-    thread_id: str | None,
-    owner: str,
-    views: _Views,
-    key: str | None,
-    response: Response,
-) -> dict[str, Any]:
-    request = await _request(body, thread_id, owner, views, "/runs/wait", key)
+async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[str, Any]:
+    body, views = call.body, call.views
+    request = await _request(body, thread_id, call.owner, views, "/runs/wait", call.key)
     result = await views.chat.complete(request)
     _location(response, result.run, "/join")
     values = await _values(views, result.run)
@@ -181,17 +191,10 @@ async def _wait(
 
 
 @router.post("/threads/{thread_id}/runs", responses=_ERRORS)
-async def create_run(
-    thread_id: RunThreadId,
-    body: Body,
-    owner: OwnerDep,
-    views: Views,
-    response: Response,
-    key: IdempotencyKey = None,
-) -> RunOut:
+async def create_run(thread_id: RunThreadId, call: Call, response: Response) -> RunOut:
     """Start a run in the background; follow it with `join` or its `stream`."""
-    request = await _request(body, thread_id, owner, views, "/runs", key)
-    run = await views.chat.launch(request)
+    request = await _request(call.body, thread_id, call.owner, call.views, "/runs", call.key)
+    run = await call.views.chat.launch(request)
     _location(response, run)
     return run_out(run)
 
@@ -199,24 +202,15 @@ async def create_run(
 @router.post(
     "/threads/{thread_id}/runs/stream", response_class=EventSourceResponse, responses=_STREAM
 )
-async def stream_run(
-    thread_id: RunThreadId, body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None
-) -> EventSourceResponse:
+async def stream_run(thread_id: RunThreadId, call: Call) -> EventSourceResponse:
     """Start a run and stream its events in the requested `stream_mode`s."""
-    return await _stream(body, thread_id, owner, views, key)
+    return await _stream(call, thread_id)
 
 
 @router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS)
-async def wait_run(
-    thread_id: RunThreadId,
-    body: Body,
-    owner: OwnerDep,
-    views: Views,
-    response: Response,
-    key: IdempotencyKey = None,
-) -> dict[str, Any]:
+async def wait_run(thread_id: RunThreadId, call: Call, response: Response) -> dict[str, Any]:
     """Run to the end; the thread's state values (`{messages: [...]}`, bounded)."""
-    return await _wait(body, thread_id, owner, views, key, response)
+    return await _wait(call, thread_id, response)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join", responses=_ERRORS)
@@ -230,16 +224,12 @@ async def join_run(
 
 
 @router.post("/runs/stream", response_class=EventSourceResponse, responses=_STREAM)
-async def stream_stateless(
-    body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None
-) -> EventSourceResponse:
+async def stream_stateless(call: Call) -> EventSourceResponse:
     """A run on a new thread, deleted at the end unless `on_completion` is `keep`."""
-    return await _stream(body, None, owner, views, key)
+    return await _stream(call, None)
 
 
 @router.post("/runs/wait", responses=_ERRORS)
-async def wait_stateless(
-    body: Body, owner: OwnerDep, views: Views, response: Response, key: IdempotencyKey = None
-) -> dict[str, Any]:
+async def wait_stateless(call: Call, response: Response) -> dict[str, Any]:
     """A run on a new thread, waited for; the thread is deleted unless `on_completion: keep`."""
-    return await _wait(body, None, owner, views, key, response)
+    return await _wait(call, None, response)
