@@ -105,12 +105,17 @@ async def get_thread(thread: ThreadDep, owner: OwnerDep, states: ThreadStateDep)
 
 @router.patch("/{thread_id}", responses=_NOT_FOUND)
 async def update_thread(
-    thread: ThreadDep, body: ThreadPatch, owner: OwnerDep, threads: ThreadsDep
+    thread: ThreadDep,
+    body: ThreadPatch,
+    owner: OwnerDep,
+    threads: ThreadsDep,
+    states: ThreadStateDep,
 ) -> ThreadOut:
     """Rename, change the model, or merge metadata keys (a null value removes a key)."""
     changes = body.model_dump(exclude_unset=True)
     updated = await threads.update(owner, thread.id, changes)
-    return thread_out(updated)
+    statuses = await states.statuses(owner, [thread.id])
+    return thread_out(updated, status=statuses[thread.id])
 
 
 @router.delete("/{thread_id}", status_code=204, responses=_NOT_FOUND)
