@@ -8,37 +8,29 @@ Without a build (`.next/BUILD_ID`) these tests skip.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from support.fake_ollama import FakeOllama, Reply
+from support.process import free_port, wait_until_serving
 from support.server import LiveServer
 
 ACU = Path(os.environ.get("GRAPHCHAT_TEST_AGENT_CHAT_UI") or "/work/.cache/agent-chat-ui")
-SCREENSHOT = Path(os.environ.get("TMPDIR", "/tmp")) / "agent-chat-ui.png"
 pytestmark = pytest.mark.skipif(
     not (ACU / ".next" / "BUILD_ID").exists(), reason=f"agent-chat-ui is not built in {ACU}"
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def acu_url() -> Iterator[str]:
     """agent-chat-ui's production server (`next start`) on a free port."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(ACU / "node_modules" / ".bin" / "next"), "start", "-H", "127.0.0.1", "-p", str(port)],
         cwd=ACU,
@@ -48,16 +40,7 @@ def acu_url() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("agent-chat-ui did not start")
-            time.sleep(0.1)
+        wait_until_serving(url, process, timeout=30)
         yield url
     finally:
         process.terminate()
@@ -111,7 +94,6 @@ def test_a_message_streams_and_the_thread_survives_a_reload(
     chat_page.reload()
     expect(chat_page.get_by_text("Hello from graphchat")).to_be_visible()
     assert f"POST /threads/{thread_id}/history" in calls and "POST /threads/search" in calls
-    chat_page.screenshot(path=str(SCREENSHOT))
     # On a new chat, the history sidebar lists the thread by its first message; it reopens it.
     chat_page.goto(
         f"{acu_url}/?apiUrl={quote(ui_server.url)}&assistantId=agent&chatHistoryOpen=true"
