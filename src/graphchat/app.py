@@ -14,6 +14,7 @@ from graphchat.api.access import install_access_control
 from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
 from graphchat.api.errors import install_error_handlers
 from graphchat.api.headers import install_headers
+from graphchat.api.langgraph.routes import ROUTERS as LANGGRAPH_ROUTERS
 from graphchat.api.metrics import MetricsMiddleware
 from graphchat.api.middleware import RequestContextMiddleware
 from graphchat.api.openai import router as openai_routes
@@ -55,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_headers(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
+    for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
+        app.include_router(router)
     for module in (chat, threads, runs, health, models, openai_routes):
         app.include_router(module.router)
     if settings.metrics_enabled:

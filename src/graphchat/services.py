@@ -17,6 +17,7 @@ from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRuns
 from graphchat.service.monitor import RunMonitor, new_worker_id
 from graphchat.service.runs import RunService
+from graphchat.service.thread_state import VALUES_MAX_MESSAGES, ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
 from graphchat.store import Store
@@ -35,6 +36,7 @@ class Services:
     threads: ThreadService
     tools: ToolRegistry
     runs: RunService
+    thread_state: ThreadStateService
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -102,6 +104,7 @@ class Services:
             threads=ThreadService(store, live_runs),
             tools=tools,
             runs=runs,
+            thread_state=ThreadStateService(store, VALUES_MAX_MESSAGES),
             background=background,
         )
 

@@ -78,11 +78,11 @@ def test_runs_are_listed_and_read(api: httpx.Client, ollama: FakeOllama) -> None
     ollama.queue(Reply(status=404, error="model 'x' not found"))
     api.post("/chat", json={"message": "b", "thread_id": "r"})
 
-    page = api.get("/threads/r/runs").json()
+    runs = api.get("/threads/r/runs").json()  # a list, as both LangGraph SDKs expect
     run = api.get(f"/threads/r/runs/{first['run_id']}").json()
 
-    assert [r["status"] for r in page["runs"]] == ["error", "success"]
-    assert page["runs"][0]["error"]["code"] == "model_not_found"
+    assert [r["status"] for r in runs] == ["error", "success"]
+    assert runs[0]["error"]["code"] == "model_not_found"
     assert run["run_id"] == first["run_id"] and run["status"] == "success"
     assert run["usage"]["total_tokens"] == first["usage"]["total_tokens"]
     assert run["finished_at"] >= run["started_at"]
@@ -105,7 +105,9 @@ def test_cancel_mid_stream_keeps_what_was_streamed(
         # the stream goes on to its `end`, which says the run was cancelled
 
     assert cancelled.status_code == 200
-    assert cancelled.json()["status"] == "cancelled"
+    # LangGraph's word for a stopped run, and graphchat's own.
+    assert cancelled.json()["status"] == "interrupted"
+    assert cancelled.json()["graphchat_status"] == "cancelled"
     assert received[-1].event == "end" and received[-1].json()["status"] == "cancelled"
     streamed = _tokens(received)
     assert _assistant_rows(database_url, "c") == [{"content": streamed, "status": "cancelled"}]
@@ -114,7 +116,7 @@ def test_cancel_mid_stream_keeps_what_was_streamed(
     while ollama.disconnects == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert ollama.disconnects == 1  # the backend request was closed, generation stopped
-    assert api.post(f"{location}/cancel").json()["status"] == "cancelled"  # idempotent
+    assert api.post(f"{location}/cancel").json()["graphchat_status"] == "cancelled"  # idempotent
 
 
 def test_rejoin_with_last_event_id_misses_and_repeats_nothing(
@@ -247,7 +249,7 @@ def test_interrupt_stops_the_running_turn(
     )
 
     assert second.status_code == 200 and second.json()["response"] == "new"
-    statuses = [r["status"] for r in api.get("/threads/i/runs").json()["runs"]]
+    statuses = [r["graphchat_status"] for r in api.get("/threads/i/runs").json()]
     assert statuses == ["success", "interrupted"]
     rows = _assistant_rows(database_url, "i")
     assert rows[0]["status"] == "interrupted" and rows[0]["content"].startswith("w0 ")

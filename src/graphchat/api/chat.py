@@ -19,6 +19,8 @@ from graphchat.api.sampling import check_length, sampling_params
 from graphchat.api.schemas import (
     ChatIn,
     ChatOut,
+    Configurable,
+    InputMessage,
     InvokeIn,
     InvokeOut,
     InvokeOutput,
@@ -71,11 +73,25 @@ _CONFIGURABLE_TOOLS_LOC = ("body", "config", "configurable", "tools")
 def _run_request(
     body: InvokeIn, owner: str, settings: Settings, tools: ToolRegistry
 ) -> TurnRequest:
-    """A turn from a LangGraph-style body; a `system` message overrides the system prompt."""
-    configurable = body.config.configurable
+    request = turn_request(body.input.messages, body.config.configurable, owner, settings, tools)
+    return replace(
+        request,
+        thread_id=body.input.thread_id or request.thread_id,
+        multitask=body.multitask_strategy,
+    )
+
+
+def turn_request(
+    inputs: list[InputMessage],
+    configurable: Configurable,
+    owner: str,
+    settings: Settings,
+    tools: ToolRegistry,
+) -> TurnRequest:
+    """A turn from LangGraph-style messages; a `system` message overrides the system prompt."""
     system = configurable.system
     messages: list[NewMessage] = []
-    for index, message in enumerate(body.input.messages):
+    for index, message in enumerate(inputs):
         role, text = message.normalized_role(), message.text()
         if role == "system":
             system = text
@@ -93,12 +109,11 @@ def _run_request(
     return TurnRequest(
         owner=owner,
         messages=tuple(messages),
-        thread_id=body.input.thread_id or configurable.thread_id,
+        thread_id=configurable.thread_id,
         tools=check_tool_names(tools, configurable.tools, _CONFIGURABLE_TOOLS_LOC),
         model=configurable.model,
         params=sampling_params(configurable, settings),
         system=system,
-        multitask=body.multitask_strategy,
     )
 
 
@@ -120,7 +135,8 @@ def _request_hash(route: str, body: BaseModel) -> str:
     return hashlib.sha256(route.encode() + b"\0" + canonical.encode()).hexdigest()
 
 
-def _keyed(request: TurnRequest, route: str, body: BaseModel, key: str | None) -> TurnRequest:
+def keyed(request: TurnRequest, route: str, body: BaseModel, key: str | None) -> TurnRequest:
+    """The request with its Idempotency-Key and a hash that tells a retry from a new request."""
     if key is None:
         return request
     return replace(request, idempotency_key=key, request_hash=_request_hash(route, body))
@@ -156,7 +172,7 @@ async def chat(
         multitask=body.multitask_strategy,
         response_format=body.response_format.wanted() if body.response_format else None,
     )
-    return _chat_out(await chat.complete(_keyed(request, "/chat", body, key)))
+    return _chat_out(await chat.complete(keyed(request, "/chat", body, key)))
 
 
 @router.post("/invoke", responses=_ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
@@ -168,7 +184,7 @@ async def invoke(
     key: IdempotencyKey = None,
 ) -> InvokeOut:
     """Run the agent on the given messages and return the messages the run added."""
-    request = _keyed(_run_request(body, owner, settings, chat.tools), "/invoke", body, key)
+    request = keyed(_run_request(body, owner, settings, chat.tools), "/invoke", body, key)
     result = await chat.complete(request)
     return InvokeOut(
         output=InvokeOutput(messages=_messages_out(result.output_messages)),
@@ -197,7 +213,7 @@ async def stream(
     stream. The run goes on if the client disconnects (unless `on_disconnect` is `cancel`);
     `Location` names the URL that rejoins it.
     """
-    request = _keyed(_run_request(body, owner, settings, chat.tools), "/stream", body, key)
+    request = keyed(_run_request(body, owner, settings, chat.tools), "/stream", body, key)
     opened = await chat.open_stream(request)
     run = opened.run
 

@@ -10,6 +10,7 @@ from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import Unauthorized
 from graphchat.service.chat import ChatService
 from graphchat.service.runs import RunService
+from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.services import Services
 from graphchat.settings import Settings
@@ -48,6 +49,10 @@ async def get_runs(services: ServicesDep) -> RunService:
     return services.runs
 
 
+async def get_thread_state(services: ServicesDep) -> ThreadStateService:
+    return services.thread_state
+
+
 async def get_owner(request: Request) -> str:
     """The owner the caller acts for: set by authentication, else the single local owner."""
     owner: str | None = getattr(request.state, "owner", None)
@@ -62,6 +67,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 ThreadsDep = Annotated[ThreadService, Depends(get_threads)]
 RunsDep = Annotated[RunService, Depends(get_runs)]
+ThreadStateDep = Annotated[ThreadStateService, Depends(get_thread_state)]
 OwnerDep = Annotated[str, Depends(get_owner)]
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 

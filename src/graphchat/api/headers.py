@@ -15,6 +15,7 @@ _ALWAYS = (
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
 )
+# X-Auth-Scheme: agent-chat-ui sends it whenever an auth scheme is configured.
 CORS_HEADERS = [
     "Authorization",
     "X-API-Key",
@@ -22,6 +23,7 @@ CORS_HEADERS = [
     "X-Request-ID",
     "Last-Event-ID",
     "X-Graphchat-Thread-Id",
+    "X-Auth-Scheme",
 ]
 CORS_EXPOSED = [
     "X-Request-ID",

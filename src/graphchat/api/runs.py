@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep
-from graphchat.api.schemas import RunOut, RunPage
-from graphchat.api.sse import parse_stream_modes, run_stream_response
+from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep, ThreadStateDep
+from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
+from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
+from graphchat.api.schemas import RunOut
+from graphchat.api.sse import event_stream_response
 from graphchat.api.threads import Limit, Offset, page_size
 from graphchat.errors import ValidationFailed
 from graphchat.service.payloads import run_payload
@@ -18,10 +20,23 @@ from graphchat.store.records import Run, RunStatus
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread or run"}}
 _LAST_EVENT_ID_MAX = 2**31 - 1
+_REJOIN_MODES = ("messages-tuple", "updates")  # as `POST /stream`; the run's own are not kept
 
 
 def run_out(run: Run) -> RunOut:
-    return RunOut.model_validate(run_payload(run))
+    """A run in both vocabularies: LangGraph's `status`, graphchat's `graphchat_status`."""
+    payload = run_payload(run)
+    return RunOut.model_validate(
+        {
+            **payload,
+            "status": run_status(run.status),
+            "graphchat_status": run.status.value,
+            "assistant_id": ASSISTANT_ID,
+            "metadata": {},
+            "multitask_strategy": None,
+            "updated_at": payload["finished_at"] or payload["started_at"] or payload["created_at"],
+        }
+    )
 
 
 @router.get("", responses=_NOT_FOUND)
@@ -32,10 +47,10 @@ async def list_runs(
     limit: Limit = None,
     offset: Offset = 0,
     status: RunStatus | None = None,
-) -> RunPage:
-    """The thread's runs, newest first."""
+) -> list[RunOut]:
+    """The thread's runs, newest first (`status` in graphchat's vocabulary)."""
     page = await runs.page(thread, limit=page_size(limit, settings), offset=offset, status=status)
-    return RunPage(runs=[run_out(run) for run in page.items], has_more=page.has_more)
+    return [run_out(run) for run in page.items]
 
 
 @router.get("/{run_id}", responses=_NOT_FOUND)
@@ -72,22 +87,27 @@ async def join_stream(
     thread: ThreadDep,
     run_id: str,
     runs: RunsDep,
+    states: ThreadStateDep,
     settings: SettingsDep,
-    stream_mode: Annotated[list[str] | None, Query()] = None,
+    stream_mode: Annotated[list[Annotated[str, Query(max_length=64)]] | None, Query()] = None,
     last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^[0-9]*$")
+        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^(-1|[0-9]*)$")
     ] = None,
 ) -> EventSourceResponse:
-    """Rejoin a run: replay the events after `Last-Event-ID`, then follow it live to its end."""
+    """Rejoin a run: replay the events after `Last-Event-ID` (`-1`: all), then follow it live.
+
+    Events are LangGraph's; `messages` here means token chunks (`messages-tuple`).
+    """
     run = await runs.get(thread, run_id)
     after = _event_id(last_event_id)
-    messages = await runs.input_messages(run)
-    modes = parse_stream_modes(stream_mode or ["messages", "updates"])
-    return run_stream_response(run, messages, runs.follow(run, after), modes, settings)
+    requested = [mode for mode in stream_mode or () if mode]  # the Python SDK sends `stream_mode=`
+    modes = stream_modes(requested or _REJOIN_MODES, legacy_messages=False)
+    renderer = LangGraphRenderer(modes, settings.sse_retry_ms, await states.before_run(run))
+    return event_stream_response(run, renderer, runs.follow(run, after), settings)
 
 
 def _event_id(value: str | None) -> int:
-    if value is None or value == "":
+    if value is None or value == "" or value == "-1":
         return -1
     if not value.isdigit():
         raise ValidationFailed(

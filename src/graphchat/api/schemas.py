@@ -170,6 +170,9 @@ class ThreadCreate(BaseModel):
     title: Annotated[str, StringConstraints(max_length=200)] | None = None
     model: ModelName | None = None
     metadata: Metadata | None = None
+    if_exists: Literal["raise", "do_nothing"] = Field(
+        "raise", description="When `thread_id` is taken: 409 (`raise`) or return it (`do_nothing`)."
+    )
 
 
 class ThreadPatch(StrictBody):
@@ -185,6 +188,13 @@ class ThreadOut(BaseModel):
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    status: Literal["idle", "busy", "interrupted", "error"] = Field(
+        "idle", description="LangGraph's thread status, from the latest run."
+    )
+    values: dict[str, Any] | None = Field(
+        None, description="LangGraph state values: `{messages: [...]}` (bounded), where known."
+    )
+    interrupts: dict[str, Any] = Field(default_factory=dict)
 
 
 class ThreadPage(BaseModel):
@@ -280,7 +290,15 @@ class InvokeOut(BaseModel):
 class RunOut(BaseModel):
     run_id: str
     thread_id: str
-    status: str
+    status: str = Field(
+        description="LangGraph's run status: a stopped run is `interrupted` "
+        "(`graphchat_status` tells `cancelled` from `interrupted`)."
+    )
+    graphchat_status: str
+    assistant_id: str
+    metadata: dict[str, Any]
+    multitask_strategy: str | None
+    updated_at: datetime
     model: str | None
     params: dict[str, Any]
     error: dict[str, Any] | None
@@ -288,11 +306,6 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-
-
-class RunPage(BaseModel):
-    runs: list[RunOut]
-    has_more: bool
 
 
 class HealthOut(BaseModel):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from graphchat.api.langgraph.shapes import ai_chunk
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import message_payload
 from graphchat.settings import Settings
@@ -28,23 +29,6 @@ def parse_stream_modes(requested: str | Iterable[str]) -> frozenset[str]:
 
 def _typed(message: dict[str, Any]) -> dict[str, Any]:
     return {"type": _LANGCHAIN_TYPES.get(message["role"], message["role"]), **message}
-
-
-def _chunk(message_id: str, content: str, **extra: Any) -> dict[str, Any]:
-    """A serialized LangChain message chunk, the shape LangGraph SDK clients concatenate."""
-    return {
-        "type": "AIMessageChunk",
-        "id": message_id,
-        "content": content,
-        "additional_kwargs": {},
-        "response_metadata": {},
-        "tool_calls": [],
-        "tool_call_chunks": [],
-        "invalid_tool_calls": [],
-        "usage_metadata": None,
-        "name": None,
-        **extra,
-    }
 
 
 class StreamRenderer:
@@ -69,7 +53,7 @@ class StreamRenderer:
             yield self._sse(event, "metadata", event.data, retry=self._retry_ms)
         elif event.event == "token":
             if "messages" in self._modes:
-                chunk = _chunk(event.data["message_id"], event.data["text"])
+                chunk = ai_chunk(event.data["message_id"], event.data["text"])
                 yield self._sse(event, "messages", [chunk, self._meta])
         elif event.event == "message":
             yield from self._render_message(event)
@@ -101,7 +85,7 @@ class StreamRenderer:
             {"id": call["id"], "name": call["name"], "args": call["arguments"], "type": "tool_call"}
             for call in message["tool_calls"] or ()
         ]
-        return _chunk(message["id"], message["content"], tool_calls=calls)
+        return ai_chunk(message["id"], message["content"], tool_calls=calls)
 
     @staticmethod
     def _sse(event: RunEvent, name: str, data: Any, retry: int | None = None) -> ServerSentEvent:
@@ -110,12 +94,18 @@ class StreamRenderer:
         )
 
 
+class Renderer(Protocol):
+    def render(self, event: RunEvent) -> Iterable[ServerSentEvent]: ...
+
+
 async def follow_run(
     events: AsyncIterator[RunEvent],
     render: Callable[[RunEvent], Iterable[ServerSentEvent]],
     on_abandon: Callable[[], Awaitable[None]] | None,
+    on_close: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """A run's events as frames; `on_abandon` runs if the client leaves before the end."""
+    """A run's events as frames; `on_abandon` runs if the client leaves before the end,
+    `on_close` always."""
     finished = False
     try:
         async for event in events:
@@ -123,9 +113,11 @@ async def follow_run(
             for frame in render(event):
                 yield frame
     finally:
-        if not finished and on_abandon is not None:
-            with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True):
+            if not finished and on_abandon is not None:
                 await on_abandon()
+            if on_close is not None:
+                await on_close()
 
 
 def run_stream_response(
@@ -141,10 +133,22 @@ def run_stream_response(
     renderer = StreamRenderer(
         modes, settings.sse_retry_ms, [message_payload(m) for m in input_messages]
     )
+    return event_stream_response(run, renderer, events, settings, on_abandon=on_abandon)
 
+
+def event_stream_response(
+    run: Run,
+    renderer: Renderer,
+    events: AsyncIterator[RunEvent],
+    settings: Settings,
+    *,
+    on_abandon: Callable[[], Awaitable[None]] | None = None,
+    on_close: Callable[[], Awaitable[None]] | None = None,
+) -> EventSourceResponse:
+    """A run's events as SSE; `on_abandon` runs if the client leaves early, `on_close` always."""
     base = f"/threads/{run.thread_id}/runs/{run.id}"
     return EventSourceResponse(
-        follow_run(events, renderer.render, on_abandon),
+        follow_run(events, renderer.render, on_abandon, on_close),
         ping=settings.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
         headers={

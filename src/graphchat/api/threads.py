@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep
+from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep, ThreadStateDep
+from graphchat.api.langgraph.shapes import langchain_messages
 from graphchat.api.media import require_json
 from graphchat.api.openapi import PAGE_SIZE, state_dependent
 from graphchat.api.schemas import (
@@ -19,6 +20,7 @@ from graphchat.api.schemas import (
 )
 from graphchat.errors import ValidationFailed
 from graphchat.service.payloads import message_payload
+from graphchat.service.thread_state import ThreadStatus
 from graphchat.settings import Settings
 from graphchat.store.records import Thread
 from graphchat.store.threads import encode_cursor
@@ -36,7 +38,9 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 SeqCursor = Annotated[int | None, Query(ge=0, le=2**31 - 1)]
 
 
-def thread_out(thread: Thread) -> ThreadOut:
+def thread_out(
+    thread: Thread, *, status: ThreadStatus = "idle", values: dict[str, Any] | None = None
+) -> ThreadOut:
     return ThreadOut(
         thread_id=thread.id,
         title=thread.title,
@@ -44,6 +48,8 @@ def thread_out(thread: Thread) -> ThreadOut:
         metadata=thread.metadata,
         created_at=thread.created_at,
         updated_at=thread.updated_at,
+        status=status,
+        values=values,
     )
 
 
@@ -72,6 +78,7 @@ async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep
         title=body.title,
         model=body.model,
         metadata=body.metadata,
+        if_exists=body.if_exists,
     )
     return thread_out(thread)
 
@@ -80,6 +87,7 @@ async def create_thread(body: ThreadCreate, owner: OwnerDep, threads: ThreadsDep
 async def list_threads(
     owner: OwnerDep,
     threads: ThreadsDep,
+    states: ThreadStateDep,
     settings: SettingsDep,
     limit: Limit = None,
     offset: Offset = 0,
@@ -89,26 +97,36 @@ async def list_threads(
     size = page_size(limit, settings)
     page = await threads.page(owner, limit=size, offset=offset, cursor=cursor or None)
     last = page.items[-1] if page.items and page.has_more else None
+    statuses = await states.statuses(owner, [thread.id for thread in page.items])
     return ThreadPage(
-        threads=[thread_out(thread) for thread in page.items],
+        threads=[thread_out(thread, status=statuses[thread.id]) for thread in page.items],
         has_more=page.has_more,
         next_cursor=encode_cursor(last.updated_at, last.id) if last else None,
     )
 
 
 @router.get("/{thread_id}", responses=_NOT_FOUND)
-async def get_thread(thread: ThreadDep) -> ThreadOut:
-    return thread_out(thread)
+async def get_thread(thread: ThreadDep, owner: OwnerDep, states: ThreadStateDep) -> ThreadOut:
+    """The thread, with its LangGraph status and latest state values (bounded)."""
+    statuses = await states.statuses(owner, [thread.id])
+    state = await states.state(thread)
+    values = {"messages": langchain_messages(state.messages)}
+    return thread_out(thread, status=statuses[thread.id], values=values)
 
 
 @router.patch("/{thread_id}", responses=_NOT_FOUND, openapi_extra=state_dependent("invalid_text"))
 async def update_thread(
-    thread: ThreadDep, body: ThreadPatch, owner: OwnerDep, threads: ThreadsDep
+    thread: ThreadDep,
+    body: ThreadPatch,
+    owner: OwnerDep,
+    threads: ThreadsDep,
+    states: ThreadStateDep,
 ) -> ThreadOut:
     """Rename, change the model, or merge metadata keys (a null value removes a key)."""
     changes = body.model_dump(exclude_unset=True)
     updated = await threads.update(owner, thread.id, changes)
-    return thread_out(updated)
+    statuses = await states.statuses(owner, [thread.id])
+    return thread_out(updated, status=statuses[thread.id])
 
 
 @router.delete("/{thread_id}", status_code=204, responses=_NOT_FOUND)

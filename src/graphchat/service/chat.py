@@ -171,6 +171,13 @@ class ChatService:
             after_seq=stored.items[-1].seq if stored.items else 0,
         )
 
+    async def launch(self, request: TurnRequest) -> Run:
+        """Start a turn in the background (or find the run an Idempotency-Key names)."""
+        try:
+            return (await self.start(request)).run
+        except DuplicateRun as duplicate:
+            return await self._original(duplicate, request)
+
     async def _original(self, duplicate: DuplicateRun, request: TurnRequest) -> Run:
         run = await self._store.runs.by_id(duplicate.run_id)
         if run is None or run.request_hash != request.request_hash:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+from graphchat.errors import Conflict, NotFound
 from graphchat.service.live import LiveRuns
 from graphchat.store import Store
 from graphchat.store.records import Message, Page, Thread
@@ -23,14 +24,24 @@ class ThreadService:
         title: str | None = None,
         model: str | None = None,
         metadata: dict[str, Any] | None = None,
+        if_exists: Literal["raise", "do_nothing"] = "raise",
     ) -> Thread:
-        return await self._store.threads.create(
-            owner=owner,
-            thread_id=thread_id or str(uuid.uuid4()),
-            title=title,
-            model=model,
-            metadata=metadata,
-        )
+        """Create a thread; with `do_nothing`, a taken id of the caller's returns that thread."""
+        try:
+            return await self._store.threads.create(
+                owner=owner,
+                thread_id=thread_id or str(uuid.uuid4()),
+                title=title,
+                model=model,
+                metadata=metadata,
+            )
+        except Conflict as conflict:
+            if if_exists == "raise" or thread_id is None:
+                raise
+            try:
+                return await self._store.threads.get(owner, thread_id)
+            except NotFound:
+                raise conflict from None  # another owner's id stays taken
 
     async def get(self, owner: str, thread_id: str) -> Thread:
         return await self._store.threads.get(owner, thread_id)

@@ -12,6 +12,7 @@ from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
 from graphchat.store.run_events import RunEventRepository
 from graphchat.store.runs import RunRepository
+from graphchat.store.thread_search import ThreadSearchRepository
 from graphchat.store.threads import ThreadRepository
 
 
@@ -23,6 +24,7 @@ class Store:
         self.threads = ThreadRepository(engine)
         self.messages = MessageRepository(engine)
         self.runs = RunRepository(engine)
+        self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
 

@@ -1,0 +1,135 @@
+"""graphchat records in the JSON shapes of the LangGraph server API and of LangChain messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from graphchat.api.langgraph.schemas import AssistantOut, ThreadCheckpoint, ThreadStateOut
+from graphchat.errors import NotFound
+from graphchat.service.payloads import message_payload
+from graphchat.service.thread_state import State, checkpoint_id
+from graphchat.store.records import Message, RunStatus
+
+GRAPH_ID = "agent"
+# The id LangGraph servers give a graph's default assistant: uuid5(their namespace, graph id).
+ASSISTANT_ID = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), GRAPH_ID))
+_EPOCH = "2026-01-01T00:00:00+00:00"
+_TYPES = {"user": "human", "assistant": "ai", "tool": "tool", "system": "system"}
+# graphchat's `cancelled` (stopped by a caller) is LangGraph's `interrupted`.
+_RUN_STATUSES = {RunStatus.CANCELLED: "interrupted"}
+
+
+def assistant() -> AssistantOut:
+    return AssistantOut(
+        assistant_id=ASSISTANT_ID,
+        graph_id=GRAPH_ID,
+        name=GRAPH_ID,
+        description="graphchat's chat agent",
+        config={},
+        context={},
+        metadata={"created_by": "system"},
+        version=1,
+        created_at=_EPOCH,
+        updated_at=_EPOCH,
+    )
+
+
+def resolve_assistant(assistant_id: str) -> AssistantOut:
+    """The one assistant, by its id or by its graph's name."""
+    if assistant_id not in (ASSISTANT_ID, GRAPH_ID):
+        raise NotFound(
+            f"assistant '{assistant_id[:200]}' was not found (this server has '{GRAPH_ID}')",
+            code="assistant_not_found",
+        )
+    return assistant()
+
+
+def run_status(status: RunStatus) -> str:
+    return _RUN_STATUSES.get(status, status.value)
+
+
+def ai_chunk(message_id: str, content: str, **extra: Any) -> dict[str, Any]:
+    """A serialized LangChain AI message chunk, the shape LangGraph SDK clients concatenate."""
+    return {
+        "type": "AIMessageChunk",
+        "id": message_id,
+        "content": content,
+        "additional_kwargs": {},
+        "response_metadata": {},
+        "tool_calls": [],
+        "tool_call_chunks": [],
+        "invalid_tool_calls": [],
+        "usage_metadata": None,
+        "name": None,
+        **extra,
+    }
+
+
+def _tool_calls(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"name": call["name"], "args": call["arguments"], "id": call["id"], "type": "tool_call"}
+        for call in payload.get("tool_calls") or ()
+    ]
+
+
+def _usage(payload: dict[str, Any]) -> dict[str, int] | None:
+    usage = payload.get("usage")
+    if not usage:
+        return None
+    return {
+        "input_tokens": usage["prompt_tokens"],
+        "output_tokens": usage["completion_tokens"],
+        "total_tokens": usage["total_tokens"],
+    }
+
+
+def langchain_message(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored message (its JSON payload) as a serialized LangChain message."""
+    role = payload["role"]
+    message: dict[str, Any] = {
+        "type": _TYPES.get(role, role),
+        "id": payload["id"],
+        "content": payload["content"],
+        "additional_kwargs": {},
+        "response_metadata": {},
+        "name": payload.get("name"),
+    }
+    if role == "assistant":
+        message["response_metadata"] = {
+            "model_name": payload.get("model"),
+            "finish_reason": payload.get("finish_reason"),
+            "status": payload.get("status"),
+        }
+        message["tool_calls"] = _tool_calls(payload)
+        message["invalid_tool_calls"] = []
+        message["usage_metadata"] = _usage(payload)
+    elif role == "tool":
+        message["tool_call_id"] = payload.get("tool_call_id")
+        message["status"] = "error" if payload.get("status") == "error" else "success"
+    return message
+
+
+def langchain_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    return [langchain_message(message_payload(message)) for message in messages]
+
+
+def _checkpoint(thread_id: str, seq: int | None) -> ThreadCheckpoint:
+    return ThreadCheckpoint(
+        thread_id=thread_id, checkpoint_id=checkpoint_id(seq) if seq is not None else None
+    )
+
+
+def thread_state(thread_id: str, state: State) -> ThreadStateOut:
+    return ThreadStateOut(
+        values={"messages": langchain_messages(state.messages)},
+        next=state.next,
+        checkpoint=_checkpoint(thread_id, state.seq),
+        metadata={"source": state.source, "step": state.step, "graph_id": GRAPH_ID},
+        created_at=state.created_at.isoformat() if state.created_at else None,
+        parent_checkpoint=(
+            _checkpoint(thread_id, state.parent_seq) if state.parent_seq is not None else None
+        ),
+        tasks=[],
+        interrupts=[],
+    )

@@ -1,0 +1,163 @@
+"""Thread state, history and status synthesised from the message log (no checkpointer).
+
+A checkpoint is a position in the log: the sequence number of its last message. Each turn has
+two: after the caller's messages (`input`) and after the run's reply (`loop`). Ids are the
+zero-padded sequence number, so they sort as strings in the order they were made. Values are
+bounded: a state carries at most the last `values_max` messages before its checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from graphchat.errors import Conflict, NotFound
+from graphchat.store import Store
+from graphchat.store.records import Message, Run, RunStatus, Thread
+from graphchat.store.thread_search import FoundThread, ThreadQuery
+
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+_CHECKPOINT_DIGITS = 20
+VALUES_MAX_MESSAGES = 200  # the most messages a state (or a `values` event) carries
+
+
+def checkpoint_id(seq: int) -> str:
+    return str(seq).zfill(_CHECKPOINT_DIGITS)
+
+
+def parse_checkpoint_id(value: str) -> int:
+    if not value.isdigit() or len(value) > _CHECKPOINT_DIGITS:
+        raise NotFound(f"checkpoint '{value[:64]}' was not found", code="checkpoint_not_found")
+    return int(value)
+
+
+def thread_status(last_run: RunStatus | None) -> ThreadStatus:
+    """LangGraph's thread status from the thread's latest run."""
+    if last_run in (RunStatus.RUNNING, RunStatus.PENDING):
+        return "busy"
+    return "error" if last_run == RunStatus.ERROR else "idle"
+
+
+_STATUS_RUNS: dict[ThreadStatus, list[RunStatus | None]] = {
+    "busy": [RunStatus.RUNNING, RunStatus.PENDING],
+    "error": [RunStatus.ERROR],
+    "idle": [None, RunStatus.SUCCESS, RunStatus.CANCELLED, RunStatus.INTERRUPTED],
+    "interrupted": [],  # no human-in-the-loop pauses yet
+}
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """The thread as of one checkpoint (`seq` None: an empty thread)."""
+
+    messages: list[Message]
+    seq: int | None
+    parent_seq: int | None
+    source: Literal["input", "loop"]
+    step: int
+    created_at: datetime | None
+
+    @property
+    def next(self) -> list[str]:
+        return ["agent"] if self.source == "input" else []
+
+
+def _is_boundary(messages: list[Message], index: int) -> bool:
+    after = messages[index + 1] if index + 1 < len(messages) else None
+    is_input = messages[index].role == "user"
+    return after is None or (after.role == "user") != is_input
+
+
+def states_of(messages: list[Message], values_max: int) -> list[State]:
+    """The checkpoints within `messages` (a contiguous piece of the log), oldest first."""
+    states: list[State] = []
+    for index, message in enumerate(messages):
+        if not _is_boundary(messages, index):
+            continue
+        states.append(
+            State(
+                messages=messages[max(0, index + 1 - values_max) : index + 1],
+                seq=message.seq,
+                parent_seq=states[-1].seq if states else None,
+                source="input" if message.role == "user" else "loop",
+                step=len(states),
+                created_at=message.created_at,
+            )
+        )
+    return states
+
+
+class ThreadStateService:
+    def __init__(self, store: Store, values_max: int) -> None:
+        self._store = store
+        self.values_max = values_max
+
+    async def recent(self, thread_id: str, before: int | None = None) -> list[Message]:
+        """The last `values_max` messages of a thread (before `before`), oldest first."""
+        page = await self._store.messages.page(
+            thread_id, limit=self.values_max, before=before, order="desc"
+        )
+        return page.items[::-1]
+
+    async def before_run(self, run: Run) -> list[Message]:
+        """The thread as the run found it: earlier messages, then the run's own input."""
+        own = await self._store.messages.of_run(run.id)
+        if not own:
+            return await self.recent(run.thread_id)
+        earlier = await self.recent(run.thread_id, before=own[0].seq)
+        return [*earlier, *(m for m in own if m.role == "user")][-self.values_max :]
+
+    async def state(self, thread: Thread) -> State:
+        """The thread's latest state."""
+        states = states_of(await self.recent(thread.id), self.values_max)
+        if not states:
+            return State([], None, None, "loop", -1, None)
+        return states[-1]
+
+    async def history(
+        self, thread: Thread, *, limit: int, before: str | None = None
+    ) -> list[State]:
+        """Up to `limit` states, newest first, reaching back over the last `values_max`
+        messages before `before`."""
+        bound = parse_checkpoint_id(before) if before is not None else None
+        messages = await self.recent(thread.id, before=bound)
+        return states_of(messages, self.values_max)[::-1][:limit]
+
+    async def check_head(self, owner: str, thread_id: str, checkpoint: str | None) -> None:
+        """Refuse a run that starts from a checkpoint other than the thread's latest."""
+        if checkpoint is None:
+            return
+        seq = parse_checkpoint_id(checkpoint)
+        try:
+            thread = await self._store.threads.get(owner, thread_id)
+        except NotFound:
+            raise NotFound(
+                f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found"
+            ) from None
+        latest = await self.recent(thread.id)
+        head = latest[-1].seq if latest else None
+        if head is None or seq > head:
+            raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
+        if seq != head:
+            raise Conflict(
+                "runs can only continue from the thread's latest checkpoint: branching "
+                "(edit, regenerate) is not supported yet",
+                code="checkpoint_not_latest",
+            )
+
+    async def statuses(self, owner: str, thread_ids: list[str]) -> dict[str, ThreadStatus]:
+        found = await self._store.thread_search.last_run_statuses(owner, thread_ids)
+        return {thread_id: thread_status(found.get(thread_id)) for thread_id in thread_ids}
+
+    async def search(
+        self, query: ThreadQuery, status: ThreadStatus | None
+    ) -> tuple[list[FoundThread], dict[str, Message]]:
+        """Matching threads with each one's first message (a cheap label)."""
+        if status is not None:
+            query = replace(query, statuses=_STATUS_RUNS[status])
+            if not _STATUS_RUNS[status]:
+                return [], {}
+        found = await self._store.thread_search.search(query)
+        firsts = await self._store.thread_search.first_messages([f.thread.id for f in found])
+        return found, firsts

@@ -1,0 +1,149 @@
+"""Thread search by metadata, id and run status, and each thread's latest run status.
+
+A thread's status is derived from its latest run, so nothing is written per turn to keep it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphchat.errors import ValidationFailed
+from graphchat.store.database import transaction
+from graphchat.store.messages import message_from_row
+from graphchat.store.records import Message, RunStatus, Thread
+from graphchat.store.tables import MessageRow, RunRow, ThreadRow
+from graphchat.store.threads import thread_from_row
+
+_THREAD = cast(Table, ThreadRow.__table__)
+_RUN = cast(Table, RunRow.__table__)
+_MESSAGE = cast(Table, MessageRow.__table__)
+SortKey = Literal["thread_id", "created_at", "updated_at"]
+_SORT_COLUMNS = {"thread_id": _THREAD.c.id, "created_at": _THREAD.c.created_at}
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadQuery:
+    """What to look for among one owner's threads; `statuses` are latest-run statuses (None:
+    no run yet)."""
+
+    owner: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    ids: Sequence[str] | None = None
+    statuses: Sequence[RunStatus | None] | None = None
+    limit: int = 10
+    offset: int = 0
+    sort_by: SortKey = "updated_at"
+    descending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FoundThread:
+    thread: Thread
+    last_run_status: RunStatus | None
+
+
+def _metadata_match(key: str, value: Any) -> ColumnElement[bool]:
+    item = _THREAD.c.metadata[key]
+    condition: ColumnElement[bool]
+    # bool before int: True is an int in Python.
+    if isinstance(value, bool):
+        condition = item.as_boolean() == value
+    elif isinstance(value, int):
+        condition = item.as_integer() == value
+    elif isinstance(value, float):
+        condition = item.as_float() == value
+    elif isinstance(value, str):
+        condition = item.as_string() == value
+    else:
+        raise ValidationFailed(
+            "metadata filters take strings, numbers or booleans",
+            details=[
+                {"loc": ["body", "metadata", key], "msg": "not a scalar", "type": "type_error"}
+            ],
+        )
+    return condition
+
+
+def _latest_runs(owner: str) -> Any:
+    """(thread_id, status) of each of `owner`'s threads' latest run."""
+    latest = (
+        select(_RUN.c.thread_id, func.max(_RUN.c.created_at).label("at"))
+        .where(_RUN.c.owner == owner)
+        .group_by(_RUN.c.thread_id)
+        .subquery()
+    )
+    return (
+        select(_RUN.c.thread_id, _RUN.c.status)
+        .join(
+            latest, and_(_RUN.c.thread_id == latest.c.thread_id, _RUN.c.created_at == latest.c.at)
+        )
+        .subquery()
+    )
+
+
+def _search_query(query: ThreadQuery) -> Select[Any]:
+    last = _latest_runs(query.owner)
+    statement = (
+        select(_THREAD, last.c.status.label("last_run_status"))
+        .outerjoin(last, last.c.thread_id == _THREAD.c.id)
+        .where(_THREAD.c.owner == query.owner)
+    )
+    for key, value in query.metadata.items():
+        statement = statement.where(_metadata_match(key, value))
+    if query.ids is not None:
+        statement = statement.where(_THREAD.c.id.in_(list(query.ids)))
+    if query.statuses is not None:
+        named = [status.value for status in query.statuses if status is not None]
+        condition = last.c.status.in_(named)
+        if None in query.statuses:
+            condition = or_(condition, last.c.status.is_(None))
+        statement = statement.where(condition)
+    column = _SORT_COLUMNS.get(query.sort_by, _THREAD.c.updated_at)
+    order = (column.desc(), _THREAD.c.id.desc()) if query.descending else (column, _THREAD.c.id)
+    return statement.order_by(*order).limit(query.limit).offset(query.offset)
+
+
+class ThreadSearchRepository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def search(self, query: ThreadQuery) -> list[FoundThread]:
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(_search_query(query))).all()
+        return [
+            FoundThread(
+                thread_from_row(row),
+                RunStatus(row.last_run_status) if row.last_run_status else None,
+            )
+            for row in rows
+        ]
+
+    async def last_run_statuses(
+        self, owner: str, thread_ids: Sequence[str]
+    ) -> dict[str, RunStatus]:
+        """The status of each listed thread's latest run (threads without runs are absent)."""
+        if not thread_ids:
+            return {}
+        last = _latest_runs(owner)
+        statement = select(last.c.thread_id, last.c.status).where(
+            last.c.thread_id.in_(list(thread_ids))
+        )
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return {row.thread_id: RunStatus(row.status) for row in rows}
+
+    async def first_messages(self, thread_ids: Sequence[str]) -> dict[str, Message]:
+        """Each listed thread's first message, to label threads cheaply."""
+        if not thread_ids:
+            return {}
+        statement = select(_MESSAGE).where(
+            _MESSAGE.c.thread_id.in_(list(thread_ids)), _MESSAGE.c.seq == 1
+        )
+        async with transaction(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return {row.thread_id: message_from_row(row) for row in rows}
