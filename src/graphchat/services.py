@@ -53,6 +53,7 @@ class Services:
             system_prompt=settings.system_prompt,
             max_tool_rounds=settings.tool_max_rounds,
             tool_timeout=settings.tool_timeout_seconds,
+            require_approval=tuple(settings.tools_require_approval),
         )
         model = InstrumentedProvider(  # times and logs every model call
             router,

@@ -404,7 +404,16 @@ class Settings(BaseSettings):
         10.0, gt=0, le=600, description="Seconds one tool call may run before it is abandoned."
     )
 
-    @field_validator("tools_enabled", mode="before")
+    tools_require_approval: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Tools whose calls wait for a person's approval before they run (comma-separated "
+            "names or patterns such as `github__*`; `*`: all). Threads and requests can add "
+            "tools, never remove these."
+        ),
+    )
+
+    @field_validator("tools_enabled", "tools_require_approval", mode="before")
     @classmethod
     def _split_tools(cls, value: object) -> object:
         return _split_csv(value)

@@ -6,8 +6,9 @@ import operator
 from dataclasses import dataclass, field
 from typing import Annotated, NotRequired, TypedDict
 
+from graphchat.agent.tools.approval import Decision
 from graphchat.agent.tools.base import ToolContext
-from graphchat.llm.base import ChatMessage, FinishReason, SamplingParams, ToolSpec, Usage
+from graphchat.llm.base import ChatMessage, FinishReason, SamplingParams, ToolCall, ToolSpec, Usage
 
 
 class AgentState(TypedDict):
@@ -16,6 +17,8 @@ class AgentState(TypedDict):
     messages: Annotated[list[ChatMessage], operator.add]
     model_calls: int
     tool_rounds: NotRequired[int]
+    # A person's decisions on the last message's pending calls, in order: the run resumes there.
+    decisions: NotRequired[tuple[Decision, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,7 @@ class RunContext:
     max_tool_rounds: int = 4
     tool_timeout: float = 10.0
     tool_context: ToolContext = field(default_factory=ToolContext)
+    require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +59,11 @@ class ToolResult:
 
     message: ChatMessage
     is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """The run stops here: these calls of the last assistant message wait for a person."""
+
+    calls: tuple[ToolCall, ...]
+    tool_rounds: int = 0  # rounds already used, so the limit holds across the pause

@@ -55,6 +55,17 @@ ToolNames = Annotated[
     ),
 ]
 
+ToolPattern = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_*?-]{1,64}$")]
+ApprovalNames = Annotated[
+    list[ToolPattern],
+    Field(
+        max_length=32,
+        description="Tools (names or patterns like `github__*`) whose calls wait for approval on "
+        "this turn, besides the thread's `metadata.require_approval` and the server's "
+        "`GRAPHCHAT_TOOLS_REQUIRE_APPROVAL`.",
+    ),
+]
+
 
 class ChatIn(StrictBody, SamplingIn):
     message: str = Field(min_length=1)
@@ -62,6 +73,7 @@ class ChatIn(StrictBody, SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
+    require_approval: ApprovalNames = []
     multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
 
 
@@ -90,6 +102,19 @@ class MessageOut(BaseModel):
     created_at: datetime
 
 
+class PendingCallOut(BaseModel):
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+class PendingOut(BaseModel):
+    """The tool calls a `requires_action` run waits on, in the order decisions must follow."""
+
+    message_id: str = Field(description="The assistant message that made the calls.")
+    calls: list[PendingCallOut]
+
+
 class ChatOut(BaseModel):
     thread_id: str
     run_id: str
@@ -98,6 +123,31 @@ class ChatOut(BaseModel):
     messages: list[MessageOut]
     usage: UsageOut
     finish_reason: str | None
+    status: str = Field("success", description="`requires_action`: waiting for approval.")
+    pending: PendingOut | None = None
+
+
+class ApproveIn(StrictBody):
+    type: Literal["approve"]
+
+
+class EditIn(StrictBody):
+    type: Literal["edit"]
+    args: dict[str, Any] = Field(description="The arguments to run the call with instead.")
+
+
+class RejectIn(StrictBody):
+    type: Literal["reject"]
+    message: str = Field("", max_length=4000, description="Told to the model.")
+
+
+DecisionIn = Annotated[ApproveIn | EditIn | RejectIn, Field(discriminator="type")]
+
+
+class ResumeIn(StrictBody):
+    decisions: list[DecisionIn] = Field(
+        min_length=1, max_length=16, description="One per pending call, in order."
+    )
 
 
 class ThreadCreate(BaseModel):
@@ -175,6 +225,7 @@ class Configurable(SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
+    require_approval: ApprovalNames = []
 
 
 class RunConfig(BaseModel):
@@ -225,6 +276,7 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    pending: PendingOut | None = None
 
 
 class RunPage(BaseModel):

@@ -59,7 +59,13 @@ class RunService:
         return await self._store.runs.page(thread.id, limit=limit, offset=offset, status=status)
 
     async def cancel(self, run: Run, *, wait: bool) -> Run:
-        """Stop a run wherever it executes; its partial answer is kept as `cancelled`."""
+        """Stop a run wherever it executes; its partial answer is kept as `cancelled`.
+
+        A paused run is closed at once, its pending calls answered as not run.
+        """
+        if run.status == RunStatus.REQUIRES_ACTION:
+            await self._store.runs.cancel_pause(run)
+            return await self._store.runs.get(run.owner, run.thread_id, run.id)
         if run.status.is_final:
             return run
         if not await self._live.cancel(run.id):

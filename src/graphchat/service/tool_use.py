@@ -8,12 +8,14 @@ from typing import Any
 import structlog
 
 from graphchat.agent.tools import MessageSearch, SearchHit, ToolRegistry
+from graphchat.agent.tools.approval import approval_required
 from graphchat.errors import ValidationFailed
 from graphchat.store.messages import MessageRepository
 
 log = structlog.get_logger(__name__)
 
 THREAD_TOOLS_KEY = "tools"
+THREAD_APPROVAL_KEY = "require_approval"
 
 
 def check_tool_names(
@@ -50,6 +52,23 @@ def tools_for_turn(
             log.warning("thread_names_unknown_tools", tools=unknown)
         return tuple(name for name in chosen if name not in unknown)
     return registry.defaults
+
+
+def approval_for_turn(
+    server: Sequence[str],
+    requested: Sequence[str],
+    thread_metadata: dict[str, Any],
+    offered: Sequence[str],
+) -> frozenset[str]:
+    """The offered tools whose calls wait for a person on this turn.
+
+    The server's list always applies; a thread (`metadata.require_approval`) and a request can
+    only add to it, so no client can lift an approval the operator asked for.
+    """
+    chosen = thread_metadata.get(THREAD_APPROVAL_KEY)
+    from_thread = chosen if isinstance(chosen, list) else []
+    patterns = [*server, *requested, *(name for name in from_thread if isinstance(name, str))]
+    return approval_required(patterns, offered)
 
 
 def owner_message_search(messages: MessageRepository, owner: str, run_id: str) -> MessageSearch:
