@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from graphchat import __version__
-from graphchat.api import chat, health, models, runs, threads
+from graphchat.api import chat, health, models, runs, threads, tools
 from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
 from graphchat.api.errors import install_error_handlers
@@ -47,7 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_headers(app, settings)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
-    for module in (chat, threads, runs, health, models):
+    for module in (chat, threads, runs, health, models, tools):
         app.include_router(module.router)
     if settings.metrics_enabled:
         app.include_router(metrics_routes.router)

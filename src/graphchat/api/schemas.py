@@ -293,6 +293,7 @@ class CheckOut(BaseModel):
     ok: bool
     error: str | None = None
     circuit: Literal["closed", "open", "half_open"] | None = None  # model backends only
+    required: bool = True  # False: reported, but a failure leaves the server ready (MCP)
 
 
 class ReadyOut(BaseModel):
@@ -308,6 +309,29 @@ class InfoOut(BaseModel):
     backends: list[str]
     default_model: str | None
     flags: dict[str, bool]
+
+
+class ToolOut(BaseModel):
+    name: str
+    source: str = Field(description="`builtin`, `plugin`, `local` or `mcp:<server>`.")
+    description: str
+    parameters: dict[str, Any] = Field(description="JSON schema of the arguments.")
+    requires_approval: bool = Field(description="By `GRAPHCHAT_TOOLS_REQUIRE_APPROVAL`.")
+    default: bool = Field(description="Offered on turns that name no tools.")
+
+
+class McpServerOut(BaseModel):
+    name: str
+    transport: str
+    ok: bool
+    error: str | None
+    tools: list[str]
+    checked_at: datetime | None
+
+
+class ToolList(BaseModel):
+    tools: list[ToolOut]
+    mcp_servers: list[McpServerOut]
 
 
 class ModelOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -88,3 +89,34 @@ def owner_message_search(messages: MessageRepository, owner: str, run_id: str) -
         ]
 
     return search
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInfo:
+    """A registered tool as `GET /tools` lists it."""
+
+    name: str
+    source: str
+    description: str
+    parameters: dict[str, Any]
+    requires_approval: bool  # by the server's setting; threads and requests may add more
+    default: bool  # offered on turns that name no tools
+
+
+def tool_catalog(registry: ToolRegistry, server_approval: Sequence[str]) -> list[ToolInfo]:
+    """Every registered tool, by name, with where it comes from and whether it waits."""
+    names = registry.names()
+    waiting = approval_required(server_approval, names)
+    defaults = set(registry.defaults)
+    return [
+        ToolInfo(
+            name=tool.name,
+            source=registry.source_of(tool.name),
+            description=tool.description,
+            parameters=tool.parameters,
+            requires_approval=tool.name in waiting,
+            default=tool.name in defaults,
+        )
+        for tool in (registry.get(name) for name in names)
+        if tool is not None
+    ]
