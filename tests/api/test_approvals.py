@@ -252,3 +252,28 @@ def test_the_pause_and_the_resumed_run_stream(start_server: Server, ollama: Fake
     assert "".join(c["content"] for c in chunks if c["type"] == "AIMessageChunk") == "Four."
     assert second[-1].event == "end"
     assert second[-1].json()["status"] == "success"
+
+
+def test_rejoining_a_resumed_run_follows_it_past_the_pause(
+    start_server: Server, ollama: FakeOllama
+) -> None:
+    server = start_server(tools_require_approval="calculator")
+    with server.client() as api:
+        paused = _pause(api, ollama)
+        ollama.queue(Reply(tokens=["Fifty", "-one."]))
+        assert _resume(api, paused, {"type": "approve"}).status_code == 200
+        url = f"/threads/{paused['thread_id']}/runs/{paused['run_id']}/stream"
+        with api.stream("GET", url, params={"stream_mode": "updates"}) as response:
+            events = [f for f in frames(response.iter_lines()) if f.event]
+
+    ends = [f.json()["status"] for f in events if f.event == "end"]
+    assert ends == ["success"]  # the pause's own `end` is passed over
+    assert [f.event for f in events].count("metadata") == 2
+    contents = [
+        m["content"]
+        for f in events
+        if f.event == "updates"
+        for n in f.json().values()
+        for m in n["messages"]
+    ]
+    assert contents == ["", "51", "Fifty-one."]
