@@ -8,23 +8,20 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from graphchat.agent.tools import Tool, ToolContext
-from support.fake_ollama import FakeOllama, Reply
+from support.fake_ollama import FakeOllama, Reply, tool_calls
 from support.server import LiveServer
 from support.sse import frames
 
 Server = Callable[..., LiveServer]
 
 
-def _calls(*calls: tuple[str, str, dict[str, Any]]) -> Reply:
-    return Reply(
-        tokens=[],
-        tool_calls=[
-            {"id": call_id, "function": {"name": name, "arguments": arguments}}
-            for call_id, name, arguments in calls
-        ],
-    )
+@pytest.fixture
+def server(start_server: Server) -> LiveServer:
+    """The `api` fixture's server: calls to the calculator wait for approval."""
+    return start_server(tools_require_approval="calculator")
 
 
 def _stored(api: httpx.Client, thread_id: str) -> list[tuple[str, str, str]]:
@@ -34,7 +31,7 @@ def _stored(api: httpx.Client, thread_id: str) -> list[tuple[str, str, str]]:
 
 def _pause(api: httpx.Client, ollama: FakeOllama, expression: str = "17 * 3") -> dict[str, Any]:
     """A turn whose model calls the calculator, which this server makes wait for approval."""
-    ollama.queue(_calls(("c1", "calculator", {"expression": expression})))
+    ollama.queue(tool_calls(("c1", "calculator", {"expression": expression})))
     response = api.post("/chat", json={"message": "What is 17*3?"})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -59,7 +56,7 @@ def test_a_call_that_needs_approval_pauses_the_run_and_runs_nothing(
     server.app.state.services.tools.register(
         Tool(name="send_email", description="Send an email", parameters={}, run=record)
     )
-    ollama.queue(_calls(("m1", "send_email", {"to": "boss@example.com"})))
+    ollama.queue(tool_calls(("m1", "send_email", {"to": "boss@example.com"})))
 
     with server.client() as api:
         response = api.post(
@@ -90,16 +87,12 @@ def test_a_call_that_needs_approval_pauses_the_run_and_runs_nothing(
     assert len(ollama.chat_requests()) == 1
 
 
-def test_approve_runs_the_call_and_the_model_answers(
-    start_server: Server, ollama: FakeOllama
-) -> None:
-    server = start_server(tools_require_approval="calculator")
-    with server.client() as api:
-        paused = _pause(api, ollama)
-        ollama.queue(Reply(tokens=["It is ", "51."]))
-        response = _resume(api, paused, {"type": "approve"})
-        stored = _stored(api, paused["thread_id"])
-        run = api.get(f"/threads/{paused['thread_id']}/runs/{paused['run_id']}").json()
+def test_approve_runs_the_call_and_the_model_answers(api: httpx.Client, ollama: FakeOllama) -> None:
+    paused = _pause(api, ollama)
+    ollama.queue(Reply(tokens=["It is ", "51."]))
+    response = _resume(api, paused, {"type": "approve"})
+    stored = _stored(api, paused["thread_id"])
+    run = api.get(f"/threads/{paused['thread_id']}/runs/{paused['run_id']}").json()
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -120,13 +113,11 @@ def test_approve_runs_the_call_and_the_model_answers(
 
 
 def test_edit_runs_the_call_with_the_edited_arguments(
-    start_server: Server, ollama: FakeOllama
+    api: httpx.Client, ollama: FakeOllama
 ) -> None:
-    server = start_server(tools_require_approval="calculator")
-    with server.client() as api:
-        paused = _pause(api, ollama)
-        ollama.queue(Reply(tokens=["42."]))
-        response = _resume(api, paused, {"type": "edit", "args": {"expression": "6 * 7"}})
+    paused = _pause(api, ollama)
+    ollama.queue(Reply(tokens=["42."]))
+    response = _resume(api, paused, {"type": "edit", "args": {"expression": "6 * 7"}})
 
     assert response.status_code == 200, response.text
     sent = ollama.chat_requests()[-1]["messages"][-1]
@@ -137,14 +128,12 @@ def test_edit_runs_the_call_with_the_edited_arguments(
 
 
 def test_reject_sends_the_model_an_error_tool_message(
-    start_server: Server, ollama: FakeOllama
+    api: httpx.Client, ollama: FakeOllama
 ) -> None:
-    server = start_server(tools_require_approval="calculator")
-    with server.client() as api:
-        paused = _pause(api, ollama)
-        ollama.queue(Reply(tokens=["Fine, I will not."]))
-        response = _resume(api, paused, {"type": "reject", "message": "do it by hand"})
-        stored = _stored(api, paused["thread_id"])
+    paused = _pause(api, ollama)
+    ollama.queue(Reply(tokens=["Fine, I will not."]))
+    response = _resume(api, paused, {"type": "reject", "message": "do it by hand"})
+    stored = _stored(api, paused["thread_id"])
 
     assert response.status_code == 200, response.text
     error = "Error: the user rejected this tool call: do it by hand"
@@ -169,19 +158,15 @@ def test_a_pause_survives_a_restart(start_server: Server, ollama: FakeOllama) ->
     assert [role for role, _, _ in stored] == ["user", "assistant", "tool", "assistant"]
 
 
-def test_resuming_a_run_that_is_not_paused_is_a_409(
-    start_server: Server, ollama: FakeOllama
-) -> None:
-    server = start_server(tools_require_approval="calculator")
-    with server.client() as api:
-        done = api.post("/chat", json={"message": "hi"}).json()
-        not_paused = _resume(api, done, {"type": "approve"})
-        paused = _pause(api, ollama)
-        too_many = _resume(api, paused, {"type": "approve"}, {"type": "approve"})
-        bad_shape = _resume(api, paused, {"type": "edit"})
-        ollama.queue(Reply(tokens=["ok"]))
-        first = _resume(api, paused, {"type": "approve"})
-        again = _resume(api, paused, {"type": "approve"})
+def test_resuming_a_run_that_is_not_paused_is_a_409(api: httpx.Client, ollama: FakeOllama) -> None:
+    done = api.post("/chat", json={"message": "hi"}).json()
+    not_paused = _resume(api, done, {"type": "approve"})
+    paused = _pause(api, ollama)
+    too_many = _resume(api, paused, {"type": "approve"}, {"type": "approve"})
+    bad_shape = _resume(api, paused, {"type": "edit"})
+    ollama.queue(Reply(tokens=["ok"]))
+    first = _resume(api, paused, {"type": "approve"})
+    again = _resume(api, paused, {"type": "approve"})
 
     assert not_paused.status_code == 409
     assert not_paused.json()["error"]["code"] == "run_not_paused"
@@ -193,21 +178,17 @@ def test_resuming_a_run_that_is_not_paused_is_a_409(
 
 
 def test_a_new_message_closes_the_pause_and_cancel_closes_it_too(
-    start_server: Server, ollama: FakeOllama
+    api: httpx.Client, ollama: FakeOllama
 ) -> None:
-    server = start_server(tools_require_approval="calculator")
-    with server.client() as api:
-        paused = _pause(api, ollama)
-        ollama.queue(Reply(tokens=["Moving on."]))
-        follow_up = api.post(
-            "/chat", json={"message": "never mind", "thread_id": paused["thread_id"]}
-        )
-        first_run = api.get(f"/threads/{paused['thread_id']}/runs/{paused['run_id']}").json()
-        stored = _stored(api, paused["thread_id"])
+    paused = _pause(api, ollama)
+    ollama.queue(Reply(tokens=["Moving on."]))
+    follow_up = api.post("/chat", json={"message": "never mind", "thread_id": paused["thread_id"]})
+    first_run = api.get(f"/threads/{paused['thread_id']}/runs/{paused['run_id']}").json()
+    stored = _stored(api, paused["thread_id"])
 
-        other = _pause(api, ollama)
-        cancel = api.post(f"/threads/{other['thread_id']}/runs/{other['run_id']}/cancel")
-        after_cancel = _stored(api, other["thread_id"])
+    other = _pause(api, ollama)
+    cancel = api.post(f"/threads/{other['thread_id']}/runs/{other['run_id']}/cancel")
+    after_cancel = _stored(api, other["thread_id"])
 
     assert follow_up.status_code == 200
     assert follow_up.json()["response"] == "Moving on."
@@ -227,7 +208,7 @@ def test_a_new_message_closes_the_pause_and_cancel_closes_it_too(
 
 def test_the_pause_and_the_resumed_run_stream(start_server: Server, ollama: FakeOllama) -> None:
     server = start_server(tools_require_approval="calculator")
-    ollama.queue(_calls(("c1", "calculator", {"expression": "2 + 2"})))
+    ollama.queue(tool_calls(("c1", "calculator", {"expression": "2 + 2"})))
     body = {"input": {"messages": [{"role": "user", "content": "2+2?"}]}}
     with server.client() as api:
         with api.stream("POST", "/stream", json=body) as response:
@@ -255,16 +236,14 @@ def test_the_pause_and_the_resumed_run_stream(start_server: Server, ollama: Fake
 
 
 def test_rejoining_a_resumed_run_follows_it_past_the_pause(
-    start_server: Server, ollama: FakeOllama
+    api: httpx.Client, ollama: FakeOllama
 ) -> None:
-    server = start_server(tools_require_approval="calculator")
-    with server.client() as api:
-        paused = _pause(api, ollama)
-        ollama.queue(Reply(tokens=["Fifty", "-one."]))
-        assert _resume(api, paused, {"type": "approve"}).status_code == 200
-        url = f"/threads/{paused['thread_id']}/runs/{paused['run_id']}/stream"
-        with api.stream("GET", url, params={"stream_mode": "updates"}) as response:
-            events = [f for f in frames(response.iter_lines()) if f.event]
+    paused = _pause(api, ollama)
+    ollama.queue(Reply(tokens=["Fifty", "-one."]))
+    assert _resume(api, paused, {"type": "approve"}).status_code == 200
+    url = f"/threads/{paused['thread_id']}/runs/{paused['run_id']}/stream"
+    with api.stream("GET", url, params={"stream_mode": "updates"}) as response:
+        events = [f for f in frames(response.iter_lines()) if f.event]
 
     ends = [f.json()["status"] for f in events if f.event == "end"]
     assert ends == ["success"]  # the pause's own `end` is passed over

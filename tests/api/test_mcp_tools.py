@@ -11,14 +11,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from graphchat.settings import Settings
-from support.fake_ollama import FakeOllama, Reply
+from support.fake_ollama import FakeOllama, Reply, tool_calls
 from support.process import free_port
 from support.server import LiveServer
 
@@ -67,13 +66,6 @@ def _connections(url: str) -> str:
     return json.dumps({"demo": {"transport": "streamable_http", "url": url}})
 
 
-def _call(call_id: str, name: str, arguments: dict[str, Any]) -> Reply:
-    return Reply(
-        tokens=[],
-        tool_calls=[{"id": call_id, "function": {"name": name, "arguments": arguments}}],
-    )
-
-
 def _poll(check: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -85,7 +77,7 @@ def test_an_mcp_tool_is_listed_called_and_its_result_stored(
     start_server: Callable[..., LiveServer], ollama: FakeOllama, mcp_server: McpProcess
 ) -> None:
     server = start_server(mcp_servers=_connections(mcp_server.url))
-    ollama.queue(_call("a1", "demo__add", {"a": 2, "b": 40}), Reply(tokens=["42"]))
+    ollama.queue(tool_calls(("a1", "demo__add", {"a": 2, "b": 40})), Reply(tokens=["42"]))
 
     with server.client() as api:
         listed = api.get("/tools").json()
@@ -113,7 +105,7 @@ def test_a_server_killed_mid_call_becomes_an_error_message_and_the_turn_ends(
     start_server: Callable[..., LiveServer], ollama: FakeOllama, mcp_server: McpProcess
 ) -> None:
     server = start_server(mcp_servers=_connections(mcp_server.url), tool_timeout_seconds=30)
-    ollama.queue(_call("s1", "demo__slow", {"text": "hi"}), Reply(tokens=["It failed."]))
+    ollama.queue(tool_calls(("s1", "demo__slow", {"text": "hi"})), Reply(tokens=["It failed."]))
     result: dict[str, httpx.Response] = {}
 
     def chat() -> None:

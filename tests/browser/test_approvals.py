@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from browser.test_chat import ASSISTANT, reply_snapshots, send
-from support.fake_ollama import FakeOllama, Reply
+from support.fake_ollama import FakeOllama, Reply, tool_calls
 from support.server import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -21,23 +21,14 @@ def ui_server(start_server: Callable[..., LiveServer]) -> LiveServer:
     return start_server(rate_limit="", tools_require_approval="calculator")
 
 
-def _calculator_call(expression: str) -> Reply:
-    return Reply(
-        tokens=[],
-        tool_calls=[
-            {
-                "id": "c1",
-                "function": {"name": "calculator", "arguments": {"expression": expression}},
-            }
-        ],
-    )
-
-
 def test_the_approval_card_approves_a_call_and_the_reply_streams(
     page: Page, ollama: FakeOllama, ui_server: LiveServer
 ) -> None:
     tokens = ["The ", "answer ", "is ", "42."]
-    ollama.queue(_calculator_call("6 * 7"), Reply(tokens=tokens, token_delay=0.1))
+    ollama.queue(
+        tool_calls(("c1", "calculator", {"expression": "6 * 7"})),
+        Reply(tokens=tokens, token_delay=0.1),
+    )
     page.goto("/")
     send(page, "What is 6 times 7?")
 
@@ -57,7 +48,7 @@ def test_the_approval_card_approves_a_call_and_the_reply_streams(
 def test_edit_in_the_card_runs_the_call_with_the_typed_arguments(
     page: Page, ollama: FakeOllama
 ) -> None:
-    ollama.queue(_calculator_call("1 + 1"), Reply(tokens=["Done."]))
+    ollama.queue(tool_calls(("c1", "calculator", {"expression": "1 + 1"})), Reply(tokens=["Done."]))
     page.goto("/")
     send(page, "Add something")
 
