@@ -8,6 +8,7 @@
     ├── NotFound                an unknown (or someone else's) thread, run, key…
     ├── Conflict                the resource is in a state that forbids the action
     │   ├── ThreadBusy          a run is already active on the thread
+    │   ├── RunNotPaused        resuming a run that waits for no approval
     │   └── DuplicateRun        an Idempotency-Key names an existing run (`run_id`)
     ├── Unauthorized            missing, unknown or revoked credentials
     ├── RateLimited             too many requests; `retry_after` seconds to wait
@@ -71,6 +72,10 @@ class Conflict(GraphchatError):
 
 class ThreadBusy(Conflict):
     code = "thread_busy"
+
+
+class RunNotPaused(Conflict):
+    code = "run_not_paused"
 
 
 class DuplicateRun(Conflict):

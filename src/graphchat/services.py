@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from graphchat.agent import build_graph
 from graphchat.agent.tools import ToolRegistry, build_registry
@@ -23,7 +24,26 @@ from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.replies import ReplyRepository
 
+if TYPE_CHECKING:
+    from graphchat.agent.tools.mcp import McpToolSource
+
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+async def _open_mcp(settings: Settings, tools: ToolRegistry) -> McpToolSource | None:
+    """Connect the configured MCP servers (imported only when some are: it costs start-up)."""
+    if not settings.mcp_servers:
+        return None
+    from graphchat.agent.tools.mcp import McpToolSource
+
+    source = McpToolSource(
+        settings.mcp_servers,
+        tools,
+        retry_seconds=settings.mcp_retry_seconds,
+        list_timeout=settings.mcp_connect_timeout,
+    )
+    await source.connect_all()
+    return source
 
 
 @dataclass
@@ -38,6 +58,7 @@ class Services:
     runs: RunService
     thread_state: ThreadStateService
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    mcp: McpToolSource | None = None
 
     @classmethod
     async def open(cls, settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -45,6 +66,7 @@ class Services:
             tools = build_registry(settings.tools_enabled)
         except ValueError as exc:
             raise ValueError(f"GRAPHCHAT_TOOLS_ENABLED: {exc}") from exc
+        mcp = await _open_mcp(settings, tools)
         store = await Store.open(settings)
         router = await build_router(settings, ReplyRepository(store.engine))
         router.start_model_processes()
@@ -55,6 +77,7 @@ class Services:
             system_prompt=settings.system_prompt,
             max_tool_rounds=settings.tool_max_rounds,
             tool_timeout=settings.tool_timeout_seconds,
+            require_approval=tuple(settings.tools_require_approval),
         )
         model = InstrumentedProvider(  # times and logs every model call
             router,
@@ -95,6 +118,8 @@ class Services:
             asyncio.create_task(events.run_forever(), name="run-event-writer"),
             asyncio.create_task(monitor.run_forever(), name="run-monitor"),
         ]
+        if mcp is not None:
+            background.append(asyncio.create_task(mcp.run_forever(), name="mcp-retry"))
         return cls(
             settings=settings,
             store=store,
@@ -106,6 +131,7 @@ class Services:
             runs=runs,
             thread_state=ThreadStateService(store, VALUES_MAX_MESSAGES),
             background=background,
+            mcp=mcp,
         )
 
     async def close(self) -> None:

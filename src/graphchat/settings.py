@@ -6,8 +6,10 @@ description is user-facing: `docs/configuration.md` is generated from this class
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -48,6 +50,29 @@ def _split_csv(value: object) -> object:
 
 
 CsvList = Annotated[list[str], NoDecode]
+
+
+_MCP_NAME = re.compile(r"^[A-Za-z0-9_-]{1,30}$")
+_MCP_HTTP_TRANSPORTS = {"streamable_http", "streamable-http", "http", "sse"}
+
+
+def check_mcp_connection(name: str, connection: dict[str, Any], *, allow_stdio: bool) -> None:
+    """Refuse an MCP server entry that would fail later, or start a process unasked."""
+    where = f"GRAPHCHAT_MCP_SERVERS[{name!r}]"
+    if not _MCP_NAME.match(name):
+        raise ValueError(f"{where}: a server name is 1-30 of A-Z a-z 0-9 _ -")
+    transport = connection.get("transport")
+    if transport == "stdio":
+        if not allow_stdio:
+            raise ValueError(
+                f"{where}: stdio servers start local processes; set GRAPHCHAT_MCP_ALLOW_STDIO=true"
+            )
+        if not isinstance(connection.get("command"), str):
+            raise ValueError(f"{where}: a stdio server needs a `command`")
+        return
+    if transport not in _MCP_HTTP_TRANSPORTS:
+        raise ValueError(f"{where}: transport must be streamable_http, sse or stdio")
+    _http_url(str(connection.get("url", "")))
 
 
 def _http_url(url: str) -> str:
@@ -412,10 +437,54 @@ class Settings(BaseSettings):
         10.0, gt=0, le=600, description="Seconds one tool call may run before it is abandoned."
     )
 
-    @field_validator("tools_enabled", mode="before")
+    tools_require_approval: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Tools whose calls wait for a person's approval before they run (comma-separated "
+            "names or patterns such as `github__*`; `*`: all). Threads and requests can add "
+            "tools, never remove these."
+        ),
+    )
+
+    mcp_servers: Annotated[dict[str, dict[str, Any]], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "MCP servers whose tools join the registry as `<server>__<tool>`: JSON "
+            '`{"name": {"transport": "streamable_http", "url": "http://…/mcp", "headers": {…}}}` '
+            "(transports `streamable_http`, `sse`; `stdio` needs `GRAPHCHAT_MCP_ALLOW_STDIO`)."
+        ),
+    )
+    mcp_allow_stdio: bool = Field(
+        False,
+        description="Allow `stdio` MCP servers: graphchat then starts their commands itself.",
+    )
+    mcp_retry_seconds: float = Field(
+        30.0, gt=0, description="How often an unreachable MCP server is tried again."
+    )
+    mcp_connect_timeout: float = Field(
+        10.0, gt=0, description="Seconds to connect to an MCP server and list its tools."
+    )
+
+    @field_validator("tools_enabled", "tools_require_approval", mode="before")
     @classmethod
     def _split_tools(cls, value: object) -> object:
         return _split_csv(value)
+
+    @field_validator("mcp_servers", mode="before")
+    @classmethod
+    def _parse_mcp_servers(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except ValueError:
+                raise ValueError('must be JSON: {"name": {"transport": …, "url": …}}') from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_mcp_servers(self) -> Settings:
+        for name, connection in self.mcp_servers.items():
+            check_mcp_connection(name, connection, allow_stdio=self.mcp_allow_stdio)
+        return self
 
     # --- ui ---
     ui_enabled: bool = Field(True, description="Serve the web UI at `/`.")

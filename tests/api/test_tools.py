@@ -10,22 +10,12 @@ from typing import Any
 import httpx
 
 from graphchat.agent.tools import Tool, ToolContext
-from support.fake_ollama import FakeOllama, Reply
+from support.fake_ollama import FakeOllama, Reply, tool_calls
 from support.server import LiveServer
 from support.sse import frames
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
-
-
-def _calls(*calls: tuple[str, str, dict[str, Any]]) -> Reply:
-    return Reply(
-        tokens=[],
-        tool_calls=[
-            {"id": call_id, "function": {"name": name, "arguments": arguments}}
-            for call_id, name, arguments in calls
-        ],
-    )
 
 
 def _register(server: LiveServer, name: str, run: Any) -> None:
@@ -58,8 +48,8 @@ def test_a_two_round_tool_loop_answers_and_stores_every_step(
     api: httpx.Client, ollama: FakeOllama
 ) -> None:
     ollama.queue(
-        _calls(("c1", "calculator", {"expression": "17 * 3"})),
-        _calls(("c2", "calculator", {"expression": "51 + 9"})),
+        tool_calls(("c1", "calculator", {"expression": "17 * 3"})),
+        tool_calls(("c2", "calculator", {"expression": "51 + 9"})),
         Reply(tokens=["The ", "answer ", "is 60."]),
     )
 
@@ -108,7 +98,7 @@ def test_a_two_round_tool_loop_answers_and_stores_every_step(
 def test_the_next_turn_sends_the_stored_tool_messages_back(
     api: httpx.Client, ollama: FakeOllama
 ) -> None:
-    ollama.queue(_calls(("c1", "calculator", {"expression": "2 ** 8"})), Reply(tokens=["256"]))
+    ollama.queue(tool_calls(("c1", "calculator", {"expression": "2 ** 8"})), Reply(tokens=["256"]))
     thread_id = api.post("/chat", json={"message": "2^8?"}).json()["thread_id"]
 
     api.post("/chat", json={"message": "thanks", "thread_id": thread_id, "tools": []})
@@ -129,7 +119,9 @@ def test_the_round_limit_stops_a_model_that_keeps_calling_tools(
     start_server: Any, ollama: FakeOllama
 ) -> None:
     server = start_server(tool_max_rounds=2)
-    ollama.queue(*[_calls((f"c{i}", "calculator", {"expression": f"{i} + 1"})) for i in range(4)])
+    ollama.queue(
+        *[tool_calls((f"c{i}", "calculator", {"expression": f"{i} + 1"})) for i in range(4)]
+    )
 
     with server.client() as api:
         response = api.post("/chat", json={"message": "loop"})
@@ -169,7 +161,7 @@ def test_a_tool_that_raises_or_times_out_becomes_an_error_message(
 
     _register(server, "explode", explode)
     _register(server, "hang", hang)
-    ollama.queue(_calls(("e", "explode", {}), ("h", "hang", {})), Reply(tokens=["Sorry."]))
+    ollama.queue(tool_calls(("e", "explode", {}), ("h", "hang", {})), Reply(tokens=["Sorry."]))
 
     with server.client() as api:
         response = api.post("/chat", json={"message": "try", "tools": ["explode", "hang"]})
@@ -263,7 +255,7 @@ def test_tool_calls_and_results_are_streamed_as_they_happen(
     api: httpx.Client, ollama: FakeOllama
 ) -> None:
     ollama.queue(
-        _calls(("t1", "current_time", {"timezone": "Europe/Paris"})),
+        tool_calls(("t1", "current_time", {"timezone": "Europe/Paris"})),
         Reply(tokens=["It is ", "noon."]),
     )
 
@@ -326,7 +318,7 @@ def test_the_tool_call_is_published_before_the_tool_finishes(
         return "released" if released else "the call was not streamed in time"
 
     _register(server, "gate", wait_for_client)
-    ollama.queue(_calls(("g", "gate", {})), Reply(tokens=["done"]))
+    ollama.queue(tool_calls(("g", "gate", {})), Reply(tokens=["done"]))
     body = {
         "input": {"messages": [{"role": "user", "content": "go"}]},
         "config": {"configurable": {"tools": ["gate"]}},

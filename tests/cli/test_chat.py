@@ -171,3 +171,40 @@ def test_an_unknown_thread_exits_5_before_the_prompt(server: LiveServer, tmp_pat
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 5
+
+
+def test_a_tool_call_waiting_for_approval_is_asked_at_the_prompt(
+    spawn: Any, ollama: FakeOllama, api: httpx.Client
+) -> None:
+    thread = api.post("/threads", json={"metadata": {"require_approval": ["calculator"]}}).json()
+    call = {"id": "c1", "function": {"name": "calculator", "arguments": {"expression": "1 + 1"}}}
+    ollama.queue(
+        Reply(tokens=[], tool_calls=[call]),
+        Reply(tokens=["Edited: 42"]),
+        Reply(tokens=[], tool_calls=[{**call, "id": "c2"}]),
+        Reply(tokens=["Not run."]),
+    )
+    child = spawn("--thread", thread["thread_id"])
+
+    child.sendline("what is 1+1?")
+    child.expect_exact('tool calculator wants to run with {"expression": "1 + 1"}')
+    child.expect_exact("run it?")
+    child.sendline("e")
+    child.expect_exact("arguments (JSON object): ")
+    child.sendline('{"expression": "40 + 2"}')
+    child.expect_exact("Edited: 42")
+    child.expect_exact(PROMPT)
+    child.sendline("again")
+    child.expect_exact("run it?")
+    child.sendline("n")
+    child.expect_exact("reason (optional): ")
+    child.sendline("no thanks")
+    child.expect_exact("Not run.")
+    child.expect_exact(PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+
+    contents = _contents(api, thread["thread_id"])
+    assert contents[2].endswith("\n42")
+    assert "Error: the user rejected this tool call: no thanks" in contents
+    assert contents[-1] == "Not run."

@@ -35,6 +35,17 @@ class Reply:
     eval_count: int | None = None
 
 
+def tool_calls(*calls: tuple[str, str, dict[str, Any]]) -> Reply:
+    """A reply that only calls tools: `(call id, tool name, arguments)` each."""
+    return Reply(
+        tokens=[],
+        tool_calls=[
+            {"id": call_id, "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in calls
+        ],
+    )
+
+
 @dataclass
 class RecordedRequest:
     method: str

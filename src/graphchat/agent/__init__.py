@@ -1,11 +1,21 @@
 """The LangGraph agent: state, nodes and the pure `build_graph` that wires them."""
 
 from graphchat.agent.graph import AgentGraph, build_graph
-from graphchat.agent.state import AgentState, ModelReply, RunContext, TokenDelta, ToolResult
+from graphchat.agent.state import (
+    AgentState,
+    ApprovalRequest,
+    ModelReply,
+    RunContext,
+    TokenDelta,
+    ToolResult,
+)
+from graphchat.agent.tools.approval import Decision
 
 __all__ = [
     "AgentGraph",
     "AgentState",
+    "ApprovalRequest",
+    "Decision",
     "ModelReply",
     "RunContext",
     "TokenDelta",

@@ -5,11 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from langgraph.runtime import Runtime
 
-from graphchat.agent.state import AgentState, ModelReply, RunContext, TokenDelta, ToolResult
+from graphchat.agent.state import (
+    AgentState,
+    ApprovalRequest,
+    ModelReply,
+    RunContext,
+    TokenDelta,
+    ToolResult,
+)
+from graphchat.agent.tools.approval import align_decisions, calls_to_review
 from graphchat.agent.tools.execute import run_calls
 from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.errors import ToolsUnsupported
@@ -77,21 +85,44 @@ def make_run_tools(registry: ToolRegistry) -> Node:
         calls = state["messages"][-1].tool_calls
         offered = [spec.name for spec in context.tools]
         outcomes = await run_calls(
-            calls, registry, offered, context.tool_context, context.tool_timeout
+            calls,
+            registry,
+            offered,
+            context.tool_context,
+            context.tool_timeout,
+            align_decisions(calls, context.require_approval, state.get("decisions", ())),
         )
         for outcome in outcomes:
             runtime.stream_writer(ToolResult(message=outcome.message, is_error=outcome.is_error))
         return {
             "messages": [outcome.message for outcome in outcomes],
             "tool_rounds": state.get("tool_rounds", 0) + 1,
+            "decisions": (),
         }
 
     return run_tools
 
 
-def route_after_model(state: AgentState, *, runtime: Runtime[RunContext]) -> bool:
-    """True when the model's last message asks for tools that graphchat runs."""
-    return bool(state["messages"][-1].tool_calls) and runtime.context.run_tools
+async def request_approval(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """The review node: announce the calls that wait for a person; the run ends paused."""
+    pending = calls_to_review(state["messages"][-1].tool_calls, runtime.context.require_approval)
+    runtime.stream_writer(ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0)))
+    return {}
+
+
+def route_start(state: AgentState) -> Literal["agent", "tools"]:
+    """A resumed run starts at the tools, with the decisions; a new turn asks the model."""
+    return "tools" if state.get("decisions") else "agent"
+
+
+def route_after_model(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["tools", "review", "end"]:
+    """`tools` when the model asks for tools, `review` when a call needs approval first."""
+    calls = state["messages"][-1].tool_calls
+    if not calls or not runtime.context.run_tools:  # the caller runs its own tools
+        return "end"
+    return "review" if calls_to_review(calls, runtime.context.require_approval) else "tools"
 
 
 async def _stream_reply(

@@ -6,12 +6,14 @@ import operator
 from dataclasses import dataclass, field
 from typing import Annotated, NotRequired, TypedDict
 
+from graphchat.agent.tools.approval import Decision
 from graphchat.agent.tools.base import ToolContext
 from graphchat.llm.base import (
     ChatMessage,
     FinishReason,
     ResponseFormat,
     SamplingParams,
+    ToolCall,
     ToolChoice,
     ToolSpec,
     Usage,
@@ -24,6 +26,8 @@ class AgentState(TypedDict):
     messages: Annotated[list[ChatMessage], operator.add]
     model_calls: int
     tool_rounds: NotRequired[int]
+    # A person's decisions on the last message's pending calls, in order: the run resumes there.
+    decisions: NotRequired[tuple[Decision, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class RunContext:
     run_tools: bool = True  # False: the caller runs the tools; a tool call ends the run
     tool_choice: ToolChoice = "auto"
     response_format: ResponseFormat | None = None
+    require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +71,11 @@ class ToolResult:
 
     message: ChatMessage
     is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequest:
+    """The run stops here: these calls of the last assistant message wait for a person."""
+
+    calls: tuple[ToolCall, ...]
+    tool_rounds: int = 0  # rounds already used, so the limit holds across the pause

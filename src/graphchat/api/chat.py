@@ -30,6 +30,7 @@ from graphchat.api.schemas import (
 )
 from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.errors import ValidationFailed
+from graphchat.service.approvals import pending_of
 from graphchat.service.chat import TurnRequest
 from graphchat.service.payloads import message_payload, usage_payload
 from graphchat.service.runs import RunResult
@@ -39,12 +40,12 @@ from graphchat.store.records import NewMessage
 
 router = APIRouter(tags=["chat"], dependencies=[Depends(require_json)])
 
-_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description}
     for status, description in {
         400: "Unknown model or invalid parameter combination",
         404: "Thread belongs to another owner",
-        409: "A run is already active on the thread (`thread_busy`)",
+        409: "A run is already active on the thread (`thread_busy`), or is not paused",
         413: "Body too large",
         422: "Invalid field",
         502: "The model backend failed",
@@ -111,6 +112,7 @@ def turn_request(
         messages=tuple(messages),
         thread_id=configurable.thread_id,
         tools=check_tool_names(tools, configurable.tools, _CONFIGURABLE_TOOLS_LOC),
+        require_approval=tuple(configurable.require_approval),
         model=configurable.model,
         params=sampling_params(configurable, settings),
         system=system,
@@ -142,7 +144,8 @@ def keyed(request: TurnRequest, route: str, body: BaseModel, key: str | None) ->
     return replace(request, idempotency_key=key, request_hash=_request_hash(route, body))
 
 
-def _chat_out(result: RunResult) -> ChatOut:
+def chat_out(result: RunResult) -> ChatOut:
+    """A finished (or paused) run as `/chat` answers it."""
     run = result.run
     replies = [m for m in result.output_messages if m.role == "assistant"]
     return ChatOut(
@@ -153,10 +156,12 @@ def _chat_out(result: RunResult) -> ChatOut:
         messages=_messages_out([*result.input_messages, *result.output_messages]),
         usage=UsageOut(**usage_payload(run.prompt_tokens, run.completion_tokens)),
         finish_reason=replies[-1].finish_reason if replies else None,
+        status=run.status.value,
+        pending=pending_of(run),
     )
 
 
-@router.post("/chat", responses=_ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
+@router.post("/chat", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
 async def chat(
     body: ChatIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep, key: IdempotencyKey = None
 ) -> ChatOut:
@@ -166,16 +171,17 @@ async def chat(
         messages=(_user_message(body.message, "message", settings),),
         thread_id=body.thread_id,
         tools=check_tool_names(chat.tools, body.tools, ("body", "tools")),
+        require_approval=tuple(body.require_approval),
         model=body.model,
         params=sampling_params(body, settings),
         system=body.system,
         multitask=body.multitask_strategy,
         response_format=body.response_format.wanted() if body.response_format else None,
     )
-    return _chat_out(await chat.complete(keyed(request, "/chat", body, key)))
+    return chat_out(await chat.complete(keyed(request, "/chat", body, key)))
 
 
-@router.post("/invoke", responses=_ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
+@router.post("/invoke", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
 async def invoke(
     body: InvokeIn,
     owner: OwnerDep,
@@ -196,7 +202,7 @@ async def invoke(
 @router.post(
     "/stream",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **_ERROR_RESPONSES},
+    responses={200: {"content": {"text/event-stream": {}}}, **ERROR_RESPONSES},
     openapi_extra=_STATE_DEPENDENT,
 )
 async def stream(

@@ -38,9 +38,14 @@ async def ready(services: ServicesDep) -> ReadyOut:
         )
         for status in backends
     ]
-    if all(check.ok for check in checks):
+    if services.mcp is not None:  # optional tool servers: reported, never a reason to be unready
+        checks += [
+            CheckOut(name=f"mcp:{server.name}", ok=server.ok, error=server.error, required=False)
+            for server in services.mcp.servers.values()
+        ]
+    if all(check.ok for check in checks if check.required):
         return ReadyOut(status="ready", checks=checks)
-    failed = ", ".join(check.name for check in checks if not check.ok)
+    failed = ", ".join(check.name for check in checks if check.required and not check.ok)
     raise NotReady(
         f"not ready: {failed} failing",
         details=[check.model_dump() for check in checks],

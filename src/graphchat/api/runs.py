@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep, ThreadStateDep
+from graphchat.agent import Decision
+from graphchat.api.chat import ERROR_RESPONSES, chat_out
+from graphchat.api.deps import ChatDep, RunsDep, SettingsDep, ThreadDep, ThreadStateDep
 from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
-from graphchat.api.schemas import RunOut
-from graphchat.api.sse import event_stream_response
+from graphchat.api.media import require_json
+from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
+from graphchat.api.sse import event_stream_response, parse_stream_modes, run_stream_response
 from graphchat.api.threads import Limit, Offset, page_size
 from graphchat.errors import ValidationFailed
 from graphchat.service.payloads import run_payload
@@ -76,6 +79,50 @@ async def cancel_run(
     run = await runs.cancel(await runs.get(thread, run_id), wait=wait)
     response.status_code = 200 if wait or run.status.is_final else 202
     return run_out(run)
+
+
+def _decisions(body: ResumeIn) -> tuple[Decision, ...]:
+    return tuple(
+        Decision("reject", message=d.message)
+        if isinstance(d, RejectIn)
+        else Decision(d.type, args=getattr(d, "args", {}))
+        for d in body.decisions
+    )
+
+
+StreamModes = Annotated[list[str] | None, Query()]
+
+
+@router.post(
+    "/{run_id}/resume",
+    dependencies=[Depends(require_json)],
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {"application/json": {}, "text/event-stream": {}}},
+    },
+    response_model=ChatOut,
+)
+async def resume_run(
+    thread: ThreadDep,
+    run_id: str,
+    body: ResumeIn,
+    chat: ChatDep,
+    runs: RunsDep,
+    settings: SettingsDep,
+    stream: bool = False,
+    stream_mode: StreamModes = None,
+) -> ChatOut | EventSourceResponse:
+    """Continue a `requires_action` run with one decision per pending call, in order.
+
+    Answers like `/chat`, or with `stream=true` streams like `/stream`. 409 when the run is
+    not paused; 422 when the decisions do not match its pending calls.
+    """
+    run = await runs.get(thread, run_id)
+    if not stream:
+        return chat_out(await chat.complete_resume(run, _decisions(body)))
+    opened = await chat.open_resume_stream(run, _decisions(body))
+    modes = parse_stream_modes(stream_mode or ["messages", "updates"])
+    return run_stream_response(opened.run, opened.input_messages, opened.events, modes, settings)
 
 
 @router.get(

@@ -84,6 +84,17 @@ ToolNames = Annotated[
     ),
 ]
 
+ToolPattern = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_*?-]{1,64}$")]
+ApprovalNames = Annotated[
+    list[ToolPattern],
+    Field(
+        max_length=32,
+        description="Tools (names or patterns like `github__*`) whose calls wait for approval on "
+        "this turn, besides the thread's `metadata.require_approval` and the server's "
+        "`GRAPHCHAT_TOOLS_REQUIRE_APPROVAL`.",
+    ),
+]
+
 
 class JsonSchemaIn(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
@@ -120,6 +131,7 @@ class ChatIn(StrictBody, SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
+    require_approval: ApprovalNames = []
     multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
     response_format: ResponseFormatIn | None = Field(
         None, description="Structured output: `json_object` or `json_schema`, as OpenAI's."
@@ -151,6 +163,19 @@ class MessageOut(BaseModel):
     created_at: datetime
 
 
+class PendingCallOut(BaseModel):
+    id: str
+    name: str
+    args: dict[str, Any]
+
+
+class PendingOut(BaseModel):
+    """The tool calls a `requires_action` run waits on, in the order decisions must follow."""
+
+    message_id: str = Field(description="The assistant message that made the calls.")
+    calls: list[PendingCallOut]
+
+
 class ChatOut(BaseModel):
     thread_id: str
     run_id: str
@@ -159,6 +184,31 @@ class ChatOut(BaseModel):
     messages: list[MessageOut]
     usage: UsageOut
     finish_reason: str | None
+    status: str = Field("success", description="`requires_action`: waiting for approval.")
+    pending: PendingOut | None = None
+
+
+class ApproveIn(StrictBody):
+    type: Literal["approve"]
+
+
+class EditIn(StrictBody):
+    type: Literal["edit"]
+    args: dict[str, Any] = Field(description="The arguments to run the call with instead.")
+
+
+class RejectIn(StrictBody):
+    type: Literal["reject"]
+    message: str = Field("", max_length=4000, description="Told to the model.")
+
+
+DecisionIn = Annotated[ApproveIn | EditIn | RejectIn, Field(discriminator="type")]
+
+
+class ResumeIn(StrictBody):
+    decisions: list[DecisionIn] = Field(
+        min_length=1, max_length=16, description="One per pending call, in order."
+    )
 
 
 class ThreadCreate(BaseModel):
@@ -248,6 +298,7 @@ class Configurable(SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
+    require_approval: ApprovalNames = []
 
 
 class RunConfig(BaseModel):
@@ -306,6 +357,7 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    pending: PendingOut | None = None
 
 
 class HealthOut(BaseModel):
@@ -317,6 +369,7 @@ class CheckOut(BaseModel):
     ok: bool
     error: str | None = None
     circuit: Literal["closed", "open", "half_open"] | None = None  # model backends only
+    required: bool = True  # False: reported, but a failure leaves the server ready (MCP)
 
 
 class ReadyOut(BaseModel):
@@ -332,6 +385,29 @@ class InfoOut(BaseModel):
     backends: list[str]
     default_model: str | None
     flags: dict[str, bool]
+
+
+class ToolOut(BaseModel):
+    name: str
+    source: str = Field(description="`builtin`, `plugin`, `local` or `mcp:<server>`.")
+    description: str
+    parameters: dict[str, Any] = Field(description="JSON schema of the arguments.")
+    requires_approval: bool = Field(description="By `GRAPHCHAT_TOOLS_REQUIRE_APPROVAL`.")
+    default: bool = Field(description="Offered on turns that name no tools.")
+
+
+class McpServerOut(BaseModel):
+    name: str
+    transport: str
+    ok: bool
+    error: str | None
+    tools: list[str]
+    checked_at: datetime | None
+
+
+class ToolList(BaseModel):
+    tools: list[ToolOut]
+    mcp_servers: list[McpServerOut]
 
 
 class ModelOut(BaseModel):

@@ -21,6 +21,7 @@ from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.text import Text
 
+from graphchat.cli.approve import ask_decisions
 from graphchat.cli.ask import ModelOption, ThreadOption, stop_run
 from graphchat.cli.chat_commands import COMMAND_NAMES, ChatState, run_command
 from graphchat.cli.client import (
@@ -91,17 +92,36 @@ class ReplyView:
 def _footer(finished: Finished | None) -> str | None:
     if finished is None or finished.status == "cancelled":
         return "[stopped]"
+    if finished.status == "requires_action":
+        return "[waiting for your approval]"
     if finished.finish_reason == "length":
         return "[cut short: max_tokens reached]"
     return None
 
 
 def _stream_reply(state: ChatState, text: str) -> None:
+    finished = _show_stream(
+        state, state.client.stream(text, thread_id=state.thread_id, options=state.options)
+    )
+    # A run that waits for approval asks here, then goes on (and may ask again).
+    while finished is not None and finished.pending and finished.thread_id and finished.run_id:
+        decisions = ask_decisions(state.console, finished.pending)
+        if decisions is None:
+            state.console.print("[left waiting: a new message moves on]", style="dim")
+            return
+        resumed = state.client.resume(finished.thread_id, finished.run_id, decisions)
+        finished = _show_stream(state, resumed)
+
+
+def _show_stream(
+    state: ChatState, opened: contextlib.AbstractContextManager[ReplyStream]
+) -> Finished | None:
+    """Shows one streamed reply; returns how it ended (None if stopped)."""
     reply: ReplyStream | None = None
     view: ReplyView | None = None
     finished: Finished | None = None
     try:
-        with state.client.stream(text, thread_id=state.thread_id, options=state.options) as reply:
+        with opened as reply:
             if state.thread_id is None and reply.thread_id:
                 state.console.print(f"(new thread {reply.thread_id})", style="dim")
             state.thread_id = reply.thread_id or state.thread_id
@@ -117,9 +137,11 @@ def _stream_reply(state: ChatState, text: str) -> None:
         stop_run(state.client, reply)
         if view is None:
             state.console.print("[stopped]", style="dim", markup=False)
+        return None
     finally:
         if view is not None:
             view.close(_footer(finished))
+    return finished
 
 
 def send(state: ChatState, text: str) -> None:

@@ -159,6 +159,9 @@ class Finished:
     status: str
     finish_reason: str | None
     usage: Usage | None
+    pending: dict[str, Any] | None = None  # `requires_action`: the calls waiting for approval
+    thread_id: str | None = None
+    run_id: str | None = None
 
 
 StreamItem = Token | ToolCall | Finished
@@ -203,6 +206,9 @@ class ReplyStream:
                 status=str(data.get("status", "success")),
                 finish_reason=data.get("finish_reason"),
                 usage=Usage.model_validate(usage) if usage else None,
+                pending=data.get("pending"),
+                thread_id=data.get("thread_id"),
+                run_id=data.get("run_id"),
             )
         elif name == "error":
             error = data.get("error") or {}
@@ -295,10 +301,28 @@ class GraphchatClient:
             "config": {"configurable": options.as_json()},
             "stream_mode": ["messages", "updates"],
         }
+        with self._event_stream("/stream", body) as reply:
+            yield reply
+
+    @contextmanager
+    def resume(
+        self, thread_id: str, run_id: str, decisions: list[dict[str, Any]]
+    ) -> Iterator[ReplyStream]:
+        """Continue a run waiting for approval with one decision per pending call."""
+        path = f"/threads/{_seg(thread_id)}/runs/{_seg(run_id)}/resume"
+        params = {"stream": "true", "stream_mode": ["messages", "updates"]}
+        with self._event_stream(path, {"decisions": decisions}, params) as reply:
+            reply.thread_id, reply.run_id = thread_id, run_id
+            yield reply
+
+    @contextmanager
+    def _event_stream(
+        self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> Iterator[ReplyStream]:
         headers = {"Accept": "text/event-stream"}
         with (
             translated_errors(self.url),
-            self._http.stream("POST", "/stream", json=body, headers=headers) as response,
+            self._http.stream("POST", path, json=body, params=params, headers=headers) as response,
         ):
             if not response.is_success:
                 response.read()

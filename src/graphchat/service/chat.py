@@ -10,18 +10,27 @@ from typing import Literal, Protocol
 
 import structlog
 
-from graphchat.agent import AgentGraph, RunContext
+from graphchat.agent import AgentGraph, Decision, RunContext
 from graphchat.agent.tools import ToolContext, ToolRegistry
 from graphchat.errors import (
     DuplicateRun,
     GraphchatError,
     NotFound,
     ProviderUnavailable,
+    RunNotPaused,
     StoreUnavailable,
     ThreadBusy,
     ValidationFailed,
 )
-from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, ToolChoice, ToolSpec
+from graphchat.llm.base import (
+    ChatMessage,
+    ResponseFormat,
+    SamplingParams,
+    ToolChoice,
+    ToolSpec,
+    Usage,
+)
+from graphchat.service.approvals import TurnSetup, check_decisions, pause_record, setup_after_pause
 from graphchat.service.context import build_context, fit_context
 from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
@@ -29,7 +38,7 @@ from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import new_worker_id
 from graphchat.service.runs import RunResult, RunService
-from graphchat.service.tool_use import owner_message_search, tools_for_turn
+from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.store import Store
 from graphchat.store.records import Message, NewMessage, Run, RunStatus
@@ -66,6 +75,7 @@ class TurnRequest:
     tool_choice: ToolChoice = "auto"
     response_format: ResponseFormat | None = None
     after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
+    require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +85,7 @@ class TurnLimits:
     system_prompt: str
     max_tool_rounds: int = 4
     tool_timeout: float = 10.0
+    require_approval: tuple[str, ...] = ()  # tool name patterns whose calls always wait
 
 
 class ModelResolver(Protocol):
@@ -178,6 +189,16 @@ class ChatService:
         except DuplicateRun as duplicate:
             return await self._original(duplicate, request)
 
+    async def complete_resume(self, run: Run, decisions: tuple[Decision, ...]) -> RunResult:
+        """Resume a paused run and wait for its end (or its next pause)."""
+        turn = await self.wait(await self.resume(run, decisions))
+        return RunResult(turn.run, turn.input_messages, turn.output_messages)
+
+    async def open_resume_stream(self, run: Run, decisions: tuple[Decision, ...]) -> RunStream:
+        """Resume a paused run and follow its events from the resumption on."""
+        turn = await self.resume(run, decisions)
+        return RunStream(turn.run, turn.input_messages, turn.live.follow())
+
     async def _original(self, duplicate: DuplicateRun, request: TurnRequest) -> Run:
         run = await self._store.runs.by_id(duplicate.run_id)
         if run is None or run.request_hash != request.request_hash:
@@ -205,7 +226,47 @@ class ChatService:
         turn = Turn(thread=start.thread, run=start.run, input_messages=start.messages, live=live)
         recorder = TurnRecorder(turn, self._store.runs)
         recorder.publish_metadata()
-        self._live.start(live, lambda _: self._execute(turn, recorder, request))
+        setup = self._setup(start.thread.metadata, request)
+        self._live.start(live, lambda _: self._execute(turn, recorder, setup))
+        return turn
+
+    def _setup(self, thread_metadata: dict[str, object], request: TurnRequest) -> TurnSetup:
+        tools = tools_for_turn(self.tools, request.tools, thread_metadata)
+        return TurnSetup(
+            system=request.system,
+            tools=tools,
+            require_approval=approval_for_turn(
+                self._limits.require_approval, request.require_approval, thread_metadata, tools
+            ),
+            params=request.params,
+            context=request.context,
+            client_tools=request.client_tools,
+            tool_choice=request.tool_choice,
+            response_format=request.response_format,
+        )
+
+    async def resume(self, run: Run, decisions: tuple[Decision, ...]) -> Turn:
+        """Continue a paused run with a person's decisions on its pending calls."""
+        live = self._live.get(run.id)
+        if live is not None:
+            await live.settle()  # the pause is still being recorded in this process
+        run = await self._store.runs.get(run.owner, run.thread_id, run.id)
+        check_decisions(run, decisions)
+        if not await self._store.runs.resume(run, self.worker_id):
+            raise RunNotPaused(f"run '{run.id}' was resumed or cancelled meanwhile")
+        thread = await self._store.threads.get(run.owner, run.thread_id)
+        live = LiveRun(run.id, thread.id, await self._store.run_events.next_seq(run.id))
+        turn = Turn(
+            thread=thread,
+            run=replace(run, status=RunStatus.RUNNING, pending=None),
+            input_messages=[],
+            live=live,
+            usage=Usage(run.prompt_tokens or 0, run.completion_tokens or 0),
+        )
+        recorder = TurnRecorder(turn, self._store.runs)
+        recorder.publish_metadata()
+        setup = setup_after_pause(run, decisions)
+        self._live.start(live, lambda _: self._execute(turn, recorder, setup))
         return turn
 
     async def _begin(self, run: NewRun, request: TurnRequest, fallback: str | None) -> TurnStart:
@@ -248,15 +309,20 @@ class ChatService:
             raise turn.error
         return turn
 
-    async def _execute(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
+    async def _execute(self, turn: Turn, recorder: TurnRecorder, setup: TurnSetup) -> None:
         ids = {"run_id": turn.run.id, "thread_id": turn.thread.id, "model": turn.run.model}
         # The run is its own task (its own context copy): every line below it, down to the model
         # calls, carries these ids besides the request id inherited from the request.
         structlog.contextvars.bind_contextvars(**ids)
         bound = log.bind(**ids)
         try:
-            await self._run_graph(turn, recorder, request)
-            await recorder.succeed()
+            await self._run_graph(turn, recorder, setup)
+            if turn.approval is not None:
+                await recorder.pause(
+                    pause_record(turn.approval, recorder.last_assistant_id(), setup)
+                )
+            else:
+                await recorder.succeed()
         except GraphchatError as exc:
             bound.warning("run_failed", code=exc.code, error=exc.message)
             await self._record_failure(turn, recorder, exc)
@@ -278,46 +344,45 @@ class ChatService:
         except StoreUnavailable as exc:
             log.warning("run_events_not_written", run_id=live.run_id, error=exc.message)
 
-    async def _run_graph(self, turn: Turn, recorder: TurnRecorder, request: TurnRequest) -> None:
+    async def _run_graph(self, turn: Turn, recorder: TurnRecorder, setup: TurnSetup) -> None:
         if not turn.run.model:
             raise ProviderUnavailable("no model is available: name one or configure a backend")
-        system = request.system if request.system is not None else self._limits.system_prompt
+        system = setup.system if setup.system is not None else self._limits.system_prompt
         limits = self._limits
-        if request.context is not None:
-            given = request.context[-limits.context_max_messages :]
+        if setup.context is not None:
+            given = setup.context[-limits.context_max_messages :]
             window = fit_context(given, system, limits.context_max_tokens)
         else:
             history = await self._store.messages.recent(turn.thread.id, limits.context_max_messages)
             window = build_context(history, system, limits.context_max_tokens)
+        state = {"messages": window, "model_calls": 0, "tool_rounds": setup.tool_rounds}
         async for item in self._graph.astream(
-            {"messages": window, "model_calls": 0},
+            {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
-            context=self._run_context(turn, turn.run.model, request),
+            context=self._run_context(turn, turn.run.model, setup),
             stream_mode="custom",
         ):
             await recorder.handle(item)
 
-    def _run_context(self, turn: Turn, model: str, request: TurnRequest) -> RunContext:
+    def _run_context(self, turn: Turn, model: str, setup: TurnSetup) -> RunContext:
         search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
-        if request.client_tools is not None:
-            tools = request.client_tools
-        else:
-            tools = self.tools.specs(
-                tools_for_turn(self.tools, request.tools, turn.thread.metadata)
-            )
+        tools = setup.client_tools
+        if tools is None:
+            tools = self.tools.specs(setup.tools)
         return RunContext(
             model=model,
-            params=request.params,
+            params=setup.params,
             tools=tools,
-            run_tools=request.client_tools is None,
-            tool_choice=request.tool_choice,
-            response_format=request.response_format,
+            run_tools=setup.client_tools is None,
+            tool_choice=setup.tool_choice,
+            response_format=setup.response_format,
             max_tool_rounds=self._limits.max_tool_rounds,
             tool_timeout=self._limits.tool_timeout,
             tool_context=ToolContext(
                 owner=turn.run.owner, thread_id=turn.thread.id, search_messages=search
             ),
+            require_approval=setup.require_approval,
         )
 
     async def _record_failure(

@@ -21,9 +21,10 @@ log = structlog.get_logger(__name__)
 class LiveRun:
     """One executing run: an append-only event list that any number of clients follow."""
 
-    def __init__(self, run_id: str, thread_id: str) -> None:
+    def __init__(self, run_id: str, thread_id: str, first_seq: int = 0) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
+        self.first_seq = first_seq  # a resumed run's events follow those before its pause
         self.events: list[RunEvent] = []
         self._changed = asyncio.Event()
         self._finished = asyncio.Event()
@@ -38,7 +39,7 @@ class LiveRun:
     def publish(self, event: EventName, data: dict[str, Any]) -> RunEvent:
         if self.finished:
             raise RuntimeError(f"run {self.run_id} has already finished")
-        item = RunEvent(seq=len(self.events), event=event, data=data)
+        item = RunEvent(seq=self.first_seq + len(self.events), event=event, data=data)
         self.events.append(item)
         if item.is_final:
             self._finished.set()
@@ -48,7 +49,7 @@ class LiveRun:
 
     async def follow(self, after: int = -1) -> AsyncIterator[RunEvent]:
         """The events with `seq > after`, then live ones until the final event."""
-        index = after + 1
+        index = max(after + 1 - self.first_seq, 0)
         while True:
             changed = self._changed
             while index < len(self.events):
@@ -63,6 +64,11 @@ class LiveRun:
         """Wait for the run to finish; returns its final event."""
         await self._finished.wait()
         return self.events[-1]
+
+    async def settle(self) -> None:
+        """Wait until the run's task is over (its events written), not just its final event."""
+        if self.task is not None:
+            await asyncio.wait([self.task])
 
 
 class LiveRuns:

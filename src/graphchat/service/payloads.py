@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphchat.service.approvals import pending_of
 from graphchat.store.records import Message, Run
 
 
@@ -53,4 +54,5 @@ def run_payload(run: Run) -> dict[str, Any]:
         "created_at": run.created_at.isoformat(),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "pending": pending_of(run),
     }

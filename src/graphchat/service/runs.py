@@ -59,7 +59,13 @@ class RunService:
         return await self._store.runs.page(thread.id, limit=limit, offset=offset, status=status)
 
     async def cancel(self, run: Run, *, wait: bool) -> Run:
-        """Stop a run wherever it executes; its partial answer is kept as `cancelled`."""
+        """Stop a run wherever it executes; its partial answer is kept as `cancelled`.
+
+        A paused run is closed at once, its pending calls answered as not run.
+        """
+        if run.status == RunStatus.REQUIRES_ACTION:
+            await self._store.runs.cancel_pause(run)
+            return await self._store.runs.get(run.owner, run.thread_id, run.id)
         if run.status.is_final:
             return run
         if not await self._live.cancel(run.id):
@@ -98,9 +104,13 @@ class RunService:
         return [m for m in await self._store.messages.of_run(run.id) if m.role == "user"]
 
     async def follow(self, run: Run, after: int = -1) -> AsyncIterator[RunEvent]:
-        """The run's events after `after`: live here, else from the database until the end."""
+        """The run's events after `after`: live here, else from the database until the end.
+
+        A resumed run's events go on after its pause's `end`: that one is passed over when the
+        run has been resumed since, so a rejoin follows the run to its real end.
+        """
         live = self._live.get(run.id)
-        if live is not None:
+        if live is not None and after + 1 >= live.first_seq:
             async for event in live.follow(after):
                 yield event
             return
@@ -108,10 +118,12 @@ class RunService:
             batch = await self._store.run_events.after(run.id, after)
             for stored in batch:
                 event = RunEvent(stored.seq, stored.event, stored.data)  # type: ignore[arg-type]
+                after = stored.seq
+                if event.is_final and await self._resumed_since(run, event):
+                    continue
                 yield event
                 if event.is_final:
                     return
-                after = stored.seq
             if batch:
                 continue
             run = await self._store.runs.get(run.owner, run.thread_id, run.id)
@@ -119,6 +131,13 @@ class RunService:
                 yield self._closing_event(run, after + 1)
                 return
             await asyncio.sleep(POLL_SECONDS)
+
+    async def _resumed_since(self, run: Run, event: RunEvent) -> bool:
+        """True for a pause's `end` event when the run has gone on since."""
+        if event.data.get("status") != RunStatus.REQUIRES_ACTION.value:
+            return False
+        current = await self._store.runs.get(run.owner, run.thread_id, run.id)
+        return current.status != RunStatus.REQUIRES_ACTION  # resumed, or cancelled: read on
 
     @staticmethod
     def _closing_event(run: Run, seq: int) -> RunEvent:

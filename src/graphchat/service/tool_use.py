@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from graphchat.agent.tools import MessageSearch, SearchHit, ToolRegistry
+from graphchat.agent.tools.approval import approval_required
 from graphchat.errors import ValidationFailed
 from graphchat.store.messages import MessageRepository
 
 log = structlog.get_logger(__name__)
 
 THREAD_TOOLS_KEY = "tools"
+THREAD_APPROVAL_KEY = "require_approval"
 
 
 def check_tool_names(
@@ -52,6 +55,23 @@ def tools_for_turn(
     return registry.defaults
 
 
+def approval_for_turn(
+    server: Sequence[str],
+    requested: Sequence[str],
+    thread_metadata: dict[str, Any],
+    offered: Sequence[str],
+) -> frozenset[str]:
+    """The offered tools whose calls wait for a person on this turn.
+
+    The server's list always applies; a thread (`metadata.require_approval`) and a request can
+    only add to it, so no client can lift an approval the operator asked for.
+    """
+    chosen = thread_metadata.get(THREAD_APPROVAL_KEY)
+    from_thread = chosen if isinstance(chosen, list) else []
+    patterns = [*server, *requested, *(name for name in from_thread if isinstance(name, str))]
+    return approval_required(patterns, offered)
+
+
 def owner_message_search(messages: MessageRepository, owner: str, run_id: str) -> MessageSearch:
     """A search over `owner`'s messages only, leaving out the messages of the current run."""
 
@@ -69,3 +89,34 @@ def owner_message_search(messages: MessageRepository, owner: str, run_id: str) -
         ]
 
     return search
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInfo:
+    """A registered tool as `GET /tools` lists it."""
+
+    name: str
+    source: str
+    description: str
+    parameters: dict[str, Any]
+    requires_approval: bool  # by the server's setting; threads and requests may add more
+    default: bool  # offered on turns that name no tools
+
+
+def tool_catalog(registry: ToolRegistry, server_approval: Sequence[str]) -> list[ToolInfo]:
+    """Every registered tool, by name, with where it comes from and whether it waits."""
+    names = registry.names()
+    waiting = approval_required(server_approval, names)
+    defaults = set(registry.defaults)
+    return [
+        ToolInfo(
+            name=tool.name,
+            source=registry.source_of(tool.name),
+            description=tool.description,
+            parameters=tool.parameters,
+            requires_approval=tool.name in waiting,
+            default=tool.name in defaults,
+        )
+        for tool in (registry.get(name) for name in names)
+        if tool is not None
+    ]

@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graphchat.agent import ModelReply, TokenDelta, ToolResult
+from graphchat.agent import ApprovalRequest, ModelReply, TokenDelta, ToolResult
 from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, Usage
+from graphchat.service.approvals import pending_of
 from graphchat.service.live import LiveRun
 from graphchat.service.payloads import message_payload, usage_payload
 from graphchat.store.records import Message, MessageStatus, NewMessage, Run, RunStatus, Thread
@@ -28,6 +29,7 @@ class Turn:
     finish_reason: str | None = None
     status: RunStatus = RunStatus.RUNNING
     error: GraphchatError | None = None
+    approval: ApprovalRequest | None = None  # the graph stopped for these calls
 
     @property
     def response(self) -> str:
@@ -74,6 +76,8 @@ class TurnRecorder:
             self._on_token(item)
         elif isinstance(item, ModelReply):
             await self._on_reply(item)
+        elif isinstance(item, ApprovalRequest):
+            self._turn.approval = item
         elif isinstance(item, ToolResult):
             await self._store_now(
                 NewMessage(
@@ -148,6 +152,14 @@ class TurnRecorder:
     async def cancel(self, status: RunStatus = RunStatus.CANCELLED) -> None:
         await self._finish(status, None)
 
+    async def pause(self, pending: dict[str, Any]) -> None:
+        """End the run `requires_action`, keeping `pending` (the calls waiting for a person)."""
+        await self._finish(RunStatus.REQUIRES_ACTION, None, pending)
+
+    def last_assistant_id(self) -> str:
+        """The stored assistant message that made the current tool calls."""
+        return next(m.id for m in reversed(self._turn.output_messages) if m.role == "assistant")
+
     def _unfinished_reply(self, status: RunStatus) -> NewMessage:
         """What the model had said when the run stopped early, stored with the reason."""
         message_status = {
@@ -163,12 +175,19 @@ class TurnRecorder:
             finish_reason="error" if status == RunStatus.ERROR else "cancelled",
         )
 
-    async def _finish(self, status: RunStatus, error: GraphchatError | None) -> None:
+    async def _finish(
+        self,
+        status: RunStatus,
+        error: GraphchatError | None,
+        pending: dict[str, Any] | None = None,
+    ) -> None:
         turn = self._turn
         final = [self._pending] if self._pending is not None else []
         self._pending = None
         # A reply the model finished just before the stop is the answer, not a second one.
-        if status != RunStatus.SUCCESS and (self._partial or not final):
+        if status not in (RunStatus.SUCCESS, RunStatus.REQUIRES_ACTION) and (
+            self._partial or not final
+        ):
             final.append(self._unfinished_reply(status))
             turn.finish_reason = final[-1].finish_reason
         error_body = {"code": error.code, "message": error.message} if error else None
@@ -177,6 +196,7 @@ class TurnRecorder:
             prompt_tokens=turn.usage.prompt_tokens,
             completion_tokens=turn.usage.completion_tokens,
             error=error_body,
+            pending=pending,
         )
         last_seq = self._last_seq()
         for stored in await self._runs.finish(
@@ -190,17 +210,18 @@ class TurnRecorder:
             error=error_body,
             prompt_tokens=turn.usage.prompt_tokens,
             completion_tokens=turn.usage.completion_tokens,
+            pending=pending,
         )
         if error_body is not None:
             self._live.publish("error", {"error": error_body, "run_id": turn.run.id})
             return
-        self._live.publish(
-            "end",
-            {
-                "run_id": turn.run.id,
-                "thread_id": turn.thread.id,
-                "status": status.value,
-                "finish_reason": turn.finish_reason,
-                "usage": usage_payload(turn.usage.prompt_tokens, turn.usage.completion_tokens),
-            },
-        )
+        end = {
+            "run_id": turn.run.id,
+            "thread_id": turn.thread.id,
+            "status": status.value,
+            "finish_reason": turn.finish_reason,
+            "usage": usage_payload(turn.usage.prompt_tokens, turn.usage.completion_tokens),
+        }
+        if pending is not None:
+            end["pending"] = pending_of(turn.run)
+        self._live.publish("end", end)

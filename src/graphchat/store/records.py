@@ -17,9 +17,11 @@ class RunStatus(StrEnum):
     ERROR = "error"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    REQUIRES_ACTION = "requires_action"  # paused: waiting for a person to approve tool calls
 
     @property
     def is_final(self) -> bool:
+        """Nothing executes any more (a paused run may still be resumed or cancelled)."""
         return self not in (RunStatus.PENDING, RunStatus.RUNNING)
 
 
@@ -98,6 +100,7 @@ class Run:
     completion_tokens: int | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    pending: dict[str, Any] | None = None  # a paused run's pending tool calls, see `RunPause`
 
 
 @dataclass(frozen=True, slots=True)

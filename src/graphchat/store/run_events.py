@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import cast
 
 import orjson
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.database import transaction
@@ -59,6 +59,13 @@ class RunEventRepository:
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         return [StoredEvent(run_id, row.seq, row.event, orjson.loads(row.data)) for row in rows]
+
+    async def next_seq(self, run_id: str) -> int:
+        """The sequence number after the run's last stored event (a resumed run goes on)."""
+        query = select(func.max(_EVENT.c.seq)).where(_EVENT.c.run_id == run_id)
+        async with transaction(self._engine) as connection:
+            last = (await connection.execute(query)).scalar_one_or_none()
+        return 0 if last is None else int(last) + 1
 
     async def prune(self, older_than: datetime) -> int:
         async with transaction(self._engine, write=True) as connection:

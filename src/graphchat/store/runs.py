@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.database import transaction
 from graphchat.store.messages import append_messages
-from graphchat.store.records import Message, NewMessage, Page, Run, RunStatus, Thread
+from graphchat.store.records import (
+    Message,
+    MessageStatus,
+    NewMessage,
+    Page,
+    Run,
+    RunStatus,
+    Thread,
+)
 from graphchat.store.tables import RunRow, ThreadRow
 from graphchat.store.threads import (
     insert_thread,
@@ -69,6 +77,46 @@ class RunOutcome:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     error: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None  # what a `requires_action` run waits for
+
+
+# Why the pending calls of a pause that was closed unanswered never ran (the model reads it).
+NEW_TURN_REASON = "the user sent a new message instead of deciding on this call"
+CANCEL_REASON = "the run was cancelled before this call was approved"
+
+
+async def _close_pauses(
+    connection: AsyncConnection, reason: str, *, thread_id: str, run_id: str | None = None
+) -> list[str]:
+    """Cancel the thread's paused run(s), answering each pending call with an error message.
+
+    The answers keep the log valid for backends that refuse a tool call left unanswered.
+    """
+    where = [_RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value]
+    if run_id is not None:
+        where.append(_RUN.c.id == run_id)
+    ids = []
+    for row in (await connection.execute(select(_RUN.c.id, _RUN.c.pending).where(*where))).all():
+        closed = await connection.execute(
+            update(_RUN)
+            .where(_RUN.c.id == row.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
+            .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), pending=None)
+        )
+        if not closed.rowcount:
+            continue  # resumed or closed by another request meanwhile
+        ids.append(row.id)
+        answers = [
+            NewMessage(
+                role="tool",
+                content=f"Error: not run: {reason}",
+                tool_call_id=call.get("id"),
+                name=call.get("name"),
+                status=MessageStatus.ERROR,
+            )
+            for call in (row.pending or {}).get("calls", ())
+        ]
+        await append_messages(connection, thread_id, row.id, answers)
+    return ids
 
 
 async def _thread_for_turn(
@@ -114,6 +162,7 @@ class RunRepository:
             async with transaction(self._engine, write=True) as connection:
                 await self._refuse_duplicate(connection, run)
                 thread = await _thread_for_turn(connection, run, create_thread)
+                await _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
                 model = run.model or thread.model or fallback_model
                 stored_run = await self._insert_run(connection, replace(run, model=model))
                 stored = await append_messages(connection, thread.id, run.id, messages, last_seq)
@@ -244,9 +293,41 @@ class RunRepository:
                     prompt_tokens=outcome.prompt_tokens,
                     completion_tokens=outcome.completion_tokens,
                     error=outcome.error,
+                    pending=outcome.pending,
                 )
             )
         return stored
+
+    async def resume(self, run: Run, worker_id: str) -> bool:
+        """Set a paused run running again; False if it is no longer paused.
+
+        Raises `ThreadBusy` when another run is active on the thread (the unique index).
+        """
+        now = utcnow()
+        try:
+            async with transaction(self._engine, write=True) as connection:
+                result = await connection.execute(
+                    update(_RUN)
+                    .where(_RUN.c.id == run.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
+                    .values(
+                        status=RunStatus.RUNNING.value,
+                        worker_id=worker_id,
+                        heartbeat_at=now,
+                        cancel_requested_at=None,
+                        finished_at=None,
+                    )
+                )
+        except IntegrityError as exc:
+            raise ThreadBusy(f"thread '{run.thread_id}' is answering another turn") from exc
+        return bool(result.rowcount)
+
+    async def cancel_pause(self, run: Run) -> bool:
+        """Cancel a paused run, answering its pending calls; False if it was not paused."""
+        async with transaction(self._engine, write=True) as connection:
+            closed = await _close_pauses(
+                connection, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id
+            )
+        return bool(closed)
 
     async def get(self, owner: str, thread_id: str, run_id: str) -> Run:
         query = select(_RUN).where(

@@ -127,6 +127,8 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # A paused run's pending tool calls and what resuming needs; never the conversation.
+    pending: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
 
     __table_args__ = (
         Index("ix_runs_thread_id_created_at", "thread_id", "created_at"),

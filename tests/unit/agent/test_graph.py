@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from graphchat.agent import ModelReply, RunContext, TokenDelta, ToolResult, build_graph
+from graphchat.agent import (
+    ApprovalRequest,
+    Decision,
+    ModelReply,
+    RunContext,
+    TokenDelta,
+    ToolResult,
+    build_graph,
+)
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
 from graphchat.llm.base import ChatMessage
@@ -192,3 +200,53 @@ async def test_tools_see_the_run_context() -> None:
     )
 
     assert messages[2].content == '{"owner":"alice","thread":"t1"}'
+
+
+async def test_a_call_needing_approval_ends_the_graph_at_review_with_nothing_run() -> None:
+    provider = ScriptedProvider(
+        [Scripted(calls=(call("c1", "calculator", expression="1 + 1"), call("c2", "whoami")))]
+    )
+
+    messages, events = await _run(
+        provider, "calculator", "whoami", require_approval=frozenset({"calculator"})
+    )
+
+    assert [m.role for m in messages] == ["user", "assistant"]  # no tool message: nothing ran
+    [request] = [e for e in events if isinstance(e, ApprovalRequest)]
+    assert [c.id for c in request.calls] == ["c1"]  # whoami needs no approval
+    assert not any(isinstance(e, ToolResult) for e in events)
+    assert len(provider.requests) == 1
+
+
+async def test_resuming_at_the_tools_node_applies_each_decision_in_order() -> None:
+    provider = ScriptedProvider([Scripted(text="ok")])
+    registry = _registry()
+    asked = ChatMessage(
+        role="assistant",
+        content="",
+        tool_calls=(
+            call("c1", "calculator", expression="1 + 1"),
+            call("c2", "whoami"),
+            call("c3", "calculator", expression="2 + 2"),
+        ),
+    )
+    state = {
+        "messages": [ChatMessage(role="user", content="hi"), asked],
+        "model_calls": 0,
+        "decisions": (Decision("edit", args={"expression": "3 * 3"}), Decision("reject")),
+    }
+    context = RunContext(
+        model="m",
+        tools=registry.specs(["calculator", "whoami"]),
+        require_approval=frozenset({"calculator"}),
+    )
+
+    final = await build_graph(provider, registry).ainvoke(state, context=context)
+
+    tools = [m for m in final["messages"] if m.role == "tool"]
+    assert [m.tool_call_id for m in tools] == ["c1", "c2", "c3"]
+    assert tools[0].content.endswith("\n9")
+    assert tools[1].content.startswith("{")
+    assert tools[2].content == "Error: the user rejected this tool call"
+    assert final["messages"][-1].content == "ok"
+    assert final["tool_rounds"] == 1

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 import structlog
 
+from graphchat.agent.tools.approval import Decision, rejection_text
 from graphchat.agent.tools.base import ToolContext, ToolError
 from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.llm.base import ChatMessage, ToolCall
@@ -66,18 +67,47 @@ async def run_call(
         return CallOutcome(_tool_message(call, _failure_text(call.name, exc, time_limit)), True)
 
 
+async def _run_reviewed(
+    call: ToolCall,
+    decision: Decision | None,
+    registry: ToolRegistry,
+    offered: Collection[str],
+    context: ToolContext,
+    time_limit: float,
+) -> CallOutcome:
+    """A call as a person decided: refused, run as asked, or run with their arguments."""
+    if decision is not None and decision.type == "reject":
+        return CallOutcome(_tool_message(call, rejection_text(decision)), is_error=True)
+    if decision is None or decision.type != "edit":
+        return await run_call(call, registry, offered, context, time_limit)
+    outcome = await run_call(
+        replace(call, arguments=decision.args), registry, offered, context, time_limit
+    )
+    # The stored call keeps the model's arguments (the log is append-only): say what ran.
+    note = f"[run with arguments edited by the user: {_as_text(decision.args)}]\n"
+    return CallOutcome(_tool_message(call, note + outcome.message.content), outcome.is_error)
+
+
 async def run_calls(
     calls: Sequence[ToolCall],
     registry: ToolRegistry,
     offered: Collection[str],
     context: ToolContext,
     time_limit: float,
+    decisions: Sequence[Decision | None] = (),
 ) -> list[CallOutcome]:
-    """All calls of one assistant message, run concurrently, results in call order."""
+    """All calls of one assistant message, run concurrently, results in call order.
+
+    `decisions`, by position, are a person's answers to the calls that waited for approval.
+    """
     admitted, refused = calls[:MAX_CALLS_PER_MESSAGE], calls[MAX_CALLS_PER_MESSAGE:]
+    decided = [*decisions, *[None] * (len(admitted) - len(decisions))]
     outcomes = list(
         await asyncio.gather(
-            *(run_call(call, registry, offered, context, time_limit) for call in admitted)
+            *(
+                _run_reviewed(call, decision, registry, offered, context, time_limit)
+                for call, decision in zip(admitted, decided, strict=False)
+            )
         )
     )
     text = f"Error: at most {MAX_CALLS_PER_MESSAGE} tool calls are run per message"

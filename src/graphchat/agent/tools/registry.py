@@ -26,18 +26,28 @@ BUILTIN_TOOLS: tuple[Tool, ...] = (CALCULATOR, CURRENT_TIME, SEARCH_MESSAGES)
 class ToolRegistry:
     """Tools by name. `defaults` are offered on a turn that names no tools of its own."""
 
-    def __init__(self, tools: Iterable[Tool] = (), *, defaults: Sequence[str] = ()) -> None:
+    def __init__(
+        self, tools: Iterable[Tool] = (), *, defaults: Sequence[str] = (), source: str = "builtin"
+    ) -> None:
         self._tools: dict[str, Tool] = {}
-        for tool in tools:
-            self.register(tool)
+        self._sources: dict[str, str] = {}
         self._defaults: tuple[str, ...] = ()
+        for tool in tools:
+            self.register(tool, source=source)
         self.set_defaults(defaults)
 
-    def register(self, tool: Tool) -> None:
-        """Add a tool; a second tool with a taken name is refused (no silent shadowing)."""
+    def register(self, tool: Tool, *, source: str = "local", default: bool = False) -> None:
+        """Add a tool from `source` (`builtin`, `plugin`, `mcp:<server>`…); `default` also
+        offers it on turns that name no tools. A taken name is refused (no silent shadowing)."""
         if tool.name in self._tools:
             raise ValueError(f"a tool named '{tool.name}' is already registered")
         self._tools[tool.name] = tool
+        self._sources[tool.name] = source
+        if default:
+            self._defaults = (*self._defaults, tool.name)
+
+    def source_of(self, name: str) -> str:
+        return self._sources.get(name, "local")
 
     def set_defaults(self, names: Sequence[str]) -> None:
         unknown = self.unknown(names)
@@ -101,7 +111,7 @@ def build_registry(
     registry = ToolRegistry(BUILTIN_TOOLS)
     for tool in plugin_tools(group) if plugins else ():
         try:
-            registry.register(tool)
+            registry.register(tool, source="plugin")
         except ValueError as exc:
             log.error("tool_plugin_refused", tool=tool.name, error=str(exc))
     registry.set_defaults(enabled)

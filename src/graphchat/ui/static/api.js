@@ -98,6 +98,18 @@ export async function openStream(body, signal) {
   return { location: response.headers.get("Content-Location"), events: parseEvents(response.body) };
 }
 
+/** Resumes a paused run (`location` is `/threads/{id}/runs/{run_id}`) and streams the rest. */
+export async function resumeStream(location, decisions, signal) {
+  const response = await authorizedFetch(`${location}/resume?stream=true&stream_mode=messages&stream_mode=updates`, {
+    method: "POST",
+    signal,
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify({ decisions }),
+  });
+  if (!response.ok) throw await errorFrom(response);
+  return { location, events: parseEvents(response.body) };
+}
+
 function parseBlock(block) {
   let event = "message";
   const data = [];

@@ -1,6 +1,7 @@
 // graphchat's web UI: wires the sidebar, the conversation, the composer and the dialogs.
 
-import { ApiError, cancelRun, onKeyRequired, openStream, request, storeKey, storedKey } from "./api.js";
+import { ApiError, cancelRun, onKeyRequired, openStream, request, resumeStream, storeKey, storedKey } from "./api.js";
+import { askApproval } from "./approval.js";
 import { Conversation } from "./conversation.js";
 import { askKey, askSettings, askTitle, confirmDelete } from "./dialogs.js";
 import { ThreadList } from "./threads.js";
@@ -82,6 +83,7 @@ async function openThread(threadId) {
   try {
     showThread(await request(`/threads/${encodeURIComponent(threadId)}`));
     await conversation.open(threadId);
+    await offerPausedRun(threadId);
   } catch (error) {
     showError(error, () => openThread(threadId));
   }
@@ -237,13 +239,20 @@ function handleEvent({ event, data }, run) {
 
 async function send(text) {
   hideError();
+  // Typing instead of deciding moves on: the server closes the pause, so drop its card.
+  for (const card of document.querySelectorAll(".approval")) card.remove();
   conversation.addUserMessage(text);
-  const run = { controller: new AbortController(), location: null, reply: conversation.startReply() };
+  await follow((signal) => openStream(streamBody(text), signal), null, () => send(text));
+}
+
+/** Streams a run started by `start(signal)` into a new reply; offers approval if it pauses. */
+async function follow(start, location, retry) {
+  const run = { controller: new AbortController(), location, reply: conversation.startReply() };
   state.run = run;
   setBusy(true);
   try {
-    const stream = await openStream(streamBody(text), run.controller.signal);
-    run.location = stream.location;
+    const stream = await start(run.controller.signal);
+    run.location = stream.location || run.location;
     for await (const event of stream.events) await handleEvent(event, run);
     run.reply.finish(run.final);
   } catch (error) {
@@ -251,12 +260,31 @@ async function send(text) {
       run.reply.interrupt("cancelled");
     } else {
       run.reply.interrupt("error");
-      showError(error, () => send(text));
+      showError(error, retry);
     }
   } finally {
     state.run = null;
     setBusy(false);
     threads.reload();
+  }
+  if (run.ended?.status === "requires_action" && run.ended.pending) {
+    await approve(`/threads/${run.ended.thread_id}/runs/${run.ended.run_id}`, run.ended.pending);
+  }
+}
+
+/** Shows the approval card of a paused run, then resumes it with the user's decisions. */
+async function approve(location, pending) {
+  const decisions = await askApproval($("message-list"), pending);
+  if (state.run || !location.startsWith(`/threads/${state.thread?.thread_id}/`)) return;
+  await follow((signal) => resumeStream(location, decisions, signal), location, null);
+}
+
+/** A thread opened with a run waiting for approval shows its card again. */
+async function offerPausedRun(threadId) {
+  const query = "status=requires_action&limit=1";
+  const { runs } = await request(`/threads/${encodeURIComponent(threadId)}/runs?${query}`);
+  if (runs.length && runs[0].pending && conversation.threadId === threadId) {
+    approve(`/threads/${threadId}/runs/${runs[0].run_id}`, runs[0].pending);
   }
 }
 
