@@ -81,7 +81,7 @@ def test_a_call_that_needs_approval_pauses_the_run_and_runs_nothing(
     assert body["pending"]["message_id"] == body["messages"][-1]["id"]
     assert run["status"] == "requires_action"
     assert run["pending"] == body["pending"]
-    assert [r["run_id"] for r in paused["runs"]] == [body["run_id"]]
+    assert [r["run_id"] for r in paused] == [body["run_id"]]
     assert stored == [("user", "mail my boss", "complete"), ("assistant", "", "complete")]
     assert ran == []
     assert len(ollama.chat_requests()) == 1
@@ -192,7 +192,7 @@ def test_a_new_message_closes_the_pause_and_cancel_closes_it_too(
 
     assert follow_up.status_code == 200
     assert follow_up.json()["response"] == "Moving on."
-    assert first_run["status"] == "cancelled"
+    assert first_run["graphchat_status"] == "cancelled"
     not_run = "Error: not run: the user sent a new message instead of deciding on this call"
     assert stored[2:] == [
         ("tool", not_run, "error"),
@@ -201,7 +201,7 @@ def test_a_new_message_closes_the_pause_and_cancel_closes_it_too(
     ]
     assert ollama.chat_requests()[1]["messages"][-2]["content"] == not_run
     assert cancel.status_code == 200
-    assert cancel.json()["status"] == "cancelled"
+    assert cancel.json()["graphchat_status"] == "cancelled"
     assert after_cancel[-1][0] == "tool"
     assert after_cancel[-1][1].startswith("Error: not run: the run was cancelled")
 

@@ -282,7 +282,8 @@ async function approve(location, pending) {
 /** A thread opened with a run waiting for approval shows its card again. */
 async function offerPausedRun(threadId) {
   const query = "status=requires_action&limit=1";
-  const { runs } = await request(`/threads/${encodeURIComponent(threadId)}/runs?${query}`);
+  // A JSON array, as the LangGraph SDKs expect.
+  const runs = await request(`/threads/${encodeURIComponent(threadId)}/runs?${query}`);
   if (runs.length && runs[0].pending && conversation.threadId === threadId) {
     approve(`/threads/${threadId}/runs/${runs[0].run_id}`, runs[0].pending);
   }
