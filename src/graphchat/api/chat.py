@@ -33,10 +33,10 @@ from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.chat import TurnRequest
 from graphchat.service.payloads import message_payload, usage_payload
+from graphchat.service.records import NewMessage
 from graphchat.service.runs import RunResult
 from graphchat.service.tool_use import check_tool_names
 from graphchat.settings import Settings
-from graphchat.store.records import NewMessage
 
 router = APIRouter(tags=["chat"], dependencies=[Depends(require_json)])
 

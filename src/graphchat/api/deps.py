@@ -9,12 +9,13 @@ from fastapi import Depends, Path, Request
 from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import Unauthorized
 from graphchat.service.chat import ChatService
+from graphchat.service.records import Thread
 from graphchat.service.runs import RunService
+from graphchat.service.system import SystemService
 from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.services import Services
 from graphchat.settings import Settings
-from graphchat.store.records import Thread
 
 LOCAL_OWNER = "local"
 # These do no I/O, yet are `async def`: FastAPI runs plain `def` dependencies in a worker
@@ -53,6 +54,10 @@ async def get_thread_state(services: ServicesDep) -> ThreadStateService:
     return services.thread_state
 
 
+async def get_system(services: ServicesDep) -> SystemService:
+    return services.system
+
+
 async def get_owner(request: Request) -> str:
     """The owner the caller acts for: set by authentication, else the single local owner."""
     owner: str | None = getattr(request.state, "owner", None)
@@ -68,6 +73,7 @@ ChatDep = Annotated[ChatService, Depends(get_chat)]
 ThreadsDep = Annotated[ThreadService, Depends(get_threads)]
 RunsDep = Annotated[RunService, Depends(get_runs)]
 ThreadStateDep = Annotated[ThreadStateService, Depends(get_thread_state)]
+SystemDep = Annotated[SystemService, Depends(get_system)]
 OwnerDep = Annotated[str, Depends(get_owner)]
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 

@@ -18,7 +18,7 @@ from graphchat.api.sse import event_stream_response, parse_stream_modes, run_str
 from graphchat.api.threads import Limit, Offset, page_size
 from graphchat.errors import ValidationFailed
 from graphchat.service.payloads import run_payload
-from graphchat.store.records import Run, RunStatus
+from graphchat.service.records import Run, RunStatus
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread or run"}}

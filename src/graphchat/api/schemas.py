@@ -365,6 +365,8 @@ class HealthOut(BaseModel):
 
 
 class CheckOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     ok: bool
     error: str | None = None
@@ -378,6 +380,8 @@ class ReadyOut(BaseModel):
 
 
 class InfoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     version: str
     build: str = Field(description="Build identifier, e.g. the git commit of the image; `dev`.")
@@ -411,6 +415,8 @@ class ToolList(BaseModel):
 
 
 class ModelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     backend: str
     available: bool
@@ -419,6 +425,8 @@ class ModelOut(BaseModel):
 
 
 class BackendOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     name: str
     reachable: bool
     circuit: Literal["closed", "open", "half_open"]
@@ -426,6 +434,8 @@ class BackendOut(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     models: list[ModelOut]
     default_model: str | None
     backends: list[BackendOut] = []

@@ -12,8 +12,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from graphchat.api.langgraph.shapes import ai_chunk
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import message_payload
+from graphchat.service.records import Message, Run
 from graphchat.settings import Settings
-from graphchat.store.records import Message, Run
 
 # LangGraph's `messages-tuple` mode is called `messages` on the wire.
 _MODE_ALIASES = {"messages-tuple": "messages"}

@@ -20,10 +20,9 @@ from graphchat.api.schemas import (
 )
 from graphchat.errors import ValidationFailed
 from graphchat.service.payloads import message_payload
+from graphchat.service.records import Thread
 from graphchat.service.thread_state import ThreadStatus
 from graphchat.settings import Settings
-from graphchat.store.records import Thread
-from graphchat.store.threads import encode_cursor
 
 router = APIRouter(prefix="/threads", tags=["threads"], dependencies=[Depends(require_json)])
 
@@ -96,12 +95,11 @@ async def list_threads(
     """The caller's threads, most recent activity first."""
     size = page_size(limit, settings)
     page = await threads.page(owner, limit=size, offset=offset, cursor=cursor or None)
-    last = page.items[-1] if page.items and page.has_more else None
     statuses = await states.statuses(owner, [thread.id for thread in page.items])
     return ThreadPage(
         threads=[thread_out(thread, status=statuses[thread.id]) for thread in page.items],
         has_more=page.has_more,
-        next_cursor=encode_cursor(last.updated_at, last.id) if last else None,
+        next_cursor=page.next_cursor,
     )
 
 
@@ -155,5 +153,5 @@ async def list_messages(
     return MessagePage(
         messages=[MessageOut.model_validate(message_payload(m)) for m in page.items],
         has_more=page.has_more,
-        next_cursor=page.items[-1].seq if page.items and page.has_more else None,
+        next_cursor=page.next_cursor,
     )

@@ -55,7 +55,7 @@ class RunService:
 
     async def page(
         self, thread: Thread, *, limit: int, offset: int = 0, status: RunStatus | None = None
-    ) -> Page[Run]:
+    ) -> Page[Run, None]:
         return await self._store.runs.page(thread.id, limit=limit, offset=offset, status=status)
 
     async def cancel(self, run: Run, *, wait: bool) -> Run:

@@ -48,7 +48,7 @@ class ThreadService:
 
     async def page(
         self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
-    ) -> Page[Thread]:
+    ) -> Page[Thread, str]:
         return await self._store.threads.page(owner, limit=limit, offset=offset, cursor=cursor)
 
     async def update(self, owner: str, thread_id: str, changes: dict[str, Any]) -> Thread:
@@ -71,7 +71,7 @@ class ThreadService:
         before: int | None = None,
         after: int | None = None,
         order: Literal["asc", "desc"] = "asc",
-    ) -> Page[Message]:
+    ) -> Page[Message, int]:
         """A page of an (already authorized) thread's messages."""
         return await self._store.messages.page(
             thread.id, limit=limit, offset=offset, before=before, after=after, order=order

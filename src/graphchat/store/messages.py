@@ -75,8 +75,11 @@ class MessageRepository:
         before: int | None = None,
         after: int | None = None,
         order: Literal["asc", "desc"] = "asc",
-    ) -> Page[Message]:
-        """A page of a thread's messages by sequence number; `before`/`after` are exclusive."""
+    ) -> Page[Message, int]:
+        """A page of a thread's messages by sequence number; `before`/`after` are exclusive.
+
+        The cursor is the last message's sequence number: the next page's `after` (asc) or
+        `before` (desc)."""
         query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id)
         if before is not None:
             query = query.where(_MESSAGE.c.seq < before)
@@ -86,9 +89,10 @@ class MessageRepository:
         query = query.order_by(ordering).limit(limit + 1).offset(offset)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
-        return Page(
-            items=[message_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit
-        )
+        messages = [message_from_row(row) for row in rows[:limit]]
+        if len(rows) <= limit:
+            return Page(items=messages, has_more=False)
+        return Page(items=messages, has_more=True, next_cursor=messages[-1].seq)
 
     async def of_run(self, run_id: str) -> list[Message]:
         """Every message a run stored (its input and its output), in order."""

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 
 class RunStatus(StrEnum):
@@ -104,8 +105,10 @@ class Run:
 
 
 @dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """A page of items and whether more follow in the same direction."""
+class Page(Generic[T, C]):
+    """A page of items, whether more follow in the same direction, and the opaque cursor that
+    fetches them (None on the last page, or where pages go by offset)."""
 
     items: list[T]
     has_more: bool
+    next_cursor: C | None = None

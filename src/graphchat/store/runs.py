@@ -341,7 +341,7 @@ class RunRepository:
 
     async def page(
         self, thread_id: str, *, limit: int, offset: int = 0, status: RunStatus | None = None
-    ) -> Page[Run]:
+    ) -> Page[Run, None]:
         query = select(_RUN).where(_RUN.c.thread_id == thread_id)
         if status is not None:
             query = query.where(_RUN.c.status == status.value)

@@ -138,8 +138,8 @@ class ThreadRepository:
 
     async def page(
         self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
-    ) -> Page[Thread]:
-        """Threads of `owner`, most recent activity first."""
+    ) -> Page[Thread, str]:
+        """Threads of `owner`, most recent activity first; `cursor` is a page's `next_cursor`."""
         query = select(_THREAD).where(_THREAD.c.owner == owner)
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)
@@ -153,7 +153,12 @@ class ThreadRepository:
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         threads = [thread_from_row(row) for row in rows[:limit]]
-        return Page(items=threads, has_more=len(rows) > limit)
+        if len(rows) <= limit:
+            return Page(items=threads, has_more=False)
+        last = threads[-1]
+        return Page(
+            items=threads, has_more=True, next_cursor=encode_cursor(last.updated_at, last.id)
+        )
 
     async def update(
         self,

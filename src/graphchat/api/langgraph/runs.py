@@ -32,11 +32,11 @@ from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
 from graphchat.errors import NotFound, ValidationFailed
 from graphchat.service.chat import ChatService, TurnRequest
+from graphchat.service.records import Run
 from graphchat.service.runs import RunService
 from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
-from graphchat.store.records import Run
 
 router = APIRouter(tags=["langgraph"])
 Body = Annotated[RunCreate, Depends(json_body(RunCreate))]

@@ -8,8 +8,8 @@ from typing import Any
 from graphchat.api.langgraph.schemas import AssistantOut, ThreadCheckpoint, ThreadStateOut
 from graphchat.errors import NotFound
 from graphchat.service.payloads import message_payload
+from graphchat.service.records import Message, RunStatus
 from graphchat.service.thread_state import State, checkpoint_id
-from graphchat.store.records import Message, RunStatus
 
 GRAPH_ID = "agent"
 # The id LangGraph servers give a graph's default assistant: uuid5(their namespace, graph id).

@@ -14,8 +14,8 @@ from sse_starlette import ServerSentEvent
 
 from graphchat.api.langgraph.shapes import ai_chunk, langchain_message, langchain_messages
 from graphchat.service.events import RunEvent
+from graphchat.service.records import Message
 from graphchat.service.thread_state import VALUES_MAX_MESSAGES
-from graphchat.store.records import Message
 
 KNOWN_MODES = frozenset({"values", "updates", "messages-tuple", "messages", "custom", "events"})
 

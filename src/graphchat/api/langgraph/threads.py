@@ -13,8 +13,8 @@ from graphchat.api.langgraph.schemas import HistoryIn, ThreadSearch, ThreadState
 from graphchat.api.langgraph.shapes import ASSISTANT_ID, GRAPH_ID, langchain_messages, thread_state
 from graphchat.api.schemas import ThreadOut
 from graphchat.api.threads import thread_out
+from graphchat.service.records import ThreadQuery
 from graphchat.service.thread_state import thread_status
-from graphchat.store.thread_search import ThreadQuery
 
 router = APIRouter(prefix="/threads", tags=["langgraph"])
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}

@@ -25,9 +25,9 @@ from graphchat.api.sse import follow_run
 from graphchat.service.conversation import reply_of
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import usage_payload
+from graphchat.service.records import Run
 from graphchat.service.runs import RunResult
 from graphchat.settings import Settings
-from graphchat.store.records import Run
 
 # Our finish reasons that OpenAI does not have: a stopped run simply stopped.
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sse_starlette import EventSourceResponse
 
-from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, ServicesDep, SettingsDep
+from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, SettingsDep, SystemDep
 from graphchat.api.media import require_json
 from graphchat.api.openai.completions import ChunkRenderer, chunk_stream, completion
 from graphchat.api.openai.messages import turn_request
@@ -26,8 +26,7 @@ from graphchat.api.openai.schemas import (
 from graphchat.api.openapi import state_dependent
 from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import NotFound
-from graphchat.llm.router import same_model
-from graphchat.store.records import Run
+from graphchat.service.records import Run
 
 router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(require_json)])
 
@@ -118,22 +117,18 @@ async def chat_completions(
     )
 
 
-async def _cards(services: ServicesDep) -> list[ModelCard]:
-    catalog = await services.router.catalog()
-    created = int(time.time())
-    names = dict.fromkeys(model.name for model in catalog.models)
-    return [ModelCard(id=name, created=created) for name in names]
-
-
 @router.get("/models")
-async def list_models(services: ServicesDep) -> ModelCardList:
+async def list_models(system: SystemDep) -> ModelCardList:
     """graphchat's models, as OpenAI lists models."""
-    return ModelCardList(data=await _cards(services))
+    created = int(time.time())
+    return ModelCardList(
+        data=[ModelCard(id=name, created=created) for name in await system.model_names()]
+    )
 
 
 @router.get("/models/{model_id:path}")
-async def get_model(model_id: str, services: ServicesDep) -> ModelCard:
-    for card in await _cards(services):
-        if same_model(model_id, card.id):
-            return card
+async def get_model(model_id: str, system: SystemDep) -> ModelCard:
+    name = await system.find_model(model_id)
+    if name is not None:
+        return ModelCard(id=name, created=int(time.time()))
     raise NotFound(f"model '{model_id}' is not served here", code="model_not_found")

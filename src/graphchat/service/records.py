@@ -1,0 +1,26 @@
+"""The records the service layer trades in: the store's, re-exported so `api/` never imports
+`store/`."""
+
+from __future__ import annotations
+
+from graphchat.store.records import (
+    Message,
+    MessageStatus,
+    NewMessage,
+    Page,
+    Run,
+    RunStatus,
+    Thread,
+)
+from graphchat.store.thread_search import ThreadQuery
+
+__all__ = [
+    "Message",
+    "MessageStatus",
+    "NewMessage",
+    "Page",
+    "Run",
+    "RunStatus",
+    "Thread",
+    "ThreadQuery",
+]
