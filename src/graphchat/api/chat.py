@@ -32,8 +32,7 @@ from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.chat import TurnRequest
-from graphchat.service.payloads import message_payload, usage_payload
-from graphchat.service.records import NewMessage
+from graphchat.service.records import Message, NewMessage
 from graphchat.service.runs import RunResult
 from graphchat.service.tool_use import check_tool_names
 from graphchat.settings import Settings
@@ -64,8 +63,8 @@ def _user_message(text: str, field: str, settings: Settings) -> NewMessage:
     return NewMessage(role="user", content=check_length(text, field, settings))
 
 
-def _messages_out(messages: list[Any]) -> list[MessageOut]:
-    return [MessageOut.model_validate(message_payload(message)) for message in messages]
+def _messages_out(messages: list[Message]) -> list[MessageOut]:
+    return [MessageOut.model_validate(message) for message in messages]
 
 
 _CONFIGURABLE_TOOLS_LOC = ("body", "config", "configurable", "tools")
@@ -154,7 +153,7 @@ def chat_out(result: RunResult) -> ChatOut:
         response=replies[-1].content if replies else "",
         model=run.model,
         messages=_messages_out([*result.input_messages, *result.output_messages]),
-        usage=UsageOut(**usage_payload(run.prompt_tokens, run.completion_tokens)),
+        usage=UsageOut.model_validate(run.usage),
         finish_reason=replies[-1].finish_reason if replies else None,
         status=run.status.value,
         pending=pending_of(run),

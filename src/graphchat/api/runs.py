@@ -17,7 +17,7 @@ from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
 from graphchat.api.sse import event_stream_response, parse_stream_modes, run_stream_response
 from graphchat.api.threads import Limit, Offset, page_size
 from graphchat.errors import ValidationFailed
-from graphchat.service.payloads import run_payload
+from graphchat.service.approvals import pending_of
 from graphchat.service.records import Run, RunStatus
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
@@ -28,17 +28,8 @@ _REJOIN_MODES = ("messages-tuple", "updates")  # as `POST /stream`; the run's ow
 
 def run_out(run: Run) -> RunOut:
     """A run in both vocabularies: LangGraph's `status`, graphchat's `graphchat_status`."""
-    payload = run_payload(run)
-    return RunOut.model_validate(
-        {
-            **payload,
-            "status": run_status(run.status),
-            "graphchat_status": run.status.value,
-            "assistant_id": ASSISTANT_ID,
-            "metadata": {},
-            "multitask_strategy": None,
-            "updated_at": payload["finished_at"] or payload["started_at"] or payload["created_at"],
-        }
+    return RunOut.from_record(
+        run, status=run_status(run.status), assistant_id=ASSISTANT_ID, pending=pending_of(run)
     )
 
 

@@ -19,7 +19,6 @@ from graphchat.api.schemas import (
     ThreadPatch,
 )
 from graphchat.errors import ValidationFailed
-from graphchat.service.payloads import message_payload
 from graphchat.service.records import Thread
 from graphchat.service.thread_state import ThreadStatus
 from graphchat.settings import Settings
@@ -151,7 +150,7 @@ async def list_messages(
         thread, limit=size, offset=offset, before=before, after=after, order=order
     )
     return MessagePage(
-        messages=[MessageOut.model_validate(message_payload(m)) for m in page.items],
+        messages=[MessageOut.model_validate(m) for m in page.items],
         has_more=page.has_more,
         next_cursor=page.next_cursor,
     )

@@ -1,11 +1,10 @@
-"""JSON shapes of stored records, shared by stream events and the REST responses."""
+"""JSON shapes of stored records in run events (the REST responses are `api/schemas` models)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from graphchat.service.approvals import pending_of
-from graphchat.store.records import Message, Run
+from graphchat.store.records import Message
 
 
 def usage_payload(prompt_tokens: int | None, completion_tokens: int | None) -> dict[str, int]:
@@ -31,28 +30,10 @@ def message_payload(message: Message) -> dict[str, Any]:
         "model": message.model,
         "status": str(message.status),
         "finish_reason": message.finish_reason,
-        "usage": (
-            usage_payload(message.prompt_tokens, message.completion_tokens)
-            if message.prompt_tokens is not None or message.completion_tokens is not None
-            else None
-        ),
+        "usage": usage_payload(message.prompt_tokens, message.completion_tokens)
+        if message.usage
+        else None,
         "latency_ms": message.latency_ms,
         "cached": message.cached,
         "created_at": message.created_at.isoformat(),
-    }
-
-
-def run_payload(run: Run) -> dict[str, Any]:
-    return {
-        "run_id": run.id,
-        "thread_id": run.thread_id,
-        "status": run.status.value,
-        "model": run.model,
-        "params": run.params,
-        "error": run.error,
-        "usage": usage_payload(run.prompt_tokens, run.completion_tokens),
-        "created_at": run.created_at.isoformat(),
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        "pending": pending_of(run),
     }

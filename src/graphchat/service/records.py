@@ -11,6 +11,7 @@ from graphchat.store.records import (
     Run,
     RunStatus,
     Thread,
+    TokenUsage,
 )
 from graphchat.store.thread_search import ThreadQuery
 
@@ -23,4 +24,5 @@ __all__ = [
     "RunStatus",
     "Thread",
     "ThreadQuery",
+    "TokenUsage",
 ]

@@ -35,6 +35,18 @@ class MessageStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens a message or a run used, as every API reports them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
 class Thread:
     id: str
     owner: str
@@ -64,6 +76,13 @@ class Message:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     cached: bool = False
+
+    @property
+    def usage(self) -> TokenUsage | None:
+        """None for a message with no token counts (the caller's, a tool result)."""
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return TokenUsage(self.prompt_tokens or 0, self.completion_tokens or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +121,15 @@ class Run:
     idempotency_key: str | None = None
     request_hash: str | None = None
     pending: dict[str, Any] | None = None  # a paused run's pending tool calls, see `RunPause`
+
+    @property
+    def usage(self) -> TokenUsage:
+        return TokenUsage(self.prompt_tokens or 0, self.completion_tokens or 0)
+
+    @property
+    def updated_at(self) -> datetime:
+        """When the run last changed state."""
+        return self.finished_at or self.started_at or self.created_at
 
 
 @dataclass(frozen=True, slots=True)

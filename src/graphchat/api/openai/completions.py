@@ -24,7 +24,6 @@ from graphchat.api.openai.schemas import (
 from graphchat.api.sse import follow_run
 from graphchat.service.conversation import reply_of
 from graphchat.service.events import RunEvent
-from graphchat.service.payloads import usage_payload
 from graphchat.service.records import Run
 from graphchat.service.runs import RunResult
 from graphchat.settings import Settings
@@ -69,7 +68,7 @@ def completion(result: RunResult) -> ChatCompletionOut:
         created=int(run.created_at.timestamp()),
         model=replied_by or run.model or "",
         choices=[ChoiceOut(message=message, finish_reason=reason)],
-        usage=CompletionUsage(**usage_payload(run.prompt_tokens, run.completion_tokens)),
+        usage=CompletionUsage.model_validate(run.usage),
     )
 
 

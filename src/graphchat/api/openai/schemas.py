@@ -114,6 +114,8 @@ class ChoiceOut(BaseModel):
 
 
 class CompletionUsage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
