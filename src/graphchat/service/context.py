@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graphchat.llm.base import ChatMessage, ToolCall
+from graphchat.llm.base import ChatMessage
+from graphchat.service.agent_messages import to_agent
 from graphchat.store.records import Message, MessageStatus
 
 # Estimated tokens per character and per message (role markers, separators).
@@ -14,21 +15,6 @@ _TOKENS_PER_MESSAGE = 4
 
 def estimate_tokens(text: str) -> int:
     return len(text) // _CHARS_PER_TOKEN + _TOKENS_PER_MESSAGE
-
-
-def to_chat_message(message: Message) -> ChatMessage:
-    calls = tuple(
-        ToolCall(id=call["id"], name=call["name"], arguments=call.get("arguments") or {})
-        for call in message.tool_calls or ()
-    )
-    role = message.role if message.role in ("system", "user", "assistant", "tool") else "user"
-    return ChatMessage(
-        role=role,  # type: ignore[arg-type]
-        content=message.content,
-        tool_calls=calls,
-        tool_call_id=message.tool_call_id,
-        name=message.name,
-    )
 
 
 def _usable(message: Message) -> bool:
@@ -44,7 +30,7 @@ def build_context(
     history: Sequence[Message], system_prompt: str, token_budget: int
 ) -> list[ChatMessage]:
     """System prompt + the newest stored history that fits the budget, oldest first."""
-    usable = [to_chat_message(message) for message in history if _usable(message)]
+    usable = [to_agent(message) for message in history if _usable(message)]
     return fit_context(usable, system_prompt, token_budget)
 
 

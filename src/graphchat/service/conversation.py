@@ -15,7 +15,8 @@ from typing import Any
 
 import orjson
 
-from graphchat.llm.base import ChatMessage
+from graphchat.llm.base import ChatMessage, ToolCall
+from graphchat.service.agent_messages import calls_from_json, to_agent, to_new
 from graphchat.store.records import Message, MessageStatus, NewMessage
 
 _Call = tuple[str, str, str]
@@ -57,14 +58,12 @@ def _call(call_id: str, name: str, arguments: Any) -> _Call:
     return (call_id, name, orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS).decode())
 
 
-def _stored_key(message: Message) -> _Key:
-    calls = (_call(c["id"], c["name"], c.get("arguments") or {}) for c in message.tool_calls or ())
-    return _key(message.role, message.content, calls, message.tool_call_id)
+def _calls(calls: Iterable[ToolCall]) -> Iterable[_Call]:
+    return (_call(c.id, c.name, c.arguments) for c in calls)
 
 
 def _given_key(message: ChatMessage) -> _Key:
-    calls = (_call(c.id, c.name, c.arguments) for c in message.tool_calls)
-    return _key(message.role, message.content, calls, message.tool_call_id)
+    return _key(message.role, message.content, _calls(message.tool_calls), message.tool_call_id)
 
 
 def _seen(stored: Sequence[Message]) -> list[_Key]:
@@ -73,10 +72,10 @@ def _seen(stored: Sequence[Message]) -> list[_Key]:
     for _, group in itertools.groupby(stored, key=lambda message: message.run_id):
         run = list(group)
         first_output = next((i for i, m in enumerate(run) if _is_output(m)), len(run))
-        keys.extend(_stored_key(message) for message in run[:first_output])
+        keys.extend(_given_key(to_agent(message)) for message in run[:first_output])
         reply = reply_of(run[first_output:])
         if reply is not None:
-            calls = (_call(c["id"], c["name"], c.get("arguments") or {}) for c in reply.tool_calls)
+            calls = _calls(calls_from_json(reply.tool_calls))
             keys.append(_key("assistant", reply.content, calls, None))
     return keys
 
@@ -98,17 +97,4 @@ def latest_turn(context: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
 
 def to_store(messages: Iterable[ChatMessage]) -> tuple[NewMessage, ...]:
     """Caller messages as rows to append."""
-    return tuple(
-        NewMessage(
-            role=message.role,
-            content=message.content,
-            tool_calls=[
-                {"id": call.id, "name": call.name, "arguments": call.arguments}
-                for call in message.tool_calls
-            ]
-            or None,
-            tool_call_id=message.tool_call_id,
-            name=message.name,
-        )
-        for message in messages
-    )
+    return tuple(to_new(message) for message in messages)
