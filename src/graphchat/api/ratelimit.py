@@ -14,7 +14,7 @@ from graphchat.api.errors import graphchat_error_response
 from graphchat.errors import RateLimited
 from graphchat.observability.metrics import Metrics
 from graphchat.security.client_ip import Network, client_ip
-from graphchat.security.ratelimit import Decision, RateLimiter
+from graphchat.security.ratelimit import RateDecision, RateLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -27,7 +27,7 @@ def _identity(scope: Scope, trusted: list[Network]) -> str:
     return f"ip:{client_ip(peer, header(scope, b'x-forwarded-for'), trusted)}"
 
 
-def _headers(decision: Decision) -> dict[str, str]:
+def _headers(decision: RateDecision) -> dict[str, str]:
     return {
         "RateLimit-Limit": str(decision.limit),
         "RateLimit-Remaining": str(decision.remaining),

@@ -28,7 +28,7 @@ def parse_rate(value: str) -> RateLimitItem:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class RateDecision:
     """The outcome of counting one request, with what the `RateLimit-*` headers report."""
 
     allowed: bool
@@ -52,13 +52,13 @@ class RateLimiter:
         self._storage = _storage(redis_url)
         self._strategy = MovingWindowRateLimiter(self._storage)
 
-    async def hit(self, identity: str) -> Decision:
+    async def hit(self, identity: str) -> RateDecision:
         """Count a request by `identity`; `allowed` is False once the limit is reached."""
         try:
             allowed = await self._strategy.hit(self._item, _NAMESPACE, identity)
             stats = await self._strategy.get_window_stats(self._item, _NAMESPACE, identity)
         except StorageError as exc:
             log.warning("rate_limit_storage_failed", error=str(exc.storage_error))
-            return Decision(True, self._item.amount, self._item.amount, 0)
+            return RateDecision(True, self._item.amount, self._item.amount, 0)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
-        return Decision(allowed, self._item.amount, max(0, stats.remaining), reset)
+        return RateDecision(allowed, self._item.amount, max(0, stats.remaining), reset)
