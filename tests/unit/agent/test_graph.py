@@ -17,8 +17,7 @@ from graphchat.agent import (
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
 from graphchat.llm.base import ChatMessage
-
-from .scripted import Scripted, ScriptedProvider, call
+from graphchat.llm.fake import Reply, ScriptedProvider, tool_call
 
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -74,10 +73,10 @@ async def _run(
 
 async def test_two_tool_rounds_then_an_answer() -> None:
     provider = ScriptedProvider(
-        [
-            Scripted(calls=(call("c1", "calculator", expression="2 + 3"),)),
-            Scripted(text="and", calls=(call("c2", "calculator", expression="5 * 4"),)),
-            Scripted(text="It is 20."),
+        replies=[
+            Reply((), calls=(tool_call("c1", "calculator", expression="2 + 3"),)),
+            Reply(("and",), calls=(tool_call("c2", "calculator", expression="5 * 4"),)),
+            Reply(("It is 20.",)),
         ]
     )
 
@@ -106,8 +105,10 @@ async def test_two_tool_rounds_then_an_answer() -> None:
 
 async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() -> None:
     provider = ScriptedProvider(
-        [
-            Scripted(calls=(call("a", "sleepy"), call("b", "calculator", expression="1+1"))),
+        replies=[
+            Reply(
+                (), calls=(tool_call("a", "sleepy"), tool_call("b", "calculator", expression="1+1"))
+            ),
         ]
     )
 
@@ -121,9 +122,12 @@ async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() 
 
 async def test_tool_failures_become_error_messages_and_the_run_goes_on() -> None:
     provider = ScriptedProvider(
-        [
-            Scripted(calls=(call("a", "explode"), call("b", "refuse"), call("c", "nope"))),
-            Scripted(text="Sorry."),
+        replies=[
+            Reply(
+                (),
+                calls=(tool_call("a", "explode"), tool_call("b", "refuse"), tool_call("c", "nope")),
+            ),
+            Reply(("Sorry.",)),
         ]
     )
 
@@ -140,7 +144,9 @@ async def test_tool_failures_become_error_messages_and_the_run_goes_on() -> None
 
 
 async def test_a_registered_tool_not_offered_on_this_run_is_not_run() -> None:
-    provider = ScriptedProvider([Scripted(calls=(call("a", "explode"),)), Scripted(text="ok")])
+    provider = ScriptedProvider(
+        replies=[Reply((), calls=(tool_call("a", "explode"),)), Reply(("ok",))]
+    )
 
     messages, _ = await _run(provider, "calculator")
 
@@ -149,7 +155,9 @@ async def test_a_registered_tool_not_offered_on_this_run_is_not_run() -> None:
 
 async def test_the_round_limit_ends_with_one_call_without_tools() -> None:
     provider = ScriptedProvider(
-        [Scripted(calls=(call(f"c{i}", "calculator", expression="1"),)) for i in range(5)]
+        replies=[
+            Reply((), calls=(tool_call(f"c{i}", "calculator", expression="1"),)) for i in range(5)
+        ]
     )
 
     messages, events = await _run(provider, "calculator", max_tool_rounds=2)
@@ -170,7 +178,7 @@ async def test_the_round_limit_ends_with_one_call_without_tools() -> None:
 
 
 async def test_zero_rounds_never_offers_tools() -> None:
-    provider = ScriptedProvider([Scripted(text="plain")])
+    provider = ScriptedProvider(replies=[Reply(("plain",))])
 
     messages, _ = await _run(provider, "calculator", max_tool_rounds=0)
 
@@ -180,9 +188,9 @@ async def test_zero_rounds_never_offers_tools() -> None:
 
 async def test_a_model_without_tool_support_is_asked_again_without_tools() -> None:
     provider = ScriptedProvider(
-        [
-            Scripted(error=ToolsUnsupported("model 'm' does not support tools")),
-            Scripted(text="plain answer"),
+        replies=[
+            Reply(error=ToolsUnsupported("model 'm' does not support tools")),
+            Reply(("plain answer",)),
         ]
     )
 
@@ -193,7 +201,9 @@ async def test_a_model_without_tool_support_is_asked_again_without_tools() -> No
 
 
 async def test_tools_see_the_run_context() -> None:
-    provider = ScriptedProvider([Scripted(calls=(call("a", "whoami"),)), Scripted(text="ok")])
+    provider = ScriptedProvider(
+        replies=[Reply((), calls=(tool_call("a", "whoami"),)), Reply(("ok",))]
+    )
 
     messages, _ = await _run(
         provider, "whoami", tool_context=ToolContext(owner="alice", thread_id="t1")
@@ -204,7 +214,15 @@ async def test_tools_see_the_run_context() -> None:
 
 async def test_a_call_needing_approval_ends_the_graph_at_review_with_nothing_run() -> None:
     provider = ScriptedProvider(
-        [Scripted(calls=(call("c1", "calculator", expression="1 + 1"), call("c2", "whoami")))]
+        replies=[
+            Reply(
+                (),
+                calls=(
+                    tool_call("c1", "calculator", expression="1 + 1"),
+                    tool_call("c2", "whoami"),
+                ),
+            )
+        ]
     )
 
     messages, events = await _run(
@@ -219,15 +237,15 @@ async def test_a_call_needing_approval_ends_the_graph_at_review_with_nothing_run
 
 
 async def test_resuming_at_the_tools_node_applies_each_decision_in_order() -> None:
-    provider = ScriptedProvider([Scripted(text="ok")])
+    provider = ScriptedProvider(replies=[Reply(("ok",))])
     registry = _registry()
     asked = ChatMessage(
         role="assistant",
         content="",
         tool_calls=(
-            call("c1", "calculator", expression="1 + 1"),
-            call("c2", "whoami"),
-            call("c3", "calculator", expression="2 + 2"),
+            tool_call("c1", "calculator", expression="1 + 1"),
+            tool_call("c2", "whoami"),
+            tool_call("c3", "calculator", expression="2 + 2"),
         ),
     )
     state = {

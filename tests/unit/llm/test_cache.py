@@ -15,7 +15,7 @@ from graphchat.llm.base import (
     ToolSpec,
 )
 from graphchat.llm.cache import CachePolicy, ReplyCache, cache_key
-from unit.llm.scripted import Outcome, ScriptedProvider
+from graphchat.llm.fake import Reply, ScriptedProvider
 
 REQUEST = ChatRequest(
     model="m", messages=(ChatMessage("user", "hi"),), params=SamplingParams(temperature=0)
@@ -63,11 +63,11 @@ def test_the_key_covers_model_params_messages_tools_and_output_format() -> None:
 
 async def test_a_hit_replays_the_reply_as_cached_chunks_without_calling_the_source() -> None:
     cache, source = ReplyCache(MemoryStore(), CachePolicy()), ScriptedProvider("b")
-    source.script(Outcome(tokens=("a", "b")))
+    source.script(Reply(tokens=("a", "b")))
     first = await _run(cache, source, REQUEST)
     second = await _run(cache, source, REQUEST)
 
-    assert len(source.calls) == 1
+    assert len(source.requests) == 1
     assert [c.content for c in second] == [c.content for c in first] == ["a", "b", ""]
     assert all(c.cached for c in second) and not any(c.cached for c in first)
     assert second[-1].done and second[-1].usage == first[-1].usage
@@ -78,7 +78,7 @@ async def test_sampled_requests_pass_through_unless_allowed() -> None:
     source = ScriptedProvider("b")
     await _run(ReplyCache(MemoryStore(), CachePolicy()), source, sampled)
     await _run(ReplyCache(MemoryStore(), CachePolicy()), source, sampled)
-    assert len(source.calls) == 2
+    assert len(source.requests) == 2
     seeded = replace(REQUEST, params=SamplingParams(temperature=0.7, seed=3))
     assert ReplyCache(MemoryStore(), CachePolicy()).eligible(seeded)
     assert ReplyCache(MemoryStore(), CachePolicy(nondeterministic=True)).eligible(sampled)

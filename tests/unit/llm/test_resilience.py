@@ -8,8 +8,8 @@ import pytest
 
 from graphchat.errors import ModelNotFound, ProviderError, ProviderTimeout, ProviderUnavailable
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
+from graphchat.llm.fake import Reply, ScriptedProvider
 from graphchat.llm.resilience import CircuitBreaker, ResilientProvider, RetryPolicy
-from unit.llm.scripted import Outcome, ScriptedProvider
 
 REQUEST = ChatRequest(model="m", messages=(ChatMessage("user", "hi"),))
 DOWN = ProviderUnavailable("down")
@@ -48,12 +48,12 @@ async def _run(provider: ResilientProvider) -> list[ChatChunk]:
 
 @pytest.mark.parametrize("error", [DOWN, ProviderTimeout("slow")])
 async def test_transient_failures_are_retried_with_growing_backoff(error: ProviderError) -> None:
-    inner = ScriptedProvider("b").script(Outcome(error=error), Outcome(error=error), Outcome())
+    inner = ScriptedProvider("b").script(Reply(error=error), Reply(error=error), Reply())
     provider, slept = _wrap(inner)
 
     chunks = await _run(provider)
 
-    assert chunks[0].content == "ok" and len(inner.calls) == 3
+    assert chunks[0].content == "ok" and len(inner.requests) == 3
     assert 0.25 <= slept[0] <= 0.5 and 0.5 <= slept[1] <= 1.0
 
 
@@ -63,24 +63,24 @@ async def test_backoff_is_capped() -> None:
 
 
 async def test_gives_up_after_the_configured_retries() -> None:
-    inner = ScriptedProvider("b").script(*[Outcome(error=DOWN)] * 5)
+    inner = ScriptedProvider("b").script(*[Reply(error=DOWN)] * 5)
     provider, _ = _wrap(inner, retries=1)
     with pytest.raises(ProviderUnavailable):
         await _run(provider)
-    assert len(inner.calls) == 2
+    assert len(inner.requests) == 2
 
 
 @pytest.mark.parametrize("error", [ModelNotFound("no"), ProviderError("bad request")])
 async def test_non_transient_errors_are_not_retried(error: Exception) -> None:
-    inner = ScriptedProvider("b").script(Outcome(error=error))  # type: ignore[arg-type]
+    inner = ScriptedProvider("b").script(Reply(error=error))  # type: ignore[arg-type]
     provider, _ = _wrap(inner)
     with pytest.raises(type(error)):
         await _run(provider)
-    assert len(inner.calls) == 1
+    assert len(inner.requests) == 1
 
 
 async def test_a_failure_after_the_first_chunk_is_not_retried() -> None:
-    inner = ScriptedProvider("b").script(Outcome(tokens=("a", "b"), error=DOWN, error_after=1))
+    inner = ScriptedProvider("b").script(Reply(tokens=("a", "b"), error=DOWN, error_after=1))
     provider, _ = _wrap(inner)
     seen: list[str] = []
 
@@ -90,12 +90,12 @@ async def test_a_failure_after_the_first_chunk_is_not_retried() -> None:
 
     with pytest.raises(ProviderUnavailable):
         await consume()
-    assert seen == ["a"] and len(inner.calls) == 1
+    assert seen == ["a"] and len(inner.requests) == 1
 
 
 async def test_the_breaker_opens_fails_fast_half_opens_and_closes() -> None:
     clock = Clock()
-    inner = ScriptedProvider("b").script(*[Outcome(error=DOWN)] * 2)
+    inner = ScriptedProvider("b").script(*[Reply(error=DOWN)] * 2)
     provider, _ = _wrap(inner, retries=0, threshold=2, clock=clock)
     for _ in range(2):
         with pytest.raises(ProviderUnavailable):
@@ -103,13 +103,13 @@ async def test_the_breaker_opens_fails_fast_half_opens_and_closes() -> None:
 
     with pytest.raises(ProviderUnavailable) as fast_fail:
         await _run(provider)
-    assert fast_fail.value.retry_after == 10 and len(inner.calls) == 2
+    assert fast_fail.value.retry_after == 10 and len(inner.requests) == 2
     assert provider.breaker.snapshot().state == "open"
 
     clock.now += 10
     assert provider.breaker.snapshot().state == "half_open"
     await _run(provider)
-    assert provider.breaker.snapshot().state == "closed" and len(inner.calls) == 3
+    assert provider.breaker.snapshot().state == "closed" and len(inner.requests) == 3
 
 
 async def test_only_one_probe_passes_a_half_open_breaker() -> None:
@@ -125,7 +125,7 @@ async def test_only_one_probe_passes_a_half_open_breaker() -> None:
 
 
 async def test_a_client_error_does_not_count_toward_opening() -> None:
-    inner = ScriptedProvider("b").script(*[Outcome(error=ModelNotFound("no"))] * 3)
+    inner = ScriptedProvider("b").script(*[Reply(error=ModelNotFound("no"))] * 3)
     provider, _ = _wrap(inner, threshold=1)
     for _ in range(3):
         with pytest.raises(ModelNotFound):
@@ -134,7 +134,7 @@ async def test_a_client_error_does_not_count_toward_opening() -> None:
 
 
 async def test_an_open_breaker_fails_the_readiness_check_and_marks_models() -> None:
-    inner = ScriptedProvider("b").script(Outcome(error=DOWN))
+    inner = ScriptedProvider("b").script(Reply(error=DOWN))
     provider, _ = _wrap(inner, retries=0, threshold=1)
     with pytest.raises(ProviderUnavailable):
         await _run(provider)

@@ -6,8 +6,8 @@ import pytest
 
 from graphchat.errors import ModelNotFound, ProviderUnavailable
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
+from graphchat.llm.fake import Reply, ScriptedProvider
 from graphchat.llm.router import ModelRouter
-from unit.llm.scripted import Outcome, ScriptedProvider
 
 DOWN = ProviderUnavailable("down")
 
@@ -25,7 +25,9 @@ async def test_a_request_goes_to_the_backend_serving_its_model() -> None:
     router = ModelRouter([a, b])
     await _run(router, "qwen")
     await _run(router, "llama3.2")
-    assert [r.model for r in a.calls] == ["llama3.2"] and [r.model for r in b.calls] == ["qwen"]
+    assert [r.model for r in a.requests] == ["llama3.2"] and [r.model for r in b.requests] == [
+        "qwen"
+    ]
 
 
 async def test_an_unknown_model_is_not_found() -> None:
@@ -35,37 +37,35 @@ async def test_an_unknown_model_is_not_found() -> None:
 
 
 async def test_a_down_backend_fails_over_to_another_serving_the_model() -> None:
-    a = ScriptedProvider("a", ("m",)).script(Outcome(error=DOWN))
+    a = ScriptedProvider("a", ("m",)).script(Reply(error=DOWN))
     b = ScriptedProvider("b", ("m",))
     chunks = await _run(ModelRouter([a, b]), "m")
     assert chunks[0].content == "ok" and chunks[0].model is None
-    assert len(a.calls) == len(b.calls) == 1
+    assert len(a.requests) == len(b.requests) == 1
 
 
 async def test_fallback_models_answer_when_the_backend_is_down_and_say_so() -> None:
-    a = ScriptedProvider("a", ("big",)).script(Outcome(error=DOWN))
+    a = ScriptedProvider("a", ("big",)).script(Reply(error=DOWN))
     b = ScriptedProvider("b", ("small",))
     chunks = await _run(ModelRouter([a, b], fallbacks=["small"]), "big")
     assert [c.model for c in chunks] == ["small", "small"]
-    assert b.calls[0].model == "small"
+    assert b.requests[0].model == "small"
 
 
 async def test_without_fallbacks_the_first_error_is_raised() -> None:
-    a = ScriptedProvider("a", ("big",)).script(Outcome(error=DOWN))
+    a = ScriptedProvider("a", ("big",)).script(Reply(error=DOWN))
     b = ScriptedProvider("b", ("small",))
     with pytest.raises(ProviderUnavailable):
         await _run(ModelRouter([a, b]), "big")
-    assert b.calls == []
+    assert b.requests == []
 
 
 async def test_no_fallback_after_the_first_chunk() -> None:
-    a = ScriptedProvider("a", ("big",)).script(
-        Outcome(tokens=("x", "y"), error=DOWN, error_after=1)
-    )
+    a = ScriptedProvider("a", ("big",)).script(Reply(tokens=("x", "y"), error=DOWN, error_after=1))
     b = ScriptedProvider("b", ("small",))
     with pytest.raises(ProviderUnavailable):
         await _run(ModelRouter([a, b], fallbacks=["small"]), "big")
-    assert b.calls == []
+    assert b.requests == []
 
 
 async def test_an_unreachable_backend_keeps_its_models_listed_as_unavailable() -> None:
