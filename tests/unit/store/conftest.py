@@ -1,0 +1,17 @@
+"""A migrated store on each database (SQLite and PostgreSQL), without HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from graphchat.settings import Settings
+from graphchat.store import Store
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    store = await Store.open(Settings(database_url=database_url))
+    yield store
+    await store.close()
