@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -77,8 +78,10 @@ class RunMonitor:
         heartbeat_seconds: float,
         stale_seconds: float,
         retention: timedelta,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
+        self._clock = clock  # the wall clock heartbeats are compared with
         self._live = live_runs
         self.worker_id = worker_id
         self._heartbeat = heartbeat_seconds
@@ -100,11 +103,11 @@ class RunMonitor:
         await self.recover()
         if time.monotonic() - self._pruned_at > _PRUNE_EVERY_SECONDS:
             self._pruned_at = time.monotonic()
-            await self._store.run_events.prune(utcnow() - self._retention)
+            await self._store.run_events.prune(self._clock() - self._retention)
 
     async def recover(self) -> int:
         """Close the runs whose process is gone; returns how many."""
-        cutoff = utcnow() - self._stale
+        cutoff = self._clock() - self._stale
         recovered = 0
         for run_id, thread_id, worker_id, heartbeat in await self._store.runs.running():
             if self._live.get(run_id) is not None or not self._is_dead(

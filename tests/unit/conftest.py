@@ -1,4 +1,4 @@
-"""A migrated store on each database (SQLite and PostgreSQL), without HTTP."""
+"""Unit-test fixtures: a migrated store on each database (SQLite and PostgreSQL), no HTTP."""
 
 from __future__ import annotations
 

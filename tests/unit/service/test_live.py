@@ -1,0 +1,112 @@
+"""Live runs without HTTP: publish/follow, late followers, cancel and settle."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from graphchat.service.events import RunEvent
+from graphchat.service.live import LiveRun, LiveRuns
+from graphchat.store.records import RunStatus
+
+
+async def _collect(live: LiveRun, after: int = -1) -> list[RunEvent]:
+    return [event async for event in live.follow(after)]
+
+
+async def test_a_follower_sees_every_event_in_order_until_the_final_one() -> None:
+    live = LiveRun("r1", "t1")
+    following = asyncio.create_task(_collect(live))
+    await asyncio.sleep(0)  # the follower is waiting before anything is published
+    live.publish("metadata", {"run_id": "r1"})
+    live.publish("token", {"text": "a"})
+    live.publish("end", {"status": "success"})
+
+    events = await following
+
+    assert [(e.seq, e.event) for e in events] == [(0, "metadata"), (1, "token"), (2, "end")]
+    assert live.finished
+
+
+async def test_a_late_follower_replays_after_the_seq_it_names() -> None:
+    live = LiveRun("r1", "t1", first_seq=10)
+    for text in "abc":
+        live.publish("token", {"text": text})
+    live.publish("end", {})
+
+    assert [e.seq for e in await _collect(live, after=11)] == [12, 13]
+    assert [e.seq for e in await _collect(live)] == [10, 11, 12, 13]
+
+
+async def test_nothing_is_published_after_the_final_event() -> None:
+    live = LiveRun("r1", "t1")
+    live.publish("error", {"error": {"code": "x"}})
+
+    with pytest.raises(RuntimeError):
+        live.publish("token", {"text": "late"})
+    assert (await live.wait()).event == "error"
+
+
+async def test_a_started_run_executes_in_its_own_task_and_leaves_the_registry() -> None:
+    runs, release = LiveRuns(), asyncio.Event()
+
+    async def execute(live: LiveRun) -> None:
+        await release.wait()
+        live.publish("end", {})
+
+    live = LiveRun("r1", "t1")
+    runs.start(live, execute)
+    assert runs.get("r1") is live and runs.for_thread("t1") == [live]
+
+    release.set()
+    await live.settle()
+
+    assert runs.get("r1") is None and runs.all() == []
+    assert (await live.wait()).event == "end"
+
+
+async def test_cancel_stops_the_task_and_records_the_status() -> None:
+    runs, started = LiveRuns(), asyncio.Event()
+    seen: list[RunStatus] = []
+
+    async def execute(live: LiveRun) -> None:
+        try:
+            started.set()
+            await asyncio.Event().wait()  # until cancelled
+        except asyncio.CancelledError:
+            seen.append(live.cancel_status)
+            raise
+
+    live = LiveRun("r1", "t1")
+    runs.start(live, execute)
+    await started.wait()
+
+    assert await runs.cancel("r1", RunStatus.INTERRUPTED)
+    assert seen == [RunStatus.INTERRUPTED]
+    assert runs.get("r1") is None
+    assert not await runs.cancel("r1")  # no longer here
+
+
+async def test_shutdown_lets_quick_runs_finish_and_interrupts_the_rest() -> None:
+    runs = LiveRuns()
+    statuses: dict[str, RunStatus] = {}
+
+    async def quick(live: LiveRun) -> None:
+        live.publish("end", {})
+
+    async def stuck(live: LiveRun) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            statuses[live.run_id] = live.cancel_status
+            raise
+
+    fast, slow = LiveRun("fast", "t1"), LiveRun("slow", "t2")
+    runs.start(fast, quick)
+    runs.start(slow, stuck)
+
+    await runs.shutdown(grace_seconds=0.05)
+
+    assert fast.finished and statuses == {"slow": RunStatus.INTERRUPTED}
+    assert runs.all() == []
