@@ -4,7 +4,6 @@ status and code the client sees, the circuit breaker opening and recovering, and
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 
 import httpx
@@ -157,11 +156,13 @@ def _circuit(api: httpx.Client) -> str:
     return str(backends[0]["circuit"])
 
 
-def test_the_breaker_opens_fails_fast_and_recovers(
+def test_the_breaker_opens_fails_fast_and_reports_itself(
     fast: Callable[..., httpx.Client], ollama: FakeOllama
 ) -> None:
+    """Over HTTP; the cooldown, the half-open probe and closing again are timed by the breaker's
+    clock, so tests/unit/llm/test_resilience.py covers them with an injected one."""
     ollama.down = True
-    with fast(breaker_threshold=2, breaker_cooldown=1.0) as api:
+    with fast(breaker_threshold=2, breaker_cooldown=60.0) as api:
         for _ in range(2):
             assert api.post("/chat", json={"message": "hi"}).status_code == 503
         assert len(ollama.chat_requests()) == 6
@@ -169,7 +170,7 @@ def test_the_breaker_opens_fails_fast_and_recovers(
         fast_fail = api.post("/chat", json={"message": "hi"})
         assert fast_fail.status_code == 503
         assert fast_fail.json()["error"]["code"] == "llm_unavailable"
-        assert 1 <= int(fast_fail.headers["retry-after"]) <= 1
+        assert 1 <= int(fast_fail.headers["retry-after"]) <= 60
         assert len(ollama.chat_requests()) == 6  # the open breaker made no call
         assert _circuit(api) == "open"
         ready = api.get("/ready")
@@ -177,26 +178,9 @@ def test_the_breaker_opens_fails_fast_and_recovers(
         checks = {c["name"]: c for c in ready.json()["error"]["details"]}
         assert checks["llm:ollama"]["circuit"] == "open"
 
-        ollama.down = False
-        time.sleep(1.1)  # the cooldown: the next call is the half-open probe
-        assert _circuit(api) == "half_open"
-        response = api.post("/chat", json={"message": "hi again"})
-        assert response.status_code == 200
-        assert len(ollama.chat_requests()) == 7
-        assert _circuit(api) == "closed"
-        assert api.get("/ready").status_code == 200
-
-
-def test_a_failed_probe_opens_the_breaker_again(
-    fast: Callable[..., httpx.Client], ollama: FakeOllama
-) -> None:
-    ollama.down = True
-    with fast(breaker_threshold=1, breaker_cooldown=0.5, llm_retries=0) as api:
-        assert api.post("/chat", json={"message": "1"}).status_code == 503
-        time.sleep(0.6)
-        assert api.post("/chat", json={"message": "probe"}).status_code == 503
-        assert len(ollama.chat_requests()) == 2
-        assert _circuit(api) == "open"
+        ollama.down = False  # still open: the cooldown has not passed
+        assert api.post("/chat", json={"message": "hi again"}).status_code == 503
+        assert len(ollama.chat_requests()) == 6
 
 
 def test_the_stream_reports_an_open_breaker_as_an_error_event(

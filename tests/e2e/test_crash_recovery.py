@@ -13,6 +13,15 @@ from support.process import ServerProcess
 from support.sse import frames
 
 
+def _wait_for_stored_tokens(database_url: str, run_id: str, count: int) -> None:
+    """Poll until the event writer (a flush every 50 ms) has stored `count` token events."""
+    sql = "SELECT seq FROM run_events WHERE run_id = :r AND event = 'token'"
+    deadline = time.monotonic() + 30
+    while len(query(database_url, sql, r=run_id)) < count:
+        assert time.monotonic() < deadline, "the run's token events were never stored"
+        time.sleep(0.02)
+
+
 def test_a_killed_server_leaves_no_thread_busy(
     database_url: str, ollama: FakeOllama, tmp_path: Path
 ) -> None:
@@ -38,7 +47,7 @@ def test_a_killed_server_leaves_no_thread_busy(
                     seen.append(frame.json()[0]["content"])
                 if len(seen) == 5:
                     break
-        time.sleep(0.3)  # events are written every 50 ms
+        _wait_for_stored_tokens(database_url, run_id, len(seen))
         server.kill()
     finally:
         server.stop()

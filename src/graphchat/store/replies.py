@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -19,8 +20,9 @@ _REPLY = cast(Table, CachedReplyRow.__table__)  # declared as FromClause, is a T
 class ReplyRepository:
     """Cached model replies by key; expired rows are never returned and pruned on write."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine
+        self._clock = clock  # expiry is decided against it, so tests need not wait out a TTL
 
     async def get(self, key: str) -> dict[str, Any] | None:
         """The unexpired reply stored under `key` (counting the hit), or None."""
@@ -28,7 +30,7 @@ class ReplyRepository:
             reply = (
                 await connection.execute(
                     select(_REPLY.c.reply).where(
-                        _REPLY.c.key == key, _REPLY.c.expires_at > utcnow()
+                        _REPLY.c.key == key, _REPLY.c.expires_at > self._clock()
                     )
                 )
             ).scalar_one_or_none()
@@ -44,7 +46,7 @@ class ReplyRepository:
         self, key: str, model: str, reply: dict[str, Any], *, ttl_seconds: float, max_entries: int
     ) -> None:
         """Store (or replace) a reply, then drop expired rows and the oldest beyond the bound."""
-        now = utcnow()
+        now = self._clock()
         row = {
             "key": key,
             "model": model,

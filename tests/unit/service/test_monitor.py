@@ -4,7 +4,7 @@ interrupted with what the model had said, and a live or fresh run is left alone.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import RunMonitor, new_worker_id
@@ -12,25 +12,17 @@ from graphchat.store import Store
 from graphchat.store.records import NewMessage, RunStatus
 from graphchat.store.run_events import StoredEvent
 from graphchat.store.runs import NewRun
-from graphchat.store.threads import utcnow
+from support.clock import FakeClock
 
 STALE = timedelta(seconds=30)
 ELSEWHERE = "another-host:1234:abcd"  # a worker on another host: only its heartbeat tells
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _wait_forever(live: LiveRun) -> None:
     await asyncio.Event().wait()
 
 
-def _monitor(store: Store, clock: Clock, live: LiveRuns | None = None) -> RunMonitor:
+def _monitor(store: Store, clock: FakeClock, live: LiveRuns | None = None) -> RunMonitor:
     return RunMonitor(
         store,
         live or LiveRuns(),
@@ -52,14 +44,14 @@ async def _begin(store: Store, run_id: str = "r1", worker_id: str = ELSEWHERE) -
 async def test_a_run_with_a_fresh_heartbeat_is_left_running(store: Store) -> None:
     await _begin(store)
 
-    assert await _monitor(store, Clock()).recover() == 0
+    assert await _monitor(store, FakeClock()).recover() == 0
     run = await store.runs.by_id("r1")
     assert run is not None and run.status == RunStatus.RUNNING
 
 
 async def test_a_silent_run_is_interrupted_once_its_heartbeat_is_stale(store: Store) -> None:
     await _begin(store)
-    clock = Clock()
+    clock = FakeClock()
     monitor = _monitor(store, clock)
 
     clock.now += STALE - timedelta(seconds=1)
@@ -82,7 +74,7 @@ async def test_the_partial_reply_streamed_before_the_crash_is_kept(store: Store)
             StoredEvent("r1", 2, "token", {"message_id": "m9", "text": "lo"}),
         ]
     )
-    clock = Clock()
+    clock = FakeClock()
     clock.now += STALE * 2
 
     assert await _monitor(store, clock).recover() == 1
@@ -100,7 +92,7 @@ async def test_a_run_live_in_this_process_is_never_interrupted(store: Store) -> 
     await _begin(store)
     live_runs = LiveRuns()
     live_runs.start(LiveRun("r1", "t1"), _wait_forever)
-    clock = Clock()
+    clock = FakeClock()
     clock.now += STALE * 10
 
     try:
