@@ -29,7 +29,7 @@ from graphchat.cli.client import (
     Finished,
     ReplyStream,
     Token,
-    ToolCall,
+    ToolCalled,
     TurnOptions,
 )
 from graphchat.cli.client_errors import ClientError
@@ -129,7 +129,7 @@ def _show_stream(
             for item in reply:
                 if isinstance(item, Token):
                     view.add(item.text)
-                elif isinstance(item, ToolCall):
+                elif isinstance(item, ToolCalled):
                     view.note(f"calling {item.name}")
                 else:
                     finished = item

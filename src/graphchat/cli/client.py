@@ -40,13 +40,13 @@ class _Shape(BaseModel):
 _ShapeT = TypeVar("_ShapeT", bound=_Shape)
 
 
-class Usage(_Shape):
+class WireUsage(_Shape):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
 
 
-class Message(_Shape):
+class WireMessage(_Shape):
     id: str
     seq: int
     role: str
@@ -56,7 +56,7 @@ class Message(_Shape):
     created_at: datetime
 
 
-class Thread(_Shape):
+class WireThread(_Shape):
     thread_id: str
     title: str | None = None
     model: str | None = None
@@ -65,27 +65,27 @@ class Thread(_Shape):
     updated_at: datetime
 
 
-class ThreadPage(_Shape):
-    threads: list[Thread]
+class WireThreadPage(_Shape):
+    threads: list[WireThread]
     has_more: bool
     next_cursor: str | None = None
 
 
-class MessagePage(_Shape):
-    messages: list[Message]
+class WireMessagePage(_Shape):
+    messages: list[WireMessage]
     has_more: bool
     next_cursor: int | None = None
 
 
-class ModelInfo(_Shape):
+class WireModel(_Shape):
     name: str
     backend: str
     available: bool
     capabilities: list[str] = []
 
 
-class ModelList(_Shape):
-    models: list[ModelInfo]
+class WireModelList(_Shape):
+    models: list[WireModel]
     default_model: str | None = None
 
 
@@ -94,7 +94,7 @@ class ChatResult(_Shape):
     run_id: str
     response: str
     model: str | None = None
-    usage: Usage | None = None
+    usage: WireUsage | None = None
     finish_reason: str | None = None
 
 
@@ -150,7 +150,7 @@ class Token:
 
 
 @dataclass(frozen=True)
-class ToolCall:
+class ToolCalled:
     name: str
 
 
@@ -158,13 +158,13 @@ class ToolCall:
 class Finished:
     status: str
     finish_reason: str | None
-    usage: Usage | None
+    usage: WireUsage | None
     pending: dict[str, Any] | None = None  # `requires_action`: the calls waiting for approval
     thread_id: str | None = None
     run_id: str | None = None
 
 
-StreamItem = Token | ToolCall | Finished
+StreamItem = Token | ToolCalled | Finished
 
 
 @dataclass
@@ -205,7 +205,7 @@ class ReplyStream:
             return Finished(
                 status=str(data.get("status", "success")),
                 finish_reason=data.get("finish_reason"),
-                usage=Usage.model_validate(usage) if usage else None,
+                usage=WireUsage.model_validate(usage) if usage else None,
                 pending=data.get("pending"),
                 thread_id=data.get("thread_id"),
                 run_id=data.get("run_id"),
@@ -222,7 +222,7 @@ class ReplyStream:
         # Whole AI messages with tool calls repeat text already streamed as deltas.
         calls = chunk.get("tool_calls") or []
         if calls:
-            return ToolCall(", ".join(str(call.get("name")) for call in calls))
+            return ToolCalled(", ".join(str(call.get("name")) for call in calls))
         content = chunk.get("content")
         if chunk.get("type") == "AIMessageChunk" and isinstance(content, str) and content:
             self.text.append(content)
@@ -340,33 +340,33 @@ class GraphchatClient:
         return True
 
     # --- threads and models ---
-    def threads(self, *, limit: int = 20, cursor: str | None = None) -> ThreadPage:
+    def threads(self, *, limit: int = 20, cursor: str | None = None) -> WireThreadPage:
         params: dict[str, Any] = {"limit": limit}
         if cursor:
             params["cursor"] = cursor
-        return _parsed(ThreadPage, self._request("GET", "/threads", params=params))
+        return _parsed(WireThreadPage, self._request("GET", "/threads", params=params))
 
-    def thread(self, thread_id: str) -> Thread:
-        return _parsed(Thread, self._request("GET", f"/threads/{_seg(thread_id)}"))
+    def thread(self, thread_id: str) -> WireThread:
+        return _parsed(WireThread, self._request("GET", f"/threads/{_seg(thread_id)}"))
 
-    def rename_thread(self, thread_id: str, title: str) -> Thread:
+    def rename_thread(self, thread_id: str, title: str) -> WireThread:
         response = self._request("PATCH", f"/threads/{_seg(thread_id)}", json={"title": title})
-        return _parsed(Thread, response)
+        return _parsed(WireThread, response)
 
     def delete_thread(self, thread_id: str) -> None:
         self._request("DELETE", f"/threads/{_seg(thread_id)}")
 
-    def messages(self, thread_id: str, *, limit: int = 50, newest: bool = False) -> MessagePage:
+    def messages(self, thread_id: str, *, limit: int = 50, newest: bool = False) -> WireMessagePage:
         """A page of the thread's messages, oldest first (or the newest `limit` ones)."""
         params = {"limit": limit, "order": "desc" if newest else "asc"}
         response = self._request("GET", f"/threads/{_seg(thread_id)}/messages", params=params)
-        page = _parsed(MessagePage, response)
+        page = _parsed(WireMessagePage, response)
         if newest:
             page.messages.reverse()
         return page
 
-    def models(self) -> ModelList:
-        return _parsed(ModelList, self._request("GET", "/models"))
+    def models(self) -> WireModelList:
+        return _parsed(WireModelList, self._request("GET", "/models"))
 
 
 def _is_http_url(url: str) -> bool:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from graphchat.cli.client import DEFAULT_URL, Message, Thread
+from graphchat.cli.client import DEFAULT_URL, WireMessage, WireThread
 from graphchat.cli.connection import (
     EXIT_CODES_HELP,
     ApiKeyOption,
@@ -28,11 +28,11 @@ def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
-def _when(thread: Thread) -> str:
+def _when(thread: WireThread) -> str:
     return thread.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def threads_table(threads: list[Thread], current: str | None = None) -> Table:
+def threads_table(threads: list[WireThread], current: str | None = None) -> Table:
     """Threads as a table (shared with the chat's `/threads`); the current one is marked."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("ID", no_wrap=True, min_width=36 if threads else None)
@@ -47,7 +47,7 @@ def threads_table(threads: list[Thread], current: str | None = None) -> Table:
     return table
 
 
-def print_messages(console: Console, messages: list[Message]) -> None:
+def print_messages(console: Console, messages: list[WireMessage]) -> None:
     """A transcript: one block per message, the speaker on its own line."""
     for message in messages:
         status = "" if message.status == "complete" else f" ({message.status})"

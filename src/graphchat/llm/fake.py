@@ -17,7 +17,7 @@ PROMPT_TOKENS = 3  # what every scripted reply reports as its prompt's size
 
 
 @dataclass(frozen=True)
-class Reply:
+class ScriptedReply:
     """One scripted answer: `tokens` streamed a chunk each, then `calls`; or `error`, raised once
     `error_after` tokens have been streamed."""
 
@@ -33,22 +33,22 @@ def tool_call(call_id: str, name: str, **arguments: Any) -> ToolCall:
 
 @dataclass
 class ScriptedProvider:
-    """Each `stream` call takes the next reply (`Reply()` once the script is spent)."""
+    """Each `stream` call takes the next reply (`ScriptedReply()` once the script is spent)."""
 
     name: str = "scripted"
     models: tuple[str, ...] = ("m",)
-    replies: list[Reply] = field(default_factory=list)
+    replies: list[ScriptedReply] = field(default_factory=list)
     requests: list[ChatRequest] = field(default_factory=list)
     listing_error: GraphchatError | None = None  # raised by `list_models` and `check`
     available: bool = True
 
-    def script(self, *replies: Reply) -> ScriptedProvider:
+    def script(self, *replies: ScriptedReply) -> ScriptedProvider:
         self.replies.extend(replies)
         return self
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         self.requests.append(request)
-        reply = self.replies.pop(0) if self.replies else Reply()
+        reply = self.replies.pop(0) if self.replies else ScriptedReply()
         for index, token in enumerate(reply.tokens):
             if reply.error is not None and index == reply.error_after:
                 raise reply.error

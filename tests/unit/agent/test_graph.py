@@ -17,7 +17,7 @@ from graphchat.agent import (
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
 from graphchat.llm.base import ChatMessage
-from graphchat.llm.fake import Reply, ScriptedProvider, tool_call
+from graphchat.llm.fake import ScriptedProvider, ScriptedReply, tool_call
 
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -74,9 +74,9 @@ async def _run(
 async def test_two_tool_rounds_then_an_answer() -> None:
     provider = ScriptedProvider(
         replies=[
-            Reply((), calls=(tool_call("c1", "calculator", expression="2 + 3"),)),
-            Reply(("and",), calls=(tool_call("c2", "calculator", expression="5 * 4"),)),
-            Reply(("It is 20.",)),
+            ScriptedReply((), calls=(tool_call("c1", "calculator", expression="2 + 3"),)),
+            ScriptedReply(("and",), calls=(tool_call("c2", "calculator", expression="5 * 4"),)),
+            ScriptedReply(("It is 20.",)),
         ]
     )
 
@@ -106,7 +106,7 @@ async def test_two_tool_rounds_then_an_answer() -> None:
 async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() -> None:
     provider = ScriptedProvider(
         replies=[
-            Reply(
+            ScriptedReply(
                 (), calls=(tool_call("a", "sleepy"), tool_call("b", "calculator", expression="1+1"))
             ),
         ]
@@ -123,11 +123,11 @@ async def test_calls_of_one_message_run_concurrently_and_answer_in_call_order() 
 async def test_tool_failures_become_error_messages_and_the_run_goes_on() -> None:
     provider = ScriptedProvider(
         replies=[
-            Reply(
+            ScriptedReply(
                 (),
                 calls=(tool_call("a", "explode"), tool_call("b", "refuse"), tool_call("c", "nope")),
             ),
-            Reply(("Sorry.",)),
+            ScriptedReply(("Sorry.",)),
         ]
     )
 
@@ -145,7 +145,7 @@ async def test_tool_failures_become_error_messages_and_the_run_goes_on() -> None
 
 async def test_a_registered_tool_not_offered_on_this_run_is_not_run() -> None:
     provider = ScriptedProvider(
-        replies=[Reply((), calls=(tool_call("a", "explode"),)), Reply(("ok",))]
+        replies=[ScriptedReply((), calls=(tool_call("a", "explode"),)), ScriptedReply(("ok",))]
     )
 
     messages, _ = await _run(provider, "calculator")
@@ -156,7 +156,8 @@ async def test_a_registered_tool_not_offered_on_this_run_is_not_run() -> None:
 async def test_the_round_limit_ends_with_one_call_without_tools() -> None:
     provider = ScriptedProvider(
         replies=[
-            Reply((), calls=(tool_call(f"c{i}", "calculator", expression="1"),)) for i in range(5)
+            ScriptedReply((), calls=(tool_call(f"c{i}", "calculator", expression="1"),))
+            for i in range(5)
         ]
     )
 
@@ -178,7 +179,7 @@ async def test_the_round_limit_ends_with_one_call_without_tools() -> None:
 
 
 async def test_zero_rounds_never_offers_tools() -> None:
-    provider = ScriptedProvider(replies=[Reply(("plain",))])
+    provider = ScriptedProvider(replies=[ScriptedReply(("plain",))])
 
     messages, _ = await _run(provider, "calculator", max_tool_rounds=0)
 
@@ -189,8 +190,8 @@ async def test_zero_rounds_never_offers_tools() -> None:
 async def test_a_model_without_tool_support_is_asked_again_without_tools() -> None:
     provider = ScriptedProvider(
         replies=[
-            Reply(error=ToolsUnsupported("model 'm' does not support tools")),
-            Reply(("plain answer",)),
+            ScriptedReply(error=ToolsUnsupported("model 'm' does not support tools")),
+            ScriptedReply(("plain answer",)),
         ]
     )
 
@@ -202,7 +203,7 @@ async def test_a_model_without_tool_support_is_asked_again_without_tools() -> No
 
 async def test_tools_see_the_run_context() -> None:
     provider = ScriptedProvider(
-        replies=[Reply((), calls=(tool_call("a", "whoami"),)), Reply(("ok",))]
+        replies=[ScriptedReply((), calls=(tool_call("a", "whoami"),)), ScriptedReply(("ok",))]
     )
 
     messages, _ = await _run(
@@ -215,7 +216,7 @@ async def test_tools_see_the_run_context() -> None:
 async def test_a_call_needing_approval_ends_the_graph_at_review_with_nothing_run() -> None:
     provider = ScriptedProvider(
         replies=[
-            Reply(
+            ScriptedReply(
                 (),
                 calls=(
                     tool_call("c1", "calculator", expression="1 + 1"),
@@ -237,7 +238,7 @@ async def test_a_call_needing_approval_ends_the_graph_at_review_with_nothing_run
 
 
 async def test_resuming_at_the_tools_node_applies_each_decision_in_order() -> None:
-    provider = ScriptedProvider(replies=[Reply(("ok",))])
+    provider = ScriptedProvider(replies=[ScriptedReply(("ok",))])
     registry = _registry()
     asked = ChatMessage(
         role="assistant",

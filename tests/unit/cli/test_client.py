@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from graphchat.cli.client import Finished, GraphchatClient, Token, ToolCall, TurnOptions, iter_sse
+from graphchat.cli.client import Finished, GraphchatClient, Token, ToolCalled, TurnOptions, iter_sse
 from graphchat.cli.client_errors import (
     AuthError,
     ClientError,
@@ -85,7 +85,7 @@ def test_stream_yields_tokens_tool_calls_and_the_end() -> None:
         assert (reply.thread_id, reply.run_id) == ("t1", "r1")
         items = list(reply)
 
-    assert items[:3] == [Token("Hel"), Token("lo"), ToolCall("calculator")]
+    assert items[:3] == [Token("Hel"), Token("lo"), ToolCalled("calculator")]
     assert isinstance(items[3], Finished) and items[3].usage is not None
     assert items[3].usage.total_tokens == 3
     sent = json.loads(seen[0].content)

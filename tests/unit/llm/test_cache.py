@@ -15,7 +15,7 @@ from graphchat.llm.base import (
     ToolSpec,
 )
 from graphchat.llm.cache import CachePolicy, ReplyCache, cache_key
-from graphchat.llm.fake import Reply, ScriptedProvider
+from graphchat.llm.fake import ScriptedProvider, ScriptedReply
 
 REQUEST = ChatRequest(
     model="m", messages=(ChatMessage("user", "hi"),), params=SamplingParams(temperature=0)
@@ -63,7 +63,7 @@ def test_the_key_covers_model_params_messages_tools_and_output_format() -> None:
 
 async def test_a_hit_replays_the_reply_as_cached_chunks_without_calling_the_source() -> None:
     cache, source = ReplyCache(MemoryStore(), CachePolicy()), ScriptedProvider("b")
-    source.script(Reply(tokens=("a", "b")))
+    source.script(ScriptedReply(tokens=("a", "b")))
     first = await _run(cache, source, REQUEST)
     second = await _run(cache, source, REQUEST)
 

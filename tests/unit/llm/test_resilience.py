@@ -8,7 +8,7 @@ import pytest
 
 from graphchat.errors import ModelNotFound, ProviderError, ProviderTimeout, ProviderUnavailable
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
-from graphchat.llm.fake import Reply, ScriptedProvider
+from graphchat.llm.fake import ScriptedProvider, ScriptedReply
 from graphchat.llm.resilience import CircuitBreaker, ResilientProvider, RetryPolicy
 
 REQUEST = ChatRequest(model="m", messages=(ChatMessage("user", "hi"),))
@@ -48,7 +48,9 @@ async def _run(provider: ResilientProvider) -> list[ChatChunk]:
 
 @pytest.mark.parametrize("error", [DOWN, ProviderTimeout("slow")])
 async def test_transient_failures_are_retried_with_growing_backoff(error: ProviderError) -> None:
-    inner = ScriptedProvider("b").script(Reply(error=error), Reply(error=error), Reply())
+    inner = ScriptedProvider("b").script(
+        ScriptedReply(error=error), ScriptedReply(error=error), ScriptedReply()
+    )
     provider, slept = _wrap(inner)
 
     chunks = await _run(provider)
@@ -63,7 +65,7 @@ async def test_backoff_is_capped() -> None:
 
 
 async def test_gives_up_after_the_configured_retries() -> None:
-    inner = ScriptedProvider("b").script(*[Reply(error=DOWN)] * 5)
+    inner = ScriptedProvider("b").script(*[ScriptedReply(error=DOWN)] * 5)
     provider, _ = _wrap(inner, retries=1)
     with pytest.raises(ProviderUnavailable):
         await _run(provider)
@@ -72,7 +74,7 @@ async def test_gives_up_after_the_configured_retries() -> None:
 
 @pytest.mark.parametrize("error", [ModelNotFound("no"), ProviderError("bad request")])
 async def test_non_transient_errors_are_not_retried(error: Exception) -> None:
-    inner = ScriptedProvider("b").script(Reply(error=error))  # type: ignore[arg-type]
+    inner = ScriptedProvider("b").script(ScriptedReply(error=error))  # type: ignore[arg-type]
     provider, _ = _wrap(inner)
     with pytest.raises(type(error)):
         await _run(provider)
@@ -80,7 +82,9 @@ async def test_non_transient_errors_are_not_retried(error: Exception) -> None:
 
 
 async def test_a_failure_after_the_first_chunk_is_not_retried() -> None:
-    inner = ScriptedProvider("b").script(Reply(tokens=("a", "b"), error=DOWN, error_after=1))
+    inner = ScriptedProvider("b").script(
+        ScriptedReply(tokens=("a", "b"), error=DOWN, error_after=1)
+    )
     provider, _ = _wrap(inner)
     seen: list[str] = []
 
@@ -95,7 +99,7 @@ async def test_a_failure_after_the_first_chunk_is_not_retried() -> None:
 
 async def test_the_breaker_opens_fails_fast_half_opens_and_closes() -> None:
     clock = Clock()
-    inner = ScriptedProvider("b").script(*[Reply(error=DOWN)] * 2)
+    inner = ScriptedProvider("b").script(*[ScriptedReply(error=DOWN)] * 2)
     provider, _ = _wrap(inner, retries=0, threshold=2, clock=clock)
     for _ in range(2):
         with pytest.raises(ProviderUnavailable):
@@ -125,7 +129,7 @@ async def test_only_one_probe_passes_a_half_open_breaker() -> None:
 
 
 async def test_a_client_error_does_not_count_toward_opening() -> None:
-    inner = ScriptedProvider("b").script(*[Reply(error=ModelNotFound("no"))] * 3)
+    inner = ScriptedProvider("b").script(*[ScriptedReply(error=ModelNotFound("no"))] * 3)
     provider, _ = _wrap(inner, threshold=1)
     for _ in range(3):
         with pytest.raises(ModelNotFound):
@@ -134,7 +138,7 @@ async def test_a_client_error_does_not_count_toward_opening() -> None:
 
 
 async def test_an_open_breaker_fails_the_readiness_check_and_marks_models() -> None:
-    inner = ScriptedProvider("b").script(Reply(error=DOWN))
+    inner = ScriptedProvider("b").script(ScriptedReply(error=DOWN))
     provider, _ = _wrap(inner, retries=0, threshold=1)
     with pytest.raises(ProviderUnavailable):
         await _run(provider)

@@ -6,7 +6,7 @@ import pytest
 
 from graphchat.errors import ModelNotFound, ProviderUnavailable
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
-from graphchat.llm.fake import Reply, ScriptedProvider
+from graphchat.llm.fake import ScriptedProvider, ScriptedReply
 from graphchat.llm.router import ModelRouter
 
 DOWN = ProviderUnavailable("down")
@@ -37,7 +37,7 @@ async def test_an_unknown_model_is_not_found() -> None:
 
 
 async def test_a_down_backend_fails_over_to_another_serving_the_model() -> None:
-    a = ScriptedProvider("a", ("m",)).script(Reply(error=DOWN))
+    a = ScriptedProvider("a", ("m",)).script(ScriptedReply(error=DOWN))
     b = ScriptedProvider("b", ("m",))
     chunks = await _run(ModelRouter([a, b]), "m")
     assert chunks[0].content == "ok" and chunks[0].model is None
@@ -45,7 +45,7 @@ async def test_a_down_backend_fails_over_to_another_serving_the_model() -> None:
 
 
 async def test_fallback_models_answer_when_the_backend_is_down_and_say_so() -> None:
-    a = ScriptedProvider("a", ("big",)).script(Reply(error=DOWN))
+    a = ScriptedProvider("a", ("big",)).script(ScriptedReply(error=DOWN))
     b = ScriptedProvider("b", ("small",))
     chunks = await _run(ModelRouter([a, b], fallbacks=["small"]), "big")
     assert [c.model for c in chunks] == ["small", "small"]
@@ -53,7 +53,7 @@ async def test_fallback_models_answer_when_the_backend_is_down_and_say_so() -> N
 
 
 async def test_without_fallbacks_the_first_error_is_raised() -> None:
-    a = ScriptedProvider("a", ("big",)).script(Reply(error=DOWN))
+    a = ScriptedProvider("a", ("big",)).script(ScriptedReply(error=DOWN))
     b = ScriptedProvider("b", ("small",))
     with pytest.raises(ProviderUnavailable):
         await _run(ModelRouter([a, b]), "big")
@@ -61,7 +61,9 @@ async def test_without_fallbacks_the_first_error_is_raised() -> None:
 
 
 async def test_no_fallback_after_the_first_chunk() -> None:
-    a = ScriptedProvider("a", ("big",)).script(Reply(tokens=("x", "y"), error=DOWN, error_after=1))
+    a = ScriptedProvider("a", ("big",)).script(
+        ScriptedReply(tokens=("x", "y"), error=DOWN, error_after=1)
+    )
     b = ScriptedProvider("b", ("small",))
     with pytest.raises(ProviderUnavailable):
         await _run(ModelRouter([a, b], fallbacks=["small"]), "big")
