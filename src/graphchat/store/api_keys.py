@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -74,16 +74,7 @@ class ApiKeyRepository:
             last_used_at=None,
         )
         async with transaction(self._engine, write=True) as connection:
-            await connection.execute(
-                insert(_KEY).values(
-                    id=key.id,
-                    owner=owner,
-                    name=name,
-                    prefix=prefix,
-                    key_hash=key_hash,
-                    created_at=key.created_at,
-                )
-            )
+            await connection.execute(insert(_KEY).values(**asdict(key), key_hash=key_hash))
         return key
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:

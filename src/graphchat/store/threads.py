@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -80,17 +81,7 @@ async def insert_thread(
     metadata: dict[str, Any],
 ) -> Thread:
     now = utcnow()
-    values = {
-        "id": thread_id,
-        "owner": owner,
-        "title": title,
-        "model": model,
-        "metadata": metadata,
-        "created_at": now,
-        "updated_at": now,
-    }
-    await connection.execute(insert(_THREAD).values(values))
-    return Thread(
+    thread = Thread(
         id=thread_id,
         owner=owner,
         title=title,
@@ -99,6 +90,8 @@ async def insert_thread(
         created_at=now,
         updated_at=now,
     )
+    await connection.execute(insert(_THREAD).values(asdict(thread)))
+    return thread
 
 
 class ThreadRepository:
