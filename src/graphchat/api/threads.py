@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep, ThreadStateDep
-from graphchat.api.langgraph.shapes import langchain_messages
+from graphchat.api.langgraph.shapes import langchain_messages, thread_interrupts
 from graphchat.api.media import require_json
 from graphchat.api.openapi import PAGE_SIZE, state_dependent
 from graphchat.api.schemas import (
@@ -39,7 +39,11 @@ SeqCursor = Annotated[int | None, Query(ge=0, le=2**31 - 1)]
 
 
 def thread_out(
-    thread: Thread, *, status: ThreadStatus = "idle", values: dict[str, Any] | None = None
+    thread: Thread,
+    *,
+    status: ThreadStatus = "idle",
+    values: dict[str, Any] | None = None,
+    interrupts: dict[str, Any] | None = None,
 ) -> ThreadOut:
     return ThreadOut(
         thread_id=thread.id,
@@ -50,6 +54,7 @@ def thread_out(
         updated_at=thread.updated_at,
         status=status,
         values=values,
+        interrupts=interrupts or {},
     )
 
 
@@ -111,7 +116,8 @@ async def get_thread(thread: ThreadDep, owner: OwnerDep, states: ThreadStateDep)
     statuses = await states.statuses(owner, [thread.id])
     state = await states.state(thread)
     values = {"messages": langchain_messages(state.messages)}
-    return thread_out(thread, status=statuses[thread.id], values=values)
+    interrupts = thread_interrupts(await states.paused(thread))
+    return thread_out(thread, status=statuses[thread.id], values=values, interrupts=interrupts)
 
 
 @router.patch("/{thread_id}", responses=_NOT_FOUND, openapi_extra=state_dependent("invalid_text"))

@@ -57,10 +57,19 @@ class RunConfigIn(LenientBody):
     configurable: Configurable = Field(default_factory=Configurable)
 
 
+class CommandIn(LenientBody):
+    """LangGraph's `Command`: graphchat resumes a pause with `resume`, LangChain's HITL
+    response `{decisions: [...]}` (or `{<interrupt id>: {decisions: [...]}}`)."""
+
+    resume: Any = Field(None, description="`{decisions: [...]}`, one per pending call, in order.")
+    goto: Any = Field(None, description="Not supported: any value is refused.")
+    update: Any = Field(None, description="Not supported: any value is refused.")
+
+
 class RunCreate(LenientBody):
     assistant_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     input: RunInputIn | None = None
-    command: dict[str, Any] | None = None
+    command: CommandIn | None = None
     config: RunConfigIn = Field(default_factory=RunConfigIn)
     metadata: Metadata | None = None
     stream_mode: list[Annotated[str, StringConstraints(max_length=64)]] = Field(

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends
 from graphchat.api.deps import OwnerDep, ThreadDep, ThreadStateDep
 from graphchat.api.langgraph.body import json_body
 from graphchat.api.langgraph.schemas import HistoryIn, ThreadSearch, ThreadStateOut
-from graphchat.api.langgraph.shapes import ASSISTANT_ID, GRAPH_ID, langchain_messages, thread_state
+from graphchat.api.langgraph.shapes import (
+    ASSISTANT_ID,
+    GRAPH_ID,
+    langchain_messages,
+    thread_interrupts,
+    thread_state,
+)
 from graphchat.api.schemas import ThreadOut
 from graphchat.api.threads import thread_out
 from graphchat.service.thread_state import thread_status
@@ -49,22 +55,28 @@ async def search_threads(
         descending=body.sort_order != "asc",
     )
     found, firsts = await states.search(query, body.status)
-    return [
-        thread_out(
-            item.thread,
-            status=thread_status(item.last_run_status),
-            values={"messages": langchain_messages([firsts[item.thread.id]])}
-            if item.thread.id in firsts
-            else None,
+    out = []
+    for item in found:
+        status = thread_status(item.last_run_status)
+        first = firsts.get(item.thread.id)
+        # Only a paused thread has interrupts: the one extra read is for those alone.
+        paused = await states.paused(item.thread) if status == "interrupted" else None
+        out.append(
+            thread_out(
+                item.thread,
+                status=status,
+                values={"messages": langchain_messages([first])} if first else None,
+                interrupts=thread_interrupts(paused),
+            )
         )
-        for item in found
-    ]
+    return out
 
 
 @router.get("/{thread_id}/state", responses=_NOT_FOUND)
 async def get_state(thread: ThreadDep, states: ThreadStateDep) -> ThreadStateOut:
-    """The thread's latest state (an empty thread has no checkpoint id)."""
-    return thread_state(thread.id, await states.state(thread))
+    """The thread's latest state (an empty thread has no checkpoint id); a paused thread's
+    carries the pending `tools` task and its interrupt (LangChain's HITL request)."""
+    return thread_state(thread.id, await states.state(thread), await states.paused(thread))
 
 
 @router.post("/{thread_id}/history", responses=_NOT_FOUND)
@@ -73,6 +85,12 @@ async def get_history(
     states: ThreadStateDep,
     body: Annotated[HistoryIn, Depends(json_body(HistoryIn))],
 ) -> list[ThreadStateOut]:
-    """Past states, newest first: two per turn (after the input, after the reply)."""
-    found = await states.history(thread, limit=body.limit, before=body.before_id())
-    return [thread_state(thread.id, state) for state in found]
+    """Past states, newest first: two per turn (after the input, after the reply); the latest
+    of a paused thread carries its interrupt, as in `/state`."""
+    before = body.before_id()
+    found = await states.history(thread, limit=body.limit, before=before)
+    paused = await states.paused(thread) if found and before is None else None
+    return [
+        thread_state(thread.id, state, paused if index == 0 else None)
+        for index, state in enumerate(found)
+    ]
