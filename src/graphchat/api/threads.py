@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep, ThreadStateDep
+from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.shapes import langchain_messages, thread_interrupts
 from graphchat.api.media import require_json
 from graphchat.api.openapi import PAGE_SIZE, state_dependent
@@ -25,7 +26,13 @@ from graphchat.settings import Settings
 from graphchat.store.records import Thread
 from graphchat.store.threads import encode_cursor
 
-router = APIRouter(prefix="/threads", tags=["threads"], dependencies=[Depends(require_json)])
+# agent-chat-ui's proxy sends these JSON bodies (create, update) as `text/plain`.
+router = APIRouter(
+    prefix="/threads",
+    tags=["threads"],
+    dependencies=[Depends(require_json)],
+    route_class=JsonBodyRoute,
+)
 
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}
 Limit = Annotated[

@@ -24,7 +24,7 @@ from graphchat.api.deps import (
     ThreadsDep,
     ThreadStateDep,
 )
-from graphchat.api.langgraph.body import json_body
+from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.command import checked_command, resume_decisions
 from graphchat.api.langgraph.schemas import RunCreate
 from graphchat.api.langgraph.shapes import (
@@ -34,10 +34,11 @@ from graphchat.api.langgraph.shapes import (
     run_interrupts,
 )
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
+from graphchat.api.openapi import state_dependent
 from graphchat.api.runs import run_out
 from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
-from graphchat.errors import NotFound, RunNotPaused, ValidationFailed
+from graphchat.errors import NotFound, RunNotPaused
 from graphchat.service.chat import ChatService, RunStream, TurnRequest
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.thread_state import ThreadStateService
@@ -45,8 +46,7 @@ from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
 from graphchat.store.records import Message, Run
 
-router = APIRouter(tags=["langgraph"])
-Body = Annotated[RunCreate, Depends(json_body(RunCreate))]
+router = APIRouter(tags=["langgraph"], route_class=JsonBodyRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such thread, assistant or checkpoint"},
     409: {
@@ -55,6 +55,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {"description": "Invalid body, or decisions that do not match the pending calls"},
 }
+# Schema-valid runs may still be refused by state: an unknown model (the backends decide),
+# a reused Idempotency-Key, a NUL character PostgreSQL cannot store.
+_STATE = state_dependent("model_not_found", "idempotency_key_reused", "invalid_text")
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}},
     **_ERRORS,
@@ -143,7 +146,9 @@ class _Call:
     key: str | None
 
 
-async def _call(body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None) -> _Call:
+async def _call(
+    body: RunCreate, owner: OwnerDep, views: Views, key: IdempotencyKey = None
+) -> _Call:
     return _Call(body, owner, views, key)
 
 
@@ -156,10 +161,7 @@ async def _paused(call: _Call, thread_id: str | None) -> tuple[Run, tuple[Decisi
     resolve_assistant(body.assistant_id)
     command = checked_command(body)
     if thread_id is None:
-        raise ValidationFailed(
-            "`command` resumes a paused thread: use /threads/{thread_id}/runs…",
-            details=[{"loc": ["body", "command"], "msg": "needs a thread", "type": "value_error"}],
-        )
+        raise RunNotPaused("a run without a thread has no paused run to resume")
     thread = await views.threads.get(call.owner, thread_id)
     await views.states.check_head(call.owner, thread_id, body.checkpoint_named())
     run = await views.states.paused(thread)
@@ -236,7 +238,7 @@ async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[
     return values
 
 
-@router.post("/threads/{thread_id}/runs", responses=_ERRORS)
+@router.post("/threads/{thread_id}/runs", responses=_ERRORS, openapi_extra=_STATE)
 async def create_run(thread_id: RunThreadId, call: Call, response: Response) -> RunOut:
     """Start a run in the background (or resume a pause with `command`); follow it with
     `join` or its `stream`."""
@@ -250,20 +252,23 @@ async def create_run(thread_id: RunThreadId, call: Call, response: Response) -> 
 
 
 @router.post(
-    "/threads/{thread_id}/runs/stream", response_class=EventSourceResponse, responses=_STREAM
+    "/threads/{thread_id}/runs/stream",
+    response_class=EventSourceResponse,
+    responses=_STREAM,
+    openapi_extra=_STATE,
 )
 async def stream_run(thread_id: RunThreadId, call: Call) -> EventSourceResponse:
     """Start a run and stream its events in the requested `stream_mode`s."""
     return await _stream(call, thread_id)
 
 
-@router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS)
+@router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS, openapi_extra=_STATE)
 async def wait_run(thread_id: RunThreadId, call: Call, response: Response) -> dict[str, Any]:
     """Run to the end; the thread's state values (`{messages: [...]}`, bounded)."""
     return await _wait(call, thread_id, response)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join", responses=_ERRORS)
+@router.get("/threads/{thread_id}/runs/{run_id}/join", responses=_ERRORS, openapi_extra=_STATE)
 async def join_run(
     thread: ThreadDep, run_id: str, views: Views, response: Response
 ) -> dict[str, Any]:
@@ -273,13 +278,15 @@ async def join_run(
     return await _values(views, result.run)
 
 
-@router.post("/runs/stream", response_class=EventSourceResponse, responses=_STREAM)
+@router.post(
+    "/runs/stream", response_class=EventSourceResponse, responses=_STREAM, openapi_extra=_STATE
+)
 async def stream_stateless(call: Call) -> EventSourceResponse:
     """A run on a new thread, deleted at the end unless `on_completion` is `keep`."""
     return await _stream(call, None)
 
 
-@router.post("/runs/wait", responses=_ERRORS)
+@router.post("/runs/wait", responses=_ERRORS, openapi_extra=_STATE)
 async def wait_stateless(call: Call, response: Response) -> dict[str, Any]:
     """A run on a new thread, waited for; the thread is deleted unless `on_completion: keep`."""
     return await _wait(call, None, response)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body
 
 from graphchat.api.deps import OwnerDep, ThreadDep, ThreadStateDep
-from graphchat.api.langgraph.body import json_body
+from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.schemas import HistoryIn, ThreadSearch, ThreadStateOut
 from graphchat.api.langgraph.shapes import (
     ASSISTANT_ID,
@@ -22,7 +22,7 @@ from graphchat.api.threads import thread_out
 from graphchat.service.thread_state import thread_status
 from graphchat.store.thread_search import ThreadQuery
 
-router = APIRouter(prefix="/threads", tags=["langgraph"])
+router = APIRouter(prefix="/threads", tags=["langgraph"], route_class=JsonBodyRoute)
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}
 # Every thread belongs to the one graph: these keys match all threads, or none.
 _GRAPH_KEYS = {"graph_id": GRAPH_ID, "assistant_id": ASSISTANT_ID}
@@ -37,11 +37,12 @@ def _own_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
 
 @router.post("/search")
 async def search_threads(
-    body: Annotated[ThreadSearch, Depends(json_body(ThreadSearch))],
     owner: OwnerDep,
     states: ThreadStateDep,
+    body: Annotated[ThreadSearch | None, Body()] = None,
 ) -> list[ThreadOut]:
     """The caller's threads matching metadata, ids and status; values hold the first message."""
+    body = body or ThreadSearch()
     metadata = _own_metadata(body.metadata or {})
     if metadata is None:
         return []
@@ -83,10 +84,11 @@ async def get_state(thread: ThreadDep, states: ThreadStateDep) -> ThreadStateOut
 async def get_history(
     thread: ThreadDep,
     states: ThreadStateDep,
-    body: Annotated[HistoryIn, Depends(json_body(HistoryIn))],
+    body: Annotated[HistoryIn | None, Body()] = None,
 ) -> list[ThreadStateOut]:
     """Past states, newest first: two per turn (after the input, after the reply); the latest
     of a paused thread carries its interrupt, as in `/state`."""
+    body = body or HistoryIn()
     before = body.before_id()
     found = await states.history(thread, limit=body.limit, before=before)
     paused = await states.paused(thread) if found and before is None else None
