@@ -79,7 +79,7 @@ def test_a_call_that_needs_approval_pauses_the_run_and_runs_nothing(
     calls = [{"id": "m1", "name": "send_email", "args": {"to": "boss@example.com"}}]
     assert body["pending"]["calls"] == calls
     assert body["pending"]["message_id"] == body["messages"][-1]["id"]
-    assert run["status"] == "requires_action"
+    assert (run["status"], run["graphchat_status"]) == ("interrupted", "requires_action")
     assert run["pending"] == body["pending"]
     assert [r["run_id"] for r in paused] == [body["run_id"]]
     assert stored == [("user", "mail my boss", "complete"), ("assistant", "", "complete")]

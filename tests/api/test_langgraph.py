@@ -263,6 +263,7 @@ def test_another_owners_thread_is_not_found(start_server: Callable[..., LiveServ
         lambda: bob.runs.wait(tid, "agent", input=_say("theirs")),
         lambda: bob.runs.create(tid, "agent", input=_say("theirs")),
         lambda: list(bob.runs.stream(tid, "agent", input=_say("theirs"))),
+        lambda: bob.runs.wait(tid, "agent", command={"resume": {"decisions": []}}),
         lambda: bob.runs.cancel(tid, run_id),
         lambda: bob.threads.delete(tid),
     ]
@@ -325,7 +326,14 @@ def test_bodies_are_read_as_json_whatever_their_content_type(api: httpx.Client) 
 
     waited = api.post("/threads/plain/runs/wait", content=body, headers=headers)
     broken = api.post("/threads/plain/runs/wait", content=b"{not json", headers=headers)
+    # agent-chat-ui's proxy creates and updates threads so too.
+    created = api.post("/threads", content=b'{"metadata": {"a": 1}}', headers=headers)
+    patched = api.patch(
+        f"/threads/{created.json()['thread_id']}", content=b'{"title": "t"}', headers=headers
+    )
 
+    assert (created.status_code, created.json()["metadata"]) == (201, {"a": 1})
+    assert (patched.status_code, patched.json()["title"]) == (200, "t")
     assert waited.status_code == 200 and waited.json()["messages"][-1]["content"] == "You said: p"
     assert broken.status_code == 422 and broken.json()["error"]["code"] == "validation_error"
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from support.fake_ollama import FakeOllama, Reply
+from support.fake_ollama import FakeOllama, Reply, tool_calls
 from support.process import free_port, wait_until_serving
 from support.server import LiveServer
 
@@ -49,8 +49,9 @@ def acu_url() -> Iterator[str]:
 
 @pytest.fixture
 def ui_server(start_server: Callable[..., LiveServer], acu_url: str) -> LiveServer:
-    """graphchat, letting the UI's origin call it (agent-chat-ui's direct mode)."""
-    return start_server(rate_limit="", cors_origins=acu_url)
+    """graphchat, letting the UI's origin call it (agent-chat-ui's direct mode); calls to the
+    calculator wait for approval."""
+    return start_server(rate_limit="", cors_origins=acu_url, tools_require_approval="calculator")
 
 
 def _ui(acu_url: str, server: LiveServer, extra: str = "") -> str:
@@ -126,3 +127,36 @@ def test_the_stop_button_ends_the_stream(
     while len(stored()) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert stored()[1].endswith("w39 ")
+
+
+def test_the_approval_card_resumes_a_paused_call_and_the_reply_streams(
+    chat_page: Page, ollama: FakeOllama, ui_server: LiveServer
+) -> None:
+    ollama.queue(
+        tool_calls(("c1", "calculator", {"expression": "17 * 3"})),
+        Reply(tokens=["It is ", "fifty", "-one."], token_delay=0.05),
+    )
+
+    _send(chat_page, "What is 17*3?")
+    # agent-chat-ui's card for LangChain's HITL request: the call's arguments, then Approve;
+    # after a reload it comes back from the thread's history (its pending task's interrupt).
+    approve = chat_page.get_by_role("button", name="Approve", exact=True)
+    expect(approve).to_be_visible()
+    chat_page.wait_for_url("**threadId=*")
+    chat_page.reload()
+    expect(chat_page.get_by_text("17 * 3").first).to_be_visible()
+    approve.click()
+
+    expect(chat_page.get_by_text("It is fifty-one.")).to_be_visible()
+    thread_id = chat_page.url.split("threadId=")[1].split("&")[0]
+    calls: list[str] = chat_page.calls  # type: ignore[attr-defined]
+    assert calls.count(f"POST /threads/{thread_id}/runs/stream") == 2
+    with ui_server.client() as api:
+        runs = api.get(f"/threads/{thread_id}/runs").json()
+        stored = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    # The approval resumed the paused run: one run, the tool ran once, the model answered.
+    assert [run["graphchat_status"] for run in runs] == ["success"]
+    assert [(m["role"], m["content"]) for m in stored[2:]] == [
+        ("tool", "51"),
+        ("assistant", "It is fifty-one."),
+    ]

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep, ThreadStateDep
-from graphchat.api.langgraph.shapes import langchain_messages
+from graphchat.api.langgraph.body import JsonBodyRoute
+from graphchat.api.langgraph.shapes import langchain_messages, thread_interrupts
 from graphchat.api.media import require_json
 from graphchat.api.openapi import PAGE_SIZE, state_dependent
 from graphchat.api.schemas import (
@@ -23,7 +24,13 @@ from graphchat.service.records import Thread
 from graphchat.service.thread_state import ThreadStatus
 from graphchat.settings import Settings
 
-router = APIRouter(prefix="/threads", tags=["threads"], dependencies=[Depends(require_json)])
+# agent-chat-ui's proxy sends these JSON bodies (create, update) as `text/plain`.
+router = APIRouter(
+    prefix="/threads",
+    tags=["threads"],
+    dependencies=[Depends(require_json)],
+    route_class=JsonBodyRoute,
+)
 
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}
 Limit = Annotated[
@@ -37,7 +44,11 @@ SeqCursor = Annotated[int | None, Query(ge=0, le=2**31 - 1)]
 
 
 def thread_out(
-    thread: Thread, *, status: ThreadStatus = "idle", values: dict[str, Any] | None = None
+    thread: Thread,
+    *,
+    status: ThreadStatus = "idle",
+    values: dict[str, Any] | None = None,
+    interrupts: dict[str, Any] | None = None,
 ) -> ThreadOut:
     return ThreadOut(
         thread_id=thread.id,
@@ -48,6 +59,7 @@ def thread_out(
         updated_at=thread.updated_at,
         status=status,
         values=values,
+        interrupts=interrupts or {},
     )
 
 
@@ -108,7 +120,8 @@ async def get_thread(thread: ThreadDep, owner: OwnerDep, states: ThreadStateDep)
     statuses = await states.statuses(owner, [thread.id])
     state = await states.state(thread)
     values = {"messages": langchain_messages(state.messages)}
-    return thread_out(thread, status=statuses[thread.id], values=values)
+    interrupts = thread_interrupts(await states.paused(thread))
+    return thread_out(thread, status=statuses[thread.id], values=values, interrupts=interrupts)
 
 
 @router.patch("/{thread_id}", responses=_NOT_FOUND, openapi_extra=state_dependent("invalid_text"))

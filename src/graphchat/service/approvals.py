@@ -18,6 +18,7 @@ from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, Tool
 from graphchat.store.records import Run, RunStatus
 
 _DECISION_TYPES = ("approve", "edit", "reject")
+_DESCRIPTION = "Tool execution requires approval"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +104,13 @@ def setup_after_pause(run: Run, decisions: Sequence[Decision]) -> TurnSetup:
     )
 
 
-def hitl_request(run: Run, descriptions: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The pause as LangChain's `HITLRequest` (what agent-chat-ui's approval card renders)."""
-    pending = pending_of(run) or {"calls": []}
-    about = descriptions or {}
-    calls = pending["calls"]
+def hitl_request(pending: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A pause (its `pending_of` view) as LangChain's `HITLRequest`, which agent-chat-ui's
+    approval card renders: one action request per call, in order, each decision allowed."""
+    calls = (pending or {}).get("calls", [])
     return {
         "action_requests": [
-            {"name": call["name"], "args": call["args"], "description": about.get(call["name"], "")}
+            {"name": call["name"], "args": call["args"], "description": _DESCRIPTION}
             for call in calls
         ],
         "review_configs": [

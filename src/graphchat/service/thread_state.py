@@ -36,6 +36,8 @@ def thread_status(last_run: RunStatus | None) -> ThreadStatus:
     """LangGraph's thread status from the thread's latest run."""
     if last_run in (RunStatus.RUNNING, RunStatus.PENDING):
         return "busy"
+    if last_run == RunStatus.REQUIRES_ACTION:
+        return "interrupted"  # paused for a person's approval
     return "error" if last_run == RunStatus.ERROR else "idle"
 
 
@@ -43,7 +45,7 @@ _STATUS_RUNS: dict[ThreadStatus, list[RunStatus | None]] = {
     "busy": [RunStatus.RUNNING, RunStatus.PENDING],
     "error": [RunStatus.ERROR],
     "idle": [None, RunStatus.SUCCESS, RunStatus.CANCELLED, RunStatus.INTERRUPTED],
-    "interrupted": [],  # no human-in-the-loop pauses yet
+    "interrupted": [RunStatus.REQUIRES_ACTION],
 }
 
 
@@ -124,6 +126,13 @@ class ThreadStateService:
         messages = await self.recent(thread.id, before=bound)
         return states_of(messages, self.values_max)[::-1][:limit]
 
+    async def paused(self, thread: Thread) -> Run | None:
+        """The thread's run waiting for approval, if any (a new turn closes older pauses)."""
+        page = await self._store.runs.page(
+            thread.id, limit=1, offset=0, status=RunStatus.REQUIRES_ACTION
+        )
+        return page.items[0] if page.items else None
+
     async def check_head(self, owner: str, thread_id: str, checkpoint: str | None) -> None:
         """Refuse a run that starts from a checkpoint other than the thread's latest."""
         if checkpoint is None:
@@ -156,8 +165,6 @@ class ThreadStateService:
         """Matching threads with each one's first message (a cheap label)."""
         if status is not None:
             query = replace(query, statuses=_STATUS_RUNS[status])
-            if not _STATUS_RUNS[status]:
-                return [], {}
         found = await self._store.thread_search.search(query)
         firsts = await self._store.thread_search.first_messages([f.thread.id for f in found])
         return found, firsts

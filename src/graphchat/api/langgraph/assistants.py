@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Body, Path
 
-from graphchat.api.langgraph.body import json_body
+from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.schemas import AssistantOut, AssistantSearch
 from graphchat.api.langgraph.shapes import GRAPH_ID, assistant, resolve_assistant
 
-router = APIRouter(prefix="/assistants", tags=["langgraph"])
+router = APIRouter(prefix="/assistants", tags=["langgraph"], route_class=JsonBodyRoute)
 
 
 @router.post("/search")
 async def search_assistants(
-    body: Annotated[AssistantSearch, Depends(json_body(AssistantSearch))],
+    body: Annotated[AssistantSearch | None, Body()] = None,
 ) -> list[AssistantOut]:
     """The assistants matching the filters: at most the built-in one."""
+    body = body or AssistantSearch()
     found = assistant()
     matches = (
         body.graph_id in (None, GRAPH_ID)

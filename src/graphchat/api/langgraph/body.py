@@ -1,29 +1,38 @@
 """Request bodies of the LangGraph routes: JSON whatever the declared content type.
 
-agent-chat-ui's proxy forwards JSON as `text/plain`; these routes parse it all the same.
+agent-chat-ui's proxy forwards every JSON body as `text/plain`. Routes of a router with
+`route_class=JsonBodyRoute` read such a body as the JSON it is; their bodies are declared as
+usual, so the OpenAPI document shows them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
-B = TypeVar("B", bound=BaseModel)
+_PLAIN = "text/plain"
 
 
-def json_body(model: type[B]) -> Callable[[Request], Awaitable[B]]:
-    """A dependency that validates the body as `model` (an empty body is `{}`)."""
+def _as_json(request: Request) -> Request:
+    """The request with a `text/plain` body declared as JSON (others unchanged)."""
+    declared = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if declared != _PLAIN:
+        return request
+    headers = [(name, value) for name, value in request.scope["headers"] if name != b"content-type"]
+    headers.append((b"content-type", b"application/json"))
+    return Request({**request.scope, "headers": headers}, request.receive)
 
-    async def parse(request: Request) -> B:
-        raw = await request.body()
-        try:
-            return model.model_validate_json(raw or b"{}")
-        except ValidationError as exc:
-            errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-            raise RequestValidationError(errors) from None
 
-    return parse
+class JsonBodyRoute(APIRoute):
+    """A route that reads a `text/plain` body as JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            return await handler(_as_json(request))
+
+        return handle

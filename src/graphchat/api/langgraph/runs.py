@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from sse_starlette import EventSourceResponse
 
+from graphchat.agent import Decision
 from graphchat.api.chat import IdempotencyKey, keyed, turn_request
 from graphchat.api.deps import (
     ChatDep,
@@ -23,28 +24,40 @@ from graphchat.api.deps import (
     ThreadsDep,
     ThreadStateDep,
 )
-from graphchat.api.langgraph.body import json_body
+from graphchat.api.langgraph.body import JsonBodyRoute
+from graphchat.api.langgraph.command import checked_command, resume_decisions
 from graphchat.api.langgraph.schemas import RunCreate
-from graphchat.api.langgraph.shapes import langchain_messages, resolve_assistant
+from graphchat.api.langgraph.shapes import (
+    INTERRUPT_KEY,
+    langchain_messages,
+    resolve_assistant,
+    run_interrupts,
+)
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
+from graphchat.api.openapi import state_dependent
 from graphchat.api.runs import run_out
 from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
-from graphchat.errors import NotFound, ValidationFailed
-from graphchat.service.chat import ChatService, TurnRequest
-from graphchat.service.records import Run
-from graphchat.service.runs import RunService
+from graphchat.errors import NotFound, RunNotPaused
+from graphchat.service.chat import ChatService, RunStream, TurnRequest
+from graphchat.service.records import Message, Run
+from graphchat.service.runs import RunResult, RunService
 from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
 
-router = APIRouter(tags=["langgraph"])
-Body = Annotated[RunCreate, Depends(json_body(RunCreate))]
+router = APIRouter(tags=["langgraph"], route_class=JsonBodyRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such thread, assistant or checkpoint"},
-    409: {"description": "The thread is busy, or the checkpoint is not the latest"},
-    422: {"description": "Invalid body"},
+    409: {
+        "description": "The thread is busy, the checkpoint is not the latest, or a `command` "
+        "resumes a thread with no paused run (`run_not_paused`)"
+    },
+    422: {"description": "Invalid body, or decisions that do not match the pending calls"},
 }
+# Schema-valid runs may still be refused by state: an unknown model (the backends decide),
+# a reused Idempotency-Key, a NUL character PostgreSQL cannot store.
+_STATE = state_dependent("model_not_found", "idempotency_key_reused", "invalid_text")
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}},
     **_ERRORS,
@@ -107,11 +120,6 @@ async def _request(
 ) -> TurnRequest:
     """The turn a LangGraph run body asks for, checked like a native one."""
     resolve_assistant(body.assistant_id)
-    if body.command is not None:
-        raise ValidationFailed(
-            "`command` (resuming an interrupt) is not supported: this graph never pauses",
-            details=[{"loc": ["body", "command"], "msg": "unsupported", "type": "value_error"}],
-        )
     if thread_id is not None:
         await views.states.check_head(owner, thread_id, body.checkpoint_named())
     inputs = body.input.messages if body.input is not None else []
@@ -138,16 +146,40 @@ class _Call:
     key: str | None
 
 
-async def _call(body: Body, owner: OwnerDep, views: Views, key: IdempotencyKey = None) -> _Call:
+async def _call(
+    body: RunCreate, owner: OwnerDep, views: Views, key: IdempotencyKey = None
+) -> _Call:
     return _Call(body, owner, views, key)
 
 
 Call = Annotated[_Call, Depends(_call)]
 
 
+async def _paused(call: _Call, thread_id: str | None) -> tuple[Run, tuple[Decision, ...]]:
+    """The paused run a `command` resumes, and the decisions it gives for its calls."""
+    body, views = call.body, call.views
+    resolve_assistant(body.assistant_id)
+    command = checked_command(body)
+    if thread_id is None:
+        raise RunNotPaused("a run without a thread has no paused run to resume")
+    thread = await views.threads.get(call.owner, thread_id)
+    await views.states.check_head(call.owner, thread_id, body.checkpoint_named())
+    run = await views.states.paused(thread)
+    if run is None:
+        raise RunNotPaused(f"thread '{thread_id}' has no run waiting for approval to resume")
+    return run, resume_decisions(command, run_interrupts(run)[0]["id"])
+
+
 async def _values(views: _Views, run: Run) -> dict[str, Any]:
+    """The thread's state values after the run; a paused run's interrupt under `__interrupt__`."""
     thread = await views.threads.get(run.owner, run.thread_id)
-    return {"messages": langchain_messages((await views.states.state(thread)).messages)}
+    values: dict[str, Any] = {
+        "messages": langchain_messages((await views.states.state(thread)).messages)
+    }
+    found = run_interrupts(run)
+    if found:
+        values[INTERRUPT_KEY] = found
+    return values
 
 
 async def _forget(views: _Views, run: Run) -> None:
@@ -155,12 +187,22 @@ async def _forget(views: _Views, run: Run) -> None:
     await views.threads.delete(await views.threads.get(run.owner, run.thread_id))
 
 
+async def _open(call: _Call, thread_id: str | None) -> tuple[RunStream, list[Message]]:
+    """The run to stream (a new turn, or the resumed pause) and the thread as it found it."""
+    views = call.views
+    if call.body.command is not None:
+        paused, decisions = await _paused(call, thread_id)
+        history = await views.states.recent(paused.thread_id)  # read before the run goes on
+        return await views.chat.open_resume_stream(paused, decisions), history
+    request = await _request(call.body, thread_id, call.owner, views, "/runs/stream", call.key)
+    opened = await views.chat.open_stream(request)
+    return opened, await views.states.before_run(opened.run)
+
+
 async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
     body, views = call.body, call.views
-    request = await _request(body, thread_id, call.owner, views, "/runs/stream", call.key)
-    opened = await views.chat.open_stream(request)
+    opened, history = await _open(call, thread_id)
     run = opened.run
-    history = await views.states.before_run(run)
 
     async def cancel() -> None:
         await views.runs.cancel(run, wait=False)
@@ -179,10 +221,16 @@ async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
     )
 
 
+async def _complete(call: _Call, thread_id: str | None) -> RunResult:
+    if call.body.command is not None:
+        return await call.views.chat.complete_resume(*await _paused(call, thread_id))
+    request = await _request(call.body, thread_id, call.owner, call.views, "/runs/wait", call.key)
+    return await call.views.chat.complete(request)
+
+
 async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[str, Any]:
     body, views = call.body, call.views
-    request = await _request(body, thread_id, call.owner, views, "/runs/wait", call.key)
-    result = await views.chat.complete(request)
+    result = await _complete(call, thread_id)
     _location(response, result.run, "/join")
     values = await _values(views, result.run)
     if thread_id is None and body.on_completion == "delete":
@@ -190,30 +238,37 @@ async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[
     return values
 
 
-@router.post("/threads/{thread_id}/runs", responses=_ERRORS)
+@router.post("/threads/{thread_id}/runs", responses=_ERRORS, openapi_extra=_STATE)
 async def create_run(thread_id: RunThreadId, call: Call, response: Response) -> RunOut:
-    """Start a run in the background; follow it with `join` or its `stream`."""
-    request = await _request(call.body, thread_id, call.owner, call.views, "/runs", call.key)
-    run = await call.views.chat.launch(request)
+    """Start a run in the background (or resume a pause with `command`); follow it with
+    `join` or its `stream`."""
+    if call.body.command is not None:
+        run = (await call.views.chat.resume(*await _paused(call, thread_id))).run
+    else:
+        request = await _request(call.body, thread_id, call.owner, call.views, "/runs", call.key)
+        run = await call.views.chat.launch(request)
     _location(response, run)
     return run_out(run)
 
 
 @router.post(
-    "/threads/{thread_id}/runs/stream", response_class=EventSourceResponse, responses=_STREAM
+    "/threads/{thread_id}/runs/stream",
+    response_class=EventSourceResponse,
+    responses=_STREAM,
+    openapi_extra=_STATE,
 )
 async def stream_run(thread_id: RunThreadId, call: Call) -> EventSourceResponse:
     """Start a run and stream its events in the requested `stream_mode`s."""
     return await _stream(call, thread_id)
 
 
-@router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS)
+@router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS, openapi_extra=_STATE)
 async def wait_run(thread_id: RunThreadId, call: Call, response: Response) -> dict[str, Any]:
     """Run to the end; the thread's state values (`{messages: [...]}`, bounded)."""
     return await _wait(call, thread_id, response)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join", responses=_ERRORS)
+@router.get("/threads/{thread_id}/runs/{run_id}/join", responses=_ERRORS, openapi_extra=_STATE)
 async def join_run(
     thread: ThreadDep, run_id: str, views: Views, response: Response
 ) -> dict[str, Any]:
@@ -223,13 +278,15 @@ async def join_run(
     return await _values(views, result.run)
 
 
-@router.post("/runs/stream", response_class=EventSourceResponse, responses=_STREAM)
+@router.post(
+    "/runs/stream", response_class=EventSourceResponse, responses=_STREAM, openapi_extra=_STATE
+)
 async def stream_stateless(call: Call) -> EventSourceResponse:
     """A run on a new thread, deleted at the end unless `on_completion` is `keep`."""
     return await _stream(call, None)
 
 
-@router.post("/runs/wait", responses=_ERRORS)
+@router.post("/runs/wait", responses=_ERRORS, openapi_extra=_STATE)
 async def wait_stateless(call: Call, response: Response) -> dict[str, Any]:
     """A run on a new thread, waited for; the thread is deleted unless `on_completion: keep`."""
     return await _wait(call, None, response)

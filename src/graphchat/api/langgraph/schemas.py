@@ -4,12 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from graphchat.api.schemas import Configurable, InputMessage, Metadata, ThreadId
+from graphchat.api.schemas.bodies import (
+    USER_MESSAGE_SCHEMA as USER_MESSAGE,  # the native runs' rule
+)
 
-SearchLimit = Annotated[int, Field(ge=1, le=1000)]
-SearchOffset = Annotated[int, Field(ge=0, le=1_000_000)]
+
+def _not_bool(value: object) -> object:
+    """JSON Schema's integers include `3.0` but not `true`, which pydantic's lax mode takes."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not an integer")
+    return value
+
+
+SearchLimit = Annotated[int, Field(ge=1, le=1000), BeforeValidator(_not_bool)]
+SearchOffset = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_bool)]
 Name = Annotated[str, StringConstraints(max_length=200)]
 
 
@@ -57,10 +75,82 @@ class RunConfigIn(LenientBody):
     configurable: Configurable = Field(default_factory=Configurable)
 
 
+class ApproveIn(LenientBody):
+    type: Literal["approve"]
+
+
+class EditedActionIn(LenientBody):
+    name: Name | None = None
+    args: dict[str, Any]
+
+
+class EditIn(LenientBody):
+    type: Literal["edit"]
+    edited_action: EditedActionIn = Field(description="The call to run instead: its arguments.")
+
+
+class RejectIn(LenientBody):
+    type: Literal["reject"]
+    message: Annotated[str, StringConstraints(max_length=32_000)] | None = Field(
+        None, description="Why: the model reads it in the error tool message."
+    )
+
+
+DecisionIn = Annotated[ApproveIn | EditIn | RejectIn, Field(discriminator="type")]
+
+
+class HitlResponseIn(LenientBody):
+    """LangChain's `HITLResponse`: one decision per action request of the interrupt, in order."""
+
+    decisions: list[DecisionIn] = Field(max_length=64)
+
+
+class CommandIn(LenientBody):
+    """LangGraph's `Command`; graphchat carries out `resume` (a pause's decisions) alone."""
+
+    resume: HitlResponseIn | dict[Name, HitlResponseIn] = Field(
+        description="The decisions, or `{<interrupt id>: {decisions: [...]}}`."
+    )
+    goto: None = Field(None, description="Not supported (only null).")
+    update: None = Field(None, description="Not supported (only null).")
+
+
+# A run has input with a user message, or a `command` and no input messages.
+_INPUT_OR_COMMAND: dict[str, Any] = {
+    "anyOf": [
+        {
+            "required": ["input"],
+            "properties": {
+                "input": {
+                    "type": "object",
+                    "required": ["messages"],
+                    "properties": {"messages": {"minItems": 1, "contains": USER_MESSAGE}},
+                },
+                "command": {"type": "null"},
+            },
+        },
+        {
+            "required": ["command"],
+            "properties": {
+                "command": {"type": "object"},
+                "input": {
+                    "anyOf": [
+                        {"type": "null"},
+                        {"type": "object", "properties": {"messages": {"maxItems": 0}}},
+                    ]
+                },
+            },
+        },
+    ]
+}
+
+
 class RunCreate(LenientBody):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_INPUT_OR_COMMAND)
+
     assistant_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     input: RunInputIn | None = None
-    command: dict[str, Any] | None = None
+    command: CommandIn | None = None
     config: RunConfigIn = Field(default_factory=RunConfigIn)
     metadata: Metadata | None = None
     stream_mode: list[Annotated[str, StringConstraints(max_length=64)]] = Field(

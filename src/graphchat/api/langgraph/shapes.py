@@ -7,8 +7,9 @@ from typing import Any
 
 from graphchat.api.langgraph.schemas import AssistantOut, ThreadCheckpoint, ThreadStateOut
 from graphchat.errors import NotFound
+from graphchat.service.approvals import hitl_request, pending_of
 from graphchat.service.payloads import message_payload
-from graphchat.service.records import Message, RunStatus
+from graphchat.service.records import Message, Run, RunStatus
 from graphchat.service.thread_state import State, checkpoint_id
 
 GRAPH_ID = "agent"
@@ -16,8 +17,10 @@ GRAPH_ID = "agent"
 ASSISTANT_ID = str(uuid.uuid5(uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8"), GRAPH_ID))
 _EPOCH = "2026-01-01T00:00:00+00:00"
 _TYPES = {"user": "human", "assistant": "ai", "tool": "tool", "system": "system"}
-# graphchat's `cancelled` (stopped by a caller) is LangGraph's `interrupted`.
-_RUN_STATUSES = {RunStatus.CANCELLED: "interrupted"}
+# graphchat's `cancelled` (stopped by a caller) and `requires_action` (paused for approval)
+# are both LangGraph's `interrupted`; `graphchat_status` keeps them apart.
+_RUN_STATUSES = {RunStatus.CANCELLED: "interrupted", RunStatus.REQUIRES_ACTION: "interrupted"}
+INTERRUPT_KEY = "__interrupt__"
 
 
 def assistant() -> AssistantOut:
@@ -47,6 +50,14 @@ def resolve_assistant(assistant_id: str) -> AssistantOut:
 
 def run_status(status: RunStatus) -> str:
     return _RUN_STATUSES.get(status, status.value)
+
+
+def run_status_named(name: object) -> object:
+    """`run_status` of a status carried by name (an event's), anything else as it is."""
+    try:
+        return run_status(RunStatus(str(name)))
+    except ValueError:
+        return name
 
 
 def ai_chunk(message_id: str, content: str, **extra: Any) -> dict[str, Any]:
@@ -120,16 +131,57 @@ def _checkpoint(thread_id: str, seq: int | None) -> ThreadCheckpoint:
     )
 
 
-def thread_state(thread_id: str, state: State) -> ThreadStateOut:
+def interrupt(pending: dict[str, Any]) -> dict[str, Any]:
+    """A pause (`pending_of` view) as a LangGraph `Interrupt` carrying LangChain's HITL request.
+
+    Its id is the id of the model message that asked for the calls: one per pause.
+    """
+    return {"value": hitl_request(pending), "id": pending["message_id"]}
+
+
+def run_interrupts(run: Run | None) -> list[dict[str, Any]]:
+    """The interrupts a run waits on: one while paused, none otherwise."""
+    pending = pending_of(run) if run is not None else None
+    return [interrupt(pending)] if pending is not None else []
+
+
+def thread_interrupts(paused: Run | None) -> dict[str, list[dict[str, Any]]]:
+    """A thread's `interrupts`: by task id (the paused run's id), as LangGraph threads carry."""
+    found = run_interrupts(paused)
+    return {paused.id: found} if paused is not None and found else {}
+
+
+def _tasks(paused: Run | None) -> list[dict[str, Any]]:
+    found = run_interrupts(paused)
+    if paused is None or not found:
+        return []
+    return [
+        {
+            "id": paused.id,
+            "name": "tools",
+            "path": ["__pregel_pull", "tools"],
+            "error": None,
+            "interrupts": found,
+            "checkpoint": None,
+            "state": None,
+            "result": None,
+        }
+    ]
+
+
+def thread_state(thread_id: str, state: State, paused: Run | None = None) -> ThreadStateOut:
+    """One state; `paused` (the thread's run waiting for approval) makes it the pause's state,
+    with the pending `tools` task and its interrupt, where agent-chat-ui looks after a reload."""
+    tasks = _tasks(paused)
     return ThreadStateOut(
         values={"messages": langchain_messages(state.messages)},
-        next=state.next,
+        next=["tools"] if tasks else state.next,
         checkpoint=_checkpoint(thread_id, state.seq),
         metadata={"source": state.source, "step": state.step, "graph_id": GRAPH_ID},
         created_at=state.created_at.isoformat() if state.created_at else None,
         parent_checkpoint=(
             _checkpoint(thread_id, state.parent_seq) if state.parent_seq is not None else None
         ),
-        tasks=[],
-        interrupts=[],
+        tasks=tasks,
+        interrupts=tasks[0]["interrupts"] if tasks else [],
     )

@@ -12,7 +12,14 @@ from typing import Any
 import orjson
 from sse_starlette import ServerSentEvent
 
-from graphchat.api.langgraph.shapes import ai_chunk, langchain_message, langchain_messages
+from graphchat.api.langgraph.shapes import (
+    INTERRUPT_KEY,
+    ai_chunk,
+    interrupt,
+    langchain_message,
+    langchain_messages,
+    run_status_named,
+)
 from graphchat.service.events import RunEvent
 from graphchat.service.records import Message
 from graphchat.service.thread_state import VALUES_MAX_MESSAGES
@@ -59,7 +66,7 @@ class LangGraphRenderer:
             body = {"error": error.get("code", "error"), "message": error.get("message", "")}
             yield self._sse(event, "error", body)
         else:
-            yield self._sse(event, "end", {"status": event.data.get("status")})
+            yield from self._render_end(event)
 
     def _render_token(self, event: RunEvent) -> Iterable[ServerSentEvent]:
         message_id, text = event.data["message_id"], event.data["text"]
@@ -91,6 +98,19 @@ class LangGraphRenderer:
             yield self._sse(event, "updates", {node: {"messages": [message]}})
         if "values" in self._modes:
             yield self._sse(event, "values", {"messages": self._values})
+
+    def _render_end(self, event: RunEvent) -> Iterable[ServerSentEvent]:
+        """The run's end; a pause first shows its interrupt in `updates` and `values`, as
+        LangGraph does (a `values` payload with `__interrupt__` is merged, not replaced)."""
+        status = event.data.get("status")
+        pending = event.data.get("pending")
+        if pending:
+            found = {INTERRUPT_KEY: [interrupt(pending)]}
+            if "updates" in self._modes:
+                yield self._sse(event, "updates", found)
+            if "values" in self._modes:
+                yield self._sse(event, "values", found)
+        yield self._sse(event, "end", {"status": run_status_named(status)})
 
     def _sse(
         self, event: RunEvent, name: str, data: Any, retry: int | None = None

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body
 
 from graphchat.api.deps import OwnerDep, ThreadDep, ThreadStateDep
-from graphchat.api.langgraph.body import json_body
+from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.schemas import HistoryIn, ThreadSearch, ThreadStateOut
-from graphchat.api.langgraph.shapes import ASSISTANT_ID, GRAPH_ID, langchain_messages, thread_state
+from graphchat.api.langgraph.shapes import (
+    ASSISTANT_ID,
+    GRAPH_ID,
+    langchain_messages,
+    thread_interrupts,
+    thread_state,
+)
 from graphchat.api.schemas import ThreadOut
 from graphchat.api.threads import thread_out
 from graphchat.service.records import ThreadQuery
 from graphchat.service.thread_state import thread_status
 
-router = APIRouter(prefix="/threads", tags=["langgraph"])
+router = APIRouter(prefix="/threads", tags=["langgraph"], route_class=JsonBodyRoute)
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread"}}
 # Every thread belongs to the one graph: these keys match all threads, or none.
 _GRAPH_KEYS = {"graph_id": GRAPH_ID, "assistant_id": ASSISTANT_ID}
@@ -31,11 +37,12 @@ def _own_metadata(metadata: dict[str, Any]) -> dict[str, Any] | None:
 
 @router.post("/search")
 async def search_threads(
-    body: Annotated[ThreadSearch, Depends(json_body(ThreadSearch))],
     owner: OwnerDep,
     states: ThreadStateDep,
+    body: Annotated[ThreadSearch | None, Body()] = None,
 ) -> list[ThreadOut]:
     """The caller's threads matching metadata, ids and status; values hold the first message."""
+    body = body or ThreadSearch()
     metadata = _own_metadata(body.metadata or {})
     if metadata is None:
         return []
@@ -49,30 +56,43 @@ async def search_threads(
         descending=body.sort_order != "asc",
     )
     found, firsts = await states.search(query, body.status)
-    return [
-        thread_out(
-            item.thread,
-            status=thread_status(item.last_run_status),
-            values={"messages": langchain_messages([firsts[item.thread.id]])}
-            if item.thread.id in firsts
-            else None,
+    out = []
+    for item in found:
+        status = thread_status(item.last_run_status)
+        first = firsts.get(item.thread.id)
+        # Only a paused thread has interrupts: the one extra read is for those alone.
+        paused = await states.paused(item.thread) if status == "interrupted" else None
+        out.append(
+            thread_out(
+                item.thread,
+                status=status,
+                values={"messages": langchain_messages([first])} if first else None,
+                interrupts=thread_interrupts(paused),
+            )
         )
-        for item in found
-    ]
+    return out
 
 
 @router.get("/{thread_id}/state", responses=_NOT_FOUND)
 async def get_state(thread: ThreadDep, states: ThreadStateDep) -> ThreadStateOut:
-    """The thread's latest state (an empty thread has no checkpoint id)."""
-    return thread_state(thread.id, await states.state(thread))
+    """The thread's latest state (an empty thread has no checkpoint id); a paused thread's
+    carries the pending `tools` task and its interrupt (LangChain's HITL request)."""
+    return thread_state(thread.id, await states.state(thread), await states.paused(thread))
 
 
 @router.post("/{thread_id}/history", responses=_NOT_FOUND)
 async def get_history(
     thread: ThreadDep,
     states: ThreadStateDep,
-    body: Annotated[HistoryIn, Depends(json_body(HistoryIn))],
+    body: Annotated[HistoryIn | None, Body()] = None,
 ) -> list[ThreadStateOut]:
-    """Past states, newest first: two per turn (after the input, after the reply)."""
-    found = await states.history(thread, limit=body.limit, before=body.before_id())
-    return [thread_state(thread.id, state) for state in found]
+    """Past states, newest first: two per turn (after the input, after the reply); the latest
+    of a paused thread carries its interrupt, as in `/state`."""
+    body = body or HistoryIn()
+    before = body.before_id()
+    found = await states.history(thread, limit=body.limit, before=before)
+    paused = await states.paused(thread) if found and before is None else None
+    return [
+        thread_state(thread.id, state, paused if index == 0 else None)
+        for index, state in enumerate(found)
+    ]

@@ -23,7 +23,7 @@ MAX_STOP_SEQUENCES = 8
 
 
 # "At least one user message", as JSON Schema: a role (or, without one, a type) of user/human.
-_USER_MESSAGE: JsonDict = {
+USER_MESSAGE_SCHEMA: JsonDict = {
     "anyOf": [
         {"properties": {"role": {"enum": ["user", "human"]}}, "required": ["role"]},
         {
@@ -205,7 +205,7 @@ class RunInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     messages: list[InputMessage] = Field(
-        min_length=1, max_length=64, json_schema_extra={"contains": _USER_MESSAGE}
+        min_length=1, max_length=64, json_schema_extra={"contains": USER_MESSAGE_SCHEMA}
     )
     thread_id: ThreadId | None = None
 
