@@ -18,6 +18,7 @@ from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRuns
 from graphchat.service.monitor import RunMonitor, new_worker_id
 from graphchat.service.runs import RunService
+from graphchat.service.search import SearchService
 from graphchat.service.thread_state import VALUES_MAX_MESSAGES, ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
@@ -57,6 +58,7 @@ class Services:
     tools: ToolRegistry
     runs: RunService
     thread_state: ThreadStateService
+    search: SearchService
     background: list[asyncio.Task[None]] = field(default_factory=list)
     mcp: McpToolSource | None = None
 
@@ -130,6 +132,7 @@ class Services:
             tools=tools,
             runs=runs,
             thread_state=ThreadStateService(store, VALUES_MAX_MESSAGES),
+            search=SearchService(store),
             background=background,
             mcp=mcp,
         )

@@ -12,6 +12,7 @@ from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
 from graphchat.store.run_events import RunEventRepository
 from graphchat.store.runs import RunRepository
+from graphchat.store.search import SearchRepository
 from graphchat.store.thread_search import ThreadSearchRepository
 from graphchat.store.threads import ThreadRepository
 
@@ -27,6 +28,7 @@ class Store:
         self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
+        self.search = SearchRepository(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:
