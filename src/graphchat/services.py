@@ -13,6 +13,7 @@ from graphchat.llm.factory import build_router
 from graphchat.llm.router import ModelRouter
 from graphchat.observability.metrics import Metrics
 from graphchat.observability.model_calls import InstrumentedProvider
+from graphchat.service.archive import ArchiveService
 from graphchat.service.chat import ChatService, TurnLimits
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRuns
@@ -59,6 +60,7 @@ class Services:
     runs: RunService
     thread_state: ThreadStateService
     search: SearchService
+    archive: ArchiveService
     background: list[asyncio.Task[None]] = field(default_factory=list)
     mcp: McpToolSource | None = None
 
@@ -133,6 +135,7 @@ class Services:
             runs=runs,
             thread_state=ThreadStateService(store, VALUES_MAX_MESSAGES),
             search=SearchService(store),
+            archive=ArchiveService(store),
             background=background,
             mcp=mcp,
         )

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.settings import Settings
 from graphchat.store.api_keys import ApiKeyRepository
+from graphchat.store.archive import ArchiveRepository
 from graphchat.store.database import create_engine, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
@@ -29,6 +30,7 @@ class Store:
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
         self.search = SearchRepository(engine)
+        self.archive = ArchiveRepository(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:
