@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from graphchat.agent import build_graph
 from graphchat.agent.tools import ToolRegistry, build_registry
+from graphchat.llm.base import ChatProvider
 from graphchat.llm.factory import build_router
 from graphchat.llm.router import ModelRouter
 from graphchat.observability.metrics import Metrics
@@ -22,6 +23,7 @@ from graphchat.service.runs import RunService
 from graphchat.service.search import SearchService
 from graphchat.service.thread_state import VALUES_MAX_MESSAGES, ThreadStateService
 from graphchat.service.threads import ThreadService
+from graphchat.service.titles import TitleWriter
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.replies import ReplyRepository
@@ -48,6 +50,17 @@ async def _open_mcp(settings: Settings, tools: ToolRegistry) -> McpToolSource | 
     return source
 
 
+def _title_writer(settings: Settings, store: Store, model: ChatProvider) -> TitleWriter | None:
+    if not settings.titles_from_model:
+        return None
+    return TitleWriter(
+        store,
+        model,
+        max_tokens=settings.title_max_tokens,
+        timeout=settings.title_timeout_seconds,
+    )
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -63,6 +76,7 @@ class Services:
     archive: ArchiveService
     background: list[asyncio.Task[None]] = field(default_factory=list)
     mcp: McpToolSource | None = None
+    titles: TitleWriter | None = None
 
     @classmethod
     async def open(cls, settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -90,6 +104,7 @@ class Services:
             count_cache=settings.cache == "on",
         )
         worker_id = new_worker_id()
+        titles = _title_writer(settings, store, model)
         runs = RunService(store, live_runs)
         events = EventWriter(
             store.run_events,
@@ -117,6 +132,7 @@ class Services:
             events=events,
             worker_id=worker_id,
             enqueue_timeout=settings.enqueue_timeout_seconds,
+            titles=titles,
         )
         background = [
             asyncio.create_task(events.run_forever(), name="run-event-writer"),
@@ -138,10 +154,13 @@ class Services:
             archive=ArchiveService(store),
             background=background,
             mcp=mcp,
+            titles=titles,
         )
 
     async def close(self) -> None:
         await self.live_runs.shutdown(SHUTDOWN_GRACE_SECONDS)
+        if self.titles is not None:
+            await self.titles.close()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
