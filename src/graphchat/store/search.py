@@ -25,16 +25,10 @@ from graphchat.store.tables import MessageRow, ThreadRow
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 MAX_TERMS = 16
-# Private-use characters mark the hits in the database's snippet; they become <mark> after the
-# text around them is HTML-escaped, so a message's own markup can never reach a page as HTML.
-_START, _STOP = "\ue000", "\ue001"
 _ELLIPSIS = "…"
-_SNIPPET_TOKENS = 16
-_HEADLINE_OPTIONS = (
-    f"StartSel={_START}, StopSel={_STOP}, MaxWords=24, MinWords=8, ShortWord=2, "
-    f'MaxFragments=2, FragmentDelimiter=" {_ELLIPSIS} "'
-)
-_HEADLINE_CHARS = 20_000  # ts_headline re-parses the text: bound its work per hit
+_SNIPPET_CHARS = 200
+# bm25 is computed for this many of the newest matches at most (SQLite), see _sqlite_messages.
+RANKED_CANDIDATES = 2_000
 _CONFIG: ColumnElement[Any] = literal_column("'simple'::regconfig")
 _WORD = re.compile(r"[^\W_]+")
 
@@ -81,51 +75,71 @@ def _tsquery(terms: Sequence[str]) -> str:
     return " & ".join(quoted)
 
 
-def highlighted(raw: str) -> str:
-    """The database's snippet as safe HTML: escaped, with the hits in <mark>."""
-    escaped = html.escape(raw, quote=False)
-    return escaped.replace(_START, "<mark>").replace(_STOP, "</mark>")
+def snippet(text: str, terms: Sequence[str]) -> str:
+    """About `_SNIPPET_CHARS` of `text` around its first hit, HTML-escaped, hits in <mark>."""
+    words = "|".join(re.escape(term) for term in terms[:-1])
+    last = re.escape(terms[-1]) + r"[^\W_]*"  # the last term matches as a prefix
+    pattern = re.compile(rf"(?<![^\W_])(?:{words + '|' if words else ''}{last})(?![^\W_])", re.I)
+    first = pattern.search(text)
+    begin = max(0, (first.start() if first else 0) - _SNIPPET_CHARS // 4)
+    if begin > 0:
+        begin = text.find(" ", begin, begin + 20) + 1 or begin  # start on a word
+    window = text[begin : begin + _SNIPPET_CHARS]
+    parts, at = [], 0
+    for hit in pattern.finditer(window):
+        parts += [html.escape(window[at : hit.start()], quote=False), "<mark>"]
+        parts += [html.escape(hit.group(), quote=False), "</mark>"]
+        at = hit.end()
+    parts.append(html.escape(window[at:], quote=False))
+    before = _ELLIPSIS if begin > 0 else ""
+    after = _ELLIPSIS if begin + _SNIPPET_CHARS < len(text) else ""
+    return before + "".join(parts).replace("\n", " ") + after
 
 
 def _message_columns() -> list[Any]:
     return [*_MESSAGE.c, _THREAD.c.title.label("thread_title")]
 
 
-def _sqlite_messages(terms: Sequence[str], owner: str) -> Select[Any]:
+def _owned(statement: Select[Any], owner: str, exclude_run_id: str | None) -> Select[Any]:
+    statement = statement.join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id).where(
+        _THREAD.c.owner == owner
+    )
+    if exclude_run_id is not None:
+        run = _MESSAGE.c.run_id
+        statement = statement.where(run.is_(None) | (run != exclude_run_id))
+    return statement
+
+
+def _sqlite_messages(terms: Sequence[str], owner: str, exclude: str | None) -> Select[Any]:
+    """bm25 over the newest `RANKED_CANDIDATES` matches: FTS5 walks its index newest first and
+    stops there, so a very common word costs no more than a rarer one."""
     fts = table("messages_fts", column("rowid"))
     name = _sql("messages_fts")
-    snippet = func.snippet(name, 0, _START, _STOP, _ELLIPSIS, _SNIPPET_TOKENS)
-    return (
-        select(*_message_columns(), snippet.label("snippet"))
+    matches = (
+        select(*_message_columns(), func.bm25(name).label("score"))
         .select_from(fts)
         .join(_MESSAGE, _sql("messages.rowid") == fts.c.rowid)
-        .join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
-        .where(name.op("MATCH")(_fts5_query(terms)), _THREAD.c.owner == owner)
-        .order_by(func.bm25(name), _MESSAGE.c.created_at.desc(), _MESSAGE.c.id)
+        .where(name.op("MATCH")(_fts5_query(terms)))
     )
+    candidates = (
+        _owned(matches, owner, exclude)
+        .order_by(fts.c.rowid.desc())
+        .limit(RANKED_CANDIDATES)
+        .subquery("candidates")
+    )
+    columns = [c for c in candidates.c if c.name != "score"]
+    order = (candidates.c.score, candidates.c.created_at.desc(), candidates.c.id)
+    return select(*columns).order_by(*order)
 
 
-def _postgres_messages(terms: Sequence[str], owner: str) -> Select[Any]:
+def _postgres_messages(terms: Sequence[str], owner: str, exclude: str | None) -> Select[Any]:
     query = func.to_tsquery(_CONFIG, _tsquery(terms))
     vector = _sql("messages.search_vector")
     rank = func.ts_rank(vector, query)
-    return (
-        select(*_message_columns(), literal_column("NULL").label("snippet"), rank.label("score"))
-        .join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
-        .where(vector.op("@@")(query), _THREAD.c.owner == owner)
-        .order_by(rank.desc(), _MESSAGE.c.created_at.desc(), _MESSAGE.c.id)
+    statement = select(*_message_columns()).where(vector.op("@@")(query))
+    return _owned(statement, owner, exclude).order_by(
+        rank.desc(), _MESSAGE.c.created_at.desc(), _MESSAGE.c.id
     )
-
-
-def _with_headlines(ranked: Select[Any], terms: Sequence[str]) -> Select[Any]:
-    """PostgreSQL: headlines for the page's rows only (ts_headline is the costly part)."""
-    page = ranked.subquery("page")
-    text = func.left(page.c.content, _HEADLINE_CHARS)
-    query = func.to_tsquery(_CONFIG, _tsquery(terms))
-    headline = func.ts_headline(_CONFIG, text, query, _HEADLINE_OPTIONS)
-    columns = [c for c in page.c if c.name != "snippet"]
-    order = (page.c.score.desc(), page.c.created_at.desc(), page.c.id)
-    return select(*columns, headline.label("snippet")).order_by(*order)
 
 
 async def matching_messages(
@@ -137,32 +151,23 @@ async def matching_messages(
     offset: int = 0,
     exclude_run_id: str | None = None,
 ) -> Sequence[Row[Any]]:
-    """`owner`'s messages matching `text`, best first: message columns, thread_title, snippet."""
+    """`owner`'s messages matching `text`, best first: message columns and thread_title."""
     terms = search_terms(text)
     if not terms:
         return []
-    sqlite = connection.dialect.name == "sqlite"
-    statement = _sqlite_messages(terms, owner) if sqlite else _postgres_messages(terms, owner)
-    if exclude_run_id is not None:
-        statement = statement.where(
-            _MESSAGE.c.run_id.is_(None) | (_MESSAGE.c.run_id != exclude_run_id)
-        )
-    statement = statement.limit(limit).offset(offset)
-    if not sqlite:
-        statement = _with_headlines(statement, terms)
+    build = _sqlite_messages if connection.dialect.name == "sqlite" else _postgres_messages
+    statement = build(terms, owner, exclude_run_id).limit(limit).offset(offset)
     return list((await connection.execute(statement)).all())
 
 
 def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
-    columns = [_THREAD.c.id, _THREAD.c.title, _THREAD.c.updated_at]
+    statement = select(_THREAD.c.id, _THREAD.c.title, _THREAD.c.updated_at)
     rank: ColumnElement[Any]
     if dialect == "sqlite":
         fts = table("threads_fts", column("rowid"))
         name = _sql("threads_fts")
-        snippet = func.snippet(name, 0, _START, _STOP, _ELLIPSIS, _SNIPPET_TOKENS)
         statement = (
-            select(*columns, snippet.label("snippet"))
-            .select_from(fts)
+            statement.select_from(fts)
             .join(_THREAD, _sql("threads.rowid") == fts.c.rowid)
             .where(name.op("MATCH")(_fts5_query(terms)))
         )
@@ -170,8 +175,7 @@ def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
     else:
         query = func.to_tsquery(_CONFIG, _tsquery(terms))
         vector = _sql("threads.title_vector")
-        snippet = func.ts_headline(_CONFIG, _THREAD.c.title, query, _HEADLINE_OPTIONS)
-        statement = select(*columns, snippet.label("snippet")).where(vector.op("@@")(query))
+        statement = statement.where(vector.op("@@")(query))
         rank = func.ts_rank(vector, query).desc()
     return statement.where(_THREAD.c.owner == owner).order_by(rank, _THREAD.c.updated_at.desc())
 
@@ -184,6 +188,7 @@ class SearchRepository:
         self, owner: str, text: str, *, limit: int, offset: int = 0
     ) -> Page[MessageHit]:
         """A page of hits, best first."""
+        terms = search_terms(text)
         async with transaction(self._engine) as connection:
             rows = await matching_messages(connection, owner, text, limit=limit + 1, offset=offset)
         hits = [
@@ -194,7 +199,7 @@ class SearchRepository:
                 seq=row.seq,
                 role=row.role,
                 created_at=row.created_at,
-                snippet=highlighted(row.snippet or ""),
+                snippet=snippet(row.content, terms),
             )
             for row in rows[:limit]
         ]
@@ -209,6 +214,5 @@ class SearchRepository:
             statement = _titles(terms, owner, connection.dialect.name).limit(limit)
             rows = (await connection.execute(statement)).all()
         return [
-            TitleHit(row.id, row.title, highlighted(row.snippet or ""), row.updated_at)
-            for row in rows
+            TitleHit(row.id, row.title, snippet(row.title, terms), row.updated_at) for row in rows
         ]
