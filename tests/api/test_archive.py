@@ -193,3 +193,10 @@ def test_an_archive_over_the_body_limit_is_refused(start_server: Any) -> None:
         body = json.dumps([_conversation("big", "x" * 4096)])
         response = api.post("/import", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 413
+
+
+def test_an_imported_thread_id_must_be_one_the_api_can_address(api: httpx.Client) -> None:
+    result = _import(api, json.dumps([_conversation("no/slashes", "x")]))
+
+    assert result["imported"] == []
+    assert result["failed"][0]["error"].startswith("thread_id: String should match pattern")

@@ -14,6 +14,7 @@ from graphchat.service.archive_formats import archive_thread, parse_conversation
 from graphchat.service.json_stream import MalformedArchive, json_array_items
 from graphchat.store import Store
 from graphchat.store.records import Message, Thread
+from graphchat.store.threads import encode_cursor
 
 ExportFormat = Literal["json", "markdown"]
 ARCHIVE_VERSION = 1
@@ -79,14 +80,14 @@ class ArchiveService:
                 return messages
 
     async def _threads(self, owner: str) -> AsyncIterator[Thread]:
-        offset = 0
+        cursor = None  # keyset paging: a thread touched meanwhile is never exported twice
         while True:
-            page = await self._store.threads.page(owner, limit=_THREAD_PAGE, offset=offset)
+            page = await self._store.threads.page(owner, limit=_THREAD_PAGE, cursor=cursor)
             for thread in page.items:
                 yield thread
             if not page.has_more:
                 return
-            offset += len(page.items)
+            cursor = encode_cursor(page.items[-1].updated_at, page.items[-1].id)
 
     async def export_thread(self, thread: Thread, format: ExportFormat) -> str:
         messages = await self._messages(thread.id)

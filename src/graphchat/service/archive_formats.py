@@ -3,6 +3,8 @@ Open WebUI's chat export, each turned into a thread and its messages (or a `Valu
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -13,6 +15,8 @@ from graphchat.store.records import Message, Thread
 ArchiveFormat = Literal["graphchat", "chatgpt", "openwebui"]
 _ROLES = {"user", "assistant", "system", "tool"}
 _TITLE_MAX = 200
+# The API's thread id pattern (api.schemas.ID_PATTERN): an imported thread must be addressable.
+THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 
 
 class ArchiveMessage(BaseModel):
@@ -44,7 +48,7 @@ class ArchiveThread(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    thread_id: str = Field(min_length=1, max_length=128)
+    thread_id: str = Field(pattern=THREAD_ID_PATTERN)
     title: str | None = Field(default=None, max_length=_TITLE_MAX)
     model: str | None = Field(default=None, max_length=200)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -125,9 +129,8 @@ def _branch(nodes: dict[str, Any], leaf: Any, parent_key: str) -> list[dict[str,
 def _conversation(
     owner: str, source_id: Any, title: Any, created: datetime, updated: datetime, turns: list[Any]
 ) -> tuple[Thread, list[Message]]:
-    thread_id = str(source_id) if isinstance(source_id, str) and source_id else None
-    if thread_id is None or len(thread_id) > 128:
-        raise ValueError("the conversation has no usable id")
+    usable = isinstance(source_id, str) and re.fullmatch(THREAD_ID_PATTERN, source_id)
+    thread_id = source_id if usable else str(uuid.uuid4())
     messages = [
         Message(
             id=turn["id"],
