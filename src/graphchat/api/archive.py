@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -15,6 +15,15 @@ from graphchat.service.archive import ArchiveService
 router = APIRouter(tags=["archive"])
 
 _MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8"}
+_EXPORTED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "graphchat's JSON export, or Markdown with `format=markdown`.",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "text/markdown": {"schema": {"type": "string"}},
+        },
+    }
+}
 _SUFFIX = {"json": "json", "markdown": "md"}
 Format = Annotated[
     Literal["json", "markdown"],
@@ -33,7 +42,10 @@ def _attachment(name: str, format: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}.{_SUFFIX[format]}"'}
 
 
-@router.get("/threads/{thread_id}/export", responses={404: {"description": "No such thread"}})
+@router.get(
+    "/threads/{thread_id}/export",
+    responses={**_EXPORTED, 404: {"description": "No such thread"}},
+)
 async def export_thread(
     thread: ThreadDep, archive: ArchiveDep, format: Format = "json"
 ) -> Response:
@@ -43,7 +55,7 @@ async def export_thread(
     return Response(body, media_type=_MEDIA[format], headers=headers)
 
 
-@router.get("/export")
+@router.get("/export", responses=_EXPORTED)
 async def export_all(owner: OwnerDep, archive: ArchiveDep, format: Format = "json") -> Response:
     """All of the caller's threads, streamed thread by thread."""
     body = (part.encode() async for part in archive.export_all(owner, format))
