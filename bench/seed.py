@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -33,12 +33,19 @@ def _thread_rows(threads: list[tuple[str, int]]) -> Iterator[tuple[Any, ...]]:
         yield (thread_id, OWNER, f"thread {index}", MODEL, "{}", stamp, stamp)
 
 
-def _message_rows(threads: list[tuple[str, int]]) -> Iterator[tuple[Any, ...]]:
+Content = Callable[[str, int], str]
+
+
+def ordinary_text(thread_id: str, seq: int) -> str:
+    return f"message {seq} of {thread_id}: some ordinary chat text to page through."
+
+
+def _message_rows(threads: list[tuple[str, int]], text: Content) -> Iterator[tuple[Any, ...]]:
     for thread_id, count in threads:
         for seq in range(1, count + 1):
             role = "user" if seq % 2 else "assistant"
             stamp = _BASE + timedelta(milliseconds=seq)
-            content = f"message {seq} of {thread_id}: some ordinary chat text to page through."
+            content = text(thread_id, seq)
             yield (str(uuid.uuid4()), thread_id, seq, role, content, "complete", False, stamp)
 
 
@@ -55,13 +62,13 @@ def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _seed_sqlite(path: str, threads: list[tuple[str, int]]) -> None:
+def _seed_sqlite(path: str, threads: list[tuple[str, int]], text: Content) -> None:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("BEGIN")
         for table, columns, rows in (
             ("threads", _THREAD_COLUMNS, _thread_rows(threads)),
-            ("messages", _MESSAGE_COLUMNS, _message_rows(threads)),
+            ("messages", _MESSAGE_COLUMNS, _message_rows(threads, text)),
         ):
             marks = ", ".join("?" for _ in columns)
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
@@ -73,12 +80,12 @@ def _seed_sqlite(path: str, threads: list[tuple[str, int]]) -> None:
         connection.close()
 
 
-async def _seed_postgres(url: str, threads: list[tuple[str, int]]) -> None:
+async def _seed_postgres(url: str, threads: list[tuple[str, int]], text: Content) -> None:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         for table, columns, rows in (
             ("threads", _THREAD_COLUMNS, _thread_rows(threads)),
-            ("messages", _MESSAGE_COLUMNS, _message_rows(threads)),
+            ("messages", _MESSAGE_COLUMNS, _message_rows(threads, text)),
         ):
             for batch in _batches(rows):
                 await connection.copy_records_to_table(table, records=batch, columns=columns)
@@ -88,9 +95,10 @@ async def _seed_postgres(url: str, threads: list[tuple[str, int]]) -> None:
         await connection.close()
 
 
-def seed(database_url: str, threads: list[tuple[str, int]]) -> None:
-    """Insert `threads` (id, number of messages) with their messages into a migrated database."""
+def seed(database_url: str, threads: list[tuple[str, int]], text: Content = ordinary_text) -> None:
+    """Insert `threads` (id, number of messages) with their messages into a migrated database;
+    `text(thread_id, seq)` writes each message."""
     if database_url.startswith("sqlite"):
-        _seed_sqlite(database_url.split(":///", 1)[1], threads)
+        _seed_sqlite(database_url.split(":///", 1)[1], threads, text)
     else:
-        asyncio.run(_seed_postgres(database_url, threads))
+        asyncio.run(_seed_postgres(database_url, threads, text))

@@ -100,6 +100,7 @@ def make_settings(database_url: str, ollama: FakeOllama) -> Callable[..., Settin
             "log_format": "console",
             "log_level": "warning",
             "sse_heartbeat_seconds": 0.2,
+            "titles_from_model": False,  # its extra model call would take scripted replies
         }
         values.update(overrides)
         return Settings(**values)

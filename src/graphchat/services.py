@@ -9,18 +9,22 @@ from typing import TYPE_CHECKING
 
 from graphchat.agent import build_graph
 from graphchat.agent.tools import ToolRegistry, build_registry
+from graphchat.llm.base import ChatProvider
 from graphchat.llm.factory import build_router
 from graphchat.llm.router import ModelRouter
 from graphchat.observability.metrics import Metrics
 from graphchat.observability.model_calls import InstrumentedProvider
+from graphchat.service.archive import ArchiveService
 from graphchat.service.chat import ChatService, TurnLimits
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRuns
 from graphchat.service.monitor import RunMonitor, new_worker_id
 from graphchat.service.runs import RunService
+from graphchat.service.search import SearchService
 from graphchat.service.system import SystemService
 from graphchat.service.thread_state import VALUES_MAX_MESSAGES, ThreadStateService
 from graphchat.service.threads import ThreadService
+from graphchat.service.titles import TitleWriter
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.replies import ReplyRepository
@@ -47,6 +51,17 @@ async def _open_mcp(settings: Settings, tools: ToolRegistry) -> McpToolSource | 
     return source
 
 
+def _title_writer(settings: Settings, store: Store, model: ChatProvider) -> TitleWriter | None:
+    if not settings.titles_from_model:
+        return None
+    return TitleWriter(
+        store,
+        model,
+        max_tokens=settings.title_max_tokens,
+        timeout=settings.title_timeout_seconds,
+    )
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -59,8 +74,11 @@ class Services:
     runs: RunService
     thread_state: ThreadStateService
     system: SystemService
+    search: SearchService
+    archive: ArchiveService
     background: list[asyncio.Task[None]] = field(default_factory=list)
     mcp: McpToolSource | None = None
+    titles: TitleWriter | None = None
 
     @classmethod
     async def open(cls, settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -88,6 +106,7 @@ class Services:
             count_cache=settings.cache == "on",
         )
         worker_id = new_worker_id()
+        titles = _title_writer(settings, store, model)
         runs = RunService(store, live_runs)
         events = EventWriter(
             store.run_events,
@@ -115,6 +134,7 @@ class Services:
             events=events,
             worker_id=worker_id,
             enqueue_timeout=settings.enqueue_timeout_seconds,
+            titles=titles,
         )
         background = [
             asyncio.create_task(events.run_forever(), name="run-event-writer"),
@@ -133,12 +153,17 @@ class Services:
             runs=runs,
             thread_state=ThreadStateService(store, VALUES_MAX_MESSAGES),
             system=SystemService(settings, store, router, mcp),
+            search=SearchService(store),
+            archive=ArchiveService(store),
             background=background,
             mcp=mcp,
+            titles=titles,
         )
 
     async def close(self) -> None:
         await self.live_runs.shutdown(SHUTDOWN_GRACE_SECONDS)
+        if self.titles is not None:
+            await self.titles.close()
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)

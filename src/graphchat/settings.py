@@ -489,6 +489,19 @@ class Settings(BaseSettings):
     # --- ui ---
     ui_enabled: bool = Field(True, description="Serve the web UI at `/`.")
 
+    # --- added by search
+    titles_from_model: bool = Field(
+        True,
+        description="After a thread's first reply, ask the model for a short title in the "
+        "background (the first message's start stays the title when off or when it fails).",
+    )
+    title_max_tokens: int = Field(
+        24, ge=4, le=200, description="Most tokens the model may spend on a thread title."
+    )
+    title_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest a background title request may take before it is dropped."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _normalize_database_url(cls, value: str) -> str:

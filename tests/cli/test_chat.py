@@ -208,3 +208,20 @@ def test_a_tool_call_waiting_for_approval_is_asked_at_the_prompt(
     assert contents[2].endswith("\n42")
     assert "Error: the user rejected this tool call: no thanks" in contents
     assert contents[-1] == "Not run."
+
+
+def test_search_and_export_from_the_chat(spawn: Any, api: httpx.Client, tmp_path: Path) -> None:
+    assert api.post("/chat", json={"thread_id": "older", "message": "the platypus lays eggs"})
+    child = spawn()
+
+    shown = _say(child, "/search platypus", "older  user #1: the platypus lays eggs")
+    _say(child, "/search zzzz", "no matches")
+    _say(child, "/export", "no thread yet")
+    _say(child, "/open older", "opened thread older")
+    target = tmp_path / "older.md"
+    _say(child, f"/export {target}", f"exported to {target} (markdown)")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+
+    assert "older  title: the platypus lays eggs" in shown
+    assert target.read_text().startswith("# the platypus lays eggs\n")

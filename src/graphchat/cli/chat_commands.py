@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from graphchat.cli.client import GraphchatClient, TurnOptions
 from graphchat.cli.client_errors import ClientError
@@ -122,6 +126,42 @@ def _history(state: ChatState, count: str) -> None:
     print_messages(state.console, page.messages)
 
 
+def highlighted(snippet: str) -> Text:
+    """A search snippet (escaped HTML, hits in <mark>) as terminal text with the hits marked."""
+    text = Text()
+    for index, part in enumerate(re.split(r"</?mark>", snippet)):
+        text.append(html.unescape(part), style="bold reverse" if index % 2 else "")
+    return text
+
+
+def _search(state: ChatState, query: str) -> None:
+    if not query:
+        raise CommandError("usage: /search WORDS")
+    found = state.client.search(query, limit=10)
+    hits = found["messages"]
+    for hit in found["titles"]:
+        state.console.print(
+            Text(f"{hit['thread_id']}  title: ").append(highlighted(hit["snippet"]))
+        )
+    for hit in hits:
+        where = f"{hit['thread_id']}  {hit['role']} #{hit['seq']}: "
+        state.console.print(Text(where).append(highlighted(hit["snippet"])))
+    if not hits and not found["titles"]:
+        state.console.print("no matches")
+    else:
+        state.console.print("(/open THREAD_ID continues a thread)")
+
+
+def _export(state: ChatState, path: str) -> None:
+    thread_id = _current(state)
+    target = Path(path or f"graphchat-{thread_id}.md")
+    format = "json" if target.suffix == ".json" else "markdown"
+    with state.client.export(thread_id, format) as chunks, target.open("wb") as sink:
+        for chunk in chunks:
+            sink.write(chunk)
+    state.console.print(f"exported to {target} ({format})", markup=False, soft_wrap=True)
+
+
 def _help(state: ChatState, _: str) -> None:
     for name, (_handler, text) in COMMANDS.items():
         state.console.print(f"  {name:<22} {text}", markup=False, highlight=False)
@@ -145,6 +185,8 @@ COMMANDS: dict[str, tuple[Handler, str]] = {
     "/model [NAME]": (_model, "list models, or use NAME (`default` for the server's)"),
     "/set [NAME VALUE]": (_set, "temperature, top_p, max_tokens, seed, system, stop (a,b)"),
     "/history [N]": (_history, "show the last N messages of the thread"),
+    "/search WORDS": (_search, "search all your threads"),
+    "/export [FILE]": (_export, "save the thread as Markdown (or JSON if FILE ends in .json)"),
     "/help": (_help, "this list"),
     "/quit": (_quit, "leave (Ctrl-D works too)"),
 }

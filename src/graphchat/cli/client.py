@@ -30,6 +30,7 @@ from graphchat.cli.client_errors import (
 DEFAULT_URL = "http://127.0.0.1:8000"
 # The stream sends heartbeats, so a long read timeout only trips on a dead server.
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0, read=300.0)
+_UNBOUNDED_READ = httpx.Timeout(30.0, connect=5.0, read=None)  # exports, imports
 
 
 # --- shapes of the API's JSON (unknown fields are kept, so `--json` output loses nothing) ---
@@ -367,6 +368,29 @@ class GraphchatClient:
 
     def models(self) -> WireModelList:
         return _parsed(WireModelList, self._request("GET", "/models"))
+
+    # --- search and archives (answers used as JSON: their shapes are the API's) ---
+    def search(self, text: str, *, limit: int = 10) -> dict[str, Any]:
+        return dict(self._request("GET", "/search", params={"q": text, "limit": limit}).json())
+
+    @contextmanager
+    def export(self, thread_id: str | None, format: str) -> Iterator[Iterator[bytes]]:
+        """The export's bytes as they arrive (one thread, or all of the caller's)."""
+        path = f"/threads/{_seg(thread_id)}/export" if thread_id else "/export"
+        params, timeout = {"format": format}, _UNBOUNDED_READ
+        with (
+            translated_errors(self.url),
+            self._http.stream("GET", path, params=params, timeout=timeout) as response,
+        ):
+            if not response.is_success:
+                response.read()
+                raise_for_status(response)
+            yield response.iter_bytes()
+
+    def import_archive(self, body: bytes) -> dict[str, Any]:
+        headers, timeout = {"Content-Type": "application/json"}, _UNBOUNDED_READ
+        response = self._request("POST", "/import", content=body, headers=headers, timeout=timeout)
+        return dict(response.json())
 
 
 def _is_http_url(url: str) -> bool:

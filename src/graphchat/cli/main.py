@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from graphchat import __version__
+from graphchat.cli.archive import export, import_
 from graphchat.cli.ask import ask
 from graphchat.cli.chat import chat
 from graphchat.cli.config import config_app
@@ -27,6 +28,8 @@ app.command(epilog=EXIT_CODES_HELP)(chat)
 app.command(epilog=EXIT_CODES_HELP)(ask)
 app.add_typer(threads_app, name="threads")
 app.command(epilog=EXIT_CODES_HELP)(models)
+app.command("export", epilog=EXIT_CODES_HELP)(export)
+app.command("import", epilog=EXIT_CODES_HELP)(import_)
 app.add_typer(config_app, name="config")
 
 

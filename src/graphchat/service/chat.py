@@ -38,6 +38,7 @@ from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import new_worker_id
 from graphchat.service.runs import RunResult, RunService
+from graphchat.service.titles import TitleWriter
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.store import Store
@@ -125,7 +126,9 @@ class ChatService:
         events: EventWriter | None = None,
         worker_id: str | None = None,
         enqueue_timeout: float = 300.0,
+        titles: TitleWriter | None = None,
     ) -> None:
+        self._titles = titles
         self._store = store
         self._graph = graph
         self._live = live_runs
@@ -323,6 +326,8 @@ class ChatService:
                 )
             else:
                 await recorder.succeed()
+                if self._titles is not None:
+                    self._titles.after_reply(turn)
         except GraphchatError as exc:
             bound.warning("run_failed", code=exc.code, error=exc.message)
             await self._record_failure(turn, recorder, exc)

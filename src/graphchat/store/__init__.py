@@ -7,11 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.settings import Settings
 from graphchat.store.api_keys import ApiKeyRepository
+from graphchat.store.archive import ArchiveRepository
 from graphchat.store.database import create_engine, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
 from graphchat.store.run_events import RunEventRepository
 from graphchat.store.runs import RunRepository
+from graphchat.store.search import SearchRepository
 from graphchat.store.thread_search import ThreadSearchRepository
 from graphchat.store.threads import ThreadRepository
 
@@ -27,6 +29,8 @@ class Store:
         self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
+        self.search = SearchRepository(engine)
+        self.archive = ArchiveRepository(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:

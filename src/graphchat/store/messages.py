@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.store.database import transaction
 from graphchat.store.records import Message, NewMessage, Page
+from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
 
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
-_SEARCHED_ROLES = ("user", "assistant")
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
 
 
@@ -109,26 +109,12 @@ class MessageRepository:
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None
     ) -> list[Message]:
-        """`owner`'s user/assistant messages containing `text` (any case), newest first.
+        """`owner`'s user/assistant messages matching `text` (full-text, any case), best first.
 
         Ownership comes from a join on `threads.owner`, so no other owner's message can match.
         """
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = (
-            select(_MESSAGE)
-            .join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
-            .where(
-                _THREAD.c.owner == owner,
-                _MESSAGE.c.role.in_(_SEARCHED_ROLES),
-                _MESSAGE.c.content.ilike(f"%{escaped}%", escape="\\"),
-            )
-            .order_by(_MESSAGE.c.created_at.desc(), _MESSAGE.c.seq.desc())
-            .limit(limit)
-        )
-        if exclude_run_id is not None:
-            query = query.where(
-                (_MESSAGE.c.run_id.is_(None)) | (_MESSAGE.c.run_id != exclude_run_id)
-            )
         async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
+            rows = await matching_messages(
+                connection, owner, text, limit=limit, exclude_run_id=exclude_run_id
+            )
         return [message_from_row(row) for row in rows]

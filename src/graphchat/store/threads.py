@@ -181,6 +181,13 @@ class ThreadRepository:
             row = (await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))).one()
         return thread_from_row(row)
 
+    async def replace_title(self, thread_id: str, expected: str, title: str) -> bool:
+        """Set the title only if it is still `expected` (a rename meanwhile wins); True if set."""
+        condition = (_THREAD.c.id == thread_id) & (_THREAD.c.title == expected)
+        async with transaction(self._engine, write=True) as connection:
+            result = await connection.execute(update(_THREAD).where(condition).values(title=title))
+        return bool(result.rowcount)
+
     async def delete(self, owner: str, thread_id: str) -> None:
         async with transaction(self._engine, write=True) as connection:
             result = await connection.execute(

@@ -86,6 +86,13 @@ export async function request(path, { method = "GET", body, signal } = {}) {
   return response.status === 204 ? null : response.json();
 }
 
+/** A download (an export): resolves to its bytes as a Blob, or throws an ApiError. */
+export async function download(path) {
+  const response = await authorizedFetch(path, { method: "GET", headers: {} });
+  if (!response.ok) throw await errorFrom(response);
+  return response.blob();
+}
+
 /** Starts `POST /stream`; resolves once the server accepted the run, with its events to iterate. */
 export async function openStream(body, signal) {
   const response = await authorizedFetch("/stream", {

@@ -4,6 +4,7 @@ import { ApiError, cancelRun, onKeyRequired, openStream, request, resumeStream, 
 import { askApproval } from "./approval.js";
 import { Conversation } from "./conversation.js";
 import { askKey, askSettings, askTitle, confirmDelete } from "./dialogs.js";
+import { exportAll, importFile, setupSearch } from "./search.js";
 import { ThreadList } from "./threads.js";
 
 const $ = (id) => document.getElementById(id);
@@ -78,11 +79,12 @@ function showThread(thread) {
   selectModel(thread?.model || localStorage.getItem(MODEL_STORAGE) || state.defaultModel);
 }
 
-async function openThread(threadId) {
+async function openThread(threadId, messageId = null) {
   hideError();
   try {
     showThread(await request(`/threads/${encodeURIComponent(threadId)}`));
     await conversation.open(threadId);
+    if (messageId) await conversation.reveal(messageId);
     await offerPausedRun(threadId);
   } catch (error) {
     showError(error, () => openThread(threadId));
@@ -99,8 +101,8 @@ function newChat() {
 }
 
 function route() {
-  const match = location.hash.match(/^#\/t\/(.+)$/);
-  if (match) openThread(decodeURIComponent(match[1]));
+  const match = location.hash.match(/^#\/t\/([^/]+)(?:\/m\/([^/]+))?$/);
+  if (match) openThread(decodeURIComponent(match[1]), match[2] ? decodeURIComponent(match[2]) : null);
   else if (!location.hash || location.hash === "#/") newChat();
 }
 
@@ -383,6 +385,21 @@ $("key-button").addEventListener("click", async () => {
 });
 
 $("new-chat").addEventListener("click", newChat);
+setupSearch({ input: $("search-input"), results: $("search-results"), status: $("search-status"), onError: showError });
+$("export-button").addEventListener("click", () => exportAll().catch((error) => showError(error)));
+$("import-button").addEventListener("click", () => $("import-file").click());
+$("import-file").addEventListener("change", async (event) => {
+  const [file] = event.target.files;
+  event.target.value = "";
+  if (!file) return;
+  try {
+    const report = await importFile(file);
+    $("search-status").textContent = `Imported ${report.imported.length}, failed ${report.failed.length}.`;
+    threads.reload();
+  } catch (error) {
+    showError(error);
+  }
+});
 window.addEventListener("hashchange", route);
 onKeyRequired((problem) => askKey(problem));
 

@@ -49,6 +49,24 @@ export class Conversation {
     this.fillViewport();
   }
 
+  /** Loads older pages until the message is shown, then scrolls to it and marks it a while. */
+  async reveal(messageId) {
+    const threadId = this.threadId;
+    const selector = `[data-message-id="${CSS.escape(messageId)}"]`;
+    for (let pages = 0; pages < 100 && this.threadId === threadId; pages += 1) {
+      const element = this.list.querySelector(selector);
+      if (element) {
+        element.classList.add("search-hit");
+        element.scrollIntoView({ block: "center" });
+        return true;
+      }
+      if (this.olderCursor === null && !this.loadingOlder) return false;
+      if (this.loadingOlder) await new Promise((resolve) => setTimeout(resolve, 20));
+      else await this.loadOlder();
+    }
+    return false;
+  }
+
   /** A first page shorter than the view leaves nothing to scroll: fetch older ones at once. */
   fillViewport() {
     if (this.olderCursor !== null && this.scroller.scrollTop === 0) this.loadOlder();

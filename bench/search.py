@@ -1,0 +1,104 @@
+"""9. Full-text search at scale: `GET /search` p99 on `--messages` messages (target < 50 ms).
+
+Messages are 12 words drawn from a Zipf-distributed vocabulary, so queries range from rare words
+(a few hundred hits) to the most common one (a large share of all messages), plus two-word and
+prefix queries. Each query is requested `--requests` times, one at a time, after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import random
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bench import databases, procs
+from bench.load import check, client
+from bench.seed import seed
+from bench.stats import summary_ms
+
+_VOCABULARY = 5_000
+_WORDS_PER_MESSAGE = 12
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=50_000)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200, help="per query")
+    parser.add_argument("--limit", type=int, default=20, help="page size")
+
+
+def _word(rank: int) -> str:
+    """A pronounceable, distinct word per vocabulary rank (rank 0 is the most frequent)."""
+    letters, value = [], rank + _VOCABULARY
+    while value:
+        value, digit = divmod(value, 21)
+        letters.append("bcdfghjklmnpqrstvwxyz"[digit] + "aeiou"[digit % 5])
+    return "".join(letters)
+
+
+class _Writer:
+    """Deterministic Zipf text: the same database every run."""
+
+    def __init__(self) -> None:
+        self._random = random.Random(20261201)
+        self._words = [_word(rank) for rank in range(_VOCABULARY)]
+        self._cumulative = list(itertools.accumulate(1 / (r + 1) for r in range(_VOCABULARY)))
+
+    def __call__(self, _thread_id: str, _seq: int) -> str:
+        chosen = self._random.choices(
+            self._words, cum_weights=self._cumulative, k=_WORDS_PER_MESSAGE
+        )
+        return " ".join(chosen)
+
+
+def _queries() -> dict[str, str]:
+    return {
+        "rare word (rank 4000)": _word(4000),
+        "medium word (rank 100)": _word(100),
+        "common word (rank 2)": _word(2),
+        "two words (ranks 50, 200)": f"{_word(50)} {_word(200)}",
+        "prefix (rank 300, 4 letters)": _word(300)[:4],
+        "no hit": "zzzzqqq",
+    }
+
+
+async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    results = {}
+    async with client(url, 2) as http:
+        for name, text in _queries().items():
+            path = f"/search?q={quote(text)}&limit={args.limit}"
+            samples: list[float] = []
+            for index in range(args.requests + 10):
+                began = time.perf_counter()
+                response: httpx.Response = await http.get(path)
+                check(response)
+                if index >= 10:
+                    samples.append(time.perf_counter() - began)
+            results[name] = summary_ms(samples)
+            print(f"    {name}: p99 {results[name]['p99_ms']} ms", flush=True)
+    return results
+
+
+def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    each, extra = divmod(args.messages, args.threads)
+    layout = [(f"t{i:06d}", each + (1 if i < extra else 0)) for i in range(args.threads)]
+    with databases.scratch(kind) as database_url:
+        env = procs.server_env(database_url, backend_url)
+        procs.migrate(env, f"search-{kind}")
+        began = time.perf_counter()
+        seed(database_url, layout, _Writer())
+        seconds = time.perf_counter() - began
+        print(f"  {kind}: seeded (and indexed) in {seconds:.0f} s", flush=True)
+        with procs.graphchat(env, f"search-{kind}") as server:
+            queries = asyncio.run(_measure(server.url, args))
+    return {"seed_seconds": round(seconds, 1), "queries": queries}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    return procs.for_each_database(args, lambda kind, url: _one_database(kind, url, args))

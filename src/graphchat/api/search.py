@@ -1,0 +1,67 @@
+"""`GET /search`: full-text search across the caller's threads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from graphchat.api.deps import OwnerDep, ServicesDep
+from graphchat.service.search import MAX_LIMIT, MAX_OFFSET, SearchService
+
+router = APIRouter(tags=["search"])
+
+_SNIPPET = "HTML-escaped text around the hits, each hit in <mark>…</mark>."
+
+
+class TitleHitOut(BaseModel):
+    thread_id: str
+    title: str
+    snippet: str = Field(description=_SNIPPET)
+    updated_at: datetime
+
+
+class MessageHitOut(BaseModel):
+    message_id: str
+    thread_id: str
+    thread_title: str | None
+    seq: int
+    role: str
+    created_at: datetime
+    snippet: str = Field(description=_SNIPPET)
+
+
+class SearchOut(BaseModel):
+    query: str
+    titles: list[TitleHitOut] = Field(description="Threads whose title matches (first page).")
+    messages: list[MessageHitOut] = Field(description="Matching messages, best first.")
+    next_offset: int | None = Field(description="Pass as `offset` for the next page.")
+
+
+async def get_search(services: ServicesDep) -> SearchService:
+    return services.search
+
+
+SearchDep = Annotated[SearchService, Depends(get_search)]
+
+
+@router.get("/search")
+async def search(
+    owner: OwnerDep,
+    service: SearchDep,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="Words to look for.")],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> SearchOut:
+    """Search the caller's thread titles and messages (all words, the last also as a prefix)."""
+    found = await service.search(owner, q, limit=limit, offset=offset)
+    return SearchOut(
+        query=q,
+        titles=[TitleHitOut.model_validate(hit, from_attributes=True) for hit in found.titles],
+        messages=[
+            MessageHitOut.model_validate(hit, from_attributes=True) for hit in found.messages
+        ],
+        next_offset=found.next_offset,
+    )

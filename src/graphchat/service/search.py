@@ -1,0 +1,38 @@
+"""Full-text search across one owner's threads: titles and message text, best hits first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphchat.store import Store
+from graphchat.store.search import MessageHit, TitleHit, search_terms
+
+MAX_LIMIT = 50
+MAX_OFFSET = 1_000  # deep pages of a ranked search are never read; they only cost
+TITLE_LIMIT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Matching titles (first page only) and a page of matching messages."""
+
+    titles: list[TitleHit]
+    messages: list[MessageHit]
+    next_offset: int | None
+
+
+class SearchService:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def search(self, owner: str, text: str, *, limit: int, offset: int = 0) -> SearchResult:
+        """Search `owner`'s threads; a text without letters or digits finds nothing."""
+        if not search_terms(text):
+            return SearchResult(titles=[], messages=[], next_offset=None)
+        limit = min(limit, MAX_LIMIT)
+        titles = (
+            await self._store.search.titles(owner, text, limit=TITLE_LIMIT) if offset == 0 else []
+        )
+        page = await self._store.search.messages(owner, text, limit=limit, offset=offset)
+        more = page.has_more and offset + limit <= MAX_OFFSET
+        return SearchResult(titles, page.items, offset + limit if more else None)

@@ -1,0 +1,58 @@
+"""Migration 0004 indexes the messages and titles a database already holds, and can be undone."""
+
+from __future__ import annotations
+
+from graphchat.settings import Settings
+from graphchat.store import Store
+from graphchat.store.database import create_engine
+from graphchat.store.migrate import downgrade, upgrade
+from graphchat.store.records import NewMessage
+
+
+async def _fill_at_0003(database_url: str) -> None:
+    settings = Settings(database_url=database_url, db_auto_migrate=False)
+    engine = create_engine(settings)
+    await upgrade(engine, "0003")
+    store = Store(engine)
+    await store.threads.create(owner="alice", thread_id="old", title="Gardening notes")
+    await store.runs.append(
+        "old",
+        "run-1",
+        [
+            NewMessage(role="user", content="When do tomatoes ripen?"),
+            NewMessage(role="assistant", content="Late summer, usually."),
+            NewMessage(role="tool", content="tomatoes tool output"),
+        ],
+    )
+    await store.close()
+
+
+async def test_existing_rows_are_searchable_after_the_upgrade(database_url: str) -> None:
+    await _fill_at_0003(database_url)
+
+    store = await Store.open(Settings(database_url=database_url))  # migrates to the head
+    try:
+        hits = await store.search.messages("alice", "tomatoes", limit=10)
+        titles = await store.search.titles("alice", "gardening", limit=10)
+        bob = await store.search.messages("bob", "tomatoes", limit=10)
+    finally:
+        await store.close()
+
+    assert [(h.thread_id, h.role, h.snippet) for h in hits.items] == [
+        ("old", "user", "When do <mark>tomatoes</mark> ripen?")
+    ]
+    assert [(t.thread_id, t.snippet) for t in titles] == [("old", "<mark>Gardening</mark> notes")]
+    assert bob.items == []
+
+
+async def test_the_upgrade_can_be_undone_and_redone(database_url: str) -> None:
+    await _fill_at_0003(database_url)
+    store = await Store.open(Settings(database_url=database_url))
+    try:
+        await downgrade(store.engine, "0003")
+        await upgrade(store.engine)
+        hits = await store.search.messages("alice", "summer", limit=10)
+    finally:
+        await store.close()
+
+    assert [h.role for h in hits.items] == ["assistant"]
