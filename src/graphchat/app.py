@@ -48,9 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_access_control(app, settings, metrics)  # innermost: rate limit, then auth
     limits = BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        read_timeout=settings.body_read_timeout_seconds,
-        discard_max_bytes=settings.body_discard_max_bytes,
+        max_bytes=settings.limits.max_body_bytes,
+        read_timeout=settings.limits.body_read_timeout_seconds,
+        discard_max_bytes=settings.limits.body_discard_max_bytes,
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits)
     install_headers(app, settings)
@@ -60,9 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     for module in (chat, threads, runs, health, models, openai_routes, tools):
         app.include_router(module.router)
-    if settings.metrics_enabled:
+    if settings.observability.metrics_enabled:
         app.include_router(metrics_routes.router)
-    if settings.ui_enabled:
+    if settings.ui.enabled:
         mount_ui(app)
     install_openapi(app, settings)
     # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
@@ -74,5 +74,5 @@ def create_app(settings: Settings) -> FastAPI:
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory graphchat.app:create_app_from_env`."""
     settings = Settings()
-    configure_logging(settings)
+    configure_logging(settings.observability)
     return create_app(settings)

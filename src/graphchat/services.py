@@ -32,15 +32,15 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 
 async def _open_mcp(settings: Settings, tools: ToolRegistry) -> McpToolSource | None:
     """Connect the configured MCP servers (imported only when some are: it costs start-up)."""
-    if not settings.mcp_servers:
+    if not settings.mcp.servers:
         return None
     from graphchat.agent.tools.mcp import McpToolSource
 
     source = McpToolSource(
-        settings.mcp_servers,
+        settings.mcp.servers,
         tools,
-        retry_seconds=settings.mcp_retry_seconds,
-        list_timeout=settings.mcp_connect_timeout,
+        retry_seconds=settings.mcp.retry_seconds,
+        list_timeout=settings.mcp.connect_timeout,
     )
     await source.connect_all()
     return source
@@ -63,43 +63,43 @@ class Services:
     @classmethod
     async def open(cls, settings: Settings, metrics: Metrics | None = None) -> Services:
         try:
-            tools = build_registry(settings.tools_enabled)
+            tools = build_registry(settings.tools.enabled)
         except ValueError as exc:
             raise ValueError(f"GRAPHCHAT_TOOLS_ENABLED: {exc}") from exc
         mcp = await _open_mcp(settings, tools)
-        store = await Store.open(settings)
-        router = await build_router(settings, ReplyRepository(store.engine))
+        store = await Store.open(settings.database)
+        router = await build_router(settings.llm, ReplyRepository(store.engine))
         router.start_model_processes()
         live_runs = LiveRuns()
         limits = TurnLimits(
-            context_max_messages=settings.context_max_messages,
-            context_max_tokens=settings.context_max_tokens,
-            system_prompt=settings.system_prompt,
-            max_tool_rounds=settings.tool_max_rounds,
-            tool_timeout=settings.tool_timeout_seconds,
-            require_approval=tuple(settings.tools_require_approval),
+            context_max_messages=settings.agent.context_max_messages,
+            context_max_tokens=settings.agent.context_max_tokens,
+            system_prompt=settings.agent.system_prompt,
+            max_tool_rounds=settings.tools.max_rounds,
+            tool_timeout=settings.tools.timeout_seconds,
+            require_approval=tuple(settings.tools.require_approval),
         )
         model = InstrumentedProvider(  # times and logs every model call
             router,
             metrics or Metrics(),
-            log_content=settings.log_content,
-            count_cache=settings.cache == "on",
+            log_content=settings.observability.log_content,
+            count_cache=settings.llm.cache == "on",
         )
         worker_id = new_worker_id()
         runs = RunService(store, live_runs)
         events = EventWriter(
             store.run_events,
             live_runs,
-            interval_seconds=settings.run_event_flush_ms / 1000,
-            max_per_run=settings.run_events_max,
+            interval_seconds=settings.runs.event_flush_ms / 1000,
+            max_per_run=settings.runs.events_max,
         )
         monitor = RunMonitor(
             store,
             live_runs,
             worker_id,
-            heartbeat_seconds=settings.run_heartbeat_seconds,
-            stale_seconds=settings.run_stale_seconds,
-            retention=timedelta(hours=settings.run_event_retention_hours),
+            heartbeat_seconds=settings.runs.heartbeat_seconds,
+            stale_seconds=settings.runs.stale_seconds,
+            retention=timedelta(hours=settings.runs.event_retention_hours),
         )
         await monitor.recover()  # runs a crashed process left behind: interrupted, thread freed
         chat = ChatService(
@@ -112,7 +112,7 @@ class Services:
             runs=runs,
             events=events,
             worker_id=worker_id,
-            enqueue_timeout=settings.enqueue_timeout_seconds,
+            enqueue_timeout=settings.runs.enqueue_timeout_seconds,
         )
         background = [
             asyncio.create_task(events.run_forever(), name="run-event-writer"),

@@ -96,9 +96,9 @@ def public_routes(settings: Settings) -> PublicRoutes:
     """Probes always; the UI shell and its assets when served; `/metrics` if so configured."""
     paths = {"/health", "/ready"}
     prefixes: tuple[str, ...] = ()
-    if settings.ui_enabled:
+    if settings.ui.enabled:
         paths.add("/")
         prefixes = ("/ui/",)
-    if settings.metrics_public:
+    if settings.observability.metrics_public:
         paths.add("/metrics")
     return PublicRoutes(paths, prefixes)

@@ -58,7 +58,8 @@ async def get_owner(request: Request) -> str:
     owner: str | None = getattr(request.state, "owner", None)
     if owner is not None:
         return owner
-    if _services_of(request).settings.auth == "on":  # fail closed if a route escaped the check
+    # Fail closed if a route escaped the check.
+    if _services_of(request).settings.security.auth == "on":
         raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
     return LOCAL_OWNER
 

@@ -93,5 +93,5 @@ def install_cors(app: FastAPI, origins: list[str]) -> None:
 def install_headers(app: FastAPI, settings: Settings) -> None:
     """Security headers on every response, inside CORS so preflights are answered first."""
     docs = frozenset(path for path in (app.docs_url, app.redoc_url) if path)
-    app.add_middleware(SecurityHeadersMiddleware, ui_csp=settings.ui_csp, docs_paths=docs)
-    install_cors(app, settings.cors_origins)
+    app.add_middleware(SecurityHeadersMiddleware, ui_csp=settings.ui.csp, docs_paths=docs)
+    install_cors(app, settings.security.cors_origins)

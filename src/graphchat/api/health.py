@@ -58,8 +58,8 @@ async def info(services: ServicesDep) -> InfoOut:
     return InfoOut(
         name="graphchat",
         version=__version__,
-        build=services.settings.build or "dev",
-        database="sqlite" if services.settings.is_sqlite else "postgresql",
+        build=services.settings.server.build or "dev",
+        database="sqlite" if services.settings.database.is_sqlite else "postgresql",
         backends=[backend.name for backend in services.router.backends],
         default_model=await services.router.default_model(),
         flags={"assistants": False, "crons": False, "streaming": True},

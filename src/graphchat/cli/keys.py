@@ -28,7 +28,7 @@ def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
     settings: Settings = load_settings()
 
     async def go() -> T:
-        store = await Store.open(settings)
+        store = await Store.open(settings.database)
         try:
             return await action(store)
         finally:

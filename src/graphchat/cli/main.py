@@ -67,11 +67,11 @@ def serve(
     from graphchat.logging import configure_logging
 
     settings = load_settings(host=host, port=port)
-    configure_logging(settings)
+    configure_logging(settings.observability)
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_config=None,
         access_log=False,
         proxy_headers=False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
@@ -86,7 +86,7 @@ def _run_db(action: str, revision: str) -> None:
     settings = load_settings()
 
     async def go() -> None:
-        engine = create_engine(settings)
+        engine = create_engine(settings.database)
         try:
             if action == "upgrade":
                 await migrate.upgrade(engine, revision)
