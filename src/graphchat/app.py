@@ -22,16 +22,22 @@ from graphchat.api.openapi import install_openapi
 from graphchat.api.ui import mount_ui
 from graphchat.logging import configure_logging
 from graphchat.observability.metrics import Metrics
-from graphchat.services import Services
+from graphchat.security.auth import Authenticator
 from graphchat.settings import Settings
+from graphchat.wiring import open_services
 
 
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()  # per app, so several apps (tests, workers) never share counters
+    authenticator = None
+    if settings.security.auth == "on":
+        authenticator = Authenticator(settings.security.static_keys())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.open(settings, metrics)
+        services = await open_services(settings, metrics)
+        if authenticator is not None:
+            authenticator.use_keys(services.store.api_keys)
         app.state.services = services
         try:
             yield
@@ -44,9 +50,9 @@ def create_app(settings: Settings) -> FastAPI:
         description="A self-hosted chat-agent service around a LangGraph agent.",
         lifespan=lifespan,
     )
-    app.state.metrics = metrics
     install_error_handlers(app)
-    install_access_control(app, settings, metrics)  # innermost: rate limit, then auth
+    # Innermost: rate limit, then auth.
+    install_access_control(app, settings, metrics, authenticator)
     limits = BodyLimits(
         max_bytes=settings.limits.max_body_bytes,
         read_timeout=settings.limits.body_read_timeout_seconds,

@@ -7,11 +7,14 @@ from fastapi import FastAPI
 from graphchat.api.auth import AuthMiddleware, public_routes
 from graphchat.api.ratelimit import RateLimitMiddleware
 from graphchat.observability.metrics import Metrics
+from graphchat.security.auth import Authenticator
 from graphchat.security.ratelimit import RateLimiter
 from graphchat.settings import Settings
 
 
-def install_access_control(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+def install_access_control(
+    app: FastAPI, settings: Settings, metrics: Metrics, authenticator: Authenticator | None
+) -> None:
     """Rate limiting inside authentication (so it counts per key), both as configured."""
     if settings.security.rate_limit:
         app.add_middleware(
@@ -21,9 +24,7 @@ def install_access_control(app: FastAPI, settings: Settings, metrics: Metrics) -
             trusted_proxies=settings.security.proxy_networks(),
             metrics=metrics,
         )
-    if settings.security.auth == "on":
+    if authenticator is not None:
         app.add_middleware(
-            AuthMiddleware,
-            static_keys=settings.security.static_keys(),
-            public=public_routes(settings),
+            AuthMiddleware, authenticator=authenticator, public=public_routes(settings)
         )

@@ -12,9 +12,9 @@ from graphchat.service.chat import ChatService
 from graphchat.service.runs import RunService
 from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
-from graphchat.services import Services
 from graphchat.settings import Settings
 from graphchat.store.records import Thread
+from graphchat.wiring import Services
 
 LOCAL_OWNER = "local"
 # These do no I/O, yet are `async def`: FastAPI runs plain `def` dependencies in a worker

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import time
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphchat.api.deps import ServicesDep
 from graphchat.observability.metrics import CONTENT_TYPE, Metrics
 
 router = APIRouter(tags=["operations"])
@@ -16,10 +17,9 @@ UNMATCHED = "<unmatched>"
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
-async def metrics(request: Request) -> Response:
+async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics of this process."""
-    registry: Metrics = request.app.state.metrics
-    router = request.app.state.services.router
+    registry, router = services.metrics, services.router
     for circuit in router.circuits():
         registry.set_breaker_state(circuit.name, circuit.state)  # read at scrape time
     for backend, state in router.model_processes():
