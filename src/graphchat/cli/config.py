@@ -1,4 +1,5 @@
-"""`graphchat config`: the settings reference (`docs/configuration.md`) and `.env.example`.
+"""`graphchat config`: the settings reference (`docs/configuration.md`) and `.env.example`;
+`load_settings` for the commands that read the settings.
 
 Both are rendered from the settings groups (variable, type, default, description), one section
 per group, so they cannot drift from the code: a test compares them.
@@ -14,11 +15,11 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from graphchat.settings import GROUPS, group_fields
+from graphchat.settings import GROUPS, Settings, describe_validation_error, group_fields
 from graphchat.settings.base import variable
 
 config_app = typer.Typer(help="Configuration reference.", no_args_is_help=True)
@@ -45,6 +46,16 @@ _COMPOSE_FOOTER = """\
 # Password of the `graphchat` PostgreSQL role the compose file creates.
 # POSTGRES_PASSWORD=graphchat
 """
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; an invalid value exits with one line per problem."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for line in describe_validation_error(exc):
+            typer.echo(f"graphchat: configuration error: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 @dataclass(frozen=True)

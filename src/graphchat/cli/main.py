@@ -7,16 +7,14 @@ import sys
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from graphchat import __version__
 from graphchat.cli.ask import ask
 from graphchat.cli.chat import chat
-from graphchat.cli.config import config_app
+from graphchat.cli.config import config_app, load_settings
 from graphchat.cli.connection import EXIT_CODES_HELP
 from graphchat.cli.keys import keys_app
 from graphchat.cli.threads import models, threads_app
-from graphchat.settings import Settings, describe_validation_error
 
 app = typer.Typer(help="graphchat: a self-hosted chat-agent service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema maintenance.", no_args_is_help=True)
@@ -28,16 +26,6 @@ app.command(epilog=EXIT_CODES_HELP)(ask)
 app.add_typer(threads_app, name="threads")
 app.command(epilog=EXIT_CODES_HELP)(models)
 app.add_typer(config_app, name="config")
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; an invalid value exits with one line per problem."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except ValidationError as exc:
-        for line in describe_validation_error(exc):
-            typer.echo(f"graphchat: configuration error: {line}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
