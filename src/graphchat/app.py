@@ -13,10 +13,9 @@ from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
 from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
 from graphchat.api.errors import install_error_handlers
-from graphchat.api.headers import install_headers
+from graphchat.api.headers import install_cors, security_headers
 from graphchat.api.langgraph.routes import ROUTERS as LANGGRAPH_ROUTERS
-from graphchat.api.metrics import MetricsMiddleware
-from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.api.middleware import ObservingMiddleware
 from graphchat.api.openai import router as openai_routes
 from graphchat.api.openapi import install_openapi
 from graphchat.api.ui import mount_ui
@@ -59,9 +58,11 @@ def create_app(settings: Settings) -> FastAPI:
         discard_max_bytes=settings.limits.body_discard_max_bytes,
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits)
-    install_headers(app, settings)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestContextMiddleware)
+    install_cors(app, settings.security.cors_origins)
+    # Outermost: it sees every response, CORS preflights and last-resort 500s included.
+    app.add_middleware(
+        ObservingMiddleware, metrics=metrics, headers=security_headers(app, settings)
+    )
     for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
         app.include_router(router)
     for module in (chat, threads, runs, health, models, openai_routes, tools):
