@@ -13,25 +13,30 @@ from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
 from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
 from graphchat.api.errors import install_error_handlers
-from graphchat.api.headers import install_headers
+from graphchat.api.headers import install_cors, security_headers
 from graphchat.api.langgraph.routes import ROUTERS as LANGGRAPH_ROUTERS
-from graphchat.api.metrics import MetricsMiddleware
-from graphchat.api.middleware import RequestContextMiddleware
+from graphchat.api.middleware import ObservingMiddleware
 from graphchat.api.openai import router as openai_routes
 from graphchat.api.openapi import install_openapi
 from graphchat.api.ui import mount_ui
 from graphchat.logging import configure_logging
 from graphchat.observability.metrics import Metrics
-from graphchat.services import Services
+from graphchat.security.auth import Authenticator
 from graphchat.settings import Settings
+from graphchat.wiring import open_services
 
 
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()  # per app, so several apps (tests, workers) never share counters
+    authenticator = None
+    if settings.security.auth == "on":
+        authenticator = Authenticator(settings.security.static_keys())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.open(settings, metrics)
+        services = await open_services(settings, metrics)
+        if authenticator is not None:
+            authenticator.use_keys(services.store.api_keys)
         app.state.services = services
         try:
             yield
@@ -44,25 +49,27 @@ def create_app(settings: Settings) -> FastAPI:
         description="A self-hosted chat-agent service around a LangGraph agent.",
         lifespan=lifespan,
     )
-    app.state.metrics = metrics
     install_error_handlers(app)
-    install_access_control(app, settings, metrics)  # innermost: rate limit, then auth
+    # Innermost: rate limit, then auth.
+    install_access_control(app, settings, metrics, authenticator)
     limits = BodyLimits(
-        max_bytes=settings.max_body_bytes,
-        read_timeout=settings.body_read_timeout_seconds,
-        discard_max_bytes=settings.body_discard_max_bytes,
+        max_bytes=settings.limits.max_body_bytes,
+        read_timeout=settings.limits.body_read_timeout_seconds,
+        discard_max_bytes=settings.limits.body_discard_max_bytes,
     )
     app.add_middleware(BodyLimitMiddleware, limits=limits)
-    install_headers(app, settings)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(RequestContextMiddleware)
+    install_cors(app, settings.security.cors_origins)
+    # Outermost: it sees every response, CORS preflights and last-resort 500s included.
+    app.add_middleware(
+        ObservingMiddleware, metrics=metrics, headers=security_headers(app, settings)
+    )
     for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
         app.include_router(router)
     for module in (chat, threads, runs, health, models, openai_routes, tools, search, archive):
         app.include_router(module.router)
-    if settings.metrics_enabled:
+    if settings.observability.metrics_enabled:
         app.include_router(metrics_routes.router)
-    if settings.ui_enabled:
+    if settings.ui.enabled:
         mount_ui(app)
     install_openapi(app, settings)
     # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
@@ -74,5 +81,5 @@ def create_app(settings: Settings) -> FastAPI:
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory graphchat.app:create_app_from_env`."""
     settings = Settings()
-    configure_logging(settings)
+    configure_logging(settings.observability)
     return create_app(settings)

@@ -9,7 +9,7 @@ import structlog
 from structlog.contextvars import get_contextvars
 from structlog.typing import Processor
 
-from graphchat.settings import Settings
+from graphchat.settings import ObservabilitySettings
 
 
 def current_request_id() -> str | None:
@@ -17,7 +17,7 @@ def current_request_id() -> str | None:
     return str(value) if value is not None else None
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: ObservabilitySettings) -> None:
     """Route structlog and the standard library (uvicorn, sqlalchemy…) through one renderer."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -54,3 +54,12 @@ def test_no_cross_origin_access_by_default(api: httpx.Client) -> None:
     assert (
         "Access-Control-Allow-Origin" not in api.get("/threads", headers={"Origin": ORIGIN}).headers
     )
+
+
+def test_the_ui_page_carries_the_configured_csp(start_server: Callable[..., LiveServer]) -> None:
+    server = start_server(ui_csp="default-src 'self'; frame-ancestors 'none'")
+
+    with server.client() as api:
+        page = api.get("/")
+
+    assert page.headers["Content-Security-Policy"] == "default-src 'self'; frame-ancestors 'none'"

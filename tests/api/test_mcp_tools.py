@@ -164,4 +164,4 @@ def test_a_stdio_server_is_refused_unless_allowed() -> None:
     with pytest.raises(ValidationError, match="GRAPHCHAT_MCP_ALLOW_STDIO"):
         Settings(mcp_servers=stdio)
 
-    assert Settings(mcp_servers=stdio, mcp_allow_stdio=True).mcp_servers == stdio
+    assert Settings(mcp_servers=stdio, mcp_allow_stdio=True).mcp.servers == stdio

@@ -97,7 +97,7 @@ def test_text_parts_are_joined_and_the_server_prompt_applies_without_a_system_me
 
     sent = ollama.chat_requests()[-1]["messages"]
     assert sent == [
-        {"role": "system", "content": server.settings.system_prompt},
+        {"role": "system", "content": server.settings.agent.system_prompt},
         {"role": "user", "content": "Hello there"},
     ]
 

@@ -8,7 +8,6 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from graphchat.settings import Settings
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
 
@@ -137,7 +136,6 @@ def test_keyboard_reaches_the_controls_in_order(page: Page) -> None:
     expect(page.get_by_label("Message", exact=True)).to_be_focused()
 
 
-@pytest.mark.skipif("auth" not in Settings.model_fields, reason="API keys not built yet")
 def test_asks_for_an_api_key_when_the_server_wants_one(
     browser: Browser, start_server: Callable[..., LiveServer]
 ) -> None:

@@ -12,7 +12,6 @@ import pytest
 
 from cli.conftest import Stub
 from cli.runner import Cli, client_env
-from graphchat.settings import Settings
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
 
@@ -215,15 +214,9 @@ def test_rate_limit_exits_6_and_says_how_long_to_wait(
     )
 
 
-def _needs_auth() -> None:
-    if "auth" not in Settings.model_fields:
-        pytest.skip("this tree has no authentication yet")
-
-
 def test_bad_key_against_a_server_with_auth_exits_4(
     start_server: Callable[..., LiveServer], tmp_path: Path
 ) -> None:
-    _needs_auth()
     secret = "alice-static-secret-0123456789"
     server = start_server(auth="on", api_keys=f"alice:{secret}", rate_limit="")
     cli = Cli(client_env(tmp_path, server.url))

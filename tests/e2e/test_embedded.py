@@ -80,8 +80,8 @@ def test_with_nothing_configured_the_embedded_model_serves(tmp_path: Path) -> No
     if asyncio.run(ollama_answers("http://127.0.0.1:11434")):
         pytest.skip("an Ollama answers at the default URL: it would be the default")
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'g.db'}", _env_file=None)
-    assert "ollama_url" not in settings.model_fields_set
-    backends = asyncio.run(build_backends(settings))
+    assert "ollama_url" not in settings.llm.model_fields_set
+    backends = asyncio.run(build_backends(settings.llm))
     assert [backend.name for backend in backends] == ["embedded"]
     with live_server(settings) as server, server.client() as api:
         assert api.get("/models").json()["default_model"] == DEFAULT_MODEL_NAME

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from graphchat.settings import normalize_database_url
+from graphchat.settings.database import normalize_database_url
 
 
 def query(database_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -12,6 +12,6 @@ from graphchat.store import Store
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await Store.open(Settings(database_url=database_url))
+    store = await Store.open(Settings(database_url=database_url).database)
     yield store
     await store.close()

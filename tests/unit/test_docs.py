@@ -9,7 +9,8 @@ import pytest
 
 from graphchat.app import create_app
 from graphchat.cli.config import render_env_example, render_markdown, settings_reference
-from graphchat.settings import Settings
+from graphchat.settings import Settings, group_fields
+from graphchat.settings.base import variable
 
 ROOT = Path(__file__).resolve().parents[2]
 STALE = "is stale: run `make docs` and commit the result"
@@ -32,18 +33,16 @@ def test_env_example_is_generated_from_the_settings_class() -> None:
 def test_every_setting_is_documented_with_a_description_and_a_group() -> None:
     reference = settings_reference()
 
-    assert len(reference) == len(Settings.model_fields)
+    assert len(reference) == len(list(group_fields()))
     assert [s.variable for s in reference if not s.description] == []
-    assert [s.variable for s in reference if s.group == "general"] == []
+    assert [s.variable for s in reference if not s.group] == []
     assert all(s.variable.startswith("GRAPHCHAT_") for s in reference)
 
 
 def test_env_example_defaults_are_accepted_by_the_settings_class(tmp_path: Path) -> None:
     lines = (ROOT / ".env.example").read_text(encoding="utf-8").splitlines()
     unset = {
-        f"GRAPHCHAT_{name.upper()}="
-        for name, f in Settings.model_fields.items()
-        if f.default is None
+        f"{variable(name, f)}=" for _, name, f in group_fields() if f.default is None
     }  # an empty value is not "unset" for every type
     settings_lines = [
         line.removeprefix("# ")
@@ -77,10 +76,39 @@ def test_api_reference_has_a_section_for_every_route(api_reference: str) -> None
     assert missing == [], f"docs/api.md has no `### \\`METHOD /path\\`` section for {missing}"
 
 
-@pytest.mark.parametrize("doc", ["docs/api.md", "docs/deployment.md"])
-def test_settings_named_in_the_guides_exist(doc: str) -> None:
-    text = (ROOT / doc).read_text(encoding="utf-8")
-    named = {name for name in re.findall(r"\bGRAPHCHAT_[A-Z0-9_]+", text) if not name.endswith("_")}
+GUIDES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+VARIABLE = re.compile(r"\bGRAPHCHAT_[A-Z0-9_]*[A-Z0-9]\b")
+
+
+def _variables_read_by(*folders: str) -> set[str]:
+    """Variables the code of `folders` names: the CLI client's, the tests' and benchmarks'."""
+    return {
+        name
+        for folder in folders
+        for path in (ROOT / folder).rglob("*.py")
+        for name in VARIABLE.findall(path.read_text(encoding="utf-8"))
+    }
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_variables_named_in_the_guides_exist(doc: str) -> None:
+    named = set(VARIABLE.findall((ROOT / doc).read_text(encoding="utf-8")))
     known = {setting.variable for setting in settings_reference()}
+    known |= _variables_read_by("src/graphchat/cli", "tests", "bench")
 
     assert named - known == set()
+
+
+def _shape(path: str) -> str:
+    """`/threads/{id}/runs` and `/threads/{thread_id}/runs` are the same route."""
+    return re.sub(r"\{[^}]*\}", "{}", path.rstrip("/") or "/")
+
+
+def test_routes_named_in_the_readme_exist() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`)\"',;?]*)", readme))
+    served = {(method, _shape(path)) for method, path in _routes()}
+
+    missing = sorted(f"{m} {p}" for m, p in named if (m, _shape(p)) not in served)
+
+    assert missing == [], f"README.md names routes the app does not serve: {missing}"

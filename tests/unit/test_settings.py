@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from graphchat.settings import DEFAULT_DATABASE_URL, Settings, describe_validation_error
+from graphchat.settings import (
+    DEFAULT_DATABASE_URL,
+    Settings,
+    describe_validation_error,
+    group_fields,
+)
+from graphchat.settings.base import variable
+
+DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -28,10 +36,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_defaults_are_sqlite_and_local_ollama() -> None:
     settings = Settings()
 
-    assert settings.database_url == DEFAULT_DATABASE_URL
-    assert settings.ollama_url == "http://127.0.0.1:11434"
-    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
-    assert settings.max_body_bytes == 1_048_576
+    assert settings.database.url == DEFAULT_DATABASE_URL
+    assert settings.llm.ollama_url == "http://127.0.0.1:11434"
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8000)
+    assert settings.limits.max_body_bytes == 1_048_576
 
 
 @pytest.mark.parametrize(
@@ -44,7 +52,7 @@ def test_defaults_are_sqlite_and_local_ollama() -> None:
     ],
 )
 def test_database_urls_are_mapped_to_async_drivers(given: str, expected: str) -> None:
-    assert Settings(database_url=given).database_url == expected
+    assert Settings(database_url=given).database.url == expected
 
 
 def test_the_earlier_samples_variables_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -54,16 +62,16 @@ def test_the_earlier_samples_variables_are_accepted(monkeypatch: pytest.MonkeyPa
 
     settings = Settings()
 
-    assert settings.database_url == "postgresql+asyncpg://u:p@db/chat"
-    assert settings.ollama_url == "http://ollama:11434"
-    assert settings.default_model == "llama3.2"
+    assert settings.database.url == "postgresql+asyncpg://u:p@db/chat"
+    assert settings.llm.ollama_url == "http://ollama:11434"
+    assert settings.llm.default_model == "llama3.2"
 
 
 def test_graphchat_variables_win_over_the_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URI", "postgresql://old/db")
     monkeypatch.setenv("GRAPHCHAT_DATABASE_URL", "sqlite:///new.db")
 
-    assert Settings().database_url == "sqlite+aiosqlite:///new.db"
+    assert Settings().database.url == "sqlite+aiosqlite:///new.db"
 
 
 def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
@@ -71,7 +79,7 @@ def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
 
     settings = Settings()
 
-    assert settings.port == 9001 and settings.default_model == "phi3"
+    assert settings.server.port == 9001 and settings.llm.default_model == "phi3"
 
 
 @pytest.mark.parametrize(
@@ -112,4 +120,44 @@ def test_serve_exits_with_one_clear_line_on_a_bad_setting(tmp_path: Path) -> Non
     assert lines == [
         "graphchat: configuration error: GRAPHCHAT_PORT: "
         "Input should be a valid integer, unable to parse string as an integer"
+    ]
+
+
+def test_every_variable_of_the_previous_release_reaches_its_group(tmp_path: Path) -> None:
+    lines = (DATA / "previous-release.env").read_text(encoding="utf-8").splitlines()
+    given = dict(line.split("=", 1) for line in lines if line.startswith("GRAPHCHAT_"))
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    settings = Settings()
+
+    fields = {variable(name, field): (group, name, field) for group, name, field in group_fields()}
+    assert sorted(set(given) - set(fields)) == []  # newer releases may add names, never drop one
+    unchanged = [
+        name
+        for name, (group, field_name, field) in fields.items()
+        if name in given
+        and getattr(getattr(settings, group), field_name)
+        == field.get_default(call_default_factory=True)
+    ]
+    assert unchanged == []
+    assert settings.database.pool_size == 11 and settings.runs.stale_seconds == 31.0
+    assert settings.tools.max_rounds == 5 and settings.mcp.servers["docs"]["transport"] == "sse"
+
+
+def test_flat_keyword_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHCHAT_DB_POOL_SIZE", "3")
+
+    settings = Settings(db_pool_size=7, tool_max_rounds=1)
+
+    assert settings.database.pool_size == 7 and settings.tools.max_rounds == 1
+
+
+def test_an_invalid_grouped_value_names_its_flat_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHCHAT_RUN_STALE_SECONDS", "0")
+
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+
+    assert describe_validation_error(caught.value) == [
+        "GRAPHCHAT_RUN_STALE_SECONDS: Input should be greater than 0"
     ]

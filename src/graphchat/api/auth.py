@@ -12,7 +12,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from graphchat.api.errors import graphchat_error_response
 from graphchat.errors import GraphchatError
 from graphchat.security.auth import Authenticator, Principal
-from graphchat.services import Services
 from graphchat.settings import Settings
 
 PRINCIPAL_KEY = "principal"
@@ -55,27 +54,17 @@ class PublicRoutes:
 class AuthMiddleware:
     """Resolves the caller's key to a principal (401 in the error shape when it cannot)."""
 
-    def __init__(
-        self, app: ASGIApp, static_keys: list[tuple[str, str]], public: PublicRoutes
-    ) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, public: PublicRoutes) -> None:
         self.app = app
-        self._static_keys = static_keys
+        self._authenticator = authenticator
         self._public = public
-        self._authenticator: Authenticator | None = None
-
-    def _get_authenticator(self, scope: Scope) -> Authenticator:
-        # The store opens in the lifespan, after middleware is built: bind to it on first use.
-        if self._authenticator is None:
-            services: Services = scope["app"].state.services
-            self._authenticator = Authenticator(self._static_keys, services.store.api_keys)
-        return self._authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._public.admit(scope):
             await self.app(scope, receive, send)
             return
         try:
-            principal = await self._get_authenticator(scope).authenticate(presented_token(scope))
+            principal = await self._authenticator.authenticate(presented_token(scope))
         except GraphchatError as exc:
             await graphchat_error_response(exc, path=scope["path"])(scope, receive, send)
             return
@@ -96,9 +85,9 @@ def public_routes(settings: Settings) -> PublicRoutes:
     """Probes always; the UI shell and its assets when served; `/metrics` if so configured."""
     paths = {"/health", "/ready"}
     prefixes: tuple[str, ...] = ()
-    if settings.ui_enabled:
+    if settings.ui.enabled:
         paths.add("/")
         prefixes = ("/ui/",)
-    if settings.metrics_public:
+    if settings.observability.metrics_public:
         paths.add("/metrics")
     return PublicRoutes(paths, prefixes)

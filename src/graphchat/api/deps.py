@@ -14,8 +14,8 @@ from graphchat.service.runs import RunService
 from graphchat.service.system import SystemService
 from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
-from graphchat.services import Services
 from graphchat.settings import Settings
+from graphchat.wiring import Services
 
 LOCAL_OWNER = "local"
 # These do no I/O, yet are `async def`: FastAPI runs plain `def` dependencies in a worker
@@ -63,7 +63,8 @@ async def get_owner(request: Request) -> str:
     owner: str | None = getattr(request.state, "owner", None)
     if owner is not None:
         return owner
-    if _services_of(request).settings.auth == "on":  # fail closed if a route escaped the check
+    # Fail closed if a route escaped the check.
+    if _services_of(request).settings.security.auth == "on":
         raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
     return LOCAL_OWNER
 

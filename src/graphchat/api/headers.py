@@ -1,10 +1,9 @@
-"""Browser-facing protection: security headers on every response, CORS from an allowlist."""
+"""Browser-facing protection: the security headers every response gets, CORS from an allowlist."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphchat.settings import Settings
 
@@ -44,34 +43,22 @@ def _is_html(headers: list[tuple[bytes, bytes]]) -> bool:
     )
 
 
-class SecurityHeadersMiddleware:
-    """Adds the headers a route did not set itself; the UI's pages get `ui_csp`.
+class SecurityHeaders:
+    """Completes a response's headers with those it did not set; HTML gets `GRAPHCHAT_UI_CSP`.
 
     The interactive API docs (`/docs`, `/redoc`) load Swagger/ReDoc from a CDN and get no CSP.
     """
 
-    def __init__(self, app: ASGIApp, ui_csp: str, docs_paths: frozenset[str]) -> None:
-        self.app = app
+    def __init__(self, ui_csp: str, docs_paths: frozenset[str]) -> None:
         self._ui_csp = ui_csp.encode()
+        self._api_csp = API_CSP.encode()
         self._docs_paths = docs_paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self._complete(scope["path"], list(message.get("headers", ())))
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    def _complete(self, path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    def complete(self, path: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         present = {bytes(name).lower() for name, _ in headers}
         added = [(name, value) for name, value in _ALWAYS if name not in present]
         if b"content-security-policy" not in present and path not in self._docs_paths:
-            csp = self._ui_csp if _is_html(headers) else API_CSP.encode()
+            csp = self._ui_csp if _is_html(headers) else self._api_csp
             added.append((b"content-security-policy", csp))
         return headers + added
 
@@ -90,8 +77,7 @@ def install_cors(app: FastAPI, origins: list[str]) -> None:
     )
 
 
-def install_headers(app: FastAPI, settings: Settings) -> None:
-    """Security headers on every response, inside CORS so preflights are answered first."""
+def security_headers(app: FastAPI, settings: Settings) -> SecurityHeaders:
+    """The headers policy of this app (its docs paths are left without a CSP)."""
     docs = frozenset(path for path in (app.docs_url, app.redoc_url) if path)
-    app.add_middleware(SecurityHeadersMiddleware, ui_csp=settings.ui_csp, docs_paths=docs)
-    install_cors(app, settings.cors_origins)
+    return SecurityHeaders(settings.ui.csp, docs)

@@ -1,25 +1,24 @@
-"""`GET /metrics` (Prometheus text format) and the middleware that times every HTTP request."""
+"""`GET /metrics` (Prometheus text format), and the route templates requests are counted by."""
 
 from __future__ import annotations
 
 import re
-import time
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Response
 from starlette.routing import Mount, Route, compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from graphchat.observability.metrics import CONTENT_TYPE, Metrics
+from graphchat.api.deps import ServicesDep
+from graphchat.observability.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["operations"])
 UNMATCHED = "<unmatched>"
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
-async def metrics(request: Request) -> Response:
+async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics of this process."""
-    registry: Metrics = request.app.state.metrics
-    router = request.app.state.services.router
+    registry, router = services.metrics, services.router
     for circuit in router.circuits():
         registry.set_breaker_state(circuit.name, circuit.state)  # read at scrape time
     for backend, state in router.model_processes():
@@ -60,46 +59,3 @@ class RouteTemplates:
             if pattern.match(path):
                 return template
         return UNMATCHED
-
-
-def _is_event_stream(message: Message) -> bool:
-    return any(
-        name.lower() == b"content-type" and value.startswith(b"text/event-stream")
-        for name, value in message.get("headers", ())
-    )
-
-
-class MetricsMiddleware:
-    """Counts and times requests by route template and status; tracks open event streams."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self._metrics = metrics
-        self._templates = RouteTemplates()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-        streaming = False
-
-        async def observing_send(message: Message) -> None:
-            nonlocal status, streaming
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                streaming = _is_event_stream(message)
-                if streaming:
-                    self._metrics.active_streams.inc()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observing_send)
-        finally:
-            if streaming:
-                self._metrics.active_streams.dec()
-            seconds = time.perf_counter() - started
-            self._metrics.observe_request(
-                self._templates.match(scope), scope["method"], status, seconds
-            )

@@ -1,4 +1,9 @@
-"""Pure ASGI middleware: request ids, one access-log line, last-resort 500s."""
+"""The one pure ASGI middleware for what every request only observes.
+
+Per request, with a single wrapper of `send`: an id bound to every log line and returned as
+`X-Request-ID`, the security headers, Prometheus counts and timings by route template, open
+event streams, one access-log line, and a last-resort 500 in the error shape.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphchat.api.errors import error_response
+from graphchat.api.headers import SecurityHeaders
+from graphchat.api.metrics import RouteTemplates
+from graphchat.observability.metrics import Metrics
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = structlog.get_logger("graphchat.access")
@@ -23,11 +31,32 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-class RequestContextMiddleware:
-    """Binds a request id to every log line, returns it as `X-Request-ID`, logs the request."""
+def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/event-stream")
+        for name, value in headers
+    )
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class _Response:
+    """What the middleware saw of the response."""
+
+    __slots__ = ("started", "status", "streaming")
+
+    def __init__(self) -> None:
+        self.status = 500  # if the app raises before answering
+        self.started = False
+        self.streaming = False
+
+
+class ObservingMiddleware:
+    """Request id, security headers, metrics and access log, around everything else."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, headers: SecurityHeaders) -> None:
         self.app = app
+        self._metrics = metrics
+        self._headers = headers
+        self._templates = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,35 +66,44 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
-        status = 500
-        response_started = False
-        header = (b"x-request-id", request_id.encode())
+        response = _Response()
+        id_header = (b"x-request-id", request_id.encode())
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+        async def observing_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status = message["status"]
-                response_started = True
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = self._headers.complete(scope["path"], list(message.get("headers", ())))
+                headers.append(id_header)
+                message["headers"] = headers
+                response.status, response.started = message["status"], True
+                if _is_event_stream(headers):
+                    response.streaming = True
+                    self._metrics.active_streams.inc()
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, observing_send)
         except Exception:
             log.exception("unhandled_error")
-            if not response_started:
-                response = error_response(
-                    500,
-                    "internal_error",
-                    "internal server error; see the server log",
-                    path=scope["path"],
-                )
-                await response(scope, receive, send_with_id)
+            if not response.started:
+                await self._internal_error(scope)(scope, receive, observing_send)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-            )
+            self._record(scope, response, time.perf_counter() - started)
+
+    @staticmethod
+    def _internal_error(scope: Scope) -> ASGIApp:
+        return error_response(
+            500, "internal_error", "internal server error; see the server log", path=scope["path"]
+        )
+
+    def _record(self, scope: Scope, response: _Response, seconds: float) -> None:
+        if response.streaming:
+            self._metrics.active_streams.dec()
+        template = self._templates.match(scope)
+        self._metrics.observe_request(template, scope["method"], response.status, seconds)
+        log.info(
+            "request",
+            method=scope["method"],
+            path=scope["path"],
+            status=response.status,
+            latency_ms=round(seconds * 1000, 3),
+        )

@@ -65,7 +65,9 @@ def _common_errors(
         500: "An unexpected failure (`internal_error`); the server log has the request id",
         503: "The database is unavailable (`database_unavailable`) or the server is not ready",
     }
-    if settings.rate_limit and (settings.rate_limit_scope == "all" or method == "post"):
+    if settings.security.rate_limit and (
+        settings.security.rate_limit_scope == "all" or method == "post"
+    ):
         statuses[429] = "Rate limit exceeded (`rate_limited`); see `Retry-After`"
     if operation.get("parameters") or "requestBody" in operation:
         statuses[400] = "A request the server cannot serve as sent (see `error.code`)"
@@ -109,7 +111,7 @@ def _declare_headers(operation: dict[str, Any]) -> None:
 
 def _declare_security(document: dict[str, Any], settings: Settings) -> None:
     """With auth on, every route but the public ones takes a key (Bearer or `X-API-Key`)."""
-    if settings.auth != "on":
+    if settings.security.auth != "on":
         return
     document["components"]["securitySchemes"] = {
         "bearer": {"type": "http", "scheme": "bearer"},
@@ -133,22 +135,22 @@ def _integers(schema: dict[str, Any]) -> list[dict[str, Any]]:
 def _declare_limits(document: dict[str, Any], settings: Settings, tool_names: list[str]) -> None:
     """Limits set by settings, which static models cannot know."""
     schemas = document["components"]["schemas"]
-    schemas["ChatIn"]["properties"]["message"]["maxLength"] = settings.max_message_chars
+    schemas["ChatIn"]["properties"]["message"]["maxLength"] = settings.limits.max_message_chars
     for name in ("ChatIn", "Configurable"):
         for branch in _integers(schemas[name]["properties"]["max_tokens"]):
-            branch["maximum"] = settings.max_tokens_limit
+            branch["maximum"] = settings.limits.max_tokens_limit
     for name in ("ChatIn", "Configurable"):
         tools = schemas[name]["properties"]["tools"]["anyOf"][0]  # the list branch
         tools["items"] = {"type": "string", "enum": tool_names}
     for branch in schemas["InputMessage"]["properties"]["content"]["anyOf"]:
         if branch.get("type") == "string":
-            branch["maxLength"] = settings.max_message_chars
+            branch["maxLength"] = settings.limits.max_message_chars
     for item in document["paths"].values():
         for operation in item.values():
             for parameter in operation.get("parameters", ()):
                 if parameter["schema"].pop(PAGE_SIZE, False):
                     for branch in _integers(parameter["schema"]):
-                        branch["maximum"] = settings.max_page_size
+                        branch["maximum"] = settings.limits.max_page_size
 
 
 def build_openapi(app: FastAPI, settings: Settings, tool_names: list[str]) -> dict[str, Any]:
@@ -173,9 +175,9 @@ def build_openapi(app: FastAPI, settings: Settings, tool_names: list[str]) -> di
 
 def _tool_names(settings: Settings) -> list[str]:
     try:
-        return sorted(build_registry(settings.tools_enabled).names())
+        return sorted(build_registry(settings.tools.enabled).names())
     except ValueError:  # refused again, with the reason, when the services open
-        return sorted(settings.tools_enabled)
+        return sorted(settings.tools.enabled)
 
 
 def install_openapi(app: FastAPI, settings: Settings) -> None:

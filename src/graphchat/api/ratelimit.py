@@ -13,8 +13,9 @@ from graphchat.api.auth import header, request_principal
 from graphchat.api.errors import graphchat_error_response
 from graphchat.errors import RateLimited
 from graphchat.observability.metrics import Metrics
-from graphchat.security.client_ip import Network, client_ip
+from graphchat.security.client_ip import client_ip
 from graphchat.security.ratelimit import RateDecision, RateLimiter
+from graphchat.settings.security import Network
 
 log = structlog.get_logger(__name__)
 

@@ -140,7 +140,7 @@ async def join_stream(
     after = _event_id(last_event_id)
     requested = [mode for mode in stream_mode or () if mode]  # the Python SDK sends `stream_mode=`
     modes = stream_modes(requested or _REJOIN_MODES, legacy_messages=False)
-    renderer = LangGraphRenderer(modes, settings.sse_retry_ms, await states.before_run(run))
+    renderer = LangGraphRenderer(modes, settings.limits.sse_retry_ms, await states.before_run(run))
     return event_stream_response(run, renderer, runs.follow(run, after), settings)
 
 

@@ -23,16 +23,16 @@ def too_long(field: str, limit: int) -> ValidationFailed:
 
 def check_length(text: str, field: str, settings: Settings) -> str:
     """`text`, or `ValidationFailed` when it is over the message size limit."""
-    if len(text) > settings.max_message_chars:
-        raise too_long(field, settings.max_message_chars)
+    if len(text) > settings.limits.max_message_chars:
+        raise too_long(field, settings.limits.max_message_chars)
     return text
 
 
 def sampling_params(body: SamplingIn, settings: Settings) -> SamplingParams:
     """The body's sampling parameters; `max_tokens` is also bounded by the server."""
-    if body.max_tokens is not None and body.max_tokens > settings.max_tokens_limit:
+    if body.max_tokens is not None and body.max_tokens > settings.limits.max_tokens_limit:
         raise ValidationFailed(
-            f"max_tokens may be at most {settings.max_tokens_limit}",
+            f"max_tokens may be at most {settings.limits.max_tokens_limit}",
             details=[
                 {"loc": ["body", "max_tokens"], "msg": "too large", "type": "less_than_equal"}
             ],

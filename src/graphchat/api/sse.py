@@ -131,7 +131,7 @@ def run_stream_response(
 ) -> EventSourceResponse:
     """The SSE response for a run; `on_abandon` runs if the client leaves before the end."""
     renderer = StreamRenderer(
-        modes, settings.sse_retry_ms, [message_payload(m) for m in input_messages]
+        modes, settings.limits.sse_retry_ms, [message_payload(m) for m in input_messages]
     )
     return event_stream_response(run, renderer, events, settings, on_abandon=on_abandon)
 
@@ -149,7 +149,7 @@ def event_stream_response(
     base = f"/threads/{run.thread_id}/runs/{run.id}"
     return EventSourceResponse(
         follow_run(events, renderer.render, on_abandon, on_close),
-        ping=settings.sse_heartbeat_seconds,
+        ping=settings.limits.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
         headers={
             "Cache-Control": "no-cache",

@@ -65,10 +65,10 @@ def thread_out(
 
 def page_size(limit: int | None, settings: Settings) -> int:
     if limit is None:
-        return settings.default_page_size
-    if limit > settings.max_page_size:
+        return settings.limits.default_page_size
+    if limit > settings.limits.max_page_size:
         raise ValidationFailed(
-            f"limit may be at most {settings.max_page_size}",
+            f"limit may be at most {settings.limits.max_page_size}",
             details=[{"loc": ["query", "limit"], "msg": "too large", "type": "less_than_equal"}],
         )
     return limit

@@ -16,7 +16,7 @@ router = APIRouter(tags=["tools"])
 @router.get("/tools")
 async def list_tools(services: ServicesDep) -> ToolList:
     """Every registered tool (name, source, description, schema, approval) and MCP servers."""
-    catalog = tool_catalog(services.tools, services.settings.tools_require_approval)
+    catalog = tool_catalog(services.tools, services.settings.tools.require_approval)
     servers = services.mcp.servers.values() if services.mcp is not None else ()
     return ToolList(
         tools=[ToolOut.model_validate(asdict(info)) for info in catalog],

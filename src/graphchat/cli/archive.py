@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 
 from graphchat.cli.client import DEFAULT_URL, GraphchatClient
 from graphchat.cli.connection import ApiKeyOption, UrlOption, connected
-from graphchat.service.json_stream import MalformedArchive, json_array_items
+from graphchat.json_stream import MalformedArchive, json_array_items
 
 _READ_SIZE = 64 * 1024
 BatchBytes = Annotated[

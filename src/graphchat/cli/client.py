@@ -393,14 +393,6 @@ class GraphchatClient:
         return dict(response.json())
 
 
-def _is_http_url(url: str) -> bool:
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        return False
-    return parsed.scheme in ("http", "https") and bool(parsed.host)
-
-
 def _seg(value: str) -> str:
     """A path segment, so an id typed by a user cannot reach another route."""
     return quote(value, safe="")

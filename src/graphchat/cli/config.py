@@ -1,14 +1,12 @@
-"""`graphchat config`: the settings reference (`docs/configuration.md`) and `.env.example`.
+"""`graphchat config`: the settings reference (`docs/configuration.md`) and `.env.example`;
+`load_settings` for the commands that read the settings.
 
-Both are rendered from the `Settings` class (variable, type, default, description), grouped by the
-`# --- group ---` comments of settings.py, so they cannot drift from the code: a test compares them.
+Both are rendered from the settings groups (variable, type, default, description), one section
+per group, so they cannot drift from the code: a test compares them.
 """
 
 from __future__ import annotations
 
-import ast
-import inspect
-import re
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,21 +15,19 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 import typer
-from pydantic import AliasChoices, SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from graphchat import settings as settings_module
-from graphchat.settings import Settings
+from graphchat.settings import GROUPS, Settings, describe_validation_error, group_fields
+from graphchat.settings.base import variable
 
 config_app = typer.Typer(help="Configuration reference.", no_args_is_help=True)
 
-_GROUP_COMMENT = re.compile(r"^\s*# --- (?P<name>.+?) ---\s*$")
-_ACRONYM = re.compile(r"\b(llm|ui|api|sse|sqlite|cors)\b")
 _DOC_HEADER = """\
 # Configuration
 
-<!-- Generated from src/graphchat/settings.py by `make docs` (`graphchat config docs`).
+<!-- Generated from src/graphchat/settings/ by `make docs` (`graphchat config docs`).
      Do not edit by hand: tests/unit/test_docs.py fails when this file is stale. -->
 
 graphchat reads every setting from an environment variable prefixed `GRAPHCHAT_`, or from a `.env`
@@ -52,6 +48,16 @@ _COMPOSE_FOOTER = """\
 """
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; an invalid value exits with one line per problem."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for line in describe_validation_error(exc):
+            typer.echo(f"graphchat: configuration error: {line}", err=True)
+        raise typer.Exit(2) from None
+
+
 @dataclass(frozen=True)
 class Setting:
     """One documented setting."""
@@ -61,41 +67,6 @@ class Setting:
     type: str
     default: str
     description: str
-
-
-def _field_groups() -> dict[str, str]:
-    """Field name → the `# --- group ---` comment above it in the Settings class body."""
-    source = inspect.getsource(settings_module)
-    lines = source.splitlines()
-    tree = ast.parse(source)
-    cls = next(
-        node
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name == Settings.__name__
-    )
-    groups: dict[str, str] = {}
-    for node in cls.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            groups[node.target.id] = _group_above(lines, node.lineno - 1)
-    return groups
-
-
-def _group_above(lines: list[str], index: int) -> str:
-    for line in reversed(lines[:index]):
-        match = _GROUP_COMMENT.match(line)
-        if match:
-            return match.group("name")
-    return "general"
-
-
-def _variable(name: str, field: FieldInfo) -> str:
-    alias = field.validation_alias
-    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
-        return alias.choices[0]
-    if isinstance(alias, str):
-        return alias
-    prefix = str(Settings.model_config.get("env_prefix", ""))
-    return f"{prefix}{name}".upper()
 
 
 def _type_name(annotation: Any) -> str:
@@ -154,17 +125,16 @@ def env_value(value: object) -> str:
 
 
 def settings_reference() -> list[Setting]:
-    """Every setting in declaration order, with its group."""
-    groups = _field_groups()
+    """Every setting in declaration order, with its group's title."""
     return [
         Setting(
-            group=groups.get(name, "general"),
-            variable=_variable(name, field),
+            group=GROUPS[group].title,
+            variable=variable(name, field),
             type=_type_name(field.annotation) + _bounds(field),
             default=env_value(_default_value(field)),
             description=" ".join((field.description or "").split()),
         )
-        for name, field in Settings.model_fields.items()
+        for group, name, field in group_fields()
     ]
 
 
@@ -179,10 +149,8 @@ def render_markdown(reference: list[Setting]) -> str:
     """docs/configuration.md: one table per group."""
     out = [_DOC_HEADER.rstrip("\n")]
     for group, settings in _by_group(reference):
-        title = _ACRONYM.sub(lambda match: match.group().upper(), group)
-        title = title[:1].upper() + title[1:]
         out += [
-            f"\n## {title}\n",
+            f"\n## {group}\n",
             "| Variable | Type | Default | Description |",
             "|---|---|---|---|",
         ]

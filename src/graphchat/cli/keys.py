@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from graphchat.cli.config import load_settings
 from graphchat.errors import GraphchatError
 from graphchat.security.keys import generate_key
 from graphchat.settings import Settings
@@ -22,13 +23,12 @@ _MAX_OWNER = 128
 
 
 def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
-    from graphchat.cli.main import load_settings
     from graphchat.store import Store
 
     settings: Settings = load_settings()
 
     async def go() -> T:
-        store = await Store.open(settings)
+        store = await Store.open(settings.database)
         try:
             return await action(store)
         finally:

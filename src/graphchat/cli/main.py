@@ -7,17 +7,15 @@ import sys
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from graphchat import __version__
 from graphchat.cli.archive import export, import_
 from graphchat.cli.ask import ask
 from graphchat.cli.chat import chat
-from graphchat.cli.config import config_app
+from graphchat.cli.config import config_app, load_settings
 from graphchat.cli.connection import EXIT_CODES_HELP
 from graphchat.cli.keys import keys_app
 from graphchat.cli.threads import models, threads_app
-from graphchat.settings import Settings, describe_validation_error
 
 app = typer.Typer(help="graphchat: a self-hosted chat-agent service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema maintenance.", no_args_is_help=True)
@@ -31,16 +29,6 @@ app.command(epilog=EXIT_CODES_HELP)(models)
 app.command("export", epilog=EXIT_CODES_HELP)(export)
 app.command("import", epilog=EXIT_CODES_HELP)(import_)
 app.add_typer(config_app, name="config")
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; an invalid value exits with one line per problem."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except ValidationError as exc:
-        for line in describe_validation_error(exc):
-            typer.echo(f"graphchat: configuration error: {line}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _version(value: bool) -> None:
@@ -70,11 +58,11 @@ def serve(
     from graphchat.logging import configure_logging
 
     settings = load_settings(host=host, port=port)
-    configure_logging(settings)
+    configure_logging(settings.observability)
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_config=None,
         access_log=False,
         proxy_headers=False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
@@ -89,7 +77,7 @@ def _run_db(action: str, revision: str) -> None:
     settings = load_settings()
 
     async def go() -> None:
-        engine = create_engine(settings)
+        engine = create_engine(settings.database)
         try:
             if action == "upgrade":
                 await migrate.upgrade(engine, revision)

@@ -24,17 +24,17 @@ from graphchat.llm.openai_compat import OpenAICompatProvider
 from graphchat.llm.resilience import CircuitBreaker, ResilientProvider, RetryPolicy
 from graphchat.llm.router import ModelRouter
 from graphchat.llm.timeouts import Timeouts
-from graphchat.settings import Settings
+from graphchat.settings import LlmSettings
 
 _PROBE_SECONDS = 0.5
 
 
-def timeouts_from(settings: Settings) -> Timeouts:
+def timeouts_from(settings: LlmSettings) -> Timeouts:
     return Timeouts(
-        connect=settings.llm_connect_timeout,
-        first_token=settings.llm_first_token_timeout,
-        stall=settings.llm_stall_timeout,
-        total=settings.llm_total_timeout,
+        connect=settings.connect_timeout,
+        first_token=settings.first_token_timeout,
+        stall=settings.stall_timeout,
+        total=settings.total_timeout,
     )
 
 
@@ -53,14 +53,14 @@ async def ollama_answers(url: str) -> bool:
     return response.status_code == 200
 
 
-async def configured_ollama_urls(settings: Settings) -> list[str]:
+async def configured_ollama_urls(settings: LlmSettings) -> list[str]:
     if "ollama_url" in settings.model_fields_set:
         return settings.ollama_urls()
     default = settings.ollama_url
     return [default] if await ollama_answers(default) else []
 
 
-def embedded_config(settings: Settings) -> EmbeddedConfig:
+def embedded_config(settings: LlmSettings) -> EmbeddedConfig:
     path = settings.embedded_model_path or packaged_model_path()
     name = settings.embedded_model_name
     if not name:
@@ -74,7 +74,7 @@ def embedded_config(settings: Settings) -> EmbeddedConfig:
     )
 
 
-async def build_backends(settings: Settings) -> list[ChatProvider]:
+async def build_backends(settings: LlmSettings) -> list[ChatProvider]:
     """The raw backends, in the order the router prefers them."""
     timeouts = timeouts_from(settings)
     ollama_urls = await configured_ollama_urls(settings)
@@ -94,12 +94,12 @@ async def build_backends(settings: Settings) -> list[ChatProvider]:
     return backends
 
 
-def resilient(backend: ChatProvider, settings: Settings) -> ResilientProvider:
+def resilient(backend: ChatProvider, settings: LlmSettings) -> ResilientProvider:
     policy = RetryPolicy(
-        retries=settings.llm_retries,
-        backoff_base=settings.llm_backoff_base,
-        backoff_max=settings.llm_backoff_max,
-        budget=settings.llm_total_timeout,
+        retries=settings.retries,
+        backoff_base=settings.backoff_base,
+        backoff_max=settings.backoff_max,
+        budget=settings.total_timeout,
     )
     breaker = CircuitBreaker(
         backend.name, threshold=settings.breaker_threshold, cooldown=settings.breaker_cooldown
@@ -107,7 +107,7 @@ def resilient(backend: ChatProvider, settings: Settings) -> ResilientProvider:
     return ResilientProvider(backend, policy=policy, breaker=breaker)
 
 
-async def build_router(settings: Settings, replies: ReplyStore | None = None) -> ModelRouter:
+async def build_router(settings: LlmSettings, replies: ReplyStore | None = None) -> ModelRouter:
     """The router over every configured backend; `replies` stores the response cache."""
     backends = [resilient(backend, settings) for backend in await build_backends(settings)]
     if not backends:

@@ -42,16 +42,20 @@ class _StaticKey:
 class Authenticator:
     """Turns the token of a request into a `Principal`, or raises `Unauthorized`."""
 
-    def __init__(self, static_keys: list[tuple[str, str]], keys: KeyLookup) -> None:
+    def __init__(self, static_keys: list[tuple[str, str]], keys: KeyLookup | None = None) -> None:
         self._static = [_StaticKey(owner, hash_key(secret)) for owner, secret in static_keys]
         self._keys = keys
         self._touched: dict[str, datetime] = {}
+
+    def use_keys(self, keys: KeyLookup) -> None:
+        """Look generated keys up in `keys` (the store opens after the app is built)."""
+        self._keys = keys
 
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthorized("an API key is required (Authorization: Bearer … or X-API-Key)")
         digest = hash_key(token)
-        if key_prefix(token) is not None:
+        if key_prefix(token) is not None and self._keys is not None:
             key = await self._keys.find_by_hash(digest)
             if key is not None and key.active:
                 await self._touch(key.id)
@@ -67,7 +71,8 @@ class Authenticator:
         last = self._touched.get(key_id)
         if last is None or now - last >= _TOUCH_EVERY:
             self._touched[key_id] = now
-            await self._keys.touch(key_id, now)
+            if self._keys is not None:
+                await self._keys.touch(key_id, now)
 
     def _match_static(self, digest: str) -> _StaticKey | None:
         found = None

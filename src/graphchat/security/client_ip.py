@@ -5,18 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(entries: Sequence[str]) -> list[Network]:
-    """`10.0.0.1`, `10.0.0.0/8`, `::1`… as networks; ValueError names a bad entry."""
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError as exc:
-            raise ValueError(f"{entry!r} is not an IP address or network") from exc
-    return networks
+from graphchat.settings.security import Network
 
 
 def _trusted(address: str, networks: Sequence[Network]) -> bool:

@@ -18,7 +18,6 @@ KEY_PREFIX = "gc"
 _PREFIX_BYTES = 4
 _SECRET_BYTES = 32
 _KEY_PATTERN = re.compile(r"^gc_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
-MIN_STATIC_SECRET_CHARS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +45,3 @@ def key_prefix(token: str) -> str | None:
     """The prefix of a well-formed generated key, None for anything else (e.g. static keys)."""
     match = _KEY_PATTERN.match(token)
     return match.group(1) if match else None
-
-
-def parse_static_keys(entries: list[str]) -> list[tuple[str, str]]:
-    """`owner:secret` entries as (owner, secret) pairs; ValueError names a malformed entry."""
-    pairs = []
-    for number, entry in enumerate(entries, start=1):
-        owner, sep, secret = entry.partition(":")
-        if not sep or not owner.strip() or not secret:
-            raise ValueError(f"entry {number} is not of the form owner:secret")
-        pairs.append((owner.strip(), secret))
-    return pairs

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from graphchat.errors import GraphchatError
+from graphchat.json_stream import MalformedArchive, json_array_items
 from graphchat.service.archive_formats import archive_thread, parse_conversation
-from graphchat.service.json_stream import MalformedArchive, json_array_items
 from graphchat.store import Store
 from graphchat.store.records import Message, Thread
 from graphchat.store.threads import encode_cursor

@@ -36,7 +36,6 @@ from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
-from graphchat.service.monitor import new_worker_id
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.titles import TitleWriter
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
@@ -120,12 +119,12 @@ class ChatService:
         live_runs: LiveRuns,
         limits: TurnLimits,
         models: ModelResolver,
-        tools: ToolRegistry | None = None,
+        tools: ToolRegistry,
         *,
-        runs: RunService | None = None,
-        events: EventWriter | None = None,
-        worker_id: str | None = None,
-        enqueue_timeout: float = 300.0,
+        runs: RunService,
+        events: EventWriter,
+        worker_id: str,
+        enqueue_timeout: float,
         titles: TitleWriter | None = None,
     ) -> None:
         self._titles = titles
@@ -134,12 +133,10 @@ class ChatService:
         self._live = live_runs
         self._limits = limits
         self._models = models
-        self.tools = tools if tools is not None else ToolRegistry()
-        self._runs = runs or RunService(store, live_runs)
-        self._events = events or EventWriter(
-            store.run_events, live_runs, interval_seconds=0.05, max_per_run=20_000
-        )
-        self.worker_id = worker_id or new_worker_id()
+        self.tools = tools
+        self._runs = runs
+        self._events = events
+        self.worker_id = worker_id
         self._enqueue_timeout = enqueue_timeout
 
     async def complete(self, request: TurnRequest) -> RunResult:

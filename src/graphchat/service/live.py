@@ -86,9 +86,6 @@ class LiveRuns:
     def all(self) -> list[LiveRun]:
         return list(self._runs.values())
 
-    def __len__(self) -> int:
-        return len(self._runs)
-
     def start(self, live: LiveRun, execute: Callable[[LiveRun], Awaitable[None]]) -> None:
         """Run `execute(live)` in a background task that outlives the calling request."""
         self._runs[live.run_id] = live

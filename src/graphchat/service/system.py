@@ -9,12 +9,10 @@ import asyncio
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from graphchat import __version__
 from graphchat.errors import GraphchatError, NotReady
 from graphchat.llm.base import ModelInfo
 from graphchat.llm.resilience import CircuitState
 from graphchat.llm.router import ModelRouter, same_model
-from graphchat.settings import Settings
 from graphchat.store import Store
 
 if TYPE_CHECKING:
@@ -65,12 +63,17 @@ class Models:
 class SystemService:
     def __init__(
         self,
-        settings: Settings,
         store: Store,
         router: ModelRouter,
         mcp: McpToolSource | None = None,
+        *,
+        version: str,
+        build: str,
+        database: str,
     ) -> None:
-        self._settings = settings
+        self._version = version
+        self._build = build
+        self._database_kind = database
         self._store = store
         self._router = router
         self._mcp = mcp
@@ -113,9 +116,9 @@ class SystemService:
         """Version, build, storage backend and model backends of this server."""
         return ServerInfo(
             name="graphchat",
-            version=__version__,
-            build=self._settings.build or "dev",
-            database="sqlite" if self._settings.is_sqlite else "postgresql",
+            version=self._version,
+            build=self._build,
+            database=self._database_kind,
             backends=[backend.name for backend in self._router.backends],
             default_model=await self._router.default_model(),
             flags=dict(_FLAGS),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.settings import Settings
+from graphchat.settings import DatabaseSettings
 from graphchat.store.api_keys import ApiKeyRepository
 from graphchat.store.archive import ArchiveRepository
 from graphchat.store.database import create_engine, transaction
@@ -33,9 +33,9 @@ class Store:
         self.archive = ArchiveRepository(engine)
 
     @classmethod
-    async def open(cls, settings: Settings) -> Store:
-        engine = create_engine(settings)
-        if settings.db_auto_migrate:
+    async def open(cls, database: DatabaseSettings) -> Store:
+        engine = create_engine(database)
+        if database.auto_migrate:
             try:
                 await upgrade(engine)
             except BaseException:

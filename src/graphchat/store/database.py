@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from graphchat.errors import StoreUnavailable, ValidationFailed
-from graphchat.settings import Settings
+from graphchat.settings import DatabaseSettings
 
 _WRITE_OPTION = "graphchat_write"
 # PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
@@ -25,33 +25,33 @@ _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(database: DatabaseSettings) -> AsyncEngine:
     """An async engine tuned for the configured backend (SQLite WAL or a PostgreSQL pool)."""
-    if settings.is_sqlite:
-        return _sqlite_engine(settings)
+    if database.is_sqlite:
+        return _sqlite_engine(database)
     return create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        pool_recycle=settings.db_pool_recycle,
+        database.url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_timeout=database.pool_timeout,
+        pool_recycle=database.pool_recycle,
         pool_pre_ping=True,
-        connect_args={"timeout": settings.db_connect_timeout},
+        connect_args={"timeout": database.connect_timeout},
     )
 
 
-def _sqlite_engine(settings: Settings) -> AsyncEngine:
-    path = settings.sqlite_path()
+def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
+    path = database.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        database.url,
+        pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+        pool_timeout=database.pool_timeout,
+        connect_args={"timeout": database.sqlite_busy_timeout_ms / 1000},
     )
-    busy_timeout = settings.sqlite_busy_timeout_ms
+    busy_timeout = database.sqlite_busy_timeout_ms
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -16,7 +16,7 @@ from graphchat.store.records import NewMessage
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
-    store = await Store.open(Settings(database_url=database_url))
+    store = await Store.open(Settings(database_url=database_url).database)
     for owner, thread_id, texts in [
         ("alice", "a1", ["My cat is called Pizza", "Nice name!"]),
         ("alice", "a2", ["I ate pizza yesterday", "100% pizza_lover"]),

@@ -165,9 +165,9 @@ async def test_a_missing_model_file_is_unavailable(tmp_path: Path) -> None:
 
 def test_the_packaged_model_and_a_custom_file_name_the_model() -> None:
     assert packaged_model_path() is not None
-    assert embedded_config(Settings(_env_file=None)).model_name == DEFAULT_MODEL_NAME
+    assert embedded_config(Settings(_env_file=None).llm).model_name == DEFAULT_MODEL_NAME
     custom = Settings(_env_file=None, embedded_model_path=Path("/m/Qwen2.5-0.5B.gguf"))
-    assert embedded_config(custom).model_name == "qwen2.5-0.5b"
+    assert embedded_config(custom.llm).model_name == "qwen2.5-0.5b"
 
 
 def test_backends_are_numbered_from_the_second() -> None:
@@ -176,7 +176,7 @@ def test_backends_are_numbered_from_the_second() -> None:
 
 def _names(**values: object) -> list[str]:
     settings = Settings(_env_file=None, **values)  # type: ignore[arg-type]
-    return [backend.name for backend in asyncio.run(build_backends(settings))]
+    return [backend.name for backend in asyncio.run(build_backends(settings.llm))]
 
 
 def test_configured_backends_are_built_and_embedded_only_fills_in() -> None:
@@ -189,4 +189,4 @@ def test_configured_backends_are_built_and_embedded_only_fills_in() -> None:
 
 def test_no_backend_at_all_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="no model backend"):
-        asyncio.run(build_router(Settings(_env_file=None, ollama_url="", embedded="off")))
+        asyncio.run(build_router(Settings(_env_file=None, ollama_url="", embedded="off").llm))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from graphchat.security.client_ip import client_ip, parse_networks
+from graphchat.security.client_ip import client_ip
+from graphchat.settings.security import parse_networks
 
 PROXIES = parse_networks(["10.0.0.0/8", "192.168.1.1"])
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from graphchat.security.keys import generate_key, hash_key, key_prefix, parse_static_keys
+from graphchat.security.keys import generate_key, hash_key, key_prefix
+from graphchat.settings.security import parse_static_keys
 
 
 def test_generated_keys_are_unique_and_carry_their_prefix() -> None:

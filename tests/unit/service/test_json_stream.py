@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from graphchat.service.json_stream import MalformedArchive, json_array_items
+from graphchat.json_stream import MalformedArchive, json_array_items
 
 ITEMS = [{"text": "héllo 🙂", "n": i, "nested": [{"a": "]"}, "},{"]} for i in range(5)]
 

@@ -11,7 +11,7 @@ from graphchat.store.records import NewMessage
 
 async def _fill_at_0003(database_url: str) -> None:
     settings = Settings(database_url=database_url, db_auto_migrate=False)
-    engine = create_engine(settings)
+    engine = create_engine(settings.database)
     await upgrade(engine, "0003")
     store = Store(engine)
     await store.threads.create(owner="alice", thread_id="old", title="Gardening notes")
@@ -30,7 +30,7 @@ async def _fill_at_0003(database_url: str) -> None:
 async def test_existing_rows_are_searchable_after_the_upgrade(database_url: str) -> None:
     await _fill_at_0003(database_url)
 
-    store = await Store.open(Settings(database_url=database_url))  # migrates to the head
+    store = await Store.open(Settings(database_url=database_url).database)  # migrates to the head
     try:
         hits = await store.search.messages("alice", "tomatoes", limit=10)
         titles = await store.search.titles("alice", "gardening", limit=10)
@@ -47,7 +47,7 @@ async def test_existing_rows_are_searchable_after_the_upgrade(database_url: str)
 
 async def test_the_upgrade_can_be_undone_and_redone(database_url: str) -> None:
     await _fill_at_0003(database_url)
-    store = await Store.open(Settings(database_url=database_url))
+    store = await Store.open(Settings(database_url=database_url).database)
     try:
         await downgrade(store.engine, "0003")
         await upgrade(store.engine)

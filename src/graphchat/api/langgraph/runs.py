@@ -213,7 +213,7 @@ async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
     modes = stream_modes(body.stream_mode, legacy_messages=True)
     return event_stream_response(
         run,
-        LangGraphRenderer(modes, views.settings.sse_retry_ms, history),
+        LangGraphRenderer(modes, views.settings.limits.sse_retry_ms, history),
         opened.events,
         views.settings,
         on_abandon=cancel if body.on_disconnect == "cancel" else None,

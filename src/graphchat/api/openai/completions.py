@@ -137,7 +137,7 @@ def chunk_stream(
 
     return EventSourceResponse(
         follow_run(events, render, on_abandon),
-        ping=settings.sse_heartbeat_seconds,
+        ping=settings.limits.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
         headers={"Cache-Control": "no-cache", **headers},
         sep="\n",

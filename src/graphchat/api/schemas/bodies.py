@@ -234,9 +234,6 @@ class InvokeIn(BaseModel):
     multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
 
 
-StreamMode = Literal["messages", "messages-tuple", "values", "updates"]
-
-
 class StreamIn(InvokeIn):
     stream_mode: str | list[str] = Field(
         default_factory=lambda: ["messages", "updates"],

@@ -1,0 +1,50 @@
+"""What every settings group shares: its model config, comma-separated lists, URL checks.
+
+A field's environment variable is `GRAPHCHAT_` + its alias (or its name), upper-cased: the alias
+keeps the flat names of earlier releases (`GRAPHCHAT_DB_POOL_SIZE` is `database.pool_size`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.fields import FieldInfo
+
+PREFIX = "GRAPHCHAT_"
+
+
+def split_csv(value: object) -> object:
+    """`a, b,,c` → `["a", "b", "c"]`; lists pass through."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], BeforeValidator(split_csv)]
+
+
+def http_url(url: str) -> str:
+    """An http(s) URL without its trailing slash; ValueError otherwise."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return url.rstrip("/")
+
+
+class Group(BaseModel):
+    """One concern's settings; `title` heads its section in the generated docs."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, validate_by_name=True, validate_by_alias=True
+    )
+    title: ClassVar[str] = ""
+
+
+def flat_name(name: str, field: FieldInfo) -> str:
+    """The field's name in the flat vocabulary of variables and keyword arguments."""
+    return field.alias or name
+
+
+def variable(name: str, field: FieldInfo) -> str:
+    """The environment variable that sets the field."""
+    return f"{PREFIX}{flat_name(name, field).upper()}"

@@ -1,0 +1,101 @@
+"""The database: URL (mapped onto the async drivers we ship), pool and timeouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, field_validator
+
+from graphchat.settings.base import Group
+
+_SQLITE_DRIVER = "sqlite+aiosqlite"
+_POSTGRES_DRIVER = "postgresql+asyncpg"
+_URL_SCHEMES = {
+    "sqlite": _SQLITE_DRIVER,
+    _SQLITE_DRIVER: _SQLITE_DRIVER,
+    "postgres": _POSTGRES_DRIVER,
+    "postgresql": _POSTGRES_DRIVER,
+    "postgresql+psycopg": _POSTGRES_DRIVER,
+    "postgresql+psycopg2": _POSTGRES_DRIVER,
+    _POSTGRES_DRIVER: _POSTGRES_DRIVER,
+}
+DEFAULT_DATABASE_URL = f"{_SQLITE_DRIVER}:///./data/graphchat.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain `sqlite://` / `postgresql://` URLs onto the async drivers we ship."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("must be a URL such as sqlite:///data/graphchat.db or postgresql://…")
+    driver = _URL_SCHEMES.get(scheme.lower())
+    if driver is None:
+        raise ValueError(f"unsupported database scheme {scheme!r}: use sqlite or postgresql")
+    return f"{driver}://{rest}"
+
+
+class DatabaseSettings(Group):
+    title: ClassVar[str] = "Database"
+
+    url: str = Field(
+        DEFAULT_DATABASE_URL,
+        alias="database_url",
+        description=(
+            "SQLAlchemy URL. `sqlite:///path.db` and `postgresql://user:pw@host/db` are mapped "
+            "to the async drivers (aiosqlite, asyncpg). Fallback: `DATABASE_URI`."
+        ),
+    )
+    auto_migrate: bool = Field(
+        True, alias="db_auto_migrate", description="Apply pending Alembic migrations at start-up."
+    )
+    pool_size: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        alias="db_pool_size",
+        description="PostgreSQL: connections kept open per process.",
+    )
+    max_overflow: int = Field(
+        10,
+        ge=0,
+        le=1000,
+        alias="db_max_overflow",
+        description="PostgreSQL: extra connections allowed under bursts.",
+    )
+    pool_timeout: float = Field(
+        10.0,
+        gt=0,
+        alias="db_pool_timeout",
+        description="Seconds to wait for a free pooled connection before 503.",
+    )
+    pool_recycle: int = Field(
+        1800,
+        ge=-1,
+        alias="db_pool_recycle",
+        description="Seconds after which a pooled connection is replaced (-1: never).",
+    )
+    connect_timeout: float = Field(
+        5.0,
+        gt=0,
+        alias="db_connect_timeout",
+        description="Seconds to wait when opening a database connection.",
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="SQLite: milliseconds a writer waits for the lock."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _normalize_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith(_SQLITE_DRIVER)
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL and in-memory databases."""
+        if not self.is_sqlite:
+            return None
+        path = self.url.split(":///", 1)[1].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
