@@ -72,7 +72,7 @@ def make_call_model(provider: ChatProvider) -> Node:
                 cached=last.cached,
             )
         )
-        return {"messages": [message], "model_calls": state.get("model_calls", 0) + 1}
+        return {"messages": [message]}
 
     return call_model
 

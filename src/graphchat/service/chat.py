@@ -39,10 +39,10 @@ from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import new_worker_id
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
-from graphchat.service.turn import Turn, TurnRecorder
+from graphchat.service.turn import Turn, TurnRecorder, turn_rules
 from graphchat.store import Store
 from graphchat.store.records import Message, NewMessage, Run, RunStatus
-from graphchat.store.runs import NewRun, TurnStart
+from graphchat.store.runs import NewRun, TurnRules, TurnStart
 
 log = structlog.get_logger(__name__)
 
@@ -221,10 +221,17 @@ class ChatService:
             idempotency_key=request.idempotency_key,
             request_hash=request.request_hash,
         )
-        start = await self._begin(new_run, request, fallback)
+        start = await self._begin(new_run, request, turn_rules(request.model, fallback))
         live = LiveRun(start.run.id, start.thread.id)
-        turn = Turn(thread=start.thread, run=start.run, input_messages=start.messages, live=live)
-        recorder = TurnRecorder(turn, self._store.runs)
+        turn = Turn(
+            thread=start.thread,
+            run=start.run,
+            input_messages=start.messages,
+            live=live,
+            last_seq=start.messages[-1].seq if start.messages else 0,
+            history=start.history if request.context is None else None,
+        )
+        recorder = TurnRecorder(turn, self._store.runs, self._events)
         recorder.publish_metadata()
         setup = self._setup(start.thread.metadata, request)
         self._live.start(live, lambda _: self._execute(turn, recorder, setup))
@@ -256,20 +263,22 @@ class ChatService:
             raise RunNotPaused(f"run '{run.id}' was resumed or cancelled meanwhile")
         thread = await self._store.threads.get(run.owner, run.thread_id)
         live = LiveRun(run.id, thread.id, await self._store.run_events.next_seq(run.id))
+        last = await self._store.messages.recent(thread.id, 1)
         turn = Turn(
             thread=thread,
             run=replace(run, status=RunStatus.RUNNING, pending=None),
             input_messages=[],
             live=live,
+            last_seq=last[-1].seq if last else 0,
             usage=Usage(run.prompt_tokens or 0, run.completion_tokens or 0),
         )
-        recorder = TurnRecorder(turn, self._store.runs)
+        recorder = TurnRecorder(turn, self._store.runs, self._events)
         recorder.publish_metadata()
         setup = setup_after_pause(run, decisions)
         self._live.start(live, lambda _: self._execute(turn, recorder, setup))
         return turn
 
-    async def _begin(self, run: NewRun, request: TurnRequest, fallback: str | None) -> TurnStart:
+    async def _begin(self, run: NewRun, request: TurnRequest, rules: TurnRules) -> TurnStart:
         """Begin the turn; on a busy thread reject, or wait (`enqueue`), or stop the other run."""
         deadline = asyncio.get_running_loop().time() + self._enqueue_timeout
         for _ in range(_BEGIN_ATTEMPTS):
@@ -277,9 +286,11 @@ class ChatService:
                 return await self._store.runs.begin_turn(
                     run,
                     request.messages,
+                    rules,
                     create_thread=request.create_thread,
-                    fallback_model=fallback,
                     last_seq=request.after_seq,
+                    # A caller-held conversation is the context: no stored history to read.
+                    history=self._limits.context_max_messages if request.context is None else 0,
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)
@@ -353,9 +364,13 @@ class ChatService:
             given = setup.context[-limits.context_max_messages :]
             window = fit_context(given, system, limits.context_max_tokens)
         else:
-            history = await self._store.messages.recent(turn.thread.id, limits.context_max_messages)
+            history = turn.history
+            if history is None:  # a resumed run: read where the thread stands now
+                history = await self._store.messages.recent(
+                    turn.thread.id, limits.context_max_messages
+                )
             window = build_context(history, system, limits.context_max_tokens)
-        state = {"messages": window, "model_calls": 0, "tool_rounds": setup.tool_rounds}
+        state = {"messages": window, "tool_rounds": setup.tool_rounds}
         async for item in self._graph.astream(
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.

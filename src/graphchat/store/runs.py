@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, exists, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.database import transaction
-from graphchat.store.messages import append_messages
+from graphchat.store.messages import append_messages, insert_messages, message_rows, window
 from graphchat.store.records import (
     Message,
     MessageStatus,
@@ -24,32 +24,20 @@ from graphchat.store.records import (
     RunStatus,
     Thread,
 )
+from graphchat.store.run_events import StoredEvent, insert_events
 from graphchat.store.tables import RunRow, ThreadRow
-from graphchat.store.threads import (
-    insert_thread,
-    select_thread,
-    thread_id_taken,
-    thread_not_found,
-    utcnow,
-)
+from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
 
 _RUN = cast(Table, RunRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
 _RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COLUMNS)
-TITLE_LENGTH = 80
 
 
 def run_from_row(row: Row[Any]) -> Run:
     values = {name: row._mapping[name] for name in _RUN_COLUMNS}
     values["status"] = RunStatus(values["status"])
     return Run(**values)
-
-
-def title_from(text: str) -> str:
-    """A thread title from the start of its first message."""
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +53,19 @@ class NewRun:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnRules:
+    """The caller's decisions that depend on the stored thread, applied inside `begin_turn`."""
+
+    model: Callable[[str | None], str | None]  # the thread's model -> the run's
+    title: Callable[[str | None, Sequence[NewMessage]], str | None]  # title, new messages -> title
+
+
+@dataclass(frozen=True, slots=True)
 class TurnStart:
     thread: Thread
     run: Run
     messages: list[Message]
+    history: list[Message] = field(default_factory=list)  # the window, new messages included
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,22 +116,12 @@ async def _close_pauses(
     return ids
 
 
-async def _thread_for_turn(
-    connection: AsyncConnection, run: NewRun, create_missing: bool
-) -> Thread:
-    thread = await select_thread(connection, run.owner, run.thread_id)
-    if thread is not None:
-        return thread
-    if not create_missing or await thread_id_taken(connection, run.thread_id):
-        raise thread_not_found(run.thread_id)
-    return await insert_thread(
-        connection,
-        owner=run.owner,
-        thread_id=run.thread_id,
-        title=None,
-        model=None,
-        metadata={},
+def _thread_and_pause(thread_id: str) -> Any:
+    """The thread, and whether it has a paused run to close, in one SELECT."""
+    paused = exists().where(
+        _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value
     )
+    return select(_THREAD, paused.label("paused")).where(_THREAD.c.id == thread_id)
 
 
 class RunRepository:
@@ -145,28 +132,33 @@ class RunRepository:
         self,
         run: NewRun,
         messages: Sequence[NewMessage],
+        rules: TurnRules,
         *,
         create_thread: bool = True,
-        fallback_model: str | None = None,
         last_seq: int | None = None,
+        history: int = 0,
     ) -> TurnStart:
         """Store the caller's messages and a running run in one transaction.
 
-        The run's model is the one asked for, else the thread's, else `fallback_model`.
-        With `last_seq`, the messages must directly follow that one (else `ThreadBusy`).
+        Plan, existing thread: SELECT thread (+ paused run?), SELECT the last `history` messages,
+        INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
+        run, INSERT messages. With `last_seq`, the messages must directly follow that one.
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index
-        enforces this across processes), `NotFound` for another owner's thread.
+        enforces this across processes), `NotFound` for another owner's thread,
+        `DuplicateRun` for a reused idempotency key.
         """
         try:
             async with transaction(self._engine, write=True) as connection:
-                await self._refuse_duplicate(connection, run)
-                thread = await _thread_for_turn(connection, run, create_thread)
-                await _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
-                model = run.model or thread.model or fallback_model
-                stored_run = await self._insert_run(connection, replace(run, model=model))
-                stored = await append_messages(connection, thread.id, run.id, messages, last_seq)
-                thread = await self._touch_thread(connection, thread, stored)
+                start = await self._begin(
+                    connection,
+                    run,
+                    messages,
+                    rules,
+                    create_thread=create_thread,
+                    last_seq=last_seq,
+                    history=history,
+                )
         except IntegrityError as exc:
             if run.idempotency_key is not None:
                 async with transaction(self._engine) as connection:
@@ -174,7 +166,52 @@ class RunRepository:
             raise ThreadBusy(
                 f"thread '{run.thread_id}' is already answering; wait for that run to finish",
             ) from exc
-        return TurnStart(thread=thread, run=stored_run, messages=stored)
+        return start
+
+    async def _begin(
+        self,
+        connection: AsyncConnection,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        rules: TurnRules,
+        *,
+        create_thread: bool,
+        last_seq: int | None,
+        history: int,
+    ) -> TurnStart:
+        row = (await connection.execute(_thread_and_pause(run.thread_id))).first()
+        if row is not None and row.owner != run.owner:
+            raise thread_not_found(run.thread_id)
+        if row is None:
+            if not create_thread:
+                raise thread_not_found(run.thread_id)
+            thread = await insert_thread(
+                connection,
+                owner=run.owner,
+                thread_id=run.thread_id,
+                title=rules.title(None, messages),
+                model=None,
+                metadata={},
+            )
+            before: list[Message] = []
+        else:
+            thread = thread_from_row(row)
+            if row.paused:
+                await _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
+            # At least one row: the last one's number is where the new messages go.
+            before = await window(connection, thread.id, max(history, 1))
+        last = before[-1].seq if before else 0
+        if last_seq is not None and last_seq != last:
+            raise ThreadBusy(f"thread '{thread.id}' changed meanwhile; try again")
+        stored_run = await self._insert_run(connection, run, rules.model(thread.model))
+        stored = message_rows(thread.id, run.id, messages, last)
+        await insert_messages(connection, stored)
+        if row is not None:
+            thread = await self._touch_thread(
+                connection, thread, rules.title(thread.title, messages)
+            )
+        recent = (before + stored)[-history:] if history else []
+        return TurnStart(thread=thread, run=stored_run, messages=stored, history=recent)
 
     async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
         if run.idempotency_key is None:
@@ -272,18 +309,22 @@ class RunRepository:
         thread_id: str,
         run_id: str,
         outcome: RunOutcome,
-        messages: Sequence[NewMessage] = (),
-        last_seq: int | None = None,
-    ) -> list[Message]:
-        """Store the run's last messages and its final status together."""
+        messages: Sequence[Message] = (),
+        events: Sequence[StoredEvent] = (),
+    ) -> bool:
+        """Store the run's last messages (built by `message_rows`), its final status and its
+        events together: UPDATE thread, INSERT messages, UPDATE run, INSERT events.
+
+        False when the thread was deleted while the run was active (nothing is stored).
+        """
         now = utcnow()
         async with transaction(self._engine, write=True) as connection:
             touched = await connection.execute(
                 update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
             )
             if not touched.rowcount:
-                return []  # deleted while the run was active: nothing left to record
-            stored = await append_messages(connection, thread_id, run_id, messages, last_seq)
+                return False
+            await insert_messages(connection, messages)
             await connection.execute(
                 update(_RUN)
                 .where(_RUN.c.id == run_id)
@@ -296,7 +337,8 @@ class RunRepository:
                     pending=outcome.pending,
                 )
             )
-        return stored
+            await insert_events(connection, events)
+        return True
 
     async def resume(self, run: Run, worker_id: str) -> bool:
         """Set a paused run running again; False if it is no longer paused.
@@ -350,14 +392,14 @@ class RunRepository:
             rows = (await connection.execute(query)).all()
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
-    async def _insert_run(self, connection: AsyncConnection, run: NewRun) -> Run:
+    async def _insert_run(self, connection: AsyncConnection, run: NewRun, model: str | None) -> Run:
         now = utcnow()
         values = {
             "id": run.id,
             "thread_id": run.thread_id,
             "owner": run.owner,
             "status": RunStatus.RUNNING.value,
-            "model": run.model,
+            "model": model,
             "params": run.params,
             "idempotency_key": run.idempotency_key,
             "request_hash": run.request_hash,
@@ -372,7 +414,7 @@ class RunRepository:
             thread_id=run.thread_id,
             owner=run.owner,
             status=RunStatus.RUNNING,
-            model=run.model,
+            model=model,
             params=run.params,
             created_at=now,
             started_at=now,
@@ -381,20 +423,19 @@ class RunRepository:
         )
 
     async def _touch_thread(
-        self, connection: AsyncConnection, thread: Thread, stored: list[Message]
+        self, connection: AsyncConnection, thread: Thread, title: str | None
     ) -> Thread:
-        values: dict[str, Any] = {"updated_at": utcnow()}
-        if thread.title is None:
-            first_user = next((m.content for m in stored if m.role == "user" and m.content), None)
-            if first_user:
-                values["title"] = title_from(first_user)
+        now = utcnow()
+        values: dict[str, Any] = {"updated_at": now}
+        if title != thread.title:
+            values["title"] = title
         await connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
         return Thread(
             id=thread.id,
             owner=thread.owner,
-            title=values.get("title", thread.title),
+            title=title,
             model=thread.model,
             metadata=thread.metadata,
             created_at=thread.created_at,
-            updated_at=values["updated_at"],
+            updated_at=now,
         )
