@@ -209,7 +209,13 @@ class ChatService:
         return run
 
     async def start(self, request: TurnRequest) -> Turn:
-        """Store the request's messages and a running run, then execute it in the background."""
+        """Store the request's messages and a running run, then execute it in the background.
+
+        Shielded: a caller cancelled meanwhile must not leave a stored run that never executes.
+        """
+        return await asyncio.shield(self._start(request))
+
+    async def _start(self, request: TurnRequest) -> Turn:
         fallback = None if request.model else await self._models.default_model()
         new_run = NewRun(
             id=str(uuid.uuid4()),

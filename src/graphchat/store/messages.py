@@ -8,10 +8,10 @@ from dataclasses import fields
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, NewMessage, Page
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
@@ -45,15 +45,15 @@ def message_rows(
     ]
 
 
-async def insert_messages(connection: AsyncConnection, rows: Sequence[Message]) -> None:
+def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
     """One multi-row INSERT; the unique (thread_id, seq) key refuses a stale sequence number."""
     if rows:
-        await connection.execute(
+        connection.execute(
             insert(_MESSAGE), [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
         )
 
 
-async def window(connection: AsyncConnection, thread_id: str, limit: int) -> list[Message]:
+def window(connection: Connection, thread_id: str, limit: int) -> list[Message]:
     """The thread's last `limit` messages, oldest first."""
     query = (
         select(_MESSAGE)
@@ -61,12 +61,12 @@ async def window(connection: AsyncConnection, thread_id: str, limit: int) -> lis
         .order_by(_MESSAGE.c.seq.desc())
         .limit(limit)
     )
-    rows = (await connection.execute(query)).all()
+    rows = connection.execute(query).all()
     return [message_from_row(row) for row in reversed(rows)]
 
 
-async def append_messages(
-    connection: AsyncConnection,
+def append_messages(
+    connection: Connection,
     thread_id: str,
     run_id: str | None,
     messages: Sequence[NewMessage],
@@ -81,12 +81,13 @@ async def append_messages(
     last = last_seq
     if last is None:
         last = (
-            await connection.execute(
+            connection.execute(
                 select(func.max(_MESSAGE.c.seq)).where(_MESSAGE.c.thread_id == thread_id)
-            )
-        ).scalar_one_or_none() or 0
+            ).scalar_one_or_none()
+            or 0
+        )
     rows = message_rows(thread_id, run_id, messages, last)
-    await insert_messages(connection, rows)
+    insert_messages(connection, rows)
     return rows
 
 
@@ -127,8 +128,7 @@ class MessageRepository:
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread, oldest first."""
-        async with transaction(self._engine) as connection:
-            return await window(connection, thread_id, limit)
+        return await run_transaction(self._engine, lambda c: window(c, thread_id, limit))
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None

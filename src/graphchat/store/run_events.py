@@ -11,9 +11,10 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import Table, delete, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.tables import RunEventRow
 from graphchat.store.threads import utcnow
 
@@ -46,10 +47,10 @@ def _batch_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
     return rows
 
 
-async def insert_events(connection: AsyncConnection, events: Sequence[StoredEvent]) -> None:
+def insert_events(connection: Connection, events: Sequence[StoredEvent]) -> None:
     """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
     if events:
-        await connection.execute(insert(_EVENT), _batch_rows(events))
+        connection.execute(insert(_EVENT), _batch_rows(events))
 
 
 class RunEventRepository:
@@ -60,8 +61,7 @@ class RunEventRepository:
         """Insert a batch of events (of any runs) in one transaction."""
         if not events:
             return
-        async with transaction(self._engine, write=True) as connection:
-            await insert_events(connection, events)
+        await run_transaction(self._engine, lambda c: insert_events(c, events), write=True)
 
     async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[StoredEvent]:
         """The run's events with a sequence number above `seq`, in order (`limit` batches)."""

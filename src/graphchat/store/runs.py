@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import append_messages, insert_messages, message_rows, window
 from graphchat.store.records import (
     Message,
@@ -82,8 +82,8 @@ NEW_TURN_REASON = "the user sent a new message instead of deciding on this call"
 CANCEL_REASON = "the run was cancelled before this call was approved"
 
 
-async def _close_pauses(
-    connection: AsyncConnection, reason: str, *, thread_id: str, run_id: str | None = None
+def _close_pauses(
+    connection: Connection, reason: str, *, thread_id: str, run_id: str | None = None
 ) -> list[str]:
     """Cancel the thread's paused run(s), answering each pending call with an error message.
 
@@ -93,8 +93,8 @@ async def _close_pauses(
     if run_id is not None:
         where.append(_RUN.c.id == run_id)
     ids = []
-    for row in (await connection.execute(select(_RUN.c.id, _RUN.c.pending).where(*where))).all():
-        closed = await connection.execute(
+    for row in connection.execute(select(_RUN.c.id, _RUN.c.pending).where(*where)).all():
+        closed = connection.execute(
             update(_RUN)
             .where(_RUN.c.id == row.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
             .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), pending=None)
@@ -112,8 +112,16 @@ async def _close_pauses(
             )
             for call in (row.pending or {}).get("calls", ())
         ]
-        await append_messages(connection, thread_id, row.id, answers)
+        append_messages(connection, thread_id, row.id, answers)
     return ids
+
+
+def _touch(connection: Connection, thread_id: str, now: datetime) -> bool:
+    """Mark the thread active; False when it no longer exists."""
+    touched = connection.execute(
+        update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
+    )
+    return bool(touched.rowcount)
 
 
 def _thread_and_pause(thread_id: str) -> Any:
@@ -149,8 +157,9 @@ class RunRepository:
         `DuplicateRun` for a reused idempotency key.
         """
         try:
-            async with transaction(self._engine, write=True) as connection:
-                start = await self._begin(
+            start = await run_transaction(
+                self._engine,
+                lambda connection: self._begin(
                     connection,
                     run,
                     messages,
@@ -158,7 +167,9 @@ class RunRepository:
                     create_thread=create_thread,
                     last_seq=last_seq,
                     history=history,
-                )
+                ),
+                write=True,
+            )
         except IntegrityError as exc:
             if run.idempotency_key is not None:
                 async with transaction(self._engine) as connection:
@@ -168,9 +179,9 @@ class RunRepository:
             ) from exc
         return start
 
-    async def _begin(
+    def _begin(
         self,
-        connection: AsyncConnection,
+        connection: Connection,
         run: NewRun,
         messages: Sequence[NewMessage],
         rules: TurnRules,
@@ -179,13 +190,13 @@ class RunRepository:
         last_seq: int | None,
         history: int,
     ) -> TurnStart:
-        row = (await connection.execute(_thread_and_pause(run.thread_id))).first()
+        row = connection.execute(_thread_and_pause(run.thread_id)).first()
         if row is not None and row.owner != run.owner:
             raise thread_not_found(run.thread_id)
         if row is None:
             if not create_thread:
                 raise thread_not_found(run.thread_id)
-            thread = await insert_thread(
+            thread = insert_thread(
                 connection,
                 owner=run.owner,
                 thread_id=run.thread_id,
@@ -197,19 +208,17 @@ class RunRepository:
         else:
             thread = thread_from_row(row)
             if row.paused:
-                await _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
+                _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
             # At least one row: the last one's number is where the new messages go.
-            before = await window(connection, thread.id, max(history, 1))
+            before = window(connection, thread.id, max(history, 1))
         last = before[-1].seq if before else 0
         if last_seq is not None and last_seq != last:
             raise ThreadBusy(f"thread '{thread.id}' changed meanwhile; try again")
-        stored_run = await self._insert_run(connection, run, rules.model(thread.model))
+        stored_run = self._insert_run(connection, run, rules.model(thread.model))
         stored = message_rows(thread.id, run.id, messages, last)
-        await insert_messages(connection, stored)
+        insert_messages(connection, stored)
         if row is not None:
-            thread = await self._touch_thread(
-                connection, thread, rules.title(thread.title, messages)
-            )
+            thread = self._touch_thread(connection, thread, rules.title(thread.title, messages))
         recent = (before + stored)[-history:] if history else []
         return TurnStart(thread=thread, run=stored_run, messages=stored, history=recent)
 
@@ -273,9 +282,10 @@ class RunRepository:
 
     async def interrupt(self, thread_id: str, run_id: str, partial: NewMessage | None) -> bool:
         """Close a run whose process died, keeping what it had said; False if already closed."""
-        now = utcnow()
-        async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(
+
+        def body(connection: Connection) -> bool:
+            now = utcnow()
+            result = connection.execute(
                 update(_RUN)
                 .where(_RUN.c.id == run_id, _RUN.c.status == RunStatus.RUNNING.value)
                 .values(status=RunStatus.INTERRUPTED.value, finished_at=now)
@@ -283,11 +293,11 @@ class RunRepository:
             if not result.rowcount:
                 return False
             if partial is not None:
-                await append_messages(connection, thread_id, run_id, [partial])
-            await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
-            )
-        return True
+                append_messages(connection, thread_id, run_id, [partial])
+            _touch(connection, thread_id, now)
+            return True
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def append(
         self,
@@ -297,12 +307,13 @@ class RunRepository:
         last_seq: int | None = None,
     ) -> list[Message]:
         """Messages produced during a run (assistant tool calls, tool results)."""
-        async with transaction(self._engine, write=True) as connection:
-            stored = await append_messages(connection, thread_id, run_id, messages, last_seq)
-            await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=utcnow())
-            )
-        return stored
+
+        def body(connection: Connection) -> list[Message]:
+            stored = append_messages(connection, thread_id, run_id, messages, last_seq)
+            _touch(connection, thread_id, utcnow())
+            return stored
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def finish(
         self,
@@ -317,15 +328,13 @@ class RunRepository:
 
         False when the thread was deleted while the run was active (nothing is stored).
         """
-        now = utcnow()
-        async with transaction(self._engine, write=True) as connection:
-            touched = await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
-            )
-            if not touched.rowcount:
+
+        def body(connection: Connection) -> bool:
+            now = utcnow()
+            if not _touch(connection, thread_id, now):
                 return False
-            await insert_messages(connection, messages)
-            await connection.execute(
+            insert_messages(connection, messages)
+            connection.execute(
                 update(_RUN)
                 .where(_RUN.c.id == run_id)
                 .values(
@@ -337,8 +346,10 @@ class RunRepository:
                     pending=outcome.pending,
                 )
             )
-            await insert_events(connection, events)
-        return True
+            insert_events(connection, events)
+            return True
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def resume(self, run: Run, worker_id: str) -> bool:
         """Set a paused run running again; False if it is no longer paused.
@@ -365,10 +376,11 @@ class RunRepository:
 
     async def cancel_pause(self, run: Run) -> bool:
         """Cancel a paused run, answering its pending calls; False if it was not paused."""
-        async with transaction(self._engine, write=True) as connection:
-            closed = await _close_pauses(
-                connection, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id
-            )
+        closed = await run_transaction(
+            self._engine,
+            lambda c: _close_pauses(c, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id),
+            write=True,
+        )
         return bool(closed)
 
     async def get(self, owner: str, thread_id: str, run_id: str) -> Run:
@@ -392,7 +404,7 @@ class RunRepository:
             rows = (await connection.execute(query)).all()
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
-    async def _insert_run(self, connection: AsyncConnection, run: NewRun, model: str | None) -> Run:
+    def _insert_run(self, connection: Connection, run: NewRun, model: str | None) -> Run:
         now = utcnow()
         values = {
             "id": run.id,
@@ -408,7 +420,7 @@ class RunRepository:
             "started_at": now,
             "heartbeat_at": now,
         }
-        await connection.execute(insert(_RUN).values(values))
+        connection.execute(insert(_RUN).values(values))
         return Run(
             id=run.id,
             thread_id=run.thread_id,
@@ -422,14 +434,12 @@ class RunRepository:
             request_hash=run.request_hash,
         )
 
-    async def _touch_thread(
-        self, connection: AsyncConnection, thread: Thread, title: str | None
-    ) -> Thread:
+    def _touch_thread(self, connection: Connection, thread: Thread, title: str | None) -> Thread:
         now = utcnow()
         values: dict[str, Any] = {"updated_at": now}
         if title != thread.title:
             values["title"] = title
-        await connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
+        connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
         return Thread(
             id=thread.id,
             owner=thread.owner,

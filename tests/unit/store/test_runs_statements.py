@@ -16,6 +16,7 @@ from sqlalchemy import event
 
 from graphchat.settings import Settings
 from graphchat.store import Store
+from graphchat.store.database import sync_twin
 from graphchat.store.messages import message_rows
 from graphchat.store.records import NewMessage, RunStatus
 from graphchat.store.run_events import StoredEvent
@@ -66,11 +67,13 @@ def recorded(store: Store) -> Iterator[list[tuple[str, str]]]:
         elif not statement.strip().upper().startswith(("BEGIN", "COMMIT")):
             seen.append((statement.split()[0].upper(), "?"))
 
-    event.listen(store.engine.sync_engine, "before_cursor_execute", before)
+    # On a SQLite file, transactions run on the engine's synchronous twin (one thread hop).
+    engine = sync_twin(store.engine) or store.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", before)
     try:
         yield seen
     finally:
-        event.remove(store.engine.sync_engine, "before_cursor_execute", before)
+        event.remove(engine, "before_cursor_execute", before)
 
 
 def _run(thread_id: str, run_id: str) -> NewRun:
