@@ -100,6 +100,14 @@ def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
     return f"missed by {abs(value - target):,.2f} ({value / target:,.2f}× the target)"
 
 
+def _verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The last `python -m bench targets` run's verdicts, else judged from the other results."""
+    if "targets" in results:
+        verdicts: dict[str, list[dict[str, Any]]] = results["targets"]["verdicts"]
+        return verdicts
+    return evaluate(results, list(KINDS))
+
+
 def _targets(results: dict[str, dict[str, Any]]) -> str:
     """The targets of issue 14 as `python -m bench targets` judges them (bench/targets.py)."""
     rows = [
@@ -112,7 +120,7 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
             row.get("context"),
             row["verdict"],
         )
-        for kind, kind_rows in evaluate(results, list(KINDS)).items()
+        for kind, kind_rows in _verdicts(results).items()
         for row in kind_rows
     ]
     header = ("target", "database", "limit", "measured", "backend alone", "scale / note", "verdict")

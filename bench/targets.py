@@ -8,12 +8,13 @@ other steps just wrote. Nothing in the test suite asserts on speed: this is wher
 from __future__ import annotations
 
 import argparse
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import databases, history, listing, streaming, turn
-from bench.results import load_all
+from bench import databases, history, listing, machine, streaming, turn
+from bench.results import load_all, save
 
 Results = dict[str, dict[str, Any]]
 
@@ -182,6 +183,15 @@ def _defaults(module: Any, **overrides: Any) -> argparse.Namespace:
     return argparse.Namespace(**(vars(parser.parse_args([])) | overrides))
 
 
+def _measured(module: Any, **overrides: Any) -> dict[str, Any]:
+    """Run one benchmark and save its results as `python -m bench <name>` would."""
+    began, load_at_start = time.monotonic(), machine.load()
+    data: dict[str, Any] = module.run(_defaults(module, **overrides))
+    name = module.__name__.rsplit(".", 1)[-1]
+    save(name, data, seconds=time.monotonic() - began, load_at_start=load_at_start)
+    return data
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     kinds = databases.available(args.databases)
     if args.from_results:
@@ -190,9 +200,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         common = {"databases": kinds}
         scale = {"threads": 10_000, "messages": 100_000, "big": 10_000} if args.quick else {}
         results = {
-            "turn": turn.run(_defaults(turn, concurrency=[1, 16], **common)),
-            "streaming": streaming.run(_defaults(streaming, hold_databases=kinds, **common)),
-            "history": history.run(_defaults(history, **common)),
-            "listing": listing.run(_defaults(listing, **common, **scale)),
+            "turn": _measured(turn, concurrency=[1, 16], **common),
+            "streaming": _measured(streaming, hold_databases=kinds, **common),
+            "history": _measured(history, **common),
+            "listing": _measured(listing, **common, **scale),
         }
     return {"parameters": vars(args), "verdicts": judge(results, kinds)}
