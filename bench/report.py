@@ -124,7 +124,13 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
         for row in kind_rows
     ]
     header = ("target", "database", "limit", "measured", "backend alone", "scale / note", "verdict")
-    return "## Targets\n\n" + _table(header, rows)
+    intro = "## Targets\n\n"
+    if "targets" in results:
+        run = results["targets"]["machine"]
+        intro += f"From `python -m bench targets` ({run['date']}, load average"
+        intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end);"
+        intro += " the sections below come from each benchmark's own last run.\n\n"
+    return intro + _table(header, rows)
 
 
 def _turn(result: dict[str, Any]) -> str:
