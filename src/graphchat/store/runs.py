@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import append_messages, insert_messages, message_rows, window
+from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
 from graphchat.store.records import (
     Message,
-    MessageStatus,
     NewMessage,
     Page,
     Run,
@@ -77,45 +77,6 @@ class RunOutcome:
     pending: dict[str, Any] | None = None  # what a `requires_action` run waits for
 
 
-# Why the pending calls of a pause that was closed unanswered never ran (the model reads it).
-NEW_TURN_REASON = "the user sent a new message instead of deciding on this call"
-CANCEL_REASON = "the run was cancelled before this call was approved"
-
-
-def _close_pauses(
-    connection: Connection, reason: str, *, thread_id: str, run_id: str | None = None
-) -> list[str]:
-    """Cancel the thread's paused run(s), answering each pending call with an error message.
-
-    The answers keep the log valid for backends that refuse a tool call left unanswered.
-    """
-    where = [_RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value]
-    if run_id is not None:
-        where.append(_RUN.c.id == run_id)
-    ids = []
-    for row in connection.execute(select(_RUN.c.id, _RUN.c.pending).where(*where)).all():
-        closed = connection.execute(
-            update(_RUN)
-            .where(_RUN.c.id == row.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
-            .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), pending=None)
-        )
-        if not closed.rowcount:
-            continue  # resumed or closed by another request meanwhile
-        ids.append(row.id)
-        answers = [
-            NewMessage(
-                role="tool",
-                content=f"Error: not run: {reason}",
-                tool_call_id=call.get("id"),
-                name=call.get("name"),
-                status=MessageStatus.ERROR,
-            )
-            for call in (row.pending or {}).get("calls", ())
-        ]
-        append_messages(connection, thread_id, row.id, answers)
-    return ids
-
-
 def _touch(connection: Connection, thread_id: str, now: datetime) -> bool:
     """Mark the thread active; False when it no longer exists."""
     touched = connection.execute(
@@ -152,9 +113,8 @@ class RunRepository:
         INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
         run, INSERT messages. With `last_seq`, the messages must directly follow that one.
 
-        Raises `ThreadBusy` when the thread already has a running run (a unique index
-        enforces this across processes), `NotFound` for another owner's thread,
-        `DuplicateRun` for a reused idempotency key.
+        Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
+        this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
         """
         try:
             start = await run_transaction(
@@ -208,7 +168,7 @@ class RunRepository:
         else:
             thread = thread_from_row(row)
             if row.paused:
-                _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
+                close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
             # At least one row: the last one's number is where the new messages go.
             before = window(connection, thread.id, max(history, 1))
         last = before[-1].seq if before else 0
@@ -378,7 +338,7 @@ class RunRepository:
         """Cancel a paused run, answering its pending calls; False if it was not paused."""
         closed = await run_transaction(
             self._engine,
-            lambda c: _close_pauses(c, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id),
+            lambda c: close_pauses(c, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id),
             write=True,
         )
         return bool(closed)
@@ -406,22 +366,7 @@ class RunRepository:
 
     def _insert_run(self, connection: Connection, run: NewRun, model: str | None) -> Run:
         now = utcnow()
-        values = {
-            "id": run.id,
-            "thread_id": run.thread_id,
-            "owner": run.owner,
-            "status": RunStatus.RUNNING.value,
-            "model": model,
-            "params": run.params,
-            "idempotency_key": run.idempotency_key,
-            "request_hash": run.request_hash,
-            "worker_id": run.worker_id,
-            "created_at": now,
-            "started_at": now,
-            "heartbeat_at": now,
-        }
-        connection.execute(insert(_RUN).values(values))
-        return Run(
+        stored = Run(
             id=run.id,
             thread_id=run.thread_id,
             owner=run.owner,
@@ -433,6 +378,13 @@ class RunRepository:
             idempotency_key=run.idempotency_key,
             request_hash=run.request_hash,
         )
+        values = {name: getattr(stored, name) for name in _RUN_COLUMNS} | {
+            "status": RunStatus.RUNNING.value,
+            "worker_id": run.worker_id,
+            "heartbeat_at": now,
+        }
+        connection.execute(insert(_RUN).values(values))
+        return stored
 
     def _touch_thread(self, connection: Connection, thread: Thread, title: str | None) -> Thread:
         now = utcnow()
@@ -440,12 +392,4 @@ class RunRepository:
         if title != thread.title:
             values["title"] = title
         connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
-        return Thread(
-            id=thread.id,
-            owner=thread.owner,
-            title=title,
-            model=thread.model,
-            metadata=thread.metadata,
-            created_at=thread.created_at,
-            updated_at=now,
-        )
+        return replace(thread, title=title, updated_at=now)
