@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field, replace
-from typing import Literal, Protocol
+from dataclasses import replace
 
 import structlog
 
@@ -23,92 +21,37 @@ from graphchat.errors import (
     ValidationFailed,
 )
 from graphchat.llm.base import (
-    ChatMessage,
-    ResponseFormat,
-    SamplingParams,
-    ToolChoice,
-    ToolSpec,
     Usage,
 )
 from graphchat.service.approvals import TurnSetup, check_decisions, pause_record, setup_after_pause
 from graphchat.service.context import build_context, fit_context
 from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
-from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import new_worker_id
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
 from graphchat.service.turn import Turn, TurnRecorder, turn_rules
+from graphchat.service.turn_request import (
+    ModelResolver,
+    RunStream,
+    TurnLimits,
+    TurnRequest,
+    params_json,
+)
 from graphchat.store import Store
-from graphchat.store.records import Message, NewMessage, Run, RunStatus
+from graphchat.store.records import Run, RunStatus
 from graphchat.store.runs import NewRun, TurnRules, TurnStart
+
+# The request and result types live in turn_request.py; callers import them from here too.
+__all__ = ["ChatService", "ModelResolver", "RunStream", "TurnLimits", "TurnRequest"]
 
 log = structlog.get_logger(__name__)
 
-MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
 _BEGIN_ATTEMPTS = 1000  # enqueued turns loop once per finished run; the deadline bounds them
 # Rows read to compare a bound thread with the caller's conversation: its tool rounds add rows.
 _BIND_ROWS_PER_MESSAGE = 4
 _BIND_ROWS_MIN = 16
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRequest:
-    """Everything a caller asks of one turn, already validated."""
-
-    owner: str
-    messages: tuple[NewMessage, ...]
-    thread_id: str | None = None
-    model: str | None = None
-    params: SamplingParams = field(default_factory=SamplingParams)
-    system: str | None = None
-    create_thread: bool = True
-    idempotency_key: str | None = None
-    request_hash: str | None = None  # tells a retried request from a different one
-    multitask: MultitaskStrategy = "reject"
-    tools: tuple[str, ...] | None = None  # None: the thread's or the server's default tools
-    # The caller's whole conversation (no system messages): the model sees it instead of the
-    # stored history, and `messages` are what the thread stores of it (see `place`).
-    context: tuple[ChatMessage, ...] | None = None
-    client_tools: tuple[ToolSpec, ...] | None = None  # offered to the model, run by the caller
-    tool_choice: ToolChoice = "auto"
-    response_format: ResponseFormat | None = None
-    after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
-    require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
-
-
-@dataclass(frozen=True, slots=True)
-class TurnLimits:
-    context_max_messages: int
-    context_max_tokens: int
-    system_prompt: str
-    max_tool_rounds: int = 4
-    tool_timeout: float = 10.0
-    require_approval: tuple[str, ...] = ()  # tool name patterns whose calls always wait
-
-
-class ModelResolver(Protocol):
-    """Picks the default model when neither the request nor the thread names one."""
-
-    async def default_model(self) -> str | None: ...
-
-
-def _params_json(params: SamplingParams) -> dict[str, object]:
-    return {
-        key: list(value) if isinstance(value, tuple) else value
-        for key, value in asdict(params).items()
-        if value is not None and value != ()
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class RunStream:
-    """A run to stream: its record, the messages it was given, and its events."""
-
-    run: Run
-    input_messages: list[Message]
-    events: AsyncIterator[RunEvent]
 
 
 class ChatService:
@@ -222,7 +165,7 @@ class ChatService:
             owner=request.owner,
             thread_id=request.thread_id or str(uuid.uuid4()),
             model=request.model,
-            params=_params_json(request.params),
+            params=params_json(request.params),
             worker_id=self.worker_id,
             idempotency_key=request.idempotency_key,
             request_hash=request.request_hash,
