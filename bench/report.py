@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results import load_all
+from bench.targets import evaluate
 
 ROOT = Path(__file__).resolve().parent
 OUTPUT = ROOT.parent / "docs" / "performance.md"
@@ -99,35 +100,37 @@ def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
     return f"missed by {abs(value - target):,.2f} ({value / target:,.2f}× the target)"
 
 
+def _verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The last `python -m bench targets` run's verdicts, else judged from the other results."""
+    if "targets" in results:
+        verdicts: dict[str, list[dict[str, Any]]] = results["targets"]["verdicts"]
+        return verdicts
+    return evaluate(results, list(KINDS))
+
+
 def _targets(results: dict[str, dict[str, Any]]) -> str:
-    rows: list[tuple[str, str, Any, str]] = []
-    turn, stream = results.get("turn", {}), results.get("streaming", {})
-    history, listing = results.get("history", {}), results.get("listing", {})
-    for kind in KINDS:
-        c1 = next(
-            (lv for lv in turn.get(kind, {}).get("levels", []) if lv["concurrency"] == 1), None
+    """The targets of issue 14 as `python -m bench targets` judges them (bench/targets.py)."""
+    rows = [
+        (
+            row["target"],
+            kind,
+            row.get("limit"),
+            row.get("value"),
+            row.get("backend_alone"),
+            row.get("context"),
+            row["verdict"],
         )
-        added = c1["added_ms_p50"] if c1 else None
-        rows.append(("added latency per turn, c=1 (ms, p50)", kind, added, _verdict(added, 2)))
-    for kind in KINDS:
-        ttft = stream.get(kind, {}).get("ttft_added_ms_p50")
-        rows.append(("TTFT added (ms, p50)", kind, ttft, _verdict(ttft, 5)))
-    for kind in KINDS:
-        ratio = history.get(kind, {}).get("ratio_p50")
-        rows.append(
-            ("history ratio 10,000 vs 10 messages (p50)", kind, ratio, _verdict(ratio, 1.2001))
-        )
-    for kind in KINDS:
-        pages = listing.get(kind, {}).get("pages", {})
-        worst = max((page["p99_ms"] for page in pages.values()), default=None)
-        rows.append(("slowest page p99 (ms)", kind, worst, _verdict(worst, 20)))
-    for kind in KINDS:
-        held = stream.get(kind, {}).get("held")
-        opened = held["opened"] if held else None
-        rows.append(("concurrent open streams", kind, opened, _verdict(opened, 1000, below=False)))
-        per = held["kb_per_stream"] if held else None
-        rows.append(("memory per open stream (KB)", kind, per, _verdict(per, 100)))
-    return "## Targets\n\n" + _table(("target", "database", "measured", "verdict"), rows)
+        for kind, kind_rows in _verdicts(results).items()
+        for row in kind_rows
+    ]
+    header = ("target", "database", "limit", "measured", "backend alone", "scale / note", "verdict")
+    intro = "## Targets\n\n"
+    if "targets" in results:
+        run = results["targets"]["machine"]
+        intro += f"From `python -m bench targets` ({run['date']}, load average"
+        intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end);"
+        intro += " the sections below come from each benchmark's own last run.\n\n"
+    return intro + _table(header, rows)
 
 
 def _turn(result: dict[str, Any]) -> str:

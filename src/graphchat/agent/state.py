@@ -24,7 +24,6 @@ class AgentState(TypedDict):
     """The conversation the model sees: the context window plus what this run added."""
 
     messages: Annotated[list[ChatMessage], operator.add]
-    model_calls: int
     tool_rounds: NotRequired[int]
     # A person's decisions on the last message's pending calls, in order: the run resumes there.
     decisions: NotRequired[tuple[Decision, ...]]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field, replace
-from typing import Literal, Protocol
+from dataclasses import replace
 
 import structlog
 
@@ -23,92 +21,37 @@ from graphchat.errors import (
     ValidationFailed,
 )
 from graphchat.llm.base import (
-    ChatMessage,
-    ResponseFormat,
-    SamplingParams,
-    ToolChoice,
-    ToolSpec,
     Usage,
 )
 from graphchat.service.approvals import TurnSetup, check_decisions, pause_record, setup_after_pause
 from graphchat.service.context import build_context, fit_context
 from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
-from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.titles import TitleWriter
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
-from graphchat.service.turn import Turn, TurnRecorder
+from graphchat.service.turn import Turn, TurnRecorder, turn_rules
+from graphchat.service.turn_request import (
+    ModelResolver,
+    RunStream,
+    TurnLimits,
+    TurnRequest,
+    params_json,
+)
 from graphchat.store import Store
-from graphchat.store.records import Message, NewMessage, Run, RunStatus
-from graphchat.store.runs import NewRun, TurnStart
+from graphchat.store.records import Run, RunStatus
+from graphchat.store.runs import NewRun, TurnRules, TurnStart
+
+# The request and result types live in turn_request.py; callers import them from here too.
+__all__ = ["ChatService", "ModelResolver", "RunStream", "TurnLimits", "TurnRequest"]
 
 log = structlog.get_logger(__name__)
 
-MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
 _BEGIN_ATTEMPTS = 1000  # enqueued turns loop once per finished run; the deadline bounds them
 # Rows read to compare a bound thread with the caller's conversation: its tool rounds add rows.
 _BIND_ROWS_PER_MESSAGE = 4
 _BIND_ROWS_MIN = 16
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRequest:
-    """Everything a caller asks of one turn, already validated."""
-
-    owner: str
-    messages: tuple[NewMessage, ...]
-    thread_id: str | None = None
-    model: str | None = None
-    params: SamplingParams = field(default_factory=SamplingParams)
-    system: str | None = None
-    create_thread: bool = True
-    idempotency_key: str | None = None
-    request_hash: str | None = None  # tells a retried request from a different one
-    multitask: MultitaskStrategy = "reject"
-    tools: tuple[str, ...] | None = None  # None: the thread's or the server's default tools
-    # The caller's whole conversation (no system messages): the model sees it instead of the
-    # stored history, and `messages` are what the thread stores of it (see `place`).
-    context: tuple[ChatMessage, ...] | None = None
-    client_tools: tuple[ToolSpec, ...] | None = None  # offered to the model, run by the caller
-    tool_choice: ToolChoice = "auto"
-    response_format: ResponseFormat | None = None
-    after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
-    require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
-
-
-@dataclass(frozen=True, slots=True)
-class TurnLimits:
-    context_max_messages: int
-    context_max_tokens: int
-    system_prompt: str
-    max_tool_rounds: int = 4
-    tool_timeout: float = 10.0
-    require_approval: tuple[str, ...] = ()  # tool name patterns whose calls always wait
-
-
-class ModelResolver(Protocol):
-    """Picks the default model when neither the request nor the thread names one."""
-
-    async def default_model(self) -> str | None: ...
-
-
-def _params_json(params: SamplingParams) -> dict[str, object]:
-    return {
-        key: list(value) if isinstance(value, tuple) else value
-        for key, value in asdict(params).items()
-        if value is not None and value != ()
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class RunStream:
-    """A run to stream: its record, the messages it was given, and its events."""
-
-    run: Run
-    input_messages: list[Message]
-    events: AsyncIterator[RunEvent]
 
 
 class ChatService:
@@ -209,22 +152,35 @@ class ChatService:
         return run
 
     async def start(self, request: TurnRequest) -> Turn:
-        """Store the request's messages and a running run, then execute it in the background."""
+        """Store the request's messages and a running run, then execute it in the background.
+
+        Shielded: a caller cancelled meanwhile must not leave a stored run that never executes.
+        """
+        return await asyncio.shield(self._start(request))
+
+    async def _start(self, request: TurnRequest) -> Turn:
         fallback = None if request.model else await self._models.default_model()
         new_run = NewRun(
             id=str(uuid.uuid4()),
             owner=request.owner,
             thread_id=request.thread_id or str(uuid.uuid4()),
             model=request.model,
-            params=_params_json(request.params),
+            params=params_json(request.params),
             worker_id=self.worker_id,
             idempotency_key=request.idempotency_key,
             request_hash=request.request_hash,
         )
-        start = await self._begin(new_run, request, fallback)
+        start = await self._begin(new_run, request, turn_rules(request.model, fallback))
         live = LiveRun(start.run.id, start.thread.id)
-        turn = Turn(thread=start.thread, run=start.run, input_messages=start.messages, live=live)
-        recorder = TurnRecorder(turn, self._store.runs)
+        turn = Turn(
+            thread=start.thread,
+            run=start.run,
+            input_messages=start.messages,
+            live=live,
+            last_seq=start.messages[-1].seq if start.messages else 0,
+            history=start.history if request.context is None else None,
+        )
+        recorder = TurnRecorder(turn, self._store.runs, self._events)
         recorder.publish_metadata()
         setup = self._setup(start.thread.metadata, request)
         self._live.start(live, lambda _: self._execute(turn, recorder, setup))
@@ -256,20 +212,22 @@ class ChatService:
             raise RunNotPaused(f"run '{run.id}' was resumed or cancelled meanwhile")
         thread = await self._store.threads.get(run.owner, run.thread_id)
         live = LiveRun(run.id, thread.id, await self._store.run_events.next_seq(run.id))
+        last = await self._store.messages.recent(thread.id, 1)
         turn = Turn(
             thread=thread,
             run=replace(run, status=RunStatus.RUNNING, pending=None),
             input_messages=[],
             live=live,
+            last_seq=last[-1].seq if last else 0,
             usage=Usage(run.prompt_tokens or 0, run.completion_tokens or 0),
         )
-        recorder = TurnRecorder(turn, self._store.runs)
+        recorder = TurnRecorder(turn, self._store.runs, self._events)
         recorder.publish_metadata()
         setup = setup_after_pause(run, decisions)
         self._live.start(live, lambda _: self._execute(turn, recorder, setup))
         return turn
 
-    async def _begin(self, run: NewRun, request: TurnRequest, fallback: str | None) -> TurnStart:
+    async def _begin(self, run: NewRun, request: TurnRequest, rules: TurnRules) -> TurnStart:
         """Begin the turn; on a busy thread reject, or wait (`enqueue`), or stop the other run."""
         deadline = asyncio.get_running_loop().time() + self._enqueue_timeout
         for _ in range(_BEGIN_ATTEMPTS):
@@ -277,9 +235,11 @@ class ChatService:
                 return await self._store.runs.begin_turn(
                     run,
                     request.messages,
+                    rules,
                     create_thread=request.create_thread,
-                    fallback_model=fallback,
                     last_seq=request.after_seq,
+                    # A caller-held conversation is the context: no stored history to read.
+                    history=self._limits.context_max_messages if request.context is None else 0,
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)
@@ -355,9 +315,13 @@ class ChatService:
             given = setup.context[-limits.context_max_messages :]
             window = fit_context(given, system, limits.context_max_tokens)
         else:
-            history = await self._store.messages.recent(turn.thread.id, limits.context_max_messages)
+            history = turn.history
+            if history is None:  # a resumed run: read where the thread stands now
+                history = await self._store.messages.recent(
+                    turn.thread.id, limits.context_max_messages
+                )
             window = build_context(history, system, limits.context_max_tokens)
-        state = {"messages": window, "model_calls": 0, "tool_rounds": setup.tool_rounds}
+        state = {"messages": window, "tool_rounds": setup.tool_rounds}
         async for item in self._graph.astream(
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import structlog
 
@@ -14,7 +16,8 @@ log = structlog.get_logger(__name__)
 
 
 class EventWriter:
-    """One transaction per tick for every run of the process, however many stream at once."""
+    """One transaction per tick for every run of the process, however many stream at once: one
+    row per run holding the events it published since the last tick."""
 
     def __init__(
         self,
@@ -50,6 +53,17 @@ class EventWriter:
             await self._events.append(batch)
             for live, end in marks:
                 live.persisted = end
+
+    @asynccontextmanager
+    async def unwritten(self, live: LiveRun) -> AsyncIterator[list[StoredEvent]]:
+        """The run's events not yet written, for a caller writing them in its own transaction.
+
+        Ticks wait meanwhile; when the block ends without error, every event the run has
+        published by then counts as written.
+        """
+        async with self._lock:
+            yield self._keepable(live, live.persisted, len(live.events))
+            live.persisted = len(live.events)
 
     def _keepable(self, live: LiveRun, start: int, end: int) -> list[StoredEvent]:
         """Events to keep; past the per-run bound only non-token events are kept."""

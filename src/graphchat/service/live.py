@@ -33,13 +33,18 @@ class LiveRun:
         self.cancel_status = RunStatus.CANCELLED  # recorded when the task is cancelled
 
     @property
+    def next_seq(self) -> int:
+        """The sequence number the next published event gets."""
+        return self.first_seq + len(self.events)
+
+    @property
     def finished(self) -> bool:
         return self._finished.is_set()
 
     def publish(self, event: EventName, data: dict[str, Any]) -> RunEvent:
         if self.finished:
             raise RuntimeError(f"run {self.run_id} has already finished")
-        item = RunEvent(seq=self.first_seq + len(self.events), event=event, data=data)
+        item = RunEvent(seq=self.next_seq, event=event, data=data)
         self.events.append(item)
         if item.is_final:
             self._finished.set()

@@ -9,9 +9,8 @@ import structlog
 
 from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, ChatProvider, ChatRequest, SamplingParams
-from graphchat.service.turn import Turn
+from graphchat.service.turn import Turn, title_from
 from graphchat.store import Store
-from graphchat.store.runs import title_from
 
 log = structlog.get_logger(__name__)
 

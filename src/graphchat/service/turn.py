@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -10,10 +11,35 @@ from graphchat.agent import ApprovalRequest, ModelReply, TokenDelta, ToolResult
 from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.approvals import pending_of
+from graphchat.service.event_writer import EventWriter
+from graphchat.service.events import EventName
 from graphchat.service.live import LiveRun
 from graphchat.service.payloads import message_payload, usage_payload
+from graphchat.store.messages import message_rows
 from graphchat.store.records import Message, MessageStatus, NewMessage, Run, RunStatus, Thread
-from graphchat.store.runs import RunOutcome, RunRepository
+from graphchat.store.run_events import StoredEvent
+from graphchat.store.runs import RunOutcome, RunRepository, TurnRules
+
+TITLE_LENGTH = 80
+
+
+def title_from(text: str) -> str:
+    """A thread title from the start of its first message."""
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _title(current: str | None, messages: Sequence[NewMessage]) -> str | None:
+    """An untitled thread takes its title from its first user message."""
+    if current is not None:
+        return current
+    first_user = next((m.content for m in messages if m.role == "user" and m.content), None)
+    return title_from(first_user) if first_user else None
+
+
+def turn_rules(asked: str | None, fallback: str | None) -> TurnRules:
+    """The run's model is the one asked for, else the thread's, else `fallback`."""
+    return TurnRules(model=lambda thread_model: asked or thread_model or fallback, title=_title)
 
 
 @dataclass
@@ -24,20 +50,14 @@ class Turn:
     run: Run
     input_messages: list[Message]
     live: LiveRun
+    last_seq: int  # the thread's last message: this run is its only writer while it runs
+    history: list[Message] | None = None  # the context window read when the turn began
     output_messages: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     status: RunStatus = RunStatus.RUNNING
     error: GraphchatError | None = None
     approval: ApprovalRequest | None = None  # the graph stopped for these calls
-
-    @property
-    def response(self) -> str:
-        """The text of the last assistant message."""
-        for message in reversed(self.output_messages):
-            if message.role == "assistant":
-                return message.content
-        return ""
 
 
 def _tool_calls_json(message: ChatMessage) -> list[dict[str, Any]] | None:
@@ -52,13 +72,14 @@ def _tool_calls_json(message: ChatMessage) -> list[dict[str, Any]] | None:
 class TurnRecorder:
     """Turns the graph's custom events into stored messages and published run events.
 
-    The final reply is written in the same transaction as the run's status, so a simple turn
-    costs one write after the model answers.
+    The final reply is written in the same transaction as the run's status and its events, so
+    a simple turn costs one write after the model answers.
     """
 
-    def __init__(self, turn: Turn, runs: RunRepository) -> None:
+    def __init__(self, turn: Turn, runs: RunRepository, events: EventWriter) -> None:
         self._turn = turn
         self._runs = runs
+        self._events = events
         self._live = turn.live
         self._message_id: str | None = None
         self._partial: list[str] = []
@@ -129,17 +150,13 @@ class TurnRecorder:
     async def _store_now(self, message: NewMessage) -> None:
         await self._flush_pending()
         turn = self._turn
-        stored = await self._runs.append(turn.thread.id, turn.run.id, [message], self._last_seq())
+        stored = await self._runs.append(turn.thread.id, turn.run.id, [message], turn.last_seq)
         for message_row in stored:
             self._emit_message(message_row)
 
-    def _last_seq(self) -> int | None:
-        """The thread's last sequence number: this run is the only writer while it runs."""
-        stored = self._turn.output_messages or self._turn.input_messages
-        return stored[-1].seq if stored else None
-
     def _emit_message(self, stored: Message) -> None:
         self._turn.output_messages.append(stored)
+        self._turn.last_seq = stored.seq
         self._live.publish("message", message_payload(stored))
 
     async def succeed(self) -> None:
@@ -175,13 +192,7 @@ class TurnRecorder:
             finish_reason="error" if status == RunStatus.ERROR else "cancelled",
         )
 
-    async def _finish(
-        self,
-        status: RunStatus,
-        error: GraphchatError | None,
-        pending: dict[str, Any] | None = None,
-    ) -> None:
-        turn = self._turn
+    def _final_messages(self, status: RunStatus) -> list[NewMessage]:
         final = [self._pending] if self._pending is not None else []
         self._pending = None
         # A reply the model finished just before the stop is the answer, not a second one.
@@ -189,7 +200,20 @@ class TurnRecorder:
             self._partial or not final
         ):
             final.append(self._unfinished_reply(status))
-            turn.finish_reason = final[-1].finish_reason
+            self._turn.finish_reason = final[-1].finish_reason
+        return final
+
+    async def _finish(
+        self,
+        status: RunStatus,
+        error: GraphchatError | None,
+        pending: dict[str, Any] | None = None,
+    ) -> None:
+        """One transaction: the last messages, the run's status and usage, and its events."""
+        turn = self._turn
+        rows = message_rows(
+            turn.thread.id, turn.run.id, self._final_messages(status), turn.last_seq
+        )
         error_body = {"code": error.code, "message": error.message} if error else None
         outcome = RunOutcome(
             status=status,
@@ -198,12 +222,6 @@ class TurnRecorder:
             error=error_body,
             pending=pending,
         )
-        last_seq = self._last_seq()
-        for stored in await self._runs.finish(
-            turn.thread.id, turn.run.id, outcome, final, last_seq
-        ):
-            self._emit_message(stored)
-        turn.status = status
         turn.run = replace(
             turn.run,
             status=status,
@@ -212,16 +230,34 @@ class TurnRecorder:
             completion_tokens=turn.usage.completion_tokens,
             pending=pending,
         )
+        closing = self._closing_event(error_body)
+        async with self._events.unwritten(self._live) as earlier:
+            planned = [("message", message_payload(row)) for row in rows] + [closing]
+            seq = self._live.next_seq
+            events = [
+                StoredEvent(turn.run.id, seq + offset, name, data)
+                for offset, (name, data) in enumerate(planned)
+            ]
+            if not await self._runs.finish(
+                turn.thread.id, turn.run.id, outcome, rows, earlier + events
+            ):
+                rows = []  # the thread was deleted meanwhile: nothing was stored
+            turn.status = status
+            for row in rows:
+                self._emit_message(row)
+            self._live.publish(*closing)
+
+    def _closing_event(self, error_body: dict[str, Any] | None) -> tuple[EventName, dict[str, Any]]:
+        turn = self._turn
         if error_body is not None:
-            self._live.publish("error", {"error": error_body, "run_id": turn.run.id})
-            return
-        end = {
+            return "error", {"error": error_body, "run_id": turn.run.id}
+        end: dict[str, Any] = {
             "run_id": turn.run.id,
             "thread_id": turn.thread.id,
-            "status": status.value,
+            "status": turn.run.status.value,
             "finish_reason": turn.finish_reason,
             "usage": usage_payload(turn.usage.prompt_tokens, turn.usage.completion_tokens),
         }
-        if pending is not None:
+        if turn.run.pending is not None:
             end["pending"] = pending_of(turn.run)
-        self._live.publish("end", end)
+        return "end", end

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphchat.settings import DatabaseSettings
 from graphchat.store.api_keys import ApiKeyRepository
 from graphchat.store.archive import ArchiveRepository
-from graphchat.store.database import create_engine, transaction
+from graphchat.store.database import create_engine, dispose, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
 from graphchat.store.run_events import RunEventRepository
@@ -39,7 +39,7 @@ class Store:
             try:
                 await upgrade(engine)
             except BaseException:
-                await engine.dispose()
+                await dispose(engine)
                 raise
         return cls(engine)
 
@@ -49,7 +49,7 @@ class Store:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await dispose(self.engine)
 
 
 __all__ = ["Store"]

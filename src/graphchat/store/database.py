@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -23,6 +24,10 @@ _WRITE_OPTION = "graphchat_write"
 # database, is at fault. character_not_in_repertoire, untranslatable_character.
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+# SQLite file engines get a synchronous twin on the same file: a transaction body runs there in
+# one worker-thread call, where aiosqlite would hop threads 3-4 times per statement.
+_SYNC_TWINS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+T = TypeVar("T")
 
 
 def create_engine(database: DatabaseSettings) -> AsyncEngine:
@@ -44,16 +49,23 @@ def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
     path = database.sqlite_path()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(
-        database.url,
-        pool_size=database.pool_size,
-        max_overflow=database.max_overflow,
-        pool_timeout=database.pool_timeout,
-        connect_args={"timeout": database.sqlite_busy_timeout_ms / 1000},
-    )
-    busy_timeout = database.sqlite_busy_timeout_ms
+    pool = {
+        "pool_size": database.pool_size,
+        "max_overflow": database.max_overflow,
+        "pool_timeout": database.pool_timeout,
+        "connect_args": {"timeout": database.sqlite_busy_timeout_ms / 1000},
+    }
+    engine = create_async_engine(database.url, **pool)
+    _prepare_sqlite(engine.sync_engine, database.sqlite_busy_timeout_ms)
+    if path is not None:
+        twin = create_sync_engine(engine.url.set(drivername="sqlite"), **pool)
+        _prepare_sqlite(twin, database.sqlite_busy_timeout_ms)
+        _SYNC_TWINS[engine.sync_engine] = twin
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _prepare_sqlite(engine: Engine, busy_timeout: int) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so writers can BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
@@ -67,14 +79,24 @@ def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY;
         # writers take the lock up front and wait their turn through busy_timeout instead.
         immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    return engine
+
+def sync_twin(engine: AsyncEngine) -> Engine | None:
+    """The synchronous engine on the same SQLite file, if `engine` has one."""
+    return _SYNC_TWINS.get(engine.sync_engine)
+
+
+async def dispose(engine: AsyncEngine) -> None:
+    twin = _SYNC_TWINS.pop(engine.sync_engine, None)
+    if twin is not None:
+        twin.dispose()
+    await engine.dispose()
 
 
 def _writer_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager[object]:
@@ -89,20 +111,11 @@ def _writer_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager[
     return lock
 
 
-@asynccontextmanager
-async def transaction(
-    engine: AsyncEngine, *, write: bool = False
-) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction, committed on success; driver errors become ours."""
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """Driver errors become ours (integrity errors stay: callers map them to conflicts)."""
     try:
-        async with (
-            _writer_lock(engine) if write else contextlib.nullcontext(),
-            engine.connect() as connection,
-        ):
-            if write:
-                await connection.execution_options(**{_WRITE_OPTION: True})
-            async with connection.begin():
-                yield connection
+        yield
     except IntegrityError:
         raise
     except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
@@ -116,3 +129,44 @@ async def transaction(
                 code="invalid_text",
             ) from exc
         raise
+
+
+@asynccontextmanager
+async def transaction(
+    engine: AsyncEngine, *, write: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction, committed on success; driver errors become ours."""
+    with _translated():
+        async with (
+            _writer_lock(engine) if write else contextlib.nullcontext(),
+            engine.connect() as connection,
+        ):
+            if write:
+                await connection.execution_options(**{_WRITE_OPTION: True})
+            async with connection.begin():
+                yield connection
+
+
+async def run_transaction(
+    engine: AsyncEngine, body: Callable[[Connection], T], *, write: bool = False
+) -> T:
+    """`body(connection)` in one transaction, committed on success; driver errors become ours.
+
+    On a SQLite file the whole body runs in one worker-thread call on the synchronous twin;
+    elsewhere its statements go one by one through the async driver.
+    """
+    twin = sync_twin(engine)
+    if twin is None:
+        async with transaction(engine, write=write) as connection:
+            return await connection.run_sync(body)
+    with _translated():
+        async with _writer_lock(engine) if write else contextlib.nullcontext():
+            return await asyncio.to_thread(_run_on, twin, body, write)
+
+
+def _run_on(engine: Engine, body: Callable[[Connection], T], write: bool) -> T:
+    with engine.connect() as connection:
+        if write:
+            connection = connection.execution_options(**{_WRITE_OPTION: True})
+        with connection.begin():
+            return body(connection)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, NewMessage, Page
 from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
@@ -20,14 +20,53 @@ from graphchat.store.threads import utcnow
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
+_GIVEN = tuple(field.name for field in fields(NewMessage) if field.name != "id")
 
 
 def message_from_row(row: Row[Any]) -> Message:
     return Message(**{name: row._mapping[name] for name in _COLUMNS})
 
 
-async def append_messages(
-    connection: AsyncConnection,
+def message_rows(
+    thread_id: str, run_id: str | None, messages: Sequence[NewMessage], last_seq: int
+) -> list[Message]:
+    """The rows `messages` become after the thread's message `last_seq`: built, not yet stored."""
+    now = utcnow()
+    return [
+        Message(
+            id=message.id or str(uuid.uuid4()),
+            thread_id=thread_id,
+            seq=last_seq + offset,
+            run_id=run_id,
+            created_at=now,
+            **{name: getattr(message, name) for name in _GIVEN},
+        )
+        for offset, message in enumerate(messages, start=1)
+    ]
+
+
+def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
+    """One multi-row INSERT; the unique (thread_id, seq) key refuses a stale sequence number."""
+    if rows:
+        connection.execute(
+            insert(_MESSAGE), [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
+        )
+
+
+def window(connection: Connection, thread_id: str, limit: int) -> list[Message]:
+    """The thread's last `limit` messages, oldest first."""
+    query = (
+        select(_MESSAGE)
+        .where(_MESSAGE.c.thread_id == thread_id)
+        .order_by(_MESSAGE.c.seq.desc())
+        .limit(limit)
+    )
+    rows = connection.execute(query).all()
+    return [message_from_row(row) for row in reversed(rows)]
+
+
+def append_messages(
+    connection: Connection,
     thread_id: str,
     run_id: str | None,
     messages: Sequence[NewMessage],
@@ -42,24 +81,14 @@ async def append_messages(
     last = last_seq
     if last is None:
         last = (
-            await connection.execute(
+            connection.execute(
                 select(func.max(_MESSAGE.c.seq)).where(_MESSAGE.c.thread_id == thread_id)
-            )
-        ).scalar_one_or_none() or 0
-    now = utcnow()
-    rows = [
-        {
-            **asdict(message),
-            "id": message.id or str(uuid.uuid4()),
-            "thread_id": thread_id,
-            "seq": last + offset,
-            "run_id": run_id,
-            "created_at": now,
-        }
-        for offset, message in enumerate(messages, start=1)
-    ]
-    await connection.execute(insert(_MESSAGE), rows)
-    return [Message(**row) for row in rows]
+            ).scalar_one_or_none()
+            or 0
+        )
+    rows = message_rows(thread_id, run_id, messages, last)
+    insert_messages(connection, rows)
+    return rows
 
 
 class MessageRepository:
@@ -103,8 +132,7 @@ class MessageRepository:
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread, oldest first."""
-        page = await self.page(thread_id, limit=limit, order="desc")
-        return page.items[::-1]
+        return await run_transaction(self._engine, lambda c: window(c, thread_id, limit))
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None

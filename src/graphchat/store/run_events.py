@@ -1,17 +1,20 @@
-"""Durable run events: written in batches, read back to rejoin a stream, pruned after retention."""
+"""Durable run events: one row per run per flush holding a batch of events (`seq` to
+`last_seq`), unpacked again to rejoin a stream, pruned after retention."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from itertools import groupby
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.tables import RunEventRow
 from graphchat.store.threads import utcnow
 
@@ -26,6 +29,30 @@ class StoredEvent:
     data: dict[str, object]
 
 
+def _batch_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+    """One row per run: its events in order, with the range of their sequence numbers."""
+    now = utcnow()
+    rows = []
+    for run_id, group in groupby(events, key=lambda event: event.run_id):
+        batch = list(group)
+        rows.append(
+            {
+                "run_id": run_id,
+                "seq": batch[0].seq,
+                "last_seq": batch[-1].seq,
+                "events": orjson.dumps([[e.seq, e.event, e.data] for e in batch]).decode(),
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def insert_events(connection: Connection, events: Sequence[StoredEvent]) -> None:
+    """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
+    if events:
+        connection.execute(insert(_EVENT), _batch_rows(events))
+
+
 class RunEventRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -34,35 +61,28 @@ class RunEventRepository:
         """Insert a batch of events (of any runs) in one transaction."""
         if not events:
             return
-        now = utcnow()
-        rows = [
-            {
-                "run_id": event.run_id,
-                "seq": event.seq,
-                "event": event.event,
-                "data": orjson.dumps(event.data).decode(),
-                "created_at": now,
-            }
-            for event in events
-        ]
-        async with transaction(self._engine, write=True) as connection:
-            await connection.execute(insert(_EVENT), rows)
+        await run_transaction(self._engine, lambda c: insert_events(c, events), write=True)
 
-    async def after(self, run_id: str, seq: int, *, limit: int = 500) -> list[StoredEvent]:
-        """The run's events with a sequence number above `seq`, in order."""
+    async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[StoredEvent]:
+        """The run's events with a sequence number above `seq`, in order (`limit` batches)."""
         query = (
-            select(_EVENT.c.seq, _EVENT.c.event, _EVENT.c.data)
-            .where(_EVENT.c.run_id == run_id, _EVENT.c.seq > seq)
+            select(_EVENT.c.events)
+            .where(_EVENT.c.run_id == run_id, _EVENT.c.last_seq > seq)
             .order_by(_EVENT.c.seq)
             .limit(limit)
         )
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
-        return [StoredEvent(run_id, row.seq, row.event, orjson.loads(row.data)) for row in rows]
+        return [
+            StoredEvent(run_id, number, name, data)
+            for row in rows
+            for number, name, data in orjson.loads(row.events)
+            if number > seq
+        ]
 
     async def next_seq(self, run_id: str) -> int:
         """The sequence number after the run's last stored event (a resumed run goes on)."""
-        query = select(func.max(_EVENT.c.seq)).where(_EVENT.c.run_id == run_id)
+        query = select(func.max(_EVENT.c.last_seq)).where(_EVENT.c.run_id == run_id)
         async with transaction(self._engine) as connection:
             last = (await connection.execute(query)).scalar_one_or_none()
         return 0 if last is None else int(last) + 1

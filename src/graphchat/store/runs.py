@@ -2,54 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.engine import Row
+from sqlalchemy import Table, exists, insert, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
-from graphchat.store.database import transaction
-from graphchat.store.messages import append_messages
+from graphchat.store.database import run_transaction, transaction
+from graphchat.store.messages import append_messages, insert_messages, message_rows, window
+from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
 from graphchat.store.records import (
     Message,
-    MessageStatus,
     NewMessage,
     Page,
     Run,
     RunStatus,
     Thread,
 )
+from graphchat.store.run_events import StoredEvent, insert_events
 from graphchat.store.tables import RunRow, ThreadRow
-from graphchat.store.threads import (
-    insert_thread,
-    select_thread,
-    thread_id_taken,
-    thread_not_found,
-    utcnow,
-)
+from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
 
 _RUN = cast(Table, RunRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
 _RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COLUMNS)
-TITLE_LENGTH = 80
 
 
 def run_from_row(row: Row[Any]) -> Run:
     values = {name: row._mapping[name] for name in _RUN_COLUMNS}
     values["status"] = RunStatus(values["status"])
     return Run(**values)
-
-
-def title_from(text: str) -> str:
-    """A thread title from the start of its first message."""
-    line = " ".join(text.split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +53,19 @@ class NewRun:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnRules:
+    """The caller's decisions that depend on the stored thread, applied inside `begin_turn`."""
+
+    model: Callable[[str | None], str | None]  # the thread's model -> the run's
+    title: Callable[[str | None, Sequence[NewMessage]], str | None]  # title, new messages -> title
+
+
+@dataclass(frozen=True, slots=True)
 class TurnStart:
     thread: Thread
     run: Run
     messages: list[Message]
+    history: list[Message] = field(default_factory=list)  # the window, new messages included
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,61 +77,20 @@ class RunOutcome:
     pending: dict[str, Any] | None = None  # what a `requires_action` run waits for
 
 
-# Why the pending calls of a pause that was closed unanswered never ran (the model reads it).
-NEW_TURN_REASON = "the user sent a new message instead of deciding on this call"
-CANCEL_REASON = "the run was cancelled before this call was approved"
-
-
-async def _close_pauses(
-    connection: AsyncConnection, reason: str, *, thread_id: str, run_id: str | None = None
-) -> list[str]:
-    """Cancel the thread's paused run(s), answering each pending call with an error message.
-
-    The answers keep the log valid for backends that refuse a tool call left unanswered.
-    """
-    where = [_RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value]
-    if run_id is not None:
-        where.append(_RUN.c.id == run_id)
-    ids = []
-    for row in (await connection.execute(select(_RUN.c.id, _RUN.c.pending).where(*where))).all():
-        closed = await connection.execute(
-            update(_RUN)
-            .where(_RUN.c.id == row.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
-            .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), pending=None)
-        )
-        if not closed.rowcount:
-            continue  # resumed or closed by another request meanwhile
-        ids.append(row.id)
-        answers = [
-            NewMessage(
-                role="tool",
-                content=f"Error: not run: {reason}",
-                tool_call_id=call.get("id"),
-                name=call.get("name"),
-                status=MessageStatus.ERROR,
-            )
-            for call in (row.pending or {}).get("calls", ())
-        ]
-        await append_messages(connection, thread_id, row.id, answers)
-    return ids
-
-
-async def _thread_for_turn(
-    connection: AsyncConnection, run: NewRun, create_missing: bool
-) -> Thread:
-    thread = await select_thread(connection, run.owner, run.thread_id)
-    if thread is not None:
-        return thread
-    if not create_missing or await thread_id_taken(connection, run.thread_id):
-        raise thread_not_found(run.thread_id)
-    return await insert_thread(
-        connection,
-        owner=run.owner,
-        thread_id=run.thread_id,
-        title=None,
-        model=None,
-        metadata={},
+def _touch(connection: Connection, thread_id: str, now: datetime) -> bool:
+    """Mark the thread active; False when it no longer exists."""
+    touched = connection.execute(
+        update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
     )
+    return bool(touched.rowcount)
+
+
+def _thread_and_pause(thread_id: str) -> Any:
+    """The thread, and whether it has a paused run to close, in one SELECT."""
+    paused = exists().where(
+        _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value
+    )
+    return select(_THREAD, paused.label("paused")).where(_THREAD.c.id == thread_id)
 
 
 class RunRepository:
@@ -145,28 +101,35 @@ class RunRepository:
         self,
         run: NewRun,
         messages: Sequence[NewMessage],
+        rules: TurnRules,
         *,
         create_thread: bool = True,
-        fallback_model: str | None = None,
         last_seq: int | None = None,
+        history: int = 0,
     ) -> TurnStart:
         """Store the caller's messages and a running run in one transaction.
 
-        The run's model is the one asked for, else the thread's, else `fallback_model`.
-        With `last_seq`, the messages must directly follow that one (else `ThreadBusy`).
+        Plan, existing thread: SELECT thread (+ paused run?), SELECT the last `history` messages,
+        INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
+        run, INSERT messages. With `last_seq`, the messages must directly follow that one.
 
-        Raises `ThreadBusy` when the thread already has a running run (a unique index
-        enforces this across processes), `NotFound` for another owner's thread.
+        Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
+        this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
         """
         try:
-            async with transaction(self._engine, write=True) as connection:
-                await self._refuse_duplicate(connection, run)
-                thread = await _thread_for_turn(connection, run, create_thread)
-                await _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
-                model = run.model or thread.model or fallback_model
-                stored_run = await self._insert_run(connection, replace(run, model=model))
-                stored = await append_messages(connection, thread.id, run.id, messages, last_seq)
-                thread = await self._touch_thread(connection, thread, stored)
+            start = await run_transaction(
+                self._engine,
+                lambda connection: self._begin(
+                    connection,
+                    run,
+                    messages,
+                    rules,
+                    create_thread=create_thread,
+                    last_seq=last_seq,
+                    history=history,
+                ),
+                write=True,
+            )
         except IntegrityError as exc:
             if run.idempotency_key is not None:
                 async with transaction(self._engine) as connection:
@@ -174,7 +137,50 @@ class RunRepository:
             raise ThreadBusy(
                 f"thread '{run.thread_id}' is already answering; wait for that run to finish",
             ) from exc
-        return TurnStart(thread=thread, run=stored_run, messages=stored)
+        return start
+
+    def _begin(
+        self,
+        connection: Connection,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        rules: TurnRules,
+        *,
+        create_thread: bool,
+        last_seq: int | None,
+        history: int,
+    ) -> TurnStart:
+        row = connection.execute(_thread_and_pause(run.thread_id)).first()
+        if row is not None and row.owner != run.owner:
+            raise thread_not_found(run.thread_id)
+        if row is None:
+            if not create_thread:
+                raise thread_not_found(run.thread_id)
+            thread = insert_thread(
+                connection,
+                owner=run.owner,
+                thread_id=run.thread_id,
+                title=rules.title(None, messages),
+                model=None,
+                metadata={},
+            )
+            before: list[Message] = []
+        else:
+            thread = thread_from_row(row)
+            if row.paused:
+                close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
+            # At least one row: the last one's number is where the new messages go.
+            before = window(connection, thread.id, max(history, 1))
+        last = before[-1].seq if before else 0
+        if last_seq is not None and last_seq != last:
+            raise ThreadBusy(f"thread '{thread.id}' changed meanwhile; try again")
+        stored_run = self._insert_run(connection, run, rules.model(thread.model))
+        stored = message_rows(thread.id, run.id, messages, last)
+        insert_messages(connection, stored)
+        if row is not None:
+            thread = self._touch_thread(connection, thread, rules.title(thread.title, messages))
+        recent = (before + stored)[-history:] if history else []
+        return TurnStart(thread=thread, run=stored_run, messages=stored, history=recent)
 
     async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
         if run.idempotency_key is None:
@@ -236,9 +242,10 @@ class RunRepository:
 
     async def interrupt(self, thread_id: str, run_id: str, partial: NewMessage | None) -> bool:
         """Close a run whose process died, keeping what it had said; False if already closed."""
-        now = utcnow()
-        async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(
+
+        def body(connection: Connection) -> bool:
+            now = utcnow()
+            result = connection.execute(
                 update(_RUN)
                 .where(_RUN.c.id == run_id, _RUN.c.status == RunStatus.RUNNING.value)
                 .values(status=RunStatus.INTERRUPTED.value, finished_at=now)
@@ -246,11 +253,11 @@ class RunRepository:
             if not result.rowcount:
                 return False
             if partial is not None:
-                await append_messages(connection, thread_id, run_id, [partial])
-            await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
-            )
-        return True
+                append_messages(connection, thread_id, run_id, [partial])
+            _touch(connection, thread_id, now)
+            return True
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def append(
         self,
@@ -260,31 +267,34 @@ class RunRepository:
         last_seq: int | None = None,
     ) -> list[Message]:
         """Messages produced during a run (assistant tool calls, tool results)."""
-        async with transaction(self._engine, write=True) as connection:
-            stored = await append_messages(connection, thread_id, run_id, messages, last_seq)
-            await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=utcnow())
-            )
-        return stored
+
+        def body(connection: Connection) -> list[Message]:
+            stored = append_messages(connection, thread_id, run_id, messages, last_seq)
+            _touch(connection, thread_id, utcnow())
+            return stored
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def finish(
         self,
         thread_id: str,
         run_id: str,
         outcome: RunOutcome,
-        messages: Sequence[NewMessage] = (),
-        last_seq: int | None = None,
-    ) -> list[Message]:
-        """Store the run's last messages and its final status together."""
-        now = utcnow()
-        async with transaction(self._engine, write=True) as connection:
-            touched = await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
-            )
-            if not touched.rowcount:
-                return []  # deleted while the run was active: nothing left to record
-            stored = await append_messages(connection, thread_id, run_id, messages, last_seq)
-            await connection.execute(
+        messages: Sequence[Message] = (),
+        events: Sequence[StoredEvent] = (),
+    ) -> bool:
+        """Store the run's last messages (built by `message_rows`), its final status and its
+        events together: UPDATE thread, INSERT messages, UPDATE run, INSERT events.
+
+        False when the thread was deleted while the run was active (nothing is stored).
+        """
+
+        def body(connection: Connection) -> bool:
+            now = utcnow()
+            if not _touch(connection, thread_id, now):
+                return False
+            insert_messages(connection, messages)
+            connection.execute(
                 update(_RUN)
                 .where(_RUN.c.id == run_id)
                 .values(
@@ -296,7 +306,10 @@ class RunRepository:
                     pending=outcome.pending,
                 )
             )
-        return stored
+            insert_events(connection, events)
+            return True
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def resume(self, run: Run, worker_id: str) -> bool:
         """Set a paused run running again; False if it is no longer paused.
@@ -323,10 +336,11 @@ class RunRepository:
 
     async def cancel_pause(self, run: Run) -> bool:
         """Cancel a paused run, answering its pending calls; False if it was not paused."""
-        async with transaction(self._engine, write=True) as connection:
-            closed = await _close_pauses(
-                connection, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id
-            )
+        closed = await run_transaction(
+            self._engine,
+            lambda c: close_pauses(c, CANCEL_REASON, thread_id=run.thread_id, run_id=run.id),
+            write=True,
+        )
         return bool(closed)
 
     async def get(self, owner: str, thread_id: str, run_id: str) -> Run:
@@ -350,51 +364,32 @@ class RunRepository:
             rows = (await connection.execute(query)).all()
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
-    async def _insert_run(self, connection: AsyncConnection, run: NewRun) -> Run:
+    def _insert_run(self, connection: Connection, run: NewRun, model: str | None) -> Run:
         now = utcnow()
-        values = {
-            "id": run.id,
-            "thread_id": run.thread_id,
-            "owner": run.owner,
-            "status": RunStatus.RUNNING.value,
-            "model": run.model,
-            "params": run.params,
-            "idempotency_key": run.idempotency_key,
-            "request_hash": run.request_hash,
-            "worker_id": run.worker_id,
-            "created_at": now,
-            "started_at": now,
-            "heartbeat_at": now,
-        }
-        await connection.execute(insert(_RUN).values(values))
-        return Run(
+        stored = Run(
             id=run.id,
             thread_id=run.thread_id,
             owner=run.owner,
             status=RunStatus.RUNNING,
-            model=run.model,
+            model=model,
             params=run.params,
             created_at=now,
             started_at=now,
             idempotency_key=run.idempotency_key,
             request_hash=run.request_hash,
         )
+        values = {name: getattr(stored, name) for name in _RUN_COLUMNS} | {
+            "status": RunStatus.RUNNING.value,
+            "worker_id": run.worker_id,
+            "heartbeat_at": now,
+        }
+        connection.execute(insert(_RUN).values(values))
+        return stored
 
-    async def _touch_thread(
-        self, connection: AsyncConnection, thread: Thread, stored: list[Message]
-    ) -> Thread:
-        values: dict[str, Any] = {"updated_at": utcnow()}
-        if thread.title is None:
-            first_user = next((m.content for m in stored if m.role == "user" and m.content), None)
-            if first_user:
-                values["title"] = title_from(first_user)
-        await connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
-        return Thread(
-            id=thread.id,
-            owner=thread.owner,
-            title=values.get("title", thread.title),
-            model=thread.model,
-            metadata=thread.metadata,
-            created_at=thread.created_at,
-            updated_at=values["updated_at"],
-        )
+    def _touch_thread(self, connection: Connection, thread: Thread, title: str | None) -> Thread:
+        now = utcnow()
+        values: dict[str, Any] = {"updated_at": now}
+        if title != thread.title:
+            values["title"] = title
+        connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
+        return replace(thread, title=title, updated_at=now)

@@ -153,16 +153,17 @@ class RunRow(Base):
 
 
 class RunEventRow(Base):
-    """A run's stream events, kept so clients can rejoin after a drop or a restart."""
+    """A batch of a run's stream events (`seq`..`last_seq`), kept so clients can rejoin after a
+    drop or a restart: one row per run per flush, not one per token."""
 
     __tablename__ = "run_events"
 
     run_id: Mapped[str] = mapped_column(
         String(36), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
     )
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event: Mapped[str] = mapped_column(String(32))
-    data: Mapped[str] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the batch's first event
+    last_seq: Mapped[int] = mapped_column(Integer)
+    events: Mapped[str] = mapped_column(Text)  # JSON: [[seq, event, data], …]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_run_events_created_at", "created_at"),)

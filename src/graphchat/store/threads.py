@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, tuple_, update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Page, Thread
 from graphchat.store.tables import ThreadRow
 
@@ -71,8 +71,8 @@ async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
     return found.first() is not None
 
 
-async def insert_thread(
-    connection: AsyncConnection,
+def insert_thread(
+    connection: Connection,
     *,
     owner: str,
     thread_id: str,
@@ -90,7 +90,7 @@ async def insert_thread(
         created_at=now,
         updated_at=now,
     )
-    await connection.execute(insert(_THREAD).values(asdict(thread)))
+    connection.execute(insert(_THREAD).values(asdict(thread)))
     return thread
 
 
@@ -108,15 +108,18 @@ class ThreadRepository:
         metadata: dict[str, Any] | None = None,
     ) -> Thread:
         try:
-            async with transaction(self._engine, write=True) as connection:
-                return await insert_thread(
-                    connection,
+            return await run_transaction(
+                self._engine,
+                lambda c: insert_thread(
+                    c,
                     owner=owner,
                     thread_id=thread_id,
                     title=title,
                     model=model,
                     metadata=metadata or {},
-                )
+                ),
+                write=True,
+            )
         except IntegrityError as exc:
             raise Conflict(
                 f"a thread with id '{thread_id}' already exists", code="thread_exists"

@@ -60,7 +60,7 @@ async def _run(
     events: list[object] = []
     final: dict[str, Any] = {}
     async for mode, item in graph.astream(
-        {"messages": [ChatMessage(role="user", content="hi")], "model_calls": 0},
+        {"messages": [ChatMessage(role="user", content="hi")]},
         context=run_context,
         stream_mode=["custom", "values"],
     ):
@@ -251,7 +251,6 @@ async def test_resuming_at_the_tools_node_applies_each_decision_in_order() -> No
     )
     state = {
         "messages": [ChatMessage(role="user", content="hi"), asked],
-        "model_calls": 0,
         "decisions": (Decision("edit", args={"expression": "3 * 3"}), Decision("reject")),
     }
     context = RunContext(

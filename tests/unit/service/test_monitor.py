@@ -11,7 +11,7 @@ from graphchat.service.monitor import RunMonitor, new_worker_id
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, RunStatus
 from graphchat.store.run_events import StoredEvent
-from graphchat.store.runs import NewRun
+from graphchat.store.runs import NewRun, TurnRules
 from support.clock import FakeClock
 
 STALE = timedelta(seconds=30)
@@ -20,6 +20,9 @@ ELSEWHERE = "another-host:1234:abcd"  # a worker on another host: only its heart
 
 async def _wait_forever(live: LiveRun) -> None:
     await asyncio.Event().wait()
+
+
+RULES = TurnRules(model=lambda thread_model: thread_model, title=lambda title, _messages: title)
 
 
 def _monitor(store: Store, clock: FakeClock, live: LiveRuns | None = None) -> RunMonitor:
@@ -38,7 +41,7 @@ async def _begin(store: Store, run_id: str = "r1", worker_id: str = ELSEWHERE) -
     run = NewRun(
         id=run_id, owner="alice", thread_id="t1", model="m", params={}, worker_id=worker_id
     )
-    await store.runs.begin_turn(run, [NewMessage(role="user", content="hi")])
+    await store.runs.begin_turn(run, [NewMessage(role="user", content="hi")], RULES)
 
 
 async def test_a_run_with_a_fresh_heartbeat_is_left_running(store: Store) -> None:

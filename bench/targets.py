@@ -1,0 +1,208 @@
+"""8. Targets (issue 14): each target with its measured value, the backend alone and a verdict.
+
+`python -m bench targets` measures what the targets need (`--quick` at a smaller listing scale,
+printed) and judges it; `python -m bench all` ends with this step judging the results the
+other steps just wrote. Nothing in the test suite asserts on speed: this is where it is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench import databases, history, listing, machine, streaming, turn
+from bench.results import load_all, save
+
+Results = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    limit: float
+    unit: str
+    higher_is_better: bool
+    # (measured value, the backend alone or None, the scale or context) from the results
+    measure: Callable[[Results, str], tuple[float, float | None, str] | None]
+    strict: bool = False  # "<" rather than "≤"
+
+
+def _level(results: Results, kind: str, concurrency: int) -> dict[str, Any] | None:
+    levels = results.get("turn", {}).get(kind, {}).get("levels", [])
+    return next((lv for lv in levels if lv["concurrency"] == concurrency), None)
+
+
+def _added_latency(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    level = _level(results, kind, 1)
+    if level is None:
+        return None
+    return (
+        level["added_ms_p50"],
+        level["backend"]["p50_ms"],
+        f"p50 {level['graphchat']['p50_ms']} ms",
+    )
+
+
+def _cpu(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    level = _level(results, kind, 1)
+    if level is None:
+        return None
+    return level["graphchat"]["server_cpu_ms_per_turn"], None, "c=1, whole server process"
+
+
+def _throughput(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    level = _level(results, kind, 16)
+    if level is None:
+        return None
+    return level["graphchat"]["throughput_rps"], level["backend"]["throughput_rps"], "16 clients"
+
+
+def _first_token(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    timed = results.get("streaming", {}).get(kind, {})
+    if "ttft_added_ms_p50" not in timed:
+        return None
+    return timed["ttft_added_ms_p50"], timed["ttft_backend"]["p50_ms"], "added p50"
+
+
+def _long_thread(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    measured = results.get("history", {})
+    if kind not in measured:
+        return None
+    params = measured.get("parameters", {})
+    scale = f"{params.get('long', '?')} vs {params.get('short', '?')} messages"
+    return measured[kind]["ratio_p50"], None, scale
+
+
+def _slowest_page(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    measured = results.get("listing", {})
+    pages = measured.get(kind, {}).get("pages")
+    if not pages:
+        return None
+    params = measured.get("parameters", {})
+    name, worst = max(pages.items(), key=lambda item: item[1]["p99_ms"])
+    scale = f"{params.get('threads', '?')} threads / {params.get('messages', '?')} messages"
+    return worst["p99_ms"], None, f"{name}; {scale}"
+
+
+def _open_streams(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    held = results.get("streaming", {}).get(kind, {}).get("held")
+    if held is None:
+        return None
+    value = held["kb_per_stream"] if held["opened"] >= held["requested"] else float("inf")
+    return value, None, f"{held['opened']}/{held['requested']} streams opened"
+
+
+TARGETS = (
+    Target("added latency per turn, c=1, p50", 3.0, "ms", False, _added_latency),
+    Target("server CPU per turn", 3.0, "ms", False, _cpu),
+    Target("throughput at 16 clients", 300.0, "turns/s", True, _throughput),
+    Target("added time to first streamed token", 3.0, "ms", False, _first_token),
+    Target("10,000-vs-10-message turn ratio", 1.2, "×", False, _long_thread),
+    Target("slowest page p99", 20.0, "ms", False, _slowest_page, strict=True),
+    Target("memory per open stream (1,000 open)", 100.0, "KB", False, _open_streams),
+)
+
+
+def _sign(target: Target) -> str:
+    if target.higher_is_better:
+        return ">" if target.strict else "≥"
+    return "<" if target.strict else "≤"
+
+
+def _passes(target: Target, value: float) -> bool:
+    if target.higher_is_better:
+        return value > target.limit if target.strict else value >= target.limit
+    return value < target.limit if target.strict else value <= target.limit
+
+
+def judge(results: Results, kinds: list[str]) -> dict[str, Any]:
+    """Every target per database, printed as a table."""
+    verdicts = evaluate(results, kinds)
+    for kind, rows in verdicts.items():
+        _print(kind, rows)
+    return verdicts
+
+
+def evaluate(results: Results, kinds: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every target per database: value, backend alone, ratio, verdict."""
+    verdicts: dict[str, list[dict[str, Any]]] = {}
+    for kind in kinds:
+        rows = []
+        for target in TARGETS:
+            measured = target.measure(results, kind)
+            if measured is None:
+                rows.append({"target": target.name, "verdict": "NOT MEASURED"})
+                continue
+            value, backend, context = measured
+            passed = _passes(target, value)
+            rows.append(
+                {
+                    "target": target.name,
+                    "limit": f"{_sign(target)} {target.limit} {target.unit}",
+                    "value": value,
+                    "backend_alone": backend,
+                    "ratio_to_backend": round(value / backend, 2) if backend else None,
+                    "context": context,
+                    "verdict": "PASS" if passed else "FAIL",
+                }
+            )
+        verdicts[kind] = rows
+    return verdicts
+
+
+def _print(kind: str, rows: list[dict[str, Any]]) -> None:
+    print(f"  targets, {kind}:")
+    for row in rows:
+        if "value" not in row:
+            print(f"    {row['target']:<40} {row['verdict']}")
+            continue
+        backend = "" if row["backend_alone"] is None else f"  backend alone {row['backend_alone']}"
+        ratio = "" if row["ratio_to_backend"] is None else f" (×{row['ratio_to_backend']})"
+        print(
+            f"    {row['target']:<40} {row['value']:>9} {row['limit']:<14} {row['verdict']:<4}"
+            f"{backend}{ratio}  [{row['context']}]",
+            flush=True,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--quick", action="store_true", help="listing at 10,000 threads / 100,000 messages"
+    )
+    parser.add_argument(
+        "--from-results", action="store_true", help="judge bench/results/*.json, measure nothing"
+    )
+
+
+def _defaults(module: Any, **overrides: Any) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return argparse.Namespace(**(vars(parser.parse_args([])) | overrides))
+
+
+def _measured(module: Any, **overrides: Any) -> dict[str, Any]:
+    """Run one benchmark and save its results as `python -m bench <name>` would."""
+    began, load_at_start = time.monotonic(), machine.load()
+    data: dict[str, Any] = module.run(_defaults(module, **overrides))
+    name = module.__name__.rsplit(".", 1)[-1]
+    save(name, data, seconds=time.monotonic() - began, load_at_start=load_at_start)
+    return data
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    kinds = databases.available(args.databases)
+    if args.from_results:
+        results = load_all()
+    else:
+        common = {"databases": kinds}
+        scale = {"threads": 10_000, "messages": 100_000, "big": 10_000} if args.quick else {}
+        results = {
+            "turn": _measured(turn, concurrency=[1, 16], **common),
+            "streaming": _measured(streaming, hold_databases=kinds, **common),
+            "history": _measured(history, **common),
+            "listing": _measured(listing, **common, **scale),
+        }
+    return {"parameters": vars(args), "verdicts": judge(results, kinds)}

@@ -1,0 +1,72 @@
+"""What a turn is asked for (`TurnRequest`), what bounds it (`TurnLimits`), and the stream a
+streamed turn returns (`RunStream`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Protocol
+
+from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, ToolChoice, ToolSpec
+from graphchat.service.events import RunEvent
+from graphchat.store.records import Message, NewMessage, Run
+
+MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRequest:
+    """Everything a caller asks of one turn, already validated."""
+
+    owner: str
+    messages: tuple[NewMessage, ...]
+    thread_id: str | None = None
+    model: str | None = None
+    params: SamplingParams = field(default_factory=SamplingParams)
+    system: str | None = None
+    create_thread: bool = True
+    idempotency_key: str | None = None
+    request_hash: str | None = None  # tells a retried request from a different one
+    multitask: MultitaskStrategy = "reject"
+    tools: tuple[str, ...] | None = None  # None: the thread's or the server's default tools
+    # The caller's whole conversation (no system messages): the model sees it instead of the
+    # stored history, and `messages` are what the thread stores of it (see `place`).
+    context: tuple[ChatMessage, ...] | None = None
+    client_tools: tuple[ToolSpec, ...] | None = None  # offered to the model, run by the caller
+    tool_choice: ToolChoice = "auto"
+    response_format: ResponseFormat | None = None
+    after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
+    require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLimits:
+    context_max_messages: int
+    context_max_tokens: int
+    system_prompt: str
+    max_tool_rounds: int = 4
+    tool_timeout: float = 10.0
+    require_approval: tuple[str, ...] = ()  # tool name patterns whose calls always wait
+
+
+class ModelResolver(Protocol):
+    """Picks the default model when neither the request nor the thread names one."""
+
+    async def default_model(self) -> str | None: ...
+
+
+def params_json(params: SamplingParams) -> dict[str, object]:
+    return {
+        key: list(value) if isinstance(value, tuple) else value
+        for key, value in asdict(params).items()
+        if value is not None and value != ()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RunStream:
+    """A run to stream: its record, the messages it was given, and its events."""
+
+    run: Run
+    input_messages: list[Message]
+    events: AsyncIterator[RunEvent]
