@@ -11,6 +11,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from graphchat.store.branches import branch_rows, chain_parents, current_leaf, set_leaf
 from graphchat.store.database import transaction
 from graphchat.store.records import Message, NewMessage, Page
 from graphchat.store.tables import MessageRow, ThreadRow
@@ -36,6 +37,7 @@ async def append_messages(
     """INSERT `messages` after the thread's last one (`last_seq`, looked up when not known).
 
     Never touches earlier rows; the unique (thread_id, seq) key refuses a stale `last_seq`.
+    The messages continue the thread's current branch, whose leaf moves to the last of them.
     """
     if not messages:
         return []
@@ -58,7 +60,9 @@ async def append_messages(
         }
         for offset, message in enumerate(messages, start=1)
     ]
+    chain_parents(rows, await current_leaf(connection, thread_id))
     await connection.execute(insert(_MESSAGE), rows)
+    await set_leaf(connection, thread_id, rows[-1]["id"])
     return [Message(**row) for row in rows]
 
 
@@ -76,16 +80,17 @@ class MessageRepository:
         after: int | None = None,
         order: Literal["asc", "desc"] = "asc",
     ) -> Page[Message]:
-        """A page of a thread's messages by sequence number; `before`/`after` are exclusive."""
-        query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id)
-        if before is not None:
-            query = query.where(_MESSAGE.c.seq < before)
-        if after is not None:
-            query = query.where(_MESSAGE.c.seq > after)
-        ordering = _MESSAGE.c.seq.asc() if order == "asc" else _MESSAGE.c.seq.desc()
-        query = query.order_by(ordering).limit(limit + 1).offset(offset)
+        """A page of the current branch by sequence number; `before`/`after` are exclusive."""
         async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
+            rows = await branch_rows(
+                connection,
+                thread_id,
+                limit=limit,
+                offset=offset,
+                before=before,
+                after=after,
+                order=order,
+            )
         return Page(
             items=[message_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit
         )

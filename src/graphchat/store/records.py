@@ -63,6 +63,7 @@ class Message:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     cached: bool = False
+    parent_id: str | None = None  # the previous message on its branch
 
 
 @dataclass(frozen=True, slots=True)
