@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from graphchat import __version__
-from graphchat.api import chat, health, models, runs, threads, tools
+from graphchat.api import branches, chat, health, models, runs, threads, tools
 from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
 from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
@@ -58,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
         app.include_router(router)
-    for module in (chat, threads, runs, health, models, openai_routes, tools):
+    for module in (chat, threads, branches, runs, health, models, openai_routes, tools):
         app.include_router(module.router)
     if settings.metrics_enabled:
         app.include_router(metrics_routes.router)

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 
 from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import Unauthorized
+from graphchat.service.branches import BranchService
 from graphchat.service.chat import ChatService
 from graphchat.service.runs import RunService
 from graphchat.service.thread_state import ThreadStateService
@@ -53,6 +54,10 @@ async def get_thread_state(services: ServicesDep) -> ThreadStateService:
     return services.thread_state
 
 
+async def get_branches(services: ServicesDep) -> BranchService:
+    return BranchService(services.store)  # stateless: one per request costs nothing
+
+
 async def get_owner(request: Request) -> str:
     """The owner the caller acts for: set by authentication, else the single local owner."""
     owner: str | None = getattr(request.state, "owner", None)
@@ -69,6 +74,7 @@ ThreadsDep = Annotated[ThreadService, Depends(get_threads)]
 RunsDep = Annotated[RunService, Depends(get_runs)]
 ThreadStateDep = Annotated[ThreadStateService, Depends(get_thread_state)]
 OwnerDep = Annotated[str, Depends(get_owner)]
+BranchesDep = Annotated[BranchService, Depends(get_branches)]
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
 

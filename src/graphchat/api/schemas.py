@@ -161,6 +161,16 @@ class MessageOut(BaseModel):
     latency_ms: float | None
     cached: bool
     created_at: datetime
+    parent_id: str | None = Field(
+        None, description="The previous message on this message's branch (None: the first)."
+    )
+    siblings: list[str] | None = Field(
+        None,
+        description="Ids of the messages sharing this one's parent, oldest first, itself "
+        "included (message lists only); more than one means branches to switch between.",
+    )
+    sibling_index: int | None = Field(None, description="This message's place in `siblings`.")
+    sibling_count: int | None = Field(None, description="`len(siblings)`.")
 
 
 class PendingCallOut(BaseModel):
@@ -448,3 +458,29 @@ class ErrorOut(BaseModel):
     """The body of every error response."""
 
     error: ErrorInfoOut
+
+
+# --- branches: regenerate, edit, switch (issue 18)
+class RegenerateIn(StrictBody, SamplingIn):
+    """Answer again; `model`, `system` and sampling apply to the new reply only."""
+
+    model: ModelName | None = None
+    system: str | None = Field(None, max_length=32_000)
+
+
+class MessageEditIn(RegenerateIn):
+    content: str = Field(min_length=1, description="The new text of the user message.")
+
+
+class LeafIn(StrictBody):
+    message_id: str = Field(min_length=1, max_length=36)
+    descend: bool = Field(
+        True,
+        description="Continue down to the newest message under `message_id` "
+        "(false: make `message_id` itself the leaf).",
+    )
+
+
+class LeafOut(BaseModel):
+    thread_id: str
+    leaf_message_id: str

@@ -41,6 +41,7 @@ from graphchat.service.runs import RunResult, RunService
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.store import Store
+from graphchat.store.branches import BranchPoint
 from graphchat.store.records import Message, NewMessage, Run, RunStatus
 from graphchat.store.runs import NewRun, TurnStart
 
@@ -76,6 +77,7 @@ class TurnRequest:
     response_format: ResponseFormat | None = None
     after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
     require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
+    branch_from: BranchPoint | None = None  # start a new branch there (regenerate, edit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +282,7 @@ class ChatService:
                     create_thread=request.create_thread,
                     fallback_model=fallback,
                     last_seq=request.after_seq,
+                    branch=request.branch_from,
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.settings import Settings
 from graphchat.store.api_keys import ApiKeyRepository
+from graphchat.store.branch_repository import BranchRepository
 from graphchat.store.database import create_engine, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
@@ -27,6 +28,7 @@ class Store:
         self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
+        self.branches = BranchRepository(engine)
 
     @classmethod
     async def open(cls, settings: Settings) -> Store:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
+from graphchat.store.branches import BranchPoint, set_leaf
 from graphchat.store.database import transaction
 from graphchat.store.messages import append_messages
 from graphchat.store.records import (
@@ -149,11 +150,14 @@ class RunRepository:
         create_thread: bool = True,
         fallback_model: str | None = None,
         last_seq: int | None = None,
+        branch: BranchPoint | None = None,
     ) -> TurnStart:
         """Store the caller's messages and a running run in one transaction.
 
         The run's model is the one asked for, else the thread's, else `fallback_model`.
         With `last_seq`, the messages must directly follow that one (else `ThreadBusy`).
+        With `branch`, the turn starts a new branch there (regenerate, edit) instead of
+        continuing the current one.
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index
         enforces this across processes), `NotFound` for another owner's thread.
@@ -163,6 +167,8 @@ class RunRepository:
                 await self._refuse_duplicate(connection, run)
                 thread = await _thread_for_turn(connection, run, create_thread)
                 await _close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
+                if branch is not None:
+                    await set_leaf(connection, thread.id, branch.parent_id)
                 model = run.model or thread.model or fallback_model
                 stored_run = await self._insert_run(connection, replace(run, model=model))
                 stored = await append_messages(connection, thread.id, run.id, messages, last_seq)
