@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse
 from graphchat.api.chat import ERROR_RESPONSES, chat_out
 from graphchat.api.deps import BranchesDep, ChatDep, OwnerDep, SettingsDep, ThreadDep
 from graphchat.api.media import require_json
+from graphchat.api.openapi import state_dependent
 from graphchat.api.sampling import check_length, sampling_params
 from graphchat.api.schemas import ChatOut, LeafIn, LeafOut, MessageEditIn, RegenerateIn
 from graphchat.api.sse import parse_stream_modes, run_stream_response
@@ -30,6 +31,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The message cannot be edited or regenerated, or a bad parameter"},
     404: {"description": "No such thread or message"},
 }
+
+# What a message is (a reply, a user message) and the backends' models decide these.
+_STATE_DEPENDENT = state_dependent(
+    "model_not_found", "thread_busy", "invalid_text", "not_editable", "not_regenerable"
+)
 
 
 class _Turn:
@@ -70,7 +76,10 @@ TurnDep = Annotated[_Turn, Depends()]
 
 
 @router.post(
-    "/{thread_id}/messages/{message_id}/regenerate", responses=_RESPONSES, response_model=ChatOut
+    "/{thread_id}/messages/{message_id}/regenerate",
+    responses=_RESPONSES,
+    response_model=ChatOut,
+    openapi_extra=_STATE_DEPENDENT,
 )
 async def regenerate(
     thread: ThreadDep, message_id: MessageIdPath, body: RegenerateIn, turn: TurnDep
@@ -85,7 +94,10 @@ async def regenerate(
 
 
 @router.post(
-    "/{thread_id}/messages/{message_id}/edit", responses=_RESPONSES, response_model=ChatOut
+    "/{thread_id}/messages/{message_id}/edit",
+    responses=_RESPONSES,
+    response_model=ChatOut,
+    openapi_extra=_STATE_DEPENDENT,
 )
 async def edit(
     thread: ThreadDep, message_id: MessageIdPath, body: MessageEditIn, turn: TurnDep

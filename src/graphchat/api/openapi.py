@@ -134,7 +134,8 @@ def _declare_limits(document: dict[str, Any], settings: Settings, tool_names: li
     """Limits set by settings, which static models cannot know."""
     schemas = document["components"]["schemas"]
     schemas["ChatIn"]["properties"]["message"]["maxLength"] = settings.max_message_chars
-    for name in ("ChatIn", "Configurable"):
+    schemas["MessageEditIn"]["properties"]["content"]["maxLength"] = settings.max_message_chars
+    for name in ("ChatIn", "Configurable", "RegenerateIn", "MessageEditIn"):
         for branch in _integers(schemas[name]["properties"]["max_tokens"]):
             branch["maximum"] = settings.max_tokens_limit
     for name in ("ChatIn", "Configurable"):
