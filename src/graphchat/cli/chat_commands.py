@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from graphchat.cli.client import GraphchatClient, TurnOptions
+from graphchat.cli.client import GraphchatClient, Message, ReplyStream, TurnOptions
 from graphchat.cli.client_errors import ClientError
 from graphchat.cli.threads import print_messages, threads_table
 
@@ -21,6 +22,8 @@ class ChatState:
     thread_id: str | None = None
     options: TurnOptions = field(default_factory=TurnOptions)
     done: bool = False
+    # Shows a streamed reply (set by the chat loop; /regenerate and /edit stream through it).
+    follow: Callable[[AbstractContextManager[ReplyStream]], None] | None = None
 
 
 class CommandError(Exception):
@@ -122,6 +125,33 @@ def _history(state: ChatState, count: str) -> None:
     print_messages(state.console, page.messages)
 
 
+def _last_question(state: ChatState) -> Message:
+    """Your last message on the thread's current branch."""
+    page = state.client.messages(_current(state), limit=20, newest=True)
+    for message in reversed(page.messages):
+        if message.role == "user":
+            return message
+    raise CommandError("no message of yours in the last 20 to regenerate or edit")
+
+
+def _stream(state: ChatState, opened: AbstractContextManager[ReplyStream]) -> None:
+    if state.follow is None:
+        raise CommandError("this command needs the interactive chat")
+    state.follow(opened)
+
+
+def _regenerate(state: ChatState, _: str) -> None:
+    question = _last_question(state)
+    _stream(state, state.client.regenerate(_current(state), question.id, state.options))
+
+
+def _edit(state: ChatState, text: str) -> None:
+    if not text:
+        raise CommandError("usage: /edit TEXT (sent in place of your last message)")
+    question = _last_question(state)
+    _stream(state, state.client.edit(_current(state), question.id, text, state.options))
+
+
 def _help(state: ChatState, _: str) -> None:
     for name, (_handler, text) in COMMANDS.items():
         state.console.print(f"  {name:<22} {text}", markup=False, highlight=False)
@@ -145,6 +175,8 @@ COMMANDS: dict[str, tuple[Handler, str]] = {
     "/model [NAME]": (_model, "list models, or use NAME (`default` for the server's)"),
     "/set [NAME VALUE]": (_set, "temperature, top_p, max_tokens, seed, system, stop (a,b)"),
     "/history [N]": (_history, "show the last N messages of the thread"),
+    "/regenerate": (_regenerate, "answer your last message again (the old reply is kept)"),
+    "/edit TEXT": (_edit, "send TEXT in place of your last message (the original is kept)"),
     "/help": (_help, "this list"),
     "/quit": (_quit, "leave (Ctrl-D works too)"),
 }
