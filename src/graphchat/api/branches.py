@@ -115,7 +115,7 @@ async def edit(
     "/{thread_id}/leaf",
     responses={
         404: {"description": "No such thread or message"},
-        409: {"description": "A run is answering on the thread (`thread_busy`)"},
+        409: {"description": "A run is answering or waits for approval (`thread_busy`)"},
     },
 )
 async def switch_leaf(

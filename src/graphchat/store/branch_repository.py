@@ -60,7 +60,8 @@ class BranchRepository:
     async def switch(self, owner: str, thread_id: str, message_id: str, descend: bool) -> str:
         """Show the branch through `message_id` (down to its newest descendant with `descend`).
 
-        Raises `ThreadBusy` while a run answers on the thread: its messages follow the leaf.
+        Raises `ThreadBusy` while a run answers on the thread (its messages follow the leaf)
+        or waits for approval (it resumes there; deciding, or a new turn, ends the pause).
         """
         async with transaction(self._engine, write=True) as connection:
             if await select_thread(connection, owner, thread_id) is None:
@@ -72,6 +73,6 @@ class BranchRepository:
                 leaf = await latest_descendant(connection, thread_id, message_id)
             if not await switch_leaf_when_idle(connection, thread_id, leaf):
                 raise ThreadBusy(
-                    f"thread '{thread_id}' is answering; switch branches when the run ends"
+                    f"thread '{thread_id}' is answering or waits for approval; switch after that"
                 )
         return leaf

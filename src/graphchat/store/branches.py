@@ -177,9 +177,13 @@ async def turn_input(connection: AsyncConnection, thread_id: str, message_id: st
     return (await connection.execute(query)).first()
 
 
+# A running run appends after the leaf; a paused one resumes after its tool calls, on the leaf.
+_LEAF_HOLDERS = ("running", "requires_action")
+
+
 async def switch_leaf_when_idle(connection: AsyncConnection, thread_id: str, leaf_id: str) -> bool:
-    """Move the leaf unless a run is answering on the thread (its messages follow the leaf)."""
-    running = exists().where(_RUN.c.thread_id == thread_id, _RUN.c.status == "running")
+    """Move the leaf unless a run is answering on the thread or paused on its current branch."""
+    running = exists().where(_RUN.c.thread_id == thread_id, _RUN.c.status.in_(_LEAF_HOLDERS))
     result = await connection.execute(
         update(_THREAD).where(_THREAD.c.id == thread_id, ~running).values(leaf_message_id=leaf_id)
     )
