@@ -10,7 +10,7 @@ from sqlalchemy import text
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import create_engine, transaction
-from graphchat.store.migrate import current_revision, upgrade
+from graphchat.store.migrate import current_revision, downgrade, upgrade
 from graphchat.store.records import NewMessage
 
 PREVIOUS_HEAD = "0003"
@@ -53,6 +53,8 @@ def _old_messages() -> list[dict[str, Any]]:
 async def _seed_previous_release(database_url: str) -> None:
     engine = create_engine(Settings(database_url=database_url))
     try:
+        # The session's PostgreSQL database may be at head already: start from nothing.
+        await downgrade(engine, "base")
         await upgrade(engine, PREVIOUS_HEAD)
         assert await current_revision(engine) == PREVIOUS_HEAD
         async with transaction(engine, write=True) as connection:
