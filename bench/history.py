@@ -2,6 +2,7 @@
 
 Threads are seeded with direct INSERTs; turns alternate short/long so load drift hits both alike.
 Each short turn uses a fresh 10-message thread; the long thread grows by 2 messages per turn.
+The long thread has branches: every 10th user message also has a regenerated reply beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from bench import databases, procs
 from bench.load import chat_body, check, client
-from bench.seed import seed
+from bench.seed import Branched, seed
 from bench.stats import summary_ms
 
 
@@ -21,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=200, help="timed turns per thread length")
     parser.add_argument("--short", type=int, default=10, help="messages in the short threads")
     parser.add_argument("--long", type=int, default=10_000, help="messages in the long thread")
+    parser.add_argument(
+        "--branch-every",
+        type=int,
+        default=10,
+        help="every that many user messages has a regenerated reply off the branch (0: none)",
+    )
 
 
 async def _turns(url: str, turns: int, warmup: int) -> tuple[list[float], list[float]]:
@@ -43,7 +50,7 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
         procs.migrate(env, f"history-{kind}")
         threads = [("long", args.long)]
         threads += [(f"short-{index}", args.short) for index in range(args.turns + warmup)]
-        seed(database_url, threads)
+        seed(database_url, threads, Branched(frozenset({"long"}), args.branch_every))
         with procs.graphchat(env, f"history-{kind}") as server:
             short, long = asyncio.run(_turns(server.url, args.turns, warmup))
     short_ms, long_ms = summary_ms(short), summary_ms(long)

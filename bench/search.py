@@ -92,7 +92,7 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
         env = procs.server_env(database_url, backend_url)
         procs.migrate(env, f"search-{kind}")
         began = time.perf_counter()
-        seed(database_url, layout, _Writer())
+        seed(database_url, layout, text=_Writer())
         seconds = time.perf_counter() - began
         print(f"  {kind}: seeded (and indexed) in {seconds:.0f} s", flush=True)
         with procs.graphchat(env, f"search-{kind}") as server:

@@ -11,6 +11,7 @@ import asyncio
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -20,33 +21,89 @@ import asyncpg
 OWNER = "local"
 MODEL = "llama3.2:latest"
 _BASE = datetime(2026, 1, 1, tzinfo=UTC)
-_THREAD_COLUMNS = ("id", "owner", "title", "model", "metadata", "created_at", "updated_at")
-_MESSAGE_COLUMNS = ("id", "thread_id", "seq", "role", "content", "status", "cached", "created_at")
+_THREAD_COLUMNS = (
+    "id",
+    "owner",
+    "title",
+    "model",
+    "metadata",
+    "created_at",
+    "updated_at",
+    "leaf_message_id",
+)
+_MESSAGE_COLUMNS = (
+    "id",
+    "thread_id",
+    "seq",
+    "parent_id",
+    "role",
+    "content",
+    "status",
+    "cached",
+    "created_at",
+)
+_IDS = uuid.UUID("6d1f4b0e-6f0a-4c55-9a53-0c4c1a0e2b7d")
 _BATCH = 20_000
 # SQLAlchemy's storage format for DateTime on SQLite (naive UTC text).
 _SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def _thread_rows(threads: list[tuple[str, int]]) -> Iterator[tuple[Any, ...]]:
-    for index, (thread_id, _) in enumerate(threads):
-        stamp = _BASE + timedelta(milliseconds=index)
-        yield (thread_id, OWNER, f"thread {index}", MODEL, "{}", stamp, stamp)
-
-
 Content = Callable[[str, int], str]
 
 
-def ordinary_text(thread_id: str, seq: int) -> str:
-    return f"message {seq} of {thread_id}: some ordinary chat text to page through."
+def ordinary_text(thread_id: str, position: int) -> str:
+    return f"message {position} of {thread_id}: some ordinary chat text to page through."
 
 
-def _message_rows(threads: list[tuple[str, int]], text: Content) -> Iterator[tuple[Any, ...]]:
+@dataclass(frozen=True, slots=True)
+class Branched:
+    """Threads seeded with abandoned replies: one every `every` user messages."""
+
+    threads: frozenset[str] = frozenset()
+    every: int = 0
+
+
+def _id(thread_id: str, position: int, abandoned: bool = False) -> str:
+    return str(uuid.uuid5(_IDS, f"{thread_id}/{position}/{abandoned}"))
+
+
+def _thread_rows(threads: list[tuple[str, int]]) -> Iterator[tuple[Any, ...]]:
+    for index, (thread_id, count) in enumerate(threads):
+        stamp = _BASE + timedelta(milliseconds=index)
+        leaf = _id(thread_id, count) if count else None
+        yield (thread_id, OWNER, f"thread {index}", MODEL, "{}", stamp, stamp, leaf)
+
+
+def _message_rows(
+    threads: list[tuple[str, int]], branched: Branched, text: Content
+) -> Iterator[tuple[Any, ...]]:
+    """`count` messages on each thread's current branch; in `branched` threads, every
+    `branched.every` user messages also got a reply regenerated since (a sibling off the branch)."""
     for thread_id, count in threads:
-        for seq in range(1, count + 1):
-            role = "user" if seq % 2 else "assistant"
+        branch_every = branched.every if thread_id in branched.threads else 0
+        seq = 0
+        for position in range(1, count + 1):
+            role = "user" if position % 2 else "assistant"
+            parent = _id(thread_id, position - 1) if position > 1 else None
+            content = text(thread_id, position)
+            if role == "assistant" and branch_every and position % (2 * branch_every) == 0:
+                seq += 1
+                stamp = _BASE + timedelta(milliseconds=seq)
+                abandoned = _id(thread_id, position, abandoned=True)
+                yield (abandoned, thread_id, seq, parent, role, content, "complete", False, stamp)
+            seq += 1
             stamp = _BASE + timedelta(milliseconds=seq)
-            content = text(thread_id, seq)
-            yield (str(uuid.uuid4()), thread_id, seq, role, content, "complete", False, stamp)
+            yield (
+                _id(thread_id, position),
+                thread_id,
+                seq,
+                parent,
+                role,
+                content,
+                "complete",
+                False,
+                stamp,
+            )
 
 
 def _batches(rows: Iterable[tuple[Any, ...]]) -> Iterator[list[tuple[Any, ...]]]:
@@ -62,13 +119,15 @@ def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
     )
 
 
-def _seed_sqlite(path: str, threads: list[tuple[str, int]], text: Content) -> None:
+def _seed_sqlite(
+    path: str, threads: list[tuple[str, int]], branched: Branched, text: Content
+) -> None:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         connection.execute("BEGIN")
         for table, columns, rows in (
             ("threads", _THREAD_COLUMNS, _thread_rows(threads)),
-            ("messages", _MESSAGE_COLUMNS, _message_rows(threads, text)),
+            ("messages", _MESSAGE_COLUMNS, _message_rows(threads, branched, text)),
         ):
             marks = ", ".join("?" for _ in columns)
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
@@ -80,12 +139,14 @@ def _seed_sqlite(path: str, threads: list[tuple[str, int]], text: Content) -> No
         connection.close()
 
 
-async def _seed_postgres(url: str, threads: list[tuple[str, int]], text: Content) -> None:
+async def _seed_postgres(
+    url: str, threads: list[tuple[str, int]], branched: Branched, text: Content
+) -> None:
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         for table, columns, rows in (
             ("threads", _THREAD_COLUMNS, _thread_rows(threads)),
-            ("messages", _MESSAGE_COLUMNS, _message_rows(threads, text)),
+            ("messages", _MESSAGE_COLUMNS, _message_rows(threads, branched, text)),
         ):
             for batch in _batches(rows):
                 await connection.copy_records_to_table(table, records=batch, columns=columns)
@@ -95,10 +156,16 @@ async def _seed_postgres(url: str, threads: list[tuple[str, int]], text: Content
         await connection.close()
 
 
-def seed(database_url: str, threads: list[tuple[str, int]], text: Content = ordinary_text) -> None:
-    """Insert `threads` (id, number of messages) with their messages into a migrated database;
-    `text(thread_id, seq)` writes each message."""
+def seed(
+    database_url: str,
+    threads: list[tuple[str, int]],
+    branched: Branched | None = None,
+    text: Content = ordinary_text,
+) -> None:
+    """Insert `threads` (id, messages on the current branch) into a migrated database;
+    `text(thread_id, position)` writes each message."""
+    branched = branched or Branched()
     if database_url.startswith("sqlite"):
-        _seed_sqlite(database_url.split(":///", 1)[1], threads, text)
+        _seed_sqlite(database_url.split(":///", 1)[1], threads, branched, text)
     else:
-        asyncio.run(_seed_postgres(database_url, threads, text))
+        asyncio.run(_seed_postgres(database_url, threads, branched, text))

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from graphchat import __version__
-from graphchat.api import archive, chat, health, models, runs, search, threads, tools
+from graphchat.api import archive, branches, chat, health, models, runs, search, threads, tools
 from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
 from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
@@ -65,7 +65,18 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
         app.include_router(router)
-    for module in (chat, threads, runs, health, models, openai_routes, tools, search, archive):
+    for module in (
+        chat,
+        threads,
+        branches,
+        runs,
+        health,
+        models,
+        openai_routes,
+        tools,
+        search,
+        archive,
+    ):
         app.include_router(module.router)
     if settings.observability.metrics_enabled:
         app.include_router(metrics_routes.router)

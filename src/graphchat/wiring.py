@@ -20,6 +20,7 @@ from graphchat.llm.router import ModelRouter
 from graphchat.observability.metrics import Metrics
 from graphchat.observability.model_calls import InstrumentedProvider
 from graphchat.service.archive import ArchiveService
+from graphchat.service.branches import BranchService
 from graphchat.service.chat import ChatService, TurnLimits
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRuns
@@ -57,6 +58,7 @@ class Services:
     system: SystemService
     search: SearchService
     archive: ArchiveService
+    branches: BranchService
     background: list[asyncio.Task[None]] = field(default_factory=list)
     mcp: McpToolSource | None = None
     titles: TitleWriter | None = None
@@ -210,6 +212,7 @@ async def open_services(settings: Settings, metrics: Metrics) -> Services:
         system=_system(settings, store, router, mcp),
         search=SearchService(store),
         archive=ArchiveService(store),
+        branches=BranchService(store),
         background=_start_background(events, monitor, mcp),
         mcp=mcp,
         titles=titles,

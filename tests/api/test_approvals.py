@@ -256,3 +256,18 @@ def test_rejoining_a_resumed_run_follows_it_past_the_pause(
         for m in n["messages"]
     ]
     assert contents == ["", "51", "Fifty-one."]
+
+
+def test_branches_stay_put_while_a_run_waits_for_approval(
+    api: httpx.Client, ollama: FakeOllama
+) -> None:
+    paused = _pause(api, ollama)
+    thread_id = paused["thread_id"]
+    first = api.get(f"/threads/{thread_id}/messages").json()["messages"][0]["id"]
+    refused = api.put(f"/threads/{thread_id}/leaf", json={"message_id": first})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "thread_busy")
+    # The resumed run continues the paused branch: the tool result follows its call.
+    assert _resume(api, paused, {"type": "approve"}).status_code == 200
+    stored = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant", "tool", "assistant"]
+    assert [m["parent_id"] for m in stored[1:]] == [m["id"] for m in stored[:-1]]

@@ -225,3 +225,29 @@ def test_search_and_export_from_the_chat(spawn: Any, api: httpx.Client, tmp_path
 
     assert "older  title: the platypus lays eggs" in shown
     assert target.read_text().startswith("# the platypus lays eggs\n")
+
+
+def test_regenerate_and_edit_keep_the_old_versions(
+    spawn: Any, ollama: FakeOllama, api: httpx.Client
+) -> None:
+    child = spawn()
+    _say(child, "/regenerate", "no thread yet")
+    _say(child, "what is 2+2", "You said: what is 2+2")
+    ollama.queue(Reply(tokens=["Four."]))
+    _say(child, "/regenerate", "Four.")
+    _say(child, "/edit what is 3+3", "You said: what is 3+3")
+    _say(child, "/edit", "usage: /edit TEXT")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == 0
+    [thread_id] = _thread_ids(api)
+    current = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    assert [m["content"] for m in current] == ["what is 3+3", "You said: what is 3+3"]
+    assert current[0]["sibling_count"] == 2
+    original = api.get(f"/threads/{thread_id}/messages").json()["messages"][0]["siblings"][0]
+    api.put(f"/threads/{thread_id}/leaf", json={"message_id": original})
+    earlier = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    assert [m["content"] for m in earlier] == ["what is 2+2", "Four."]
+    assert earlier[1]["sibling_count"] == 2  # the first reply is kept beside "Four."

@@ -8,6 +8,7 @@ from fastapi import Depends, Path, Request
 
 from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import Unauthorized
+from graphchat.service.branches import BranchService
 from graphchat.service.chat import ChatService
 from graphchat.service.records import Thread
 from graphchat.service.runs import RunService
@@ -58,6 +59,10 @@ async def get_system(services: ServicesDep) -> SystemService:
     return services.system
 
 
+async def get_branches(services: ServicesDep) -> BranchService:
+    return services.branches
+
+
 async def get_owner(request: Request) -> str:
     """The owner the caller acts for: set by authentication, else the single local owner."""
     owner: str | None = getattr(request.state, "owner", None)
@@ -76,6 +81,7 @@ RunsDep = Annotated[RunService, Depends(get_runs)]
 ThreadStateDep = Annotated[ThreadStateService, Depends(get_thread_state)]
 SystemDep = Annotated[SystemService, Depends(get_system)]
 OwnerDep = Annotated[str, Depends(get_owner)]
+BranchesDep = Annotated[BranchService, Depends(get_branches)]
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
 

@@ -136,7 +136,10 @@ def _declare_limits(document: dict[str, Any], settings: Settings, tool_names: li
     """Limits set by settings, which static models cannot know."""
     schemas = document["components"]["schemas"]
     schemas["ChatIn"]["properties"]["message"]["maxLength"] = settings.limits.max_message_chars
-    for name in ("ChatIn", "Configurable"):
+    schemas["MessageEditIn"]["properties"]["content"]["maxLength"] = (
+        settings.limits.max_message_chars
+    )
+    for name in ("ChatIn", "Configurable", "RegenerateIn", "MessageEditIn"):
         for branch in _integers(schemas[name]["properties"]["max_tokens"]):
             branch["maximum"] = settings.limits.max_tokens_limit
     for name in ("ChatIn", "Configurable"):

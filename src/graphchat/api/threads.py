@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from graphchat.api.deps import OwnerDep, SettingsDep, ThreadDep, ThreadsDep, ThreadStateDep
+from graphchat.api.deps import (
+    BranchesDep,
+    OwnerDep,
+    SettingsDep,
+    ThreadDep,
+    ThreadsDep,
+    ThreadStateDep,
+)
 from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.shapes import langchain_messages, thread_interrupts
 from graphchat.api.media import require_json
@@ -150,6 +157,7 @@ async def delete_thread(thread: ThreadDep, threads: ThreadsDep) -> Response:
 async def list_messages(
     thread: ThreadDep,
     threads: ThreadsDep,
+    branches: BranchesDep,
     settings: SettingsDep,
     limit: Limit = None,
     offset: Offset = 0,
@@ -157,13 +165,26 @@ async def list_messages(
     after: SeqCursor = None,
     order: Literal["asc", "desc"] = "asc",
 ) -> MessagePage:
-    """A page of messages by sequence number: `order=desc` starts from the newest."""
+    """A page of the current branch by sequence number: `order=desc` starts from the newest.
+
+    Each message tells its `siblings` (other branches from the same point).
+    """
     size = page_size(limit, settings)
     page = await threads.messages(
         thread, limit=size, offset=offset, before=before, after=after, order=order
     )
+    siblings = await branches.siblings(thread.id, page.items)
     return MessagePage(
-        messages=[MessageOut.model_validate(m) for m in page.items],
+        messages=[
+            MessageOut.model_validate(message).model_copy(
+                update={
+                    "siblings": list(info.ids),
+                    "sibling_index": info.index,
+                    "sibling_count": len(info.ids),
+                }
+            )
+            for message, info in zip(page.items, siblings, strict=True)
+        ],
         has_more=page.has_more,
         next_cursor=page.next_cursor,
     )

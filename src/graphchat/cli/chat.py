@@ -99,11 +99,9 @@ def _footer(finished: Finished | None) -> str | None:
     return None
 
 
-def _stream_reply(state: ChatState, text: str) -> None:
-    finished = _show_stream(
-        state, state.client.stream(text, thread_id=state.thread_id, options=state.options)
-    )
-    # A run that waits for approval asks here, then goes on (and may ask again).
+def follow_reply(state: ChatState, opened: contextlib.AbstractContextManager[ReplyStream]) -> None:
+    """Shows a streamed reply; a run that waits for approval asks here, then goes on."""
+    finished = _show_stream(state, opened)
     while finished is not None and finished.pending and finished.thread_id and finished.run_id:
         decisions = ask_decisions(state.console, finished.pending)
         if decisions is None:
@@ -149,7 +147,8 @@ def send(state: ChatState, text: str) -> None:
     deadline = time.monotonic() + _BUSY_WAIT_SECONDS
     while True:
         try:
-            _stream_reply(state, text)
+            opened = state.client.stream(text, thread_id=state.thread_id, options=state.options)
+            follow_reply(state, opened)
             return
         except ClientError as exc:
             if exc.code != "thread_busy" or time.monotonic() > deadline:
@@ -237,6 +236,7 @@ def chat(
         if not thread:
             client.threads(limit=1)
         state = ChatState(client, console, thread, TurnOptions(model=model))
+        state.follow = lambda opened: follow_reply(state, opened)
         where = f"thread {thread} ({title or 'untitled'})" if thread else "a new thread"
         console.print(f"graphchat chat · {client.url} · {where} · /help for commands", style="dim")
         editor = _LineEditor(history_file or _history_file())

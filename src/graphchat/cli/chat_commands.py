@@ -5,13 +5,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
 
-from graphchat.cli.client import GraphchatClient, TurnOptions
+from graphchat.cli.client import GraphchatClient, ReplyStream, TurnOptions, WireMessage
 from graphchat.cli.client_errors import ClientError
 from graphchat.cli.threads import print_messages, threads_table
 
@@ -25,6 +26,8 @@ class ChatState:
     thread_id: str | None = None
     options: TurnOptions = field(default_factory=TurnOptions)
     done: bool = False
+    # Shows a streamed reply (set by the chat loop; /regenerate and /edit stream through it).
+    follow: Callable[[AbstractContextManager[ReplyStream]], None] | None = None
 
 
 class CommandError(Exception):
@@ -162,6 +165,33 @@ def _export(state: ChatState, path: str) -> None:
     state.console.print(f"exported to {target} ({format})", markup=False, soft_wrap=True)
 
 
+def _last_question(state: ChatState) -> WireMessage:
+    """Your last message on the thread's current branch."""
+    page = state.client.messages(_current(state), limit=20, newest=True)
+    for message in reversed(page.messages):
+        if message.role == "user":
+            return message
+    raise CommandError("no message of yours in the last 20 to regenerate or edit")
+
+
+def _stream(state: ChatState, opened: AbstractContextManager[ReplyStream]) -> None:
+    if state.follow is None:
+        raise CommandError("this command needs the interactive chat")
+    state.follow(opened)
+
+
+def _regenerate(state: ChatState, _: str) -> None:
+    question = _last_question(state)
+    _stream(state, state.client.regenerate(_current(state), question.id, state.options))
+
+
+def _edit(state: ChatState, text: str) -> None:
+    if not text:
+        raise CommandError("usage: /edit TEXT (sent in place of your last message)")
+    question = _last_question(state)
+    _stream(state, state.client.edit(_current(state), question.id, text, state.options))
+
+
 def _help(state: ChatState, _: str) -> None:
     for name, (_handler, text) in COMMANDS.items():
         state.console.print(f"  {name:<22} {text}", markup=False, highlight=False)
@@ -187,6 +217,8 @@ COMMANDS: dict[str, tuple[Handler, str]] = {
     "/history [N]": (_history, "show the last N messages of the thread"),
     "/search WORDS": (_search, "search all your threads"),
     "/export [FILE]": (_export, "save the thread as Markdown (or JSON if FILE ends in .json)"),
+    "/regenerate": (_regenerate, "answer your last message again (the old reply is kept)"),
+    "/edit TEXT": (_edit, "send TEXT in place of your last message (the original is kept)"),
     "/help": (_help, "this list"),
     "/quit": (_quit, "leave (Ctrl-D works too)"),
 }

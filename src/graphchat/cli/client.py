@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -116,6 +116,9 @@ class TurnOptions:
 
 
 # --- the stream ---
+_STREAMED = {"stream": "true", "stream_mode": ["messages", "updates"]}
+
+
 @dataclass(frozen=True)
 class SseEvent:
     event: str
@@ -311,10 +314,23 @@ class GraphchatClient:
     ) -> Iterator[ReplyStream]:
         """Continue a run waiting for approval with one decision per pending call."""
         path = f"/threads/{_seg(thread_id)}/runs/{_seg(run_id)}/resume"
-        params = {"stream": "true", "stream_mode": ["messages", "updates"]}
-        with self._event_stream(path, {"decisions": decisions}, params) as reply:
+        with self._event_stream(path, {"decisions": decisions}, _STREAMED) as reply:
             reply.thread_id, reply.run_id = thread_id, run_id
             yield reply
+
+    def regenerate(
+        self, thread_id: str, message_id: str, options: TurnOptions
+    ) -> AbstractContextManager[ReplyStream]:
+        """A new reply beside the one to `message_id` (a reply or the user message it answers)."""
+        path = f"/threads/{_seg(thread_id)}/messages/{_seg(message_id)}/regenerate"
+        return self._event_stream(path, options.as_json(), _STREAMED)
+
+    def edit(
+        self, thread_id: str, message_id: str, content: str, options: TurnOptions
+    ) -> AbstractContextManager[ReplyStream]:
+        """`content` sent in place of user message `message_id` (beside it), and its reply."""
+        path = f"/threads/{_seg(thread_id)}/messages/{_seg(message_id)}/edit"
+        return self._event_stream(path, {**options.as_json(), "content": content}, _STREAMED)
 
     @contextmanager
     def _event_stream(

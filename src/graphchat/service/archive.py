@@ -89,11 +89,15 @@ class ArchiveService:
                 return
             cursor = encode_cursor(page.items[-1].updated_at, page.items[-1].id)
 
+    async def _archived(self, thread: Thread) -> dict[str, Any]:
+        """The thread in graphchat's JSON format: every branch, and which one is current."""
+        messages, leaf_id = await self._store.archive.conversation(thread.id)
+        return archive_thread(thread, messages, leaf_id)
+
     async def export_thread(self, thread: Thread, format: ExportFormat) -> str:
-        messages = await self._messages(thread.id)
-        if format == "markdown":
-            return markdown_thread(thread, messages)
-        body = archive_thread(thread, messages)
+        if format == "markdown":  # for reading: the current branch
+            return markdown_thread(thread, await self._messages(thread.id))
+        body = await self._archived(thread)
         return _header() + '"threads": [' + json.dumps(body, ensure_ascii=False) + "]}\n"
 
     async def export_all(self, owner: str, format: ExportFormat) -> AsyncIterator[str]:
@@ -102,11 +106,11 @@ class ArchiveService:
             yield _header() + '"threads": ['
         first = True
         async for thread in self._threads(owner):
-            messages = await self._messages(thread.id)
             if format == "markdown":
+                messages = await self._messages(thread.id)
                 yield ("" if first else "\n---\n\n") + markdown_thread(thread, messages)
             else:
-                body = json.dumps(archive_thread(thread, messages), ensure_ascii=False)
+                body = json.dumps(await self._archived(thread), ensure_ascii=False)
                 yield ("\n" if first else ",\n") + body
             first = False
         if format == "json":
@@ -128,8 +132,8 @@ class ArchiveService:
         source = item.get("thread_id") or item.get("id") if isinstance(item, dict) else None
         source_id = source if isinstance(source, str) else None
         try:
-            thread, messages = parse_conversation(item, owner)
-            stored = await self._store.archive.insert_conversation(thread, messages)
+            thread, messages, leaf_id = parse_conversation(item, owner)
+            stored = await self._store.archive.insert_conversation(thread, messages, leaf_id)
         except (ValueError, GraphchatError) as exc:
             report.failed.append(FailedConversation(index, source_id, str(exc)))
             return

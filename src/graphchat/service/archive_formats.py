@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -58,9 +59,12 @@ class ArchiveThread(BaseModel):
     messages: list[ArchiveMessage]
 
 
-def archive_thread(thread: Thread, messages: list[Message]) -> dict[str, Any]:
-    """A thread and its messages in graphchat's export format (JSON-ready)."""
+def archive_thread(
+    thread: Thread, messages: list[Message], leaf_id: str | None = None
+) -> dict[str, Any]:
+    """A thread and its messages (every branch) in graphchat's export format (JSON-ready)."""
     body = ArchiveThread(
+        leaf_message_id=leaf_id,
         thread_id=thread.id,
         title=thread.title,
         model=thread.model,
@@ -86,7 +90,7 @@ def _from_graphchat(item: dict[str, Any], owner: str) -> tuple[Thread, list[Mess
         updated_at=parsed.updated_at,
     )
     messages = [
-        Message(thread_id=parsed.thread_id, **m.model_dump(exclude={"parent_id"}))
+        Message(thread_id=parsed.thread_id, **m.model_dump())
         for m in sorted(parsed.messages, key=lambda m: m.seq)
     ]
     if len({m.seq for m in messages}) != len(messages):
@@ -225,13 +229,31 @@ def detect_format(item: dict[str, Any]) -> ArchiveFormat:
     return "graphchat"
 
 
-def parse_conversation(item: Any, owner: str) -> tuple[Thread, list[Message]]:
-    """One exported conversation in any known format, or `ValueError` saying what is wrong."""
+def linked(messages: list[Message], leaf_id: Any) -> tuple[list[Message], str | None]:
+    """The messages with their parents (one straight branch by `seq` when none names a parent,
+    as in archives of other apps) and the thread's leaf (the last message when not named)."""
+    if not messages:
+        return messages, None
+    ids = {message.id for message in messages}
+    if any(message.parent_id for message in messages):
+        if any(m.parent_id is not None and m.parent_id not in ids for m in messages):
+            raise ValueError("a message's `parent_id` names no message of its thread")
+        return messages, leaf_id if leaf_id in ids else messages[-1].id
+    chained: list[Message] = []
+    for message in messages:
+        chained.append(replace(message, parent_id=chained[-1].id if chained else None))
+    return chained, chained[-1].id
+
+
+def parse_conversation(item: Any, owner: str) -> tuple[Thread, list[Message], str | None]:
+    """One exported conversation in any known format (the thread, its messages and its leaf),
+    or `ValueError` saying what is wrong."""
     if not isinstance(item, dict):
         raise ValueError("a conversation must be a JSON object")
     readers = {"graphchat": _from_graphchat, "chatgpt": _from_chatgpt, "openwebui": _from_openwebui}
     try:
-        return readers[detect_format(item)](item, owner)
+        thread, messages = readers[detect_format(item)](item, owner)
+        return (thread, *linked(messages, item.get("leaf_message_id")))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])

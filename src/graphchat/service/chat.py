@@ -40,6 +40,7 @@ from graphchat.service.turn_request import (
     params_json,
 )
 from graphchat.store import Store
+from graphchat.store.messages import Tail
 from graphchat.store.records import Run, RunStatus
 from graphchat.store.runs import NewRun, TurnRules, TurnStart
 
@@ -177,7 +178,7 @@ class ChatService:
             run=start.run,
             input_messages=start.messages,
             live=live,
-            last_seq=start.messages[-1].seq if start.messages else 0,
+            tail=start.tail,
             history=start.history if request.context is None else None,
         )
         recorder = TurnRecorder(turn, self._store.runs, self._events)
@@ -218,7 +219,7 @@ class ChatService:
             run=replace(run, status=RunStatus.RUNNING, pending=None),
             input_messages=[],
             live=live,
-            last_seq=last[-1].seq if last else 0,
+            tail=Tail(last[-1].seq, last[-1].id) if last else Tail(0, None),
             usage=Usage(run.prompt_tokens or 0, run.completion_tokens or 0),
         )
         recorder = TurnRecorder(turn, self._store.runs, self._events)
@@ -240,6 +241,7 @@ class ChatService:
                     last_seq=request.after_seq,
                     # A caller-held conversation is the context: no stored history to read.
                     history=self._limits.context_max_messages if request.context is None else 0,
+                    branch=request.branch_from,
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)

@@ -21,6 +21,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "id": message.id,
         "thread_id": message.thread_id,
         "seq": message.seq,
+        "parent_id": message.parent_id,
         "run_id": message.run_id,
         "role": message.role,
         "content": message.content,

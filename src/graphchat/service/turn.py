@@ -15,7 +15,7 @@ from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import EventName
 from graphchat.service.live import LiveRun
 from graphchat.service.payloads import message_payload, usage_payload
-from graphchat.store.messages import message_rows
+from graphchat.store.messages import Tail, message_rows
 from graphchat.store.records import Message, MessageStatus, NewMessage, Run, RunStatus, Thread
 from graphchat.store.run_events import StoredEvent
 from graphchat.store.runs import RunOutcome, RunRepository, TurnRules
@@ -50,7 +50,7 @@ class Turn:
     run: Run
     input_messages: list[Message]
     live: LiveRun
-    last_seq: int  # the thread's last message: this run is its only writer while it runs
+    tail: Tail  # where the run's next messages go: it is the thread's only writer while it runs
     history: list[Message] | None = None  # the context window read when the turn began
     output_messages: list[Message] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -150,13 +150,13 @@ class TurnRecorder:
     async def _store_now(self, message: NewMessage) -> None:
         await self._flush_pending()
         turn = self._turn
-        stored = await self._runs.append(turn.thread.id, turn.run.id, [message], turn.last_seq)
+        stored = await self._runs.append(turn.thread.id, turn.run.id, [message], turn.tail)
         for message_row in stored:
             self._emit_message(message_row)
 
     def _emit_message(self, stored: Message) -> None:
         self._turn.output_messages.append(stored)
-        self._turn.last_seq = stored.seq
+        self._turn.tail = Tail(stored.seq, stored.id)
         self._live.publish("message", message_payload(stored))
 
     async def succeed(self) -> None:
@@ -211,9 +211,7 @@ class TurnRecorder:
     ) -> None:
         """One transaction: the last messages, the run's status and usage, and its events."""
         turn = self._turn
-        rows = message_rows(
-            turn.thread.id, turn.run.id, self._final_messages(status), turn.last_seq
-        )
+        rows = message_rows(turn.thread.id, turn.run.id, self._final_messages(status), turn.tail)
         error_body = {"code": error.code, "message": error.message} if error else None
         outcome = RunOutcome(
             status=status,

@@ -9,6 +9,7 @@ from typing import Literal, Protocol
 
 from graphchat.llm.base import ChatMessage, ResponseFormat, SamplingParams, ToolChoice, ToolSpec
 from graphchat.service.events import RunEvent
+from graphchat.store.branches import BranchPoint
 from graphchat.store.records import Message, NewMessage, Run
 
 MultitaskStrategy = Literal["reject", "enqueue", "interrupt"]
@@ -37,6 +38,7 @@ class TurnRequest:
     response_format: ResponseFormat | None = None
     after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
     require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
+    branch_from: BranchPoint | None = None  # start a new branch there (regenerate, edit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphchat.settings import DatabaseSettings
 from graphchat.store.api_keys import ApiKeyRepository
 from graphchat.store.archive import ArchiveRepository
+from graphchat.store.branch_repository import BranchRepository
 from graphchat.store.database import create_engine, dispose, transaction
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
@@ -31,6 +32,7 @@ class Store:
         self.api_keys = ApiKeyRepository(engine)
         self.search = SearchRepository(engine)
         self.archive = ArchiveRepository(engine)
+        self.branches = BranchRepository(engine)
 
     @classmethod
     async def open(cls, database: DatabaseSettings) -> Store:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.errors import Conflict
 from graphchat.store.database import transaction
+from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, Thread
 from graphchat.store.tables import MessageRow, ThreadRow
 
@@ -21,28 +22,55 @@ _THREAD = cast(Table, ThreadRow.__table__)
 _MESSAGE = cast(Table, MessageRow.__table__)
 
 
-def _renumbered(thread: Thread, messages: Sequence[Message]) -> tuple[Thread, list[Message]]:
-    """The conversation under new ids; run ids are dropped (those runs are not imported)."""
+def _renumbered(
+    thread: Thread, messages: Sequence[Message], leaf_id: str | None
+) -> tuple[Thread, list[Message], str | None]:
+    """The conversation under new ids (parents and leaf following); run ids are dropped (those
+    runs are not imported)."""
     fresh = replace(thread, id=str(uuid.uuid4()))
-    return fresh, [
-        replace(message, id=str(uuid.uuid4()), thread_id=fresh.id, run_id=None)
+    new_ids = {message.id: str(uuid.uuid4()) for message in messages}
+    renamed = [
+        replace(
+            message,
+            id=new_ids[message.id],
+            thread_id=fresh.id,
+            run_id=None,
+            parent_id=new_ids.get(message.parent_id or ""),
+        )
         for message in messages
     ]
+    return fresh, renamed, new_ids.get(leaf_id or "")
 
 
 class ArchiveRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def insert_conversation(self, thread: Thread, messages: Sequence[Message]) -> Thread:
+    async def conversation(self, thread_id: str) -> tuple[list[Message], str | None]:
+        """Every message of the thread (all branches) by sequence number, and its leaf."""
+        async with transaction(self._engine) as connection:
+            rows = await connection.execute(
+                select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id).order_by(_MESSAGE.c.seq)
+            )
+            messages = [message_from_row(row) for row in rows.all()]
+            leaf = await connection.execute(
+                select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
+            )
+            return messages, leaf.scalar_one_or_none()
+
+    async def insert_conversation(
+        self, thread: Thread, messages: Sequence[Message], leaf_id: str | None = None
+    ) -> Thread:
         """Store a thread with its messages, all or nothing; the stored thread is returned (its
         id differs from `thread.id` when that id, or one of the message ids, was taken)."""
         try:
-            return await self._insert(thread, messages)
+            return await self._insert(thread, messages, leaf_id)
         except IntegrityError as exc:  # an id taken between the check and the insert
             raise Conflict("the conversation's ids are taken; import it again") from exc
 
-    async def _insert(self, thread: Thread, messages: Sequence[Message]) -> Thread:
+    async def _insert(
+        self, thread: Thread, messages: Sequence[Message], leaf_id: str | None
+    ) -> Thread:
         async with transaction(self._engine, write=True) as connection:
             taken = (
                 await connection.execute(select(_THREAD.c.id).where(_THREAD.c.id == thread.id))
@@ -54,8 +82,8 @@ class ArchiveRepository:
                 )
                 taken = found.first() is not None
             if taken:
-                thread, messages = _renumbered(thread, messages)
-            row = asdict(thread)
+                thread, messages, leaf_id = _renumbered(thread, messages, leaf_id)
+            row = {**asdict(thread), "leaf_message_id": leaf_id}
             await connection.execute(insert(_THREAD).values(row))
             if messages:
                 await connection.execute(insert(_MESSAGE), [asdict(m) for m in messages])

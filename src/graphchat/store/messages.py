@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, Literal, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, NewMessage, Page
 from graphchat.store.search import matching_messages
@@ -27,22 +28,35 @@ def message_from_row(row: Row[Any]) -> Message:
     return Message(**{name: row._mapping[name] for name in _COLUMNS})
 
 
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """Where new messages go: after the thread's highest sequence number, as children of the
+    current branch's last message (`leaf_id`; None in an empty thread)."""
+
+    seq: int
+    leaf_id: str | None
+
+
 def message_rows(
-    thread_id: str, run_id: str | None, messages: Sequence[NewMessage], last_seq: int
+    thread_id: str, run_id: str | None, messages: Sequence[NewMessage], after: Tail
 ) -> list[Message]:
-    """The rows `messages` become after the thread's message `last_seq`: built, not yet stored."""
+    """The rows `messages` become after `after`, each the parent of the next: built, not stored."""
     now = utcnow()
-    return [
-        Message(
+    rows: list[Message] = []
+    parent_id = after.leaf_id
+    for offset, message in enumerate(messages, start=1):
+        row = Message(
             id=message.id or str(uuid.uuid4()),
             thread_id=thread_id,
-            seq=last_seq + offset,
+            seq=after.seq + offset,
             run_id=run_id,
             created_at=now,
+            parent_id=parent_id,
             **{name: getattr(message, name) for name in _GIVEN},
         )
-        for offset, message in enumerate(messages, start=1)
-    ]
+        rows.append(row)
+        parent_id = row.id
+    return rows
 
 
 def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
@@ -53,16 +67,34 @@ def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
         )
 
 
-def window(connection: Connection, thread_id: str, limit: int) -> list[Message]:
-    """The thread's last `limit` messages, oldest first."""
-    query = (
-        select(_MESSAGE)
-        .where(_MESSAGE.c.thread_id == thread_id)
-        .order_by(_MESSAGE.c.seq.desc())
-        .limit(limit)
-    )
+def window(connection: Connection, start: Any, limit: int) -> list[Message]:
+    """The last `limit` messages of the branch ending at `start` (an id, or `leaf_of(thread)`),
+    oldest first: a walk up the parents bounded by `limit`, whatever the thread's size."""
+    query = ancestors(start, limit).order_by(_MESSAGE.c.seq.desc()).limit(limit)
     rows = connection.execute(query).all()
     return [message_from_row(row) for row in reversed(rows)]
+
+
+def tail_of(connection: Connection, thread_id: str) -> Tail:
+    """The thread's highest sequence number and current leaf, in one SELECT."""
+    highest = (
+        select(func.coalesce(func.max(_MESSAGE.c.seq), 0))
+        .where(_MESSAGE.c.thread_id == thread_id)
+        .scalar_subquery()
+    )
+    row = connection.execute(
+        select(highest.label("seq"), leaf_of(thread_id).label("leaf_id"))
+    ).one()
+    return Tail(row.seq, row.leaf_id)
+
+
+def touch_thread(connection: Connection, thread_id: str, leaf_id: str | None = None) -> bool:
+    """Mark the thread active, moving its leaf when given; False when it no longer exists."""
+    values: dict[str, Any] = {"updated_at": utcnow()}
+    if leaf_id is not None:
+        values["leaf_message_id"] = leaf_id
+    touched = connection.execute(update(_THREAD).where(_THREAD.c.id == thread_id).values(values))
+    return bool(touched.rowcount)
 
 
 def append_messages(
@@ -70,24 +102,19 @@ def append_messages(
     thread_id: str,
     run_id: str | None,
     messages: Sequence[NewMessage],
-    last_seq: int | None = None,
+    after: Tail | None = None,
 ) -> list[Message]:
-    """INSERT `messages` after the thread's last one (`last_seq`, looked up when not known).
+    """INSERT `messages` after `after` (looked up when not known), then touch the thread with
+    its leaf moved to the last of them.
 
-    Never touches earlier rows; the unique (thread_id, seq) key refuses a stale `last_seq`.
+    Never touches earlier rows; the unique (thread_id, seq) key refuses a stale `after`.
     """
     if not messages:
+        touch_thread(connection, thread_id)
         return []
-    last = last_seq
-    if last is None:
-        last = (
-            connection.execute(
-                select(func.max(_MESSAGE.c.seq)).where(_MESSAGE.c.thread_id == thread_id)
-            ).scalar_one_or_none()
-            or 0
-        )
-    rows = message_rows(thread_id, run_id, messages, last)
+    rows = message_rows(thread_id, run_id, messages, after or tail_of(connection, thread_id))
     insert_messages(connection, rows)
+    touch_thread(connection, thread_id, rows[-1].id)
     return rows
 
 
@@ -105,19 +132,20 @@ class MessageRepository:
         after: int | None = None,
         order: Literal["asc", "desc"] = "asc",
     ) -> Page[Message, int]:
-        """A page of a thread's messages by sequence number; `before`/`after` are exclusive.
+        """A page of the current branch by sequence number; `before`/`after` are exclusive.
 
         The cursor is the last message's sequence number: the next page's `after` (asc) or
         `before` (desc)."""
-        query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id)
-        if before is not None:
-            query = query.where(_MESSAGE.c.seq < before)
-        if after is not None:
-            query = query.where(_MESSAGE.c.seq > after)
-        ordering = _MESSAGE.c.seq.asc() if order == "asc" else _MESSAGE.c.seq.desc()
-        query = query.order_by(ordering).limit(limit + 1).offset(offset)
         async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
+            rows = await branch_rows(
+                connection,
+                thread_id,
+                limit=limit,
+                offset=offset,
+                before=before,
+                after=after,
+                order=order,
+            )
         messages = [message_from_row(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return Page(items=messages, has_more=False)
@@ -131,8 +159,8 @@ class MessageRepository:
         return [message_from_row(row) for row in rows]
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
-        """The last `limit` messages of a thread, oldest first."""
-        return await run_transaction(self._engine, lambda c: window(c, thread_id, limit))
+        """The last `limit` messages of a thread's current branch, oldest first."""
+        return await run_transaction(self._engine, lambda c: window(c, leaf_of(thread_id), limit))
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None

@@ -76,6 +76,7 @@ class Message:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     cached: bool = False
+    parent_id: str | None = None  # the previous message on its branch
 
     @property
     def usage(self) -> TokenUsage | None:

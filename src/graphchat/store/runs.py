@@ -7,14 +7,23 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, insert, select, update
+from sqlalchemy import Table, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
+from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.messages import append_messages, insert_messages, message_rows, window
+from graphchat.store.messages import (
+    Tail,
+    append_messages,
+    insert_messages,
+    message_rows,
+    tail_of,
+    touch_thread,
+    window,
+)
 from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
 from graphchat.store.records import (
     Message,
@@ -25,11 +34,12 @@ from graphchat.store.records import (
     Thread,
 )
 from graphchat.store.run_events import StoredEvent, insert_events
-from graphchat.store.tables import RunRow, ThreadRow
+from graphchat.store.tables import MessageRow, RunRow, ThreadRow
 from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
 
 _RUN = cast(Table, RunRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
+_MESSAGE = cast(Table, MessageRow.__table__)
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
 _RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COLUMNS)
 
@@ -66,6 +76,7 @@ class TurnStart:
     run: Run
     messages: list[Message]
     history: list[Message] = field(default_factory=list)  # the window, new messages included
+    tail: Tail = field(default_factory=lambda: Tail(0, None))  # where the next messages go
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +88,19 @@ class RunOutcome:
     pending: dict[str, Any] | None = None  # what a `requires_action` run waits for
 
 
-def _touch(connection: Connection, thread_id: str, now: datetime) -> bool:
-    """Mark the thread active; False when it no longer exists."""
-    touched = connection.execute(
-        update(_THREAD).where(_THREAD.c.id == thread_id).values(updated_at=now)
-    )
-    return bool(touched.rowcount)
-
-
 def _thread_and_pause(thread_id: str) -> Any:
-    """The thread, and whether it has a paused run to close, in one SELECT."""
+    """The thread, whether it has a paused run to close, and its highest message number."""
     paused = exists().where(
         _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value
     )
-    return select(_THREAD, paused.label("paused")).where(_THREAD.c.id == thread_id)
+    highest = (
+        select(func.coalesce(func.max(_MESSAGE.c.seq), 0))
+        .where(_MESSAGE.c.thread_id == thread_id)
+        .scalar_subquery()
+    )
+    return select(_THREAD, paused.label("paused"), highest.label("last_seq")).where(
+        _THREAD.c.id == thread_id
+    )
 
 
 class RunRepository:
@@ -106,12 +116,15 @@ class RunRepository:
         create_thread: bool = True,
         last_seq: int | None = None,
         history: int = 0,
+        branch: BranchPoint | None = None,
     ) -> TurnStart:
         """Store the caller's messages and a running run in one transaction.
 
         Plan, existing thread: SELECT thread (+ paused run?), SELECT the last `history` messages,
         INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
-        run, INSERT messages. With `last_seq`, the messages must directly follow that one.
+        run, INSERT messages. With `last_seq`, the messages must directly follow that one. With
+        `branch`, the turn starts a new branch there (regenerate, edit) instead of continuing
+        the current one.
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
         this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
@@ -127,6 +140,7 @@ class RunRepository:
                     create_thread=create_thread,
                     last_seq=last_seq,
                     history=history,
+                    branch=branch,
                 ),
                 write=True,
             )
@@ -149,13 +163,29 @@ class RunRepository:
         create_thread: bool,
         last_seq: int | None,
         history: int,
+        branch: BranchPoint | None,
     ) -> TurnStart:
         row = connection.execute(_thread_and_pause(run.thread_id)).first()
         if row is not None and row.owner != run.owner:
             raise thread_not_found(run.thread_id)
+        if row is None and not create_thread:
+            raise thread_not_found(run.thread_id)
+        before: list[Message] = []
+        tail = Tail(0, None)
+        if row is not None:
+            tail = Tail(row.last_seq, row.leaf_message_id)
+            if row.paused:  # its calls get "not run" answers, which move the leaf
+                close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
+                tail = tail_of(connection, row.id)
+            if branch is not None:
+                tail = Tail(tail.seq, branch.parent_id)
+            if tail.leaf_id is not None:
+                before = window(connection, tail.leaf_id, max(history, 1))
+        if last_seq is not None and last_seq != (before[-1].seq if before else 0):
+            raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
+        stored = message_rows(run.thread_id, run.id, messages, tail)
+        leaf_id = stored[-1].id if stored else tail.leaf_id
         if row is None:
-            if not create_thread:
-                raise thread_not_found(run.thread_id)
             thread = insert_thread(
                 connection,
                 owner=run.owner,
@@ -163,24 +193,18 @@ class RunRepository:
                 title=rules.title(None, messages),
                 model=None,
                 metadata={},
+                leaf_message_id=leaf_id,
             )
-            before: list[Message] = []
         else:
             thread = thread_from_row(row)
-            if row.paused:
-                close_pauses(connection, NEW_TURN_REASON, thread_id=thread.id)
-            # At least one row: the last one's number is where the new messages go.
-            before = window(connection, thread.id, max(history, 1))
-        last = before[-1].seq if before else 0
-        if last_seq is not None and last_seq != last:
-            raise ThreadBusy(f"thread '{thread.id}' changed meanwhile; try again")
         stored_run = self._insert_run(connection, run, rules.model(thread.model))
-        stored = message_rows(thread.id, run.id, messages, last)
         insert_messages(connection, stored)
         if row is not None:
-            thread = self._touch_thread(connection, thread, rules.title(thread.title, messages))
+            title = rules.title(thread.title, messages)
+            thread = self._touch_thread(connection, thread, title, leaf_id)
         recent = (before + stored)[-history:] if history else []
-        return TurnStart(thread=thread, run=stored_run, messages=stored, history=recent)
+        after = Tail(stored[-1].seq, leaf_id) if stored else tail
+        return TurnStart(thread, stored_run, stored, history=recent, tail=after)
 
     async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
         if run.idempotency_key is None:
@@ -252,9 +276,7 @@ class RunRepository:
             )
             if not result.rowcount:
                 return False
-            if partial is not None:
-                append_messages(connection, thread_id, run_id, [partial])
-            _touch(connection, thread_id, now)
+            append_messages(connection, thread_id, run_id, [partial] if partial else [])
             return True
 
         return await run_transaction(self._engine, body, write=True)
@@ -264,16 +286,14 @@ class RunRepository:
         thread_id: str,
         run_id: str,
         messages: Sequence[NewMessage],
-        last_seq: int | None = None,
+        after: Tail | None = None,
     ) -> list[Message]:
         """Messages produced during a run (assistant tool calls, tool results)."""
-
-        def body(connection: Connection) -> list[Message]:
-            stored = append_messages(connection, thread_id, run_id, messages, last_seq)
-            _touch(connection, thread_id, utcnow())
-            return stored
-
-        return await run_transaction(self._engine, body, write=True)
+        return await run_transaction(
+            self._engine,
+            lambda connection: append_messages(connection, thread_id, run_id, messages, after),
+            write=True,
+        )
 
     async def finish(
         self,
@@ -291,7 +311,7 @@ class RunRepository:
 
         def body(connection: Connection) -> bool:
             now = utcnow()
-            if not _touch(connection, thread_id, now):
+            if not touch_thread(connection, thread_id, messages[-1].id if messages else None):
                 return False
             insert_messages(connection, messages)
             connection.execute(
@@ -386,9 +406,11 @@ class RunRepository:
         connection.execute(insert(_RUN).values(values))
         return stored
 
-    def _touch_thread(self, connection: Connection, thread: Thread, title: str | None) -> Thread:
+    def _touch_thread(
+        self, connection: Connection, thread: Thread, title: str | None, leaf_id: str | None
+    ) -> Thread:
         now = utcnow()
-        values: dict[str, Any] = {"updated_at": now}
+        values: dict[str, Any] = {"updated_at": now, "leaf_message_id": leaf_id}
         if title != thread.title:
             values["title"] = title
         connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))

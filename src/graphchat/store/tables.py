@@ -69,6 +69,8 @@ class ThreadRow(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonType)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The end of the branch being shown and continued: the only column a branch switch updates.
+    leaf_message_id: Mapped[str | None] = mapped_column(String(36))
 
     __table_args__ = (
         Index("ix_threads_owner_updated_at", "owner", "updated_at", "id"),
@@ -84,6 +86,8 @@ class MessageRow(Base):
         String(ID_LENGTH), ForeignKey("threads.id", ondelete="CASCADE")
     )
     seq: Mapped[int] = mapped_column(Integer)
+    # The previous message on this message's branch (None for a thread's first messages).
+    parent_id: Mapped[str | None] = mapped_column(String(36))
     run_id: Mapped[str | None] = mapped_column(String(36))
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)
@@ -102,6 +106,7 @@ class MessageRow(Base):
     __table_args__ = (
         UniqueConstraint("thread_id", "seq"),
         Index("ix_messages_run_id", "run_id"),
+        Index("ix_messages_thread_id_parent_id", "thread_id", "parent_id"),
     )
 
 

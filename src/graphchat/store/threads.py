@@ -79,6 +79,7 @@ def insert_thread(
     title: str | None,
     model: str | None,
     metadata: dict[str, Any],
+    leaf_message_id: str | None = None,
 ) -> Thread:
     now = utcnow()
     thread = Thread(
@@ -90,7 +91,8 @@ def insert_thread(
         created_at=now,
         updated_at=now,
     )
-    connection.execute(insert(_THREAD).values(asdict(thread)))
+    # The leaf is known before the first messages are inserted (it has no foreign key).
+    connection.execute(insert(_THREAD).values(asdict(thread), leaf_message_id=leaf_message_id))
     return thread
 
 

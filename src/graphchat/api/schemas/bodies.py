@@ -242,3 +242,24 @@ class StreamIn(InvokeIn):
     on_disconnect: Literal["continue", "cancel"] = Field(
         "continue", description="`cancel` stops the run when the client goes away."
     )
+
+
+# Branches: regenerate, edit, switch.
+class RegenerateIn(StrictBody, SamplingIn):
+    """Answer again; `model`, `system` and sampling apply to the new reply only."""
+
+    model: ModelName | None = None
+    system: str | None = Field(None, max_length=32_000)
+
+
+class MessageEditIn(RegenerateIn):
+    content: str = Field(min_length=1, description="The new text of the user message.")
+
+
+class LeafIn(StrictBody):
+    message_id: str = Field(min_length=1, max_length=36)
+    descend: bool = Field(
+        True,
+        description="Continue down to the newest message under `message_id` "
+        "(false: make `message_id` itself the leaf).",
+    )

@@ -39,6 +39,16 @@ class MessageOut(BaseModel):
     latency_ms: float | None
     cached: bool
     created_at: datetime
+    parent_id: str | None = Field(
+        None, description="The previous message on this message's branch (None: the first)."
+    )
+    siblings: list[str] | None = Field(
+        None,
+        description="Ids of the messages sharing this one's parent, oldest first, itself "
+        "included (message lists only); more than one means branches to switch between.",
+    )
+    sibling_index: int | None = Field(None, description="This message's place in `siblings`.")
+    sibling_count: int | None = Field(None, description="`len(siblings)`.")
 
 
 class PendingCallOut(BaseModel):
@@ -250,3 +260,8 @@ class ErrorOut(BaseModel):
     """The body of every error response."""
 
     error: ErrorInfoOut
+
+
+class LeafOut(BaseModel):
+    thread_id: str
+    leaf_message_id: str

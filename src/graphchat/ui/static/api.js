@@ -105,16 +105,22 @@ export async function openStream(body, signal) {
   return { location: response.headers.get("Content-Location"), events: parseEvents(response.body) };
 }
 
-/** Resumes a paused run (`location` is `/threads/{id}/runs/{run_id}`) and streams the rest. */
-export async function resumeStream(location, decisions, signal) {
-  const response = await authorizedFetch(`${location}/resume?stream=true&stream_mode=messages&stream_mode=updates`, {
+/** POSTs `body` to a route answering with `?stream=true` and streams the run it starts. */
+export async function openRunStream(path, body, signal) {
+  const response = await authorizedFetch(`${path}?stream=true&stream_mode=messages&stream_mode=updates`, {
     method: "POST",
     signal,
     headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-    body: JSON.stringify({ decisions }),
+    body: JSON.stringify(body),
   });
   if (!response.ok) throw await errorFrom(response);
-  return { location, events: parseEvents(response.body) };
+  return { location: response.headers.get("Content-Location"), events: parseEvents(response.body) };
+}
+
+/** Resumes a paused run (`location` is `/threads/{id}/runs/{run_id}`) and streams the rest. */
+export async function resumeStream(location, decisions, signal) {
+  const { events } = await openRunStream(`${location}/resume`, { decisions }, signal);
+  return { location, events };
 }
 
 function parseBlock(block) {

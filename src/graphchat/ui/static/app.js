@@ -2,6 +2,7 @@
 
 import { ApiError, cancelRun, onKeyRequired, openStream, request, resumeStream, storeKey, storedKey } from "./api.js";
 import { askApproval } from "./approval.js";
+import { installBranches } from "./branches.js";
 import { Conversation } from "./conversation.js";
 import { askKey, askSettings, askTitle, confirmDelete } from "./dialogs.js";
 import { exportAll, importFile, setupSearch } from "./search.js";
@@ -244,8 +245,24 @@ async function send(text) {
   // Typing instead of deciding moves on: the server closes the pause, so drop its card.
   for (const card of document.querySelectorAll(".approval")) card.remove();
   conversation.addUserMessage(text);
-  await follow((signal) => openStream(streamBody(text), signal), null, () => send(text));
+  const run = await follow((signal) => openStream(streamBody(text), signal), null, () => send(text));
+  if (run.ended?.status === "success") await reopen(); // stored ids: the new messages' buttons
 }
+
+async function reopen() {
+  if (state.thread) await conversation.open(state.thread.thread_id);
+}
+
+installBranches($("message-list"), {
+  conversation,
+  busy: () => Boolean(state.run) || !state.thread,
+  threadId: () => state.thread.thread_id,
+  model: () => $("model-select").value || undefined,
+  follow: (start) => follow(start, null, null),
+  reopen,
+  showError,
+  hideError,
+});
 
 /** Streams a run started by `start(signal)` into a new reply; offers approval if it pauses. */
 async function follow(start, location, retry) {
@@ -272,6 +289,7 @@ async function follow(start, location, retry) {
   if (run.ended?.status === "requires_action" && run.ended.pending) {
     await approve(`/threads/${run.ended.thread_id}/runs/${run.ended.run_id}`, run.ended.pending);
   }
+  return run;
 }
 
 /** Shows the approval card of a paused run, then resumes it with the user's decisions. */

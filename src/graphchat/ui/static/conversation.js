@@ -1,6 +1,7 @@
 // The conversation view: a thread's messages, newest at the bottom, older pages on scroll up.
 
 import { request } from "./api.js";
+import { branchControls } from "./branches.js";
 import { renderMarkdown } from "./render.js";
 
 const PAGE = 30;
@@ -101,6 +102,12 @@ export class Conversation {
     } finally {
       this.loadingOlder = false;
     }
+  }
+
+  /** Removes `element` and every message after it (a branch being replaced). */
+  truncateFrom(element) {
+    while (element.nextElementSibling) element.nextElementSibling.remove();
+    element.remove();
   }
 
   /** Adds a message the user just sent. */
@@ -241,5 +248,7 @@ export function messageElement(message) {
     body.textContent = message.content;
   }
   setStatusNote(element, message.status);
+  const controls = branchControls(message);
+  if (controls) element.append(controls);
   return element;
 }

@@ -1,0 +1,126 @@
+"""Branches over HTTP: regenerate a reply, edit a user message, switch the current branch.
+
+Regenerate and edit answer like `/chat`, or with `stream=true` stream like `/stream`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query
+from sse_starlette import EventSourceResponse
+
+from graphchat.api.chat import ERROR_RESPONSES, chat_out
+from graphchat.api.deps import BranchesDep, ChatDep, OwnerDep, SettingsDep, ThreadDep
+from graphchat.api.media import require_json
+from graphchat.api.openapi import state_dependent
+from graphchat.api.sampling import check_length, sampling_params
+from graphchat.api.schemas import ChatOut, LeafIn, LeafOut, MessageEditIn, RegenerateIn
+from graphchat.api.sse import parse_stream_modes, run_stream_response
+from graphchat.service.chat import TurnRequest
+
+router = APIRouter(prefix="/threads", tags=["branches"], dependencies=[Depends(require_json)])
+
+
+MessageIdPath = Annotated[str, Path(min_length=1, max_length=36)]
+StreamModes = Annotated[list[str] | None, Query()]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    200: {"content": {"application/json": {}, "text/event-stream": {}}},
+    400: {"description": "The message cannot be edited or regenerated, or a bad parameter"},
+    404: {"description": "No such thread or message"},
+}
+
+# What a message is (a reply, a user message) and the backends' models decide these.
+_STATE_DEPENDENT = state_dependent(
+    "model_not_found", "thread_busy", "invalid_text", "not_editable", "not_regenerable"
+)
+
+
+class _Turn:
+    """What both branch turns need: the caller, the services, and how to answer."""
+
+    def __init__(
+        self,
+        owner: OwnerDep,
+        chat: ChatDep,
+        branches: BranchesDep,
+        settings: SettingsDep,
+        stream: bool = False,
+        stream_mode: StreamModes = None,
+    ) -> None:
+        self.owner, self.chat, self.branches, self.settings = owner, chat, branches, settings
+        self.stream, self.stream_mode = stream, stream_mode
+
+    def base(self, body: RegenerateIn) -> TurnRequest:
+        return TurnRequest(
+            owner=self.owner,
+            messages=(),
+            model=body.model,
+            params=sampling_params(body, self.settings),
+            system=body.system,
+        )
+
+    async def answer(self, request: TurnRequest) -> ChatOut | EventSourceResponse:
+        if not self.stream:
+            return chat_out(await self.chat.complete(request))
+        opened = await self.chat.open_stream(request)
+        modes = parse_stream_modes(self.stream_mode or ["messages", "updates"])
+        return run_stream_response(
+            opened.run, opened.input_messages, opened.events, modes, self.settings
+        )
+
+
+TurnDep = Annotated[_Turn, Depends()]
+
+
+@router.post(
+    "/{thread_id}/messages/{message_id}/regenerate",
+    responses=_RESPONSES,
+    response_model=ChatOut,
+    openapi_extra=_STATE_DEPENDENT,
+)
+async def regenerate(
+    thread: ThreadDep, message_id: MessageIdPath, body: RegenerateIn, turn: TurnDep
+) -> ChatOut | EventSourceResponse:
+    """Answer again: a new reply beside `message_id`'s turn, on a new current branch.
+
+    `message_id` is a reply (or the user message it answers). The old reply stays, as a
+    sibling of the new one. 409 `thread_busy` while a run answers on the thread.
+    """
+    request = await turn.branches.regenerate(turn.base(body), thread.id, message_id)
+    return await turn.answer(request)
+
+
+@router.post(
+    "/{thread_id}/messages/{message_id}/edit",
+    responses=_RESPONSES,
+    response_model=ChatOut,
+    openapi_extra=_STATE_DEPENDENT,
+)
+async def edit(
+    thread: ThreadDep, message_id: MessageIdPath, body: MessageEditIn, turn: TurnDep
+) -> ChatOut | EventSourceResponse:
+    """Send new text for user message `message_id`: a new user message beside it, answered.
+
+    The original message and everything after it stay on their own branch.
+    """
+    content = check_length(body.content, "content", turn.settings)
+    request = await turn.branches.edit(turn.base(body), thread.id, message_id, content)
+    return await turn.answer(request)
+
+
+@router.put(
+    "/{thread_id}/leaf",
+    responses={
+        404: {"description": "No such thread or message"},
+        409: {"description": "A run is answering or waits for approval (`thread_busy`)"},
+    },
+)
+async def switch_leaf(
+    thread: ThreadDep, body: LeafIn, owner: OwnerDep, branches: BranchesDep
+) -> LeafOut:
+    """Make the branch through `message_id` the current one (what lists and turns follow)."""
+    leaf = await branches.switch(owner, thread.id, body.message_id, body.descend)
+    return LeafOut(thread_id=thread.id, leaf_message_id=leaf)

@@ -1,0 +1,190 @@
+"""Branches of a thread: message parents, the thread's current leaf, and reading one branch.
+
+Messages are never rewritten: a branch is the chain of parents from a leaf back to the first
+message, and switching branches moves only `threads.leaf_message_id`. Reads walk parents from
+a starting message with a recursive query bounded by how many rows are wanted, so the newest
+messages of a branch cost O(window) whatever the thread's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from sqlalchemy import Table, and_, exists, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select
+
+from graphchat.store.tables import MessageRow, RunRow, ThreadRow
+
+_MESSAGE = cast(Table, MessageRow.__table__)
+_THREAD = cast(Table, ThreadRow.__table__)
+_RUN = cast(Table, RunRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class BranchPoint:
+    """Where a turn's messages attach: after `parent_id` (None: as a thread's first message)."""
+
+    parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Siblings:
+    """The messages sharing one parent, oldest first."""
+
+    ids: tuple[str, ...]
+
+
+async def current_leaf(connection: AsyncConnection, thread_id: str) -> str | None:
+    query = select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
+    return (await connection.execute(query)).scalar_one_or_none()
+
+
+async def set_leaf(connection: AsyncConnection, thread_id: str, leaf_id: str | None) -> None:
+    """Move the thread's leaf (the one column a branch operation updates)."""
+    await connection.execute(
+        update(_THREAD).where(_THREAD.c.id == thread_id).values(leaf_message_id=leaf_id)
+    )
+
+
+def chain_parents(rows: Sequence[dict[str, Any]], parent_id: str | None) -> None:
+    """Link rows about to be inserted one after the other, the first after `parent_id`."""
+    for row in rows:
+        row["parent_id"] = parent_id
+        parent_id = row["id"]
+
+
+def ancestors(start: Any, bound: int | None) -> Select[Any]:
+    """`start` (an id or a scalar subquery) and its ancestors, at most `bound` of them."""
+    first = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, literal(1).label("depth")).where(
+        _MESSAGE.c.id == start
+    )
+    walk = first.cte("branch", recursive=True)
+    step = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, (walk.c.depth + 1).label("depth")).join(
+        walk, _MESSAGE.c.id == walk.c.parent_id
+    )
+    if bound is not None:
+        step = step.where(walk.c.depth < bound)
+    walk = walk.union_all(step)
+    return select(_MESSAGE).join(walk, _MESSAGE.c.id == walk.c.id)
+
+
+def leaf_of(thread_id: str) -> Any:
+    return select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id).scalar_subquery()
+
+
+async def branch_rows(
+    connection: AsyncConnection,
+    thread_id: str,
+    *,
+    limit: int,
+    offset: int = 0,
+    before: int | None = None,
+    after: int | None = None,
+    order: Literal["asc", "desc"] = "asc",
+) -> list[Any]:
+    """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`).
+
+    The newest rows (and pages `before` a message of the branch) walk only as far as needed;
+    ascending pages from the start walk the whole branch.
+    """
+    start: Any = leaf_of(thread_id)
+    walk_from_cursor = False
+    if before is not None:
+        cursor_parent = await _parent_of_seq(connection, thread_id, before)
+        if cursor_parent is not None:
+            start, walk_from_cursor = cursor_parent, True
+    newest_first = order == "desc" and after is None
+    bounded = newest_first and (before is None or walk_from_cursor)
+    query = ancestors(start, limit + 1 + offset if bounded else None)
+    if before is not None:
+        query = query.where(_MESSAGE.c.seq < before)
+    if after is not None:
+        query = query.where(_MESSAGE.c.seq > after)
+    ordering = _MESSAGE.c.seq.asc() if order == "asc" else _MESSAGE.c.seq.desc()
+    query = query.order_by(ordering).limit(limit + 1).offset(offset)
+    return list((await connection.execute(query)).all())
+
+
+async def _parent_of_seq(connection: AsyncConnection, thread_id: str, seq: int) -> str | None:
+    """The parent of the message numbered `seq` (None when there is none or no such message)."""
+    query = select(_MESSAGE.c.parent_id).where(
+        _MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq == seq
+    )
+    return (await connection.execute(query)).scalar_one_or_none()
+
+
+async def siblings_of(
+    connection: AsyncConnection, thread_id: str, parents: Sequence[str | None]
+) -> dict[str | None, Siblings]:
+    """For each parent id, its children (the siblings of a branch's message), oldest first."""
+    wanted = {parent for parent in parents if parent is not None}
+    conditions = []
+    if wanted:
+        conditions.append(_MESSAGE.c.parent_id.in_(wanted))
+    if None in parents:
+        conditions.append(_MESSAGE.c.parent_id.is_(None))
+    if not conditions:
+        return {}
+    query = (
+        select(_MESSAGE.c.id, _MESSAGE.c.parent_id)
+        .where(_MESSAGE.c.thread_id == thread_id, or_(*conditions))
+        .order_by(_MESSAGE.c.seq)
+    )
+    children: dict[str | None, list[str]] = {}
+    for row in (await connection.execute(query)).all():
+        children.setdefault(row.parent_id, []).append(row.id)
+    return {parent: Siblings(tuple(ids)) for parent, ids in children.items()}
+
+
+async def latest_descendant(connection: AsyncConnection, thread_id: str, message_id: str) -> str:
+    """The newest message under `message_id` (itself when it has no children)."""
+    first = select(_MESSAGE.c.id, _MESSAGE.c.seq).where(
+        _MESSAGE.c.id == message_id, _MESSAGE.c.thread_id == thread_id
+    )
+    walk = first.cte("subtree", recursive=True)
+    walk = walk.union_all(
+        select(_MESSAGE.c.id, _MESSAGE.c.seq).join(
+            walk,
+            and_(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.parent_id == walk.c.id),
+        )
+    )
+    query = select(walk.c.id).order_by(walk.c.seq.desc()).limit(1)
+    return cast(str, (await connection.execute(query)).scalar_one())
+
+
+async def message_in_thread(
+    connection: AsyncConnection, thread_id: str, message_id: str
+) -> Any | None:
+    query = select(_MESSAGE).where(_MESSAGE.c.id == message_id, _MESSAGE.c.thread_id == thread_id)
+    return (await connection.execute(query)).first()
+
+
+async def turn_input(connection: AsyncConnection, thread_id: str, message_id: str) -> Any | None:
+    """The user message a reply answers: the nearest user message at or above `message_id`."""
+    first = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.role).where(
+        _MESSAGE.c.id == message_id, _MESSAGE.c.thread_id == thread_id
+    )
+    walk = first.cte("turn", recursive=True)
+    walk = walk.union_all(
+        select(_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.role)
+        .join(walk, _MESSAGE.c.id == walk.c.parent_id)
+        .where(walk.c.role != "user")
+    )
+    query = select(_MESSAGE).join(walk, _MESSAGE.c.id == walk.c.id).where(walk.c.role == "user")
+    return (await connection.execute(query)).first()
+
+
+# A running run appends after the leaf; a paused one resumes after its tool calls, on the leaf.
+_LEAF_HOLDERS = ("running", "requires_action")
+
+
+async def switch_leaf_when_idle(connection: AsyncConnection, thread_id: str, leaf_id: str) -> bool:
+    """Move the leaf unless a run is answering on the thread or paused on its current branch."""
+    running = exists().where(_RUN.c.thread_id == thread_id, _RUN.c.status.in_(_LEAF_HOLDERS))
+    result = await connection.execute(
+        update(_THREAD).where(_THREAD.c.id == thread_id, ~running).values(leaf_message_id=leaf_id)
+    )
+    return bool(result.rowcount)
