@@ -12,9 +12,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from graphchat.cli.client import GraphchatClient, ReplyStream, TurnOptions, WireMessage
+from graphchat.cli.client import GraphchatClient, ReplyStream, TurnOptions
 from graphchat.cli.client_errors import ClientError
 from graphchat.cli.threads import print_messages, threads_table
+from graphchat.cli.wire import WireMessage
 
 
 @dataclass

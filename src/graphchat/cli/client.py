@@ -11,12 +11,11 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from graphchat.cli.client_errors import (
     ClientError,
@@ -26,77 +25,20 @@ from graphchat.cli.client_errors import (
     raise_for_status,
     translated_errors,
 )
+from graphchat.cli.wire import (
+    ChatResult,
+    ShapeT,
+    WireMessagePage,
+    WireModelList,
+    WireThread,
+    WireThreadPage,
+    WireUsage,
+)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 # The stream sends heartbeats, so a long read timeout only trips on a dead server.
 _TIMEOUT = httpx.Timeout(30.0, connect=5.0, read=300.0)
 _UNBOUNDED_READ = httpx.Timeout(30.0, connect=5.0, read=None)  # exports, imports
-
-
-# --- shapes of the API's JSON (unknown fields are kept, so `--json` output loses nothing) ---
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-_ShapeT = TypeVar("_ShapeT", bound=_Shape)
-
-
-class WireUsage(_Shape):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-
-
-class WireMessage(_Shape):
-    id: str
-    seq: int
-    role: str
-    content: str
-    model: str | None = None
-    status: str = "complete"
-    created_at: datetime
-
-
-class WireThread(_Shape):
-    thread_id: str
-    title: str | None = None
-    model: str | None = None
-    metadata: dict[str, Any] = {}
-    created_at: datetime
-    updated_at: datetime
-
-
-class WireThreadPage(_Shape):
-    threads: list[WireThread]
-    has_more: bool
-    next_cursor: str | None = None
-
-
-class WireMessagePage(_Shape):
-    messages: list[WireMessage]
-    has_more: bool
-    next_cursor: int | None = None
-
-
-class WireModel(_Shape):
-    name: str
-    backend: str
-    available: bool
-    capabilities: list[str] = []
-
-
-class WireModelList(_Shape):
-    models: list[WireModel]
-    default_model: str | None = None
-
-
-class ChatResult(_Shape):
-    thread_id: str
-    run_id: str
-    response: str
-    model: str | None = None
-    usage: WireUsage | None = None
-    finish_reason: str | None = None
 
 
 @dataclass
@@ -241,7 +183,7 @@ def _loads(data: str) -> Any:
         raise ServerError("the server sent an unreadable event") from None
 
 
-def _parsed(shape: type[_ShapeT], response: httpx.Response) -> _ShapeT:
+def _parsed(shape: type[ShapeT], response: httpx.Response) -> ShapeT:
     try:
         return shape.model_validate(response.json())
     except (ValueError, ValidationError):

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from graphchat.cli.client import DEFAULT_URL, WireMessage, WireThread
+from graphchat.cli.client import DEFAULT_URL
 from graphchat.cli.connection import (
     EXIT_CODES_HELP,
     ApiKeyOption,
@@ -17,6 +17,7 @@ from graphchat.cli.connection import (
     UrlOption,
     connected,
 )
+from graphchat.cli.wire import WireMessage, WireThread
 
 threads_app = typer.Typer(
     help="List, show, rename and delete threads.", epilog=EXIT_CODES_HELP, no_args_is_help=True

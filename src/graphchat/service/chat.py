@@ -40,9 +40,7 @@ from graphchat.service.turn_request import (
     params_json,
 )
 from graphchat.store import Store
-from graphchat.store.messages import Tail
-from graphchat.store.records import Run, RunStatus
-from graphchat.store.runs import NewRun, TurnRules, TurnStart
+from graphchat.store.records import NewRun, Run, RunStatus, Tail, TurnRules, TurnStart
 
 # The request and result types live in turn_request.py; callers import them from here too.
 __all__ = ["ChatService", "ModelResolver", "RunStream", "TurnLimits", "TurnRequest"]

@@ -15,10 +15,20 @@ from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import EventName
 from graphchat.service.live import LiveRun
 from graphchat.service.payloads import message_payload, usage_payload
-from graphchat.store.messages import Tail, message_rows
-from graphchat.store.records import Message, MessageStatus, NewMessage, Run, RunStatus, Thread
+from graphchat.store.messages import message_rows
+from graphchat.store.records import (
+    Message,
+    MessageStatus,
+    NewMessage,
+    Run,
+    RunOutcome,
+    RunStatus,
+    Tail,
+    Thread,
+    TurnRules,
+)
 from graphchat.store.run_events import StoredEvent
-from graphchat.store.runs import RunOutcome, RunRepository, TurnRules
+from graphchat.store.runs import RunRepository
 
 TITLE_LENGTH = 80
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table, func, insert, select, update
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Message, NewMessage, Page
+from graphchat.store.records import Message, NewMessage, Page, Tail
 from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
@@ -26,15 +26,6 @@ _GIVEN = tuple(field.name for field in fields(NewMessage) if field.name != "id")
 
 def message_from_row(row: Row[Any]) -> Message:
     return Message(**{name: row._mapping[name] for name in _COLUMNS})
-
-
-@dataclass(frozen=True, slots=True)
-class Tail:
-    """Where new messages go: after the thread's highest sequence number, as children of the
-    current branch's last message (`leaf_id`; None in an empty thread)."""
-
-    seq: int
-    leaf_id: str | None
 
 
 def message_rows(

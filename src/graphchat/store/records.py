@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -141,3 +142,50 @@ class Page(Generic[T, C]):
     items: list[T]
     has_more: bool
     next_cursor: C | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """Where new messages go: after the thread's highest sequence number, as children of the
+    current branch's last message (`leaf_id`; None in an empty thread)."""
+
+    seq: int
+    leaf_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    id: str
+    owner: str
+    thread_id: str
+    model: str | None
+    params: dict[str, Any]
+    worker_id: str
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRules:
+    """The caller's decisions that depend on the stored thread, applied inside `begin_turn`."""
+
+    model: Callable[[str | None], str | None]  # the thread's model -> the run's
+    title: Callable[[str | None, Sequence[NewMessage]], str | None]  # title, new messages -> title
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    thread: Thread
+    run: Run
+    messages: list[Message]
+    history: list[Message] = field(default_factory=list)  # the window, new messages included
+    tail: Tail = field(default_factory=lambda: Tail(0, None))  # where the next messages go
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    status: RunStatus
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    error: dict[str, Any] | None = None
+    pending: dict[str, Any] | None = None  # what a `requires_action` run waits for

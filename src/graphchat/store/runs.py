@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -16,7 +16,6 @@ from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import (
-    Tail,
     append_messages,
     insert_messages,
     message_rows,
@@ -28,10 +27,15 @@ from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
 from graphchat.store.records import (
     Message,
     NewMessage,
+    NewRun,
     Page,
     Run,
+    RunOutcome,
     RunStatus,
+    Tail,
     Thread,
+    TurnRules,
+    TurnStart,
 )
 from graphchat.store.run_events import StoredEvent, insert_events
 from graphchat.store.tables import MessageRow, RunRow, ThreadRow
@@ -48,44 +52,6 @@ def run_from_row(row: Row[Any]) -> Run:
     values = {name: row._mapping[name] for name in _RUN_COLUMNS}
     values["status"] = RunStatus(values["status"])
     return Run(**values)
-
-
-@dataclass(frozen=True, slots=True)
-class NewRun:
-    id: str
-    owner: str
-    thread_id: str
-    model: str | None
-    params: dict[str, Any]
-    worker_id: str
-    idempotency_key: str | None = None
-    request_hash: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRules:
-    """The caller's decisions that depend on the stored thread, applied inside `begin_turn`."""
-
-    model: Callable[[str | None], str | None]  # the thread's model -> the run's
-    title: Callable[[str | None, Sequence[NewMessage]], str | None]  # title, new messages -> title
-
-
-@dataclass(frozen=True, slots=True)
-class TurnStart:
-    thread: Thread
-    run: Run
-    messages: list[Message]
-    history: list[Message] = field(default_factory=list)  # the window, new messages included
-    tail: Tail = field(default_factory=lambda: Tail(0, None))  # where the next messages go
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    status: RunStatus
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    error: dict[str, Any] | None = None
-    pending: dict[str, Any] | None = None  # what a `requires_action` run waits for
 
 
 def _thread_and_pause(thread_id: str) -> Any:

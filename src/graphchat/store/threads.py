@@ -92,7 +92,9 @@ def insert_thread(
         updated_at=now,
     )
     # The leaf is known before the first messages are inserted (it has no foreign key).
-    connection.execute(insert(_THREAD).values(asdict(thread), leaf_message_id=leaf_message_id))
+    connection.execute(
+        insert(_THREAD).values({**asdict(thread), "leaf_message_id": leaf_message_id})
+    )
     return thread
 
 

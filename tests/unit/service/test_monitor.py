@@ -9,9 +9,8 @@ from datetime import timedelta
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import RunMonitor, new_worker_id
 from graphchat.store import Store
-from graphchat.store.records import NewMessage, RunStatus
+from graphchat.store.records import NewMessage, NewRun, RunStatus, TurnRules
 from graphchat.store.run_events import StoredEvent
-from graphchat.store.runs import NewRun, TurnRules
 from support.clock import FakeClock
 
 STALE = timedelta(seconds=30)

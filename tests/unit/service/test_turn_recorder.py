@@ -14,8 +14,7 @@ from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.turn import Turn, TurnRecorder, title_from, turn_rules
 from graphchat.settings import Settings
 from graphchat.store import Store
-from graphchat.store.records import MessageStatus, NewMessage, RunStatus
-from graphchat.store.runs import NewRun
+from graphchat.store.records import MessageStatus, NewMessage, NewRun, RunStatus
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ async def _recorder(store: Store) -> tuple[Turn, TurnRecorder, EventWriter]:
     live_runs = LiveRuns()
     writer = EventWriter(store.run_events, live_runs, interval_seconds=1, max_per_run=1000)
     live = LiveRun(run.id, "t")
-    turn = Turn(start.thread, start.run, start.messages, live, last_seq=start.messages[-1].seq)
+    turn = Turn(start.thread, start.run, start.messages, live, tail=start.tail)
     recorder = TurnRecorder(turn, store.runs, writer)
     recorder.publish_metadata()
     return turn, recorder, writer

@@ -10,9 +10,8 @@ from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.messages import message_rows
-from graphchat.store.records import NewMessage, RunStatus
+from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, Tail, TurnRules
 from graphchat.store.run_events import StoredEvent
-from graphchat.store.runs import NewRun, RunOutcome, TurnRules
 
 RULES = TurnRules(
     model=lambda thread_model: thread_model or "fallback",
@@ -43,8 +42,8 @@ def _says(*texts: str) -> list[NewMessage]:
     return [NewMessage(role="user", content=text) for text in texts]
 
 
-async def _finish(store: Store, run_id: str, last_seq: int, thread_id: str = "t") -> None:
-    reply = message_rows(thread_id, run_id, [NewMessage(role="assistant", content="ok")], last_seq)
+async def _finish(store: Store, run_id: str, after: Tail, thread_id: str = "t") -> None:
+    reply = message_rows(thread_id, run_id, [NewMessage(role="assistant", content="ok")], after)
     await store.runs.finish(thread_id, run_id, RunOutcome(RunStatus.SUCCESS), reply)
 
 
@@ -58,7 +57,7 @@ async def test_a_new_thread_takes_the_callers_title_and_model_rule(store: Store)
 
 async def test_the_window_ends_with_the_new_messages_and_keeps_its_limit(store: Store) -> None:
     first = await store.runs.begin_turn(_run("r1"), _says("a", "b"), RULES, history=3)
-    await _finish(store, "r1", first.messages[-1].seq)
+    await _finish(store, "r1", first.tail)
 
     start = await store.runs.begin_turn(_run("r2"), _says("c", "d"), RULES, history=3)
 
@@ -77,7 +76,7 @@ async def test_a_second_turn_while_one_runs_is_refused(store: Store) -> None:
 
 async def test_messages_that_must_follow_a_stale_one_are_refused(store: Store) -> None:
     first = await store.runs.begin_turn(_run("r1"), _says("a"), RULES)
-    await _finish(store, "r1", first.messages[-1].seq)
+    await _finish(store, "r1", first.tail)
 
     with pytest.raises(ThreadBusy):
         await store.runs.begin_turn(_run("r2"), _says("b"), RULES, last_seq=1)
@@ -96,7 +95,7 @@ async def test_another_owners_thread_is_not_found(store: Store) -> None:
 
 async def test_a_reused_idempotency_key_names_the_first_run(store: Store) -> None:
     first = await store.runs.begin_turn(_run("r1", key="k"), _says("a"), RULES)
-    await _finish(store, "r1", first.messages[-1].seq)
+    await _finish(store, "r1", first.tail)
 
     with pytest.raises(DuplicateRun) as duplicate:
         await store.runs.begin_turn(_run("r2", "t2", key="k"), _says("a"), RULES)
@@ -107,7 +106,7 @@ async def test_finishing_a_run_of_a_deleted_thread_stores_nothing(store: Store) 
     start = await store.runs.begin_turn(_run("r1"), _says("a"), RULES)
     await store.threads.delete("o", "t")
 
-    reply = message_rows("t", "r1", _says("late"), start.messages[-1].seq)
+    reply = message_rows("t", "r1", _says("late"), start.tail)
     assert not await store.runs.finish("t", "r1", RunOutcome(RunStatus.SUCCESS), reply)
 
 

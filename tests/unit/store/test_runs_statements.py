@@ -18,32 +18,31 @@ from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import sync_twin
 from graphchat.store.messages import message_rows
-from graphchat.store.records import NewMessage, RunStatus
+from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, TurnRules
 from graphchat.store.run_events import StoredEvent
-from graphchat.store.runs import NewRun, RunOutcome, TurnRules
 
 # The plans: (verb, table) per statement, in order.
 BEGIN_EXISTING_THREAD = [
-    ("SELECT", "threads"),  # the thread, and whether it has a paused run to close
-    ("SELECT", "messages"),  # the context window, which also gives the last sequence number
+    ("SELECT", "threads"),  # the thread (its leaf), a paused run to close?, its last seq number
+    ("WITH", "messages"),  # the context window: a walk up the branch from the leaf
     ("INSERT", "runs"),
     ("INSERT", "messages"),  # every new message in one statement
-    ("UPDATE", "threads"),  # updated_at (and the title of an untitled thread)
+    ("UPDATE", "threads"),  # updated_at, the leaf (and the title of an untitled thread)
 ]
 BEGIN_NEW_THREAD = [
     ("SELECT", "threads"),
-    ("INSERT", "threads"),  # created with its title: nothing to update
+    ("INSERT", "threads"),  # created with its title and leaf: nothing to update
     ("INSERT", "runs"),
     ("INSERT", "messages"),
 ]
 FINISH = [
-    ("UPDATE", "threads"),  # touched; 0 rows means deleted meanwhile
+    ("UPDATE", "threads"),  # touched, leaf moved; 0 rows means deleted meanwhile
     ("INSERT", "messages"),  # the reply (and any last tool messages)
     ("UPDATE", "runs"),  # status and usage
     ("INSERT", "run_events"),  # the run's unwritten events, one row per run
 ]
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
-_VERB = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM)\s", re.IGNORECASE)
+_VERB = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|WITH RECURSIVE)\s", re.IGNORECASE)
 _TABLE = re.compile(r"(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
 
 
@@ -90,7 +89,7 @@ async def _turn(store: Store, thread_id: str, run_id: str) -> list[tuple[str, st
             history=50,
         )
     reply = message_rows(
-        thread_id, run_id, [NewMessage(role="assistant", content="yes")], start.messages[-1].seq
+        thread_id, run_id, [NewMessage(role="assistant", content="yes")], start.tail
     )
     events = [StoredEvent(run_id, seq, "token", {"text": "y"}) for seq in range(40)]
     with recorded(store) as finish:

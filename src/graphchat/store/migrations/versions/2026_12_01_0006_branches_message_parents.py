@@ -47,8 +47,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("threads") as batch:
-        batch.drop_column("leaf_message_id")
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_index("ix_messages_thread_id_parent_id")
-        batch.drop_column("parent_id")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35): a batch "recreate" of `messages` would
+    # drop and rebuild the table under the full-text index's triggers.
+    op.drop_index("ix_messages_thread_id_parent_id", table_name="messages")
+    op.execute("ALTER TABLE messages DROP COLUMN parent_id")
+    op.execute("ALTER TABLE threads DROP COLUMN leaf_message_id")
