@@ -25,6 +25,19 @@ from graphchat.security.auth import Authenticator
 from graphchat.settings import Settings
 from graphchat.wiring import open_services
 
+_ROUTES = (chat, threads, branches, runs, health, models, openai_routes, tools, search, archive)
+
+
+def _include_routes(app: FastAPI, settings: Settings) -> None:
+    for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
+        app.include_router(router)
+    for module in _ROUTES:
+        app.include_router(module.router)
+    if settings.observability.metrics_enabled:
+        app.include_router(metrics_routes.router)
+    if settings.ui.enabled:
+        mount_ui(app)
+
 
 def create_app(settings: Settings) -> FastAPI:
     metrics = Metrics()  # per app, so several apps (tests, workers) never share counters
@@ -63,25 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         ObservingMiddleware, metrics=metrics, headers=security_headers(app, settings)
     )
-    for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
-        app.include_router(router)
-    for module in (
-        chat,
-        threads,
-        branches,
-        runs,
-        health,
-        models,
-        openai_routes,
-        tools,
-        search,
-        archive,
-    ):
-        app.include_router(module.router)
-    if settings.observability.metrics_enabled:
-        app.include_router(metrics_routes.router)
-    if settings.ui.enabled:
-        mount_ui(app)
+    _include_routes(app, settings)
     install_openapi(app, settings)
     # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
     # started side by side in one process from racing in pydantic's schema generation.

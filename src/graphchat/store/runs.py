@@ -69,6 +69,22 @@ def _thread_and_pause(thread_id: str) -> Any:
     )
 
 
+def _continued(
+    connection: Connection, row: Any, branch: BranchPoint | None, history: int
+) -> tuple[list[Message], Tail]:
+    """An existing thread's context window and where a turn's messages go: after the leaf, or
+    after the branch point of a regenerate/edit."""
+    tail = Tail(row.last_seq, row.leaf_message_id)
+    if row.paused:  # its calls get "not run" answers, which move the leaf
+        close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
+        tail = tail_of(connection, row.id)
+    if branch is not None:
+        tail = Tail(tail.seq, branch.parent_id)
+    if tail.leaf_id is None:
+        return [], tail
+    return window(connection, tail.leaf_id, max(history, 1)), tail
+
+
 class RunRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -139,14 +155,7 @@ class RunRepository:
         before: list[Message] = []
         tail = Tail(0, None)
         if row is not None:
-            tail = Tail(row.last_seq, row.leaf_message_id)
-            if row.paused:  # its calls get "not run" answers, which move the leaf
-                close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
-                tail = tail_of(connection, row.id)
-            if branch is not None:
-                tail = Tail(tail.seq, branch.parent_id)
-            if tail.leaf_id is not None:
-                before = window(connection, tail.leaf_id, max(history, 1))
+            before, tail = _continued(connection, row, branch, history)
         if last_seq is not None and last_seq != (before[-1].seq if before else 0):
             raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
         stored = message_rows(run.thread_id, run.id, messages, tail)
