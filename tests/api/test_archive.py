@@ -71,10 +71,16 @@ def test_importing_over_existing_ids_gives_new_ones(api: httpx.Client, ollama: F
     copy_id = result["imported"][0]["thread_id"]
     assert copy_id != "maths" and result["imported"][0]["renamed"] is True
     copy = _export(api, f"/threads/{copy_id}/export")["threads"][0]
-    strip = ("id", "run_id")
+    strip = ("id", "run_id", "parent_id")
     assert [{k: v for k, v in m.items() if k not in strip} for m in copy["messages"]] == [
         {k: v for k, v in m.items() if k not in strip} for m in before["messages"]
     ]
+    pairs = zip(before["messages"], copy["messages"], strict=True)
+    renamed = {old["id"]: new["id"] for old, new in pairs}
+    assert [m.get("parent_id") for m in copy["messages"]] == [
+        renamed.get(m.get("parent_id")) for m in before["messages"]
+    ]
+    assert copy["leaf_message_id"] == renamed[before["leaf_message_id"]]
     assert copy["title"] == "Sums" and copy["metadata"] == {"tag": "x"}
 
 
