@@ -193,21 +193,38 @@ def test_state_and_history_are_synthesised_from_the_log(sdk: SyncLangGraphClient
     assert [h["checkpoint"]["checkpoint_id"] for h in older] == [ids[2]]
 
 
-def test_a_run_from_an_older_checkpoint_is_refused(sdk: SyncLangGraphClient) -> None:
+def test_a_run_from_an_older_checkpoint_forks_a_branch(
+    sdk: SyncLangGraphClient, api: httpx.Client, ollama: FakeOllama
+) -> None:
     thread = sdk.threads.create()
-    sdk.runs.wait(thread["thread_id"], "agent", input=_say("one"))
-    head, older = [h["checkpoint"] for h in sdk.threads.get_history(thread["thread_id"])][:2]
-
+    thread_id = thread["thread_id"]
+    sdk.runs.wait(thread_id, "agent", input=_say("one"))
+    head, after_one = [h["checkpoint"] for h in sdk.threads.get_history(thread_id)][:2]
     continued = sdk.runs.wait(
-        thread["thread_id"], "agent", input=_say("two"), checkpoint_id=head["checkpoint_id"]
+        thread_id, "agent", input=_say("two"), checkpoint_id=head["checkpoint_id"]
     )
     assert continued["messages"][-1]["content"] == "You said: two"
+
+    # agent-chat-ui's edit: a new human message from the state before the edited one.
+    before_two = [h["checkpoint"] for h in sdk.threads.get_history(thread_id)][2]
+    edited = sdk.runs.wait(thread_id, "agent", input=_say("deux"), checkpoint=before_two)
+    assert [m["content"] for m in edited["messages"]] == [
+        "one",
+        "You said: one",
+        "deux",
+        "You said: deux",
+    ]
+    # agent-chat-ui's regenerate: no input, from the state after the human message.
+    ollama.queue(Reply(tokens=["Un."]))
+    again = sdk.runs.wait(thread_id, "agent", input=None, checkpoint=after_one)
+    assert [m["content"] for m in again["messages"]] == ["one", "Un."]
+    assert [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]] == ["one"]
+
+    shown = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    assert [m["content"] for m in shown] == ["one", "Un."]
+    assert shown[1]["sibling_count"] == 2  # the first reply is kept beside the new one
     status, error = _status(
-        lambda: sdk.runs.wait(thread["thread_id"], "agent", input=_say("edit"), checkpoint=older)
-    )
-    assert (status, error["code"]) == (409, "checkpoint_not_latest")
-    status, error = _status(
-        lambda: sdk.runs.wait(thread["thread_id"], "agent", input=_say("x"), checkpoint_id="999")
+        lambda: sdk.runs.wait(thread_id, "agent", input=_say("x"), checkpoint_id="999")
     )
     assert (status, error["code"]) == (404, "checkpoint_not_found")
 

@@ -87,8 +87,12 @@ def turn_request(
     owner: str,
     settings: Settings,
     tools: ToolRegistry,
+    *,
+    answer_again: bool = False,
 ) -> TurnRequest:
-    """A turn from LangGraph-style messages; a `system` message overrides the system prompt."""
+    """A turn from LangGraph-style messages; a `system` message overrides the system prompt.
+
+    With `answer_again` (a run forked from a checkpoint), no new user message is needed."""
     system = configurable.system
     messages: list[NewMessage] = []
     for index, message in enumerate(inputs):
@@ -99,7 +103,7 @@ def turn_request(
             messages.append(NewMessage(role="assistant", content=text))
         else:
             messages.append(_user_message(text, f"input.messages.{index}.content", settings))
-    if not any(message.role == "user" for message in messages):
+    if not answer_again and not any(message.role == "user" for message in messages):
         raise ValidationFailed(
             "input.messages needs at least one user message",
             details=[

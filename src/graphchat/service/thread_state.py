@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from graphchat.errors import Conflict, NotFound
+from graphchat.errors import NotFound
 from graphchat.store import Store
+from graphchat.store.branches import BranchPoint
 from graphchat.store.records import Message, Run, RunStatus, Thread
 from graphchat.store.thread_search import FoundThread, ThreadQuery
 
@@ -133,27 +134,27 @@ class ThreadStateService:
         )
         return page.items[0] if page.items else None
 
-    async def check_head(self, owner: str, thread_id: str, checkpoint: str | None) -> None:
-        """Refuse a run that starts from a checkpoint other than the thread's latest."""
+    async def branch_point(
+        self, owner: str, thread_id: str, checkpoint: str | None
+    ) -> BranchPoint | None:
+        """Where a run from `checkpoint` starts: None at the thread's latest checkpoint (the
+        run continues the branch), else a new branch after that checkpoint's last message —
+        LangGraph's fork, which agent-chat-ui's edit and regenerate send."""
         if checkpoint is None:
-            return
+            return None
         seq = parse_checkpoint_id(checkpoint)
+        missing = NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
         try:
             thread = await self._store.threads.get(owner, thread_id)
         except NotFound:
-            raise NotFound(
-                f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found"
-            ) from None
-        latest = await self.recent(thread.id)
-        head = latest[-1].seq if latest else None
-        if head is None or seq > head:
-            raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
-        if seq != head:
-            raise Conflict(
-                "runs can only continue from the thread's latest checkpoint: branching "
-                "(edit, regenerate) is not supported yet",
-                code="checkpoint_not_latest",
-            )
+            raise missing from None
+        latest = await self._store.messages.recent(thread.id, 1)
+        if latest and latest[-1].seq == seq:
+            return None
+        message = await self._store.messages.at(thread.id, seq)
+        if message is None:
+            raise missing
+        return BranchPoint(message.id)
 
     async def statuses(self, owner: str, thread_ids: list[str]) -> dict[str, ThreadStatus]:
         found = await self._store.thread_search.last_run_statuses(owner, thread_ids)

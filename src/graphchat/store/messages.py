@@ -142,6 +142,13 @@ class MessageRepository:
             return Page(items=messages, has_more=False)
         return Page(items=messages, has_more=True, next_cursor=messages[-1].seq)
 
+    async def at(self, thread_id: str, seq: int) -> Message | None:
+        """The thread's message numbered `seq` (on any branch)."""
+        query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq == seq)
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(query)).first()
+        return message_from_row(row) if row is not None else None
+
     async def of_run(self, run_id: str) -> list[Message]:
         """Every message a run stored (its input and its output), in order."""
         query = select(_MESSAGE).where(_MESSAGE.c.run_id == run_id).order_by(_MESSAGE.c.seq)

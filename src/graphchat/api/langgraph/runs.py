@@ -38,7 +38,7 @@ from graphchat.api.openapi import state_dependent
 from graphchat.api.runs import run_out
 from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
-from graphchat.errors import NotFound, RunNotPaused
+from graphchat.errors import Conflict, NotFound, RunNotPaused
 from graphchat.service.chat import ChatService, RunStream, TurnRequest
 from graphchat.service.records import Message, Run
 from graphchat.service.runs import RunResult, RunService
@@ -50,7 +50,7 @@ router = APIRouter(tags=["langgraph"], route_class=JsonBodyRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such thread, assistant or checkpoint"},
     409: {
-        "description": "The thread is busy, the checkpoint is not the latest, or a `command` "
+        "description": "The thread is busy, a `command` names an older checkpoint, or it "
         "resumes a thread with no paused run (`run_not_paused`)"
     },
     422: {"description": "Invalid body, or decisions that do not match the pending calls"},
@@ -120,15 +120,19 @@ async def _request(
 ) -> TurnRequest:
     """The turn a LangGraph run body asks for, checked like a native one."""
     resolve_assistant(body.assistant_id)
+    branch = None
     if thread_id is not None:
-        await views.states.check_head(owner, thread_id, body.checkpoint_named())
+        branch = await views.states.branch_point(owner, thread_id, body.checkpoint_named())
     inputs = body.input.messages if body.input is not None else []
     configurable = body.config.configurable
-    request = turn_request(inputs, configurable, owner, views.settings, views.chat.tools)
+    request = turn_request(
+        inputs, configurable, owner, views.settings, views.chat.tools, answer_again=bool(branch)
+    )
     strategy = body.multitask_strategy
     request = replace(
         request,
         thread_id=thread_id,
+        branch_from=branch,
         create_thread=thread_id is None or body.if_not_exists == "create",
         # graphchat keeps what a stopped run said, so `rollback` stops it as `interrupt` does.
         multitask="interrupt" if strategy == "rollback" else strategy,
@@ -163,7 +167,10 @@ async def _paused(call: _Call, thread_id: str | None) -> tuple[Run, tuple[Decisi
     if thread_id is None:
         raise RunNotPaused("a run without a thread has no paused run to resume")
     thread = await views.threads.get(call.owner, thread_id)
-    await views.states.check_head(call.owner, thread_id, body.checkpoint_named())
+    if await views.states.branch_point(call.owner, thread_id, body.checkpoint_named()):
+        raise Conflict(
+            "a paused run resumes from the thread's latest checkpoint", code="checkpoint_not_latest"
+        )
     run = await views.states.paused(thread)
     if run is None:
         raise RunNotPaused(f"thread '{thread_id}' has no run waiting for approval to resume")

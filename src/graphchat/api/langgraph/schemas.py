@@ -115,9 +115,23 @@ class CommandIn(LenientBody):
     update: None = Field(None, description="Not supported (only null).")
 
 
-# A run has input with a user message, or a `command` and no input messages.
+_NO_INPUT_MESSAGES: dict[str, Any] = {
+    "anyOf": [{"type": "null"}, {"type": "object", "properties": {"messages": {"maxItems": 0}}}]
+}
+# A run has input with a user message, or a `command` and no input messages, or (answering
+# again from an earlier state: agent-chat-ui's regenerate) a checkpoint and no input messages.
 _INPUT_OR_COMMAND: dict[str, Any] = {
     "anyOf": [
+        {
+            "anyOf": [
+                {"required": ["checkpoint"], "properties": {"checkpoint": {"type": "object"}}},
+                {
+                    "required": ["checkpoint_id"],
+                    "properties": {"checkpoint_id": {"type": "string"}},
+                },
+            ],
+            "properties": {"command": {"type": "null"}, "input": _NO_INPUT_MESSAGES},
+        },
         {
             "required": ["input"],
             "properties": {
