@@ -135,11 +135,11 @@ class ThreadStateService:
         return page.items[0] if page.items else None
 
     async def branch_point(
-        self, owner: str, thread_id: str, checkpoint: str | None
+        self, owner: str, thread_id: str, checkpoint: str | None, *, always: bool = False
     ) -> BranchPoint | None:
         """Where a run from `checkpoint` starts: None at the thread's latest checkpoint (the
-        run continues the branch), else a new branch after that checkpoint's last message —
-        LangGraph's fork, which agent-chat-ui's edit and regenerate send."""
+        run continues the branch) unless `always`, else a new branch after that checkpoint's
+        last message — LangGraph's fork, which agent-chat-ui's edit and regenerate send."""
         if checkpoint is None:
             return None
         seq = parse_checkpoint_id(checkpoint)
@@ -149,7 +149,7 @@ class ThreadStateService:
         except NotFound:
             raise missing from None
         latest = await self._store.messages.recent(thread.id, 1)
-        if latest and latest[-1].seq == seq:
+        if not always and latest and latest[-1].seq == seq:
             return None
         message = await self._store.messages.at(thread.id, seq)
         if message is None:

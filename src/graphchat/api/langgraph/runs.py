@@ -57,7 +57,9 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 # Schema-valid runs may still be refused by state: an unknown model (the backends decide),
 # a reused Idempotency-Key, a NUL character PostgreSQL cannot store.
-_STATE = state_dependent("model_not_found", "idempotency_key_reused", "invalid_text")
+_STATE = state_dependent(
+    "model_not_found", "idempotency_key_reused", "invalid_text", "checkpoint_not_found"
+)
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}},
     **_ERRORS,
@@ -120,10 +122,14 @@ async def _request(
 ) -> TurnRequest:
     """The turn a LangGraph run body asks for, checked like a native one."""
     resolve_assistant(body.assistant_id)
+    inputs = body.input.messages if body.input is not None else []
+    checkpoint = body.checkpoint_named()
     branch = None
     if thread_id is not None:
-        branch = await views.states.branch_point(owner, thread_id, body.checkpoint_named())
-    inputs = body.input.messages if body.input is not None else []
+        # No input: answer again from that state (agent-chat-ui's regenerate), even the latest.
+        branch = await views.states.branch_point(owner, thread_id, checkpoint, always=not inputs)
+    elif checkpoint is not None:
+        raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
     configurable = body.config.configurable
     request = turn_request(
         inputs, configurable, owner, views.settings, views.chat.tools, answer_again=bool(branch)

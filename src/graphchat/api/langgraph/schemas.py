@@ -124,7 +124,16 @@ _INPUT_OR_COMMAND: dict[str, Any] = {
     "anyOf": [
         {
             "anyOf": [
-                {"required": ["checkpoint"], "properties": {"checkpoint": {"type": "object"}}},
+                {
+                    "required": ["checkpoint"],
+                    "properties": {
+                        "checkpoint": {
+                            "type": "object",
+                            "required": ["checkpoint_id"],
+                            "properties": {"checkpoint_id": {"type": "string"}},
+                        }
+                    },
+                },
                 {
                     "required": ["checkpoint_id"],
                     "properties": {"checkpoint_id": {"type": "string"}},
