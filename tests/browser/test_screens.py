@@ -118,13 +118,16 @@ def test_keyboard_reaches_the_controls_in_order(page: Page) -> None:
     expect(page.get_by_label("Message", exact=True)).to_be_focused()  # ready to type
     page.locator(".skip-link").focus()
     order = []
-    for _ in range(8):
+    for _ in range(11):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id"))
     assert order == [
         "new-chat",
+        "search-input",
         "theme-toggle",
         "key-button",
+        "export-button",
+        "import-button",
         "model-select",
         "settings-button",
         "messages",
