@@ -3,6 +3,7 @@ answer kept, and the thread takes new turns."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,14 @@ from support.sse import frames
 
 def _wait_for_stored_tokens(database_url: str, run_id: str, count: int) -> None:
     """Poll until the event writer (a flush every 50 ms) has stored `count` token events."""
-    sql = "SELECT seq FROM run_events WHERE run_id = :r AND event = 'token'"
+    sql = "SELECT events FROM run_events WHERE run_id = :r"  # batches: [[seq, event, data], …]
+
+    def stored_tokens() -> int:
+        batches = [json.loads(row["events"]) for row in query(database_url, sql, r=run_id)]
+        return sum(1 for batch in batches for _, event, _ in batch if event == "token")
+
     deadline = time.monotonic() + 30
-    while len(query(database_url, sql, r=run_id)) < count:
+    while stored_tokens() < count:
         assert time.monotonic() < deadline, "the run's token events were never stored"
         time.sleep(0.02)
 
