@@ -4,6 +4,7 @@ in the background. It never delays or fails the turn, and a rename by the user a
 from __future__ import annotations
 
 import asyncio
+import re
 
 import structlog
 
@@ -22,11 +23,22 @@ _TITLE_CHARS = 80
 _EXCERPT_CHARS = 2_000
 
 
+# Small models echo the instruction ("Title: …", "The title: The title: …"): peeled off.
+_LABEL = re.compile(
+    r"^\s*[*_#]*\s*(?:the\s+)?(?:short\s+)?title\s*(?:is\s+|[*_]*\s*[:\-–]\s*[*_]*\s*)",
+    re.IGNORECASE,
+)
+_TITLE_MAX_WORDS = 12  # twice what is asked for: longer is not a title
+
+
 def clean_title(text: str) -> str | None:
-    """The model's answer as a title: one line, no quotes or trailing dot; None if empty."""
+    """The model's answer as a title: one line, no label, quotes or trailing dot; None if it is
+    empty or too long to be a title (the first message's title is then kept)."""
     line = next((part.strip() for part in text.splitlines() if part.strip()), "")
-    line = line.removeprefix("Title:").strip().strip("\"'“”*#").rstrip(".").strip()
-    if not line:
+    while (peeled := _LABEL.sub("", line, count=1)) != line:
+        line = peeled
+    line = line.strip().strip("\"'“”*#").rstrip(".").strip()
+    if not line or len(line.split()) > _TITLE_MAX_WORDS:
         return None
     return line if len(line) <= _TITLE_CHARS else line[: _TITLE_CHARS - 1].rstrip() + "…"
 
