@@ -37,25 +37,6 @@ class Siblings:
     ids: tuple[str, ...]
 
 
-async def current_leaf(connection: AsyncConnection, thread_id: str) -> str | None:
-    query = select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
-    return (await connection.execute(query)).scalar_one_or_none()
-
-
-async def set_leaf(connection: AsyncConnection, thread_id: str, leaf_id: str | None) -> None:
-    """Move the thread's leaf (the one column a branch operation updates)."""
-    await connection.execute(
-        update(_THREAD).where(_THREAD.c.id == thread_id).values(leaf_message_id=leaf_id)
-    )
-
-
-def chain_parents(rows: Sequence[dict[str, Any]], parent_id: str | None) -> None:
-    """Link rows about to be inserted one after the other, the first after `parent_id`."""
-    for row in rows:
-        row["parent_id"] = parent_id
-        parent_id = row["id"]
-
-
 def ancestors(start: Any, bound: int | None) -> Select[Any]:
     """`start` (an id or a scalar subquery) and its ancestors, at most `bound` of them."""
     first = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, literal(1).label("depth")).where(
