@@ -12,7 +12,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from graphchat.agent import RunContext, build_graph
+from graphchat.agent import RunContext
+from graphchat.agent.graph import build_graph
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest, ModelInfo, Usage
 
 TOKENS = 20

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from graphchat import __version__
-from graphchat.agent import build_graph
+from graphchat.agent import DeferredGraph
 from graphchat.agent.tools import ToolRegistry, build_registry
 from graphchat.llm.base import ChatProvider
 from graphchat.llm.factory import build_router
@@ -185,9 +185,10 @@ async def open_services(settings: Settings, metrics: Metrics) -> Services:
     await monitor.recover()  # runs a crashed process left behind: interrupted, thread freed
     model = _instrumented(router, settings, metrics)
     titles = _title_writer(settings.agent, store, model)
+    graph = DeferredGraph(model, tools)
     chat = ChatService(
         store,
-        build_graph(model, tools),
+        graph,
         live_runs,
         _turn_limits(settings),
         router,
@@ -198,6 +199,7 @@ async def open_services(settings: Settings, metrics: Metrics) -> Services:
         enqueue_timeout=settings.runs.enqueue_timeout_seconds,
         titles=titles,
     )
+    graph.start()  # last: the import it runs in a thread competes with start-up for the GIL
     return Services(
         settings=settings,
         metrics=metrics,

@@ -1,6 +1,10 @@
-"""The LangGraph agent: state, nodes and the pure `build_graph` that wires them."""
+"""The LangGraph agent: state, nodes and the pure `build_graph` that wires them.
 
-from graphchat.agent.graph import AgentGraph, build_graph
+`build_graph` and `AgentGraph` live in `graphchat.agent.graph`, which imports LangGraph: import it
+where the graph is built (see `deferred.py`), not for the light types re-exported here.
+"""
+
+from graphchat.agent.deferred import DeferredGraph
 from graphchat.agent.state import (
     AgentState,
     ApprovalRequest,
@@ -12,13 +16,12 @@ from graphchat.agent.state import (
 from graphchat.agent.tools.approval import Decision
 
 __all__ = [
-    "AgentGraph",
     "AgentState",
     "ApprovalRequest",
     "Decision",
+    "DeferredGraph",
     "ModelReply",
     "RunContext",
     "TokenDelta",
     "ToolResult",
-    "build_graph",
 ]

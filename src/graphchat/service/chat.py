@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import structlog
 
-from graphchat.agent import AgentGraph, Decision, RunContext
+from graphchat.agent import Decision, DeferredGraph, RunContext
 from graphchat.agent.tools import ToolContext, ToolRegistry
 from graphchat.errors import (
     DuplicateRun,
@@ -57,7 +57,7 @@ class ChatService:
     def __init__(
         self,
         store: Store,
-        graph: AgentGraph,
+        graph: DeferredGraph,
         live_runs: LiveRuns,
         limits: TurnLimits,
         models: ModelResolver,
@@ -322,7 +322,8 @@ class ChatService:
                 )
             window = build_context(history, system, limits.context_max_tokens)
         state = {"messages": window, "tool_rounds": setup.tool_rounds}
-        async for item in self._graph.astream(
+        graph = await self._graph.ready()
+        async for item in graph.astream(
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},

@@ -12,8 +12,8 @@ from graphchat.agent import (
     RunContext,
     TokenDelta,
     ToolResult,
-    build_graph,
 )
+from graphchat.agent.graph import build_graph
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
 from graphchat.llm.base import ChatMessage

@@ -1,0 +1,51 @@
+"""The agent graph built off the start-up path: once, for every waiter, and never cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+from graphchat.agent import DeferredGraph, RunContext
+from graphchat.agent.tools import ToolRegistry
+from graphchat.llm.fake import ScriptedProvider, ScriptedReply
+
+HEAVY = ("langgraph", "langchain_core", "langsmith")
+
+
+def test_importing_the_app_and_the_cli_leaves_langgraph_unloaded() -> None:
+    code = (
+        "import sys, graphchat.app, graphchat.cli.main, graphchat.wiring\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
+
+
+async def test_waiters_share_one_build_and_the_graph_answers() -> None:
+    provider = ScriptedProvider().script(ScriptedReply(("hel", "lo")))
+    graph = DeferredGraph(provider, ToolRegistry())
+    first, second = await asyncio.gather(graph.ready(), graph.ready())
+    assert first is second
+    assert await graph.ready() is first
+    events = [
+        item
+        async for item in first.astream(
+            {"messages": [], "tool_rounds": 0, "decisions": None},
+            context=RunContext(model="m"),
+            stream_mode="custom",
+        )
+    ]
+    assert len(provider.requests) == 1
+    assert events, "the built graph streams the scripted reply"
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_build() -> None:
+    graph = DeferredGraph(ScriptedProvider(), ToolRegistry())
+    waiter = asyncio.ensure_future(graph.ready())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    built = await graph.ready()
+    assert built is await graph.ready()
