@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bench import databases, history, listing, machine, streaming, turn
+from bench import databases, history, listing, machine, startup, streaming, turn
 from bench.results import load_all, save
 
 Results = dict[str, dict[str, Any]]
@@ -95,6 +95,14 @@ def _open_streams(results: Results, kind: str) -> tuple[float, float | None, str
     return value, None, f"{held['opened']}/{held['requested']} streams opened"
 
 
+def _startup(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    measured = results.get("startup", {}).get(kind)
+    if measured is None:
+        return None
+    cpu = measured["cpu_to_health"]["p50_ms"]
+    return measured["to_health"]["p50_ms"], None, f"p50; CPU {cpu} ms; restart, Ollama URL set"
+
+
 TARGETS = (
     Target("added latency per turn, c=1, p50", 3.0, "ms", False, _added_latency),
     Target("server CPU per turn", 3.0, "ms", False, _cpu),
@@ -103,6 +111,7 @@ TARGETS = (
     Target("10,000-vs-10-message turn ratio", 1.2, "×", False, _long_thread),
     Target("slowest page p99", 20.0, "ms", False, _slowest_page, strict=True),
     Target("memory per open stream (1,000 open)", 100.0, "KB", False, _open_streams),
+    Target("start-up to /health", 2000.0, "ms", False, _startup),
 )
 
 
@@ -204,5 +213,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "streaming": _measured(streaming, hold_databases=kinds, **common),
             "history": _measured(history, **common),
             "listing": _measured(listing, **common, **scale),
+            "startup": _measured(startup, **common),
         }
     return {"parameters": vars(args), "verdicts": judge(results, kinds)}
