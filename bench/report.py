@@ -1,4 +1,5 @@
-"""`docs/performance.md`, regenerated from `bench/results/*.json` (`python -m bench report`).
+"""`docs/performance.md`, regenerated from `bench/results/*.json` (`python -m bench report`),
+with its charts (`bench/charts.py`) and the README's summary (`bench/readme.py`).
 
 Hand-written analysis (profiles, causes of missed targets) lives in `bench/analysis.md` and is
 copied in verbatim, so regenerating the numbers never loses it.
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bench import charts, readme
 from bench.results import load_all
 from bench.targets import evaluate
 
@@ -100,11 +102,11 @@ def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
     return f"missed by {abs(value - target):,.2f} ({value / target:,.2f}× the target)"
 
 
-def _verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The last `python -m bench targets` run's verdicts, else judged from the other results."""
     if "targets" in results:
-        verdicts: dict[str, list[dict[str, Any]]] = results["targets"]["verdicts"]
-        return verdicts
+        judged: dict[str, list[dict[str, Any]]] = results["targets"]["verdicts"]
+        return judged
     return evaluate(results, list(KINDS))
 
 
@@ -120,7 +122,7 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
             row.get("context"),
             row["verdict"],
         )
-        for kind, kind_rows in _verdicts(results).items()
+        for kind, kind_rows in verdicts(results).items()
         for row in kind_rows
     ]
     header = ("target", "database", "limit", "measured", "backend alone", "scale / note", "verdict")
@@ -131,6 +133,12 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
         intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end);"
         intro += " the sections below come from each benchmark's own last run.\n\n"
     return intro + _table(header, rows)
+
+
+def _pictures() -> str:
+    out = "## At a glance\n\nDrawn from the result files named under each title"
+    out += " (`python -m bench charts`, SVG in `docs/img/`).\n\n"
+    return out + "\n".join(f"![{title}](img/{name})\n" for name, title in charts.CHARTS)
 
 
 def _turn(result: dict[str, Any]) -> str:
@@ -345,7 +353,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def render(results: dict[str, dict[str, Any]]) -> str:
-    parts = [INTRO]
+    parts = [INTRO, _pictures()]
     if results:
         parts += [_machine(results), _targets(results)]
     parts += [SECTIONS[name](results[name]) for name in SECTIONS if name in results]
@@ -354,6 +362,8 @@ def render(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def write() -> Path:
-    OUTPUT.write_text(render(load_all()))
-    return OUTPUT
+def write() -> list[Path]:
+    """docs/performance.md, its charts and the README's summary, from the results on disk."""
+    results = load_all()
+    OUTPUT.write_text(render(results))
+    return [OUTPUT, *charts.write(results), readme.write(results, verdicts(results))]

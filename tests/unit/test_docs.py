@@ -1,11 +1,15 @@
-"""The generated documents match the settings class; the API reference names every route."""
+"""The generated documents match their sources (the settings class, the benchmark results); the
+API reference names every route."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bench import charts, readme, report
+from bench.results import load_all
 
 from graphchat.app import create_app
 from graphchat.cli.config import render_env_example, render_markdown, settings_reference
@@ -112,3 +116,38 @@ def test_routes_named_in_the_readme_exist() -> None:
     missing = sorted(f"{m} {p}" for m, p in named if (m, _shape(p)) not in served)
 
     assert missing == [], f"README.md names routes the app does not serve: {missing}"
+
+
+BENCH_STALE = "is stale: run `python -m bench report` and commit the result"
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict[str, Any]]:
+    return load_all()
+
+
+def test_performance_doc_states_the_numbers_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    actual = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
+
+    assert actual == report.render(results), f"docs/performance.md {BENCH_STALE}"
+
+
+def test_performance_charts_are_drawn_from_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    drawn = charts.render(results, charts.read_profile())
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in charts.IMAGES.glob("*.svg")}
+
+    assert on_disk == drawn, f"docs/img/*.svg {BENCH_STALE}"
+
+
+def test_readme_performance_summary_states_the_numbers_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    actual = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert actual == readme.replace(actual, results, report.verdicts(results)), (
+        f"README.md's performance summary {BENCH_STALE}"
+    )
