@@ -119,6 +119,7 @@ def test_routes_named_in_the_readme_exist() -> None:
 
 
 BENCH_STALE = "is stale: run `python -m bench report` and commit the result"
+RESULTS_DIR = "bench/results/: quote the numbers of the committed results"
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +152,64 @@ def test_readme_performance_summary_states_the_numbers_of_the_committed_results(
     assert actual == readme.replace(actual, results, report.verdicts(results)), (
         f"README.md's performance summary {BENCH_STALE}"
     )
+
+
+def _row(doc: str, label: str) -> list[str]:
+    """The cells after the label of a Markdown table row `| label | … |`."""
+    line = next((line for line in doc.splitlines() if line.startswith(f"| {label} |")), "")
+    return [cell.strip() for cell in line.strip().strip("|").split("|")][1:]
+
+
+def _per_database(result: dict[str, Any], cell: Any) -> list[str]:
+    return [cell(result[kind]) for kind in ("sqlite", "postgres")]
+
+
+def test_reliability_doc_states_the_soak_and_fuzz_numbers_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    doc = (ROOT / "docs/reliability.md").read_text(encoding="utf-8")
+    soak, fuzz = results["soak"], results["fuzz"]
+    memory = "{rss_idle_mb:.0f} → {rss_after_load_mb:.0f} → {rss_after_rest_mb:.0f} MB"
+    expected = {
+        "requests (all answered)": _per_database(soak, lambda r: f"{r['requests']:,}"),
+        "5xx / unanswered": _per_database(
+            soak, lambda r: f"{r['server_errors']} / {r['unanswered']}"
+        ),
+        "requests per second": _per_database(soak, lambda r: str(r["requests_per_second"])),
+        "accepted turns (checked: not in a deleted thread)": _per_database(
+            soak, lambda r: f"{r['accepted_turns']:,} ({r['checked_turns']:,})"
+        ),
+        "user message or reply not exactly once": _per_database(
+            soak, lambda r: str(r["user_message_not_once"] + r["reply_not_once"])
+        ),
+        "runs left `running` (settled after)": _per_database(
+            soak, lambda r: f"{r['runs_left_running']} ({r['settle_s']} s)"
+        ),
+        "server memory: idle → after load → after 10 s rest": _per_database(
+            soak, lambda r: memory.format(**r)
+        ),
+        "cases generated": _per_database(fuzz, lambda r: f"{r['generated']:,}"),
+        "failures (any check) / server errors / network errors": _per_database(
+            fuzz, lambda r: "0 / 0 / 0" if not r["failed"] else "failed"
+        ),
+        "time": _per_database(fuzz, lambda r: f"{r['seconds']:.0f} s"),
+    }
+
+    assert {label: _row(doc, label) for label in expected} == expected, (
+        f"docs/reliability.md's tables differ from {RESULTS_DIR}"
+    )
+
+
+def test_reliability_doc_states_the_soak_actions_and_fuzz_budget_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    doc = " ".join((ROOT / "docs/reliability.md").read_text(encoding="utf-8").split())
+    actions = results["soak"]["sqlite"]["actions"]
+    examples = results["fuzz"]["parameters"]["examples"]
+
+    assert (
+        f"{actions['chat']} chats, {actions['stream']} streams, {actions['drop']} dropped and"
+        f" rejoined, {actions['cancel']} cancels, {actions['list']} listings,"
+        f" {actions['delete']} deletes"
+    ) in doc
+    assert f"`python -m bench fuzz` ({examples} examples per operation" in doc
