@@ -11,6 +11,7 @@ import pytest
 from bench import charts, readme, report
 from bench.results import load_all
 
+from graphchat.api import ui
 from graphchat.app import create_app
 from graphchat.cli.config import render_env_example, render_markdown, settings_reference
 from graphchat.settings import Settings, group_fields
@@ -108,14 +109,39 @@ def _shape(path: str) -> str:
     return re.sub(r"\{[^}]*\}", "{}", path.rstrip("/") or "/")
 
 
-def test_routes_named_in_the_readme_exist() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`)\"',;?]*)", readme))
+def _served() -> set[tuple[str, str]]:
+    """Every route of the schema, and the web UI's page and assets, which it leaves out."""
     served = {(method, _shape(path)) for method, path in _routes()}
+    served |= {(method, _shape(r.path)) for r in ui.router.routes for method in r.methods}
+    return served | {("GET", "/ui")}  # the static assets, mounted under /ui/
 
-    missing = sorted(f"{m} {p}" for m, p in named if (m, _shape(p)) not in served)
 
-    assert missing == [], f"README.md names routes the app does not serve: {missing}"
+def _named(text: str) -> set[tuple[str, str]]:
+    """`METHOD /path` in a guide; `…/regenerate|edit` names two routes."""
+    found = re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`)\"',;?]*)", text)
+    return {
+        (method, f"{path.rsplit('/', 1)[0]}/{last}")
+        for method, path in found
+        for last in path.rsplit("/", 1)[1].split("|")
+    }
+
+
+def _is_served(method: str, path: str, served: set[tuple[str, str]]) -> bool:
+    """`/threads/…` stands for any route under `/threads/`."""
+    if path.endswith("…"):
+        prefix = _shape(path.removesuffix("…")) + "/"
+        return any(m == method and (p + "/").startswith(prefix) for m, p in served)
+    return (method, _shape(path)) in served
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_routes_named_in_the_guides_exist(doc: str) -> None:
+    named = _named((ROOT / doc).read_text(encoding="utf-8"))
+    served = _served()
+
+    missing = sorted(f"{m} {p}" for m, p in named if not _is_served(m, p, served))
+
+    assert missing == [], f"{doc} names routes the app does not serve: {missing}"
 
 
 BENCH_STALE = "is stale: run `python -m bench report` and commit the result"
