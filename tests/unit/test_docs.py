@@ -104,6 +104,50 @@ def test_variables_named_in_the_guides_exist(doc: str) -> None:
     assert named - known == set()
 
 
+# How the guides state a setting's default: `VAR` (default 10 s), `VAR` (1 MiB by default),
+# `VAR=json` (default; …), `VAR=off|on`, default `off`, `VAR` rounds (default 4).
+DEFAULT_CLAIMS = [
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)`(?: \w+)? \(default ([^;),]+)"),
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)` \(([^;),]+) by default\)"),
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)=([^`|]+)` \(default[;)]"),
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)=[^`]*`, default ([^;),]+)"),
+]
+UNITS = {"s": 1, "KiB": 2**10, "MiB": 2**20}
+
+
+def _value(stated: str) -> str:
+    """A default as the settings reference prints it: `1 MiB` → 1048576, `10 s` → 10.0."""
+    stated = stated.strip("` ")
+    if stated == "none":
+        return ""
+    number, _, unit = stated.partition(" ")
+    if unit in UNITS and re.fullmatch(r"\d+(\.\d+)?", number):
+        return str(float(number) * UNITS[unit])
+    return stated
+
+
+def _same(stated: str, default: str) -> bool:
+    try:
+        return float(stated) == float(default)
+    except ValueError:
+        return stated == default
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_defaults_stated_in_the_guides_are_the_settings_defaults(doc: str) -> None:
+    text = " ".join((ROOT / doc).read_text(encoding="utf-8").split())
+    defaults = {setting.variable: setting.default or "" for setting in settings_reference()}
+    claims = {(var, stated) for claim in DEFAULT_CLAIMS for var, stated in claim.findall(text)}
+
+    wrong = sorted(
+        f"{var}: says {stated!r}, is {defaults[var]!r}"
+        for var, stated in claims
+        if var in defaults and not _same(_value(stated), defaults[var])
+    )
+
+    assert wrong == [], f"{doc} states defaults the settings do not have: {wrong}"
+
+
 def _shape(path: str) -> str:
     """`/threads/{id}/runs` and `/threads/{thread_id}/runs` are the same route."""
     return re.sub(r"\{[^}]*\}", "{}", path.rstrip("/") or "/")
