@@ -77,7 +77,10 @@ def summary(results: Results, verdicts: Verdicts) -> str:
         body += ". The machine is shared: read the load.\n\n" + _targets(results, verdicts)
     if "embedded" in results:
         body += _embedded(results["embedded"])
-    body += "\n![Throughput vs clients](docs/img/throughput-vs-clients.svg)\n"
+    if "turn" in results:
+        measured = _conditions(results["turn"], "`python -m bench turn`")
+        body += f"\nThroughput against clients, {measured}"
+        body += ":\n\n![Throughput vs clients](docs/img/throughput-vs-clients.svg)\n"
     body += "\nCharts, every benchmark's tables and where the time goes:"
     body += " [docs/performance.md](docs/performance.md).\n"
     return f"{BEGIN}\n{body}{END}"

@@ -67,3 +67,13 @@ def test_only_the_text_between_the_markers_is_rewritten() -> None:
 def test_a_readme_without_the_markers_is_refused() -> None:
     with pytest.raises(ValueError, match="markers"):
         readme.replace("# Title\n", RESULTS, VERDICTS)
+
+
+def test_the_throughput_chart_is_shown_with_the_date_of_its_own_run() -> None:
+    turn = {"machine": MACHINE | {"date": "2025-12-31 23:00 UTC"}}
+
+    text = readme.summary(RESULTS | {"turn": turn}, VERDICTS)
+
+    assert "Throughput against clients, `python -m bench turn` on 2025-12-31 23:00 UTC" in text
+    assert "![Throughput vs clients](docs/img/throughput-vs-clients.svg)" in text
+    assert "throughput-vs-clients.svg" not in readme.summary(RESULTS, VERDICTS)
