@@ -160,12 +160,14 @@ def _profile(results: Results, profile: str | None) -> tuple[str, int, dict[str,
 
 
 def _measured_cpu(results: Results) -> str:
+    """What the profile leaves out, and the whole server's CPU per turn without the profiler."""
+    scope = "event-loop thread only (SQLite's worker thread not counted)"
     levels = results.get("turn", {}).get("sqlite", {}).get("levels", [])
     level = next((lv for lv in levels if lv["concurrency"] == 1), None)
     if level is None or "server_cpu_ms_per_turn" not in level["graphchat"]:
-        return "server CPU per turn without the profiler: not measured"
-    cpu = level["graphchat"]["server_cpu_ms_per_turn"]
-    return f"unprofiled: {number(cpu)} ms of server CPU per turn (turn.json, SQLite, 1 client)"
+        return f"{scope} · unprofiled server CPU per turn: not measured"
+    cpu = number(level["graphchat"]["server_cpu_ms_per_turn"])
+    return f"{scope} · unprofiled: {cpu} ms server CPU per turn (turn.json, 1 client)"
 
 
 def cpu_by_layer(results: Results, profile: str | None) -> str:

@@ -136,7 +136,7 @@ def test_cpu_by_layer_has_a_bar_per_layer_with_its_time_and_share() -> None:
         "4.5 ms · 45%",  # built-ins: not attributed to a layer
     ]
     assert "300 turns" in _texts(root, "x-label")[0]
-    assert "12.75 ms of server CPU per turn" in _texts(root, "note")[0]
+    assert "unprofiled: 12.75 ms server CPU per turn" in _texts(root, "note")[0]
 
 
 def test_a_recorded_profile_is_preferred_to_the_text_report_and_names_its_machine() -> None:
