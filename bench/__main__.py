@@ -1,4 +1,4 @@
-"""`python -m bench <name> [options]`, `python -m bench all`, `python -m bench report`."""
+"""`python -m bench <name> [options]`, `python -m bench all`, `python -m bench report|charts`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from types import ModuleType
 
 from bench import (
+    charts,
     databases,
     embedded,
     fuzz,
@@ -23,7 +24,7 @@ from bench import (
     targets,
     turn,
 )
-from bench.results import save
+from bench.results import load_all, save
 
 BENCHMARKS: dict[str, ModuleType] = {
     "turn": turn,
@@ -48,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         module.add_arguments(sub)
     every = commands.add_parser("all", help="every benchmark with its default parameters")
     every.add_argument("--databases", nargs="+", default=list(databases.KINDS))
-    commands.add_parser("report", help="regenerate docs/performance.md from bench/results/")
+    commands.add_parser(
+        "report", help="regenerate docs/performance.md, its charts and README's summary"
+    )
+    commands.add_parser("charts", help="redraw docs/img/*.svg from bench/results/")
     return parser
 
 
@@ -74,10 +78,14 @@ def main(argv: list[str] | None = None) -> None:
             if module is targets:
                 defaults.from_results = True
             _run_one(name, defaults)
+    elif args.command == "charts":
+        for path in charts.write(load_all()):
+            print(f"chart: {path}")
+        return
     elif args.command != "report":
         _run_one(args.command, args)
-    report.write()
-    print(f"summary: {report.OUTPUT}")
+    for path in report.write():
+        print(f"written: {path}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`docs/performance.md`, regenerated from `bench/results/*.json` (`python -m bench report`).
+"""`docs/performance.md`, regenerated from `bench/results/*.json` (`python -m bench report`),
+with its charts (`bench/charts.py`) and the README's summary (`bench/readme.py`).
 
 Hand-written analysis (profiles, causes of missed targets) lives in `bench/analysis.md` and is
 copied in verbatim, so regenerating the numbers never loses it.
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bench import charts, readme
 from bench.results import load_all
 from bench.targets import evaluate
 
@@ -100,11 +102,11 @@ def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
     return f"missed by {abs(value - target):,.2f} ({value / target:,.2f}× the target)"
 
 
-def _verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The last `python -m bench targets` run's verdicts, else judged from the other results."""
     if "targets" in results:
-        verdicts: dict[str, list[dict[str, Any]]] = results["targets"]["verdicts"]
-        return verdicts
+        judged: dict[str, list[dict[str, Any]]] = results["targets"]["verdicts"]
+        return judged
     return evaluate(results, list(KINDS))
 
 
@@ -120,7 +122,7 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
             row.get("context"),
             row["verdict"],
         )
-        for kind, kind_rows in _verdicts(results).items()
+        for kind, kind_rows in verdicts(results).items()
         for row in kind_rows
     ]
     header = ("target", "database", "limit", "measured", "backend alone", "scale / note", "verdict")
@@ -131,6 +133,12 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
         intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end);"
         intro += " the sections below come from each benchmark's own last run.\n\n"
     return intro + _table(header, rows)
+
+
+def _pictures() -> str:
+    out = "## At a glance\n\nDrawn from the result files named under each title"
+    out += " (`python -m bench charts`, SVG in `docs/img/`).\n\n"
+    return out + "\n".join(f"![{title}](img/{name})\n" for name, title in charts.CHARTS)
 
 
 def _turn(result: dict[str, Any]) -> str:
@@ -268,30 +276,37 @@ def _history(result: dict[str, Any]) -> str:
     return out + _table(header, rows)
 
 
-def _listing(result: dict[str, Any]) -> str:
-    params = result["parameters"]
+def _per_case(result: dict[str, Any], key: str, first: str) -> str:
+    """The seeding time, then p50 and p99 per database of each `result[kind][key][name]`."""
     kinds = _kinds(result)
-    names = list(result[kinds[0]]["pages"]) if kinds else []
+    names = list(result[kinds[0]][key]) if kinds else []
     rows = [
-        (
-            name,
-            *[
-                v
-                for kind in kinds
-                for v in (
-                    result[kind]["pages"][name]["p50_ms"],
-                    result[kind]["pages"][name]["p99_ms"],
-                )
-            ],
-        )
+        (name, *[result[kind][key][name][p] for kind in kinds for p in ("p50_ms", "p99_ms")])
         for name in names
     ]
-    header = ["page"] + [f"{kind} {p}" for kind in kinds for p in ("p50 ms", "p99 ms")]
+    header = [first] + [f"{kind} {p}" for kind in kinds for p in ("p50 ms", "p99 ms")]
+    seeding = ", ".join(f"{result[kind]['seed_seconds']:.0f} s on {kind}" for kind in kinds)
+    return f" Seeding took {seeding}.\n\n" + _table(header, rows)
+
+
+def _listing(result: dict[str, Any]) -> str:
+    params = result["parameters"]
     out = f"## 4. Listing at scale\n\n{params['threads']:,} threads and {params['messages']:,}"
     out += f" messages (one thread of {params['big']:,}), pages of {params['limit']},"
-    out += f" {params['requests']} requests each, one at a time. Seeding took "
-    out += ", ".join(f"{result[kind]['seed_seconds']:.0f} s on {kind}" for kind in kinds) + ".\n\n"
-    return out + _table(header, rows)
+    out += f" {params['requests']} requests each, one at a time."
+    return out + _per_case(result, "pages", "page")
+
+
+def _search(result: dict[str, Any]) -> str:
+    params = result["parameters"]
+    out = "## 6. Full-text search\n\n`GET /search` over"
+    out += (
+        f" {params['messages']:,} messages in {params['threads']:,} threads (12 words each, drawn"
+    )
+    out += " from a Zipf-distributed vocabulary: a word's rank is its frequency order), pages of"
+    out += f" {params['limit']}, {params['requests']} requests per query, one at a time; target"
+    out += " p99 < 50 ms for every query (issue 18)."
+    return out + _per_case(result, "queries", "query")
 
 
 def _embedded(result: dict[str, Any]) -> str:
@@ -341,11 +356,12 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "history": _history,
     "listing": _listing,
     "embedded": _embedded,
+    "search": _search,
 }
 
 
 def render(results: dict[str, dict[str, Any]]) -> str:
-    parts = [INTRO]
+    parts = [INTRO, _pictures()]
     if results:
         parts += [_machine(results), _targets(results)]
     parts += [SECTIONS[name](results[name]) for name in SECTIONS if name in results]
@@ -354,6 +370,8 @@ def render(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def write() -> Path:
-    OUTPUT.write_text(render(load_all()))
-    return OUTPUT
+def write() -> list[Path]:
+    """docs/performance.md, its charts and the README's summary, from the results on disk."""
+    results = load_all()
+    OUTPUT.write_text(render(results))
+    return [OUTPUT, *charts.write(results), readme.write(results, verdicts(results))]

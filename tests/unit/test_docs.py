@@ -1,12 +1,17 @@
-"""The generated documents match the settings class; the API reference names every route."""
+"""The generated documents match their sources (the settings class, the benchmark results); the
+API reference names every route."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bench import charts, readme, report
+from bench.results import load_all
 
+from graphchat.api import ui
 from graphchat.app import create_app
 from graphchat.cli.config import render_env_example, render_markdown, settings_reference
 from graphchat.settings import Settings, group_fields
@@ -99,16 +104,182 @@ def test_variables_named_in_the_guides_exist(doc: str) -> None:
     assert named - known == set()
 
 
+# How the guides state a setting's default: `VAR` (default 10 s), `VAR` (1 MiB by default),
+# `VAR=json` (default; …), `VAR=off|on`, default `off`, `VAR` rounds (default 4).
+DEFAULT_CLAIMS = [
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)`(?: \w+)? \(default ([^;),]+)"),
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)` \(([^;),]+) by default\)"),
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)=([^`|]+)` \(default[;)]"),
+    re.compile(r"`(GRAPHCHAT_[A-Z0-9_]+)=[^`]*`, default ([^;),]+)"),
+]
+UNITS = {"s": 1, "KiB": 2**10, "MiB": 2**20}
+
+
+def _value(stated: str) -> str:
+    """A default as the settings reference prints it: `1 MiB` → 1048576, `10 s` → 10.0."""
+    stated = stated.strip("` ")
+    if stated == "none":
+        return ""
+    number, _, unit = stated.partition(" ")
+    if unit in UNITS and re.fullmatch(r"\d+(\.\d+)?", number):
+        return str(float(number) * UNITS[unit])
+    return stated
+
+
+def _same(stated: str, default: str) -> bool:
+    try:
+        return float(stated) == float(default)
+    except ValueError:
+        return stated == default
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_defaults_stated_in_the_guides_are_the_settings_defaults(doc: str) -> None:
+    text = " ".join((ROOT / doc).read_text(encoding="utf-8").split())
+    defaults = {setting.variable: setting.default or "" for setting in settings_reference()}
+    claims = {(var, stated) for claim in DEFAULT_CLAIMS for var, stated in claim.findall(text)}
+
+    wrong = sorted(
+        f"{var}: says {stated!r}, is {defaults[var]!r}"
+        for var, stated in claims
+        if var in defaults and not _same(_value(stated), defaults[var])
+    )
+
+    assert wrong == [], f"{doc} states defaults the settings do not have: {wrong}"
+
+
 def _shape(path: str) -> str:
     """`/threads/{id}/runs` and `/threads/{thread_id}/runs` are the same route."""
     return re.sub(r"\{[^}]*\}", "{}", path.rstrip("/") or "/")
 
 
-def test_routes_named_in_the_readme_exist() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`)\"',;?]*)", readme))
+def _served() -> set[tuple[str, str]]:
+    """Every route of the schema, and the web UI's page and assets, which it leaves out."""
     served = {(method, _shape(path)) for method, path in _routes()}
+    served |= {(method, _shape(r.path)) for r in ui.router.routes for method in r.methods}
+    return served | {("GET", "/ui")}  # the static assets, mounted under /ui/
 
-    missing = sorted(f"{m} {p}" for m, p in named if (m, _shape(p)) not in served)
 
-    assert missing == [], f"README.md names routes the app does not serve: {missing}"
+def _named(text: str) -> set[tuple[str, str]]:
+    """`METHOD /path` in a guide; `…/regenerate|edit` names two routes."""
+    found = re.findall(r"\b(GET|POST|PUT|PATCH|DELETE) (/[^\s`)\"',;?]*)", text)
+    return {
+        (method, f"{path.rsplit('/', 1)[0]}/{last}")
+        for method, path in found
+        for last in path.rsplit("/", 1)[1].split("|")
+    }
+
+
+def _is_served(method: str, path: str, served: set[tuple[str, str]]) -> bool:
+    """`/threads/…` stands for any route under `/threads/`."""
+    if path.endswith("…"):
+        prefix = _shape(path.removesuffix("…")) + "/"
+        return any(m == method and (p + "/").startswith(prefix) for m, p in served)
+    return (method, _shape(path)) in served
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_routes_named_in_the_guides_exist(doc: str) -> None:
+    named = _named((ROOT / doc).read_text(encoding="utf-8"))
+    served = _served()
+
+    missing = sorted(f"{m} {p}" for m, p in named if not _is_served(m, p, served))
+
+    assert missing == [], f"{doc} names routes the app does not serve: {missing}"
+
+
+BENCH_STALE = "is stale: run `python -m bench report` and commit the result"
+RESULTS_DIR = "bench/results/: quote the numbers of the committed results"
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict[str, Any]]:
+    return load_all()
+
+
+def test_performance_doc_states_the_numbers_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    actual = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
+
+    assert actual == report.render(results), f"docs/performance.md {BENCH_STALE}"
+
+
+def test_performance_charts_are_drawn_from_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    drawn = charts.render(results, charts.read_profile())
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in charts.IMAGES.glob("*.svg")}
+
+    assert on_disk == drawn, f"docs/img/*.svg {BENCH_STALE}"
+
+
+def test_readme_performance_summary_states_the_numbers_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    actual = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert actual == readme.replace(actual, results, report.verdicts(results)), (
+        f"README.md's performance summary {BENCH_STALE}"
+    )
+
+
+def _row(doc: str, label: str) -> list[str]:
+    """The cells after the label of a Markdown table row `| label | … |`."""
+    line = next((line for line in doc.splitlines() if line.startswith(f"| {label} |")), "")
+    return [cell.strip() for cell in line.strip().strip("|").split("|")][1:]
+
+
+def _per_database(result: dict[str, Any], cell: Any) -> list[str]:
+    return [cell(result[kind]) for kind in ("sqlite", "postgres")]
+
+
+def test_reliability_doc_states_the_soak_and_fuzz_numbers_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    doc = (ROOT / "docs/reliability.md").read_text(encoding="utf-8")
+    soak, fuzz = results["soak"], results["fuzz"]
+    memory = "{rss_idle_mb:.0f} → {rss_after_load_mb:.0f} → {rss_after_rest_mb:.0f} MB"
+    expected = {
+        "requests (all answered)": _per_database(soak, lambda r: f"{r['requests']:,}"),
+        "5xx / unanswered": _per_database(
+            soak, lambda r: f"{r['server_errors']} / {r['unanswered']}"
+        ),
+        "requests per second": _per_database(soak, lambda r: str(r["requests_per_second"])),
+        "accepted turns (checked: not in a deleted thread)": _per_database(
+            soak, lambda r: f"{r['accepted_turns']:,} ({r['checked_turns']:,})"
+        ),
+        "user message or reply not exactly once": _per_database(
+            soak, lambda r: str(r["user_message_not_once"] + r["reply_not_once"])
+        ),
+        "runs left `running` (settled after)": _per_database(
+            soak, lambda r: f"{r['runs_left_running']} ({r['settle_s']} s)"
+        ),
+        "server memory: idle → after load → after 10 s rest": _per_database(
+            soak, lambda r: memory.format(**r)
+        ),
+        "cases generated": _per_database(fuzz, lambda r: f"{r['generated']:,}"),
+        "failures (any check) / server errors / network errors": _per_database(
+            fuzz, lambda r: "0 / 0 / 0" if not r["failed"] else "failed"
+        ),
+        "time": _per_database(fuzz, lambda r: f"{r['seconds']:.0f} s"),
+    }
+
+    assert {label: _row(doc, label) for label in expected} == expected, (
+        f"docs/reliability.md's tables differ from {RESULTS_DIR}"
+    )
+
+
+def test_reliability_doc_states_the_soak_actions_and_fuzz_budget_of_the_committed_results(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    doc = " ".join((ROOT / "docs/reliability.md").read_text(encoding="utf-8").split())
+    actions = results["soak"]["sqlite"]["actions"]
+    examples = results["fuzz"]["parameters"]["examples"]
+
+    assert (
+        f"{actions['chat']} chats, {actions['stream']} streams, {actions['drop']} dropped and"
+        f" rejoined, {actions['cancel']} cancels, {actions['list']} listings,"
+        f" {actions['delete']} deletes"
+    ) in doc
+    assert f"`python -m bench fuzz` ({examples} examples per operation" in doc
