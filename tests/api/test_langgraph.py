@@ -229,6 +229,30 @@ def test_a_run_from_an_older_checkpoint_forks_a_branch(
     assert (status, error["code"]) == (404, "checkpoint_not_found")
 
 
+def test_the_first_message_is_edited_from_the_checkpoint_before_it(
+    sdk: SyncLangGraphClient, api: httpx.Client, ollama: FakeOllama
+) -> None:
+    thread_id = sdk.threads.create()["thread_id"]
+    for text in ("one", "two"):
+        sdk.runs.wait(thread_id, "agent", input=_say(text))
+    # agent-chat-ui edits a message from its first state's parent checkpoint: for the first
+    # message that is the empty thread before it, which must exist to fork from.
+    root = sdk.threads.get_history(thread_id)[-1]["parent_checkpoint"]
+    assert root is not None
+
+    edited = sdk.runs.wait(thread_id, "agent", input=_say("uno"), checkpoint=root)
+
+    assert [m["content"] for m in edited["messages"]] == ["uno", "You said: uno"]
+    assert [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]] == ["uno"]
+    shown = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    assert [m["content"] for m in shown] == ["uno", "You said: uno"]
+    assert shown[0]["sibling_count"] == 2  # "one" and its answers stay on their branch
+    assert sdk.threads.get_history(thread_id)[-1]["parent_checkpoint"] == root
+    # Answering again needs a message to answer: there is none before the first.
+    status, error = _status(lambda: sdk.runs.wait(thread_id, "agent", input=None, checkpoint=root))
+    assert (status, error["code"]) == (422, "validation_error")
+
+
 def test_thread_create_if_exists(sdk: SyncLangGraphClient) -> None:
     made = sdk.threads.create(thread_id="lg-fixed", metadata={"a": 1})
     again = sdk.threads.create(thread_id="lg-fixed", if_exists="do_nothing")

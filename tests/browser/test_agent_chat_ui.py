@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -78,6 +79,56 @@ def _send(page: Page, text: str) -> None:
     box.press("Enter")
 
 
+def _send_and_settle(page: Page, text: str) -> None:
+    """Sends `text`, then waits until agent-chat-ui has read the thread's history again after
+    the run: its edit and regenerate buttons take their checkpoints from that history."""
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/history")
+    ) as history:
+        _send(page, text)
+    assert history.value.ok
+
+
+def _thread_id(page: Page) -> str:
+    page.wait_for_url("**threadId=*")
+    return page.url.split("threadId=")[1].split("&")[0]
+
+
+def _current_branch(server: LiveServer, thread_id: str) -> list[dict[str, Any]]:
+    """The thread's current branch, read through graphchat's native API."""
+    with server.client() as api:
+        found: list[dict[str, Any]] = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    return found
+
+
+def _switch(server: LiveServer, thread_id: str, message_id: str) -> list[dict[str, Any]]:
+    """Makes the branch through `message_id` current (native API); returns it."""
+    with server.client() as api:
+        api.put(f"/threads/{thread_id}/leaf", json={"message_id": message_id}).raise_for_status()
+    return _current_branch(server, thread_id)
+
+
+def _unchanged(message: dict[str, Any]) -> dict[str, Any]:
+    """A stored message without its sibling fields (which grow as branches are added)."""
+    return {k: v for k, v in message.items() if not k.startswith("sibling")}
+
+
+def _run_sent_by(page: Page, action: Callable[[], None]) -> dict[str, Any]:
+    """The body of the run agent-chat-ui starts on `action` (not its CORS preflight)."""
+    with page.expect_request(
+        lambda r: r.method == "POST" and r.url.endswith("/runs/stream")
+    ) as run:
+        action()
+    body = run.value.post_data_json
+    assert isinstance(body, dict)
+    return body
+
+
+def _checkpoint(seq: int) -> str:
+    """graphchat's checkpoint id for the state ending at message `seq` (0: before the first)."""
+    return str(seq).zfill(20)
+
+
 def test_a_message_streams_and_the_thread_survives_a_reload(
     chat_page: Page, ollama: FakeOllama, ui_server: LiveServer, acu_url: str
 ) -> None:
@@ -87,8 +138,7 @@ def test_a_message_streams_and_the_thread_survives_a_reload(
 
     expect(chat_page.get_by_text("Hello from graphchat")).to_be_visible()
     expect(chat_page.get_by_text("hi there").first).to_be_visible()
-    chat_page.wait_for_url("**threadId=*")
-    thread_id = chat_page.url.split("threadId=")[1].split("&")[0]
+    thread_id = _thread_id(chat_page)
     calls: list[str] = chat_page.calls  # type: ignore[attr-defined]
     assert f"POST /threads/{thread_id}/runs/stream" in calls
     calls.clear()
@@ -116,7 +166,7 @@ def test_the_stop_button_ends_the_stream(
     expect(chat_page.get_by_role("button", name="Cancel")).to_be_hidden()
     expect(chat_page.get_by_text("w39", exact=False)).to_have_count(0)
     # agent-chat-ui only stops listening (`on_disconnect: continue`): the run ends and is stored.
-    thread_id = chat_page.url.split("threadId=")[1].split("&")[0]
+    thread_id = _thread_id(chat_page)
 
     def stored() -> list[str]:
         with ui_server.client() as api:
@@ -148,7 +198,7 @@ def test_the_approval_card_resumes_a_paused_call_and_the_reply_streams(
     approve.click()
 
     expect(chat_page.get_by_text("It is fifty-one.")).to_be_visible()
-    thread_id = chat_page.url.split("threadId=")[1].split("&")[0]
+    thread_id = _thread_id(chat_page)
     calls: list[str] = chat_page.calls  # type: ignore[attr-defined]
     assert calls.count(f"POST /threads/{thread_id}/runs/stream") == 2
     with ui_server.client() as api:
@@ -159,4 +209,99 @@ def test_the_approval_card_resumes_a_paused_call_and_the_reply_streams(
     assert [(m["role"], m["content"]) for m in stored[2:]] == [
         ("tool", "51"),
         ("assistant", "It is fifty-one."),
+    ]
+
+
+def test_its_regenerate_button_answers_again_beside_the_old_reply(
+    chat_page: Page, ollama: FakeOllama, ui_server: LiveServer
+) -> None:
+    ollama.queue(Reply(tokens=["First ", "answer"]), Reply(tokens=["Second ", "answer"]))
+    _send_and_settle(chat_page, "a question")
+    expect(chat_page.get_by_text("First answer")).to_be_visible()
+    thread_id = _thread_id(chat_page)
+    question, first = _current_branch(ui_server, thread_id)
+
+    chat_page.get_by_text("First answer").hover()
+    run = _run_sent_by(chat_page, chat_page.get_by_role("button", name="Refresh").click)
+
+    expect(chat_page.get_by_text("Second answer")).to_be_visible()
+    expect(chat_page.get_by_text("First answer")).to_have_count(0)
+    # What the button sends: no input, from the state after the question.
+    assert run.get("input") is None
+    assert run["checkpoint"]["checkpoint_id"] == _checkpoint(question["seq"])
+    assert [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]] == ["a question"]
+    shown = _current_branch(ui_server, thread_id)
+    assert [m["content"] for m in shown] == ["a question", "Second answer"]
+    assert shown[1]["siblings"] == [first["id"], shown[1]["id"]]
+    assert shown[1]["parent_id"] == first["parent_id"] == question["id"]
+    # The first reply is kept as it was, on its own branch.
+    old = _switch(ui_server, thread_id, first["id"])
+    assert [_unchanged(m) for m in old] == [_unchanged(question), _unchanged(first)]
+
+
+@pytest.mark.parametrize(
+    ("edited", "context"),
+    [(0, ["uno"]), (1, ["one", "You said: one", "deux"])],
+    ids=["first-message", "later-message"],
+)
+def test_its_edit_control_sends_the_new_text_on_a_new_branch(
+    chat_page: Page, ollama: FakeOllama, ui_server: LiveServer, edited: int, context: list[str]
+) -> None:
+    _send_and_settle(chat_page, "one")
+    expect(chat_page.get_by_text("You said: one")).to_be_visible()
+    _send_and_settle(chat_page, "two")
+    expect(chat_page.get_by_text("You said: two")).to_be_visible()
+    thread_id = _thread_id(chat_page)
+    before = _current_branch(ui_server, thread_id)
+    original = before[2 * edited]
+
+    chat_page.get_by_text(original["content"], exact=True).hover()
+    chat_page.get_by_role("button", name="Edit").nth(edited).click()
+    box = chat_page.get_by_role("textbox").first
+    expect(box).to_have_value(original["content"])
+    box.fill(context[-1])
+    run = _run_sent_by(chat_page, chat_page.get_by_role("button", name="Submit").click)
+
+    expect(chat_page.get_by_text(f"You said: {context[-1]}")).to_be_visible()
+    expect(chat_page.get_by_text("You said: two")).to_have_count(0)
+    # What the control sends: the new text, from the state before the edited message.
+    assert [m["content"] for m in run["input"]["messages"]] == [context[-1]]
+    before_it = before[2 * edited - 1]["seq"] if edited else 0
+    assert run["checkpoint"]["checkpoint_id"] == _checkpoint(before_it)
+    # The model reads the edited text after what came before the edited message, nothing else.
+    assert [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]] == context
+    shown = _current_branch(ui_server, thread_id)
+    assert [m["content"] for m in shown] == [*context, f"You said: {context[-1]}"]
+    assert shown[2 * edited]["siblings"] == [original["id"], shown[2 * edited]["id"]]
+    # The old branch is still stored, message for message.
+    old = _switch(ui_server, thread_id, original["id"])
+    assert [_unchanged(m) for m in old] == [_unchanged(m) for m in before]
+
+
+def test_a_reload_shows_the_threads_current_branch(
+    chat_page: Page, ollama: FakeOllama, ui_server: LiveServer, acu_url: str
+) -> None:
+    ollama.queue(Reply(tokens=["Old ", "reply"]), Reply(tokens=["New ", "reply"]))
+    with ui_server.client() as api:
+        made = api.post("/chat", json={"message": "a question"}).json()
+        thread_id, old_reply = made["thread_id"], made["messages"][-1]["id"]
+        regenerate = f"/threads/{thread_id}/messages/{old_reply}/regenerate"
+        api.post(regenerate, json={}).raise_for_status()
+
+    chat_page.goto(_ui(acu_url, ui_server, f"&threadId={thread_id}"))
+    expect(chat_page.get_by_text("New reply")).to_be_visible()
+    expect(chat_page.get_by_text("Old reply")).to_have_count(0)
+    _switch(ui_server, thread_id, old_reply)
+    chat_page.reload()
+    expect(chat_page.get_by_text("Old reply")).to_be_visible()
+    expect(chat_page.get_by_text("New reply")).to_have_count(0)
+
+    # A message sent now continues the branch shown.
+    _send(chat_page, "and then?")
+    expect(chat_page.get_by_text("You said: and then?")).to_be_visible()
+    sent = [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]]
+    assert sent == ["a question", "Old reply", "and then?"]
+    assert [m["content"] for m in _current_branch(ui_server, thread_id)] == [
+        *sent,
+        "You said: and then?",
     ]

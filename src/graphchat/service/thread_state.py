@@ -2,8 +2,10 @@
 
 A checkpoint is a position in the log: the sequence number of its last message. Each turn has
 two: after the caller's messages (`input`) and after the run's reply (`loop`). Ids are the
-zero-padded sequence number, so they sort as strings in the order they were made. Values are
-bounded: a state carries at most the last `values_max` messages before its checkpoint.
+zero-padded sequence number, so they sort as strings in the order they were made; sequence
+numbers start at 1, and 0 is the empty thread before its first message, the first state's
+parent. Values are bounded: a state carries at most the last `values_max` messages before its
+checkpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from graphchat.store.thread_search import FoundThread, ThreadQuery
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 _CHECKPOINT_DIGITS = 20
 VALUES_MAX_MESSAGES = 200  # the most messages a state (or a `values` event) carries
+ROOT_SEQ = 0  # the checkpoint before a thread's first message (LangGraph's first `input` state)
 
 
 def checkpoint_id(seq: int) -> str:
@@ -73,8 +76,10 @@ def _is_boundary(messages: list[Message], index: int) -> bool:
 
 
 def states_of(messages: list[Message], values_max: int) -> list[State]:
-    """The checkpoints within `messages` (a contiguous piece of the log), oldest first."""
+    """The checkpoints within `messages` (a contiguous piece of a branch), oldest first."""
     states: list[State] = []
+    # A piece starting at the branch's first message has the empty thread as its first parent.
+    first_parent = ROOT_SEQ if messages and messages[0].parent_id is None else None
     for index, message in enumerate(messages):
         if not _is_boundary(messages, index):
             continue
@@ -82,7 +87,7 @@ def states_of(messages: list[Message], values_max: int) -> list[State]:
             State(
                 messages=messages[max(0, index + 1 - values_max) : index + 1],
                 seq=message.seq,
-                parent_seq=states[-1].seq if states else None,
+                parent_seq=states[-1].seq if states else first_parent,
                 source="input" if message.role == "user" else "loop",
                 step=len(states),
                 created_at=message.created_at,
@@ -139,7 +144,8 @@ class ThreadStateService:
     ) -> BranchPoint | None:
         """Where a run from `checkpoint` starts: None at the thread's latest checkpoint (the
         run continues the branch) unless `always`, else a new branch after that checkpoint's
-        last message — LangGraph's fork, which agent-chat-ui's edit and regenerate send."""
+        last message (before the first one for `ROOT_SEQ`) — LangGraph's fork, which
+        agent-chat-ui's edit and regenerate send."""
         if checkpoint is None:
             return None
         seq = parse_checkpoint_id(checkpoint)
@@ -149,8 +155,10 @@ class ThreadStateService:
         except NotFound:
             raise missing from None
         latest = await self._store.messages.recent(thread.id, 1)
-        if not always and latest and latest[-1].seq == seq:
+        if not always and (latest[-1].seq if latest else ROOT_SEQ) == seq:
             return None
+        if seq == ROOT_SEQ:
+            return BranchPoint(None)
         message = await self._store.messages.at(thread.id, seq)
         if message is None:
             raise missing

@@ -131,8 +131,10 @@ async def _request(
     elif checkpoint is not None:
         raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
     configurable = body.config.configurable
+    # Answering again needs a message to answer: not so before the thread's first message.
+    again = branch is not None and branch.parent_id is not None
     request = turn_request(
-        inputs, configurable, owner, views.settings, views.chat.tools, answer_again=bool(branch)
+        inputs, configurable, owner, views.settings, views.chat.tools, answer_again=again
     )
     strategy = body.multitask_strategy
     request = replace(
