@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Message, NewMessage, Page, Tail
+from graphchat.store.records import Message, MessageBody, NewMessage, Page, Tail
 from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
@@ -21,7 +21,7 @@ from graphchat.store.threads import utcnow
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
-_GIVEN = tuple(field.name for field in fields(NewMessage) if field.name != "id")
+_BODY = tuple(field.name for field in fields(MessageBody))
 
 
 def message_from_row(row: Row[Any]) -> Message:
@@ -43,7 +43,7 @@ def message_rows(
             run_id=run_id,
             created_at=now,
             parent_id=parent_id,
-            **{name: getattr(message, name) for name in _GIVEN},
+            **{name: getattr(message, name) for name in _BODY},
         )
         rows.append(row)
         parent_id = row.id
