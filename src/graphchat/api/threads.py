@@ -58,12 +58,7 @@ def thread_out(
     interrupts: dict[str, Any] | None = None,
 ) -> ThreadOut:
     return ThreadOut(
-        thread_id=thread.id,
-        title=thread.title,
-        model=thread.model,
-        metadata=thread.metadata,
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
+        **thread.public_fields(),
         status=status,
         values=values,
         interrupts=interrupts or {},

@@ -65,30 +65,17 @@ def archive_thread(
     """A thread and its messages (every branch) in graphchat's export format (JSON-ready)."""
     body = ArchiveThread(
         leaf_message_id=leaf_id,
-        thread_id=thread.id,
-        title=thread.title,
-        model=thread.model,
-        metadata=thread.metadata,
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
         messages=[
             ArchiveMessage.model_validate(message, from_attributes=True) for message in messages
         ],
+        **thread.public_fields(),
     )
     return body.model_dump(mode="json", exclude_none=True)
 
 
 def _from_graphchat(item: dict[str, Any], owner: str) -> tuple[Thread, list[Message]]:
     parsed = ArchiveThread.model_validate(item)
-    thread = Thread(
-        id=parsed.thread_id,
-        owner=owner,
-        title=parsed.title,
-        model=parsed.model,
-        metadata=parsed.metadata,
-        created_at=parsed.created_at,
-        updated_at=parsed.updated_at,
-    )
+    thread = Thread.from_public(owner, parsed.model_dump(exclude={"messages"}))
     messages = [
         Message(thread_id=parsed.thread_id, **m.model_dump())
         for m in sorted(parsed.messages, key=lambda m: m.seq)

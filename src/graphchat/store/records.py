@@ -57,6 +57,18 @@ class Thread:
     created_at: datetime
     updated_at: datetime
 
+    def public_fields(self) -> dict[str, Any]:
+        """What the APIs and the archive show of a thread: `id` as `thread_id`, no owner."""
+        return {"thread_id": self.id} | {name: getattr(self, name) for name in _THREAD_SHOWN}
+
+    @classmethod
+    def from_public(cls, owner: str, fields: dict[str, Any]) -> Thread:
+        """The thread `public_fields` showed (extra keys are ignored), owned by `owner`."""
+        return cls(id=fields["thread_id"], owner=owner, **{n: fields[n] for n in _THREAD_SHOWN})
+
+
+_THREAD_SHOWN = ("title", "model", "metadata", "created_at", "updated_at")
+
 
 @dataclass(frozen=True, slots=True)
 class MessageBody:
