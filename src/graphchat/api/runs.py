@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
 from graphchat.agent import Decision
-from graphchat.api.chat import ERROR_RESPONSES, chat_out
-from graphchat.api.deps import ChatDep, RunsDep, SettingsDep, ThreadDep, ThreadStateDep
+from graphchat.api.chat import ERROR_RESPONSES, AnswerDep
+from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep, ThreadStateDep
 from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.media import require_json
 from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
-from graphchat.api.sse import event_stream_response, parse_stream_modes, run_stream_response
+from graphchat.api.sse import event_stream_response
 from graphchat.api.threads import Limit, Offset, page_size
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
@@ -81,9 +81,6 @@ def _decisions(body: ResumeIn) -> tuple[Decision, ...]:
     )
 
 
-StreamModes = Annotated[list[str] | None, Query()]
-
-
 @router.post(
     "/{run_id}/resume",
     dependencies=[Depends(require_json)],
@@ -97,23 +94,15 @@ async def resume_run(
     thread: ThreadDep,
     run_id: str,
     body: ResumeIn,
-    chat: ChatDep,
     runs: RunsDep,
-    settings: SettingsDep,
-    stream: bool = False,
-    stream_mode: StreamModes = None,
+    answer: AnswerDep,
 ) -> ChatOut | EventSourceResponse:
     """Continue a `requires_action` run with one decision per pending call, in order.
 
     Answers like `/chat`, or with `stream=true` streams like `/stream`. 409 when the run is
     not paused; 422 when the decisions do not match its pending calls.
     """
-    run = await runs.get(thread, run_id)
-    if not stream:
-        return chat_out(await chat.complete_resume(run, _decisions(body)))
-    opened = await chat.open_resume_stream(run, _decisions(body))
-    modes = parse_stream_modes(stream_mode or ["messages", "updates"])
-    return run_stream_response(opened.run, opened.input_messages, opened.events, modes, settings)
+    return await answer.resume(await runs.get(thread, run_id), _decisions(body))
 
 
 @router.get(
