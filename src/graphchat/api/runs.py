@@ -15,7 +15,7 @@ from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.media import require_json
 from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
 from graphchat.api.sse import event_stream_response
-from graphchat.api.threads import Limit, Offset, page_size
+from graphchat.api.threads import PagingDep
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.records import Run, RunStatus
@@ -37,13 +37,11 @@ def run_out(run: Run) -> RunOut:
 async def list_runs(
     thread: ThreadDep,
     runs: RunsDep,
-    settings: SettingsDep,
-    limit: Limit = None,
-    offset: Offset = 0,
+    paging: PagingDep,
     status: RunStatus | None = None,
 ) -> list[RunOut]:
     """The thread's runs, newest first (`status` in graphchat's vocabulary)."""
-    page = await runs.page(thread, limit=page_size(limit, settings), offset=offset, status=status)
+    page = await runs.page(thread, limit=paging.size, offset=paging.offset, status=status)
     return [run_out(run) for run in page.items]
 
 

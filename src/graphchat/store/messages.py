@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Message, MessageBody, NewMessage, Page, Tail
+from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
 from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
@@ -113,30 +113,14 @@ class MessageRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def page(
-        self,
-        thread_id: str,
-        *,
-        limit: int,
-        offset: int = 0,
-        before: int | None = None,
-        after: int | None = None,
-        order: Literal["asc", "desc"] = "asc",
-    ) -> Page[Message, int]:
+    async def page(self, thread_id: str, window: MessageWindow) -> Page[Message, int]:
         """A page of the current branch by sequence number; `before`/`after` are exclusive.
 
         The cursor is the last message's sequence number: the next page's `after` (asc) or
         `before` (desc)."""
         async with transaction(self._engine) as connection:
-            rows = await branch_rows(
-                connection,
-                thread_id,
-                limit=limit,
-                offset=offset,
-                before=before,
-                after=after,
-                order=order,
-            )
+            rows = await branch_rows(connection, thread_id, window)
+        limit = window.limit
         messages = [message_from_row(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return Page(items=messages, has_more=False)

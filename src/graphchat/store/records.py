@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -156,6 +156,18 @@ class Page(Generic[T, C]):
     items: list[T]
     has_more: bool
     next_cursor: C | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageWindow:
+    """A page of a thread's current branch by sequence number: `limit` messages after skipping
+    `offset`, strictly `before`/`after` a number, oldest (`asc`) or newest (`desc`) first."""
+
+    limit: int
+    offset: int = 0
+    before: int | None = None
+    after: int | None = None
+    order: Literal["asc", "desc"] = "asc"
 
 
 @dataclass(frozen=True, slots=True)
