@@ -2,7 +2,6 @@
 
 from graphchat.agent.graph import AgentGraph, build_graph
 from graphchat.agent.state import (
-    AgentState,
     ApprovalRequest,
     ModelReply,
     RunContext,
@@ -13,7 +12,6 @@ from graphchat.agent.tools.approval import Decision
 
 __all__ = [
     "AgentGraph",
-    "AgentState",
     "ApprovalRequest",
     "Decision",
     "ModelReply",
