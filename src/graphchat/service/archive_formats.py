@@ -101,6 +101,13 @@ def _text(content: Any) -> str:
     return str(content.get("text") or "")
 
 
+def _object(item: dict[str, Any], key: str) -> dict[str, Any]:
+    value = item.get(key)
+    if not isinstance(value, dict):
+        raise ValueError(f"`{key}` is missing or not an object")
+    return value
+
+
 def _branch(nodes: dict[str, Any], leaf: Any, parent_key: str) -> list[dict[str, Any]]:
     """The path from the root to `leaf` through `parent_key` links (cycles refused)."""
     path: list[dict[str, Any]] = []
@@ -155,11 +162,8 @@ def _turn(
 
 
 def _from_chatgpt(item: dict[str, Any], owner: str) -> tuple[Thread, list[Message]]:
-    mapping = item.get("mapping")
-    if not isinstance(mapping, dict):
-        raise ValueError("`mapping` is missing or not an object")
-    now = datetime.now(UTC)
-    created = _stamp(item.get("create_time"), now)
+    mapping = _object(item, "mapping")
+    created = _stamp(item.get("create_time"), datetime.now(UTC))
     leaf = item.get("current_node")
     if leaf is None:  # no current node: the last node of the first-child chain
         leaf = next((k for k, node in mapping.items() if not node.get("children")), None)
@@ -181,11 +185,8 @@ def _from_chatgpt(item: dict[str, Any], owner: str) -> tuple[Thread, list[Messag
 
 
 def _from_openwebui(item: dict[str, Any], owner: str) -> tuple[Thread, list[Message]]:
-    chat = item.get("chat")
-    if not isinstance(chat, dict):
-        raise ValueError("`chat` is missing or not an object")
-    now = datetime.now(UTC)
-    created = _stamp(item.get("created_at"), now)
+    chat = _object(item, "chat")
+    created = _stamp(item.get("created_at"), datetime.now(UTC))
     history = chat.get("history")
     if isinstance(history, dict) and isinstance(history.get("messages"), dict):
         nodes = _branch(history["messages"], history.get("currentId"), "parentId")
