@@ -9,11 +9,11 @@ from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
+from graphchat.store.repository import Repository
 from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
@@ -109,10 +109,7 @@ def append_messages(
     return rows
 
 
-class MessageRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class MessageRepository(Repository):
     async def page(self, thread_id: str, window: MessageWindow) -> Page[Message, int]:
         """A page of the current branch by sequence number; `before`/`after` are exclusive.
 
