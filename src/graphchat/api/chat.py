@@ -169,18 +169,21 @@ def chat_out(result: RunResult) -> ChatOut:
 StreamModes = Annotated[list[str] | None, Query()]
 
 
+async def _stream_modes(
+    stream: bool = False, stream_mode: StreamModes = None
+) -> frozenset[str] | None:
+    """What to stream with `stream=true`; None to answer like `/chat`."""
+    return parse_stream_modes(stream_mode or ["messages", "updates"]) if stream else None
+
+
+_StreamModesDep = Annotated[frozenset[str] | None, Depends(_stream_modes)]
+
+
 class Answer:
     """How a route that runs a turn answers: like `/chat`, or with `stream=true` like `/stream`."""
 
-    def __init__(
-        self,
-        chat: ChatDep,
-        settings: SettingsDep,
-        stream: bool = False,
-        stream_mode: StreamModes = None,
-    ) -> None:
-        self.chat, self.settings = chat, settings
-        self.modes = parse_stream_modes(stream_mode or ["messages", "updates"]) if stream else None
+    def __init__(self, chat: ChatDep, settings: SettingsDep, modes: _StreamModesDep) -> None:
+        self.chat, self.settings, self.modes = chat, settings, modes
 
     async def turn(self, request: TurnRequest) -> ChatOut | EventSourceResponse:
         if self.modes is None:
