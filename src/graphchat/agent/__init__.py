@@ -6,7 +6,6 @@ where the graph is built (see `deferred.py`), not for the light types re-exporte
 
 from graphchat.agent.deferred import DeferredGraph
 from graphchat.agent.state import (
-    AgentState,
     ApprovalRequest,
     ModelReply,
     RunContext,
@@ -16,7 +15,6 @@ from graphchat.agent.state import (
 from graphchat.agent.tools.approval import Decision
 
 __all__ = [
-    "AgentState",
     "ApprovalRequest",
     "Decision",
     "DeferredGraph",

@@ -5,25 +5,25 @@ Regenerate and edit answer like `/chat`, or with `stream=true` stream like `/str
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from sse_starlette import EventSourceResponse
 
-from graphchat.api.chat import ERROR_RESPONSES, chat_out
-from graphchat.api.deps import BranchesDep, ChatDep, OwnerDep, SettingsDep, ThreadDep
+from graphchat.api.chat import ERROR_RESPONSES, AnswerDep
+from graphchat.api.deps import BranchesDep, OwnerDep, ThreadDep
 from graphchat.api.media import require_json
 from graphchat.api.openapi import state_dependent
 from graphchat.api.sampling import check_length, sampling_params
 from graphchat.api.schemas import ChatOut, LeafIn, LeafOut, MessageEditIn, RegenerateIn
-from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.service.chat import TurnRequest
 
 router = APIRouter(prefix="/threads", tags=["branches"], dependencies=[Depends(require_json)])
 
 
+_Route = TypeVar("_Route", bound=Callable[..., Any])
 MessageIdPath = Annotated[str, Path(min_length=1, max_length=36)]
-StreamModes = Annotated[list[str] | None, Query()]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
@@ -39,19 +39,11 @@ _STATE_DEPENDENT = state_dependent(
 
 
 class _Turn:
-    """What both branch turns need: the caller, the services, and how to answer."""
+    """What both branch turns need: the caller, the branches, and how to answer."""
 
-    def __init__(
-        self,
-        owner: OwnerDep,
-        chat: ChatDep,
-        branches: BranchesDep,
-        settings: SettingsDep,
-        stream: bool = False,
-        stream_mode: StreamModes = None,
-    ) -> None:
-        self.owner, self.chat, self.branches, self.settings = owner, chat, branches, settings
-        self.stream, self.stream_mode = stream, stream_mode
+    def __init__(self, owner: OwnerDep, branches: BranchesDep, answer: AnswerDep) -> None:
+        self.owner, self.branches, self.answer = owner, branches, answer
+        self.settings = answer.settings
 
     def base(self, body: RegenerateIn) -> TurnRequest:
         return TurnRequest(
@@ -62,25 +54,21 @@ class _Turn:
             system=body.system,
         )
 
-    async def answer(self, request: TurnRequest) -> ChatOut | EventSourceResponse:
-        if not self.stream:
-            return chat_out(await self.chat.complete(request))
-        opened = await self.chat.open_stream(request)
-        modes = parse_stream_modes(self.stream_mode or ["messages", "updates"])
-        return run_stream_response(
-            opened.run, opened.input_messages, opened.events, modes, self.settings
-        )
-
 
 TurnDep = Annotated[_Turn, Depends()]
 
 
-@router.post(
-    "/{thread_id}/messages/{message_id}/regenerate",
-    responses=_RESPONSES,
-    response_model=ChatOut,
-    openapi_extra=_STATE_DEPENDENT,
-)
+def _turn_route(action: str) -> Callable[[_Route], _Route]:
+    """`POST /threads/{thread_id}/messages/{message_id}/<action>`, answered like `/chat`."""
+    return router.post(
+        f"/{{thread_id}}/messages/{{message_id}}/{action}",
+        responses=_RESPONSES,
+        response_model=ChatOut,
+        openapi_extra=_STATE_DEPENDENT,
+    )
+
+
+@_turn_route("regenerate")
 async def regenerate(
     thread: ThreadDep, message_id: MessageIdPath, body: RegenerateIn, turn: TurnDep
 ) -> ChatOut | EventSourceResponse:
@@ -90,15 +78,10 @@ async def regenerate(
     sibling of the new one. 409 `thread_busy` while a run answers on the thread.
     """
     request = await turn.branches.regenerate(turn.base(body), thread.id, message_id)
-    return await turn.answer(request)
+    return await turn.answer.turn(request)
 
 
-@router.post(
-    "/{thread_id}/messages/{message_id}/edit",
-    responses=_RESPONSES,
-    response_model=ChatOut,
-    openapi_extra=_STATE_DEPENDENT,
-)
+@_turn_route("edit")
 async def edit(
     thread: ThreadDep, message_id: MessageIdPath, body: MessageEditIn, turn: TurnDep
 ) -> ChatOut | EventSourceResponse:
@@ -108,7 +91,7 @@ async def edit(
     """
     content = check_length(body.content, "content", turn.settings)
     request = await turn.branches.edit(turn.base(body), thread.id, message_id, content)
-    return await turn.answer(request)
+    return await turn.answer.turn(request)
 
 
 @router.put(

@@ -7,10 +7,11 @@ import json
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
+from graphchat.agent import Decision
 from graphchat.agent.tools import ToolRegistry
 from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, SettingsDep
 from graphchat.api.media import require_json
@@ -32,9 +33,10 @@ from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.chat import TurnRequest
-from graphchat.service.records import Message, NewMessage
+from graphchat.service.records import Message, NewMessage, Run
 from graphchat.service.runs import RunResult
 from graphchat.service.tool_use import check_tool_names
+from graphchat.service.turn_request import RunStream
 from graphchat.settings import Settings
 
 router = APIRouter(tags=["chat"], dependencies=[Depends(require_json)])
@@ -162,6 +164,46 @@ def chat_out(result: RunResult) -> ChatOut:
         status=run.status.value,
         pending=pending_of(run),
     )
+
+
+StreamModes = Annotated[list[str] | None, Query()]
+
+
+async def _stream_modes(
+    stream: bool = False, stream_mode: StreamModes = None
+) -> frozenset[str] | None:
+    """What to stream with `stream=true`; None to answer like `/chat`."""
+    return parse_stream_modes(stream_mode or ["messages", "updates"]) if stream else None
+
+
+_StreamModesDep = Annotated[frozenset[str] | None, Depends(_stream_modes)]
+
+
+class Answer:
+    """How a route that runs a turn answers: like `/chat`, or with `stream=true` like `/stream`."""
+
+    def __init__(self, chat: ChatDep, settings: SettingsDep, modes: _StreamModesDep) -> None:
+        self.chat, self.settings, self.modes = chat, settings, modes
+
+    async def turn(self, request: TurnRequest) -> ChatOut | EventSourceResponse:
+        if self.modes is None:
+            return chat_out(await self.chat.complete(request))
+        return self._streamed(await self.chat.open_stream(request), self.modes)
+
+    async def resume(
+        self, run: Run, decisions: tuple[Decision, ...]
+    ) -> ChatOut | EventSourceResponse:
+        if self.modes is None:
+            return chat_out(await self.chat.complete_resume(run, decisions))
+        return self._streamed(await self.chat.open_resume_stream(run, decisions), self.modes)
+
+    def _streamed(self, opened: RunStream, modes: frozenset[str]) -> EventSourceResponse:
+        return run_stream_response(
+            opened.run, opened.input_messages, opened.events, modes, self.settings
+        )
+
+
+AnswerDep = Annotated[Answer, Depends()]
 
 
 @router.post("/chat", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)

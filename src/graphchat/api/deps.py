@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 
@@ -19,6 +20,7 @@ from graphchat.settings import Settings
 from graphchat.wiring import Services
 
 LOCAL_OWNER = "local"
+_T = TypeVar("_T")
 # These do no I/O, yet are `async def`: FastAPI runs plain `def` dependencies in a worker
 # thread, a hop per dependency per request.
 
@@ -35,32 +37,13 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_settings(services: ServicesDep) -> Settings:
-    return services.settings
+def _member(pick: Callable[[Services], _T]) -> Callable[[Services], Awaitable[_T]]:
+    """A dependency handing a route one member of the `Services` bundle."""
 
+    async def member(services: ServicesDep) -> _T:
+        return pick(services)
 
-async def get_chat(services: ServicesDep) -> ChatService:
-    return services.chat
-
-
-async def get_threads(services: ServicesDep) -> ThreadService:
-    return services.threads
-
-
-async def get_runs(services: ServicesDep) -> RunService:
-    return services.runs
-
-
-async def get_thread_state(services: ServicesDep) -> ThreadStateService:
-    return services.thread_state
-
-
-async def get_system(services: ServicesDep) -> SystemService:
-    return services.system
-
-
-async def get_branches(services: ServicesDep) -> BranchService:
-    return services.branches
+    return member
 
 
 async def get_owner(request: Request) -> str:
@@ -74,14 +57,16 @@ async def get_owner(request: Request) -> str:
     return LOCAL_OWNER
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-ChatDep = Annotated[ChatService, Depends(get_chat)]
-ThreadsDep = Annotated[ThreadService, Depends(get_threads)]
-RunsDep = Annotated[RunService, Depends(get_runs)]
-ThreadStateDep = Annotated[ThreadStateService, Depends(get_thread_state)]
-SystemDep = Annotated[SystemService, Depends(get_system)]
+SettingsDep = Annotated[Settings, Depends(_member(lambda services: services.settings))]
+ChatDep = Annotated[ChatService, Depends(_member(lambda services: services.chat))]
+ThreadsDep = Annotated[ThreadService, Depends(_member(lambda services: services.threads))]
+RunsDep = Annotated[RunService, Depends(_member(lambda services: services.runs))]
+ThreadStateDep = Annotated[
+    ThreadStateService, Depends(_member(lambda services: services.thread_state))
+]
+SystemDep = Annotated[SystemService, Depends(_member(lambda services: services.system))]
 OwnerDep = Annotated[str, Depends(get_owner)]
-BranchesDep = Annotated[BranchService, Depends(get_branches)]
+BranchesDep = Annotated[BranchService, Depends(_member(lambda services: services.branches))]
 ThreadIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
 

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
 from graphchat.agent import Decision
-from graphchat.api.chat import ERROR_RESPONSES, chat_out
-from graphchat.api.deps import ChatDep, RunsDep, SettingsDep, ThreadDep, ThreadStateDep
+from graphchat.api.chat import ERROR_RESPONSES, AnswerDep
+from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep, ThreadStateDep
 from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.media import require_json
 from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
-from graphchat.api.sse import event_stream_response, parse_stream_modes, run_stream_response
-from graphchat.api.threads import Limit, Offset, page_size
+from graphchat.api.sse import event_stream_response
+from graphchat.api.threads import PagingDep
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.records import Run, RunStatus
@@ -37,13 +37,11 @@ def run_out(run: Run) -> RunOut:
 async def list_runs(
     thread: ThreadDep,
     runs: RunsDep,
-    settings: SettingsDep,
-    limit: Limit = None,
-    offset: Offset = 0,
+    paging: PagingDep,
     status: RunStatus | None = None,
 ) -> list[RunOut]:
     """The thread's runs, newest first (`status` in graphchat's vocabulary)."""
-    page = await runs.page(thread, limit=page_size(limit, settings), offset=offset, status=status)
+    page = await runs.page(thread, limit=paging.size, offset=paging.offset, status=status)
     return [run_out(run) for run in page.items]
 
 
@@ -81,9 +79,6 @@ def _decisions(body: ResumeIn) -> tuple[Decision, ...]:
     )
 
 
-StreamModes = Annotated[list[str] | None, Query()]
-
-
 @router.post(
     "/{run_id}/resume",
     dependencies=[Depends(require_json)],
@@ -97,23 +92,15 @@ async def resume_run(
     thread: ThreadDep,
     run_id: str,
     body: ResumeIn,
-    chat: ChatDep,
     runs: RunsDep,
-    settings: SettingsDep,
-    stream: bool = False,
-    stream_mode: StreamModes = None,
+    answer: AnswerDep,
 ) -> ChatOut | EventSourceResponse:
     """Continue a `requires_action` run with one decision per pending call, in order.
 
     Answers like `/chat`, or with `stream=true` streams like `/stream`. 409 when the run is
     not paused; 422 when the decisions do not match its pending calls.
     """
-    run = await runs.get(thread, run_id)
-    if not stream:
-        return chat_out(await chat.complete_resume(run, _decisions(body)))
-    opened = await chat.open_resume_stream(run, _decisions(body))
-    modes = parse_stream_modes(stream_mode or ["messages", "updates"])
-    return run_stream_response(opened.run, opened.input_messages, opened.events, modes, settings)
+    return await answer.resume(await runs.get(thread, run_id), _decisions(body))
 
 
 @router.get(

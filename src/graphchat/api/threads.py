@@ -27,7 +27,7 @@ from graphchat.api.schemas import (
     ThreadPatch,
 )
 from graphchat.errors import ValidationFailed
-from graphchat.service.records import Thread
+from graphchat.service.records import MessageWindow, Thread
 from graphchat.service.thread_state import ThreadStatus
 from graphchat.settings import Settings
 
@@ -58,12 +58,7 @@ def thread_out(
     interrupts: dict[str, Any] | None = None,
 ) -> ThreadOut:
     return ThreadOut(
-        thread_id=thread.id,
-        title=thread.title,
-        model=thread.model,
-        metadata=thread.metadata,
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
+        **thread.public_fields(),
         status=status,
         values=values,
         interrupts=interrupts or {},
@@ -79,6 +74,17 @@ def page_size(limit: int | None, settings: Settings) -> int:
             details=[{"loc": ["query", "limit"], "msg": "too large", "type": "less_than_equal"}],
         )
     return limit
+
+
+class Paging:
+    """The page a list route is asked for: `size` items (bounded by the server) after `offset`."""
+
+    def __init__(self, settings: SettingsDep, limit: Limit = None, offset: Offset = 0) -> None:
+        self.size = page_size(limit, settings)
+        self.offset = offset
+
+
+PagingDep = Annotated[Paging, Depends()]
 
 
 @router.post(
@@ -105,14 +111,11 @@ async def list_threads(
     owner: OwnerDep,
     threads: ThreadsDep,
     states: ThreadStateDep,
-    settings: SettingsDep,
-    limit: Limit = None,
-    offset: Offset = 0,
+    paging: PagingDep,
     cursor: Annotated[str | None, Query(max_length=512, pattern=r"^[A-Za-z0-9_-]*$")] = None,
 ) -> ThreadPage:
     """The caller's threads, most recent activity first."""
-    size = page_size(limit, settings)
-    page = await threads.page(owner, limit=size, offset=offset, cursor=cursor or None)
+    page = await threads.page(owner, limit=paging.size, offset=paging.offset, cursor=cursor or None)
     statuses = await states.statuses(owner, [thread.id for thread in page.items])
     return ThreadPage(
         threads=[thread_out(thread, status=statuses[thread.id]) for thread in page.items],
@@ -158,9 +161,7 @@ async def list_messages(
     thread: ThreadDep,
     threads: ThreadsDep,
     branches: BranchesDep,
-    settings: SettingsDep,
-    limit: Limit = None,
-    offset: Offset = 0,
+    paging: PagingDep,
     before: SeqCursor = None,
     after: SeqCursor = None,
     order: Literal["asc", "desc"] = "asc",
@@ -169,10 +170,8 @@ async def list_messages(
 
     Each message tells its `siblings` (other branches from the same point).
     """
-    size = page_size(limit, settings)
-    page = await threads.messages(
-        thread, limit=size, offset=offset, before=before, after=after, order=order
-    )
+    window = MessageWindow(paging.size, paging.offset, before, after, order)
+    page = await threads.messages(thread, window)
     siblings = await branches.siblings(thread.id, page.items)
     return MessagePage(
         messages=[

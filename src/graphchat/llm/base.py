@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+import orjson
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "cancelled", "error"]
@@ -18,6 +21,17 @@ class ToolCall:
     id: str
     name: str
     arguments: dict[str, Any]
+
+
+def decoded_call(call_id: str | None, name: str, arguments: Any) -> ToolCall:
+    """A call as a backend wrote it: `arguments` as JSON text or an object, maybe no id."""
+    if isinstance(arguments, str):
+        arguments = orjson.loads(arguments) if arguments.strip() else {}
+    return ToolCall(
+        id=call_id or f"call_{uuid.uuid4().hex[:12]}",
+        name=name,
+        arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,19 @@ class SamplingParams:
     def is_deterministic(self) -> bool:
         return self.temperature == 0 or self.seed is not None
 
+    def wire_fields(self, *, max_tokens: str, num_ctx: bool) -> dict[str, Any]:
+        """The parameters that are set, named as a backend names them (`max_tokens` is
+        `num_predict` to Ollama; only Ollama takes `num_ctx`)."""
+        fields: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            max_tokens: self.max_tokens,
+            "seed": self.seed,
+            "num_ctx": self.num_ctx if num_ctx else None,
+            "stop": list(self.stop) or None,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
@@ -53,6 +80,21 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]
+
+
+def message_body(
+    message: ChatMessage, call_body: Callable[[ToolCall], dict[str, Any]], *, tool_name: bool
+) -> dict[str, Any]:
+    """A message in the chat format Ollama and OpenAI share; they differ in how a tool call is
+    written (`call_body`) and in whether a tool result names its tool (`tool_name`)."""
+    body: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        body["tool_calls"] = [call_body(call) for call in message.tool_calls]
+    if message.role == "tool":
+        if tool_name:
+            body["tool_name"] = message.name
+        body["tool_call_id"] = message.tool_call_id
+    return body
 
 
 def tool_schemas(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,13 +12,14 @@ import orjson
 from graphchat.errors import ProviderError
 from graphchat.llm.base import (
     ChatChunk,
-    ChatMessage,
     ChatRequest,
     FinishReason,
     ModelInfo,
     SamplingParams,
     ToolCall,
     Usage,
+    decoded_call,
+    message_body,
     tool_schemas,
 )
 from graphchat.llm.timeouts import Timeouts
@@ -28,34 +28,19 @@ from graphchat.llm.transport import HttpProvider, finish_body, get_json, timed_l
 
 def options_for(params: SamplingParams) -> dict[str, Any]:
     """Ollama's `options` for our sampling parameters (`max_tokens` is `num_predict`)."""
-    options: dict[str, Any] = {
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "num_predict": params.max_tokens,
-        "seed": params.seed,
-        "num_ctx": params.num_ctx,
-        "stop": list(params.stop) or None,
-    }
-    return {key: value for key, value in options.items() if value is not None}
+    return params.wire_fields(max_tokens="num_predict", num_ctx=True)
 
 
-def _message_body(message: ChatMessage) -> dict[str, Any]:
-    body: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        body["tool_calls"] = [
-            {"id": call.id, "function": {"name": call.name, "arguments": call.arguments}}
-            for call in message.tool_calls
-        ]
-    if message.role == "tool":
-        body["tool_name"] = message.name
-        body["tool_call_id"] = message.tool_call_id
-    return body
+def _call_body(call: ToolCall) -> dict[str, Any]:
+    return {"id": call.id, "function": {"name": call.name, "arguments": call.arguments}}
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [_message_body(message) for message in request.messages],
+        "messages": [
+            message_body(message, _call_body, tool_name=True) for message in request.messages
+        ],
         "stream": True,
     }
     options = options_for(request.params)
@@ -74,16 +59,8 @@ def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
     calls = []
     for raw in message.get("tool_calls") or ():
         function = raw.get("function") or {}
-        arguments = function.get("arguments") or {}
-        if isinstance(arguments, str):
-            arguments = orjson.loads(arguments) if arguments.strip() else {}
-        calls.append(
-            ToolCall(
-                id=raw.get("id") or f"call_{uuid.uuid4().hex[:12]}",
-                name=str(function.get("name", "")),
-                arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
-            )
-        )
+        name = str(function.get("name", ""))
+        calls.append(decoded_call(raw.get("id"), name, function.get("arguments") or {}))
     return tuple(calls)
 
 

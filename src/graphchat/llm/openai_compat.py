@@ -3,7 +3,6 @@ streamed as server-sent events, `/v1/models` for the catalog."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,13 +13,14 @@ import orjson
 from graphchat.errors import ProviderError
 from graphchat.llm.base import (
     ChatChunk,
-    ChatMessage,
     ChatRequest,
     FinishReason,
     ModelInfo,
     SamplingParams,
     ToolCall,
     Usage,
+    decoded_call,
+    message_body,
     tool_schemas,
 )
 from graphchat.llm.timeouts import Timeouts
@@ -31,36 +31,24 @@ _DONE = "[DONE]"
 
 def sampling_fields(params: SamplingParams) -> dict[str, Any]:
     """OpenAI's request fields for our sampling parameters (it has no `num_ctx`)."""
-    fields: dict[str, Any] = {
-        "temperature": params.temperature,
-        "top_p": params.top_p,
-        "max_tokens": params.max_tokens,
-        "seed": params.seed,
-        "stop": list(params.stop) or None,
+    return params.wire_fields(max_tokens="max_tokens", num_ctx=False)
+
+
+def _call_body(call: ToolCall) -> dict[str, Any]:
+    arguments = orjson.dumps(call.arguments).decode()
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
     }
-    return {key: value for key, value in fields.items() if value is not None}
-
-
-def _message_body(message: ChatMessage) -> dict[str, Any]:
-    body: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        body["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": orjson.dumps(call.arguments).decode()},
-            }
-            for call in message.tool_calls
-        ]
-    if message.role == "tool":
-        body["tool_call_id"] = message.tool_call_id
-    return body
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": request.model,
-        "messages": [_message_body(message) for message in request.messages],
+        "messages": [
+            message_body(message, _call_body, tool_name=False) for message in request.messages
+        ],
         "stream": True,
         "stream_options": {"include_usage": True},
         **sampling_fields(request.params),
@@ -81,13 +69,7 @@ class _PendingCall:
     arguments: list[str] = field(default_factory=list)
 
     def finish(self) -> ToolCall:
-        text = "".join(self.arguments).strip()
-        arguments = orjson.loads(text) if text else {}
-        return ToolCall(
-            id=self.id or f"call_{uuid.uuid4().hex[:12]}",
-            name=self.name,
-            arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
-        )
+        return decoded_call(self.id, self.name, "".join(self.arguments))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from graphchat.errors import GraphchatError
 from graphchat.json_stream import MalformedArchive, json_array_items
 from graphchat.service.archive_formats import archive_thread, parse_conversation
 from graphchat.store import Store
-from graphchat.store.records import Message, Thread
+from graphchat.store.records import Message, MessageWindow, Thread
 from graphchat.store.threads import encode_cursor
 
 ExportFormat = Literal["json", "markdown"]
@@ -74,7 +74,9 @@ class ArchiveService:
         messages: list[Message] = []
         while True:
             after = messages[-1].seq if messages else None
-            page = await self._store.messages.page(thread_id, limit=_MESSAGE_PAGE, after=after)
+            page = await self._store.messages.page(
+                thread_id, MessageWindow(_MESSAGE_PAGE, after=after)
+            )
             messages += page.items
             if not page.has_more:
                 return messages

@@ -65,30 +65,17 @@ def archive_thread(
     """A thread and its messages (every branch) in graphchat's export format (JSON-ready)."""
     body = ArchiveThread(
         leaf_message_id=leaf_id,
-        thread_id=thread.id,
-        title=thread.title,
-        model=thread.model,
-        metadata=thread.metadata,
-        created_at=thread.created_at,
-        updated_at=thread.updated_at,
         messages=[
             ArchiveMessage.model_validate(message, from_attributes=True) for message in messages
         ],
+        **thread.public_fields(),
     )
     return body.model_dump(mode="json", exclude_none=True)
 
 
 def _from_graphchat(item: dict[str, Any], owner: str) -> tuple[Thread, list[Message]]:
     parsed = ArchiveThread.model_validate(item)
-    thread = Thread(
-        id=parsed.thread_id,
-        owner=owner,
-        title=parsed.title,
-        model=parsed.model,
-        metadata=parsed.metadata,
-        created_at=parsed.created_at,
-        updated_at=parsed.updated_at,
-    )
+    thread = Thread.from_public(owner, parsed.model_dump(exclude={"messages"}))
     messages = [
         Message(thread_id=parsed.thread_id, **m.model_dump())
         for m in sorted(parsed.messages, key=lambda m: m.seq)
@@ -112,6 +99,13 @@ def _text(content: Any) -> str:
     if isinstance(parts, list):
         return "\n".join(part if isinstance(part, str) else "" for part in parts).strip()
     return str(content.get("text") or "")
+
+
+def _object(item: dict[str, Any], key: str) -> dict[str, Any]:
+    value = item.get(key)
+    if not isinstance(value, dict):
+        raise ValueError(f"`{key}` is missing or not an object")
+    return value
 
 
 def _branch(nodes: dict[str, Any], leaf: Any, parent_key: str) -> list[dict[str, Any]]:
@@ -168,11 +162,8 @@ def _turn(
 
 
 def _from_chatgpt(item: dict[str, Any], owner: str) -> tuple[Thread, list[Message]]:
-    mapping = item.get("mapping")
-    if not isinstance(mapping, dict):
-        raise ValueError("`mapping` is missing or not an object")
-    now = datetime.now(UTC)
-    created = _stamp(item.get("create_time"), now)
+    mapping = _object(item, "mapping")
+    created = _stamp(item.get("create_time"), datetime.now(UTC))
     leaf = item.get("current_node")
     if leaf is None:  # no current node: the last node of the first-child chain
         leaf = next((k for k, node in mapping.items() if not node.get("children")), None)
@@ -194,11 +185,8 @@ def _from_chatgpt(item: dict[str, Any], owner: str) -> tuple[Thread, list[Messag
 
 
 def _from_openwebui(item: dict[str, Any], owner: str) -> tuple[Thread, list[Message]]:
-    chat = item.get("chat")
-    if not isinstance(chat, dict):
-        raise ValueError("`chat` is missing or not an object")
-    now = datetime.now(UTC)
-    created = _stamp(item.get("created_at"), now)
+    chat = _object(item, "chat")
+    created = _stamp(item.get("created_at"), datetime.now(UTC))
     history = chat.get("history")
     if isinstance(history, dict) and isinstance(history.get("messages"), dict):
         nodes = _branch(history["messages"], history.get("currentId"), "parentId")

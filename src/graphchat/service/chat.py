@@ -40,7 +40,15 @@ from graphchat.service.turn_request import (
     params_json,
 )
 from graphchat.store import Store
-from graphchat.store.records import NewRun, Run, RunStatus, Tail, TurnRules, TurnStart
+from graphchat.store.records import (
+    MessageWindow,
+    NewRun,
+    Run,
+    RunStatus,
+    Tail,
+    TurnRules,
+    TurnStart,
+)
 
 # The request and result types live in turn_request.py; callers import them from here too.
 __all__ = ["ChatService", "ModelResolver", "RunStream", "TurnLimits", "TurnRequest"]
@@ -112,7 +120,7 @@ class ChatService:
         except NotFound:  # a new thread, or another owner's (`begin_turn` refuses that one)
             return replace(request, thread_id=bind_to, messages=to_store(context))
         limit = _BIND_ROWS_PER_MESSAGE * len(context) + _BIND_ROWS_MIN
-        stored = await self._store.messages.page(thread.id, limit=limit)
+        stored = await self._store.messages.page(thread.id, MessageWindow(limit))
         start = None if stored.has_more else new_tail(stored.items, context)
         if start is None:
             log.info("conversation_diverged", thread_id=thread.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from graphchat.store.records import (
     Message,
     MessageStatus,
+    MessageWindow,
     NewMessage,
     Page,
     Run,
@@ -18,6 +19,7 @@ from graphchat.store.thread_search import ThreadQuery
 __all__ = [
     "Message",
     "MessageStatus",
+    "MessageWindow",
     "NewMessage",
     "Page",
     "Run",

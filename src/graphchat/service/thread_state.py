@@ -17,7 +17,7 @@ from typing import Literal
 from graphchat.errors import NotFound
 from graphchat.store import Store
 from graphchat.store.branches import BranchPoint
-from graphchat.store.records import Message, Run, RunStatus, Thread
+from graphchat.store.records import Message, MessageWindow, Run, RunStatus, Thread
 from graphchat.store.thread_search import FoundThread, ThreadQuery
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
@@ -103,9 +103,8 @@ class ThreadStateService:
 
     async def recent(self, thread_id: str, before: int | None = None) -> list[Message]:
         """The last `values_max` messages of a thread (before `before`), oldest first."""
-        page = await self._store.messages.page(
-            thread_id, limit=self.values_max, before=before, order="desc"
-        )
+        window = MessageWindow(self.values_max, before=before, order="desc")
+        page = await self._store.messages.page(thread_id, window)
         return page.items[::-1]
 
     async def before_run(self, run: Run) -> list[Message]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from graphchat.errors import Conflict, NotFound
 from graphchat.service.live import LiveRuns
 from graphchat.store import Store
-from graphchat.store.records import Message, Page, Thread
+from graphchat.store.records import Message, MessageWindow, Page, Thread
 
 
 class ThreadService:
@@ -62,17 +62,6 @@ class ThreadService:
             await self._live.cancel(live.run_id)
         await self._store.threads.delete(thread.owner, thread.id)
 
-    async def messages(
-        self,
-        thread: Thread,
-        *,
-        limit: int,
-        offset: int = 0,
-        before: int | None = None,
-        after: int | None = None,
-        order: Literal["asc", "desc"] = "asc",
-    ) -> Page[Message, int]:
+    async def messages(self, thread: Thread, window: MessageWindow) -> Page[Message, int]:
         """A page of an (already authorized) thread's messages."""
-        return await self._store.messages.page(
-            thread.id, limit=limit, offset=offset, before=before, after=after, order=order
-        )
+        return await self._store.messages.page(thread.id, window)

@@ -9,10 +9,10 @@ from typing import cast
 
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.errors import NotFound
 from graphchat.store.database import transaction
+from graphchat.store.repository import Repository
 from graphchat.store.tables import ApiKeyRow
 
 _KEY = cast(Table, ApiKeyRow.__table__)
@@ -58,10 +58,7 @@ _COLUMNS = (
 )
 
 
-class ApiKeyRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class ApiKeyRepository(Repository):
     async def create(self, *, owner: str, name: str, prefix: str, key_hash: str) -> ApiKey:
         """Store a new key's hash."""
         key = ApiKey(

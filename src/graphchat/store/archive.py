@@ -10,12 +10,12 @@ from typing import cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.errors import Conflict
 from graphchat.store.database import transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, Thread
+from graphchat.store.repository import Repository
 from graphchat.store.tables import MessageRow, ThreadRow
 
 _THREAD = cast(Table, ThreadRow.__table__)
@@ -42,10 +42,7 @@ def _renumbered(
     return fresh, renamed, new_ids.get(leaf_id or "")
 
 
-class ArchiveRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class ArchiveRepository(Repository):
     async def conversation(self, thread_id: str) -> tuple[list[Message], str | None]:
         """Every message of the thread (all branches) by sequence number, and its leaf."""
         async with transaction(self._engine) as connection:

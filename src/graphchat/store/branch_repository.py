@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from graphchat.errors import InvalidRequest, NotFound, ThreadBusy
 from graphchat.store.branches import (
     Siblings,
@@ -18,6 +16,7 @@ from graphchat.store.branches import (
 from graphchat.store.database import transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message
+from graphchat.store.repository import Repository
 from graphchat.store.threads import select_thread, thread_not_found
 
 
@@ -25,11 +24,8 @@ def message_not_found(message_id: str) -> NotFound:
     return NotFound(f"message '{message_id}' was not found", code="message_not_found")
 
 
-class BranchRepository:
+class BranchRepository(Repository):
     """Branch points for regenerate and edit, sibling lookups, and switching the leaf."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
 
     async def message(self, owner: str, thread_id: str, message_id: str) -> Message:
         """A message of `owner`'s thread (another owner's thread is not found)."""

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from graphchat.store.records import MessageWindow
 from graphchat.store.tables import MessageRow, RunRow, ThreadRow
 
 _MESSAGE = cast(Table, MessageRow.__table__)
@@ -57,34 +58,28 @@ def leaf_of(thread_id: str) -> Any:
 
 
 async def branch_rows(
-    connection: AsyncConnection,
-    thread_id: str,
-    *,
-    limit: int,
-    offset: int = 0,
-    before: int | None = None,
-    after: int | None = None,
-    order: Literal["asc", "desc"] = "asc",
+    connection: AsyncConnection, thread_id: str, window: MessageWindow
 ) -> list[Any]:
     """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`).
 
     The newest rows (and pages `before` a message of the branch) walk only as far as needed;
     ascending pages from the start walk the whole branch.
     """
+    limit, offset, before, after = window.limit, window.offset, window.before, window.after
     start: Any = leaf_of(thread_id)
     walk_from_cursor = False
     if before is not None:
         cursor_parent = await _parent_of_seq(connection, thread_id, before)
         if cursor_parent is not None:
             start, walk_from_cursor = cursor_parent, True
-    newest_first = order == "desc" and after is None
+    newest_first = window.order == "desc" and after is None
     bounded = newest_first and (before is None or walk_from_cursor)
     query = ancestors(start, limit + 1 + offset if bounded else None)
     if before is not None:
         query = query.where(_MESSAGE.c.seq < before)
     if after is not None:
         query = query.where(_MESSAGE.c.seq > after)
-    ordering = _MESSAGE.c.seq.asc() if order == "asc" else _MESSAGE.c.seq.desc()
+    ordering = _MESSAGE.c.seq.asc() if window.order == "asc" else _MESSAGE.c.seq.desc()
     query = query.order_by(ordering).limit(limit + 1).offset(offset)
     return list((await connection.execute(query)).all())
 

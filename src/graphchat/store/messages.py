@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Message, NewMessage, Page, Tail
+from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
+from graphchat.store.repository import Repository
 from graphchat.store.search import matching_messages
 from graphchat.store.tables import MessageRow, ThreadRow
 from graphchat.store.threads import utcnow
@@ -21,7 +21,7 @@ from graphchat.store.threads import utcnow
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
-_GIVEN = tuple(field.name for field in fields(NewMessage) if field.name != "id")
+_BODY = tuple(field.name for field in fields(MessageBody))
 
 
 def message_from_row(row: Row[Any]) -> Message:
@@ -43,7 +43,7 @@ def message_rows(
             run_id=run_id,
             created_at=now,
             parent_id=parent_id,
-            **{name: getattr(message, name) for name in _GIVEN},
+            **{name: getattr(message, name) for name in _BODY},
         )
         rows.append(row)
         parent_id = row.id
@@ -109,34 +109,15 @@ def append_messages(
     return rows
 
 
-class MessageRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    async def page(
-        self,
-        thread_id: str,
-        *,
-        limit: int,
-        offset: int = 0,
-        before: int | None = None,
-        after: int | None = None,
-        order: Literal["asc", "desc"] = "asc",
-    ) -> Page[Message, int]:
+class MessageRepository(Repository):
+    async def page(self, thread_id: str, window: MessageWindow) -> Page[Message, int]:
         """A page of the current branch by sequence number; `before`/`after` are exclusive.
 
         The cursor is the last message's sequence number: the next page's `after` (asc) or
         `before` (desc)."""
         async with transaction(self._engine) as connection:
-            rows = await branch_rows(
-                connection,
-                thread_id,
-                limit=limit,
-                offset=offset,
-                before=before,
-                after=after,
-                order=order,
-            )
+            rows = await branch_rows(connection, thread_id, window)
+        limit = window.limit
         messages = [message_from_row(row) for row in rows[:limit]]
         if len(rows) <= limit:
             return Page(items=messages, has_more=False)

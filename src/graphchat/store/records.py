@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -57,16 +57,25 @@ class Thread:
     created_at: datetime
     updated_at: datetime
 
+    def public_fields(self) -> dict[str, Any]:
+        """What the APIs and the archive show of a thread: `id` as `thread_id`, no owner."""
+        return {"thread_id": self.id} | {name: getattr(self, name) for name in _THREAD_SHOWN}
+
+    @classmethod
+    def from_public(cls, owner: str, fields: dict[str, Any]) -> Thread:
+        """The thread `public_fields` showed (extra keys are ignored), owned by `owner`."""
+        return cls(id=fields["thread_id"], owner=owner, **{n: fields[n] for n in _THREAD_SHOWN})
+
+
+_THREAD_SHOWN = ("title", "model", "metadata", "created_at", "updated_at")
+
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    id: str
-    thread_id: str
-    seq: int
+class MessageBody:
+    """What a message says, whether stored yet or not."""
+
     role: str
     content: str
-    created_at: datetime
-    run_id: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None
     name: str | None = None
@@ -77,6 +86,17 @@ class Message:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     cached: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message(MessageBody):
+    """A stored message: its body and where it stands in the thread."""
+
+    id: str
+    thread_id: str
+    seq: int
+    created_at: datetime
+    run_id: str | None = None
     parent_id: str | None = None  # the previous message on its branch
 
     @property
@@ -88,40 +108,34 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
-class NewMessage:
-    """A message to append; the store assigns id, sequence number and timestamp."""
+class NewMessage(MessageBody):
+    """A message to append; the store assigns id (unless given), sequence number and timestamp."""
 
-    role: str
-    content: str
-    tool_calls: list[dict[str, Any]] | None = None
-    tool_call_id: str | None = None
-    name: str | None = None
-    model: str | None = None
-    status: str = MessageStatus.COMPLETE
-    finish_reason: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    latency_ms: float | None = None
-    cached: bool = False
     id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class Run:
+class RunBody:
+    """What a run is asked to do, whether started yet or not."""
+
     id: str
     thread_id: str
     owner: str
-    status: RunStatus
     model: str | None
     params: dict[str, Any]
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run(RunBody):
+    status: RunStatus
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: dict[str, Any] | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    idempotency_key: str | None = None
-    request_hash: str | None = None
     pending: dict[str, Any] | None = None  # a paused run's pending tool calls, see `RunPause`
 
     @property
@@ -145,6 +159,18 @@ class Page(Generic[T, C]):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageWindow:
+    """A page of a thread's current branch by sequence number: `limit` messages after skipping
+    `offset`, strictly `before`/`after` a number, oldest (`asc`) or newest (`desc`) first."""
+
+    limit: int
+    offset: int = 0
+    before: int | None = None
+    after: int | None = None
+    order: Literal["asc", "desc"] = "asc"
+
+
+@dataclass(frozen=True, slots=True)
 class Tail:
     """Where new messages go: after the thread's highest sequence number, as children of the
     current branch's last message (`leaf_id`; None in an empty thread)."""
@@ -153,16 +179,11 @@ class Tail:
     leaf_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class NewRun:
-    id: str
-    owner: str
-    thread_id: str
-    model: str | None
-    params: dict[str, Any]
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewRun(RunBody):
+    """A run to start, claimed by the process `worker_id`."""
+
     worker_id: str
-    idempotency_key: str | None = None
-    request_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

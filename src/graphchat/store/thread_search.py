@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.errors import ValidationFailed
 from graphchat.store.database import transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, RunStatus, Thread
+from graphchat.store.repository import Repository
 from graphchat.store.tables import MessageRow, RunRow, ThreadRow
 from graphchat.store.threads import thread_from_row
 
@@ -108,10 +108,7 @@ def _search_query(query: ThreadQuery) -> Select[Any]:
     return statement.order_by(*order).limit(query.limit).offset(query.offset)
 
 
-class ThreadSearchRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class ThreadSearchRepository(Repository):
     async def search(self, query: ThreadQuery) -> list[FoundThread]:
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(_search_query(query))).all()

@@ -10,11 +10,12 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Page, Thread
+from graphchat.store.repository import Repository
 from graphchat.store.tables import ThreadRow
 
 _THREAD = cast(Table, ThreadRow.__table__)
@@ -98,10 +99,7 @@ def insert_thread(
     return thread
 
 
-class ThreadRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
+class ThreadRepository(Repository):
     async def create(
         self,
         *,

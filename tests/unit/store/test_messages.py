@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from graphchat.store import Store
-from graphchat.store.records import Message, MessageStatus, NewMessage
+from graphchat.store.records import Message, MessageStatus, MessageWindow, NewMessage
 
 
 @pytest.fixture
@@ -35,16 +35,16 @@ async def test_appended_messages_get_consecutive_sequence_numbers(store: Store) 
     )
 
     assert [m.seq for m in first + more] == [1, 2, 3]
-    stored = (await store.messages.page("t1", limit=5)).items
+    stored = (await store.messages.page("t1", MessageWindow(limit=5))).items
     assert stored == first + more
     assert stored[1].usage is not None and stored[1].usage.total_tokens == 3
     assert stored[0].usage is None
 
 
 async def test_pages_ascending_follow_the_cursor_as_after(store: Store, thread: str) -> None:
-    first = await store.messages.page(thread, limit=2)
-    second = await store.messages.page(thread, limit=2, after=first.next_cursor)
-    last = await store.messages.page(thread, limit=2, after=second.next_cursor)
+    first = await store.messages.page(thread, MessageWindow(limit=2))
+    second = await store.messages.page(thread, MessageWindow(limit=2, after=first.next_cursor))
+    last = await store.messages.page(thread, MessageWindow(limit=2, after=second.next_cursor))
 
     assert [_texts(p.items) for p in (first, second, last)] == [
         ["m1", "m2"],
@@ -56,8 +56,10 @@ async def test_pages_ascending_follow_the_cursor_as_after(store: Store, thread: 
 
 
 async def test_pages_descending_follow_the_cursor_as_before(store: Store, thread: str) -> None:
-    newest = await store.messages.page(thread, limit=3, order="desc")
-    older = await store.messages.page(thread, limit=3, order="desc", before=newest.next_cursor)
+    newest = await store.messages.page(thread, MessageWindow(limit=3, order="desc"))
+    older = await store.messages.page(
+        thread, MessageWindow(limit=3, order="desc", before=newest.next_cursor)
+    )
 
     assert _texts(newest.items) == ["m5", "m4", "m3"]
     assert _texts(older.items) == ["m2", "m1"]
@@ -65,7 +67,7 @@ async def test_pages_descending_follow_the_cursor_as_before(store: Store, thread
 
 
 async def test_offset_skips_messages(store: Store, thread: str) -> None:
-    page = await store.messages.page(thread, limit=2, offset=3)
+    page = await store.messages.page(thread, MessageWindow(limit=2, offset=3))
 
     assert _texts(page.items) == ["m4", "m5"]
 
@@ -85,8 +87,8 @@ async def test_another_threads_messages_stay_apart(store: Store, thread: str) ->
     await store.threads.create(owner="bob", thread_id="t2")
     await store.runs.append("t2", "r9", [NewMessage(role="user", content="bob's")])
 
-    assert _texts((await store.messages.page("t2", limit=10)).items) == ["bob's"]
-    assert len((await store.messages.page(thread, limit=10)).items) == 5
+    assert _texts((await store.messages.page("t2", MessageWindow(limit=10))).items) == ["bob's"]
+    assert len((await store.messages.page(thread, MessageWindow(limit=10))).items) == 5
 
 
 async def test_search_finds_only_the_owners_messages(store: Store, thread: str) -> None:

@@ -12,7 +12,7 @@ from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import create_engine, transaction
 from graphchat.store.migrate import current_revision, downgrade, upgrade
-from graphchat.store.records import NewMessage
+from graphchat.store.records import MessageWindow, NewMessage
 
 PREVIOUS_HEAD = "0003"
 _STAMP = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -84,7 +84,7 @@ async def test_every_message_survives_and_each_thread_becomes_one_branch(
     store = await Store.open(Settings(database_url=database_url).database)  # upgrades to head
     try:
         for thread_id, count in (("old-1", 5), ("old-2", 2)):
-            page = await store.messages.page(thread_id, limit=100)
+            page = await store.messages.page(thread_id, MessageWindow(limit=100))
             expected = [row for row in _old_messages() if row["thread_id"] == thread_id]
             assert len(page.items) == count
             for message, old in zip(page.items, expected, strict=True):
@@ -93,7 +93,7 @@ async def test_every_message_survives_and_each_thread_becomes_one_branch(
                         assert getattr(message, name) == value, (thread_id, name)
                 assert message.created_at == _STAMP
             assert [m.parent_id for m in page.items] == [None, *(m.id for m in page.items[:-1])]
-        assert (await store.messages.page("old-empty", limit=10)).items == []
+        assert (await store.messages.page("old-empty", MessageWindow(limit=10))).items == []
         # The leaf is each thread's last message: a new turn continues after it.
         assert await _leaves(database_url) == {
             "old-1": "old-1-m5",

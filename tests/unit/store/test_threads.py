@@ -6,7 +6,7 @@ import pytest
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store import Store
-from graphchat.store.records import NewMessage
+from graphchat.store.records import MessageWindow, NewMessage
 
 
 async def _create(store: Store, owner: str, *ids: str) -> None:
@@ -121,5 +121,5 @@ async def test_delete_removes_the_thread_and_its_messages(store: Store) -> None:
 
     with pytest.raises(NotFound):
         await store.threads.get("alice", "t1")
-    assert (await store.messages.page("t1", limit=5)).items == []
+    assert (await store.messages.page("t1", MessageWindow(limit=5))).items == []
     await store.threads.create(owner="alice", thread_id="t1")  # the id is free again

@@ -93,9 +93,9 @@ export async function download(path) {
   return response.blob();
 }
 
-/** Starts `POST /stream`; resolves once the server accepted the run, with its events to iterate. */
-export async function openStream(body, signal) {
-  const response = await authorizedFetch("/stream", {
+/** POSTs `body` to `url` for an event stream; resolves once the server accepted the run. */
+async function postForEvents(url, body, signal) {
+  const response = await authorizedFetch(url, {
     method: "POST",
     signal,
     headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
@@ -105,16 +105,14 @@ export async function openStream(body, signal) {
   return { location: response.headers.get("Content-Location"), events: parseEvents(response.body) };
 }
 
+/** Starts `POST /stream`; resolves once the server accepted the run, with its events to iterate. */
+export function openStream(body, signal) {
+  return postForEvents("/stream", body, signal);
+}
+
 /** POSTs `body` to a route answering with `?stream=true` and streams the run it starts. */
-export async function openRunStream(path, body, signal) {
-  const response = await authorizedFetch(`${path}?stream=true&stream_mode=messages&stream_mode=updates`, {
-    method: "POST",
-    signal,
-    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw await errorFrom(response);
-  return { location: response.headers.get("Content-Location"), events: parseEvents(response.body) };
+export function openRunStream(path, body, signal) {
+  return postForEvents(`${path}?stream=true&stream_mode=messages&stream_mode=updates`, body, signal);
 }
 
 /** Resumes a paused run (`location` is `/threads/{id}/runs/{run_id}`) and streams the rest. */

@@ -3,6 +3,7 @@
 import { request } from "./api.js";
 import { branchControls } from "./branches.js";
 import { renderMarkdown } from "./render.js";
+import { onSentinelVisible } from "./scroll.js";
 
 const PAGE = 30;
 const STUCK_TO_BOTTOM_PX = 80;
@@ -23,9 +24,7 @@ export class Conversation {
     this.threadId = null;
     this.olderCursor = null;
     this.loadingOlder = false;
-    new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) this.loadOlder();
-    }, { root: scroller }).observe(sentinel);
+    onSentinelVisible(scroller, sentinel, () => this.loadOlder());
   }
 
   /** Empties the view for a new chat. */

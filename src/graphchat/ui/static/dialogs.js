@@ -1,8 +1,18 @@
 // Modal dialogs (native <dialog>: focus is trapped and Escape closes them) as promises.
 
-// Cancel buttons are not submit buttons, so Enter in a field submits the form, never cancels.
-for (const button of document.querySelectorAll("dialog button[value=cancel]")) {
-  button.addEventListener("click", () => button.closest("dialog").close("cancel"));
+function button(type, value, kind, label) {
+  const element = document.createElement("button");
+  Object.assign(element, { type, value, className: `button ${kind}`, textContent: label });
+  return element;
+}
+
+// Every dialog ends in Cancel and one submit button, described by its row's data attributes.
+// Cancel is not a submit button, so Enter in a field submits the form, never cancels.
+for (const row of document.querySelectorAll("dialog .dialog-buttons")) {
+  const cancel = button("button", "cancel", "ghost", "Cancel");
+  cancel.addEventListener("click", () => row.closest("dialog").close("cancel"));
+  const { value, kind, label } = row.dataset;
+  row.append(cancel, button("submit", value, kind, label));
 }
 
 /** Opens a dialog; resolves to the value of the button that closed it ("" for Escape). */

@@ -1,6 +1,7 @@
 // The thread sidebar: newest activity first, more pages on scroll, rename and delete.
 
 import { request } from "./api.js";
+import { onSentinelVisible } from "./scroll.js";
 
 const PAGE = 30;
 
@@ -13,9 +14,7 @@ export class ThreadList {
     this.hasMore = false;
     this.loading = false;
     this.activeId = null;
-    new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) this.loadMore();
-    }, { root: scroller }).observe(sentinel);
+    onSentinelVisible(scroller, sentinel, () => this.loadMore());
   }
 
   /** Reloads the first page (after a send, a rename or a delete changed the order). */
