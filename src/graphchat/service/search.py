@@ -8,6 +8,8 @@ from graphchat.store import Store
 from graphchat.store.search import MessageHit, TitleHit
 from graphchat.store.search_text import search_terms
 
+__all__ = ["MAX_LIMIT", "MAX_OFFSET", "MessageHit", "SearchResult", "SearchService", "TitleHit"]
+
 MAX_LIMIT = 50
 MAX_OFFSET = 1_000  # deep pages of a ranked search are never read; they only cost
 TITLE_LIMIT = 10

@@ -5,7 +5,8 @@ looked up as the few whole words it starts rather than merged over all of their 
 PostgreSQL: each message carries its thread's owner (filled by a trigger in the inserting
 transaction; a thread never changes owner), so a search filters on the row it already reads
 instead of looking up every match's thread; and messages by (owner, created_at, id), which a
-search for common words walks newest first, stopping after the candidates it ranks.
+search for common words walks newest first, stopping after the candidates it ranks. The backfill
+rewrites every message row once (1M rows: about a minute); autovacuum reclaims the old versions.
 
 Revision ID: 0007
 Revises: 0006
