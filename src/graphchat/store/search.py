@@ -14,19 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    Table,
-    column,
-    func,
-    literal_column,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import ColumnElement, Select, Table, column, func, literal_column, select, table
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import text
 from sqlalchemy.sql.selectable import AliasedReturnsRows
 
 from graphchat.store.database import run_transaction, transaction
