@@ -100,6 +100,8 @@ def _unexcluded(statement: Select[Any], exclude_run_id: str | None) -> Select[An
 def _prefix_words(connection: Connection, prefix: str) -> list[str]:
     """The indexed words that start with `prefix`, skipping from one to the next in the FTS5
     vocabulary (0007); empty when there are more than `_PREFIX_WORDS` of them."""
+    if not prefix:  # a word that folds to nothing, e.g. U+FF9E
+        return []
     ceiling = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     bounds = {"low": prefix, "high": ceiling, "most": _PREFIX_WORDS + 1}
     words = list(connection.execute(_NEXT_WORDS, bounds).scalars())
