@@ -133,6 +133,7 @@ ODD_QUERIES = [
     "%",
     "\\",
     "🙂",
+    "\uff9e",  # a "letter" that folds to nothing (a halfwidth voiced sound mark)
     "x" * 500,
     "-secret",
 ]

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from graphchat.api.deps import OwnerDep, ServicesDep
-from graphchat.service.search import MAX_LIMIT, MAX_OFFSET, SearchService
+from graphchat.service.search import MAX_LIMIT, MAX_OFFSET, MessageHit, SearchService, TitleHit
 
 router = APIRouter(tags=["search"])
 
-_SNIPPET = "HTML-escaped text around the hits, each hit in <mark>…</mark>."
-
-
-class TitleHitOut(BaseModel):
-    thread_id: str
-    title: str
-    snippet: str = Field(description=_SNIPPET)
-    updated_at: datetime
-
-
-class MessageHitOut(BaseModel):
-    message_id: str
-    thread_id: str
-    thread_title: str | None
-    seq: int
-    role: str
-    created_at: datetime
-    snippet: str = Field(description=_SNIPPET)
+_SNIPPET = "Each `snippet` is HTML-escaped text around the hits, each hit in <mark>…</mark>."
 
 
 class SearchOut(BaseModel):
     query: str
-    titles: list[TitleHitOut] = Field(description="Threads whose title matches (first page).")
-    messages: list[MessageHitOut] = Field(description="Matching messages, best first.")
+    titles: list[TitleHit] = Field(
+        description="Threads whose title matches (first page). " + _SNIPPET
+    )
+    messages: list[MessageHit] = Field(description="Matching messages, best first. " + _SNIPPET)
     next_offset: int | None = Field(description="Pass as `offset` for the next page.")
 
 
@@ -58,10 +42,5 @@ async def search(
     """Search the caller's thread titles and messages (all words, the last also as a prefix)."""
     found = await service.search(owner, q, limit=limit, offset=offset)
     return SearchOut(
-        query=q,
-        titles=[TitleHitOut.model_validate(hit, from_attributes=True) for hit in found.titles],
-        messages=[
-            MessageHitOut.model_validate(hit, from_attributes=True) for hit in found.messages
-        ],
-        next_offset=found.next_offset,
+        query=q, titles=found.titles, messages=found.messages, next_offset=found.next_offset
     )

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphchat.store import Store
-from graphchat.store.search import MessageHit, TitleHit, search_terms
+from graphchat.store.search import MessageHit, TitleHit
+from graphchat.store.search_text import search_terms
+
+__all__ = ["MAX_LIMIT", "MAX_OFFSET", "MessageHit", "SearchResult", "SearchService", "TitleHit"]
 
 MAX_LIMIT = 50
 MAX_OFFSET = 1_000  # deep pages of a ranked search are never read; they only cost

@@ -1,36 +1,62 @@
 """Full-text search over an owner's messages and thread titles (FTS5 on SQLite, tsvector on
-PostgreSQL; the indexes come from migration 0004).
+PostgreSQL; the indexes come from migrations 0004 and 0007).
 
-The caller's text never reaches a query language: it is cut into words (letters and digits), each
-quoted as a literal term, all required, the last one also matching as a prefix.
+A search engine's bound: only the caller's `RANKED_CANDIDATES` newest matching messages are
+ranked, found by walking an index newest first and stopping there, so a word in a third of all
+messages costs about what a rarer one does. Only the returned page is read in full.
 """
 
 from __future__ import annotations
 
-import html
-import re
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, Table, column, func, literal_column, select, table
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import text
+from sqlalchemy.sql.selectable import AliasedReturnsRows
 
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Page
+from graphchat.store.search_text import folded, fts5_query, search_terms, snippet, tsquery
 from graphchat.store.tables import MessageRow, ThreadRow
 
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
-MAX_TERMS = 16
-_ELLIPSIS = "…"
-_SNIPPET_CHARS = 200
-# bm25 is computed for this many of the newest matches at most (SQLite), see _sqlite_messages.
-RANKED_CANDIDATES = 2_000
+# Only the caller's newest matches are ranked, at most this many (see the module docstring).
+RANKED_CANDIDATES = 1_000
+# A last word that starts more indexed words than this is matched as an FTS5 prefix instead.
+_PREFIX_WORDS = 32
+# BM25's usual constants: how fast repeats stop counting, how much a long message is discounted.
+_K1 = 1.2
+_B = 0.75
+# PostgreSQL reads every match from the GIN index below this estimate, else walks newest first:
+# about where reading all matches costs what walking past the non-matching messages does.
+_WALK_FROM = 30 * RANKED_CANDIDATES
+_ESTIMATE = text(
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM messages "
+    "WHERE search_vector @@ to_tsquery('simple'::regconfig, :query)"
+)
+_NO_WORKERS_NOR_JIT = text(
+    "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
+    "set_config('jit', 'off', true)"
+)
 _CONFIG: ColumnElement[Any] = literal_column("'simple'::regconfig")
-_WORD = re.compile(r"[^\W_]+")
+
+
+# Each step seeks the next word above the last one (an indexed word holds no control character).
+_NEXT_WORDS = text(
+    "WITH RECURSIVE words(term) AS ("
+    " SELECT (SELECT term FROM messages_fts_words WHERE term >= :low AND term < :high LIMIT 1)"
+    " UNION ALL SELECT (SELECT term FROM messages_fts_words"
+    "  WHERE term >= words.term || char(1) AND term < :high LIMIT 1)"
+    " FROM words WHERE words.term IS NOT NULL LIMIT :most"
+    ") SELECT term FROM words WHERE term IS NOT NULL"
+)
 
 
 def _sql(expression: str) -> ColumnElement[Any]:
@@ -58,88 +84,131 @@ class TitleHit:
     updated_at: datetime
 
 
-def search_terms(text: str) -> list[str]:
-    """The words searched for: letters and digits only, at most `MAX_TERMS`."""
-    return _WORD.findall(text)[:MAX_TERMS]
-
-
-def _fts5_query(terms: Sequence[str]) -> str:
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    quoted[-1] += " *"  # a prefix, so a word still being typed matches
-    return " ".join(quoted)
-
-
-def _tsquery(terms: Sequence[str]) -> str:
-    quoted = ["'" + term.replace("'", "''") + "'" for term in terms]
-    quoted[-1] += ":*"
-    return " & ".join(quoted)
-
-
-def snippet(text: str, terms: Sequence[str]) -> str:
-    """About `_SNIPPET_CHARS` of `text` around its first hit, HTML-escaped, hits in <mark>."""
-    words = "|".join(re.escape(term) for term in terms[:-1])
-    last = re.escape(terms[-1]) + r"[^\W_]*"  # the last term matches as a prefix
-    pattern = re.compile(rf"(?<![^\W_])(?:{words + '|' if words else ''}{last})(?![^\W_])", re.I)
-    first = pattern.search(text)
-    begin = max(0, (first.start() if first else 0) - _SNIPPET_CHARS // 4)
-    if begin > 0:
-        begin = text.find(" ", begin, begin + 20) + 1 or begin  # start on a word
-    window = text[begin : begin + _SNIPPET_CHARS]
-    parts, at = [], 0
-    for hit in pattern.finditer(window):
-        parts += [html.escape(window[at : hit.start()], quote=False), "<mark>"]
-        parts += [html.escape(hit.group(), quote=False), "</mark>"]
-        at = hit.end()
-    parts.append(html.escape(window[at:], quote=False))
-    before = _ELLIPSIS if begin > 0 else ""
-    after = _ELLIPSIS if begin + _SNIPPET_CHARS < len(text) else ""
-    return before + "".join(parts).replace("\n", " ") + after
-
-
-def _message_columns() -> list[Any]:
-    return [*_MESSAGE.c, _THREAD.c.title.label("thread_title")]
-
-
 def _owned(statement: Select[Any], owner: str, exclude_run_id: str | None) -> Select[Any]:
-    statement = statement.join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id).where(
-        _THREAD.c.owner == owner
-    )
+    statement = statement.join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
+    return _unexcluded(statement.where(_THREAD.c.owner == owner), exclude_run_id)
+
+
+def _unexcluded(statement: Select[Any], exclude_run_id: str | None) -> Select[Any]:
+    """Leave out the messages of run `exclude_run_id` (the run searching)."""
     if exclude_run_id is not None:
         run = _MESSAGE.c.run_id
         statement = statement.where(run.is_(None) | (run != exclude_run_id))
     return statement
 
 
-def _sqlite_messages(terms: Sequence[str], owner: str, exclude: str | None) -> Select[Any]:
-    """bm25 over the newest `RANKED_CANDIDATES` matches: FTS5 walks its index newest first and
-    stops there, so a very common word costs no more than a rarer one."""
+def _prefix_words(connection: Connection, prefix: str) -> list[str]:
+    """The indexed words that start with `prefix`, skipping from one to the next in the FTS5
+    vocabulary (0007); empty when there are more than `_PREFIX_WORDS` of them."""
+    if not prefix:  # a word that folds to nothing, e.g. U+FF9E
+        return []
+    ceiling = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    bounds = {"low": prefix, "high": ceiling, "most": _PREFIX_WORDS + 1}
+    words = list(connection.execute(_NEXT_WORDS, bounds).scalars())
+    return words if len(words) <= _PREFIX_WORDS else []
+
+
+def _bm25(content: ColumnElement[Any], average: ColumnElement[Any], terms: Sequence[str]) -> Any:
+    """BM25 of `content` computed from its text, every term weighted alike (a term's count is
+    how often it occurs in the lower-cased text): among candidates that all hold every term,
+    document frequency barely ranks, and FTS5's bm25() would count every match to find it."""
+    lowered = func.lower(content)
+    norm = _K1 * (1 - _B + _B * func.length(content) / average)
+    total: Any = 0.0
+    for term in terms:
+        count = (func.length(lowered) - func.length(func.replace(lowered, term, ""))) / len(term)
+        total = total + count * (_K1 + 1) / (count + norm)
+    return total
+
+
+def _sqlite_ranked(
+    connection: Connection, terms: Sequence[str], owner: str, exclude: str | None, count: int
+) -> list[str]:
+    """The ids of the best `count` among the newest `RANKED_CANDIDATES` matches: FTS5 walks its
+    index newest first and stops there; each candidate is scored on its own text (`_bm25`)."""
     fts = table("messages_fts", column("rowid"))
     name = _sql("messages_fts")
-    matches = (
-        select(*_message_columns(), func.bm25(name).label("score"))
+    match = fts5_query(terms, _prefix_words(connection, folded(terms[-1])))
+    statement = (
+        select(_MESSAGE.c.id, fts.c.rowid, _MESSAGE.c.content)
         .select_from(fts)
         .join(_MESSAGE, _sql("messages.rowid") == fts.c.rowid)
-        .where(name.op("MATCH")(_fts5_query(terms)))
+        .where(name.op("MATCH")(match))
     )
-    candidates = (
-        _owned(matches, owner, exclude)
+    newest = (
+        _owned(statement, owner, exclude)
         .order_by(fts.c.rowid.desc())
         .limit(RANKED_CANDIDATES)
-        .subquery("candidates")
+        .subquery("newest")
     )
-    columns = [c for c in candidates.c if c.name != "score"]
-    order = (candidates.c.score, candidates.c.created_at.desc(), candidates.c.id)
-    return select(*columns).order_by(*order)
+    average = func.avg(func.length(newest.c.content)).over()  # over the candidates only
+    candidates = select(*newest.c, average.label("average")).subquery("candidates")
+    rank = _bm25(candidates.c.content, candidates.c.average, [folded(term) for term in terms])
+    best = select(candidates.c.id).order_by(rank.desc(), candidates.c.rowid.desc()).limit(count)
+    return list(connection.execute(best).scalars())
 
 
-def _postgres_messages(terms: Sequence[str], owner: str, exclude: str | None) -> Select[Any]:
-    query = func.to_tsquery(_CONFIG, _tsquery(terms))
+def _estimated_matches(connection: Connection, query: str) -> float:
+    """PostgreSQL's own estimate of how many messages match (from the vector's statistics)."""
+    plan = connection.execute(_ESTIMATE, {"query": query}).scalar_one()
+    return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
+def _postgres_ranked(
+    connection: Connection, terms: Sequence[str], owner: str, exclude: str | None, count: int
+) -> list[str]:
+    """The ids of the best `count` among the newest `RANKED_CANDIDATES` matches, by ts_rank of
+    the stored vector, computed for the candidates only. Up to `_WALK_FROM` estimated matches
+    all come from the GIN index and are sorted; past that, the newest messages are walked."""
+    text_query = tsquery(terms)
+    query = func.to_tsquery(_CONFIG, text_query)
     vector = _sql("messages.search_vector")
-    rank = func.ts_rank(vector, query)
-    statement = select(*_message_columns()).where(vector.op("@@")(query))
-    return _owned(statement, owner, exclude).order_by(
-        rank.desc(), _MESSAGE.c.created_at.desc(), _MESSAGE.c.id
+    columns: list[Any] = [_MESSAGE.c.id, _MESSAGE.c.created_at, vector.label("vector")]
+    owned = (_sql("messages.owner") == owner) & vector.op("@@")(query)
+    found = _unexcluded(select(*columns).where(owned), exclude)
+    matches: AliasedReturnsRows
+    if _estimated_matches(connection, text_query) < _WALK_FROM:
+        matches = found.cte("matches").prefix_with("MATERIALIZED")
+    else:
+        matches = found.subquery("matches")
+    candidates = (
+        select(matches)
+        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
+        .limit(RANKED_CANDIDATES)
+        .cte("candidates")
     )
+    rank = func.ts_rank(candidates.c.vector, query)
+    # Workers and JIT compilation cost more than they save on a bounded search (measured).
+    connection.execute(_NO_WORKERS_NOR_JIT)
+    statement = (
+        select(candidates.c.id)
+        .order_by(rank.desc(), candidates.c.created_at.desc(), candidates.c.id.desc())
+        .limit(count)
+    )
+    return list(connection.execute(statement).scalars())
+
+
+def _matching(
+    connection: Connection,
+    owner: str,
+    terms: Sequence[str],
+    page: slice,
+    exclude_run_id: str | None = None,
+) -> list[Row[Any]]:
+    """The `page` of `owner`'s messages matching `terms`, best first: message columns and
+    thread_title, read for that page only."""
+    rank = _sqlite_ranked if connection.dialect.name == "sqlite" else _postgres_ranked
+    ids = rank(connection, terms, owner, exclude_run_id, page.stop)[page]
+    if not ids:
+        return []
+    columns: list[Any] = [*_MESSAGE.c, _THREAD.c.title.label("thread_title")]
+    statement = (
+        select(*columns)
+        .join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
+        .where(_MESSAGE.c.id.in_(ids))
+    )
+    rows = {row.id: row for row in connection.execute(statement)}
+    return [rows[message_id] for message_id in ids]
 
 
 async def matching_messages(
@@ -155,9 +224,10 @@ async def matching_messages(
     terms = search_terms(text)
     if not terms:
         return []
-    build = _sqlite_messages if connection.dialect.name == "sqlite" else _postgres_messages
-    statement = build(terms, owner, exclude_run_id).limit(limit).offset(offset)
-    return list((await connection.execute(statement)).all())
+    page = slice(offset, offset + limit)
+    return await connection.run_sync(
+        lambda sync: _matching(sync, owner, terms, page, exclude_run_id)
+    )
 
 
 def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
@@ -169,15 +239,21 @@ def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
         statement = (
             statement.select_from(fts)
             .join(_THREAD, _sql("threads.rowid") == fts.c.rowid)
-            .where(name.op("MATCH")(_fts5_query(terms)))
+            .where(name.op("MATCH")(fts5_query(terms)))
         )
         rank = func.bm25(name)
     else:
-        query = func.to_tsquery(_CONFIG, _tsquery(terms))
+        query = func.to_tsquery(_CONFIG, tsquery(terms))
         vector = _sql("threads.title_vector")
         statement = statement.where(vector.op("@@")(query))
         rank = func.ts_rank(vector, query).desc()
     return statement.where(_THREAD.c.owner == owner).order_by(rank, _THREAD.c.updated_at.desc())
+
+
+def _message_hit(row: Row[Any], terms: Sequence[str]) -> MessageHit:
+    found = {field: getattr(row, field) for field in ("thread_id", "seq", "role", "created_at")}
+    title, text = row.thread_title, snippet(row.content, terms)
+    return MessageHit(message_id=row.id, thread_title=title, snippet=text, **found)
 
 
 class SearchRepository:
@@ -187,22 +263,13 @@ class SearchRepository:
     async def messages(
         self, owner: str, text: str, *, limit: int, offset: int = 0
     ) -> Page[MessageHit, None]:
-        """A page of hits, best first."""
+        """A page of hits, best first; snippets for that page only."""
         terms = search_terms(text)
-        async with transaction(self._engine) as connection:
-            rows = await matching_messages(connection, owner, text, limit=limit + 1, offset=offset)
-        hits = [
-            MessageHit(
-                message_id=row.id,
-                thread_id=row.thread_id,
-                thread_title=row.thread_title,
-                seq=row.seq,
-                role=row.role,
-                created_at=row.created_at,
-                snippet=snippet(row.content, terms),
-            )
-            for row in rows[:limit]
-        ]
+        if not terms:
+            return Page(items=[], has_more=False)
+        page = slice(offset, offset + limit + 1)
+        rows = await run_transaction(self._engine, lambda c: _matching(c, owner, terms, page))
+        hits = [_message_hit(row, terms) for row in rows[:limit]]
         return Page(items=hits, has_more=len(rows) > limit)
 
     async def titles(self, owner: str, text: str, *, limit: int) -> list[TitleHit]:
