@@ -26,7 +26,8 @@ _GIVEN = tuple(field.name for field in fields(NewMessage) if field.name != "id")
 
 
 def message_from_row(row: Row[Any]) -> Message:
-    return Message(**{name: row._mapping[name] for name in _COLUMNS})
+    mapping = row._mapping  # a property that builds a new mapping on each access
+    return Message(**{name: mapping[name] for name in _COLUMNS})
 
 
 def message_rows(

@@ -49,7 +49,8 @@ _RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COL
 
 
 def run_from_row(row: Row[Any]) -> Run:
-    values = {name: row._mapping[name] for name in _RUN_COLUMNS}
+    mapping = row._mapping  # a property that builds a new mapping on each access
+    values = {name: mapping[name] for name in _RUN_COLUMNS}
     values["status"] = RunStatus(values["status"])
     return Run(**values)
 
