@@ -23,6 +23,7 @@ _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
 _GIVEN = tuple(field.name for field in fields(NewMessage) if field.name != "id")
+_FIELDS = tuple(field.name for field in fields(Message))  # the window selects in this order
 
 
 def message_from_row(row: Row[Any]) -> Message:
@@ -64,7 +65,9 @@ def _window_query(start: Any) -> Select[Any]:
     """The newest `:limit` messages of the branch ending at `start`, newest first."""
     limit = bindparam("limit", type_=Integer)
     query = ancestors(start, limit)
-    return query.order_by(query.selected_columns.seq.desc()).limit(limit)
+    columns = query.selected_columns
+    query = query.with_only_columns(*(columns[name] for name in _FIELDS))
+    return query.order_by(columns.seq.desc()).limit(limit)
 
 
 # Built once: constructing the recursive query cost more CPU than running it.
@@ -76,13 +79,13 @@ def window(connection: Connection, leaf_id: str, limit: int) -> list[Message]:
     """The last `limit` messages of the branch ending at `leaf_id`, oldest first: a walk up the
     parents bounded by `limit`, whatever the thread's size."""
     rows = connection.execute(_WINDOW_FROM_MESSAGE, {"start": leaf_id, "limit": limit}).all()
-    return [message_from_row(row) for row in reversed(rows)]
+    return [Message(*row) for row in reversed(rows)]  # columns in field order: no mapping
 
 
 def current_window(connection: Connection, thread_id: str, limit: int) -> list[Message]:
     """The last `limit` messages of the thread's current branch, oldest first."""
     rows = connection.execute(_WINDOW_FROM_LEAF, {"thread_id": thread_id, "limit": limit}).all()
-    return [message_from_row(row) for row in reversed(rows)]
+    return [Message(*row) for row in reversed(rows)]
 
 
 def tail_of(connection: Connection, thread_id: str) -> Tail:
