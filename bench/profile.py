@@ -1,8 +1,9 @@
 """Where a request's time goes: graphchat in-process under cProfile, driven from a thread.
 
-`python -m bench.profile turn|stream|page [--requests N]` runs uvicorn on the main thread under
-cProfile (the profile covers only that thread: the event loop), sends N requests from a worker
-thread, and writes the top functions to `bench/results/profile-<scenario>.txt`.
+`python -m bench.profile turn|stream|page [--requests N] [--database sqlite|postgres]` runs
+uvicorn on the main thread under cProfile (the profile covers only that thread: the event loop),
+sends N requests from a worker thread, and writes the top functions to
+`bench/results/profile-<scenario>[-postgres].txt`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import argparse
 import cProfile
 import io
 import pstats
-import tempfile
 import threading
 import uuid
 
 import httpx
 import uvicorn
 
-from bench import procs
+from bench import databases, procs
 from bench.load import chat_body, check, stream_body
 from bench.results import RESULTS
 from bench.seed import seed
@@ -78,9 +78,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("scenario", choices=["turn", "stream", "page"])
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--database", choices=databases.KINDS, default="sqlite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory, procs.backend(tokens=20) as backend_url:
-        url = f"sqlite:///{directory}/profile.db"
+    with databases.scratch(args.database) as url, procs.backend(tokens=20) as backend_url:
         settings = Settings(
             database_url=url,
             ollama_url=backend_url,
@@ -102,7 +102,8 @@ def main() -> None:
     stats.strip_dirs()
     stats.sort_stats("cumulative").print_stats(60)
     stats.sort_stats("tottime").print_stats(40)
-    path = RESULTS / f"profile-{args.scenario}.txt"
+    suffix = "" if args.database == "sqlite" else f"-{args.database}"
+    path = RESULTS / f"profile-{args.scenario}{suffix}.txt"
     path.write_text(f"{args.requests} requests\n" + out.getvalue())
     print(path)
 

@@ -17,7 +17,13 @@ log = structlog.get_logger(__name__)
 
 class EventWriter:
     """One transaction per tick for every run of the process, however many stream at once: one
-    row per run holding the events it published since the last tick."""
+    row per run holding the events it published since the last tick.
+
+    Only runs a client follows (or followed since their last write) are written every tick; a
+    run nobody follows is written every `checkpoint_seconds`, and whole when it ends, so a short
+    unstreamed turn writes its events once, with its reply. A client joining later still gets
+    every event: from memory in this process, from the database elsewhere (at the checkpoint's
+    pace), and a crash loses at most the last checkpoint's worth that nobody had seen."""
 
     def __init__(
         self,
@@ -26,20 +32,33 @@ class EventWriter:
         *,
         interval_seconds: float,
         max_per_run: int,
+        checkpoint_seconds: float = 1.0,
     ) -> None:
         self._events = events
         self._live = live_runs
         self._interval = interval_seconds
         self._max_per_run = max_per_run
+        self._checkpoint_ticks = max(1, round(checkpoint_seconds / interval_seconds))
         self._lock = asyncio.Lock()
 
     async def run_forever(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.flush(self._live.all())
+                await self.tick()
             except StoreUnavailable as exc:
                 log.warning("run_events_not_written", error=exc.message)
+
+    async def tick(self) -> None:
+        """Write the runs that are due: followed ones, and unfollowed ones at a checkpoint."""
+        await self.flush([live for live in self._live.all() if self._due(live)])
+
+    def _due(self, live: LiveRun) -> bool:
+        """Whether this tick writes the run: followed, or a checkpoint is due."""
+        if live.watched or live.followers:
+            return True
+        live.unwatched_ticks += 1
+        return live.unwatched_ticks >= self._checkpoint_ticks
 
     async def flush(self, runs: list[LiveRun]) -> None:
         """Write every event of `runs` not yet in the database."""
@@ -53,6 +72,8 @@ class EventWriter:
             await self._events.append(batch)
             for live, end in marks:
                 live.persisted = end
+                live.watched = live.followers > 0
+                live.unwatched_ticks = 0
 
     @asynccontextmanager
     async def unwritten(self, live: LiveRun) -> AsyncIterator[list[StoredEvent]]:

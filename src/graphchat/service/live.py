@@ -30,6 +30,9 @@ class LiveRun:
         self._finished = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.persisted = 0  # events[:persisted] are in the database
+        self.followers = 0  # clients following it now
+        self.watched = False  # followed since its events were last written
+        self.unwatched_ticks = 0  # event-writer ticks passed over since its last write
         self.cancel_status = RunStatus.CANCELLED  # recorded when the task is cancelled
 
     @property
@@ -53,17 +56,24 @@ class LiveRun:
         return item
 
     async def follow(self, after: int = -1) -> AsyncIterator[RunEvent]:
-        """The events with `seq > after`, then live ones until the final event."""
+        """The events with `seq > after`, then live ones until the final event.
+
+        While followed, the run's events are written every tick (see `EventWriter`)."""
         index = max(after + 1 - self.first_seq, 0)
-        while True:
-            changed = self._changed
-            while index < len(self.events):
-                item = self.events[index]
-                index += 1
-                yield item
-                if item.is_final:
-                    return
-            await changed.wait()
+        self.followers += 1
+        self.watched = True
+        try:
+            while True:
+                changed = self._changed
+                while index < len(self.events):
+                    item = self.events[index]
+                    index += 1
+                    yield item
+                    if item.is_final:
+                        return
+                await changed.wait()
+        finally:
+            self.followers -= 1
 
     async def wait(self) -> RunEvent:
         """Wait for the run to finish; returns its final event."""

@@ -38,22 +38,25 @@ class Siblings:
     ids: tuple[str, ...]
 
 
-def ancestors(start: Any, bound: int | None) -> Select[Any]:
-    """`start` (an id or a scalar subquery) and its ancestors, at most `bound` of them."""
-    first = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, literal(1).label("depth")).where(
-        _MESSAGE.c.id == start
-    )
+def ancestors(start: Any, bound: Any) -> Select[Any]:
+    """`start` (an id or a scalar subquery) and its ancestors, at most `bound` of them (an int
+    or a bound parameter; None: all), as whole rows: filter and order on `selected_columns`.
+
+    The walk carries the rows, so nothing joins the whole table back to it: each step is one
+    primary-key lookup, whatever the table's size or statistics (a join back was a scan of
+    every thread's messages on PostgreSQL)."""
+    first = select(_MESSAGE, literal(1).label("depth")).where(_MESSAGE.c.id == start)
     walk = first.cte("branch", recursive=True)
-    step = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, (walk.c.depth + 1).label("depth")).join(
+    step = select(_MESSAGE, (walk.c.depth + 1).label("depth")).join(
         walk, _MESSAGE.c.id == walk.c.parent_id
     )
     if bound is not None:
         step = step.where(walk.c.depth < bound)
     walk = walk.union_all(step)
-    return select(_MESSAGE).join(walk, _MESSAGE.c.id == walk.c.id)
+    return select(*(walk.c[column.name] for column in _MESSAGE.columns))
 
 
-def leaf_of(thread_id: str) -> Any:
+def leaf_of(thread_id: Any) -> Any:
     return select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id).scalar_subquery()
 
 
@@ -75,11 +78,12 @@ async def branch_rows(
     newest_first = window.order == "desc" and after is None
     bounded = newest_first and (before is None or walk_from_cursor)
     query = ancestors(start, limit + 1 + offset if bounded else None)
+    seq = query.selected_columns.seq
     if before is not None:
-        query = query.where(_MESSAGE.c.seq < before)
+        query = query.where(seq < before)
     if after is not None:
-        query = query.where(_MESSAGE.c.seq > after)
-    ordering = _MESSAGE.c.seq.asc() if window.order == "asc" else _MESSAGE.c.seq.desc()
+        query = query.where(seq > after)
+    ordering = seq.asc() if window.order == "asc" else seq.desc()
     query = query.order_by(ordering).limit(limit + 1).offset(offset)
     return list((await connection.execute(query)).all())
 

@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -34,15 +40,26 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
     """An async engine tuned for the configured backend (SQLite WAL or a PostgreSQL pool)."""
     if database.is_sqlite:
         return _sqlite_engine(database)
-    return create_async_engine(
+    engine = create_async_engine(
         database.url,
         pool_size=database.pool_size,
         max_overflow=database.max_overflow,
         pool_timeout=database.pool_timeout,
         pool_recycle=database.pool_recycle,
-        pool_pre_ping=True,
         connect_args={"timeout": database.connect_timeout},
     )
+    event.listen(engine.sync_engine, "checkout", _discard_closed)
+    return engine
+
+
+def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server closed (a restart) is replaced at checkout.
+
+    asyncpg notices a closed socket without a round trip; SQLAlchemy's pre-ping cost three
+    (BEGIN, a query, ROLLBACK) per transaction. A connection lost silently still fails once
+    as `StoreUnavailable`, and that failure recycles the pool."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the database closed this connection")
 
 
 def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Integer, String, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql import Select
 
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
@@ -22,10 +23,12 @@ _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
 _COLUMNS = tuple(column.name for column in _MESSAGE.columns)
 _BODY = tuple(field.name for field in fields(MessageBody))
+_FIELDS = tuple(field.name for field in fields(Message))  # the window selects in this order
 
 
 def message_from_row(row: Row[Any]) -> Message:
-    return Message(**{name: row._mapping[name] for name in _COLUMNS})
+    mapping = row._mapping  # a property that builds a new mapping on each access
+    return Message(**{name: mapping[name] for name in _COLUMNS})
 
 
 def message_rows(
@@ -58,12 +61,36 @@ def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
         )
 
 
-def window(connection: Connection, start: Any, limit: int) -> list[Message]:
-    """The last `limit` messages of the branch ending at `start` (an id, or `leaf_of(thread)`),
-    oldest first: a walk up the parents bounded by `limit`, whatever the thread's size."""
-    query = ancestors(start, limit).order_by(_MESSAGE.c.seq.desc()).limit(limit)
-    rows = connection.execute(query).all()
-    return [message_from_row(row) for row in reversed(rows)]
+def _window_query(start: Any) -> Select[Any]:
+    """The newest `:limit` messages of the branch ending at `start`, newest first."""
+    limit = bindparam("limit", type_=Integer)
+    query = ancestors(start, limit)
+    columns = query.selected_columns
+    query = query.with_only_columns(*(columns[name] for name in _FIELDS))
+    return query.order_by(columns.seq.desc()).limit(limit)
+
+
+# Built once: constructing the recursive query cost more CPU than running it.
+_WINDOW_FROM_MESSAGE = _window_query(bindparam("start", type_=String))
+_WINDOW_FROM_LEAF = _window_query(leaf_of(bindparam("thread_id", type_=String)))
+
+
+def _messages(newest_first: Sequence[Row[Any]]) -> list[Message]:
+    """Window rows as records, oldest first (the columns are in field order: no row mapping)."""
+    return [Message(**dict(zip(_FIELDS, row, strict=True))) for row in reversed(newest_first)]
+
+
+def window(connection: Connection, leaf_id: str, limit: int) -> list[Message]:
+    """The last `limit` messages of the branch ending at `leaf_id`, oldest first: a walk up the
+    parents bounded by `limit`, whatever the thread's size."""
+    rows = connection.execute(_WINDOW_FROM_MESSAGE, {"start": leaf_id, "limit": limit}).all()
+    return _messages(rows)
+
+
+def current_window(connection: Connection, thread_id: str, limit: int) -> list[Message]:
+    """The last `limit` messages of the thread's current branch, oldest first."""
+    rows = connection.execute(_WINDOW_FROM_LEAF, {"thread_id": thread_id, "limit": limit}).all()
+    return _messages(rows)
 
 
 def tail_of(connection: Connection, thread_id: str) -> Tail:
@@ -139,7 +166,7 @@ class MessageRepository(Repository):
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread's current branch, oldest first."""
-        return await run_transaction(self._engine, lambda c: window(c, leaf_of(thread_id), limit))
+        return await run_transaction(self._engine, lambda c: current_window(c, thread_id, limit))
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, insert, select, update
+from sqlalchemy import String, Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -49,13 +49,15 @@ _RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COL
 
 
 def run_from_row(row: Row[Any]) -> Run:
-    values = {name: row._mapping[name] for name in _RUN_COLUMNS}
+    mapping = row._mapping  # a property that builds a new mapping on each access
+    values = {name: mapping[name] for name in _RUN_COLUMNS}
     values["status"] = RunStatus(values["status"])
     return Run(**values)
 
 
-def _thread_and_pause(thread_id: str) -> Any:
+def _thread_and_pause() -> Any:
     """The thread, whether it has a paused run to close, and its highest message number."""
+    thread_id = bindparam("thread_id", type_=String)
     paused = exists().where(
         _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value
     )
@@ -67,6 +69,12 @@ def _thread_and_pause(thread_id: str) -> Any:
     return select(_THREAD, paused.label("paused"), highest.label("last_seq")).where(
         _THREAD.c.id == thread_id
     )
+
+
+# A turn's statements are built once: building one costs about as much CPU as running it.
+_THREAD_AND_PAUSE = _thread_and_pause()
+_INSERT_RUN = insert(_RUN)
+_FINISH_RUN = update(_RUN).where(_RUN.c.id == bindparam("run_id", type_=String))
 
 
 def _continued(
@@ -147,7 +155,7 @@ class RunRepository:
         history: int,
         branch: BranchPoint | None,
     ) -> TurnStart:
-        row = connection.execute(_thread_and_pause(run.thread_id)).first()
+        row = connection.execute(_THREAD_AND_PAUSE, {"thread_id": run.thread_id}).first()
         if row is not None and row.owner != run.owner:
             raise thread_not_found(run.thread_id)
         if row is None and not create_thread:
@@ -290,16 +298,16 @@ class RunRepository:
                 return False
             insert_messages(connection, messages)
             connection.execute(
-                update(_RUN)
-                .where(_RUN.c.id == run_id)
-                .values(
-                    status=outcome.status.value,
-                    finished_at=now,
-                    prompt_tokens=outcome.prompt_tokens,
-                    completion_tokens=outcome.completion_tokens,
-                    error=outcome.error,
-                    pending=outcome.pending,
-                )
+                _FINISH_RUN,
+                {
+                    "run_id": run_id,
+                    "status": outcome.status.value,
+                    "finished_at": now,
+                    "prompt_tokens": outcome.prompt_tokens,
+                    "completion_tokens": outcome.completion_tokens,
+                    "error": outcome.error,
+                    "pending": outcome.pending,
+                },
             )
             insert_events(connection, events)
             return True
@@ -378,7 +386,7 @@ class RunRepository:
             "worker_id": run.worker_id,
             "heartbeat_at": now,
         }
-        connection.execute(insert(_RUN).values(values))
+        connection.execute(_INSERT_RUN, values)
         return stored
 
     def _touch_thread(

@@ -24,7 +24,7 @@ from graphchat.store.run_events import StoredEvent
 # The plans: (verb, table) per statement, in order.
 BEGIN_EXISTING_THREAD = [
     ("SELECT", "threads"),  # the thread (its leaf), a paused run to close?, its last seq number
-    ("WITH", "messages"),  # the context window: a walk up the branch from the leaf
+    ("WITH", "branch"),  # the context window: a walk up the branch from the leaf, whole rows
     ("INSERT", "runs"),
     ("INSERT", "messages"),  # every new message in one statement
     ("UPDATE", "threads"),  # updated_at, the leaf (and the title of an untitled thread)
