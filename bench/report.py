@@ -285,8 +285,10 @@ def _per_case(result: dict[str, Any], key: str, first: str) -> str:
         for name in names
     ]
     header = [first] + [f"{kind} {p}" for kind in kinds for p in ("p50 ms", "p99 ms")]
-    seeding = ", ".join(f"{result[kind]['seed_seconds']:.0f} s on {kind}" for kind in kinds)
-    return f" Seeding took {seeding}.\n\n" + _table(header, rows)
+    seeded = [kind for kind in kinds if result[kind].get("seed_seconds") is not None]
+    seeding = ", ".join(f"{result[kind]['seed_seconds']:.0f} s on {kind}" for kind in seeded)
+    said = f" Seeding took {seeding}." if seeded else " Databases seeded by an earlier run."
+    return said + "\n\n" + _table(header, rows)
 
 
 def _listing(result: dict[str, Any]) -> str:
