@@ -203,7 +203,13 @@ class Answer:
         )
 
 
-AnswerDep = Annotated[Answer, Depends()]
+async def _answer(chat: ChatDep, settings: SettingsDep, modes: _StreamModesDep) -> Answer:
+    # A class given to Depends() is called in a worker thread (FastAPI runs sync callables
+    # there): a thread hop per regenerate, edit or resume. Built here on the event loop instead.
+    return Answer(chat, settings, modes)
+
+
+AnswerDep = Annotated[Answer, Depends(_answer)]
 
 
 @router.post("/chat", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
