@@ -55,7 +55,11 @@ class _Turn:
         )
 
 
-TurnDep = Annotated[_Turn, Depends()]
+async def _turn(owner: OwnerDep, branches: BranchesDep, answer: AnswerDep) -> _Turn:
+    return _Turn(owner, branches, answer)  # on the event loop: see `api.chat._answer`
+
+
+TurnDep = Annotated[_Turn, Depends(_turn)]
 
 
 def _turn_route(action: str) -> Callable[[_Route], _Route]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -76,15 +77,20 @@ def page_size(limit: int | None, settings: Settings) -> int:
     return limit
 
 
+@dataclass(frozen=True, slots=True)
 class Paging:
     """The page a list route is asked for: `size` items (bounded by the server) after `offset`."""
 
-    def __init__(self, settings: SettingsDep, limit: Limit = None, offset: Offset = 0) -> None:
-        self.size = page_size(limit, settings)
-        self.offset = offset
+    size: int
+    offset: int
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def _paging(settings: SettingsDep, limit: Limit = None, offset: Offset = 0) -> Paging:
+    # An async function, not the class: FastAPI calls a class dependency in a worker thread.
+    return Paging(page_size(limit, settings), offset)
+
+
+PagingDep = Annotated[Paging, Depends(_paging)]
 
 
 @router.post(
