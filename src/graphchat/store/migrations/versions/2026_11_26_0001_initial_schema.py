@@ -1,9 +1,4 @@
-"""Initial schema: threads, messages, runs, run events, API keys, cached replies.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-26
-"""
+"""Initial schema: threads, messages, runs, run events, API keys, cached replies."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -14,8 +9,6 @@ from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 ID = sa.String(length=128)
@@ -26,8 +19,40 @@ def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
+def _create_table(
+    name: str,
+    *columns: sa.Column[Any],
+    primary_key: Sequence[str] = ("id",),
+    parent: tuple[str, str] | None = None,
+    unique: Sequence[str] = (),
+) -> None:
+    """A table with its named constraints: the primary key, the parent row it is deleted with
+    (column, table) and a unique column group."""
+    constraints: list[sa.Constraint] = []
+    if parent is not None:
+        column, parent_table = parent
+        constraints.append(
+            sa.ForeignKeyConstraint(
+                [column],
+                [f"{parent_table}.id"],
+                name=op.f(f"fk_{name}_{column}_{parent_table}"),
+                ondelete="CASCADE",
+            )
+        )
+    constraints.append(sa.PrimaryKeyConstraint(*primary_key, name=op.f(f"pk_{name}")))
+    if unique:
+        constraints.append(sa.UniqueConstraint(*unique, name=op.f(f"uq_{name}_{'_'.join(unique)}")))
+    op.create_table(name, *columns, *constraints)
+
+
+def _unique_where(name: str, table: str, columns: list[str], condition: str) -> None:
+    """A unique index over the rows that meet `condition` (a partial index on both databases)."""
+    where = sa.text(condition)
+    op.create_index(name, table, columns, unique=True, sqlite_where=where, postgresql_where=where)
+
+
 def upgrade() -> None:
-    op.create_table(
+    _create_table(
         "threads",
         sa.Column("id", ID, nullable=False),
         sa.Column("owner", ID, nullable=False),
@@ -36,12 +61,11 @@ def upgrade() -> None:
         sa.Column("metadata", JSON, nullable=False),
         _timestamp("created_at"),
         _timestamp("updated_at"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_threads")),
     )
     op.create_index("ix_threads_owner_created_at", "threads", ["owner", "created_at", "id"])
     op.create_index("ix_threads_owner_updated_at", "threads", ["owner", "updated_at", "id"])
 
-    op.create_table(
+    _create_table(
         "messages",
         sa.Column("id", UUID, nullable=False),
         sa.Column("thread_id", ID, nullable=False),
@@ -60,18 +84,12 @@ def upgrade() -> None:
         sa.Column("latency_ms", sa.Float(), nullable=True),
         sa.Column("cached", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         _timestamp("created_at"),
-        sa.ForeignKeyConstraint(
-            ["thread_id"],
-            ["threads.id"],
-            name=op.f("fk_messages_thread_id_threads"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint("thread_id", "seq", name=op.f("uq_messages_thread_id_seq")),
+        parent=("thread_id", "threads"),
+        unique=("thread_id", "seq"),
     )
     op.create_index("ix_messages_run_id", "messages", ["run_id"])
 
-    op.create_table(
+    _create_table(
         "runs",
         sa.Column("id", UUID, nullable=False),
         sa.Column("thread_id", ID, nullable=False),
@@ -88,50 +106,31 @@ def upgrade() -> None:
         _timestamp("created_at"),
         _timestamp("started_at", nullable=True),
         _timestamp("finished_at", nullable=True),
-        sa.ForeignKeyConstraint(
-            ["thread_id"],
-            ["threads.id"],
-            name=op.f("fk_runs_thread_id_threads"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
+        parent=("thread_id", "threads"),
     )
     op.create_index("ix_runs_status", "runs", ["status"])
     op.create_index("ix_runs_thread_id_created_at", "runs", ["thread_id", "created_at"])
-    running = sa.text("status = 'running'")
-    op.create_index(
-        "uq_runs_one_running_per_thread",
-        "runs",
-        ["thread_id"],
-        unique=True,
-        sqlite_where=running,
-        postgresql_where=running,
-    )
-    keyed = sa.text("idempotency_key IS NOT NULL")
-    op.create_index(
+    _unique_where("uq_runs_one_running_per_thread", "runs", ["thread_id"], "status = 'running'")
+    _unique_where(
         "uq_runs_owner_idempotency_key",
         "runs",
         ["owner", "idempotency_key"],
-        unique=True,
-        sqlite_where=keyed,
-        postgresql_where=keyed,
+        "idempotency_key IS NOT NULL",
     )
 
-    op.create_table(
+    _create_table(
         "run_events",
         sa.Column("run_id", UUID, nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("event", sa.String(length=32), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         _timestamp("created_at"),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_run_events_run_id_runs"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("run_id", "seq", name=op.f("pk_run_events")),
+        primary_key=("run_id", "seq"),
+        parent=("run_id", "runs"),
     )
     op.create_index("ix_run_events_created_at", "run_events", ["created_at"])
 
-    op.create_table(
+    _create_table(
         "api_keys",
         sa.Column("id", UUID, nullable=False),
         sa.Column("owner", ID, nullable=False),
@@ -141,11 +140,10 @@ def upgrade() -> None:
         _timestamp("created_at"),
         _timestamp("revoked_at", nullable=True),
         _timestamp("last_used_at", nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
-        sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
+        unique=("key_hash",),
     )
 
-    op.create_table(
+    _create_table(
         "cached_replies",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("model", sa.String(length=200), nullable=False),
@@ -153,7 +151,7 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer(), server_default=sa.text("0"), nullable=False),
         _timestamp("created_at"),
         _timestamp("expires_at"),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_cached_replies")),
+        primary_key=("key",),
     )
     op.create_index("ix_cached_replies_expires_at", "cached_replies", ["expires_at"])
 

@@ -1,19 +1,10 @@
-"""Run liveness: heartbeats for crash recovery across replicas, cancel requests between them.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
-"""
-
-from collections.abc import Sequence
+"""Run liveness: heartbeats for crash recovery across replicas, cancel requests between them."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""Paused runs: the tool calls waiting for a person's approval, kept on the run.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-30
-"""
-
-from collections.abc import Sequence
+"""Paused runs: the tool calls waiting for a person's approval, kept on the run."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,8 +6,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

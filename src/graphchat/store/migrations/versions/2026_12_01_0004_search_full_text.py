@@ -3,10 +3,6 @@
 Only user and assistant messages are indexed (tool output and system prompts are noise), plus
 thread titles. Both indexes are kept in step inside the writing transaction (SQLite triggers,
 PostgreSQL generated columns), and existing rows are indexed here.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01
 """
 
 from collections.abc import Sequence
@@ -15,8 +11,6 @@ from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # External-content FTS5 tables: the text lives once, in messages/threads, addressed by rowid.
 _SQLITE_UP = [

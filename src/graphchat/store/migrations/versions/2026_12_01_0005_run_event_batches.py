@@ -2,13 +2,7 @@
 
 A row holds the events `seq`..`last_seq` as JSON `[[seq, event, data], …]`; each existing
 one-event row becomes a batch of one.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 import orjson
 import sqlalchemy as sa
@@ -16,8 +10,6 @@ from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -3,21 +3,13 @@
 Each existing thread becomes a single branch: a message's parent is the thread's previous
 message by sequence number, and the leaf is its last message. No message is lost or changed
 apart from the new column.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Correlated subqueries read by the unique (thread_id, seq) index: one lookup per row.
 _PARENTS = """

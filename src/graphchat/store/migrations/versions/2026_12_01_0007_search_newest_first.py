@@ -7,20 +7,12 @@ transaction; a thread never changes owner), so a search filters on the row it al
 instead of looking up every match's thread; and messages by (owner, created_at, id), which a
 search for common words walks newest first, stopping after the candidates it ranks. The backfill
 rewrites every message row once (1M rows: about a minute); autovacuum reclaims the old versions.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0007"
 down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 _UP = {
     "sqlite": ["CREATE VIRTUAL TABLE messages_fts_words USING fts5vocab(messages_fts, instance)"],
