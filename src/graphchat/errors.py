@@ -28,9 +28,14 @@ from typing import Any
 
 
 class GraphchatError(Exception):
-    """Base of every error graphchat raises on purpose."""
+    """Base of every error graphchat raises on purpose; a subclass names its `code`:
+    `class ThreadBusy(Conflict, code="thread_busy")`."""
 
     code = "internal_error"
+
+    def __init_subclass__(cls, *, code: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = code
 
     def __init__(
         self,
@@ -46,73 +51,56 @@ class GraphchatError(Exception):
         self.details = details
 
 
-class InvalidRequest(GraphchatError):
-    code = "invalid_request"
+class InvalidRequest(GraphchatError, code="invalid_request"): ...
 
 
-class ValidationFailed(InvalidRequest):
-    code = "validation_error"
+class ValidationFailed(InvalidRequest, code="validation_error"): ...
 
 
-class ModelNotFound(InvalidRequest):
-    code = "model_not_found"
+class ModelNotFound(InvalidRequest, code="model_not_found"): ...
 
 
-class ToolsUnsupported(InvalidRequest):
-    code = "tools_not_supported"
+class ToolsUnsupported(InvalidRequest, code="tools_not_supported"): ...
 
 
-class NotFound(GraphchatError):
-    code = "not_found"
+class NotFound(GraphchatError, code="not_found"): ...
 
 
-class Conflict(GraphchatError):
-    code = "conflict"
+class Conflict(GraphchatError, code="conflict"): ...
 
 
-class ThreadBusy(Conflict):
-    code = "thread_busy"
+class ThreadBusy(Conflict, code="thread_busy"): ...
 
 
-class RunNotPaused(Conflict):
-    code = "run_not_paused"
+class RunNotPaused(Conflict, code="run_not_paused"): ...
 
 
-class DuplicateRun(Conflict):
-    code = "duplicate_request"
-
+class DuplicateRun(Conflict, code="duplicate_request"):
     def __init__(self, message: str, *, run_id: str) -> None:
         super().__init__(message)
         self.run_id = run_id
 
 
-class Unauthorized(GraphchatError):
-    code = "unauthorized"
+class Unauthorized(GraphchatError, code="unauthorized"): ...
 
 
-class RateLimited(GraphchatError):
-    code = "rate_limited"
-
+class RateLimited(GraphchatError, code="rate_limited"):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class StoreUnavailable(GraphchatError):
-    code = "database_unavailable"
+class StoreUnavailable(GraphchatError, code="database_unavailable"): ...
 
 
-class NotReady(GraphchatError):
-    code = "not_ready"
+class NotReady(GraphchatError, code="not_ready"): ...
 
 
-class ProviderError(GraphchatError):
-    code = "llm_error"
+class ProviderError(GraphchatError, code="llm_error"):
     retryable = False
 
 
-class ProviderUnavailable(ProviderError):
-    code = "llm_unavailable"
+class ProviderUnavailable(ProviderError, code="llm_unavailable"):
     retryable = True
 
     def __init__(self, message: str, *, retry_after: int | None = None, **kwargs: Any) -> None:
@@ -120,6 +108,5 @@ class ProviderUnavailable(ProviderError):
         self.retry_after = retry_after
 
 
-class ProviderTimeout(ProviderError):
-    code = "llm_timeout"
+class ProviderTimeout(ProviderError, code="llm_timeout"):
     retryable = True

@@ -7,8 +7,7 @@ from fastapi import Request
 from graphchat.errors import GraphchatError
 
 
-class UnsupportedMediaType(GraphchatError):
-    code = "unsupported_media_type"
+class UnsupportedMediaType(GraphchatError, code="unsupported_media_type"): ...
 
 
 def _has_body(request: Request) -> bool:

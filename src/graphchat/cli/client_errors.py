@@ -37,6 +37,10 @@ class ClientError(Exception):
 
     exit_code = ExitCode.ERROR
 
+    def __init_subclass__(cls, *, exit_code: ExitCode, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.exit_code = exit_code
+
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -44,28 +48,22 @@ class ClientError(Exception):
         self.status = status
 
 
-class ConfigError(ClientError):
-    exit_code = ExitCode.USAGE
+class ConfigError(ClientError, exit_code=ExitCode.USAGE): ...
 
 
-class UnreachableError(ClientError):
-    exit_code = ExitCode.UNREACHABLE
+class UnreachableError(ClientError, exit_code=ExitCode.UNREACHABLE): ...
 
 
-class AuthError(ClientError):
-    exit_code = ExitCode.AUTH
+class AuthError(ClientError, exit_code=ExitCode.AUTH): ...
 
 
-class NotFoundError(ClientError):
-    exit_code = ExitCode.NOT_FOUND
+class NotFoundError(ClientError, exit_code=ExitCode.NOT_FOUND): ...
 
 
-class RateLimitedError(ClientError):
-    exit_code = ExitCode.RATE_LIMITED
+class RateLimitedError(ClientError, exit_code=ExitCode.RATE_LIMITED): ...
 
 
-class ServerError(ClientError):
-    exit_code = ExitCode.SERVER
+class ServerError(ClientError, exit_code=ExitCode.SERVER): ...
 
 
 def _error_of(response: httpx.Response) -> tuple[str | None, str]:
