@@ -96,10 +96,11 @@ _BOUNDS = (
 
 
 def _bounds(field: FieldInfo) -> str:
+    """Lower bounds first, whether a bound comes from the field or from its type."""
     parts = [
         f"{symbol} {getattr(constraint, attribute)}"
-        for constraint in field.metadata
         for kind, attribute, symbol in _BOUNDS
+        for constraint in field.metadata
         if isinstance(constraint, kind)
     ]
     return f" ({', '.join(parts)})" if parts else ""

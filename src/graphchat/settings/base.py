@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 PREFIX = "GRAPHCHAT_"
@@ -22,6 +22,9 @@ def split_csv(value: object) -> object:
 
 
 CsvList = Annotated[list[str], BeforeValidator(split_csv)]
+# A number of things (connections, messages, entries): at least one. Durations and other
+# bounded numbers use pydantic's `PositiveFloat`, `NonNegativeInt`… the same way.
+Count = Annotated[int, Field(ge=1)]
 
 
 def http_url(url: str) -> str:
@@ -35,7 +38,11 @@ class Group(BaseModel):
     """One concern's settings; `title` heads its section in the generated docs."""
 
     model_config = ConfigDict(
-        extra="forbid", validate_default=True, validate_by_name=True, validate_by_alias=True
+        extra="forbid",
+        validate_default=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        use_attribute_docstrings=True,  # a field's docstring is its description (docs, .env)
     )
     title: ClassVar[str] = ""
 
