@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 import structlog
 
-from graphchat.errors import StoreUnavailable
 from graphchat.service.live import LiveRun, LiveRuns
+from graphchat.service.periodic import every
 from graphchat.store.run_events import RunEventRepository, StoredEvent
 
 log = structlog.get_logger(__name__)
@@ -42,12 +42,7 @@ class EventWriter:
         self._lock = asyncio.Lock()
 
     async def run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.tick()
-            except StoreUnavailable as exc:
-                log.warning("run_events_not_written", error=exc.message)
+        await every(self._interval, self.tick, log, "run_events_not_written")
 
     async def tick(self) -> None:
         """Write the runs that are due: followed ones, and unfollowed ones at a checkpoint."""

@@ -8,7 +8,6 @@ thread stays busy forever.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
@@ -18,8 +17,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from graphchat.errors import StoreUnavailable
 from graphchat.service.live import LiveRuns
+from graphchat.service.periodic import every
 from graphchat.store import Store
 from graphchat.store.records import MessageStatus, NewMessage, RunStatus
 from graphchat.store.run_events import StoredEvent
@@ -90,12 +89,7 @@ class RunMonitor:
         self._pruned_at = float("-inf")
 
     async def run_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._heartbeat)
-            try:
-                await self.tick()
-            except StoreUnavailable as exc:
-                log.warning("run_monitor_skipped", error=exc.message)
+        await every(self._heartbeat, self.tick, log, "run_monitor_skipped")
 
     async def tick(self) -> None:
         for run_id in await self._store.runs.heartbeat(self.worker_id):

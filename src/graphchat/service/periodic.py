@@ -1,0 +1,23 @@
+"""Background work on a timer that outlives database outages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from structlog.typing import FilteringBoundLogger
+
+from graphchat.errors import StoreUnavailable
+
+
+async def every(
+    seconds: float, tick: Callable[[], Awaitable[None]], log: FilteringBoundLogger, skipped: str
+) -> None:
+    """Call `tick` every `seconds`, forever; a tick the database refuses is logged as `skipped`
+    and the next one tries again."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await tick()
+        except StoreUnavailable as exc:
+            log.warning(skipped, error=exc.message)
