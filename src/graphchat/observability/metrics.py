@@ -7,6 +7,8 @@ the operator configured, backend names.
 
 from __future__ import annotations
 
+from functools import partial
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -17,54 +19,82 @@ _PROCESS_STATES = ("stopped", "starting", "ready", "restarting", "failed")
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
+class _StateGauge:
+    """A gauge labelled (backend, state): 1 for each backend's current state, 0 for the others,
+    so a dashboard sees every state's series, not only the ones reached."""
+
+    def __init__(self, gauge: Gauge, states: tuple[str, ...]) -> None:
+        self._gauge = gauge
+        self._states = states
+
+    def set(self, backend: str, state: str) -> None:
+        for known in self._states:
+            self._gauge.labels(backend, known).set(1 if known == state else 0)
+
+
 class Metrics:
     """Every metric graphchat exports, registered in a fresh `CollectorRegistry`."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.requests = Counter(
-            "graphchat_http_requests", "HTTP requests by route template, method and status.",
-            ["route", "method", "status"], registry=r,
-        )  # fmt: skip
-        self.request_seconds = Histogram(
-            "graphchat_http_request_duration_seconds", "Time to the end of the HTTP response.",
-            ["route", "method"], buckets=_LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.rate_limited = Counter(
-            "graphchat_rate_limited_requests", "Requests refused by the rate limit.", registry=r
+        counter = partial(Counter, namespace="graphchat", registry=self.registry)
+        gauge = partial(Gauge, namespace="graphchat", registry=self.registry)
+        latency = partial(
+            Histogram, namespace="graphchat", buckets=_LATENCY_BUCKETS, registry=self.registry
         )
-        self.model_seconds = Histogram(
-            "graphchat_model_call_duration_seconds", "Duration of one model call (all chunks).",
-            ["model", "outcome"], buckets=_LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.first_token_seconds = Histogram(
-            "graphchat_model_time_to_first_token_seconds", "From a model call to its first token.",
-            ["model"], buckets=_LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.tokens = Counter(
-            "graphchat_model_tokens", "Tokens sent to (`in`) and produced by (`out`) models.",
-            ["model", "direction"], registry=r,
-        )  # fmt: skip
-        self.active_streams = Gauge(
-            "graphchat_active_streams", "Event streams currently open to clients.", registry=r
+        self.requests = counter(
+            "http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
         )
-        self.cache_lookups = Counter(
-            "graphchat_reply_cache_lookups", "Reply cache lookups by result (`hit`/`miss`).",
-            ["result"], registry=r,
-        )  # fmt: skip
-        self.breaker_state = Gauge(
-            "graphchat_breaker_state", "1 for the current circuit-breaker state of each backend.",
-            ["backend", "state"], registry=r,
-        )  # fmt: skip
-        self.model_process_state = Gauge(
-            "graphchat_model_process_state", "1 for the current state of each local model process.",
-            ["backend", "state"], registry=r,
-        )  # fmt: skip
-        self.model_process_restarts = Gauge(
-            "graphchat_model_process_restarts",
-            "Times each local model process died and was restarted.", ["backend"], registry=r,
-        )  # fmt: skip
+        self.request_seconds = latency(
+            "http_request_duration_seconds",
+            "Time to the end of the HTTP response.",
+            ["route", "method"],
+        )
+        self.rate_limited = counter("rate_limited_requests", "Requests refused by the rate limit.")
+        self.model_seconds = latency(
+            "model_call_duration_seconds",
+            "Duration of one model call (all chunks).",
+            ["model", "outcome"],
+        )
+        self.first_token_seconds = latency(
+            "model_time_to_first_token_seconds",
+            "From a model call to its first token.",
+            ["model"],
+        )
+        self.tokens = counter(
+            "model_tokens",
+            "Tokens sent to (`in`) and produced by (`out`) models.",
+            ["model", "direction"],
+        )
+        self.active_streams = gauge("active_streams", "Event streams currently open to clients.")
+        self.cache_lookups = counter(
+            "reply_cache_lookups",
+            "Reply cache lookups by result (`hit`/`miss`).",
+            ["result"],
+        )
+        self.breaker_state = _StateGauge(
+            gauge(
+                "breaker_state",
+                "1 for the current circuit-breaker state of each backend.",
+                ["backend", "state"],
+            ),
+            _BREAKER_STATES,
+        )
+        self.model_process_state = _StateGauge(
+            gauge(
+                "model_process_state",
+                "1 for the current state of each local model process.",
+                ["backend", "state"],
+            ),
+            _PROCESS_STATES,
+        )
+        self.model_process_restarts = gauge(
+            "model_process_restarts",
+            "Times each local model process died and was restarted.",
+            ["backend"],
+        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
@@ -90,13 +120,11 @@ class Metrics:
 
     def set_breaker_state(self, backend: str, state: str) -> None:
         """For the circuit breaker: call on every transition (`closed`, `half_open`, `open`)."""
-        for known in _BREAKER_STATES:
-            self.breaker_state.labels(backend, known).set(1 if known == state else 0)
+        self.breaker_state.set(backend, state)
 
     def set_model_process(self, backend: str, state: str, restarts: int) -> None:
         """For a local model process (the embedded model): its state and restart count."""
-        for known in _PROCESS_STATES:
-            self.model_process_state.labels(backend, known).set(1 if known == state else 0)
+        self.model_process_state.set(backend, state)
         self.model_process_restarts.labels(backend).set(restarts)
 
     def render(self) -> bytes:
