@@ -6,6 +6,8 @@ Limited responses are 429 in the error shape with `Retry-After`; every counted r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,36 +38,29 @@ def _headers(decision: RateDecision) -> dict[str, str]:
     }
 
 
+@dataclass(eq=False, slots=True)
 class RateLimitMiddleware:
     """Refuses requests over the limit; `methods` None means every method is counted."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        limiter: RateLimiter,
-        methods: frozenset[str] | None,
-        trusted_proxies: list[Network],
-        metrics: Metrics,
-    ) -> None:
-        self.app = app
-        self._limiter = limiter
-        self._methods = methods
-        self._trusted = trusted_proxies
-        self._metrics = metrics
+    app: ASGIApp
+    limiter: RateLimiter
+    methods: frozenset[str] | None
+    trusted_proxies: list[Network]
+    metrics: Metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         counted = scope["type"] == "http" and (
-            self._methods is None or scope["method"] in self._methods
+            self.methods is None or scope["method"] in self.methods
         )
         if not counted:
             await self.app(scope, receive, send)
             return
-        identity = _identity(scope, self._trusted)
-        decision = await self._limiter.hit(identity)
+        identity = _identity(scope, self.trusted_proxies)
+        decision = await self.limiter.hit(identity)
         headers = _headers(decision)
         if not decision.allowed:
             log.info("rate_limited", identity=identity, limit=decision.limit)
-            self._metrics.count_rate_limited()
+            self.metrics.count_rate_limited()
             error = RateLimited(
                 f"rate limit of {decision.limit} requests exceeded; retry in "
                 f"{decision.reset_seconds}s",

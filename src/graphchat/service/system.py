@@ -6,7 +6,7 @@ Routers ask this service rather than reaching into the model router and the stor
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from typing import TYPE_CHECKING
 
 from graphchat.errors import GraphchatError, NotReady
@@ -60,44 +60,36 @@ class Models:
     backends: list[Backend]
 
 
+@dataclass(eq=False, slots=True)
 class SystemService:
-    def __init__(
-        self,
-        store: Store,
-        router: ModelRouter,
-        mcp: McpToolSource | None = None,
-        *,
-        version: str,
-        build: str,
-        database: str,
-    ) -> None:
-        self._version = version
-        self._build = build
-        self._database_kind = database
-        self._store = store
-        self._router = router
-        self._mcp = mcp
+    store: Store
+    router: ModelRouter
+    mcp: McpToolSource | None = None
+    _: KW_ONLY
+    version: str
+    build: str
+    database: str  # its kind: `sqlite` or `postgresql`
 
     async def _database(self) -> Check:
         try:
-            await self._store.ping()
+            await self.store.ping()
         except GraphchatError as exc:
             return Check(name="database", ok=False, error=exc.message)
         return Check(name="database", ok=True)
 
     async def checks(self) -> list[Check]:
         """Every dependency's state: the database, each model backend, each MCP server."""
-        database, backends = await asyncio.gather(self._database(), self._router.statuses())
+        database, backends = await asyncio.gather(self._database(), self.router.statuses())
         checks = [database] + [
             Check(
                 name=f"llm:{status.name}", ok=status.ok, error=status.error, circuit=status.circuit
             )
             for status in backends
         ]
-        if self._mcp is not None:  # optional tool servers: reported, never a reason to be unready
+        if self.mcp is not None:  # optional tool servers: reported, never a reason to be unready
             checks += [
                 Check(name=f"mcp:{server.name}", ok=server.ok, error=server.error, required=False)
-                for server in self._mcp.servers.values()
+                for server in self.mcp.servers.values()
             ]
         return checks
 
@@ -116,20 +108,20 @@ class SystemService:
         """Version, build, storage backend and model backends of this server."""
         return ServerInfo(
             name="graphchat",
-            version=self._version,
-            build=self._build,
-            database=self._database_kind,
-            backends=[backend.name for backend in self._router.backends],
-            default_model=await self._router.default_model(),
+            version=self.version,
+            build=self.build,
+            database=self.database,
+            backends=[backend.name for backend in self.router.backends],
+            default_model=await self.router.default_model(),
             flags=dict(_FLAGS),
         )
 
     async def models(self) -> Models:
         """The models the backends serve, listed live, and each backend's state."""
-        catalog = await self._router.catalog()
+        catalog = await self.router.catalog()
         return Models(
             models=catalog.models,
-            default_model=await self._router.default_model(),
+            default_model=await self.router.default_model(),
             backends=[
                 Backend(
                     name=circuit.name,
@@ -137,13 +129,13 @@ class SystemService:
                     circuit=circuit.state,
                     retry_after=circuit.retry_after,
                 )
-                for circuit in self._router.circuits()
+                for circuit in self.router.circuits()
             ],
         )
 
     async def model_names(self) -> list[str]:
         """Every served model name once, in catalog order."""
-        catalog = await self._router.catalog()
+        catalog = await self.router.catalog()
         return list(dict.fromkeys(model.name for model in catalog.models))
 
     async def find_model(self, requested: str) -> str | None:
