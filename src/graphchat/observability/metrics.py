@@ -43,58 +43,43 @@ class Metrics:
             Histogram, namespace="graphchat", buckets=_LATENCY_BUCKETS, registry=self.registry
         )
         self.requests = counter(
-            "http_requests",
-            "HTTP requests by route template, method and status.",
+            "http_requests", "HTTP requests by route template, method and status.",
             ["route", "method", "status"],
-        )
+        )  # fmt: skip
         self.request_seconds = latency(
-            "http_request_duration_seconds",
-            "Time to the end of the HTTP response.",
+            "http_request_duration_seconds", "Time to the end of the HTTP response.",
             ["route", "method"],
-        )
+        )  # fmt: skip
         self.rate_limited = counter("rate_limited_requests", "Requests refused by the rate limit.")
         self.model_seconds = latency(
-            "model_call_duration_seconds",
-            "Duration of one model call (all chunks).",
+            "model_call_duration_seconds", "Duration of one model call (all chunks).",
             ["model", "outcome"],
-        )
+        )  # fmt: skip
         self.first_token_seconds = latency(
-            "model_time_to_first_token_seconds",
-            "From a model call to its first token.",
-            ["model"],
+            "model_time_to_first_token_seconds", "From a model call to its first token.", ["model"]
         )
         self.tokens = counter(
-            "model_tokens",
-            "Tokens sent to (`in`) and produced by (`out`) models.",
+            "model_tokens", "Tokens sent to (`in`) and produced by (`out`) models.",
             ["model", "direction"],
-        )
+        )  # fmt: skip
         self.active_streams = gauge("active_streams", "Event streams currently open to clients.")
         self.cache_lookups = counter(
-            "reply_cache_lookups",
-            "Reply cache lookups by result (`hit`/`miss`).",
-            ["result"],
+            "reply_cache_lookups", "Reply cache lookups by result (`hit`/`miss`).", ["result"]
         )
         self.breaker_state = _StateGauge(
-            gauge(
-                "breaker_state",
-                "1 for the current circuit-breaker state of each backend.",
-                ["backend", "state"],
-            ),
+            gauge("breaker_state", "1 for the current circuit-breaker state of each backend.",
+                  ["backend", "state"]),
             _BREAKER_STATES,
-        )
+        )  # fmt: skip
         self.model_process_state = _StateGauge(
-            gauge(
-                "model_process_state",
-                "1 for the current state of each local model process.",
-                ["backend", "state"],
-            ),
+            gauge("model_process_state", "1 for the current state of each local model process.",
+                  ["backend", "state"]),
             _PROCESS_STATES,
-        )
+        )  # fmt: skip
         self.model_process_restarts = gauge(
-            "model_process_restarts",
-            "Times each local model process died and was restarted.",
+            "model_process_restarts", "Times each local model process died and was restarted.",
             ["backend"],
-        )
+        )  # fmt: skip
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
