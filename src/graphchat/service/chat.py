@@ -31,7 +31,7 @@ from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.titles import TitleWriter
 from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
-from graphchat.service.turn import Turn, TurnRecorder, turn_rules
+from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.service.turn_request import (
     ModelResolver,
     RunStream,
@@ -39,6 +39,7 @@ from graphchat.service.turn_request import (
     TurnRequest,
     params_json,
 )
+from graphchat.service.turn_rules import turn_rules
 from graphchat.store import Store
 from graphchat.store.records import (
     MessageWindow,

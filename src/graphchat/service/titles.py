@@ -10,7 +10,8 @@ import structlog
 
 from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, ChatProvider, ChatRequest, SamplingParams
-from graphchat.service.turn import Turn, title_from
+from graphchat.service.turn import Turn
+from graphchat.service.turn_rules import title_from
 from graphchat.store import Store
 
 log = structlog.get_logger(__name__)

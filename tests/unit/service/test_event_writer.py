@@ -11,7 +11,7 @@ import pytest
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
-from graphchat.service.turn import turn_rules
+from graphchat.service.turn_rules import turn_rules
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, NewRun

@@ -11,7 +11,8 @@ from graphchat.agent import ModelReply, TokenDelta
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRun, LiveRuns
-from graphchat.service.turn import Turn, TurnRecorder, title_from, turn_rules
+from graphchat.service.turn import Turn, TurnRecorder
+from graphchat.service.turn_rules import title_from, turn_rules
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.records import MessageStatus, NewMessage, NewRun, RunStatus
