@@ -35,14 +35,11 @@ def http_url(url: str) -> str:
 
 
 class Group(BaseModel):
-    """One concern's settings; `title` heads its section in the generated docs."""
+    """One concern's settings; `title` heads its section in the generated docs, and each field's
+    docstring (the string below it) is its description there."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        validate_default=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-        use_attribute_docstrings=True,  # a field's docstring is its description (docs, .env)
+        extra="forbid", validate_default=True, validate_by_name=True, validate_by_alias=True
     )
     title: ClassVar[str] = ""
 
