@@ -23,7 +23,7 @@ from graphchat.llm.base import (
     tool_schemas,
 )
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import HttpProvider, finish_body, get_json, timed_lines
+from graphchat.llm.transport import HttpProvider, finish_body, get_json
 
 
 def options_for(params: SamplingParams) -> dict[str, Any]:
@@ -109,9 +109,8 @@ class OllamaProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         return request_body(request)
 
-    async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
         saw_tool_calls = False
-        lines = timed_lines(response, self._timeouts, deadline)
         async for line in lines:
             chunk = parse_line(line, saw_tool_calls=saw_tool_calls)
             saw_tool_calls = saw_tool_calls or bool(chunk.tool_calls)

@@ -24,7 +24,7 @@ from graphchat.llm.base import (
     tool_schemas,
 )
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import HttpProvider, finish_body, get_json, timed_lines
+from graphchat.llm.transport import HttpProvider, finish_body, get_json
 
 _DONE = "[DONE]"
 
@@ -143,9 +143,8 @@ class OpenAICompatProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         return request_body(request)
 
-    async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
         state = StreamState()
-        lines = timed_lines(response, self._timeouts, deadline)
         async for line in lines:
             if not line.startswith("data:"):
                 continue  # comments, `event:` and `id:` fields carry nothing we use

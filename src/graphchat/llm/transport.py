@@ -199,7 +199,7 @@ class HttpProvider:
                 deadline=deadline,
             )
             try:
-                async for chunk in self._chunks(response, deadline):
+                async for chunk in self._chunks(timed_lines(response, self._timeouts, deadline)):
                     yield chunk
             finally:
                 await response.aclose()
@@ -207,7 +207,8 @@ class HttpProvider:
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[ChatChunk]:
+    def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+        """The reply's chunks, read from its body's timed lines (`finish_body(lines)` once done)."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
