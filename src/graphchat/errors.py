@@ -33,9 +33,10 @@ class GraphchatError(Exception):
 
     code = "internal_error"
 
-    def __init_subclass__(cls, *, code: str, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, code: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.code = code
+        if code is not None:  # else the parent's
+            cls.code = code
 
     def __init__(
         self,

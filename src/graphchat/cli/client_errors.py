@@ -37,9 +37,10 @@ class ClientError(Exception):
 
     exit_code = ExitCode.ERROR
 
-    def __init_subclass__(cls, *, exit_code: ExitCode, **kwargs: object) -> None:
+    def __init_subclass__(cls, *, exit_code: ExitCode | None = None, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        cls.exit_code = exit_code
+        if exit_code is not None:  # else the parent's
+            cls.exit_code = exit_code
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
