@@ -39,13 +39,14 @@ _B = 0.75
 _WALK_FROM = 30 * RANKED_CANDIDATES
 _ESTIMATE = text(
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM messages "
-    "WHERE search_vector @@ to_tsquery('simple'::regconfig, :query)"
+    "WHERE search_vector @@ to_tsquery('graphchat_search'::regconfig, :query)"
 )
 _NO_WORKERS_NOR_JIT = text(
     "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
     "set_config('jit', 'off', true)"
 )
-_CONFIG: ColumnElement[Any] = literal_column("'simple'::regconfig")
+# `simple` with accents folded (migration 0008), as FTS5's tokenizer does on SQLite.
+_CONFIG: ColumnElement[Any] = literal_column("'graphchat_search'::regconfig")
 
 
 # Each step seeks the next word above the last one (an indexed word holds no control character).

@@ -52,3 +52,56 @@ async def test_words_are_found_whatever_their_case(store: Store) -> None:
     found = await store.search.messages("alice", "CAFÉ CRÈ", limit=5)  # the last as a prefix
 
     assert [hit.message_id for hit in found.items] == [cafe]
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("Un café crème", "cafe"),
+        ("a plain cafe", "café"),
+        ("Ärger im Büro", "arger"),
+        ("arger", "ÄRGER"),
+    ],
+)
+async def test_accents_and_case_are_ignored_both_ways(
+    store: Store, stored: str, typed: str
+) -> None:
+    [wanted] = await _say(store, stored)
+    await _say(store, "caff arg unrelated words", run="r2")
+
+    found = await store.search.messages("alice", typed, limit=5)
+
+    assert [hit.message_id for hit in found.items] == [wanted]
+    assert found.items[0].snippet.count("<mark>") == 1  # the folded word is highlighted
+
+
+async def test_a_match_in_the_oldest_message_only_is_found(store: Store) -> None:
+    [oldest] = await _say(store, "the needle is here")
+    await _say(store, *[f"hay number {index}" for index in range(300)], run="r2")
+
+    found = await store.search.messages("alice", "needle", limit=5)
+
+    assert [hit.message_id for hit in found.items] == [oldest]
+
+
+async def test_pages_of_equally_ranked_hits_follow_one_stable_order(store: Store) -> None:
+    ids = await _say(store, *["same words every time"] * 30)
+
+    whole = await store.search.messages("alice", "same", limit=30)
+    pages = [
+        await store.search.messages("alice", "same", limit=7, offset=o) for o in range(0, 30, 7)
+    ]
+
+    in_pages = [hit.message_id for page in pages for hit in page.items]
+    assert in_pages == [hit.message_id for hit in whole.items]
+    assert sorted(in_pages) == sorted(ids)  # each once (same instant: by id on PostgreSQL)
+
+
+async def test_another_owners_messages_never_match(store: Store) -> None:
+    await store.threads.create(owner="bob", thread_id="b")
+    await store.runs.append("b", "rb", [NewMessage(role="user", content="bob's café secret")])
+    [mine] = await _say(store, "alice's cafe")
+
+    found = await store.search.messages("alice", "café", limit=10)
+
+    assert [hit.message_id for hit in found.items] == [mine]
