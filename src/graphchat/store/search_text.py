@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Sequence
 
 MAX_TERMS = 16
+# Only the caller's newest matches are ranked, at most this many (see store/search.py).
+RANKED_CANDIDATES = 1_000
 _ELLIPSIS = "…"
 _SNIPPET_CHARS = 200
 _WORD = re.compile(r"[^\W_]+")

@@ -8,6 +8,8 @@ import pytest
 from graphchat.store import Store
 from graphchat.store.records import NewMessage
 from graphchat.store.search import RANKED_CANDIDATES
+from graphchat.store.search_postgres import postgres_ranked
+from graphchat.store.search_text import search_terms
 
 
 @pytest.fixture
@@ -105,3 +107,46 @@ async def test_another_owners_messages_never_match(store: Store) -> None:
     found = await store.search.messages("alice", "café", limit=10)
 
     assert [hit.message_id for hit in found.items] == [mine]
+
+
+async def _sliced(store: Store, text: str, first_slice: float | None) -> list[str]:
+    """PostgreSQL's ranking, with its first slice of time forced (None: chosen as in service)."""
+    terms = search_terms(text)
+    async with store.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: postgres_ranked(sync, terms, "alice", None, 60, first_slice=first_slice)
+        )
+
+
+@pytest.fixture
+def postgres_only(store: Store) -> Store:
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("slices of time are PostgreSQL's way")
+    return store
+
+
+async def test_slices_widen_until_they_reach_the_oldest_match(postgres_only: Store) -> None:
+    store = postgres_only
+    [needle] = await _say(store, "the needle and some hay")
+    for batch in range(5):
+        await _say(store, *[f"hay bale {batch}.{index}" for index in range(10)], run=f"b{batch}")
+
+    oldest_only = await _sliced(store, "needle", first_slice=0.001)
+    all_hay = await _sliced(store, "hay", first_slice=0.001)
+
+    assert oldest_only == [needle]
+    assert all_hay == await _sliced(store, "hay", first_slice=None) and len(all_hay) == 51
+
+
+async def test_a_slice_holding_enough_candidates_ranks_what_a_full_scan_does(
+    postgres_only: Store,
+) -> None:
+    store = postgres_only
+    await _say(store, "walrus walrus walrus walrus")  # ranks first, but older than the candidates
+    await _say(store, *["a walrus in passing"] * RANKED_CANDIDATES, run="r2")
+    await _say(store, "walrus twice: walrus", run="r3")
+
+    sliced = await _sliced(store, "walrus", first_slice=0.001)
+
+    assert sliced == await _sliced(store, "walrus", first_slice=1.0)
+    assert len(sliced) == 60
