@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import text
 
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import run_transaction
 from graphchat.store.records import Page
 from graphchat.store.search_postgres import CONFIG, postgres_ranked, unexcluded
 from graphchat.store.search_text import (
@@ -205,26 +205,35 @@ class SearchRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def found(
+        self, owner: str, text: str, *, limit: int, offset: int = 0, titles: int = 0
+    ) -> tuple[list[TitleHit], Page[MessageHit, None]]:
+        """Up to `titles` matching threads and a page of `limit` message hits, best first, read
+        in one transaction (one round trip less each way on PostgreSQL); snippets for those
+        only."""
+        terms = search_terms(text)
+        if not terms:
+            return [], Page(items=[], has_more=False)
+        page = slice(offset, offset + limit + 1)
+
+        def body(connection: Connection) -> tuple[Sequence[Row[Any]], list[Row[Any]]]:
+            title_rows: Sequence[Row[Any]] = []
+            if titles:
+                statement = _titles(terms, owner, connection.dialect.name).limit(titles)
+                title_rows = connection.execute(statement).all()
+            return title_rows, _matching(connection, owner, terms, page) if limit else []
+
+        title_rows, rows = await run_transaction(self._engine, body)
+        found = [TitleHit(r.id, r.title, snippet(r.title, terms), r.updated_at) for r in title_rows]
+        hits = [_message_hit(row, terms) for row in rows[:limit]]
+        return found, Page(items=hits, has_more=len(rows) > limit)
+
     async def messages(
         self, owner: str, text: str, *, limit: int, offset: int = 0
     ) -> Page[MessageHit, None]:
         """A page of hits, best first; snippets for that page only."""
-        terms = search_terms(text)
-        if not terms:
-            return Page(items=[], has_more=False)
-        page = slice(offset, offset + limit + 1)
-        rows = await run_transaction(self._engine, lambda c: _matching(c, owner, terms, page))
-        hits = [_message_hit(row, terms) for row in rows[:limit]]
-        return Page(items=hits, has_more=len(rows) > limit)
+        return (await self.found(owner, text, limit=limit, offset=offset))[1]
 
     async def titles(self, owner: str, text: str, *, limit: int) -> list[TitleHit]:
         """`owner`'s threads whose title matches `text`, best first."""
-        terms = search_terms(text)
-        if not terms:
-            return []
-        async with transaction(self._engine) as connection:
-            statement = _titles(terms, owner, connection.dialect.name).limit(limit)
-            rows = (await connection.execute(statement)).all()
-        return [
-            TitleHit(row.id, row.title, snippet(row.title, terms), row.updated_at) for row in rows
-        ]
+        return (await self.found(owner, text, limit=0, titles=limit))[0]
