@@ -308,7 +308,28 @@ def _search(result: dict[str, Any]) -> str:
     out += " from a Zipf-distributed vocabulary: a word's rank is its frequency order), pages of"
     out += f" {params['limit']}, {params['requests']} requests per query, one at a time; target"
     out += " p99 < 50 ms for every query (issue 18)."
-    return out + _per_case(result, "queries", "query")
+    return out + _per_case(result, "queries", "query") + _search_cpu(result)
+
+
+def _search_cpu(result: dict[str, Any]) -> str:
+    """CPU time per request beside the wall time: a wall-time tail far above the CPU tail is
+    waiting for a core (the load), not work."""
+    kinds = [k for k in _kinds(result) if "cpu_p99_ms" in next(iter(result[k]["queries"].values()))]
+    if not kinds:
+        return ""
+    load = result.get("machine", {})
+    said = "\nCPU time per request (the server process and its PostgreSQL backends), p50 / p99 ms"
+    if "load_at_start" in load and "load_at_end" in load:
+        said += (
+            f"; load {load['load_at_start'][0]} at the start, {load['load_at_end'][0]} at the end"
+        )
+    names = list(result[kinds[0]]["queries"])
+    rows = [
+        (name, *[result[k]["queries"][name][f"cpu_{p}_ms"] for k in kinds for p in ("p50", "p99")])
+        for name in names
+    ]
+    header = ["query"] + [f"{k} CPU {p} ms" for k in kinds for p in ("p50", "p99")]
+    return said + ":\n\n" + _table(header, rows)
 
 
 def _embedded(result: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import random
 import sqlite3
@@ -22,6 +23,7 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+import psutil
 
 from bench import databases, procs
 from bench.load import check, client
@@ -80,21 +82,55 @@ def _queries() -> dict[str, str]:
     }
 
 
-async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _working(server: procs.ServerProcess, database: str) -> list[psutil.Process]:
+    """The processes doing a search: the server and its PostgreSQL backends, if any."""
+    assert server.process is not None
+    backends = [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if any(database in part for part in process.info["cmdline"] or ())
+        and process.info["cmdline"][0].startswith("postgres:")
+    ]
+    return [psutil.Process(server.process.pid), *backends]
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def _measure(
+    server: procs.ServerProcess, database: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Wall time per request, and the CPU time the server and its database backends spent on
+    it: a wall-time tail much longer than the CPU tail is waiting for a core, not work."""
     results = {}
-    async with client(url, 2) as http:
+    async with client(server.url, 2) as http:
         for name, text in _queries().items():
             path = f"/search?q={quote(text)}&limit={args.limit}"
             samples: list[float] = []
+            cpu: list[float] = []
             for index in range(args.requests + 10):
-                began = time.perf_counter()
+                if index == 10:  # the warm-up opened the pool's connections
+                    working = _working(server, database)
+                used, began = (_cpu_seconds(working) if index >= 10 else 0.0), time.perf_counter()
                 response: httpx.Response = await http.get(path)
                 check(response)
                 if index >= 10:
                     samples.append(time.perf_counter() - began)
-            results[name] = summary_ms(samples)
+                    cpu.append(_cpu_seconds(working) - used)
+            results[name] = summary_ms(samples) | _cpu_summary(cpu)
             print(f"    {name}: p99 {results[name]['p99_ms']} ms", flush=True)
     return results
+
+
+def _cpu_summary(seconds: list[float]) -> dict[str, float]:
+    cpu = summary_ms(seconds)
+    return {"cpu_p50_ms": cpu["p50_ms"], "cpu_p99_ms": cpu["p99_ms"]}
 
 
 def _kept_name(args: argparse.Namespace) -> str:
@@ -154,7 +190,8 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
             seconds = round(time.perf_counter() - began, 1)
             print(f"  {kind}: seeded (and indexed) in {seconds:.0f} s", flush=True)
         with procs.graphchat(env, f"search-{kind}") as server:
-            queries = asyncio.run(_measure(server.url, args))
+            database = database_url.rpartition("/")[2]
+            queries = asyncio.run(_measure(server, database, args))
     return {"seed_seconds": seconds, "queries": queries}
 
 
