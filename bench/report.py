@@ -312,23 +312,35 @@ def _search(result: dict[str, Any]) -> str:
 
 
 def _search_cpu(result: dict[str, Any]) -> str:
-    """CPU time per request beside the wall time: a wall-time tail far above the CPU tail is
-    waiting for a core (the load), not work."""
-    kinds = [k for k in _kinds(result) if "cpu_p99_ms" in next(iter(result[k]["queries"].values()))]
+    """Time on a core and waiting for one per request (the server and its PostgreSQL backends),
+    beside the wall time: a wall-time tail made of waiting is the load, not work."""
+    kinds = [
+        k for k in _kinds(result) if "core_wait_p99_ms" in next(iter(result[k]["queries"].values()))
+    ]
     if not kinds:
         return ""
     load = result.get("machine", {})
-    said = "\nCPU time per request (the server process and its PostgreSQL backends), p50 / p99 ms"
+    said = "\nPer request, the time the server process and its PostgreSQL backends spent on a core"
+    said += " (CPU) and runnable but waiting for one (wait), p50 / p99 ms (Linux schedstat)"
     if "load_at_start" in load and "load_at_end" in load:
         said += (
             f"; load {load['load_at_start'][0]} at the start, {load['load_at_end'][0]} at the end"
         )
+    columns = [("cpu", "CPU"), ("core_wait", "wait")]
     names = list(result[kinds[0]]["queries"])
     rows = [
-        (name, *[result[k]["queries"][name][f"cpu_{p}_ms"] for k in kinds for p in ("p50", "p99")])
+        (
+            name,
+            *[
+                f"{result[k]['queries'][name][f'{key}_p50_ms']:.1f} / "
+                f"{result[k]['queries'][name][f'{key}_p99_ms']:.1f}"
+                for k in kinds
+                for key, _ in columns
+            ],
+        )
         for name in names
     ]
-    header = ["query"] + [f"{k} CPU {p} ms" for k in kinds for p in ("p50", "p99")]
+    header = ["query"] + [f"{k} {label}" for k in kinds for _, label in columns]
     return said + ":\n\n" + _table(header, rows)
 
 

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import os
 import random
 import sqlite3
 import tempfile
@@ -82,55 +83,67 @@ def _queries() -> dict[str, str]:
     }
 
 
-def _working(server: procs.ServerProcess, database: str) -> list[psutil.Process]:
+def _working(server: procs.ServerProcess, database: str) -> list[int]:
     """The processes doing a search: the server and its PostgreSQL backends, if any."""
     assert server.process is not None
     backends = [
-        process
+        process.pid
         for process in psutil.process_iter(["cmdline"])
         if any(database in part for part in process.info["cmdline"] or ())
         and process.info["cmdline"][0].startswith("postgres:")
     ]
-    return [psutil.Process(server.process.pid), *backends]
+    return [server.process.pid, *backends]
 
 
-def _cpu_seconds(processes: list[psutil.Process]) -> float:
-    total = 0.0
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            times = process.cpu_times()
-            total += times.user + times.system
-    return total
+def _scheduled(pids: list[int]) -> tuple[int, int]:
+    """Nanoseconds on a core and waiting for one, over every thread of `pids` (Linux
+    schedstat: exact, where CPU times tick by 10 ms)."""
+    running = waiting = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    ran, waited, _ = Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()
+                    running, waiting = running + int(ran), waiting + int(waited)
+    return running, waiting
 
 
 async def _measure(
     server: procs.ServerProcess, database: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """Wall time per request, and the CPU time the server and its database backends spent on
-    it: a wall-time tail much longer than the CPU tail is waiting for a core, not work."""
+    """Wall time per request, and the time the server and its database backends spent on a core
+    for it and waiting for one: a wall-time tail made of waiting is the load, not work."""
     results = {}
     async with client(server.url, 2) as http:
         for name, text in _queries().items():
             path = f"/search?q={quote(text)}&limit={args.limit}"
             samples: list[float] = []
-            cpu: list[float] = []
+            cores: list[tuple[float, float]] = []
+            working: list[int] = []
             for index in range(args.requests + 10):
                 if index == 10:  # the warm-up opened the pool's connections
                     working = _working(server, database)
-                used, began = (_cpu_seconds(working) if index >= 10 else 0.0), time.perf_counter()
+                before, began = _scheduled(working), time.perf_counter()
                 response: httpx.Response = await http.get(path)
                 check(response)
                 if index >= 10:
                     samples.append(time.perf_counter() - began)
-                    cpu.append(_cpu_seconds(working) - used)
-            results[name] = summary_ms(samples) | _cpu_summary(cpu)
+                    after = _scheduled(working)
+                    cores.append(((after[0] - before[0]) / 1e9, (after[1] - before[1]) / 1e9))
+            results[name] = summary_ms(samples) | _core_summary(cores)
             print(f"    {name}: p99 {results[name]['p99_ms']} ms", flush=True)
     return results
 
 
-def _cpu_summary(seconds: list[float]) -> dict[str, float]:
-    cpu = summary_ms(seconds)
-    return {"cpu_p50_ms": cpu["p50_ms"], "cpu_p99_ms": cpu["p99_ms"]}
+def _core_summary(cores: list[tuple[float, float]]) -> dict[str, float]:
+    on_core = summary_ms([running for running, _ in cores])
+    waiting = summary_ms([waited for _, waited in cores])
+    return {
+        "cpu_p50_ms": on_core["p50_ms"],
+        "cpu_p99_ms": on_core["p99_ms"],
+        "core_wait_p50_ms": waiting["p50_ms"],
+        "core_wait_p99_ms": waiting["p99_ms"],
+    }
 
 
 def _kept_name(args: argparse.Namespace) -> str:
