@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
+import os
 import random
 import sqlite3
 import tempfile
@@ -22,6 +24,7 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+import psutil
 
 from bench import databases, procs
 from bench.load import check, client
@@ -80,21 +83,67 @@ def _queries() -> dict[str, str]:
     }
 
 
-async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _working(server: procs.ServerProcess, database: str) -> list[int]:
+    """The processes doing a search: the server and its PostgreSQL backends, if any."""
+    assert server.process is not None
+    backends = [
+        process.pid
+        for process in psutil.process_iter(["cmdline"])
+        if any(database in part for part in process.info["cmdline"] or ())
+        and process.info["cmdline"][0].startswith("postgres:")
+    ]
+    return [server.process.pid, *backends]
+
+
+def _scheduled(pids: list[int]) -> tuple[int, int]:
+    """Nanoseconds on a core and waiting for one, over every thread of `pids` (Linux
+    schedstat: exact, where CPU times tick by 10 ms)."""
+    running = waiting = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    ran, waited, _ = Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()
+                    running, waiting = running + int(ran), waiting + int(waited)
+    return running, waiting
+
+
+async def _measure(
+    server: procs.ServerProcess, database: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Wall time per request, and the time the server and its database backends spent on a core
+    for it and waiting for one: a wall-time tail made of waiting is the load, not work."""
     results = {}
-    async with client(url, 2) as http:
+    async with client(server.url, 2) as http:
         for name, text in _queries().items():
             path = f"/search?q={quote(text)}&limit={args.limit}"
             samples: list[float] = []
+            cores: list[tuple[float, float]] = []
+            working: list[int] = []
             for index in range(args.requests + 10):
-                began = time.perf_counter()
+                if index == 10:  # the warm-up opened the pool's connections
+                    working = _working(server, database)
+                before, began = _scheduled(working), time.perf_counter()
                 response: httpx.Response = await http.get(path)
                 check(response)
                 if index >= 10:
                     samples.append(time.perf_counter() - began)
-            results[name] = summary_ms(samples)
+                    after = _scheduled(working)
+                    cores.append(((after[0] - before[0]) / 1e9, (after[1] - before[1]) / 1e9))
+            results[name] = summary_ms(samples) | _core_summary(cores)
             print(f"    {name}: p99 {results[name]['p99_ms']} ms", flush=True)
     return results
+
+
+def _core_summary(cores: list[tuple[float, float]]) -> dict[str, float]:
+    on_core = summary_ms([running for running, _ in cores])
+    waiting = summary_ms([waited for _, waited in cores])
+    return {
+        "cpu_p50_ms": on_core["p50_ms"],
+        "cpu_p99_ms": on_core["p99_ms"],
+        "core_wait_p50_ms": waiting["p50_ms"],
+        "core_wait_p99_ms": waiting["p99_ms"],
+    }
 
 
 def _kept_name(args: argparse.Namespace) -> str:
@@ -154,7 +203,8 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
             seconds = round(time.perf_counter() - began, 1)
             print(f"  {kind}: seeded (and indexed) in {seconds:.0f} s", flush=True)
         with procs.graphchat(env, f"search-{kind}") as server:
-            queries = asyncio.run(_measure(server.url, args))
+            database = database_url.rpartition("/")[2]
+            queries = asyncio.run(_measure(server, database, args))
     return {"seed_seconds": seconds, "queries": queries}
 
 

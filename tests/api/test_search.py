@@ -136,6 +136,8 @@ ODD_QUERIES = [
     "\uff9e",  # a "letter" that folds to nothing (a halfwidth voiced sound mark)
     "x" * 500,
     "-secret",
+    "\u0301",  # a combining accent alone
+    "ß ǅ ﬁ",
 ]
 
 
@@ -157,3 +159,18 @@ def test_query_syntax_is_searched_as_words_and_snippets_are_escaped(api: httpx.C
     for hit in found["messages"]:  # type: ignore[attr-defined]
         assert "<mark>secret</mark>" in hit["snippet"]
         assert "<b>" not in hit["snippet"]  # the message's markup is text, never HTML
+
+
+def test_accents_and_case_are_ignored(api: httpx.Client) -> None:
+    _say(api, "fr", "Un café crème, sans Ärger")
+    _say(api, "en", "a plain cafe")
+
+    plain = _search(api, "cafe creme")
+    accented = _search(api, "ÄRGER CAFÉ")
+    both = _search(api, "café")
+
+    assert _threads_of(plain) == _threads_of(accented) == ["fr"]
+    assert sorted(_threads_of(both)) == ["en", "fr"]
+    snippets = [hit["snippet"] for hit in plain["messages"] if hit["thread_id"] == "fr"]  # type: ignore[attr-defined]
+    assert "Un <mark>café</mark> <mark>crème</mark>, sans Ärger" in snippets
+    assert [t["thread_id"] for t in accented["titles"]] == ["fr"]  # type: ignore[attr-defined]

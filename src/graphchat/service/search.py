@@ -33,9 +33,9 @@ class SearchService:
         if not search_terms(text):
             return SearchResult(titles=[], messages=[], next_offset=None)
         limit = min(limit, MAX_LIMIT)
-        titles = (
-            await self._store.search.titles(owner, text, limit=TITLE_LIMIT) if offset == 0 else []
+        first_page = TITLE_LIMIT if offset == 0 else 0  # titles come with the first page only
+        titles, page = await self._store.search.found(
+            owner, text, limit=limit, offset=offset, titles=first_page
         )
-        page = await self._store.search.messages(owner, text, limit=limit, offset=offset)
         more = page.has_more and offset + limit <= MAX_OFFSET
         return SearchResult(titles, page.items, offset + limit if more else None)

@@ -1,14 +1,14 @@
 """Full-text search over an owner's messages and thread titles (FTS5 on SQLite, tsvector on
-PostgreSQL; the indexes come from migrations 0004 and 0007).
+PostgreSQL; the indexes come from migrations 0004, 0007 and 0008).
 
 A search engine's bound: only the caller's `RANKED_CANDIDATES` newest matching messages are
-ranked, found by walking an index newest first and stopping there, so a word in a third of all
-messages costs about what a rarer one does. Only the returned page is read in full.
+ranked, found newest first and no further (SQLite: FTS5 walks its index by rowid; PostgreSQL:
+search_postgres.py), so a word in a third of all messages costs about what a rarer one does.
+Only the returned page is read in full.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,34 +18,27 @@ from sqlalchemy import ColumnElement, Select, Table, column, func, literal_colum
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import text
-from sqlalchemy.sql.selectable import AliasedReturnsRows
 
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import run_transaction
 from graphchat.store.records import Page
-from graphchat.store.search_text import folded, fts5_query, search_terms, snippet, tsquery
+from graphchat.store.search_postgres import CONFIG, postgres_ranked, unexcluded
+from graphchat.store.search_text import (
+    RANKED_CANDIDATES,
+    folded,
+    fts5_query,
+    search_terms,
+    snippet,
+    tsquery,
+)
 from graphchat.store.tables import MessageRow, ThreadRow
 
 _MESSAGE = cast(Table, MessageRow.__table__)
 _THREAD = cast(Table, ThreadRow.__table__)
-# Only the caller's newest matches are ranked, at most this many (see the module docstring).
-RANKED_CANDIDATES = 1_000
 # A last word that starts more indexed words than this is matched as an FTS5 prefix instead.
 _PREFIX_WORDS = 32
 # BM25's usual constants: how fast repeats stop counting, how much a long message is discounted.
 _K1 = 1.2
 _B = 0.75
-# PostgreSQL reads every match from the GIN index below this estimate, else walks newest first:
-# about where reading all matches costs what walking past the non-matching messages does.
-_WALK_FROM = 30 * RANKED_CANDIDATES
-_ESTIMATE = text(
-    "EXPLAIN (FORMAT JSON) SELECT 1 FROM messages "
-    "WHERE search_vector @@ to_tsquery('simple'::regconfig, :query)"
-)
-_NO_WORKERS_NOR_JIT = text(
-    "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
-    "set_config('jit', 'off', true)"
-)
-_CONFIG: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 
 # Each step seeks the next word above the last one (an indexed word holds no control character).
@@ -86,15 +79,7 @@ class TitleHit:
 
 def _owned(statement: Select[Any], owner: str, exclude_run_id: str | None) -> Select[Any]:
     statement = statement.join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
-    return _unexcluded(statement.where(_THREAD.c.owner == owner), exclude_run_id)
-
-
-def _unexcluded(statement: Select[Any], exclude_run_id: str | None) -> Select[Any]:
-    """Leave out the messages of run `exclude_run_id` (the run searching)."""
-    if exclude_run_id is not None:
-        run = _MESSAGE.c.run_id
-        statement = statement.where(run.is_(None) | (run != exclude_run_id))
-    return statement
+    return unexcluded(statement.where(_THREAD.c.owner == owner), exclude_run_id)
 
 
 def _prefix_words(connection: Connection, prefix: str) -> list[str]:
@@ -148,46 +133,6 @@ def _sqlite_ranked(
     return list(connection.execute(best).scalars())
 
 
-def _estimated_matches(connection: Connection, query: str) -> float:
-    """PostgreSQL's own estimate of how many messages match (from the vector's statistics)."""
-    plan = connection.execute(_ESTIMATE, {"query": query}).scalar_one()
-    return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
-
-
-def _postgres_ranked(
-    connection: Connection, terms: Sequence[str], owner: str, exclude: str | None, count: int
-) -> list[str]:
-    """The ids of the best `count` among the newest `RANKED_CANDIDATES` matches, by ts_rank of
-    the stored vector, computed for the candidates only. Up to `_WALK_FROM` estimated matches
-    all come from the GIN index and are sorted; past that, the newest messages are walked."""
-    text_query = tsquery(terms)
-    query = func.to_tsquery(_CONFIG, text_query)
-    vector = _sql("messages.search_vector")
-    columns: list[Any] = [_MESSAGE.c.id, _MESSAGE.c.created_at, vector.label("vector")]
-    owned = (_sql("messages.owner") == owner) & vector.op("@@")(query)
-    found = _unexcluded(select(*columns).where(owned), exclude)
-    matches: AliasedReturnsRows
-    if _estimated_matches(connection, text_query) < _WALK_FROM:
-        matches = found.cte("matches").prefix_with("MATERIALIZED")
-    else:
-        matches = found.subquery("matches")
-    candidates = (
-        select(matches)
-        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
-        .limit(RANKED_CANDIDATES)
-        .cte("candidates")
-    )
-    rank = func.ts_rank(candidates.c.vector, query)
-    # Workers and JIT compilation cost more than they save on a bounded search (measured).
-    connection.execute(_NO_WORKERS_NOR_JIT)
-    statement = (
-        select(candidates.c.id)
-        .order_by(rank.desc(), candidates.c.created_at.desc(), candidates.c.id.desc())
-        .limit(count)
-    )
-    return list(connection.execute(statement).scalars())
-
-
 def _matching(
     connection: Connection,
     owner: str,
@@ -197,7 +142,7 @@ def _matching(
 ) -> list[Row[Any]]:
     """The `page` of `owner`'s messages matching `terms`, best first: message columns and
     thread_title, read for that page only."""
-    rank = _sqlite_ranked if connection.dialect.name == "sqlite" else _postgres_ranked
+    rank = _sqlite_ranked if connection.dialect.name == "sqlite" else postgres_ranked
     ids = rank(connection, terms, owner, exclude_run_id, page.stop)[page]
     if not ids:
         return []
@@ -243,7 +188,7 @@ def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
         )
         rank = func.bm25(name)
     else:
-        query = func.to_tsquery(_CONFIG, tsquery(terms))
+        query = func.to_tsquery(CONFIG, tsquery(terms))
         vector = _sql("threads.title_vector")
         statement = statement.where(vector.op("@@")(query))
         rank = func.ts_rank(vector, query).desc()
@@ -260,26 +205,35 @@ class SearchRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    async def found(
+        self, owner: str, text: str, *, limit: int, offset: int = 0, titles: int = 0
+    ) -> tuple[list[TitleHit], Page[MessageHit, None]]:
+        """Up to `titles` matching threads and a page of `limit` message hits, best first, read
+        in one transaction (one round trip less each way on PostgreSQL); snippets for those
+        only."""
+        terms = search_terms(text)
+        if not terms:
+            return [], Page(items=[], has_more=False)
+        page = slice(offset, offset + limit + 1)
+
+        def body(connection: Connection) -> tuple[Sequence[Row[Any]], list[Row[Any]]]:
+            title_rows: Sequence[Row[Any]] = []
+            if titles:
+                statement = _titles(terms, owner, connection.dialect.name).limit(titles)
+                title_rows = connection.execute(statement).all()
+            return title_rows, _matching(connection, owner, terms, page) if limit else []
+
+        title_rows, rows = await run_transaction(self._engine, body)
+        found = [TitleHit(r.id, r.title, snippet(r.title, terms), r.updated_at) for r in title_rows]
+        hits = [_message_hit(row, terms) for row in rows[:limit]]
+        return found, Page(items=hits, has_more=len(rows) > limit)
+
     async def messages(
         self, owner: str, text: str, *, limit: int, offset: int = 0
     ) -> Page[MessageHit, None]:
         """A page of hits, best first; snippets for that page only."""
-        terms = search_terms(text)
-        if not terms:
-            return Page(items=[], has_more=False)
-        page = slice(offset, offset + limit + 1)
-        rows = await run_transaction(self._engine, lambda c: _matching(c, owner, terms, page))
-        hits = [_message_hit(row, terms) for row in rows[:limit]]
-        return Page(items=hits, has_more=len(rows) > limit)
+        return (await self.found(owner, text, limit=limit, offset=offset))[1]
 
     async def titles(self, owner: str, text: str, *, limit: int) -> list[TitleHit]:
         """`owner`'s threads whose title matches `text`, best first."""
-        terms = search_terms(text)
-        if not terms:
-            return []
-        async with transaction(self._engine) as connection:
-            statement = _titles(terms, owner, connection.dialect.name).limit(limit)
-            rows = (await connection.execute(statement)).all()
-        return [
-            TitleHit(row.id, row.title, snippet(row.title, terms), row.updated_at) for row in rows
-        ]
+        return (await self.found(owner, text, limit=0, titles=limit))[0]
