@@ -1,8 +1,11 @@
 """Bulk seeding of threads and messages straight into a migrated database (not through the API).
 
-Rows follow `graphchat.store.tables`: per-thread `seq` from 1, owner `local` (auth off), distinct
-`updated_at` per thread. SQLite gets one `executemany` transaction, PostgreSQL `COPY`; both are
-`ANALYZE`d afterwards, as a long-running database would be by autovacuum.
+Rows follow `graphchat.store.tables`: per-thread `seq` from 1, owner `local` (auth off). Threads are
+written one after another and every message a millisecond after the one before, as a live service
+stores them: creation times follow insertion order, no two messages share one, and a thread's
+`created_at`/`updated_at` are its first and last message's. SQLite gets one `executemany`
+transaction, PostgreSQL `COPY`; both are `ANALYZE`d afterwards, as a long-running database would
+be by autovacuum.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ _SQLITE_STAMP = "%Y-%m-%d %H:%M:%S.%f"
 
 
 Content = Callable[[str, int], str]
+# A thread id, its messages on the current branch, its first row's offset (ms), its rows.
+_Span = tuple[str, int, int, int]
 
 
 def ordinary_text(thread_id: str, position: int) -> str:
@@ -67,11 +72,23 @@ def _id(thread_id: str, position: int, abandoned: bool = False) -> str:
     return str(uuid.uuid5(_IDS, f"{thread_id}/{position}/{abandoned}"))
 
 
-def _thread_rows(threads: list[tuple[str, int]]) -> Iterator[tuple[Any, ...]]:
-    for index, (thread_id, count) in enumerate(threads):
-        stamp = _BASE + timedelta(milliseconds=index)
+def _starts(threads: list[tuple[str, int]], branched: Branched) -> Iterator[_Span]:
+    """Each thread with its message count, its first row's offset (ms) from `_BASE` and its rows
+    (the abandoned replies of a branched thread included)."""
+    start = 0
+    for thread_id, count in threads:
+        every = branched.every if thread_id in branched.threads else 0
+        rows = count + (count // (2 * every) if every else 0)
+        yield thread_id, count, start, rows
+        start += rows
+
+
+def _thread_rows(threads: list[tuple[str, int]], branched: Branched) -> Iterator[tuple[Any, ...]]:
+    for index, (thread_id, count, start, rows) in enumerate(_starts(threads, branched)):
+        created = _BASE + timedelta(milliseconds=start)
+        updated = created + timedelta(milliseconds=max(rows - 1, 0))
         leaf = _id(thread_id, count) if count else None
-        yield (thread_id, OWNER, f"thread {index}", MODEL, "{}", stamp, stamp, leaf)
+        yield (thread_id, OWNER, f"thread {index}", MODEL, "{}", created, updated, leaf)
 
 
 def _message_rows(
@@ -79,7 +96,7 @@ def _message_rows(
 ) -> Iterator[tuple[Any, ...]]:
     """`count` messages on each thread's current branch; in `branched` threads, every
     `branched.every` user messages also got a reply regenerated since (a sibling off the branch)."""
-    for thread_id, count in threads:
+    for thread_id, count, start, _rows in _starts(threads, branched):
         branch_every = branched.every if thread_id in branched.threads else 0
         seq = 0
         for position in range(1, count + 1):
@@ -88,11 +105,11 @@ def _message_rows(
             content = text(thread_id, position)
             if role == "assistant" and branch_every and position % (2 * branch_every) == 0:
                 seq += 1
-                stamp = _BASE + timedelta(milliseconds=seq)
+                stamp = _BASE + timedelta(milliseconds=start + seq - 1)
                 abandoned = _id(thread_id, position, abandoned=True)
                 yield (abandoned, thread_id, seq, parent, role, content, "complete", False, stamp)
             seq += 1
-            stamp = _BASE + timedelta(milliseconds=seq)
+            stamp = _BASE + timedelta(milliseconds=start + seq - 1)
             yield (
                 _id(thread_id, position),
                 thread_id,
@@ -126,7 +143,7 @@ def _seed_sqlite(
     try:
         connection.execute("BEGIN")
         for table, columns, rows in (
-            ("threads", _THREAD_COLUMNS, _thread_rows(threads)),
+            ("threads", _THREAD_COLUMNS, _thread_rows(threads, branched)),
             ("messages", _MESSAGE_COLUMNS, _message_rows(threads, branched, text)),
         ):
             marks = ", ".join("?" for _ in columns)
@@ -145,7 +162,7 @@ async def _seed_postgres(
     connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         for table, columns, rows in (
-            ("threads", _THREAD_COLUMNS, _thread_rows(threads)),
+            ("threads", _THREAD_COLUMNS, _thread_rows(threads, branched)),
             ("messages", _MESSAGE_COLUMNS, _message_rows(threads, branched, text)),
         ):
             for batch in _batches(rows):

@@ -10,21 +10,13 @@ the table, about a minute per million messages, then the GIN index is built agai
 Without `unaccent` the upgrade stops with a message saying how to add it, rather than index
 without folding: every PostgreSQL distribution ships it, and a later fix would need this rebuild
 anyway. A downgrade leaves the extension installed (something else may use it).
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-01
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 from sqlalchemy import exc, text
 
 revision: str = "0008"
 down_revision: str | None = "0007"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 CONFIG = "graphchat_search"
 # The token types of the `default` parser that can hold a non-ASCII letter.
