@@ -70,12 +70,13 @@ def test_history_lists_every_branch_each_state_with_its_path_and_parent(
 ) -> None:
     history = sdk.threads.get_history(forked)
 
-    # The current branch first (its head is the thread's state), then the old reply.
-    assert _ids(history) == [_cp(5), _cp(4), _cp(3), _cp(1), _cp(2)]
+    # Newest first; every state before the one it follows (where the SDK finds a message's
+    # first state), the current branch's head first: the thread's state.
+    assert _ids(history) == [_cp(5), _cp(4), _cp(3), _cp(2), _cp(1)]
     assert history[0] == sdk.threads.get_state(forked)
     assert _texts(history[0]) == ["one", "Un.", "two", "You said: two"]
-    assert _texts(history[-1]) == ["one", "You said: one"]
-    assert [state["next"] for state in history] == [[], ["agent"], [], ["agent"], []]
+    assert _texts(history[3]) == ["one", "You said: one"]
+    assert [state["next"] for state in history] == [[], ["agent"], [], [], ["agent"]]
     # The question's state has two children: a fork, the current branch's child listed first.
     assert _children(history) == {
         _cp(4): [_cp(5)],
@@ -89,8 +90,8 @@ def test_history_pages_and_filters_across_branches(
     sdk: SyncLangGraphClient, forked: str, api: httpx.Client
 ) -> None:
     assert _ids(sdk.threads.get_history(forked, limit=2)) == [_cp(5), _cp(4)]
-    # `before` is a checkpoint id: states below it, on every branch, current branch first.
-    assert _ids(sdk.threads.get_history(forked, before=_cp(3))) == [_cp(1), _cp(2)]
+    # `before` is a checkpoint id: the states below it, on every branch.
+    assert _ids(sdk.threads.get_history(forked, before=_cp(3))) == [_cp(2), _cp(1)]
     assert _ids(sdk.threads.get_history(forked, before={"checkpoint_id": _cp(2)})) == [_cp(1)]
     only = sdk.threads.get_history(forked, checkpoint={"checkpoint_id": _cp(2)})
     assert _ids(only) == [_cp(2)] and _texts(only[0]) == ["one", "You said: one"]
@@ -106,7 +107,7 @@ def test_the_state_at_a_checkpoint_of_another_branch(sdk: SyncLangGraphClient, f
     assert _texts(old) == ["one", "You said: one"]
     assert old["parent_checkpoint"]["checkpoint_id"] == _cp(1) and old["next"] == []
     assert sdk.threads.get_state(forked, checkpoint={"checkpoint_id": _cp(2)}) == old
-    assert old == sdk.threads.get_history(forked)[-1]
+    assert old == sdk.threads.get_history(forked)[3]
     # The thread's own state stays the current branch's.
     assert _texts(sdk.threads.get_state(forked)) == ["one", "Un.", "two", "You said: two"]
     root = sdk.threads.get_state(forked, checkpoint_id=_cp(0))
@@ -123,7 +124,8 @@ def test_after_a_switch_the_current_branch_leads_and_a_run_from_its_head_continu
     api.put(f"/threads/{forked}/leaf", json={"message_id": first_reply["id"]}).raise_for_status()
 
     history = sdk.threads.get_history(forked)
-    assert _ids(history) == [_cp(2), _cp(1), _cp(5), _cp(4), _cp(3)]
+    # The current branch's head first, and at the fork its side first (where the SDK opens).
+    assert _ids(history) == [_cp(2), _cp(5), _cp(4), _cp(3), _cp(1)]
     assert history[0] == sdk.threads.get_state(forked)
     assert _children(history)[_cp(1)] == [_cp(2), _cp(3)]
 

@@ -115,6 +115,31 @@ def state_of_path(path: list[Message]) -> State:
     )
 
 
+def listing_order(states: list[State], current: frozenset[str]) -> list[State]:
+    """`states` (of one page) with every state before its parent, newest first along each
+    branch, and at a fork the current branch's child (its end's id in `current`) first, then
+    the others newest first: the first state is the current branch's latest, and clients that
+    follow a fork's first child (LangGraph's `useStream`) show the current branch.
+
+    The reverse of a pre-order walk that visits a fork's current child last."""
+    listed = {state.seq for state in states}
+    children: dict[int | None, list[State]] = {}
+    for state in states:
+        parent = state.parent_seq if state.parent_seq in listed else None
+        children.setdefault(parent, []).append(state)
+
+    def visited_last_first(found: list[State]) -> list[State]:
+        return sorted(found, key=lambda s: (s.messages[-1].id in current, s.seq), reverse=True)
+
+    order: list[State] = []
+    stack = visited_last_first(children.get(None, []))
+    while stack:
+        state = stack.pop()
+        order.append(state)
+        stack.extend(visited_last_first(children.get(state.seq, [])))
+    return order[::-1]
+
+
 class ThreadStateService:
     def __init__(self, store: Store, values_max: int) -> None:
         self._store = store
@@ -145,8 +170,7 @@ class ThreadStateService:
         self, thread: Thread, *, limit: int, before: str | None = None, at: str | None = None
     ) -> list[State]:
         """The newest `limit` states of every branch (checkpoints below `before`, or only `at`),
-        the current branch's first, then the others', each newest first: the first listed
-        child of a fork is the one on the current branch, which is where agent-chat-ui opens."""
+        in `listing_order`."""
         found = await self._store.branches.checkpoint_paths(
             thread.id,
             limit,
@@ -155,7 +179,7 @@ class ThreadStateService:
             at=parse_checkpoint_id(at) if at is not None else None,
         )
         states = [state_of_path(path) for path in found.paths if path]
-        return sorted(states, key=lambda state: state.messages[-1].id not in found.current)
+        return listing_order(states, found.current)
 
     async def state_at(self, thread: Thread, checkpoint: str) -> State:
         """The state at `checkpoint`, on any branch (`ROOT_SEQ`: the empty thread)."""
