@@ -13,7 +13,6 @@ from graphchat.store.branches import (
     ancestors,
     checkpoint_rows,
     latest_descendant,
-    leaf_id,
     message_in_thread,
     siblings_of,
     switch_leaf_when_idle,
@@ -37,14 +36,15 @@ class CheckpointPaths:
 
 @dataclass(slots=True)
 class _Walker:
-    """Reads paths towards the first message, each message once: a later path stops where it
-    meets one read before, and goes on from what was read. Each read goes `spare` messages
-    further than the path needs, so the older ends of a page, whose paths reach further back,
-    mostly find their messages read already (one query rather than one each)."""
+    """Reads paths towards the first message, each message once: a walk stops at a message
+    an earlier walk read (its ancestors were read too), and the path goes on from what was
+    read. Each walk goes `spare` messages further than the path needs, so the older ends of a
+    page, whose paths reach further back, mostly find their messages read already."""
 
     connection: AsyncConnection
     spare: int
-    known: dict[str, Message] = field(default_factory=dict)
+    known: dict[str, Message] = field(default_factory=dict)  # the page's ends, and walked
+    walked: set[str] = field(default_factory=set)
 
     async def path(self, end_id: str, depth: int) -> list[Message]:
         """The last `depth` messages of the path ending at `end_id`, oldest first."""
@@ -61,9 +61,10 @@ class _Walker:
         return path[::-1]
 
     async def _read(self, start_id: str, bound: int) -> None:
-        query = ancestors(start_id, bound, stop_at=self.known.keys())
+        query = ancestors(start_id, bound, stop_at=self.walked)
         for row in (await self.connection.execute(query)).all():
             self.known[row.id] = message_from_row(row)
+            self.walked.add(row.id)
 
 
 def message_not_found(message_id: str) -> NotFound:
@@ -128,11 +129,13 @@ class BranchRepository(Repository):
         Reads `limit` rows, then each path's messages once: O(limit + depth) rows for a page on
         one branch, plus the messages a fork's other branches add, whatever the thread's size."""
         async with transaction(self._engine) as connection:
-            ends = await checkpoint_rows(connection, thread_id, limit, before=before, at=at)
+            query = checkpoint_rows(thread_id, limit, before=before, at=at)
+            ends = (await connection.execute(query)).all()
             # The page's ends on one branch lie at most their span of numbers apart.
             span = ends[0].seq - ends[-1].seq if ends else 0
             walker = _Walker(connection, spare=min(span, depth))
+            walker.known.update((row.id, message_from_row(row)) for row in ends)
             paths = [await walker.path(row.id, depth) for row in ends]
-            leaf = await leaf_id(connection, thread_id)
+            leaf = ends[0].leaf if ends else None
             current = await walker.path(leaf, depth) if leaf is not None else []
         return CheckpointPaths(paths, frozenset(m.id for m in current))

@@ -105,11 +105,11 @@ def _has_child(parent: Any, same_side: bool) -> Any:
     )
 
 
-async def checkpoint_rows(
-    connection: AsyncConnection, thread_id: str, limit: int, *, before: int | None, at: int | None
-) -> list[Any]:
+def checkpoint_rows(
+    thread_id: str, limit: int, *, before: int | None, at: int | None
+) -> Select[Any]:
     """The messages that end a state, on every branch, newest first: at most `limit`, numbered
-    below `before`, or only the one numbered `at`.
+    below `before`, or only the one numbered `at`; each row's `leaf` is the thread's leaf id.
 
     A message ends a state when no message of its own side follows it (a leaf, the caller's
     message before a reply, a reply before the caller's next message) or when one of the
@@ -117,17 +117,13 @@ async def checkpoint_rows(
     stops after `limit` of them, whatever the thread's size."""
     seq = _MESSAGE.c.seq
     ends_state = or_(~_has_child(_MESSAGE, same_side=True), _has_child(_MESSAGE, same_side=False))
-    query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id, ends_state)
+    leaf = leaf_of(thread_id).label("leaf")
+    query = select(_MESSAGE, leaf).where(_MESSAGE.c.thread_id == thread_id, ends_state)
     if before is not None:
         query = query.where(seq < before)
     if at is not None:
         query = query.where(seq == at)
-    query = query.order_by(seq.desc()).limit(limit)
-    return list((await connection.execute(query)).all())
-
-
-async def leaf_id(connection: AsyncConnection, thread_id: str) -> str | None:
-    return (await connection.execute(select(leaf_of(thread_id)))).scalar_one_or_none()
+    return query.order_by(seq.desc()).limit(limit)
 
 
 async def _parent_of_seq(connection: AsyncConnection, thread_id: str, seq: int) -> str | None:
