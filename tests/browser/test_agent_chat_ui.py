@@ -248,6 +248,7 @@ def test_its_regenerate_button_answers_again_beside_the_old_reply(
     assert [_unchanged(m) for m in old] == [_unchanged(question), _unchanged(first)]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_its_branch_switcher_shows_the_old_reply_and_a_message_sent_there_continues_it(
     chat_page: Page, ollama: FakeOllama, ui_server: LiveServer
 ) -> None:
