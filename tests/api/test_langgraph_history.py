@@ -138,3 +138,23 @@ def test_after_a_switch_the_current_branch_leads_and_a_run_from_its_head_continu
     sent = [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]]
     assert sent == ["one", "Un.", "two", "You said: two", "four"]
     assert _texts(sdk.threads.get_history(forked)[0]) == [*sent, "You said: four"]
+
+
+def test_a_tool_turn_is_one_state_beside_the_reply_regenerated_for_its_question(
+    sdk: SyncLangGraphClient, ollama: FakeOllama
+) -> None:
+    call = {"id": "c1", "function": {"name": "calculator", "arguments": {"expression": "2 + 3"}}}
+    ollama.queue(Reply(tokens=[], tool_calls=[call]), Reply(tokens=["It is 5."]), Reply(["Five."]))
+    thread_id = sdk.threads.create()["thread_id"]
+    tools = {"configurable": {"tools": ["calculator"]}}
+    sdk.runs.wait(thread_id, "agent", input=_say("2+3?"), config=tools)
+    sdk.runs.wait(thread_id, "agent", input=None, checkpoint={"checkpoint_id": _cp(1)})
+
+    history = sdk.threads.get_history(thread_id)
+
+    # The call and its result (messages 2 and 3) end no state: the turn's state ends at 4.
+    assert _ids(history) == [_cp(5), _cp(4), _cp(1)]
+    assert _children(history) == {_cp(1): [_cp(5), _cp(4)], _cp(0): [_cp(1)]}
+    tool_turn = [message["type"] for message in history[1]["values"]["messages"]]
+    assert tool_turn == ["human", "ai", "tool", "ai"]
+    assert _texts(history[0]) == ["2+3?", "Five."]
