@@ -11,10 +11,10 @@ from graphchat.errors import InvalidRequest, NotFound, ThreadBusy
 from graphchat.store.branches import (
     Siblings,
     ancestors,
-    checkpoint_rows,
     latest_descendant,
     message_in_thread,
     siblings_of,
+    state_ends,
     switch_leaf_when_idle,
     turn_input,
 )
@@ -123,13 +123,13 @@ class BranchRepository(Repository):
     async def checkpoint_paths(
         self, thread_id: str, limit: int, depth: int, *, before: int | None, at: int | None
     ) -> CheckpointPaths:
-        """The paths (at most `depth` messages each) to `checkpoint_rows`' messages, and which
+        """The paths (at most `depth` messages each) to `state_ends`' messages, and which
         messages read lie on the current branch.
 
         Reads `limit` rows, then each path's messages once: O(limit + depth) rows for a page on
         one branch, plus the messages a fork's other branches add, whatever the thread's size."""
         async with transaction(self._engine) as connection:
-            query = checkpoint_rows(thread_id, limit, before=before, at=at)
+            query = state_ends(thread_id, limit, before=before, at=at)
             ends = (await connection.execute(query)).all()
             # The page's ends on one branch lie at most their span of numbers apart.
             span = ends[0].seq - ends[-1].seq if ends else 0

@@ -105,11 +105,10 @@ def _has_child(parent: Any, same_side: bool) -> Any:
     )
 
 
-def checkpoint_rows(
-    thread_id: str, limit: int, *, before: int | None, at: int | None
-) -> Select[Any]:
-    """The messages that end a state, on every branch, newest first: at most `limit`, numbered
-    below `before`, or only the one numbered `at`; each row's `leaf` is the thread's leaf id.
+def state_ends(thread_id: str, limit: int, *, before: int | None, at: int | None) -> Select[Any]:
+    """The query for the messages that end a state, on every branch, newest first: at most
+    `limit`, numbered below `before`, or only the one numbered `at`; each row's `leaf` is the
+    thread's leaf id.
 
     A message ends a state when no message of its own side follows it (a leaf, the caller's
     message before a reply, a reply before the caller's next message) or when one of the

@@ -112,8 +112,8 @@ async def get_history(
     body: Annotated[HistoryIn | None, Body()] = None,
 ) -> list[ThreadStateOut]:
     """The newest states of every branch: two per turn (after the input, after the reply),
-    the current branch's first (its latest is `/state`), then the other branches', each newest
-    first; the latest of a paused thread carries its interrupt, as in `/state`."""
+    each before its parent, the current branch's side of a fork first (so the first is
+    `/state`); the latest of a paused thread carries its interrupt, as in `/state`."""
     body = body or HistoryIn()
     before, only = body.before_id(), body.checkpoint_id()
     found = await states.history(thread, limit=body.limit, before=before, at=only)
