@@ -129,6 +129,13 @@ def _checkpoint(seq: int) -> str:
     return str(seq).zfill(20)
 
 
+def _switch_shown(page: Page, shown: str, step: str) -> None:
+    """Clicks the previous (`step` "previous") or next ("next") arrow of the branch switcher
+    showing `shown` (e.g. "2 / 2"): the icon buttons either side of that text."""
+    buttons = page.get_by_text(shown, exact=True).locator("xpath=..").get_by_role("button")
+    (buttons.first if step == "previous" else buttons.last).click()
+
+
 def test_a_message_streams_and_the_thread_survives_a_reload(
     chat_page: Page, ollama: FakeOllama, ui_server: LiveServer, acu_url: str
 ) -> None:
@@ -241,6 +248,41 @@ def test_its_regenerate_button_answers_again_beside_the_old_reply(
     assert [_unchanged(m) for m in old] == [_unchanged(question), _unchanged(first)]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_its_branch_switcher_shows_the_old_reply_and_a_message_sent_there_continues_it(
+    chat_page: Page, ollama: FakeOllama, ui_server: LiveServer
+) -> None:
+    ollama.queue(Reply(tokens=["First ", "answer"]), Reply(tokens=["Second ", "answer"]))
+    _send_and_settle(chat_page, "a question")
+    thread_id = _thread_id(chat_page)
+    question, first = _current_branch(ui_server, thread_id)
+    chat_page.get_by_text("First answer").hover()
+    with chat_page.expect_response(lambda r: r.url.endswith("/history")):
+        chat_page.get_by_role("button", name="Refresh").click()
+    expect(chat_page.get_by_text("Second answer")).to_have_count(1, timeout=10_000)
+    regenerated = _current_branch(ui_server, thread_id)
+
+    # The switcher comes from the fork in /history: the new reply is the second of two.
+    chat_page.get_by_text("Second answer").hover()
+    _switch_shown(chat_page, "2 / 2", "previous")
+    expect(chat_page.get_by_text("First answer")).to_be_visible()
+    expect(chat_page.get_by_text("Second answer")).to_have_count(0)
+    expect(chat_page.get_by_text("1 / 2", exact=True)).to_have_count(1)
+    # Viewing a branch is the page's own state: graphchat's current branch stays where it was.
+    assert _current_branch(ui_server, thread_id) == regenerated
+
+    run = _run_sent_by(chat_page, lambda: _send(chat_page, "and then?"))
+    expect(chat_page.get_by_text("You said: and then?")).to_be_visible()
+    # It sends from the head of the branch it shows; the model reads that branch.
+    assert run["checkpoint"]["checkpoint_id"] == _checkpoint(first["seq"])
+    sent = [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]]
+    assert sent == ["a question", "First answer", "and then?"]
+    shown = _current_branch(ui_server, thread_id)
+    assert [m["content"] for m in shown] == [*sent, "You said: and then?"]
+    assert shown[1]["id"] == first["id"] and shown[0]["id"] == question["id"]
+    expect(chat_page.get_by_text("Second answer")).to_have_count(0)
+
+
 @pytest.mark.parametrize(
     ("edited", "context"),
     [(0, ["uno"]), (1, ["one", "You said: one", "deux"])],
@@ -275,6 +317,13 @@ def test_its_edit_control_sends_the_new_text_on_a_new_branch(
     shown = _current_branch(ui_server, thread_id)
     assert [m["content"] for m in shown] == [*context, f"You said: {context[-1]}"]
     assert shown[2 * edited]["siblings"] == [original["id"], shown[2 * edited]["id"]]
+    # Its switcher, under the edited message, goes back to the old text and what followed it.
+    chat_page.get_by_text(context[-1], exact=True).hover()
+    _switch_shown(chat_page, "2 / 2", "previous")
+    expect(chat_page.get_by_text("You said: two")).to_be_visible()
+    expect(chat_page.get_by_text(f"You said: {context[-1]}")).to_have_count(0)
+    _switch_shown(chat_page, "1 / 2", "next")
+    expect(chat_page.get_by_text(f"You said: {context[-1]}")).to_be_visible()
     # The old branch is still stored, message for message.
     old = _switch(ui_server, thread_id, original["id"])
     assert [_unchanged(m) for m in old] == [_unchanged(m) for m in before]

@@ -96,6 +96,50 @@ def states_of(messages: list[Message], values_max: int) -> list[State]:
     return states
 
 
+def state_of_path(path: list[Message]) -> State:
+    """The state ending at the last message of `path` (the messages before it on its branch,
+    oldest first); its parent is the nearest state end before it on the path."""
+    ends = [index for index in range(len(path) - 1) if _is_boundary(path, index)]
+    end = path[-1]
+    if ends:
+        parent_seq: int | None = path[ends[-1]].seq
+    else:
+        parent_seq = ROOT_SEQ if path[0].parent_id is None else None
+    return State(
+        messages=path,
+        seq=end.seq,
+        parent_seq=parent_seq,
+        source="input" if end.role == "user" else "loop",
+        step=len(ends),
+        created_at=end.created_at,
+    )
+
+
+def listing_order(states: list[State], current: frozenset[str]) -> list[State]:
+    """`states` (of one page) with every state before its parent, newest first along each
+    branch, and at a fork the current branch's child (its end's id in `current`) first, then
+    the others newest first: the first state is the current branch's latest, and clients that
+    follow a fork's first child (LangGraph's `useStream`) show the current branch.
+
+    The reverse of a pre-order walk that visits a fork's current child last."""
+    listed = {state.seq for state in states}
+    children: dict[int | None, list[State]] = {}
+    for state in states:
+        parent = state.parent_seq if state.parent_seq in listed else None
+        children.setdefault(parent, []).append(state)
+
+    def visited_last_first(found: list[State]) -> list[State]:
+        return sorted(found, key=lambda s: (s.messages[-1].id in current, s.seq), reverse=True)
+
+    order: list[State] = []
+    stack = visited_last_first(children.get(None, []))
+    while stack:
+        state = stack.pop()
+        order.append(state)
+        stack.extend(visited_last_first(children.get(state.seq, [])))
+    return order[::-1]
+
+
 class ThreadStateService:
     def __init__(self, store: Store, values_max: int) -> None:
         self._store = store
@@ -123,13 +167,28 @@ class ThreadStateService:
         return states[-1]
 
     async def history(
-        self, thread: Thread, *, limit: int, before: str | None = None
+        self, thread: Thread, *, limit: int, before: str | None = None, at: str | None = None
     ) -> list[State]:
-        """Up to `limit` states, newest first, reaching back over the last `values_max`
-        messages before `before`."""
-        bound = parse_checkpoint_id(before) if before is not None else None
-        messages = await self.recent(thread.id, before=bound)
-        return states_of(messages, self.values_max)[::-1][:limit]
+        """The newest `limit` states of every branch (checkpoints below `before`, or only `at`),
+        in `listing_order`."""
+        found = await self._store.branches.checkpoint_paths(
+            thread.id,
+            limit,
+            self.values_max,
+            before=parse_checkpoint_id(before) if before is not None else None,
+            at=parse_checkpoint_id(at) if at is not None else None,
+        )
+        states = [state_of_path(path) for path in found.paths if path]
+        return listing_order(states, found.current)
+
+    async def state_at(self, thread: Thread, checkpoint: str) -> State:
+        """The state at `checkpoint`, on any branch (`ROOT_SEQ`: the empty thread)."""
+        if parse_checkpoint_id(checkpoint) == ROOT_SEQ:
+            return State([], ROOT_SEQ, None, "input", -1, None)
+        found = await self.history(thread, limit=1, at=checkpoint)
+        if not found:
+            raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
+        return found[0]
 
     async def paused(self, thread: Thread) -> Run | None:
         """The thread's run waiting for approval, if any (a new turn closes older pauses)."""

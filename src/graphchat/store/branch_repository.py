@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphchat.errors import InvalidRequest, NotFound, ThreadBusy
 from graphchat.store.branches import (
     Siblings,
+    ancestors,
     latest_descendant,
     message_in_thread,
     siblings_of,
+    state_ends,
     switch_leaf_when_idle,
     turn_input,
 )
@@ -18,6 +23,48 @@ from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message
 from graphchat.store.repository import Repository
 from graphchat.store.threads import select_thread, thread_not_found
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPaths:
+    """The paths to a page of state-ending messages (each oldest first, its end last), and the
+    ids of the current branch's messages among what was read."""
+
+    paths: list[list[Message]]
+    current: frozenset[str]
+
+
+@dataclass(slots=True)
+class _Walker:
+    """Reads paths towards the first message, each message once: a walk stops at a message
+    an earlier walk read (its ancestors were read too), and the path goes on from what was
+    read. Each walk goes `spare` messages further than the path needs, so the older ends of a
+    page, whose paths reach further back, mostly find their messages read already."""
+
+    connection: AsyncConnection
+    spare: int
+    known: dict[str, Message] = field(default_factory=dict)  # the page's ends, and walked
+    walked: set[str] = field(default_factory=set)
+
+    async def path(self, end_id: str, depth: int) -> list[Message]:
+        """The last `depth` messages of the path ending at `end_id`, oldest first."""
+        path: list[Message] = []
+        next_id: str | None = end_id
+        while next_id is not None and len(path) < depth:
+            if next_id not in self.known:
+                await self._read(next_id, depth - len(path) + self.spare)
+            message = self.known.get(next_id)
+            if message is None:
+                break  # a leaf id that is not (or no longer) a message
+            path.append(message)
+            next_id = message.parent_id
+        return path[::-1]
+
+    async def _read(self, start_id: str, bound: int) -> None:
+        query = ancestors(start_id, bound, stop_at=self.walked)
+        for row in (await self.connection.execute(query)).all():
+            self.known[row.id] = message_from_row(row)
+            self.walked.add(row.id)
 
 
 def message_not_found(message_id: str) -> NotFound:
@@ -72,3 +119,23 @@ class BranchRepository(Repository):
                     f"thread '{thread_id}' is answering or waits for approval; switch after that"
                 )
         return leaf
+
+    async def checkpoint_paths(
+        self, thread_id: str, limit: int, depth: int, *, before: int | None, at: int | None
+    ) -> CheckpointPaths:
+        """The paths (at most `depth` messages each) to `state_ends`' messages, and which
+        messages read lie on the current branch.
+
+        Reads `limit` rows, then each path's messages once: O(limit + depth) rows for a page on
+        one branch, plus the messages a fork's other branches add, whatever the thread's size."""
+        async with transaction(self._engine) as connection:
+            query = state_ends(thread_id, limit, before=before, at=at)
+            ends = (await connection.execute(query)).all()
+            # The page's ends on one branch lie at most their span of numbers apart.
+            span = ends[0].seq - ends[-1].seq if ends else 0
+            walker = _Walker(connection, spare=min(span, depth))
+            walker.known.update((row.id, message_from_row(row)) for row in ends)
+            paths = [await walker.path(row.id, depth) for row in ends]
+            leaf = ends[0].leaf if ends else None
+            current = await walker.path(leaf, depth) if leaf is not None else []
+        return CheckpointPaths(paths, frozenset(m.id for m in current))

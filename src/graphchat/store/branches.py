@@ -8,7 +8,7 @@ messages of a branch cost O(window) whatever the thread's size.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -38,9 +38,10 @@ class Siblings:
     ids: tuple[str, ...]
 
 
-def ancestors(start: Any, bound: Any) -> Select[Any]:
+def ancestors(start: Any, bound: Any, stop_at: Collection[str] = ()) -> Select[Any]:
     """`start` (an id or a scalar subquery) and its ancestors, at most `bound` of them (an int
     or a bound parameter; None: all), as whole rows: filter and order on `selected_columns`.
+    The walk ends after a message in `stop_at` (the caller has its ancestors already).
 
     The walk carries the rows, so nothing joins the whole table back to it: each step is one
     primary-key lookup, whatever the table's size or statistics (a join back was a scan of
@@ -52,6 +53,8 @@ def ancestors(start: Any, bound: Any) -> Select[Any]:
     )
     if bound is not None:
         step = step.where(walk.c.depth < bound)
+    if stop_at:
+        step = step.where(walk.c.id.not_in(list(stop_at)))
     walk = walk.union_all(step)
     return select(*(walk.c[column.name] for column in _MESSAGE.columns))
 
@@ -86,6 +89,40 @@ async def branch_rows(
     ordering = seq.asc() if window.order == "asc" else seq.desc()
     query = query.order_by(ordering).limit(limit + 1).offset(offset)
     return list((await connection.execute(query)).all())
+
+
+def _has_child(parent: Any, same_side: bool) -> Any:
+    """Whether `parent` has a child on its own side of the conversation (`same_side`: caller
+    after caller, or model/tool after model/tool) or on the other side."""
+    child = _MESSAGE.alias("child")
+    both_user = and_(child.c.role == "user", parent.c.role == "user")
+    neither_user = and_(child.c.role != "user", parent.c.role != "user")
+    same = or_(both_user, neither_user)
+    return exists().where(
+        child.c.thread_id == parent.c.thread_id,
+        child.c.parent_id == parent.c.id,
+        same if same_side else ~same,
+    )
+
+
+def state_ends(thread_id: str, limit: int, *, before: int | None, at: int | None) -> Select[Any]:
+    """The query for the messages that end a state, on every branch, newest first: at most
+    `limit`, numbered below `before`, or only the one numbered `at`; each row's `leaf` is the
+    thread's leaf id.
+
+    A message ends a state when no message of its own side follows it (a leaf, the caller's
+    message before a reply, a reply before the caller's next message) or when one of the
+    other side does. The newest first read walks the `(thread_id, seq)` index backwards and
+    stops after `limit` of them, whatever the thread's size."""
+    seq = _MESSAGE.c.seq
+    ends_state = or_(~_has_child(_MESSAGE, same_side=True), _has_child(_MESSAGE, same_side=False))
+    leaf = leaf_of(thread_id).label("leaf")
+    query = select(_MESSAGE, leaf).where(_MESSAGE.c.thread_id == thread_id, ends_state)
+    if before is not None:
+        query = query.where(seq < before)
+    if at is not None:
+        query = query.where(seq == at)
+    return query.order_by(seq.desc()).limit(limit)
 
 
 async def _parent_of_seq(connection: AsyncConnection, thread_id: str, seq: int) -> str | None:

@@ -27,6 +27,7 @@ def _not_bool(value: object) -> object:
 
 
 SearchLimit = Annotated[int, Field(ge=1, le=1000), BeforeValidator(_not_bool)]
+CheckpointId = Annotated[str, StringConstraints(max_length=64)]
 SearchOffset = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_not_bool)]
 Name = Annotated[str, StringConstraints(max_length=200)]
 
@@ -56,15 +57,25 @@ class ThreadSearch(LenientBody):
 
 
 class CheckpointIn(LenientBody):
-    checkpoint_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    checkpoint_id: CheckpointId | None = None
 
 
 class HistoryIn(LenientBody):
     limit: SearchLimit = 10
-    before: Annotated[str, StringConstraints(max_length=64)] | CheckpointIn | None = None
+    before: CheckpointId | CheckpointIn | None = None
+    checkpoint: CheckpointIn | None = Field(
+        default=None, description="Only the state at this checkpoint (a list of one, or none)."
+    )
 
     def before_id(self) -> str | None:
         return self.before.checkpoint_id if isinstance(self.before, CheckpointIn) else self.before
+
+    def checkpoint_id(self) -> str | None:
+        return self.checkpoint.checkpoint_id if self.checkpoint is not None else None
+
+
+class StateAtIn(LenientBody):
+    checkpoint: CheckpointIn
 
 
 class RunInputIn(LenientBody):
@@ -180,7 +191,7 @@ class RunCreate(LenientBody):
         default_factory=lambda: ["values"], max_length=16
     )
     checkpoint: CheckpointIn | None = None
-    checkpoint_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    checkpoint_id: CheckpointId | None = None
     multitask_strategy: Literal["reject", "interrupt", "rollback", "enqueue"] = "reject"
     if_not_exists: Literal["reject", "create"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "continue"

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 
 from graphchat.api.deps import OwnerDep, ThreadDep, ThreadStateDep
 from graphchat.api.langgraph.body import JsonBodyRoute
-from graphchat.api.langgraph.schemas import HistoryIn, ThreadSearch, ThreadStateOut
+from graphchat.api.langgraph.schemas import (
+    CheckpointId,
+    HistoryIn,
+    StateAtIn,
+    ThreadSearch,
+    ThreadStateOut,
+)
 from graphchat.api.langgraph.shapes import (
     ASSISTANT_ID,
     GRAPH_ID,
@@ -80,19 +86,50 @@ async def get_state(thread: ThreadDep, states: ThreadStateDep) -> ThreadStateOut
     return thread_state(thread.id, await states.state(thread), await states.paused(thread))
 
 
+@router.get("/{thread_id}/state/{checkpoint_id}", responses=_NOT_FOUND)
+async def get_state_at(
+    thread: ThreadDep, states: ThreadStateDep, checkpoint_id: CheckpointId
+) -> ThreadStateOut:
+    """The state at a checkpoint of any branch (`0`: the empty thread before its first message)."""
+    return thread_state(thread.id, await states.state_at(thread, checkpoint_id))
+
+
+@router.post("/{thread_id}/state/checkpoint", responses=_NOT_FOUND)
+async def post_state_at(
+    thread: ThreadDep, states: ThreadStateDep, body: StateAtIn
+) -> ThreadStateOut:
+    """`GET …/state/{checkpoint_id}` with the checkpoint in the body (the SDKs' `getState`
+    with a checkpoint object); no `checkpoint_id`: the thread's state."""
+    if body.checkpoint.checkpoint_id is None:
+        return await get_state(thread, states)
+    return await get_state_at(thread, states, body.checkpoint.checkpoint_id)
+
+
 @router.post("/{thread_id}/history", responses=_NOT_FOUND)
 async def get_history(
     thread: ThreadDep,
     states: ThreadStateDep,
     body: Annotated[HistoryIn | None, Body()] = None,
 ) -> list[ThreadStateOut]:
-    """Past states, newest first: two per turn (after the input, after the reply); the latest
-    of a paused thread carries its interrupt, as in `/state`."""
+    """The newest states of every branch: two per turn (after the input, after the reply),
+    each before its parent, the current branch's side of a fork first (so the first is
+    `/state`); the latest of a paused thread carries its interrupt, as in `/state`."""
     body = body or HistoryIn()
-    before = body.before_id()
-    found = await states.history(thread, limit=body.limit, before=before)
-    paused = await states.paused(thread) if found and before is None else None
+    before, only = body.before_id(), body.checkpoint_id()
+    found = await states.history(thread, limit=body.limit, before=before, at=only)
+    paused = await states.paused(thread) if found and before is None and only is None else None
     return [
         thread_state(thread.id, state, paused if index == 0 else None)
         for index, state in enumerate(found)
     ]
+
+
+@router.get("/{thread_id}/history", responses=_NOT_FOUND)
+async def get_history_by_query(
+    thread: ThreadDep,
+    states: ThreadStateDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    before: Annotated[CheckpointId | None, Query()] = None,
+) -> list[ThreadStateOut]:
+    """`POST …/history` with `limit` and `before` in the query."""
+    return await get_history(thread, states, HistoryIn(limit=limit, before=before))
