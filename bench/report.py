@@ -59,19 +59,26 @@ def _kinds(result: dict[str, Any]) -> list[str]:
 
 
 def _machine(results: dict[str, dict[str, Any]]) -> str:
-    first = next(iter(results.values()))["machine"]
+    """The machines the results were measured on (a session may land on another CPU), and each
+    benchmark's run: which CPU, when, and the load around it."""
+    machines = [result["machine"] for result in results.values()]
+
+    def seen(key: str) -> str:
+        return " · ".join(dict.fromkeys(str(m[key] or "not measured") for m in machines))
+
     rows = [
-        ("CPU", first["cpu"]),
-        ("Cores", first["cores"]),
-        ("RAM", f"{first['ram_gb']} GB"),
-        ("OS", first["os"]),
-        ("Python", first["python"]),
-        ("SQLite", first["sqlite"]),
-        ("PostgreSQL", first["postgresql"] or "not measured"),
+        ("CPU", seen("cpu")),
+        ("Cores", seen("cores")),
+        ("RAM", " · ".join(dict.fromkeys(f"{m['ram_gb']} GB" for m in machines))),
+        ("OS", seen("os")),
+        ("Python", seen("python")),
+        ("SQLite", seen("sqlite")),
+        ("PostgreSQL", seen("postgresql")),
     ]
     loads = [
         (
             name,
+            result["machine"]["cpu"],
             result["machine"]["date"],
             result["seconds"],
             _load(result["machine"]["load_at_start"]),
@@ -82,10 +89,10 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
     return (
         "## Machine\n\n"
         + _table(("", ""), rows)
-        + "\nWhen each benchmark ran, and the load average (1/5/15 min) around it. The machine has"
-        " few cores and is shared: a load far above the core count means the numbers include"
-        " waiting for a CPU.\n\n"
-        + _table(("benchmark", "date", "seconds", "load at start", "load at end"), loads)
+        + "\nEach benchmark's run: the CPU it ran on (numbers from different CPUs do not compare),"
+        " when, and the load average (1/5/15 min) around it. The machine has few cores and is"
+        " shared: a load far above the core count means the numbers include waiting for a CPU.\n\n"
+        + _table(("benchmark", "CPU", "date", "seconds", "load at start", "load at end"), loads)
     )
 
 
