@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -165,6 +167,34 @@ async def test_a_model_call_carries_the_clients_url_and_headers() -> None:
     assert sent[0].headers["authorization"] == "Bearer s3cret"
     assert sent[0].headers["content-type"] == "application/json"
     assert orjson.loads(sent[0].content)["messages"] == [{"role": "user", "content": "hi"}]
+
+
+async def test_reply_lines_split_anywhere_across_network_reads_are_joined() -> None:
+    lines = [
+        b'{"message":{"content":"Gr\xc3\xbc"},"done":false}',
+        b'{"message":{"content":"\xc3\x9fe"},"done":false}',
+        b'{"message":{"content":""},"done":true,"prompt_eval_count":3,"eval_count":2}',
+    ]
+    body = b"\r\n".join(lines) + b"\n"
+    crlf = len(lines[0])
+    # Cut inside the first "ü" (bytes 25-26), between \r and \n, and before the last \n.
+    cuts = [5, 26, crlf + 1, crlf + 30, len(body) - 1]
+
+    async def reads() -> AsyncIterator[bytes]:
+        for start, end in itertools.pairwise([0, *cuts, len(body)]):
+            yield body[start:end]
+
+    provider = ollama.OllamaProvider(
+        "http://ollama.test",
+        timeouts=Timeouts(),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=reads())),
+    )
+    request = ChatRequest("m", (ChatMessage("user", "hi"),))
+    chunks = [chunk async for chunk in provider.stream(request)]
+    await provider.aclose()
+
+    assert [chunk.content for chunk in chunks] == ["Grü", "ße", ""]
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
 
 
 def test_a_proxy_from_the_environment_sends_model_calls_through_the_client(
