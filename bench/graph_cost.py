@@ -1,8 +1,9 @@
 """LangGraph's own cost per turn: the compiled agent graph vs the same provider called directly.
 
 `python -m bench.graph_cost [--turns N]` runs N one-reply turns through `build_graph` (compiled
-once, `stream_mode="custom"`, as the service runs it) and N direct streams of the same instant
-in-process provider, and prints the CPU per turn of each and their difference.
+once, run as the service runs it: `ainvoke` with the tokens and events handed to a `RunEvents`
+sink) and N direct streams of the same instant in-process provider, and prints the CPU per turn
+of each and their difference.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from graphchat.agent import RunContext
+from graphchat.agent import ApprovalRequest, ModelReply, RunContext, ToolResult
 from graphchat.agent.graph import build_graph
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest, ModelInfo, Usage
 
@@ -39,14 +40,23 @@ class InstantProvider:
         return None
 
 
+class _Discard:
+    """A `RunEvents` that keeps nothing: the recorder's own work is not LangGraph's."""
+
+    def token(self, text: str) -> None:
+        pass
+
+    async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None:
+        pass
+
+
 async def _graph(turns: int) -> float:
     graph = build_graph(InstantProvider())
-    context = RunContext(model="m")
+    context = RunContext(model="m", events=_Discard())
     state = {"messages": [ChatMessage(role="user", content="hi")], "tool_rounds": 0}
     began = time.process_time()
     for _ in range(turns):
-        async for _item in graph.astream(state, context=context, stream_mode="custom"):
-            pass
+        await graph.ainvoke(state, context=context, stream_mode="updates")
     return (time.process_time() - began) / turns
 
 

@@ -9,6 +9,7 @@ from graphchat.agent.state import (
     ApprovalRequest,
     ModelReply,
     RunContext,
+    RunEvents,
     TokenDelta,
     ToolResult,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "DeferredGraph",
     "ModelReply",
     "RunContext",
+    "RunEvents",
     "TokenDelta",
     "ToolResult",
 ]

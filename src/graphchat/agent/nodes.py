@@ -62,7 +62,8 @@ def make_call_model(provider: ChatProvider) -> Node:
         if finish_reason == "tool_calls" and not calls:
             finish_reason = "stop"
         message = ChatMessage(role="assistant", content=text, tool_calls=calls)
-        runtime.stream_writer(
+        await _emit(
+            runtime,
             ModelReply(
                 message=message,
                 model=last.model or context.model,  # a fallback model may have answered
@@ -70,7 +71,7 @@ def make_call_model(provider: ChatProvider) -> Node:
                 usage=last.usage or Usage(),
                 latency_ms=(time.perf_counter() - started) * 1000,
                 cached=last.cached,
-            )
+            ),
         )
         return {"messages": [message]}
 
@@ -93,7 +94,7 @@ def make_run_tools(registry: ToolRegistry) -> Node:
             align_decisions(calls, context.require_approval, state.get("decisions", ())),
         )
         for outcome in outcomes:
-            runtime.stream_writer(ToolResult(message=outcome.message, is_error=outcome.is_error))
+            await _emit(runtime, ToolResult(message=outcome.message, is_error=outcome.is_error))
         return {
             "messages": [outcome.message for outcome in outcomes],
             "tool_rounds": state.get("tool_rounds", 0) + 1,
@@ -106,8 +107,20 @@ def make_run_tools(registry: ToolRegistry) -> Node:
 async def request_approval(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """The review node: announce the calls that wait for a person; the run ends paused."""
     pending = calls_to_review(state["messages"][-1].tool_calls, runtime.context.require_approval)
-    runtime.stream_writer(ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0)))
+    await _emit(runtime, ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0)))
     return {}
+
+
+async def _emit(
+    runtime: Runtime[RunContext], item: ModelReply | ToolResult | ApprovalRequest
+) -> None:
+    """To the run's own sink when it has one (awaited: the item is recorded before the graph
+    moves on), else onto LangGraph's `custom` stream."""
+    events = runtime.context.events
+    if events is None:
+        runtime.stream_writer(item)
+    else:
+        await events.event(item)
 
 
 # The routes are coroutines: LangGraph runs a plain function in a thread pool, two thread hops
@@ -133,10 +146,14 @@ async def _stream_reply(
     parts: list[str] = []
     calls: list[Any] = []
     last = ChatChunk(done=True)
+    events = runtime.context.events
     async for chunk in provider.stream(request):
         if chunk.content:
             parts.append(chunk.content)
-            runtime.stream_writer(TokenDelta(chunk.content))
+            if events is not None:
+                events.token(chunk.content)  # no LangGraph queue and loop wake-up per token
+            else:
+                runtime.stream_writer(TokenDelta(chunk.content))
         calls.extend(chunk.tool_calls)
         last = chunk
     return "".join(parts), tuple(calls), last

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import Annotated, NotRequired, TypedDict
+from typing import Annotated, NotRequired, Protocol, TypedDict
 
 from graphchat.agent.tools.approval import Decision
 from graphchat.agent.tools.base import ToolContext
@@ -29,6 +29,18 @@ class AgentState(TypedDict):
     decisions: NotRequired[tuple[Decision, ...]]
 
 
+class RunEvents(Protocol):
+    """Where the nodes hand what they produce, as they produce it (the service's recorder).
+
+    Without one, the nodes write to LangGraph's `custom` stream instead: a hop through its
+    queue and the event loop's self-pipe (a syscall) per item, per token too.
+    """
+
+    def token(self, text: str) -> None: ...
+
+    async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunContext:
     """Per-run settings handed to every node (never read from the environment)."""
@@ -43,6 +55,7 @@ class RunContext:
     tool_choice: ToolChoice = "auto"
     response_format: ResponseFormat | None = None
     require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
+    events: RunEvents | None = None  # None: emitted on LangGraph's `custom` stream
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def parse_line(line: str, *, saw_tool_calls: bool) -> ChatChunk:
+def parse_line(line: bytes | str, *, saw_tool_calls: bool) -> ChatChunk:
     """One NDJSON line of a streamed reply as a chunk; a mid-stream `error` raises."""
     data = orjson.loads(line)
     if "error" in data:

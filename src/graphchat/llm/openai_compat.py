@@ -26,7 +26,7 @@ from graphchat.llm.base import (
 from graphchat.llm.timeouts import Timeouts
 from graphchat.llm.transport import HttpProvider, finish_body, get_json
 
-_DONE = "[DONE]"
+_DONE = b"[DONE]"
 
 
 def sampling_fields(params: SamplingParams) -> dict[str, Any]:
@@ -146,7 +146,7 @@ class OpenAICompatProvider(HttpProvider):
     async def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
         state = StreamState()
         async for line in lines:
-            if not line.startswith("data:"):
+            if not line.startswith(b"data:"):
                 continue  # comments, `event:` and `id:` fields carry nothing we use
             payload = line[5:].strip()
             if payload == _DONE:

@@ -332,16 +332,19 @@ class ChatService:
             window = build_context(history, system, limits.context_max_tokens)
         state = {"messages": window, "tool_rounds": setup.tool_rounds}
         graph = await self._graph.ready()
-        async for item in graph.astream(
+        # The nodes hand their tokens and events to the recorder themselves: nothing streams
+        # out of LangGraph, so it runs without its stream queue.
+        await graph.ainvoke(
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
-            context=self._run_context(turn, turn.run.model, setup),
-            stream_mode="custom",
-        ):
-            await recorder.handle(item)
+            context=self._run_context(turn, turn.run.model, setup, recorder),
+            stream_mode="updates",
+        )
 
-    def _run_context(self, turn: Turn, model: str, setup: TurnSetup) -> RunContext:
+    def _run_context(
+        self, turn: Turn, model: str, setup: TurnSetup, recorder: TurnRecorder
+    ) -> RunContext:
         search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
         tools = setup.client_tools
         if tools is None:
@@ -359,6 +362,7 @@ class ChatService:
                 owner=turn.run.owner, thread_id=turn.thread.id, search_messages=search
             ),
             require_approval=setup.require_approval,
+            events=recorder,
         )
 
     async def _record_failure(

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graphchat.agent import ApprovalRequest, ModelReply, TokenDelta, ToolResult
+from graphchat.agent import ApprovalRequest, ModelReply, ToolResult
 from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.approvals import pending_of
@@ -57,7 +57,8 @@ def _tool_calls_json(message: ChatMessage) -> list[dict[str, Any]] | None:
 
 
 class TurnRecorder:
-    """Turns the graph's custom events into stored messages and published run events.
+    """The run's `RunEvents`: what the graph's nodes produce becomes stored messages and
+    published run events.
 
     The final reply is written in the same transaction as the run's status and its events, so
     a simple turn costs one write after the model answers.
@@ -79,14 +80,20 @@ class TurnRecorder:
             {"run_id": run.id, "thread_id": run.thread_id, "model": run.model, "attempt": 1},
         )
 
-    async def handle(self, item: object) -> None:
-        if isinstance(item, TokenDelta):
-            self._on_token(item)
-        elif isinstance(item, ModelReply):
+    def token(self, text: str) -> None:
+        """A piece of the reply: kept for an unfinished reply and published at once."""
+        if self._message_id is None:
+            self._message_id = str(uuid.uuid4())
+        self._partial.append(text)
+        self._live.publish("token", {"message_id": self._message_id, "text": text})
+
+    async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None:
+        """A complete reply, a tool's result, or the calls that wait for a person."""
+        if isinstance(item, ModelReply):
             await self._on_reply(item)
         elif isinstance(item, ApprovalRequest):
             self._turn.approval = item
-        elif isinstance(item, ToolResult):
+        else:
             await self._store_now(
                 NewMessage(
                     role="tool",
@@ -96,12 +103,6 @@ class TurnRecorder:
                     status=MessageStatus.ERROR if item.is_error else MessageStatus.COMPLETE,
                 )
             )
-
-    def _on_token(self, delta: TokenDelta) -> None:
-        if self._message_id is None:
-            self._message_id = str(uuid.uuid4())
-        self._partial.append(delta.text)
-        self._live.publish("token", {"message_id": self._message_id, "text": delta.text})
 
     async def _on_reply(self, reply: ModelReply) -> None:
         await self._flush_pending()

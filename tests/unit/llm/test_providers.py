@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 
 from graphchat.errors import ModelNotFound, ProviderError, ProviderUnavailable, ToolsUnsupported
@@ -25,7 +29,8 @@ from graphchat.llm.embedded import (
     packaged_model_path,
 )
 from graphchat.llm.factory import backend_names, build_backends, build_router, embedded_config
-from graphchat.llm.transport import status_error
+from graphchat.llm.timeouts import Timeouts
+from graphchat.llm.transport import direct_transport, status_error
 from graphchat.settings import Settings
 
 PARAMS = SamplingParams(temperature=0.1, top_p=0.9, max_tokens=5, seed=2, stop=("x",), num_ctx=64)
@@ -130,6 +135,79 @@ def test_openai_stream_fragments_assemble_into_tool_calls() -> None:
 def test_an_openai_error_event_mid_stream_is_a_provider_error() -> None:
     with pytest.raises(ProviderError):
         openai_compat.StreamState().feed({"error": {"message": "boom"}})
+
+
+_SSE_REPLY = (
+    b'data: {"choices":[{"delta":{"content":"Hi"}}]}\n\n'
+    b'data: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+)
+
+
+async def test_a_model_call_carries_the_clients_url_and_headers() -> None:
+    """Model calls skip the client's per-request layers, not its base URL or default headers."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, content=_SSE_REPLY)
+
+    provider = openai_compat.OpenAICompatProvider(
+        "http://llm.test/base/v1",
+        timeouts=Timeouts(),
+        api_key="s3cret",
+        transport=httpx.MockTransport(answer),
+    )
+    request = ChatRequest("m", (ChatMessage("user", "hi"),))
+    chunks = [chunk async for chunk in provider.stream(request)]
+    await provider.aclose()
+
+    assert "".join(chunk.content for chunk in chunks) == "Hi"
+    assert chunks[-1].finish_reason == "stop"
+    assert str(sent[0].url) == "http://llm.test/base/v1/chat/completions"
+    assert sent[0].headers["authorization"] == "Bearer s3cret"
+    assert sent[0].headers["content-type"] == "application/json"
+    assert orjson.loads(sent[0].content)["messages"] == [{"role": "user", "content": "hi"}]
+
+
+async def test_reply_lines_split_anywhere_across_network_reads_are_joined() -> None:
+    lines = [
+        b'{"message":{"content":"Gr\xc3\xbc"},"done":false}',
+        b'{"message":{"content":"\xc3\x9fe"},"done":false}',
+        b'{"message":{"content":""},"done":true,"prompt_eval_count":3,"eval_count":2}',
+    ]
+    body = b"\r\n".join(lines) + b"\n"
+    crlf = len(lines[0])
+    # Cut inside the first "ü" (bytes 25-26), between \r and \n, and before the last \n.
+    cuts = [5, 26, crlf + 1, crlf + 30, len(body) - 1]
+
+    async def reads() -> AsyncIterator[bytes]:
+        for start, end in itertools.pairwise([0, *cuts, len(body)]):
+            yield body[start:end]
+
+    provider = ollama.OllamaProvider(
+        "http://ollama.test",
+        timeouts=Timeouts(),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=reads())),
+    )
+    request = ChatRequest("m", (ChatMessage("user", "hi"),))
+    chunks = [chunk async for chunk in provider.stream(request)]
+    await provider.aclose()
+
+    assert [chunk.content for chunk in chunks] == ["Grü", "ße", ""]
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 2
+
+
+def test_a_proxy_from_the_environment_sends_model_calls_through_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    assert isinstance(direct_transport(None), httpx.AsyncHTTPTransport)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    assert direct_transport(None) is None
+    given = httpx.MockTransport(lambda request: httpx.Response(200))
+    assert direct_transport(given) is given
 
 
 @pytest.mark.parametrize(

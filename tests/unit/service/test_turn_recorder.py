@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from graphchat.agent import ModelReply, TokenDelta
+from graphchat.agent import ModelReply
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRun, LiveRuns
@@ -56,8 +56,8 @@ async def _stored_events(store: Store) -> list[tuple[int, str]]:
 async def test_a_reply_is_stored_with_the_runs_status_and_every_event(store: Store) -> None:
     turn, recorder, _ = await _recorder(store)
     for piece in ("Hel", "lo"):
-        await recorder.handle(TokenDelta(piece))
-    await recorder.handle(_reply("Hello"))
+        recorder.token(piece)
+    await recorder.event(_reply("Hello"))
 
     await recorder.succeed()
 
@@ -81,10 +81,10 @@ async def test_a_reply_is_stored_with_the_runs_status_and_every_event(store: Sto
 
 async def test_events_a_tick_wrote_are_not_written_again_at_the_end(store: Store) -> None:
     turn, recorder, writer = await _recorder(store)
-    await recorder.handle(TokenDelta("a"))
+    recorder.token("a")
     await writer.flush([turn.live])
-    await recorder.handle(TokenDelta("b"))
-    await recorder.handle(_reply("ab"))
+    recorder.token("b")
+    await recorder.event(_reply("ab"))
 
     await recorder.succeed()
 
@@ -93,7 +93,7 @@ async def test_events_a_tick_wrote_are_not_written_again_at_the_end(store: Store
 
 async def test_a_cancelled_run_keeps_what_the_model_had_said(store: Store) -> None:
     turn, recorder, _ = await _recorder(store)
-    await recorder.handle(TokenDelta("half an"))
+    recorder.token("half an")
 
     await recorder.cancel()
 
