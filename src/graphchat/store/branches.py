@@ -16,6 +16,7 @@ from sqlalchemy import Table, and_, exists, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from graphchat.store.branch_map import BranchMaps, page_seqs
 from graphchat.store.records import MessageWindow
 from graphchat.store.tables import MessageRow, RunRow, ThreadRow
 
@@ -61,31 +62,35 @@ def leaf_of(thread_id: Any) -> Any:
 
 
 async def branch_rows(
-    connection: AsyncConnection, thread_id: str, window: MessageWindow
+    connection: AsyncConnection, thread_id: str, window: MessageWindow, maps: BranchMaps
 ) -> list[Any]:
     """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`).
 
     The newest rows (and pages `before` a message of the branch) walk only as far as needed;
-    ascending pages from the start walk the whole branch.
+    other pages (from the start, at an offset, after a cursor) pick their numbers from the
+    branch's ranges (`BranchMaps`) and read just those rows.
     """
-    limit, offset, before, after = window.limit, window.offset, window.before, window.after
-    start: Any = leaf_of(thread_id)
-    walk_from_cursor = False
-    if before is not None:
-        cursor_parent = await _parent_of_seq(connection, thread_id, before)
-        if cursor_parent is not None:
-            start, walk_from_cursor = cursor_parent, True
-    newest_first = window.order == "desc" and after is None
-    bounded = newest_first and (before is None or walk_from_cursor)
-    query = ancestors(start, limit + 1 + offset if bounded else None)
-    seq = query.selected_columns.seq
-    if before is not None:
-        query = query.where(seq < before)
-    if after is not None:
-        query = query.where(seq > after)
-    ordering = seq.asc() if window.order == "asc" else seq.desc()
-    query = query.order_by(ordering).limit(limit + 1).offset(offset)
-    return list((await connection.execute(query)).all())
+    limit, offset, before = window.limit, window.offset, window.before
+    if window.order == "desc" and window.after is None:
+        start: Any = leaf_of(thread_id)
+        if before is not None:
+            start = await _parent_of_seq(connection, thread_id, before)
+        if start is not None:
+            query = ancestors(start, limit + 1 + offset)
+            seq = query.selected_columns.seq
+            if before is not None:
+                query = query.where(seq < before)
+            query = query.order_by(seq.desc()).limit(limit + 1).offset(offset)
+            return list((await connection.execute(query)).all())
+    leaf = await connection.scalar(
+        select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
+    )
+    if leaf is None:
+        return []
+    seqs = page_seqs(await maps.ranges(connection, thread_id, leaf), window)
+    query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq.in_(seqs))
+    rows = {row.seq: row for row in (await connection.execute(query)).all()}
+    return [rows[seq] for seq in seqs if seq in rows]
 
 
 async def _parent_of_seq(connection: AsyncConnection, thread_id: str, seq: int) -> str | None:
