@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, literal, or_, select, update
+from sqlalchemy import Table, and_, exists, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -106,20 +106,21 @@ async def siblings_of(
 ) -> dict[str | None, Siblings]:
     """For each parent id, its children (the siblings of a branch's message), oldest first."""
     wanted = {parent for parent in parents if parent is not None}
-    conditions = []
+    columns = (_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.seq)
+    in_thread = _MESSAGE.c.thread_id == thread_id
+    # One index seek per condition on (thread_id, parent_id): neither an OR of the two nor an
+    # ORDER BY seq (either made SQLite scan the thread's (thread_id, seq) index instead).
+    queries = []
     if wanted:
-        conditions.append(_MESSAGE.c.parent_id.in_(wanted))
+        queries.append(select(*columns).where(in_thread, _MESSAGE.c.parent_id.in_(wanted)))
     if None in parents:
-        conditions.append(_MESSAGE.c.parent_id.is_(None))
-    if not conditions:
+        queries.append(select(*columns).where(in_thread, _MESSAGE.c.parent_id.is_(None)))
+    if not queries:
         return {}
-    query = (
-        select(_MESSAGE.c.id, _MESSAGE.c.parent_id)
-        .where(_MESSAGE.c.thread_id == thread_id, or_(*conditions))
-        .order_by(_MESSAGE.c.seq)
-    )
+    query = queries[0] if len(queries) == 1 else union_all(*queries)
+    rows = sorted((await connection.execute(query)).all(), key=lambda row: row.seq)
     children: dict[str | None, list[str]] = {}
-    for row in (await connection.execute(query)).all():
+    for row in rows:
         children.setdefault(row.parent_id, []).append(row.id)
     return {parent: Siblings(tuple(ids)) for parent, ids in children.items()}
 
