@@ -10,6 +10,7 @@ import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graphchat.api.langgraph.shapes import ai_chunk
+from graphchat.api.sse_response import LeanEventSourceResponse
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import message_payload
 from graphchat.service.records import Message, Run
@@ -147,7 +148,7 @@ def event_stream_response(
 ) -> EventSourceResponse:
     """A run's events as SSE; `on_abandon` runs if the client leaves early, `on_close` always."""
     base = f"/threads/{run.thread_id}/runs/{run.id}"
-    return EventSourceResponse(
+    return LeanEventSourceResponse(
         follow_run(events, renderer.render, on_abandon, on_close),
         ping=settings.limits.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),

@@ -49,7 +49,10 @@ class EventWriter:
         await self.flush([live for live in self._live.all() if self._due(live)])
 
     def _due(self, live: LiveRun) -> bool:
-        """Whether this tick writes the run: followed, or a checkpoint is due."""
+        """Whether this tick writes the run: it has unwritten events and is followed, or a
+        checkpoint is due (a thousand streams waiting for a first token cost no flush)."""
+        if live.persisted == len(live.events):
+            return False
         if live.watched or live.followers:
             return True
         live.unwatched_ticks += 1

@@ -12,10 +12,11 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, literal, or_, select, update
+from sqlalchemy import Table, and_, exists, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
+from graphchat.store.branch_map import BranchMaps, as_ranges, page_seqs
 from graphchat.store.records import MessageWindow
 from graphchat.store.tables import MessageRow, RunRow, ThreadRow
 
@@ -64,31 +65,43 @@ def leaf_of(thread_id: Any) -> Any:
 
 
 async def branch_rows(
-    connection: AsyncConnection, thread_id: str, window: MessageWindow
+    connection: AsyncConnection, thread_id: str, window: MessageWindow, maps: BranchMaps
 ) -> list[Any]:
     """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`).
 
     The newest rows (and pages `before` a message of the branch) walk only as far as needed;
-    ascending pages from the start walk the whole branch.
+    other pages (from the start, at an offset, after a cursor) pick their numbers from the
+    branch's ranges (`BranchMaps`) and read just those rows.
     """
-    limit, offset, before, after = window.limit, window.offset, window.before, window.after
-    start: Any = leaf_of(thread_id)
-    walk_from_cursor = False
-    if before is not None:
-        cursor_parent = await _parent_of_seq(connection, thread_id, before)
-        if cursor_parent is not None:
-            start, walk_from_cursor = cursor_parent, True
-    newest_first = window.order == "desc" and after is None
-    bounded = newest_first and (before is None or walk_from_cursor)
-    query = ancestors(start, limit + 1 + offset if bounded else None)
-    seq = query.selected_columns.seq
-    if before is not None:
-        query = query.where(seq < before)
-    if after is not None:
-        query = query.where(seq > after)
-    ordering = seq.asc() if window.order == "asc" else seq.desc()
-    query = query.order_by(ordering).limit(limit + 1).offset(offset)
-    return list((await connection.execute(query)).all())
+    limit, offset, before = window.limit, window.offset, window.before
+    if window.order == "desc" and window.after is None:
+        start: Any = leaf_of(thread_id)
+        if before is not None:
+            start = await _parent_of_seq(connection, thread_id, before)
+        if start is not None:
+            query = ancestors(start, limit + 1 + offset)
+            seq = query.selected_columns.seq
+            if before is not None:
+                query = query.where(seq < before)
+            query = query.order_by(seq.desc()).limit(limit + 1).offset(offset)
+            return list((await connection.execute(query)).all())
+    leaf = await connection.scalar(
+        select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
+    )
+    if leaf is None:
+        return []
+    seqs = page_seqs(await maps.ranges(connection, thread_id, leaf), window)
+    if not seqs:
+        return []
+    # A range per run of numbers: `seq IN (1, …, 51)` made PostgreSQL (whose statistics say
+    # most threads have a seq 1 to 51) read the whole thread's rows and filter them.
+    parts = [
+        select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq.between(*run))
+        for run in as_ranges(sorted(seqs))
+    ]
+    by_ranges = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows = {row.seq: row for row in (await connection.execute(by_ranges)).all()}
+    return [rows[seq] for seq in seqs if seq in rows]
 
 
 def _has_child(parent: Any, same_side: bool) -> Any:
@@ -138,20 +151,21 @@ async def siblings_of(
 ) -> dict[str | None, Siblings]:
     """For each parent id, its children (the siblings of a branch's message), oldest first."""
     wanted = {parent for parent in parents if parent is not None}
-    conditions = []
+    columns = (_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.seq)
+    in_thread = _MESSAGE.c.thread_id == thread_id
+    # One index seek per condition on (thread_id, parent_id): neither an OR of the two nor an
+    # ORDER BY seq (either made SQLite scan the thread's (thread_id, seq) index instead).
+    queries = []
     if wanted:
-        conditions.append(_MESSAGE.c.parent_id.in_(wanted))
+        queries.append(select(*columns).where(in_thread, _MESSAGE.c.parent_id.in_(wanted)))
     if None in parents:
-        conditions.append(_MESSAGE.c.parent_id.is_(None))
-    if not conditions:
+        queries.append(select(*columns).where(in_thread, _MESSAGE.c.parent_id.is_(None)))
+    if not queries:
         return {}
-    query = (
-        select(_MESSAGE.c.id, _MESSAGE.c.parent_id)
-        .where(_MESSAGE.c.thread_id == thread_id, or_(*conditions))
-        .order_by(_MESSAGE.c.seq)
-    )
+    query = queries[0] if len(queries) == 1 else union_all(*queries)
+    rows = sorted((await connection.execute(query)).all(), key=lambda row: row.seq)
     children: dict[str | None, list[str]] = {}
-    for row in (await connection.execute(query)).all():
+    for row in rows:
         children.setdefault(row.parent_id, []).append(row.id)
     return {parent: Siblings(tuple(ids)) for parent, ids in children.items()}
 

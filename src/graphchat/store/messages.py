@@ -9,8 +9,10 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, String, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
+from graphchat.store.branch_map import BranchMaps
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
@@ -137,13 +139,17 @@ def append_messages(
 
 
 class MessageRepository(Repository):
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._branches = BranchMaps()
+
     async def page(self, thread_id: str, window: MessageWindow) -> Page[Message, int]:
         """A page of the current branch by sequence number; `before`/`after` are exclusive.
 
         The cursor is the last message's sequence number: the next page's `after` (asc) or
         `before` (desc)."""
         async with transaction(self._engine) as connection:
-            rows = await branch_rows(connection, thread_id, window)
+            rows = await branch_rows(connection, thread_id, window, self._branches)
         limit = window.limit
         messages = [message_from_row(row) for row in rows[:limit]]
         if len(rows) <= limit:

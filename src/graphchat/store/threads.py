@@ -138,16 +138,15 @@ class ThreadRepository(Repository):
         self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
     ) -> Page[Thread, str]:
         """Threads of `owner`, most recent activity first; `cursor` is a page's `next_cursor`."""
-        query = select(_THREAD).where(_THREAD.c.owner == owner)
+        keys = select(_THREAD.c.id).where(_THREAD.c.owner == owner)
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)
             # A row-value comparison, so the (owner, updated_at, id) index can seek to the cursor.
-            query = query.where(tuple_(_THREAD.c.updated_at, _THREAD.c.id) < (stamp, last_id))
-        query = (
-            query.order_by(_THREAD.c.updated_at.desc(), _THREAD.c.id.desc())
-            .limit(limit + 1)
-            .offset(offset)
-        )
+            keys = keys.where(tuple_(_THREAD.c.updated_at, _THREAD.c.id) < (stamp, last_id))
+        newest_first = (_THREAD.c.updated_at.desc(), _THREAD.c.id.desc())
+        keys = keys.order_by(*newest_first).limit(limit + 1).offset(offset)
+        # The offset is skipped in the index alone; only the page's rows are read whole.
+        query = select(_THREAD).where(_THREAD.c.id.in_(keys)).order_by(*newest_first)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         threads = [thread_from_row(row) for row in rows[:limit]]
