@@ -109,7 +109,7 @@ class OllamaProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         return request_body(request)
 
-    async def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self, lines: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
         saw_tool_calls = False
         async for line in lines:
             chunk = parse_line(line, saw_tool_calls=saw_tool_calls)

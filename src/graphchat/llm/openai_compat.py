@@ -143,7 +143,7 @@ class OpenAICompatProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         return request_body(request)
 
-    async def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self, lines: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
         state = StreamState()
         async for line in lines:
             if not line.startswith(b"data:"):

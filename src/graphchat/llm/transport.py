@@ -270,7 +270,7 @@ class HttpProvider:
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _chunks(self, lines: AsyncIterator[str]) -> AsyncIterator[ChatChunk]:
+    def _chunks(self, lines: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
         """The reply's chunks, read from its body's timed lines (`finish_body(lines)` once done)."""
         raise NotImplementedError
 
