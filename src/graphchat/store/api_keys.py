@@ -5,17 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from graphchat.errors import NotFound
 from graphchat.store.database import transaction
 from graphchat.store.repository import Repository
-from graphchat.store.tables import ApiKeyRow
+from graphchat.store.tables import KEYS
 
-_KEY = cast(Table, ApiKeyRow.__table__)
 # `last_used_at` is a hint for operators, not an audit log: write it at most this often per key.
 _TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -48,13 +46,13 @@ def _key_from_row(m: RowMapping) -> ApiKey:
 
 
 _COLUMNS = (
-    _KEY.c.id,
-    _KEY.c.owner,
-    _KEY.c.name,
-    _KEY.c.prefix,
-    _KEY.c.created_at,
-    _KEY.c.revoked_at,
-    _KEY.c.last_used_at,
+    KEYS.c.id,
+    KEYS.c.owner,
+    KEYS.c.name,
+    KEYS.c.prefix,
+    KEYS.c.created_at,
+    KEYS.c.revoked_at,
+    KEYS.c.last_used_at,
 )
 
 
@@ -71,29 +69,29 @@ class ApiKeyRepository(Repository):
             last_used_at=None,
         )
         async with transaction(self._engine, write=True) as connection:
-            await connection.execute(insert(_KEY).values(**asdict(key), key_hash=key_hash))
+            await connection.execute(insert(KEYS).values(**asdict(key), key_hash=key_hash))
         return key
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
         """The key with this hash, revoked or not (the index on `key_hash` makes this one probe)."""
         async with transaction(self._engine) as connection:
             row = (
-                await connection.execute(select(*_COLUMNS).where(_KEY.c.key_hash == key_hash))
+                await connection.execute(select(*_COLUMNS).where(KEYS.c.key_hash == key_hash))
             ).first()
         return _key_from_row(row._mapping) if row is not None else None
 
     async def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:
         """Every key (or one owner's), oldest first."""
-        query = select(*_COLUMNS).order_by(_KEY.c.created_at, _KEY.c.id)
+        query = select(*_COLUMNS).order_by(KEYS.c.created_at, KEYS.c.id)
         if owner is not None:
-            query = query.where(_KEY.c.owner == owner)
+            query = query.where(KEYS.c.owner == owner)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         return [_key_from_row(row._mapping) for row in rows]
 
     async def revoke(self, id_or_prefix: str) -> ApiKey:
         """Revoke the key with this id or prefix; revoking twice keeps the first time."""
-        match = or_(_KEY.c.id == id_or_prefix, _KEY.c.prefix == id_or_prefix)
+        match = or_(KEYS.c.id == id_or_prefix, KEYS.c.prefix == id_or_prefix)
         async with transaction(self._engine, write=True) as connection:
             rows = (await connection.execute(select(*_COLUMNS).where(match))).all()
             if len(rows) != 1:
@@ -103,15 +101,15 @@ class ApiKeyRepository(Repository):
             if key.revoked_at is None:
                 now = datetime.now(UTC)
                 await connection.execute(
-                    update(_KEY).where(_KEY.c.id == key.id).values(revoked_at=now)
+                    update(KEYS).where(KEYS.c.id == key.id).values(revoked_at=now)
                 )
                 key = replace(key, revoked_at=now)
         return key
 
     async def touch(self, key_id: str, now: datetime) -> None:
         """Record a use of the key, unless one was recorded within the last minute."""
-        stale = or_(_KEY.c.last_used_at.is_(None), _KEY.c.last_used_at < now - _TOUCH_INTERVAL)
+        stale = or_(KEYS.c.last_used_at.is_(None), KEYS.c.last_used_at < now - _TOUCH_INTERVAL)
         async with transaction(self._engine, write=True) as connection:
             await connection.execute(
-                update(_KEY).where(and_(_KEY.c.id == key_id, stale)).values(last_used_at=now)
+                update(KEYS).where(and_(KEYS.c.id == key_id, stale)).values(last_used_at=now)
             )

@@ -6,9 +6,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, replace
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import Conflict
@@ -16,10 +15,7 @@ from graphchat.store.database import transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, Thread
 from graphchat.store.repository import Repository
-from graphchat.store.tables import MessageRow, ThreadRow
-
-_THREAD = cast(Table, ThreadRow.__table__)
-_MESSAGE = cast(Table, MessageRow.__table__)
+from graphchat.store.tables import MESSAGES, THREADS
 
 
 def _renumbered(
@@ -47,11 +43,11 @@ class ArchiveRepository(Repository):
         """Every message of the thread (all branches) by sequence number, and its leaf."""
         async with transaction(self._engine) as connection:
             rows = await connection.execute(
-                select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id).order_by(_MESSAGE.c.seq)
+                select(MESSAGES).where(MESSAGES.c.thread_id == thread_id).order_by(MESSAGES.c.seq)
             )
             messages = [message_from_row(row) for row in rows.all()]
             leaf = await connection.execute(
-                select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
+                select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
             )
             return messages, leaf.scalar_one_or_none()
 
@@ -70,18 +66,18 @@ class ArchiveRepository(Repository):
     ) -> Thread:
         async with transaction(self._engine, write=True) as connection:
             taken = (
-                await connection.execute(select(_THREAD.c.id).where(_THREAD.c.id == thread.id))
+                await connection.execute(select(THREADS.c.id).where(THREADS.c.id == thread.id))
             ).first() is not None
             if not taken and messages:
                 ids = [message.id for message in messages]
                 found = await connection.execute(
-                    select(_MESSAGE.c.id).where(_MESSAGE.c.id.in_(ids))
+                    select(MESSAGES.c.id).where(MESSAGES.c.id.in_(ids))
                 )
                 taken = found.first() is not None
             if taken:
                 thread, messages, leaf_id = _renumbered(thread, messages, leaf_id)
             row = {**asdict(thread), "leaf_message_id": leaf_id}
-            await connection.execute(insert(_THREAD).values(row))
+            await connection.execute(insert(THREADS).values(row))
             if messages:
-                await connection.execute(insert(_MESSAGE), [asdict(m) for m in messages])
+                await connection.execute(insert(MESSAGES), [asdict(m) for m in messages])
         return thread

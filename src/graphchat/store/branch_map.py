@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import islice
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphchat.store.records import MessageWindow
-from graphchat.store.tables import MessageRow
-
-_MESSAGE = cast(Table, MessageRow.__table__)
+from graphchat.store.tables import MESSAGES
 
 Ranges = tuple[tuple[int, int], ...]  # ascending, disjoint, inclusive (first seq, last seq)
 
@@ -110,9 +108,9 @@ async def _walk(
 ) -> tuple[str | None, list[int]]:
     """The sequence numbers from `leaf_id` up its parents, ascending, down to (excluding) the
     first of `known` met (returned; None when the walk reached the thread's first message)."""
-    columns = (_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.seq)
-    walk = select(*columns).where(_MESSAGE.c.id == leaf_id).cte("walk", recursive=True)
-    step = select(*columns).join(walk, _MESSAGE.c.id == walk.c.parent_id)
+    columns = (MESSAGES.c.id, MESSAGES.c.parent_id, MESSAGES.c.seq)
+    walk = select(*columns).where(MESSAGES.c.id == leaf_id).cte("walk", recursive=True)
+    step = select(*columns).join(walk, MESSAGES.c.id == walk.c.parent_id)
     if known:
         step = step.where(walk.c.parent_id.not_in(known))
     walk = walk.union_all(step)

@@ -12,17 +12,13 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, literal, select, union_all, update
+from sqlalchemy import and_, exists, literal, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps, as_ranges, page_seqs
 from graphchat.store.records import MessageWindow
-from graphchat.store.tables import MessageRow, RunRow, ThreadRow
-
-_MESSAGE = cast(Table, MessageRow.__table__)
-_THREAD = cast(Table, ThreadRow.__table__)
-_RUN = cast(Table, RunRow.__table__)
+from graphchat.store.tables import MESSAGES, RUNS, THREADS
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +43,21 @@ def ancestors(start: Any, bound: Any, stop_at: Collection[str] = ()) -> Select[A
     The walk carries the rows, so nothing joins the whole table back to it: each step is one
     primary-key lookup, whatever the table's size or statistics (a join back was a scan of
     every thread's messages on PostgreSQL)."""
-    first = select(_MESSAGE, literal(1).label("depth")).where(_MESSAGE.c.id == start)
+    first = select(MESSAGES, literal(1).label("depth")).where(MESSAGES.c.id == start)
     walk = first.cte("branch", recursive=True)
-    step = select(_MESSAGE, (walk.c.depth + 1).label("depth")).join(
-        walk, _MESSAGE.c.id == walk.c.parent_id
+    step = select(MESSAGES, (walk.c.depth + 1).label("depth")).join(
+        walk, MESSAGES.c.id == walk.c.parent_id
     )
     if bound is not None:
         step = step.where(walk.c.depth < bound)
     if stop_at:
         step = step.where(walk.c.id.not_in(list(stop_at)))
     walk = walk.union_all(step)
-    return select(*(walk.c[column.name] for column in _MESSAGE.columns))
+    return select(*(walk.c[column.name] for column in MESSAGES.columns))
 
 
 def leaf_of(thread_id: Any) -> Any:
-    return select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id).scalar_subquery()
+    return select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id).scalar_subquery()
 
 
 async def branch_rows(
@@ -86,7 +82,7 @@ async def branch_rows(
             query = query.order_by(seq.desc()).limit(limit + 1).offset(offset)
             return list((await connection.execute(query)).all())
     leaf = await connection.scalar(
-        select(_THREAD.c.leaf_message_id).where(_THREAD.c.id == thread_id)
+        select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
     )
     if leaf is None:
         return []
@@ -96,7 +92,7 @@ async def branch_rows(
     # A range per run of numbers: `seq IN (1, …, 51)` made PostgreSQL (whose statistics say
     # most threads have a seq 1 to 51) read the whole thread's rows and filter them.
     parts = [
-        select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq.between(*run))
+        select(MESSAGES).where(MESSAGES.c.thread_id == thread_id, MESSAGES.c.seq.between(*run))
         for run in as_ranges(sorted(seqs))
     ]
     by_ranges = parts[0] if len(parts) == 1 else union_all(*parts)
@@ -107,7 +103,7 @@ async def branch_rows(
 def _has_child(parent: Any, same_side: bool) -> Any:
     """Whether `parent` has a child on its own side of the conversation (`same_side`: caller
     after caller, or model/tool after model/tool) or on the other side."""
-    child = _MESSAGE.alias("child")
+    child = MESSAGES.alias("child")
     both_user = and_(child.c.role == "user", parent.c.role == "user")
     neither_user = and_(child.c.role != "user", parent.c.role != "user")
     same = or_(both_user, neither_user)
@@ -127,10 +123,10 @@ def state_ends(thread_id: str, limit: int, *, before: int | None, at: int | None
     message before a reply, a reply before the caller's next message) or when one of the
     other side does. The newest first read walks the `(thread_id, seq)` index backwards and
     stops after `limit` of them, whatever the thread's size."""
-    seq = _MESSAGE.c.seq
-    ends_state = or_(~_has_child(_MESSAGE, same_side=True), _has_child(_MESSAGE, same_side=False))
+    seq = MESSAGES.c.seq
+    ends_state = or_(~_has_child(MESSAGES, same_side=True), _has_child(MESSAGES, same_side=False))
     leaf = leaf_of(thread_id).label("leaf")
-    query = select(_MESSAGE, leaf).where(_MESSAGE.c.thread_id == thread_id, ends_state)
+    query = select(MESSAGES, leaf).where(MESSAGES.c.thread_id == thread_id, ends_state)
     if before is not None:
         query = query.where(seq < before)
     if at is not None:
@@ -140,8 +136,8 @@ def state_ends(thread_id: str, limit: int, *, before: int | None, at: int | None
 
 async def _parent_of_seq(connection: AsyncConnection, thread_id: str, seq: int) -> str | None:
     """The parent of the message numbered `seq` (None when there is none or no such message)."""
-    query = select(_MESSAGE.c.parent_id).where(
-        _MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq == seq
+    query = select(MESSAGES.c.parent_id).where(
+        MESSAGES.c.thread_id == thread_id, MESSAGES.c.seq == seq
     )
     return (await connection.execute(query)).scalar_one_or_none()
 
@@ -151,15 +147,15 @@ async def siblings_of(
 ) -> dict[str | None, Siblings]:
     """For each parent id, its children (the siblings of a branch's message), oldest first."""
     wanted = {parent for parent in parents if parent is not None}
-    columns = (_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.seq)
-    in_thread = _MESSAGE.c.thread_id == thread_id
+    columns = (MESSAGES.c.id, MESSAGES.c.parent_id, MESSAGES.c.seq)
+    in_thread = MESSAGES.c.thread_id == thread_id
     # One index seek per condition on (thread_id, parent_id): neither an OR of the two nor an
     # ORDER BY seq (either made SQLite scan the thread's (thread_id, seq) index instead).
     queries = []
     if wanted:
-        queries.append(select(*columns).where(in_thread, _MESSAGE.c.parent_id.in_(wanted)))
+        queries.append(select(*columns).where(in_thread, MESSAGES.c.parent_id.in_(wanted)))
     if None in parents:
-        queries.append(select(*columns).where(in_thread, _MESSAGE.c.parent_id.is_(None)))
+        queries.append(select(*columns).where(in_thread, MESSAGES.c.parent_id.is_(None)))
     if not queries:
         return {}
     query = queries[0] if len(queries) == 1 else union_all(*queries)
@@ -172,14 +168,14 @@ async def siblings_of(
 
 async def latest_descendant(connection: AsyncConnection, thread_id: str, message_id: str) -> str:
     """The newest message under `message_id` (itself when it has no children)."""
-    first = select(_MESSAGE.c.id, _MESSAGE.c.seq).where(
-        _MESSAGE.c.id == message_id, _MESSAGE.c.thread_id == thread_id
+    first = select(MESSAGES.c.id, MESSAGES.c.seq).where(
+        MESSAGES.c.id == message_id, MESSAGES.c.thread_id == thread_id
     )
     walk = first.cte("subtree", recursive=True)
     walk = walk.union_all(
-        select(_MESSAGE.c.id, _MESSAGE.c.seq).join(
+        select(MESSAGES.c.id, MESSAGES.c.seq).join(
             walk,
-            and_(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.parent_id == walk.c.id),
+            and_(MESSAGES.c.thread_id == thread_id, MESSAGES.c.parent_id == walk.c.id),
         )
     )
     query = select(walk.c.id).order_by(walk.c.seq.desc()).limit(1)
@@ -189,22 +185,22 @@ async def latest_descendant(connection: AsyncConnection, thread_id: str, message
 async def message_in_thread(
     connection: AsyncConnection, thread_id: str, message_id: str
 ) -> Any | None:
-    query = select(_MESSAGE).where(_MESSAGE.c.id == message_id, _MESSAGE.c.thread_id == thread_id)
+    query = select(MESSAGES).where(MESSAGES.c.id == message_id, MESSAGES.c.thread_id == thread_id)
     return (await connection.execute(query)).first()
 
 
 async def turn_input(connection: AsyncConnection, thread_id: str, message_id: str) -> Any | None:
     """The user message a reply answers: the nearest user message at or above `message_id`."""
-    first = select(_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.role).where(
-        _MESSAGE.c.id == message_id, _MESSAGE.c.thread_id == thread_id
+    first = select(MESSAGES.c.id, MESSAGES.c.parent_id, MESSAGES.c.role).where(
+        MESSAGES.c.id == message_id, MESSAGES.c.thread_id == thread_id
     )
     walk = first.cte("turn", recursive=True)
     walk = walk.union_all(
-        select(_MESSAGE.c.id, _MESSAGE.c.parent_id, _MESSAGE.c.role)
-        .join(walk, _MESSAGE.c.id == walk.c.parent_id)
+        select(MESSAGES.c.id, MESSAGES.c.parent_id, MESSAGES.c.role)
+        .join(walk, MESSAGES.c.id == walk.c.parent_id)
         .where(walk.c.role != "user")
     )
-    query = select(_MESSAGE).join(walk, _MESSAGE.c.id == walk.c.id).where(walk.c.role == "user")
+    query = select(MESSAGES).join(walk, MESSAGES.c.id == walk.c.id).where(walk.c.role == "user")
     return (await connection.execute(query)).first()
 
 
@@ -214,8 +210,8 @@ _LEAF_HOLDERS = ("running", "requires_action")
 
 async def switch_leaf_when_idle(connection: AsyncConnection, thread_id: str, leaf_id: str) -> bool:
     """Move the leaf unless a run is answering on the thread or paused on its current branch."""
-    running = exists().where(_RUN.c.thread_id == thread_id, _RUN.c.status.in_(_LEAF_HOLDERS))
+    running = exists().where(RUNS.c.thread_id == thread_id, RUNS.c.status.in_(_LEAF_HOLDERS))
     result = await connection.execute(
-        update(_THREAD).where(_THREAD.c.id == thread_id, ~running).values(leaf_message_id=leaf_id)
+        update(THREADS).where(THREADS.c.id == thread_id, ~running).values(leaf_message_id=leaf_id)
     )
     return bool(result.rowcount)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Integer, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import Integer, String, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
@@ -18,12 +18,10 @@ from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
 from graphchat.store.repository import Repository
 from graphchat.store.search import matching_messages
-from graphchat.store.tables import MessageRow, ThreadRow
+from graphchat.store.tables import MESSAGES, THREADS
 from graphchat.store.threads import utcnow
 
-_MESSAGE = cast(Table, MessageRow.__table__)
-_THREAD = cast(Table, ThreadRow.__table__)
-_COLUMNS = tuple(column.name for column in _MESSAGE.columns)
+_COLUMNS = tuple(column.name for column in MESSAGES.columns)
 _BODY = tuple(field.name for field in fields(MessageBody))
 _FIELDS = tuple(field.name for field in fields(Message))  # the window selects in this order
 
@@ -59,7 +57,7 @@ def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
     """One multi-row INSERT; the unique (thread_id, seq) key refuses a stale sequence number."""
     if rows:
         connection.execute(
-            insert(_MESSAGE), [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
+            insert(MESSAGES), [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
         )
 
 
@@ -98,8 +96,8 @@ def current_window(connection: Connection, thread_id: str, limit: int) -> list[M
 def tail_of(connection: Connection, thread_id: str) -> Tail:
     """The thread's highest sequence number and current leaf, in one SELECT."""
     highest = (
-        select(func.coalesce(func.max(_MESSAGE.c.seq), 0))
-        .where(_MESSAGE.c.thread_id == thread_id)
+        select(func.coalesce(func.max(MESSAGES.c.seq), 0))
+        .where(MESSAGES.c.thread_id == thread_id)
         .scalar_subquery()
     )
     row = connection.execute(
@@ -113,7 +111,7 @@ def touch_thread(connection: Connection, thread_id: str, leaf_id: str | None = N
     values: dict[str, Any] = {"updated_at": utcnow()}
     if leaf_id is not None:
         values["leaf_message_id"] = leaf_id
-    touched = connection.execute(update(_THREAD).where(_THREAD.c.id == thread_id).values(values))
+    touched = connection.execute(update(THREADS).where(THREADS.c.id == thread_id).values(values))
     return bool(touched.rowcount)
 
 
@@ -158,14 +156,14 @@ class MessageRepository(Repository):
 
     async def at(self, thread_id: str, seq: int) -> Message | None:
         """The thread's message numbered `seq` (on any branch)."""
-        query = select(_MESSAGE).where(_MESSAGE.c.thread_id == thread_id, _MESSAGE.c.seq == seq)
+        query = select(MESSAGES).where(MESSAGES.c.thread_id == thread_id, MESSAGES.c.seq == seq)
         async with transaction(self._engine) as connection:
             row = (await connection.execute(query)).first()
         return message_from_row(row) if row is not None else None
 
     async def of_run(self, run_id: str) -> list[Message]:
         """Every message a run stored (its input and its output), in order."""
-        query = select(_MESSAGE).where(_MESSAGE.c.run_id == run_id).order_by(_MESSAGE.c.seq)
+        query = select(MESSAGES).where(MESSAGES.c.run_id == run_id).order_by(MESSAGES.c.seq)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         return [message_from_row(row) for row in rows]

@@ -3,17 +3,13 @@ stays valid for backends that refuse a tool call left unanswered."""
 
 from __future__ import annotations
 
-from typing import cast
-
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from graphchat.store.messages import append_messages
 from graphchat.store.records import MessageStatus, NewMessage, RunStatus
-from graphchat.store.tables import RunRow
+from graphchat.store.tables import RUNS
 from graphchat.store.threads import utcnow
-
-_RUN = cast(Table, RunRow.__table__)
 
 # Why the pending calls of a pause that was closed unanswered never ran (the model reads it).
 NEW_TURN_REASON = "the user sent a new message instead of deciding on this call"
@@ -27,14 +23,14 @@ def close_pauses(
 
     The answers keep the log valid for backends that refuse a tool call left unanswered.
     """
-    where = [_RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value]
+    where = [RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value]
     if run_id is not None:
-        where.append(_RUN.c.id == run_id)
+        where.append(RUNS.c.id == run_id)
     ids = []
-    for row in connection.execute(select(_RUN.c.id, _RUN.c.pending).where(*where)).all():
+    for row in connection.execute(select(RUNS.c.id, RUNS.c.pending).where(*where)).all():
         closed = connection.execute(
-            update(_RUN)
-            .where(_RUN.c.id == row.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
+            update(RUNS)
+            .where(RUNS.c.id == row.id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value)
             .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), pending=None)
         )
         if not closed.rowcount:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.database import transaction
-from graphchat.store.tables import CachedReplyRow
+from graphchat.store.tables import REPLIES
 from graphchat.store.threads import utcnow
-
-_REPLY = cast(Table, CachedReplyRow.__table__)  # declared as FromClause, is a Table
 
 
 class ReplyRepository:
@@ -29,8 +27,8 @@ class ReplyRepository:
         async with transaction(self._engine) as connection:
             reply = (
                 await connection.execute(
-                    select(_REPLY.c.reply).where(
-                        _REPLY.c.key == key, _REPLY.c.expires_at > self._clock()
+                    select(REPLIES.c.reply).where(
+                        REPLIES.c.key == key, REPLIES.c.expires_at > self._clock()
                     )
                 )
             ).scalar_one_or_none()
@@ -38,7 +36,7 @@ class ReplyRepository:
             return None
         async with transaction(self._engine, write=True) as connection:
             await connection.execute(
-                update(_REPLY).where(_REPLY.c.key == key).values(hits=_REPLY.c.hits + 1)
+                update(REPLIES).where(REPLIES.c.key == key).values(hits=REPLIES.c.hits + 1)
             )
         return dict(reply)
 
@@ -57,14 +55,14 @@ class ReplyRepository:
         }
         try:
             async with transaction(self._engine, write=True) as connection:
-                await connection.execute(delete(_REPLY).where(_REPLY.c.key == key))
-                await connection.execute(insert(_REPLY), [row])
-                await connection.execute(delete(_REPLY).where(_REPLY.c.expires_at <= now))
+                await connection.execute(delete(REPLIES).where(REPLIES.c.key == key))
+                await connection.execute(insert(REPLIES), [row])
+                await connection.execute(delete(REPLIES).where(REPLIES.c.expires_at <= now))
                 oldest = (
-                    select(_REPLY.c.key)
-                    .order_by(_REPLY.c.expires_at.desc(), _REPLY.c.key)
+                    select(REPLIES.c.key)
+                    .order_by(REPLIES.c.expires_at.desc(), REPLIES.c.key)
                     .offset(max_entries)
                 )
-                await connection.execute(delete(_REPLY).where(_REPLY.c.key.in_(oldest)))
+                await connection.execute(delete(REPLIES).where(REPLIES.c.key.in_(oldest)))
         except IntegrityError:
             pass  # another replica stored the same reply at the same moment

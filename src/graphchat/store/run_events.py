@@ -7,18 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.tables import RunEventRow
+from graphchat.store.tables import RUN_EVENTS
 from graphchat.store.threads import utcnow
-
-_EVENT = cast(Table, RunEventRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +48,7 @@ def _batch_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
 def insert_events(connection: Connection, events: Sequence[StoredEvent]) -> None:
     """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
     if events:
-        connection.execute(insert(_EVENT), _batch_rows(events))
+        connection.execute(insert(RUN_EVENTS), _batch_rows(events))
 
 
 class RunEventRepository:
@@ -66,9 +64,9 @@ class RunEventRepository:
     async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[StoredEvent]:
         """The run's events with a sequence number above `seq`, in order (`limit` batches)."""
         query = (
-            select(_EVENT.c.events)
-            .where(_EVENT.c.run_id == run_id, _EVENT.c.last_seq > seq)
-            .order_by(_EVENT.c.seq)
+            select(RUN_EVENTS.c.events)
+            .where(RUN_EVENTS.c.run_id == run_id, RUN_EVENTS.c.last_seq > seq)
+            .order_by(RUN_EVENTS.c.seq)
             .limit(limit)
         )
         async with transaction(self._engine) as connection:
@@ -82,7 +80,7 @@ class RunEventRepository:
 
     async def next_seq(self, run_id: str) -> int:
         """The sequence number after the run's last stored event (a resumed run goes on)."""
-        query = select(func.max(_EVENT.c.last_seq)).where(_EVENT.c.run_id == run_id)
+        query = select(func.max(RUN_EVENTS.c.last_seq)).where(RUN_EVENTS.c.run_id == run_id)
         async with transaction(self._engine) as connection:
             last = (await connection.execute(query)).scalar_one_or_none()
         return 0 if last is None else int(last) + 1
@@ -90,6 +88,6 @@ class RunEventRepository:
     async def prune(self, older_than: datetime) -> int:
         async with transaction(self._engine, write=True) as connection:
             result = await connection.execute(
-                delete(_EVENT).where(_EVENT.c.created_at < older_than)
+                delete(RUN_EVENTS).where(RUN_EVENTS.c.created_at < older_than)
             )
         return int(result.rowcount or 0)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import String, Table, bindparam, exists, func, insert, select, update
+from sqlalchemy import String, bindparam, exists, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -38,14 +38,11 @@ from graphchat.store.records import (
     TurnStart,
 )
 from graphchat.store.run_events import StoredEvent, insert_events
-from graphchat.store.tables import MessageRow, RunRow, ThreadRow
+from graphchat.store.tables import MESSAGES, RUNS, THREADS
 from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
 
-_RUN = cast(Table, RunRow.__table__)
-_THREAD = cast(Table, ThreadRow.__table__)
-_MESSAGE = cast(Table, MessageRow.__table__)
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
-_RUN_COLUMNS = tuple(c.name for c in _RUN.columns if c.name not in _INTERNAL_COLUMNS)
+_RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLUMNS)
 
 
 def run_from_row(row: Row[Any]) -> Run:
@@ -59,22 +56,22 @@ def _thread_and_pause() -> Any:
     """The thread, whether it has a paused run to close, and its highest message number."""
     thread_id = bindparam("thread_id", type_=String)
     paused = exists().where(
-        _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value
+        RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value
     )
     highest = (
-        select(func.coalesce(func.max(_MESSAGE.c.seq), 0))
-        .where(_MESSAGE.c.thread_id == thread_id)
+        select(func.coalesce(func.max(MESSAGES.c.seq), 0))
+        .where(MESSAGES.c.thread_id == thread_id)
         .scalar_subquery()
     )
-    return select(_THREAD, paused.label("paused"), highest.label("last_seq")).where(
-        _THREAD.c.id == thread_id
+    return select(THREADS, paused.label("paused"), highest.label("last_seq")).where(
+        THREADS.c.id == thread_id
     )
 
 
 # A turn's statements are built once: building one costs about as much CPU as running it.
 _THREAD_AND_PAUSE = _thread_and_pause()
-_INSERT_RUN = insert(_RUN)
-_FINISH_RUN = update(_RUN).where(_RUN.c.id == bindparam("run_id", type_=String))
+_INSERT_RUN = insert(RUNS)
+_FINISH_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id", type_=String))
 
 
 def _continued(
@@ -199,15 +196,15 @@ class RunRepository:
     async def _by_key(self, connection: AsyncConnection, owner: str, key: str) -> Run | None:
         row = (
             await connection.execute(
-                select(_RUN).where(_RUN.c.owner == owner, _RUN.c.idempotency_key == key)
+                select(RUNS).where(RUNS.c.owner == owner, RUNS.c.idempotency_key == key)
             )
         ).first()
         return run_from_row(row) if row is not None else None
 
     async def active(self, thread_id: str) -> Run | None:
         """The thread's running run, if any."""
-        query = select(_RUN).where(
-            _RUN.c.thread_id == thread_id, _RUN.c.status == RunStatus.RUNNING.value
+        query = select(RUNS).where(
+            RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.RUNNING.value
         )
         async with transaction(self._engine) as connection:
             row = (await connection.execute(query)).first()
@@ -215,16 +212,16 @@ class RunRepository:
 
     async def by_id(self, run_id: str) -> Run | None:
         async with transaction(self._engine) as connection:
-            row = (await connection.execute(select(_RUN).where(_RUN.c.id == run_id))).first()
+            row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).first()
         return run_from_row(row) if row is not None else None
 
     async def heartbeat(self, worker_id: str) -> list[str]:
         """Mark this worker's runs alive; returns the ids of those asked to cancel."""
-        mine = (_RUN.c.worker_id == worker_id) & (_RUN.c.status == RunStatus.RUNNING.value)
+        mine = (RUNS.c.worker_id == worker_id) & (RUNS.c.status == RunStatus.RUNNING.value)
         async with transaction(self._engine, write=True) as connection:
-            await connection.execute(update(_RUN).where(mine).values(heartbeat_at=utcnow()))
+            await connection.execute(update(RUNS).where(mine).values(heartbeat_at=utcnow()))
             rows = await connection.execute(
-                select(_RUN.c.id).where(mine, _RUN.c.cancel_requested_at.is_not(None))
+                select(RUNS.c.id).where(mine, RUNS.c.cancel_requested_at.is_not(None))
             )
             return [row.id for row in rows]
 
@@ -232,16 +229,16 @@ class RunRepository:
         """Ask the process executing a run to cancel it; False if it is not running."""
         async with transaction(self._engine, write=True) as connection:
             result = await connection.execute(
-                update(_RUN)
-                .where(_RUN.c.id == run_id, _RUN.c.status == RunStatus.RUNNING.value)
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value)
                 .values(cancel_requested_at=utcnow())
             )
         return bool(result.rowcount)
 
     async def running(self) -> list[tuple[str, str, str | None, datetime | None]]:
         """(run id, thread id, worker id, last heartbeat) of every running run."""
-        query = select(_RUN.c.id, _RUN.c.thread_id, _RUN.c.worker_id, _RUN.c.heartbeat_at).where(
-            _RUN.c.status == RunStatus.RUNNING.value
+        query = select(RUNS.c.id, RUNS.c.thread_id, RUNS.c.worker_id, RUNS.c.heartbeat_at).where(
+            RUNS.c.status == RunStatus.RUNNING.value
         )
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
@@ -253,8 +250,8 @@ class RunRepository:
         def body(connection: Connection) -> bool:
             now = utcnow()
             result = connection.execute(
-                update(_RUN)
-                .where(_RUN.c.id == run_id, _RUN.c.status == RunStatus.RUNNING.value)
+                update(RUNS)
+                .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value)
                 .values(status=RunStatus.INTERRUPTED.value, finished_at=now)
             )
             if not result.rowcount:
@@ -323,8 +320,8 @@ class RunRepository:
         try:
             async with transaction(self._engine, write=True) as connection:
                 result = await connection.execute(
-                    update(_RUN)
-                    .where(_RUN.c.id == run.id, _RUN.c.status == RunStatus.REQUIRES_ACTION.value)
+                    update(RUNS)
+                    .where(RUNS.c.id == run.id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value)
                     .values(
                         status=RunStatus.RUNNING.value,
                         worker_id=worker_id,
@@ -347,8 +344,8 @@ class RunRepository:
         return bool(closed)
 
     async def get(self, owner: str, thread_id: str, run_id: str) -> Run:
-        query = select(_RUN).where(
-            _RUN.c.id == run_id, _RUN.c.thread_id == thread_id, _RUN.c.owner == owner
+        query = select(RUNS).where(
+            RUNS.c.id == run_id, RUNS.c.thread_id == thread_id, RUNS.c.owner == owner
         )
         async with transaction(self._engine) as connection:
             row = (await connection.execute(query)).first()
@@ -359,10 +356,10 @@ class RunRepository:
     async def page(
         self, thread_id: str, *, limit: int, offset: int = 0, status: RunStatus | None = None
     ) -> Page[Run, None]:
-        query = select(_RUN).where(_RUN.c.thread_id == thread_id)
+        query = select(RUNS).where(RUNS.c.thread_id == thread_id)
         if status is not None:
-            query = query.where(_RUN.c.status == status.value)
-        query = query.order_by(_RUN.c.created_at.desc(), _RUN.c.id).limit(limit + 1).offset(offset)
+            query = query.where(RUNS.c.status == status.value)
+        query = query.order_by(RUNS.c.created_at.desc(), RUNS.c.id).limit(limit + 1).offset(offset)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
@@ -396,5 +393,5 @@ class RunRepository:
         values: dict[str, Any] = {"updated_at": now, "leaf_message_id": leaf_id}
         if title != thread.title:
             values["title"] = title
-        connection.execute(update(_THREAD).where(_THREAD.c.id == thread.id).values(values))
+        connection.execute(update(THREADS).where(THREADS.c.id == thread.id).values(values))
         return replace(thread, title=title, updated_at=now)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import text
@@ -30,10 +30,8 @@ from graphchat.store.search_text import (
     snippet,
     tsquery,
 )
-from graphchat.store.tables import MessageRow, ThreadRow
+from graphchat.store.tables import MESSAGES, THREADS
 
-_MESSAGE = cast(Table, MessageRow.__table__)
-_THREAD = cast(Table, ThreadRow.__table__)
 # A last word that starts more indexed words than this is matched as an FTS5 prefix instead.
 _PREFIX_WORDS = 32
 # BM25's usual constants: how fast repeats stop counting, how much a long message is discounted.
@@ -78,8 +76,8 @@ class TitleHit:
 
 
 def _owned(statement: Select[Any], owner: str, exclude_run_id: str | None) -> Select[Any]:
-    statement = statement.join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
-    return unexcluded(statement.where(_THREAD.c.owner == owner), exclude_run_id)
+    statement = statement.join(THREADS, THREADS.c.id == MESSAGES.c.thread_id)
+    return unexcluded(statement.where(THREADS.c.owner == owner), exclude_run_id)
 
 
 def _prefix_words(connection: Connection, prefix: str) -> list[str]:
@@ -115,9 +113,9 @@ def _sqlite_ranked(
     name = _sql("messages_fts")
     match = fts5_query(terms, _prefix_words(connection, folded(terms[-1])))
     statement = (
-        select(_MESSAGE.c.id, fts.c.rowid, _MESSAGE.c.content)
+        select(MESSAGES.c.id, fts.c.rowid, MESSAGES.c.content)
         .select_from(fts)
-        .join(_MESSAGE, _sql("messages.rowid") == fts.c.rowid)
+        .join(MESSAGES, _sql("messages.rowid") == fts.c.rowid)
         .where(name.op("MATCH")(match))
     )
     newest = (
@@ -146,11 +144,11 @@ def _matching(
     ids = rank(connection, terms, owner, exclude_run_id, page.stop)[page]
     if not ids:
         return []
-    columns: list[Any] = [*_MESSAGE.c, _THREAD.c.title.label("thread_title")]
+    columns: list[Any] = [*MESSAGES.c, THREADS.c.title.label("thread_title")]
     statement = (
         select(*columns)
-        .join(_THREAD, _THREAD.c.id == _MESSAGE.c.thread_id)
-        .where(_MESSAGE.c.id.in_(ids))
+        .join(THREADS, THREADS.c.id == MESSAGES.c.thread_id)
+        .where(MESSAGES.c.id.in_(ids))
     )
     rows = {row.id: row for row in connection.execute(statement)}
     return [rows[message_id] for message_id in ids]
@@ -176,14 +174,14 @@ async def matching_messages(
 
 
 def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
-    statement = select(_THREAD.c.id, _THREAD.c.title, _THREAD.c.updated_at)
+    statement = select(THREADS.c.id, THREADS.c.title, THREADS.c.updated_at)
     rank: ColumnElement[Any]
     if dialect == "sqlite":
         fts = table("threads_fts", column("rowid"))
         name = _sql("threads_fts")
         statement = (
             statement.select_from(fts)
-            .join(_THREAD, _sql("threads.rowid") == fts.c.rowid)
+            .join(THREADS, _sql("threads.rowid") == fts.c.rowid)
             .where(name.op("MATCH")(fts5_query(terms)))
         )
         rank = func.bm25(name)
@@ -192,7 +190,7 @@ def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:
         vector = _sql("threads.title_vector")
         statement = statement.where(vector.op("@@")(query))
         rank = func.ts_rank(vector, query).desc()
-    return statement.where(_THREAD.c.owner == owner).order_by(rank, _THREAD.c.updated_at.desc())
+    return statement.where(THREADS.c.owner == owner).order_by(rank, THREADS.c.updated_at.desc())
 
 
 def _message_hit(row: Row[Any], terms: Sequence[str]) -> MessageHit:

@@ -17,17 +17,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import text
 from sqlalchemy.sql.selectable import AliasedReturnsRows
 
 from graphchat.store.search_text import RANKED_CANDIDATES, tsquery
-from graphchat.store.tables import MessageRow
+from graphchat.store.tables import MESSAGES
 
-_MESSAGE = cast(Table, MessageRow.__table__)
 # Walk newest first from this many estimated matches: about where reading all matches costs
 # what walking past the non-matching messages does.
 _WALK_FROM = 30
@@ -58,7 +57,7 @@ def _estimated_matches(connection: Connection, query: str) -> float:
 def unexcluded(statement: Select[Any], exclude_run_id: str | None) -> Select[Any]:
     """Leave out the messages of run `exclude_run_id` (the run searching)."""
     if exclude_run_id is not None:
-        run = _MESSAGE.c.run_id
+        run = MESSAGES.c.run_id
         statement = statement.where(run.is_(None) | (run != exclude_run_id))
     return statement
 
@@ -106,7 +105,7 @@ def postgres_ranked(
     text_query = tsquery(terms)
     query = func.to_tsquery(CONFIG, text_query)
     vector: ColumnElement[Any] = literal_column("messages.search_vector")
-    columns: list[Any] = [_MESSAGE.c.id, _MESSAGE.c.created_at, vector.label("vector")]
+    columns: list[Any] = [MESSAGES.c.id, MESSAGES.c.created_at, vector.label("vector")]
     owned = (literal_column("messages.owner") == owner) & vector.op("@@")(query)
     found = unexcluded(select(*columns).where(owned), exclude)
     estimate = _estimated_matches(connection, text_query)
@@ -117,7 +116,7 @@ def postgres_ranked(
     oldest, newest = connection.execute(_SPAN, {"owner": owner}).one()
     while True:
         since = _slice_start(oldest, newest, fraction)
-        sliced = found if since is None else found.where(_MESSAGE.c.created_at >= since)
+        sliced = found if since is None else found.where(MESSAGES.c.created_at >= since)
         ids, candidates = _best_since(connection, sliced, query, count, walk=False)
         if since is None or since <= oldest or candidates >= RANKED_CANDIDATES:
             return ids

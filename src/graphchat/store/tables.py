@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -200,3 +201,16 @@ class CachedReplyRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_cached_replies_expires_at", "expires_at"),)
+
+
+def core_table(row: type[Base]) -> Table:
+    """The Core table behind a mapped class (SQLAlchemy types `__table__` as a FromClause)."""
+    return cast(Table, row.__table__)
+
+
+THREADS = core_table(ThreadRow)
+MESSAGES = core_table(MessageRow)
+RUNS = core_table(RunRow)
+RUN_EVENTS = core_table(RunEventRow)
+KEYS = core_table(ApiKeyRow)
+REPLIES = core_table(CachedReplyRow)

@@ -7,23 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from graphchat.errors import ValidationFailed
 from graphchat.store.database import transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, RunStatus, Thread
 from graphchat.store.repository import Repository
-from graphchat.store.tables import MessageRow, RunRow, ThreadRow
+from graphchat.store.tables import MESSAGES, RUNS, THREADS
 from graphchat.store.threads import thread_from_row
 
-_THREAD = cast(Table, ThreadRow.__table__)
-_RUN = cast(Table, RunRow.__table__)
-_MESSAGE = cast(Table, MessageRow.__table__)
 SortKey = Literal["thread_id", "created_at", "updated_at"]
-_SORT_COLUMNS = {"thread_id": _THREAD.c.id, "created_at": _THREAD.c.created_at}
+_SORT_COLUMNS = {"thread_id": THREADS.c.id, "created_at": THREADS.c.created_at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +45,7 @@ class FoundThread:
 
 
 def _metadata_match(key: str, value: Any) -> ColumnElement[bool]:
-    item = _THREAD.c.metadata[key]
+    item = THREADS.c.metadata[key]
     condition: ColumnElement[bool]
     # bool before int: True is an int in Python.
     if isinstance(value, bool):
@@ -72,15 +69,15 @@ def _metadata_match(key: str, value: Any) -> ColumnElement[bool]:
 def _latest_runs(owner: str) -> Any:
     """(thread_id, status) of each of `owner`'s threads' latest run."""
     latest = (
-        select(_RUN.c.thread_id, func.max(_RUN.c.created_at).label("at"))
-        .where(_RUN.c.owner == owner)
-        .group_by(_RUN.c.thread_id)
+        select(RUNS.c.thread_id, func.max(RUNS.c.created_at).label("at"))
+        .where(RUNS.c.owner == owner)
+        .group_by(RUNS.c.thread_id)
         .subquery()
     )
     return (
-        select(_RUN.c.thread_id, _RUN.c.status)
+        select(RUNS.c.thread_id, RUNS.c.status)
         .join(
-            latest, and_(_RUN.c.thread_id == latest.c.thread_id, _RUN.c.created_at == latest.c.at)
+            latest, and_(RUNS.c.thread_id == latest.c.thread_id, RUNS.c.created_at == latest.c.at)
         )
         .subquery()
     )
@@ -89,22 +86,22 @@ def _latest_runs(owner: str) -> Any:
 def _search_query(query: ThreadQuery) -> Select[Any]:
     last = _latest_runs(query.owner)
     statement = (
-        select(_THREAD, last.c.status.label("last_run_status"))
-        .outerjoin(last, last.c.thread_id == _THREAD.c.id)
-        .where(_THREAD.c.owner == query.owner)
+        select(THREADS, last.c.status.label("last_run_status"))
+        .outerjoin(last, last.c.thread_id == THREADS.c.id)
+        .where(THREADS.c.owner == query.owner)
     )
     for key, value in query.metadata.items():
         statement = statement.where(_metadata_match(key, value))
     if query.ids is not None:
-        statement = statement.where(_THREAD.c.id.in_(list(query.ids)))
+        statement = statement.where(THREADS.c.id.in_(list(query.ids)))
     if query.statuses is not None:
         named = [status.value for status in query.statuses if status is not None]
         condition = last.c.status.in_(named)
         if None in query.statuses:
             condition = or_(condition, last.c.status.is_(None))
         statement = statement.where(condition)
-    column = _SORT_COLUMNS.get(query.sort_by, _THREAD.c.updated_at)
-    order = (column.desc(), _THREAD.c.id.desc()) if query.descending else (column, _THREAD.c.id)
+    column = _SORT_COLUMNS.get(query.sort_by, THREADS.c.updated_at)
+    order = (column.desc(), THREADS.c.id.desc()) if query.descending else (column, THREADS.c.id)
     return statement.order_by(*order).limit(query.limit).offset(query.offset)
 
 
@@ -138,8 +135,8 @@ class ThreadSearchRepository(Repository):
         """Each listed thread's first message, to label threads cheaply."""
         if not thread_ids:
             return {}
-        statement = select(_MESSAGE).where(
-            _MESSAGE.c.thread_id.in_(list(thread_ids)), _MESSAGE.c.seq == 1
+        statement = select(MESSAGES).where(
+            MESSAGES.c.thread_id.in_(list(thread_ids)), MESSAGES.c.seq == 1
         )
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(statement)).all()

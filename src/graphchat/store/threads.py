@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, tuple_, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,9 +16,8 @@ from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Page, Thread
 from graphchat.store.repository import Repository
-from graphchat.store.tables import ThreadRow
+from graphchat.store.tables import THREADS
 
-_THREAD = cast(Table, ThreadRow.__table__)
 _UNSET: Any = object()
 
 
@@ -61,14 +60,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 async def select_thread(connection: AsyncConnection, owner: str, thread_id: str) -> Thread | None:
     """The thread if it exists and belongs to `owner` (another owner's thread is not found)."""
-    row = (await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))).first()
+    row = (await connection.execute(select(THREADS).where(THREADS.c.id == thread_id))).first()
     if row is None or row.owner != owner:
         return None
     return thread_from_row(row)
 
 
 async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
-    found = await connection.execute(select(_THREAD.c.id).where(_THREAD.c.id == thread_id))
+    found = await connection.execute(select(THREADS.c.id).where(THREADS.c.id == thread_id))
     return found.first() is not None
 
 
@@ -94,7 +93,7 @@ def insert_thread(
     )
     # The leaf is known before the first messages are inserted (it has no foreign key).
     connection.execute(
-        insert(_THREAD).values({**asdict(thread), "leaf_message_id": leaf_message_id})
+        insert(THREADS).values({**asdict(thread), "leaf_message_id": leaf_message_id})
     )
     return thread
 
@@ -138,15 +137,15 @@ class ThreadRepository(Repository):
         self, owner: str, *, limit: int, offset: int = 0, cursor: str | None = None
     ) -> Page[Thread, str]:
         """Threads of `owner`, most recent activity first; `cursor` is a page's `next_cursor`."""
-        keys = select(_THREAD.c.id).where(_THREAD.c.owner == owner)
+        keys = select(THREADS.c.id).where(THREADS.c.owner == owner)
         if cursor is not None:
             stamp, last_id = decode_cursor(cursor)
             # A row-value comparison, so the (owner, updated_at, id) index can seek to the cursor.
-            keys = keys.where(tuple_(_THREAD.c.updated_at, _THREAD.c.id) < (stamp, last_id))
-        newest_first = (_THREAD.c.updated_at.desc(), _THREAD.c.id.desc())
+            keys = keys.where(tuple_(THREADS.c.updated_at, THREADS.c.id) < (stamp, last_id))
+        newest_first = (THREADS.c.updated_at.desc(), THREADS.c.id.desc())
         keys = keys.order_by(*newest_first).limit(limit + 1).offset(offset)
         # The offset is skipped in the index alone; only the page's rows are read whole.
-        query = select(_THREAD).where(_THREAD.c.id.in_(keys)).order_by(*newest_first)
+        query = select(THREADS).where(THREADS.c.id.in_(keys)).order_by(*newest_first)
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         threads = [thread_from_row(row) for row in rows[:limit]]
@@ -180,22 +179,22 @@ class ThreadRepository(Repository):
                 merged = {**thread.metadata, **metadata}
                 values["metadata"] = {k: v for k, v in merged.items() if v is not None}
             await connection.execute(
-                update(_THREAD).where(_THREAD.c.id == thread_id).values(values)
+                update(THREADS).where(THREADS.c.id == thread_id).values(values)
             )
-            row = (await connection.execute(select(_THREAD).where(_THREAD.c.id == thread_id))).one()
+            row = (await connection.execute(select(THREADS).where(THREADS.c.id == thread_id))).one()
         return thread_from_row(row)
 
     async def replace_title(self, thread_id: str, expected: str, title: str) -> bool:
         """Set the title only if it is still `expected` (a rename meanwhile wins); True if set."""
-        condition = (_THREAD.c.id == thread_id) & (_THREAD.c.title == expected)
+        condition = (THREADS.c.id == thread_id) & (THREADS.c.title == expected)
         async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(update(_THREAD).where(condition).values(title=title))
+            result = await connection.execute(update(THREADS).where(condition).values(title=title))
         return bool(result.rowcount)
 
     async def delete(self, owner: str, thread_id: str) -> None:
         async with transaction(self._engine, write=True) as connection:
             result = await connection.execute(
-                delete(_THREAD).where(_THREAD.c.id == thread_id, _THREAD.c.owner == owner)
+                delete(THREADS).where(THREADS.c.id == thread_id, THREADS.c.owner == owner)
             )
             if result.rowcount == 0:
                 raise thread_not_found(thread_id)
