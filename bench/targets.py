@@ -76,13 +76,23 @@ def _long_thread(results: Results, kind: str) -> tuple[float, float | None, str]
     return measured[kind]["ratio_p50"], None, scale
 
 
-def _slowest_page(results: Results, kind: str) -> tuple[float, float | None, str] | None:
-    measured = results.get("listing", {})
-    pages = measured.get(kind, {}).get("pages")
-    if not pages:
+def _slowest(
+    results: Results, bench: str, kind: str, entries: str
+) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """The entry of `bench`'s result with the highest p99, and the run's parameters."""
+    measured = results.get(bench, {})
+    found = measured.get(kind, {}).get(entries)
+    if not found:
         return None
-    params = measured.get("parameters", {})
-    name, worst = max(pages.items(), key=lambda item: item[1]["p99_ms"])
+    name, worst = max(found.items(), key=lambda item: item[1]["p99_ms"])
+    return name, worst, measured.get("parameters", {})
+
+
+def _slowest_page(results: Results, kind: str) -> tuple[float, float | None, str] | None:
+    slowest = _slowest(results, "listing", kind, "pages")
+    if slowest is None:
+        return None
+    name, worst, params = slowest
     scale = f"{params.get('threads', '?')} threads / {params.get('messages', '?')} messages"
     return worst["p99_ms"], None, f"{name}; {scale}"
 
@@ -104,12 +114,10 @@ def _startup(results: Results, kind: str) -> tuple[float, float | None, str] | N
 
 
 def _slowest_search(results: Results, kind: str) -> tuple[float, float | None, str] | None:
-    measured = results.get("search", {})
-    queries = measured.get(kind, {}).get("queries")
-    if not queries:
+    slowest = _slowest(results, "search", kind, "queries")
+    if slowest is None:
         return None
-    params = measured.get("parameters", {})
-    name, worst = max(queries.items(), key=lambda item: item[1]["p99_ms"])
+    name, worst, params = slowest
     return worst["p99_ms"], None, f"{name}; {params.get('messages', '?')} messages"
 
 
