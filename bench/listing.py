@@ -78,6 +78,7 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
         seconds = time.perf_counter() - began
         print(f"  {kind}: seeded in {seconds:.0f} s")
         with procs.graphchat(env, f"listing-{kind}") as server:
+            procs.wait_settled(server)
             pages = asyncio.run(_measure(server.url, args))
     return {"seed_seconds": round(seconds, 1), "pages": pages}
 

@@ -7,6 +7,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,6 +89,20 @@ def cpu_seconds(server: ServerProcess) -> float:
     assert server.process is not None
     times = psutil.Process(server.process.pid).cpu_times()
     return float(times.user + times.system)
+
+
+def wait_settled(server: ServerProcess, *, idle: float = 0.5, timeout: float = 30.0) -> None:
+    """Wait until the server has used under 2 % of a core for `idle` seconds: a server that has
+    just answered /health still builds its agent graph in the background (agent/deferred.py),
+    which a measurement of steady-state requests should not include."""
+    deadline = time.monotonic() + timeout
+    used = cpu_seconds(server)
+    while time.monotonic() < deadline:
+        time.sleep(idle)
+        now = cpu_seconds(server)
+        if now - used < 0.02 * idle:
+            return
+        used = now
 
 
 def migrate(env: dict[str, str], name: str) -> None:
