@@ -10,7 +10,6 @@ from graphchat.agent.state import (
     ModelReply,
     RunContext,
     RunEvents,
-    TokenDelta,
     ToolResult,
 )
 from graphchat.agent.tools.approval import Decision
@@ -22,6 +21,5 @@ __all__ = [
     "ModelReply",
     "RunContext",
     "RunEvents",
-    "TokenDelta",
     "ToolResult",
 ]

@@ -14,7 +14,6 @@ from graphchat.agent.state import (
     ApprovalRequest,
     ModelReply,
     RunContext,
-    TokenDelta,
     ToolResult,
 )
 from graphchat.agent.tools.approval import align_decisions, calls_to_review
@@ -62,8 +61,7 @@ def make_call_model(provider: ChatProvider) -> Node:
         if finish_reason == "tool_calls" and not calls:
             finish_reason = "stop"
         message = ChatMessage(role="assistant", content=text, tool_calls=calls)
-        await _emit(
-            runtime,
+        await runtime.context.events.event(
             ModelReply(
                 message=message,
                 model=last.model or context.model,  # a fallback model may have answered
@@ -94,7 +92,9 @@ def make_run_tools(registry: ToolRegistry) -> Node:
             align_decisions(calls, context.require_approval, state.get("decisions", ())),
         )
         for outcome in outcomes:
-            await _emit(runtime, ToolResult(message=outcome.message, is_error=outcome.is_error))
+            await runtime.context.events.event(
+                ToolResult(message=outcome.message, is_error=outcome.is_error)
+            )
         return {
             "messages": [outcome.message for outcome in outcomes],
             "tool_rounds": state.get("tool_rounds", 0) + 1,
@@ -107,20 +107,10 @@ def make_run_tools(registry: ToolRegistry) -> Node:
 async def request_approval(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """The review node: announce the calls that wait for a person; the run ends paused."""
     pending = calls_to_review(state["messages"][-1].tool_calls, runtime.context.require_approval)
-    await _emit(runtime, ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0)))
+    await runtime.context.events.event(
+        ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0))
+    )
     return {}
-
-
-async def _emit(
-    runtime: Runtime[RunContext], item: ModelReply | ToolResult | ApprovalRequest
-) -> None:
-    """To the run's own sink when it has one (awaited: the item is recorded before the graph
-    moves on), else onto LangGraph's `custom` stream."""
-    events = runtime.context.events
-    if events is None:
-        runtime.stream_writer(item)
-    else:
-        await events.event(item)
 
 
 # The routes are coroutines: LangGraph runs a plain function in a thread pool, two thread hops
@@ -150,10 +140,7 @@ async def _stream_reply(
     async for chunk in provider.stream(request):
         if chunk.content:
             parts.append(chunk.content)
-            if events is not None:
-                events.token(chunk.content)  # no LangGraph queue and loop wake-up per token
-            else:
-                runtime.stream_writer(TokenDelta(chunk.content))
+            events.token(chunk.content)
         calls.extend(chunk.tool_calls)
         last = chunk
     return "".join(parts), tuple(calls), last

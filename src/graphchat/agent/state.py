@@ -32,13 +32,23 @@ class AgentState(TypedDict):
 class RunEvents(Protocol):
     """Where the nodes hand what they produce, as they produce it (the service's recorder).
 
-    Without one, the nodes write to LangGraph's `custom` stream instead: a hop through its
-    queue and the event loop's self-pipe (a syscall) per item, per token too.
+    A plain call, not LangGraph's `custom` stream: that is a hop through its queue and the event
+    loop's self-pipe (a syscall) per item, per token too.
     """
 
     def token(self, text: str) -> None: ...
 
     async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None: ...
+
+
+class _Unheard:
+    """The sink of a run whose caller wants only the final state."""
+
+    def token(self, text: str) -> None:
+        pass
+
+    async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +65,7 @@ class RunContext:
     tool_choice: ToolChoice = "auto"
     response_format: ResponseFormat | None = None
     require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
-    events: RunEvents | None = None  # None: emitted on LangGraph's `custom` stream
-
-
-@dataclass(frozen=True, slots=True)
-class TokenDelta:
-    """A piece of assistant text as the model produces it."""
-
-    text: str
+    events: RunEvents = field(default_factory=_Unheard)
 
 
 @dataclass(frozen=True, slots=True)

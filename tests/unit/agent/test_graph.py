@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphchat.agent import (
@@ -10,7 +11,6 @@ from graphchat.agent import (
     Decision,
     ModelReply,
     RunContext,
-    TokenDelta,
     ToolResult,
 )
 from graphchat.agent.graph import build_graph
@@ -51,24 +51,33 @@ def _registry() -> ToolRegistry:
     return registry
 
 
+@dataclass
+class _Recorded:
+    """The run's sink, as the service's recorder is: tokens and events in the order produced."""
+
+    tokens: list[str] = field(default_factory=list)
+    events: list[object] = field(default_factory=list)
+
+    def token(self, text: str) -> None:
+        self.tokens.append(text)
+
+    async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None:
+        self.events.append(item)
+
+
 async def _run(
     provider: ScriptedProvider, *tool_names: str, **context: Any
 ) -> tuple[list[ChatMessage], list[object]]:
     registry = _registry()
     graph = build_graph(provider, registry)
-    run_context = RunContext(model="m", tools=registry.specs(tool_names), **context)
-    events: list[object] = []
-    final: dict[str, Any] = {}
-    async for mode, item in graph.astream(
-        {"messages": [ChatMessage(role="user", content="hi")]},
-        context=run_context,
-        stream_mode=["custom", "values"],
-    ):
-        if mode == "custom":
-            events.append(item)
-        else:
-            final = item
-    return final["messages"], events
+    recorded = _Recorded()
+    run_context = RunContext(
+        model="m", tools=registry.specs(tool_names), events=recorded, **context
+    )
+    final = await graph.ainvoke(
+        {"messages": [ChatMessage(role="user", content="hi")]}, context=run_context
+    )
+    return final["messages"], recorded.events
 
 
 async def test_two_tool_rounds_then_an_answer() -> None:
@@ -92,7 +101,7 @@ async def test_two_tool_rounds_then_an_answer() -> None:
     ]
     assert messages[2].tool_call_id == "c1"
     assert messages[2].name == "calculator"
-    assert [type(e).__name__ for e in events if not isinstance(e, TokenDelta)] == [
+    assert [type(e).__name__ for e in events] == [
         "ModelReply",
         "ToolResult",
         "ModelReply",
@@ -268,3 +277,17 @@ async def test_resuming_at_the_tools_node_applies_each_decision_in_order() -> No
     assert tools[2].content == "Error: the user rejected this tool call"
     assert final["messages"][-1].content == "ok"
     assert final["tool_rounds"] == 1
+
+
+async def test_tokens_reach_the_run_sink_as_the_model_streams_them() -> None:
+    recorded = _Recorded()
+    graph = build_graph(ScriptedProvider(replies=[ScriptedReply(("hel", "lo"))]), ToolRegistry())
+
+    final = await graph.ainvoke(
+        {"messages": [ChatMessage(role="user", content="hi")]},
+        context=RunContext(model="m", events=recorded),
+    )
+
+    assert recorded.tokens == ["hel", "lo"]
+    assert [type(e).__name__ for e in recorded.events] == ["ModelReply"]
+    assert final["messages"][-1].content == "hello"
