@@ -53,11 +53,17 @@ def message_rows(
     return rows
 
 
+# A turn's statements are built once: building one costs about as much CPU as running it.
+_INSERT_MESSAGES = insert(MESSAGES)
+# SET takes the columns of the parameters given besides `thread_id`.
+_UPDATE_THREAD = update(THREADS).where(THREADS.c.id == bindparam("thread_id", type_=String))
+
+
 def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
     """One multi-row INSERT; the unique (thread_id, seq) key refuses a stale sequence number."""
     if rows:
         connection.execute(
-            insert(MESSAGES), [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
+            _INSERT_MESSAGES, [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
         )
 
 
@@ -93,17 +99,30 @@ def current_window(connection: Connection, thread_id: str, limit: int) -> list[M
     return _messages(rows)
 
 
-def tail_of(connection: Connection, thread_id: str) -> Tail:
+def _tail_query() -> Select[Any]:
     """The thread's highest sequence number and current leaf, in one SELECT."""
+    thread_id = bindparam("thread_id", type_=String)
     highest = (
         select(func.coalesce(func.max(MESSAGES.c.seq), 0))
         .where(MESSAGES.c.thread_id == thread_id)
         .scalar_subquery()
     )
-    row = connection.execute(
-        select(highest.label("seq"), leaf_of(thread_id).label("leaf_id"))
-    ).one()
+    return select(highest.label("seq"), leaf_of(thread_id).label("leaf_id"))
+
+
+_TAIL = _tail_query()
+
+
+def tail_of(connection: Connection, thread_id: str) -> Tail:
+    """The thread's highest sequence number and current leaf, in one SELECT."""
+    row = connection.execute(_TAIL, {"thread_id": thread_id}).one()
     return Tail(row.seq, row.leaf_id)
+
+
+def update_thread(connection: Connection, thread_id: str, values: dict[str, Any]) -> bool:
+    """Set the thread's columns named in `values`; False when it no longer exists."""
+    updated = connection.execute(_UPDATE_THREAD, {"thread_id": thread_id, **values})
+    return bool(updated.rowcount)
 
 
 def touch_thread(connection: Connection, thread_id: str, leaf_id: str | None = None) -> bool:
@@ -111,8 +130,7 @@ def touch_thread(connection: Connection, thread_id: str, leaf_id: str | None = N
     values: dict[str, Any] = {"updated_at": utcnow()}
     if leaf_id is not None:
         values["leaf_message_id"] = leaf_id
-    touched = connection.execute(update(THREADS).where(THREADS.c.id == thread_id).values(values))
-    return bool(touched.rowcount)
+    return update_thread(connection, thread_id, values)
 
 
 def append_messages(

@@ -45,10 +45,13 @@ def _batch_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
     return rows
 
 
+_INSERT_EVENTS = insert(RUN_EVENTS)  # built once, as a turn's statements are
+
+
 def insert_events(connection: Connection, events: Sequence[StoredEvent]) -> None:
     """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
     if events:
-        connection.execute(insert(RUN_EVENTS), _batch_rows(events))
+        connection.execute(_INSERT_EVENTS, _batch_rows(events))
 
 
 class RunEventRepository:

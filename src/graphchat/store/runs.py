@@ -21,6 +21,7 @@ from graphchat.store.messages import (
     message_rows,
     tail_of,
     touch_thread,
+    update_thread,
     window,
 )
 from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
@@ -393,5 +394,5 @@ class RunRepository:
         values: dict[str, Any] = {"updated_at": now, "leaf_message_id": leaf_id}
         if title != thread.title:
             values["title"] = title
-        connection.execute(update(THREADS).where(THREADS.c.id == thread.id).values(values))
+        update_thread(connection, thread.id, values)
         return replace(thread, title=title, updated_at=now)

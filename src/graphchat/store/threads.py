@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,8 @@ from graphchat.store.repository import Repository
 from graphchat.store.tables import THREADS
 
 _UNSET: Any = object()
+_INSERT_THREAD = insert(THREADS)  # built once, as a turn's statements are
+_THREAD_FIELDS = tuple(field.name for field in fields(Thread))  # named as the columns are
 
 
 def utcnow() -> datetime:
@@ -93,7 +95,9 @@ def insert_thread(
     )
     # The leaf is known before the first messages are inserted (it has no foreign key).
     connection.execute(
-        insert(THREADS).values({**asdict(thread), "leaf_message_id": leaf_message_id})
+        _INSERT_THREAD,
+        {name: getattr(thread, name) for name in _THREAD_FIELDS}
+        | {"leaf_message_id": leaf_message_id},
     )
     return thread
 
