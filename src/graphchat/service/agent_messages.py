@@ -21,9 +21,11 @@ def calls_to_json(calls: Iterable[ToolCall]) -> list[dict[str, Any]] | None:
 
 
 def calls_from_json(stored: Iterable[dict[str, Any]] | None) -> tuple[ToolCall, ...]:
+    if not stored:  # most messages: no generator to build and drain
+        return ()
     return tuple(
         ToolCall(id=call["id"], name=call["name"], arguments=call.get("arguments") or {})
-        for call in stored or ()
+        for call in stored
     )
 
 

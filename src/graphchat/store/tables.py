@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -54,6 +55,25 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        # SQLite's text parsed in one call: the decorator's wrapper around the driver's parser
+        # cost ~1 us per value, about a fifth of reading a whole row of a thread's window.
+        if dialect.name == "sqlite":
+            return _utc_from_text
+        return super().result_processor(dialect, coltype)
+
+
+def _utc_from_text(value: str | None) -> datetime | None:
+    """SQLite's stored text (naive UTC, as `process_bind_param` writes it) made aware."""
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value + "+00:00")  # a seventh of parse + replace(tzinfo)
+    except ValueError:  # text that carries its own offset
+        return datetime.fromisoformat(value)
 
 
 class Base(DeclarativeBase):
