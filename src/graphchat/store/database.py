@@ -162,10 +162,8 @@ def _translated() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def transaction(
-    engine: AsyncEngine, *, write: bool = False
-) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction, committed on success; driver errors become ours."""
+async def _connection(engine: AsyncEngine, write: bool) -> AsyncIterator[AsyncConnection]:
+    """A connection for one transaction (a writer's, queued behind this process's writers)."""
     with _translated():
         async with (
             _writer_lock(engine) if write else contextlib.nullcontext(),
@@ -173,8 +171,16 @@ async def transaction(
         ):
             if write and engine.dialect.name == "sqlite":  # only SQLite's BEGIN reads it
                 await connection.execution_options(**{_WRITE_OPTION: True})
-            async with connection.begin():
-                yield connection
+            yield connection
+
+
+@asynccontextmanager
+async def transaction(
+    engine: AsyncEngine, *, write: bool = False
+) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction, committed on success; driver errors become ours."""
+    async with _connection(engine, write) as connection, connection.begin():
+        yield connection
 
 
 async def run_transaction(
@@ -183,15 +189,21 @@ async def run_transaction(
     """`body(connection)` in one transaction, committed on success; driver errors become ours.
 
     On a SQLite file the whole body runs in one worker-thread call on the synchronous twin;
-    elsewhere its statements go one by one through the async driver.
+    elsewhere begin, body and commit run in one greenlet, statements through the async driver.
     """
     twin = sync_twin(engine)
     if twin is None:
-        async with transaction(engine, write=write) as connection:
-            return await connection.run_sync(body)
+        async with _connection(engine, write) as connection:
+            return await connection.run_sync(_in_transaction, body)
     with _translated():
         async with _writer_lock(engine) if write else contextlib.nullcontext():
             return await asyncio.to_thread(_run_on, twin, body, write)
+
+
+def _in_transaction(connection: Connection, body: Callable[[Connection], T]) -> T:
+    # One greenlet switch where begin and commit through the async API took one each.
+    with connection.begin():
+        return body(connection)
 
 
 def _run_on(engine: Engine, body: Callable[[Connection], T], write: bool) -> T:
