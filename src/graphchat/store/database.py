@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -49,6 +50,7 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         max_overflow=database.max_overflow,
         pool_timeout=database.pool_timeout,
         pool_recycle=database.pool_recycle,
+        json_deserializer=_json_loads,
         connect_args={
             "timeout": database.connect_timeout,
             # asyncpg prepares every statement; after five runs PostgreSQL may switch it to a
@@ -60,6 +62,13 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
     )
     event.listen(engine.sync_engine, "checkout", _discard_closed)
     return engine
+
+
+def _json_loads(text: str) -> Any:
+    """`json.loads`, answering the text of a stored None without running the parser."""
+    # A None in a JSON column is stored as JSON null (every message without tool calls):
+    # json.loads took ~1.5 us to say None, 50 times per context window.
+    return None if text == "null" else json.loads(text)
 
 
 def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -81,6 +90,7 @@ def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
         "max_overflow": database.max_overflow,
         "pool_timeout": database.pool_timeout,
         "connect_args": {"timeout": database.sqlite_busy_timeout_ms / 1000},
+        "json_deserializer": _json_loads,
     }
     engine = create_async_engine(database.url, **pool)
     _prepare_sqlite(engine.sync_engine, database.sqlite_busy_timeout_ms)
