@@ -1,0 +1,68 @@
+"""Column types read back what was written: UTC-aware datetimes, JSON values and JSON null."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from graphchat.store import Store
+from graphchat.store.database import transaction
+from graphchat.store.records import NewMessage, NewRun, TurnRules
+
+_RULES = TurnRules(model=lambda model: model or "m", title=lambda title, _: title)
+
+
+async def test_datetimes_read_back_aware_in_utc_to_the_microsecond(store: Store) -> None:
+    created = await store.threads.create(owner="o", thread_id="t")
+
+    read = await store.threads.get("o", "t")
+
+    assert read.created_at == created.created_at
+    assert read.created_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2026-01-02 03:04:05", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        (
+            "2026-01-02 03:04:05.000006+02:00",
+            datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=2))),
+        ),
+    ],
+)
+async def test_sqlite_datetime_text_without_microseconds_or_with_an_offset_reads_back(
+    store: Store, stored: str, expected: datetime
+) -> None:
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite stores datetimes as text")
+    await store.threads.create(owner="o", thread_id="t")
+    async with transaction(store.engine, write=True) as connection:
+        await connection.execute(text("UPDATE threads SET created_at = :v"), {"v": stored})
+
+    read = await store.threads.get("o", "t")
+
+    assert read.created_at == expected
+    assert read.created_at.utcoffset() == expected.utcoffset()
+
+
+async def test_json_values_and_json_null_read_back_as_written(store: Store) -> None:
+    calls = [{"id": "c1", "name": "lookup", "arguments": {"q": "null"}}]
+    run = NewRun(id="r", owner="o", thread_id="t", model=None, params={}, worker_id="w")
+    await store.runs.begin_turn(
+        run,
+        [
+            NewMessage(role="user", content="hi"),  # no tool calls: stored as JSON null
+            NewMessage(role="assistant", content="", tool_calls=calls),
+        ],
+        _RULES,
+    )
+    await store.threads.update("o", "t", metadata={"a": "null", "b": [None]})
+
+    window = await store.messages.recent("t", 10)
+    thread = await store.threads.get("o", "t")
+
+    assert [message.tool_calls for message in window] == [None, calls]
+    assert thread.metadata == {"a": "null", "b": [None]}
