@@ -22,10 +22,10 @@ from graphchat.wiring import Services
 
 LOCAL_OWNER = "local"
 _T = TypeVar("_T")
-# Each dependency is a call FastAPI makes per request, with its own bookkeeping (a third of
-# `/chat`'s request path once): so the members below take the request, not `ServicesDep`, and
-# routes that need several use `CallerDep`. They do no I/O, yet are `async def`: FastAPI runs
-# plain `def` dependencies in a worker thread, a hop per dependency per request.
+# FastAPI solves each dependency per request with bookkeeping of its own (with four per route
+# it was a third of `/chat`'s request path): so a member below takes the request, not
+# `ServicesDep`, and a route that needs several takes `CallerDep`. They do no I/O, yet are
+# `async def`: FastAPI runs plain `def` dependencies in a worker thread, a hop per request.
 
 
 def _services_of(request: Request) -> Services:
