@@ -8,35 +8,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from graphchat import __version__
-from graphchat.api import archive, branches, chat, health, models, runs, search, threads, tools
-from graphchat.api import metrics as metrics_routes
 from graphchat.api.access import install_access_control
 from graphchat.api.body_limit import BodyLimitMiddleware, BodyLimits
 from graphchat.api.errors import install_error_handlers
 from graphchat.api.headers import install_cors, security_headers
-from graphchat.api.langgraph.routes import ROUTERS as LANGGRAPH_ROUTERS
 from graphchat.api.middleware import ObservingMiddleware
-from graphchat.api.openai import router as openai_routes
 from graphchat.api.openapi import install_openapi
-from graphchat.api.ui import mount_ui
+from graphchat.api.routing import include_routers, reading_order
 from graphchat.logging import configure_logging
 from graphchat.observability.metrics import Metrics
 from graphchat.security.auth import Authenticator
 from graphchat.settings import Settings
 from graphchat.wiring import open_services
-
-_ROUTES = (chat, threads, branches, runs, health, models, openai_routes, tools, search, archive)
-
-
-def _include_routes(app: FastAPI, settings: Settings) -> None:
-    for router in LANGGRAPH_ROUTERS:  # before the native ones: `/threads/search` is no thread id
-        app.include_router(router)
-    for module in _ROUTES:
-        app.include_router(module.router)
-    if settings.observability.metrics_enabled:
-        app.include_router(metrics_routes.router)
-    if settings.ui.enabled:
-        mount_ui(app)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -76,8 +59,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         ObservingMiddleware, metrics=metrics, headers=security_headers(app, settings)
     )
-    _include_routes(app, settings)
-    install_openapi(app, settings)
+    include_routers(app, settings)
+    install_openapi(app, settings, reading_order())
     # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
     # started side by side in one process from racing in pydantic's schema generation.
     app.openapi()

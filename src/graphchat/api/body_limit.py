@@ -29,33 +29,43 @@ class BodyLimits:
     discard_max_bytes: int  # most bytes read and dropped to answer cleanly
 
 
-def _header(scope: Scope, wanted: bytes) -> bytes | None:
-    for name, value in scope.get("headers", ()):
-        if name == wanted:
-            return bytes(value)
-    return None
+@dataclass(frozen=True, slots=True)
+class _Framing:
+    """What the request's headers say of its body, read in one pass."""
 
+    declared: int | None  # Content-Length, if given and a number
+    chunked: bool  # a Transfer-Encoding was given
+    expects_continue: bool  # the client waits for `100 Continue` before sending
 
-def _declared_length(scope: Scope) -> int | None:
-    value = _header(scope, b"content-length")
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+    @classmethod
+    def of(cls, scope: Scope) -> _Framing:
+        length = encoding = expect = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and length is None:
+                length = bytes(value)
+            elif name == b"transfer-encoding" and encoding is None:
+                encoding = value
+            elif name == b"expect" and expect is None:
+                expect = bytes(value)
+        try:
+            declared = int(length) if length is not None else None
+        except ValueError:
+            declared = None
+        continues = (expect or b"").lower() == b"100-continue"
+        return cls(declared, encoding is not None, continues)
 
 
 class _RequestBody:
     """One request's body as the app sees it: counted, timed, and drained if left unread."""
 
-    def __init__(self, scope: Scope, receive: Receive, limits: BodyLimits) -> None:
+    def __init__(self, framing: _Framing, receive: Receive, limits: BodyLimits) -> None:
         self._receive = receive
         self._limits = limits
         self._deadline = asyncio.get_running_loop().time() + limits.read_timeout
-        declared = _declared_length(scope)
-        chunked = _header(scope, b"transfer-encoding") is not None
-        self.complete = not chunked and not declared  # no body at all: nothing to read
+        # No body at all: nothing to read.
+        self.complete = not framing.chunked and not framing.declared
         # A client that waits for `100 Continue` sends nothing until we read: never start it.
-        self._expects_continue = (_header(scope, b"expect") or b"").lower() == b"100-continue"
+        self._expects_continue = framing.expects_continue
         self.received = 0
         self._discarded = False
 
@@ -122,7 +132,8 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body = _RequestBody(scope, receive, self.limits)
+        framing = _Framing.of(scope)
+        body = _RequestBody(framing, receive, self.limits)
 
         async def send_after_body(message: Message) -> None:
             # The response's last byte waits for the request's: the client reads it only
@@ -138,8 +149,7 @@ class BodyLimitMiddleware:
                 return
             await send(message)
 
-        declared = _declared_length(scope)
-        if declared is not None and declared > self.limits.max_bytes:
+        if framing.declared is not None and framing.declared > self.limits.max_bytes:
             response = error_response(
                 413,
                 "payload_too_large",

@@ -13,7 +13,7 @@ from sse_starlette import EventSourceResponse
 
 from graphchat.agent import Decision
 from graphchat.agent.tools import ToolRegistry
-from graphchat.api.deps import ChatDep, OwnerDep, RunsDep, SettingsDep
+from graphchat.api.deps import CallerDep, ChatDep, SettingsDep
 from graphchat.api.media import require_json
 from graphchat.api.openapi import state_dependent
 from graphchat.api.sampling import check_length, sampling_params
@@ -213,12 +213,11 @@ AnswerDep = Annotated[Answer, Depends(_answer)]
 
 
 @router.post("/chat", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
-async def chat(
-    body: ChatIn, owner: OwnerDep, chat: ChatDep, settings: SettingsDep, key: IdempotencyKey = None
-) -> ChatOut:
+async def chat(body: ChatIn, caller: CallerDep, key: IdempotencyKey = None) -> ChatOut:
     """Send one message and wait for the whole reply."""
+    chat, settings = caller.services.chat, caller.services.settings
     request = TurnRequest(
-        owner=owner,
+        owner=caller.owner,
         messages=(_user_message(body.message, "message", settings),),
         thread_id=body.thread_id,
         tools=check_tool_names(chat.tools, body.tools, ("body", "tools")),
@@ -233,16 +232,11 @@ async def chat(
 
 
 @router.post("/invoke", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
-async def invoke(
-    body: InvokeIn,
-    owner: OwnerDep,
-    chat: ChatDep,
-    settings: SettingsDep,
-    key: IdempotencyKey = None,
-) -> InvokeOut:
+async def invoke(body: InvokeIn, caller: CallerDep, key: IdempotencyKey = None) -> InvokeOut:
     """Run the agent on the given messages and return the messages the run added."""
-    request = keyed(_run_request(body, owner, settings, chat.tools), "/invoke", body, key)
-    result = await chat.complete(request)
+    chat = caller.services.chat
+    request = _run_request(body, caller.owner, caller.services.settings, chat.tools)
+    result = await chat.complete(keyed(request, "/invoke", body, key))
     return InvokeOut(
         output=InvokeOutput(messages=_messages_out(result.output_messages)),
         thread_id=result.run.thread_id,
@@ -257,12 +251,7 @@ async def invoke(
     openapi_extra=_STATE_DEPENDENT,
 )
 async def stream(
-    body: StreamIn,
-    owner: OwnerDep,
-    chat: ChatDep,
-    runs: RunsDep,
-    settings: SettingsDep,
-    key: IdempotencyKey = None,
+    body: StreamIn, caller: CallerDep, key: IdempotencyKey = None
 ) -> EventSourceResponse:
     """Run the agent and stream its events (`metadata`, `messages`, `updates`, `values`, `end`).
 
@@ -270,18 +259,19 @@ async def stream(
     stream. The run goes on if the client disconnects (unless `on_disconnect` is `cancel`);
     `Location` names the URL that rejoins it.
     """
-    request = keyed(_run_request(body, owner, settings, chat.tools), "/stream", body, key)
-    opened = await chat.open_stream(request)
+    services = caller.services
+    request = _run_request(body, caller.owner, services.settings, services.chat.tools)
+    opened = await services.chat.open_stream(keyed(request, "/stream", body, key))
     run = opened.run
 
     async def cancel_run() -> None:
-        await runs.cancel(run, wait=False)
+        await services.runs.cancel(run, wait=False)
 
     return run_stream_response(
         run,
         opened.input_messages,
         opened.events,
         parse_stream_modes(body.stream_mode),
-        settings,
+        services.settings,
         on_abandon=cancel_run if body.on_disconnect == "cancel" else None,
     )

@@ -8,6 +8,7 @@ schema-valid rejections that depend on state, as `openapi_extra={STATE_DEPENDENT
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -156,10 +157,19 @@ def _declare_limits(document: dict[str, Any], settings: Settings, tool_names: li
                         branch["maximum"] = settings.limits.max_page_size
 
 
-def build_openapi(app: FastAPI, settings: Settings, tool_names: list[str]) -> dict[str, Any]:
+def _in_order(paths: dict[str, Any], order: Sequence[str]) -> dict[str, Any]:
+    """`paths` in `order` (the app tries routes in another); others after, as they came."""
+    rank = {path: index for index, path in enumerate(order)}
+    return dict(sorted(paths.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+def build_openapi(
+    app: FastAPI, settings: Settings, tool_names: list[str], order: Sequence[str] = ()
+) -> dict[str, Any]:
     document = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    document["paths"] = _in_order(document["paths"], order)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     error = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error.pop("$defs"))
@@ -183,12 +193,13 @@ def _tool_names(settings: Settings) -> list[str]:
         return sorted(settings.tools.enabled)
 
 
-def install_openapi(app: FastAPI, settings: Settings) -> None:
-    """Serve the honest document at `/openapi.json` (built once, on first use)."""
+def install_openapi(app: FastAPI, settings: Settings, order: Sequence[str] = ()) -> None:
+    """Serve the honest document at `/openapi.json` (built once, on first use), its paths in
+    `order`."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, settings, _tool_names(settings))
+            app.openapi_schema = build_openapi(app, settings, _tool_names(settings), order)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -42,6 +42,9 @@ class Metrics:
         latency = partial(
             Histogram, namespace="graphchat", buckets=_LATENCY_BUCKETS, registry=self.registry
         )
+        # Each request's series, looked up once per (route, method, status) rather than
+        # through `labels()` (argument checks and a lock) twice per request.
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = counter(
             "http_requests", "HTTP requests by route template, method and status.",
             ["route", "method", "status"],
@@ -82,8 +85,17 @@ class Metrics:
         )  # fmt: skip
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.request_seconds.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        series = self._request_series.get(key)
+        if series is None:
+            series = (
+                self.requests.labels(route, method, str(status)),
+                self.request_seconds.labels(route, method),
+            )
+            self._request_series[key] = series
+        count, timing = series
+        count.inc()
+        timing.observe(seconds)
 
     def count_rate_limited(self) -> None:
         self.rate_limited.inc()

@@ -14,16 +14,7 @@ from sse_starlette import EventSourceResponse
 
 from graphchat.agent import Decision
 from graphchat.api.chat import IdempotencyKey, keyed, turn_request
-from graphchat.api.deps import (
-    ChatDep,
-    OwnerDep,
-    RunsDep,
-    SettingsDep,
-    ThreadDep,
-    ThreadIdPath,
-    ThreadsDep,
-    ThreadStateDep,
-)
+from graphchat.api.deps import Caller, CallerDep, ThreadDep, ThreadIdPath
 from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.command import checked_command, resume_decisions
 from graphchat.api.langgraph.schemas import RunCreate
@@ -83,27 +74,26 @@ class _Views:
     threads: ThreadService
     settings: Settings
 
+    @classmethod
+    def of(cls, caller: Caller) -> _Views:
+        services = caller.services
+        return cls(
+            services.chat, services.runs, services.thread_state, services.threads, services.settings
+        )
 
-async def _views(
-    chat: ChatDep,
-    runs: RunsDep,
-    states: ThreadStateDep,
-    threads: ThreadsDep,
-    settings: SettingsDep,
-) -> _Views:
-    return _Views(chat, runs, states, threads, settings)
+
+async def _views(caller: CallerDep) -> _Views:
+    return _Views.of(caller)
 
 
 Views = Annotated[_Views, Depends(_views)]
 
 
-async def _check_thread(
-    thread_id: ThreadIdPath, owner: OwnerDep, threads: ThreadsDep, request: Request
-) -> str:
+async def _check_thread(thread_id: ThreadIdPath, caller: CallerDep, request: Request) -> str:
     """The path's thread id, if the caller's thread or to be created: checked before the body,
     so another owner's thread is a 404 whatever the body, exactly as a missing one."""
     try:
-        await threads.get(owner, thread_id)
+        await caller.services.threads.get(caller.owner, thread_id)
     except NotFound:
         try:
             creates = orjson.loads(await request.body()).get("if_not_exists") == "create"
@@ -158,10 +148,8 @@ class _Call:
     key: str | None
 
 
-async def _call(
-    body: RunCreate, owner: OwnerDep, views: Views, key: IdempotencyKey = None
-) -> _Call:
-    return _Call(body, owner, views, key)
+async def _call(body: RunCreate, caller: CallerDep, key: IdempotencyKey = None) -> _Call:
+    return _Call(body, caller.owner, _Views.of(caller), key)
 
 
 Call = Annotated[_Call, Depends(_call)]
