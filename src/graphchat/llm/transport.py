@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -90,15 +90,35 @@ class ChatEndpoint:
         self._headers = [*client.headers.raw, (b"Content-Type", b"application/json")]
         self._extensions = {"timeout": httpx.Timeout(None, connect=timeouts.connect).as_dict()}
 
-    async def post(self, body: bytes) -> httpx.Response:
-        """Send `body`; the response's body is left to stream (close it)."""
+    def post(self, body: bytes) -> Awaitable[httpx.Response]:
+        """Send `body`; the response's body is left to stream (close it).
+
+        Until the reply's headers come (with its first token, for a model still reading the
+        prompt) only the request holds the body, and it as a one-chunk stream with its length,
+        dropped once sent: bytes given as `content` would stay with the request, which the pool
+        holds until the reply ends — the whole prompt kept for as long as the reply streams.
+        A plain function, so no waiting frame refers to `body` either.
+        """
+        length = str(len(body))
         if self._transport is None:
-            request = self._client.build_request("POST", self._path, content=body, headers=_JSON)
-            return await self._client.send(request, stream=True)
+            headers = {**_JSON, "Content-Length": length}
+            request = self._client.build_request(
+                "POST", self._path, content=_sent_once(body), headers=headers
+            )
+            return self._client.send(request, stream=True)
         request = httpx.Request(
-            "POST", self._url, headers=self._headers, content=body, extensions=self._extensions
+            "POST",
+            self._url,
+            headers=[*self._headers, (b"Content-Length", length.encode())],
+            content=_sent_once(body),
+            extensions=self._extensions,
         )
-        return await self._transport.handle_async_request(request)
+        return self._transport.handle_async_request(request)
+
+
+async def _sent_once(body: bytes) -> AsyncIterator[bytes]:
+    """`body` as a stream: once sent, nothing refers to it (httpx refuses to send it twice)."""
+    yield body
 
 
 def error_text(body: bytes) -> str:
@@ -146,18 +166,16 @@ def translate_http_errors(backend: str, base_url: str, model: str | None) -> Ite
 
 
 async def open_stream(
-    endpoint: ChatEndpoint,
-    body: dict[str, Any],
+    sending: Awaitable[httpx.Response],
     *,
     backend: str,
     model: str,
     timeouts: Timeouts,
     deadline: float,
 ) -> httpx.Response:
-    """POST `body` and wait (first-token bound) for a successful streamed response."""
-    response = await next_within(
-        endpoint.post(orjson.dumps(body)), timeouts.first_token, deadline, WAITING_FIRST
-    )
+    """Wait (first-token bound) for the successful streamed response to `sending`, a POST
+    from `ChatEndpoint.post` (it alone holds the request's body)."""
+    response = await next_within(sending, timeouts.first_token, deadline, WAITING_FIRST)
     if response.status_code >= 400:
         try:
             text = error_text(await response.aread())
@@ -254,8 +272,7 @@ class HttpProvider:
         deadline = deadline_after(self._timeouts.total)
         with self._translate_errors(request.model):
             response = await open_stream(
-                self._chat,
-                self._body(request),
+                self._chat.post(orjson.dumps(self._body(request))),
                 backend=self.name,
                 model=request.model,
                 timeouts=self._timeouts,
