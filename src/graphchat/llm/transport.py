@@ -25,6 +25,7 @@ from graphchat.errors import (
     ToolsUnsupported,
 )
 from graphchat.llm.base import ChatChunk, ChatRequest
+from graphchat.llm.plain_tcp import PlainHTTPTransport
 from graphchat.llm.timeouts import Timeouts, next_within
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -56,14 +57,19 @@ def make_client(
     )
 
 
-def direct_transport(given: httpx.AsyncBaseTransport | None) -> httpx.AsyncBaseTransport | None:
+def direct_transport(
+    given: httpx.AsyncBaseTransport | None, base_url: str = ""
+) -> httpx.AsyncBaseTransport | None:
     """The transport model calls can be sent to directly: `given`, else a new pooled one — or
     None when the environment names a proxy, which the client applies only to transports it
-    builds itself (its calls then go through it)."""
+    builds itself (its calls then go through it). A plain `http://` backend gets lighter
+    connections (see plain_tcp.py)."""
     if given is not None:
         return given
     if any(scheme != "no" for scheme in urllib.request.getproxies()):
         return None
+    if base_url.startswith("http://"):
+        return PlainHTTPTransport(_LIMITS)
     return httpx.AsyncHTTPTransport(limits=_LIMITS)  # what the client would have built
 
 
@@ -264,7 +270,7 @@ class HttpProvider:
         self.name = name
         self.base_url = base_url
         self._timeouts = timeouts
-        direct = direct_transport(transport)
+        direct = direct_transport(transport, base_url)
         self._client = make_client(base_url, timeouts, headers=headers, transport=direct)
         self._chat = ChatEndpoint(self._client, self.chat_path, direct, timeouts)
 
