@@ -27,6 +27,17 @@ _NO_TIMEOUT = contextlib.nullcontext()
 
 
 class _Protocol(asyncio.Protocol):
+    __slots__ = (  # asyncio's protocol classes have slots: no instance dict per connection
+        "_paused",
+        "_reading_paused",
+        "_waiter",
+        "buffered",
+        "chunks",
+        "closed",
+        "error",
+        "transport",
+    )
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.chunks: list[bytes] = []
