@@ -142,7 +142,10 @@ class PlainTCPStream(httpcore.AsyncNetworkStream):
             return
         if self._protocol.closed:
             raise httpcore.WriteError("the connection is closed")
-        self._transport.write(buffer)
+        try:
+            self._transport.write(buffer)
+        except RuntimeError as exc:  # uvloop: the transport closed before we heard of it
+            raise httpcore.WriteError(str(exc)) from exc
         with _mapped(httpcore.WriteTimeout, httpcore.WriteError):
             async with _within(timeout):
                 while self._protocol.write_paused:
