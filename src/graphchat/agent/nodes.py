@@ -39,13 +39,9 @@ class Node(Protocol):
 
 
 def make_call_model(provider: ChatProvider) -> Node:
-    """The agent node: stream one model reply, emitting tokens as they come, and go where the
-    reply leads: the tools, a person's review, or the end.
-
-    The node routes itself (a `Command`) rather than through conditional edges: each of those
-    is one more runnable, task and callback run per step, about a third of the graph's CPU
-    per turn (`python -m bench.graph_cost`).
-    """
+    """The agent node: stream one model reply, emitting tokens as they come, then go to the
+    tools, a person's review or the end. It routes itself (a `Command`): a conditional edge is
+    one more runnable, task and callback run per step (`python -m bench.graph_cost`)."""
 
     async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> Command[str]:
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
