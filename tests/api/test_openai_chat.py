@@ -402,3 +402,27 @@ def test_a_stream_shows_no_tool_calls_of_graphchats_own_tools(
     assert all(not c.choices[0].delta.tool_calls for c in chunks if c.choices)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Two."
     assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_a_stream_is_exactly_data_frames_on_the_wire(
+    server: LiveServer, ollama: FakeOllama
+) -> None:
+    ollama.queue(Reply(tokens=["Hi", " there"]))
+    with raw_stream(server, [user("Hi")]) as response:
+        body = response.read()
+
+    # What the OpenAI SDK's decoder reads: `data: <json>` lines, each frame ended by a blank line.
+    # Heartbeats (`: heartbeat` comments) may come between them.
+    *frames, rest = body.split(b"\r\n\r\n")
+    assert rest == b""
+    data = [frame for frame in frames if frame != b": heartbeat"]
+    assert all(frame.startswith(b"data: ") and b"\n" not in frame for frame in data)
+    assert data[-1] == b"data: [DONE]"
+    contents = [json.loads(frame[6:])["choices"][0]["delta"] for frame in data[:3]]
+    assert contents == [
+        {"role": "assistant", "content": ""},
+        {"content": "Hi"},
+        {"content": " there"},
+    ]
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-accel-buffering"] == "no"

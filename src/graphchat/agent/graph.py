@@ -8,22 +8,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from graphchat.agent.nodes import (
+    AGENT_NODE,
+    REVIEW_NODE,
+    TOOLS_NODE,
     make_call_model,
     make_run_tools,
     request_approval,
-    route_after_model,
-    route_start,
 )
 from graphchat.agent.state import AgentState, RunContext
 from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.llm.base import ChatProvider
 
 AgentGraph = CompiledStateGraph[AgentState, RunContext, Any, Any]
-
-# Node names follow LangGraph's prebuilt agent, which clients' `updates` handlers expect.
-AGENT_NODE = "agent"
-TOOLS_NODE = "tools"
-REVIEW_NODE = "review"
 
 
 def build_graph(provider: ChatProvider, tools: ToolRegistry | None = None) -> AgentGraph:
@@ -36,15 +32,13 @@ def build_graph(provider: ChatProvider, tools: ToolRegistry | None = None) -> Ag
     resumes at the tools node with the person's `decisions` in the state.
     """
     graph = StateGraph(AgentState, context_schema=RunContext)
-    graph.add_node(AGENT_NODE, make_call_model(provider))
+    # The agent node routes itself (see `make_call_model`); a resumed run passes through it.
+    graph.add_node(
+        AGENT_NODE, make_call_model(provider), destinations=(TOOLS_NODE, REVIEW_NODE, END)
+    )
     graph.add_node(TOOLS_NODE, make_run_tools(tools if tools is not None else ToolRegistry()))
     graph.add_node(REVIEW_NODE, request_approval)
-    graph.add_conditional_edges(START, route_start, {"agent": AGENT_NODE, "tools": TOOLS_NODE})
-    graph.add_conditional_edges(
-        AGENT_NODE,
-        route_after_model,
-        {"tools": TOOLS_NODE, "review": REVIEW_NODE, "end": END},
-    )
+    graph.add_edge(START, AGENT_NODE)
     graph.add_edge(TOOLS_NODE, AGENT_NODE)
     graph.add_edge(REVIEW_NODE, END)
     return graph.compile(name="graphchat-agent")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from langgraph.graph import END
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from graphchat.agent.state import (
     AgentState,
@@ -20,7 +22,12 @@ from graphchat.agent.tools.approval import align_decisions, calls_to_review
 from graphchat.agent.tools.execute import run_calls
 from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.errors import ToolsUnsupported
-from graphchat.llm.base import ChatChunk, ChatMessage, ChatProvider, ChatRequest, Usage
+from graphchat.llm.base import ChatChunk, ChatMessage, ChatProvider, ChatRequest, ToolCall, Usage
+
+# Node names follow LangGraph's prebuilt agent, which clients' `updates` handlers expect.
+AGENT_NODE = "agent"
+TOOLS_NODE = "tools"
+REVIEW_NODE = "review"
 
 
 class Node(Protocol):
@@ -28,13 +35,17 @@ class Node(Protocol):
 
     def __call__(
         self, state: AgentState, *, runtime: Runtime[RunContext]
-    ) -> Awaitable[dict[str, Any]]: ...
+    ) -> Awaitable[dict[str, Any] | Command[str]]: ...
 
 
 def make_call_model(provider: ChatProvider) -> Node:
-    """The agent node: stream one model reply, emitting tokens as they come."""
+    """The agent node: stream one model reply, emitting tokens as they come, then go to the
+    tools, a person's review or the end. It routes itself (a `Command`): a conditional edge is
+    one more runnable, task and callback run per step (`python -m bench.graph_cost`)."""
 
-    async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> Command[str]:
+        if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
+            return Command(goto=TOOLS_NODE)
         context = runtime.context
         # Past the round limit the model gets no tools, so it has to answer in text.
         rounds_left = state.get("tool_rounds", 0) < context.max_tool_rounds
@@ -71,9 +82,16 @@ def make_call_model(provider: ChatProvider) -> Node:
                 cached=last.cached,
             ),
         )
-        return {"messages": [message]}
+        return Command(update={"messages": [message]}, goto=_after_reply(calls, context))
 
     return call_model
+
+
+def _after_reply(calls: tuple[ToolCall, ...], context: RunContext) -> str:
+    """The tools when the model asks for tools, the review when a call needs approval first."""
+    if not calls or not context.run_tools:  # the caller runs its own tools
+        return END
+    return REVIEW_NODE if calls_to_review(calls, context.require_approval) else TOOLS_NODE
 
 
 def make_run_tools(registry: ToolRegistry) -> Node:
@@ -111,23 +129,6 @@ async def request_approval(state: AgentState, *, runtime: Runtime[RunContext]) -
         ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0))
     )
     return {}
-
-
-# The routes are coroutines: LangGraph runs a plain function in a thread pool, two thread hops
-# per turn (about 1 ms of CPU on a busy machine, measured with `python -m bench.graph_cost`).
-async def route_start(state: AgentState) -> Literal["agent", "tools"]:
-    """A resumed run starts at the tools, with the decisions; a new turn asks the model."""
-    return "tools" if state.get("decisions") else "agent"
-
-
-async def route_after_model(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["tools", "review", "end"]:
-    """`tools` when the model asks for tools, `review` when a call needs approval first."""
-    calls = state["messages"][-1].tool_calls
-    if not calls or not runtime.context.run_tools:  # the caller runs its own tools
-        return "end"
-    return "review" if calls_to_review(calls, runtime.context.require_approval) else "tools"
 
 
 async def _stream_reply(

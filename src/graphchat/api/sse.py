@@ -40,7 +40,8 @@ class StreamRenderer:
     ) -> None:
         self._modes = modes
         self._retry_ms = retry_ms
-        self._values = [_typed(message) for message in input_messages]
+        # Only the `values` mode sends the whole conversation so far.
+        self._values = [_typed(message) for message in input_messages] if "values" in modes else []
         self._meta: dict[str, Any] = {"langgraph_node": "agent"}
 
     def render(self, event: RunEvent) -> Iterable[ServerSentEvent]:
@@ -63,7 +64,8 @@ class StreamRenderer:
 
     def _render_message(self, event: RunEvent) -> Iterable[ServerSentEvent]:
         message = _typed(event.data)
-        self._values.append(message)
+        if "values" in self._modes:
+            self._values.append(message)
         if "messages" in self._modes and (message["role"] == "tool" or message["tool_calls"]):
             yield self._sse(event, "messages", [self._as_langchain(message), self._meta])
         if "updates" in self._modes:

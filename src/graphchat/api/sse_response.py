@@ -26,7 +26,10 @@ class LeanEventSourceResponse(EventSourceResponse):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._lock = asyncio.Lock()
+        # One lock orders frames and heartbeats. An asyncio lock makes its waiters' deque only
+        # when a send has to wait; anyio's (sse-starlette's `_send_lock`) holds a 760-byte one
+        # for as long as the stream is open. sse-starlette's own sending (HEAD) uses it too.
+        self._lock = self._send_lock = asyncio.Lock()  # type: ignore[assignment]
         self._stream_task: asyncio.Task[Any] | None = None
         self._cut = False  # the client left or the server exits: the stream ends early
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -25,6 +25,7 @@ from graphchat.errors import (
     ToolsUnsupported,
 )
 from graphchat.llm.base import ChatChunk, ChatRequest
+from graphchat.llm.plain_tcp import PlainHTTPTransport
 from graphchat.llm.timeouts import Timeouts, next_within
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -56,14 +57,19 @@ def make_client(
     )
 
 
-def direct_transport(given: httpx.AsyncBaseTransport | None) -> httpx.AsyncBaseTransport | None:
+def direct_transport(
+    given: httpx.AsyncBaseTransport | None, base_url: str = ""
+) -> httpx.AsyncBaseTransport | None:
     """The transport model calls can be sent to directly: `given`, else a new pooled one — or
     None when the environment names a proxy, which the client applies only to transports it
-    builds itself (its calls then go through it)."""
+    builds itself (its calls then go through it). A plain `http://` backend gets lighter
+    connections (see plain_tcp.py)."""
     if given is not None:
         return given
     if any(scheme != "no" for scheme in urllib.request.getproxies()):
         return None
+    if base_url.startswith("http://"):
+        return PlainHTTPTransport(_LIMITS)
     return httpx.AsyncHTTPTransport(limits=_LIMITS)  # what the client would have built
 
 
@@ -90,15 +96,35 @@ class ChatEndpoint:
         self._headers = [*client.headers.raw, (b"Content-Type", b"application/json")]
         self._extensions = {"timeout": httpx.Timeout(None, connect=timeouts.connect).as_dict()}
 
-    async def post(self, body: bytes) -> httpx.Response:
-        """Send `body`; the response's body is left to stream (close it)."""
+    def post(self, body: bytes) -> Awaitable[httpx.Response]:
+        """Send `body`; the response's body is left to stream (close it).
+
+        Until the reply's headers come (with its first token, for a model still reading the
+        prompt) only the request holds the body, and it as a one-chunk stream with its length,
+        dropped once sent: bytes given as `content` would stay with the request, which the pool
+        holds until the reply ends — the whole prompt kept for as long as the reply streams.
+        A plain function, so no waiting frame refers to `body` either.
+        """
+        length = str(len(body))
         if self._transport is None:
-            request = self._client.build_request("POST", self._path, content=body, headers=_JSON)
-            return await self._client.send(request, stream=True)
+            headers = {**_JSON, "Content-Length": length}
+            request = self._client.build_request(
+                "POST", self._path, content=_sent_once(body), headers=headers
+            )
+            return self._client.send(request, stream=True)
         request = httpx.Request(
-            "POST", self._url, headers=self._headers, content=body, extensions=self._extensions
+            "POST",
+            self._url,
+            headers=[*self._headers, (b"Content-Length", length.encode())],
+            content=_sent_once(body),
+            extensions=self._extensions,
         )
-        return await self._transport.handle_async_request(request)
+        return self._transport.handle_async_request(request)
+
+
+async def _sent_once(body: bytes) -> AsyncIterator[bytes]:
+    """`body` as a stream: once sent, nothing refers to it (httpx refuses to send it twice)."""
+    yield body
 
 
 def error_text(body: bytes) -> str:
@@ -146,18 +172,16 @@ def translate_http_errors(backend: str, base_url: str, model: str | None) -> Ite
 
 
 async def open_stream(
-    endpoint: ChatEndpoint,
-    body: dict[str, Any],
+    sending: Awaitable[httpx.Response],
     *,
     backend: str,
     model: str,
     timeouts: Timeouts,
     deadline: float,
 ) -> httpx.Response:
-    """POST `body` and wait (first-token bound) for a successful streamed response."""
-    response = await next_within(
-        endpoint.post(orjson.dumps(body)), timeouts.first_token, deadline, WAITING_FIRST
-    )
+    """Wait (first-token bound) for the successful streamed response to `sending`, a POST
+    from `ChatEndpoint.post` (it alone holds the request's body)."""
+    response = await next_within(sending, timeouts.first_token, deadline, WAITING_FIRST)
     if response.status_code >= 400:
         try:
             text = error_text(await response.aread())
@@ -246,7 +270,7 @@ class HttpProvider:
         self.name = name
         self.base_url = base_url
         self._timeouts = timeouts
-        direct = direct_transport(transport)
+        direct = direct_transport(transport, base_url)
         self._client = make_client(base_url, timeouts, headers=headers, transport=direct)
         self._chat = ChatEndpoint(self._client, self.chat_path, direct, timeouts)
 
@@ -254,8 +278,7 @@ class HttpProvider:
         deadline = deadline_after(self._timeouts.total)
         with self._translate_errors(request.model):
             response = await open_stream(
-                self._chat,
-                self._body(request),
+                self._chat.post(orjson.dumps(self._body(request))),
                 backend=self.name,
                 model=request.model,
                 timeouts=self._timeouts,

@@ -283,7 +283,6 @@ class ChatService:
         # The run is its own task (its own context copy): every line below it, down to the model
         # calls, carries these ids besides the request id inherited from the request.
         structlog.contextvars.bind_contextvars(**ids)
-        bound = log.bind(**ids)
         try:
             await self._run_graph(turn, recorder, setup)
             if turn.approval is not None:
@@ -295,14 +294,14 @@ class ChatService:
                 if self._titles is not None:
                     self._titles.after_reply(turn)
         except GraphchatError as exc:
-            bound.warning("run_failed", code=exc.code, error=exc.message)
+            log.warning("run_failed", code=exc.code, error=exc.message)
             await self._record_failure(turn, recorder, exc)
         except asyncio.CancelledError:
-            bound.info("run_cancelled")
+            log.info("run_cancelled")
             await asyncio.shield(self._record_cancel(turn, recorder))
             raise
         except Exception:
-            bound.exception("run_crashed")
+            log.exception("run_crashed")
             await self._record_failure(
                 turn, recorder, GraphchatError("the agent failed unexpectedly; see the server log")
             )

@@ -7,7 +7,7 @@ away stops listening, but the turn still completes and is stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -19,15 +19,35 @@ log = structlog.get_logger(__name__)
 
 
 class LiveRun:
-    """One executing run: an append-only event list that any number of clients follow."""
+    """One executing run: an append-only event list that any number of clients follow.
+
+    Followers wait on plain futures, made only while one waits: an `asyncio.Event` holds a
+    760-byte deque from its creation, and a run waiting for its model's first token is held
+    by the thousand while nothing happens.
+    """
+
+    __slots__ = (
+        "_final",
+        "_waiters",
+        "cancel_status",
+        "events",
+        "first_seq",
+        "followers",
+        "persisted",
+        "run_id",
+        "task",
+        "thread_id",
+        "unwatched_ticks",
+        "watched",
+    )
 
     def __init__(self, run_id: str, thread_id: str, first_seq: int = 0) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
         self.first_seq = first_seq  # a resumed run's events follow those before its pause
         self.events: list[RunEvent] = []
-        self._changed = asyncio.Event()
-        self._finished = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []  # followers waiting for the next event
+        self._final = False
         self.task: asyncio.Task[None] | None = None
         self.persisted = 0  # events[:persisted] are in the database
         self.followers = 0  # clients following it now
@@ -42,18 +62,31 @@ class LiveRun:
 
     @property
     def finished(self) -> bool:
-        return self._finished.is_set()
+        return self._final
 
     def publish(self, event: EventName, data: dict[str, Any]) -> RunEvent:
-        if self.finished:
+        if self._final:
             raise RuntimeError(f"run {self.run_id} has already finished")
         item = RunEvent(seq=self.next_seq, event=event, data=data)
         self.events.append(item)
-        if item.is_final:
-            self._finished.set()
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._final = item.is_final
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
         return item
+
+    async def _next_event(self) -> None:
+        """Return once another event is published (never misses one: nothing awaits between
+        the caller's look at `events` and the future joining the waiters)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter in self._waiters:  # publish() has not swapped it out yet
+                self._waiters.remove(waiter)
+            raise
 
     async def follow(self, after: int = -1) -> AsyncIterator[RunEvent]:
         """The events with `seq > after`, then live ones until the final event.
@@ -64,20 +97,20 @@ class LiveRun:
         self.watched = True
         try:
             while True:
-                changed = self._changed
                 while index < len(self.events):
                     item = self.events[index]
                     index += 1
                     yield item
                     if item.is_final:
                         return
-                await changed.wait()
+                await self._next_event()
         finally:
             self.followers -= 1
 
     async def wait(self) -> RunEvent:
         """Wait for the run to finish; returns its final event."""
-        await self._finished.wait()
+        while not self._final:
+            await self._next_event()
         return self.events[-1]
 
     async def settle(self) -> None:
@@ -101,17 +134,13 @@ class LiveRuns:
     def all(self) -> list[LiveRun]:
         return list(self._runs.values())
 
-    def start(self, live: LiveRun, execute: Callable[[LiveRun], Awaitable[None]]) -> None:
+    def start(self, live: LiveRun, execute: Callable[[LiveRun], Coroutine[Any, Any, None]]) -> None:
         """Run `execute(live)` in a background task that outlives the calling request."""
         self._runs[live.run_id] = live
-
-        async def _guarded() -> None:
-            try:
-                await execute(live)
-            finally:
-                self._runs.pop(live.run_id, None)
-
-        live.task = asyncio.create_task(_guarded(), name=f"run-{live.run_id}")
+        # A done-callback, not a wrapping coroutine: one frame less held per running run. It
+        # was added first, so it runs before anything that waits on the task wakes up.
+        live.task = asyncio.create_task(execute(live), name=f"run-{live.run_id}")
+        live.task.add_done_callback(lambda _: self._runs.pop(live.run_id, None))
 
     async def cancel(self, run_id: str, status: RunStatus = RunStatus.CANCELLED) -> bool:
         """Cancel a run of this process, recorded with `status`; True when it ran here."""

@@ -167,6 +167,9 @@ async def test_a_model_call_carries_the_clients_url_and_headers() -> None:
     assert sent[0].headers["authorization"] == "Bearer s3cret"
     assert sent[0].headers["content-type"] == "application/json"
     assert orjson.loads(sent[0].content)["messages"] == [{"role": "user", "content": "hi"}]
+    # Sent as one stream that forgets the body (see `ChatEndpoint.post`), still with its length.
+    assert sent[0].headers["content-length"] == str(len(sent[0].content))
+    assert "transfer-encoding" not in sent[0].headers
 
 
 async def test_reply_lines_split_anywhere_across_network_reads_are_joined() -> None:

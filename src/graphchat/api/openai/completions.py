@@ -22,6 +22,7 @@ from graphchat.api.openai.schemas import (
     ToolCallOut,
 )
 from graphchat.api.sse import follow_run
+from graphchat.api.sse_response import LeanEventSourceResponse
 from graphchat.service.conversation import reply_of
 from graphchat.service.events import RunEvent
 from graphchat.service.records import Run
@@ -135,7 +136,8 @@ def chunk_stream(
             for frame in renderer.render(event)
         ]
 
-    return EventSourceResponse(
+    # The same frames and heartbeats as sse-starlette's response, with one task per stream less.
+    return LeanEventSourceResponse(
         follow_run(events, render, on_abandon),
         ping=settings.limits.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),

@@ -1,0 +1,131 @@
+"""Connections to plain-HTTP model backends on asyncio's transports (llm/plain_tcp.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvloop
+
+from graphchat.llm.plain_tcp import PlainHTTPTransport
+from graphchat.llm.transport import direct_transport
+
+_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+# The server runs on uvloop, whose transports are not asyncio's classes; tests run on both.
+LOOPS = pytest.mark.parametrize("new_loop", [asyncio.new_event_loop, uvloop.new_event_loop])
+
+
+def _run(
+    new_loop: Callable[[], asyncio.AbstractEventLoop], case: Coroutine[Any, Any, None]
+) -> None:
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        runner.run(case)
+
+
+@asynccontextmanager
+async def _server(handle: Handler) -> AsyncIterator[str]:
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    return await reader.readexactly(length)
+
+
+def _response(body: bytes, *, close: bool = False) -> bytes:
+    connection = b"Connection: close\r\n" if close else b""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), connection, body)
+
+
+async def _a_reply_larger_than_the_read_buffer_arrives_whole() -> None:
+    big = bytes(range(256)) * 4096  # 1 MiB: reading pauses and resumes on the way
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await _read_request(reader)
+        writer.write(_response(body + big))
+        await writer.drain()
+        writer.close()
+
+    async with (
+        _server(handle) as url,
+        httpx.AsyncClient(transport=PlainHTTPTransport(_LIMITS)) as http,
+    ):
+        response = await http.post(f"{url}/x", content=b"ping" * 100_000)
+
+    assert response.status_code == 200
+    assert response.content == b"ping" * 100_000 + big
+
+
+async def _a_kept_alive_connection_the_server_closed_is_not_reused() -> None:
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _read_request(reader)
+        writer.write(_response(b"ok"))  # kept alive by HTTP/1.1 rules, then closed anyway
+        await writer.drain()
+        writer.close()
+
+    async with (
+        _server(handle) as url,
+        httpx.AsyncClient(transport=PlainHTTPTransport(_LIMITS)) as http,
+    ):
+        first = await http.post(f"{url}/x", content=b"1")
+        await asyncio.sleep(0.1)  # the server's close reaches the idle connection
+        second = await http.post(f"{url}/x", content=b"2")
+
+    assert (first.content, second.content) == (b"ok", b"ok")
+    assert connections == 2
+
+
+async def _a_refused_connection_is_a_connect_error() -> None:
+    async with _server(lambda reader, writer: asyncio.sleep(0)) as url:
+        pass  # closed: nothing listens there any more
+    async with httpx.AsyncClient(transport=PlainHTTPTransport(_LIMITS)) as http:
+        try:
+            await http.get(url)
+        except httpx.ConnectError:
+            return
+    raise AssertionError("the request should have failed to connect")
+
+
+def test_only_plain_http_backends_get_the_plain_transport() -> None:
+    assert isinstance(direct_transport(None, "http://localhost:11434"), PlainHTTPTransport)
+    assert not isinstance(direct_transport(None, "https://api.test/v1"), PlainHTTPTransport)
+
+
+@LOOPS
+def test_a_reply_larger_than_the_read_buffer_arrives_whole(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    _run(new_loop, _a_reply_larger_than_the_read_buffer_arrives_whole())
+
+
+@LOOPS
+def test_a_kept_alive_connection_the_server_closed_is_not_reused(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    _run(new_loop, _a_kept_alive_connection_the_server_closed_is_not_reused())
+
+
+@LOOPS
+def test_a_refused_connection_is_a_connect_error(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    _run(new_loop, _a_refused_connection_is_a_connect_error())
