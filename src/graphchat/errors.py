@@ -76,6 +76,11 @@ class ThreadBusy(Conflict, code="thread_busy"): ...
 class RunNotPaused(Conflict, code="run_not_paused"): ...
 
 
+class RunClosedElsewhere(Conflict, code="run_interrupted"):
+    """Another replica closed the run as interrupted (it took this process for dead) while it
+    still ran here; what that replica stored stands."""
+
+
 class DuplicateRun(Conflict, code="duplicate_request"):
     def __init__(self, message: str, *, run_id: str) -> None:
         super().__init__(message)

@@ -15,6 +15,7 @@ from graphchat.errors import (
     GraphchatError,
     NotFound,
     ProviderUnavailable,
+    RunClosedElsewhere,
     RunNotPaused,
     StoreUnavailable,
     ThreadBusy,
@@ -168,8 +169,13 @@ class ChatService:
 
     async def _start(self, request: TurnRequest) -> Turn:
         fallback = None if request.model else await self._models.default_model()
+        run_id = str(uuid.uuid4())
+        with self._live.starting(run_id):
+            return await self._start_run(run_id, request, fallback)
+
+    async def _start_run(self, run_id: str, request: TurnRequest, fallback: str | None) -> Turn:
         new_run = NewRun(
-            id=str(uuid.uuid4()),
+            id=run_id,
             owner=request.owner,
             thread_id=request.thread_id or str(uuid.uuid4()),
             model=request.model,
@@ -216,6 +222,10 @@ class ChatService:
             await live.settle()  # the pause is still being recorded in this process
         run = await self._store.runs.get(run.owner, run.thread_id, run.id)
         check_decisions(run, decisions)
+        with self._live.starting(run.id):
+            return await self._resume_run(run, decisions)
+
+    async def _resume_run(self, run: Run, decisions: tuple[Decision, ...]) -> Turn:
         if not await self._store.runs.resume(run, self.worker_id):
             raise RunNotPaused(f"run '{run.id}' was resumed or cancelled meanwhile")
         thread = await self._store.threads.get(run.owner, run.thread_id)
@@ -273,7 +283,9 @@ class ChatService:
 
     async def wait(self, turn: Turn) -> Turn:
         """Wait until the turn has finished; raise its error if it failed."""
-        await turn.live.wait()
+        final = await turn.live.wait()
+        if turn.error is None and final.event == "error":  # ended without its own record
+            turn.error = GraphchatError(str(final.data["error"]["message"]))
         if turn.error is not None:
             raise turn.error
         return turn
@@ -306,13 +318,15 @@ class ChatService:
                 turn, recorder, GraphchatError("the agent failed unexpectedly; see the server log")
             )
         finally:
-            await asyncio.shield(self._persist_events(turn.live))
+            await asyncio.shield(self._persist_events(turn))
 
-    async def _persist_events(self, live: LiveRun) -> None:
+    async def _persist_events(self, turn: Turn) -> None:
+        if isinstance(turn.error, RunClosedElsewhere):
+            return  # the replica that closed the run wrote its last events
         try:
-            await self._events.flush([live])
+            await self._events.flush([turn.live])
         except StoreUnavailable as exc:
-            log.warning("run_events_not_written", run_id=live.run_id, error=exc.message)
+            log.warning("run_events_not_written", run_id=turn.run.id, error=exc.message)
 
     async def _run_graph(self, turn: Turn, recorder: TurnRecorder, setup: TurnSetup) -> None:
         if not turn.run.model:
@@ -369,19 +383,25 @@ class ChatService:
     ) -> None:
         try:
             await recorder.fail(error)
-        except GraphchatError as storage_error:
+        except Exception as storage_error:  # the database failed or refused too
             turn.error = error
             self._last_word(turn, storage_error)
 
     async def _record_cancel(self, turn: Turn, recorder: TurnRecorder) -> None:
         try:
             await recorder.cancel(turn.live.cancel_status)
-        except GraphchatError as storage_error:
+        except Exception as storage_error:  # the database failed or refused too
             self._last_word(turn, storage_error)
 
-    def _last_word(self, turn: Turn, storage_error: GraphchatError) -> None:
-        """The database failed too: still end every stream so no client waits forever."""
-        log.error("run_not_recorded", run_id=turn.run.id, error=storage_error.message)
+    def _last_word(self, turn: Turn, storage_error: Exception) -> None:
+        """Recording the run's end failed: still end every stream so no client waits forever."""
+        if isinstance(storage_error, GraphchatError):
+            log.error("run_not_recorded", run_id=turn.run.id, error=storage_error.message)
+        else:
+            log.error("run_not_recorded", run_id=turn.run.id, exc_info=storage_error)
+            storage_error = GraphchatError(
+                "the run's end could not be recorded; see the server log"
+            )
         turn.status = RunStatus.ERROR
         if turn.error is None:
             turn.error = storage_error

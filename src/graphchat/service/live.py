@@ -7,7 +7,8 @@ away stops listening, but the turn still completes and is stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
 
 import structlog
@@ -124,9 +125,24 @@ class LiveRuns:
 
     def __init__(self) -> None:
         self._runs: dict[str, LiveRun] = {}
+        self._starting: set[str] = set()
 
     def get(self, run_id: str) -> LiveRun | None:
         return self._runs.get(run_id)
+
+    def holds(self, run_id: str) -> bool:
+        """Whether the run executes here, or is being stored here to execute next."""
+        return run_id in self._runs or run_id in self._starting
+
+    @contextlib.contextmanager
+    def starting(self, run_id: str) -> Iterator[None]:
+        """Around storing a run as running until `start`: the run monitor must not take a run
+        stored a moment ago, not yet started, for one whose task is gone."""
+        self._starting.add(run_id)
+        try:
+            yield
+        finally:
+            self._starting.discard(run_id)
 
     def for_thread(self, thread_id: str) -> list[LiveRun]:
         return [run for run in self._runs.values() if run.thread_id == thread_id]
@@ -140,7 +156,18 @@ class LiveRuns:
         # A done-callback, not a wrapping coroutine: one frame less held per running run. It
         # was added first, so it runs before anything that waits on the task wakes up.
         live.task = asyncio.create_task(execute(live), name=f"run-{live.run_id}")
-        live.task.add_done_callback(lambda _: self._runs.pop(live.run_id, None))
+        live.task.add_done_callback(lambda task: self._ended(live, task))
+
+    def _ended(self, live: LiveRun, task: asyncio.Task[None]) -> None:
+        self._runs.pop(live.run_id, None)
+        if not live.finished:  # its task died before its final event: still end every stream
+            crash = None if task.cancelled() else task.exception()
+            log.error("run_ended_without_final_event", run_id=live.run_id, exc_info=crash)
+            message = "the run ended unexpectedly; see the server log"
+            live.publish(
+                "error",
+                {"error": {"code": "internal_error", "message": message}, "run_id": live.run_id},
+            )
 
     async def cancel(self, run_id: str, status: RunStatus = RunStatus.CANCELLED) -> bool:
         """Cancel a run of this process, recorded with `status`; True when it ran here."""

@@ -104,9 +104,7 @@ class RunMonitor:
         cutoff = self._clock() - self._stale
         recovered = 0
         for run_id, thread_id, worker_id, heartbeat in await self._store.runs.running():
-            if self._live.get(run_id) is not None or not self._is_dead(
-                worker_id, heartbeat, cutoff
-            ):
+            if self._live.holds(run_id) or not self._is_dead(worker_id, heartbeat, cutoff):
                 continue
             if await self._interrupt(run_id, thread_id):
                 recovered += 1
@@ -114,7 +112,7 @@ class RunMonitor:
 
     def _is_dead(self, worker_id: str | None, heartbeat: datetime | None, cutoff: datetime) -> bool:
         if worker_id == self.worker_id:
-            return True  # ours but not live here: its task is gone
+            return True  # ours, neither executing nor being started here: its task is gone
         return _process_gone(worker_id) or heartbeat is None or heartbeat < cutoff
 
     async def _interrupt(self, run_id: str, thread_id: str) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
+from graphchat.errors import DuplicateRun, NotFound, RunClosedElsewhere, ThreadBusy
 from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import (
@@ -72,7 +72,10 @@ def _thread_and_pause() -> Any:
 # A turn's statements are built once: building one costs about as much CPU as running it.
 _THREAD_AND_PAUSE = _thread_and_pause()
 _INSERT_RUN = insert(RUNS)
-_FINISH_RUN = update(RUNS).where(RUNS.c.id == bindparam("run_id", type_=String))
+# Only a running run is finished: one another replica closed as interrupted stays closed.
+_FINISH_RUN = update(RUNS).where(
+    RUNS.c.id == bindparam("run_id", type_=String), RUNS.c.status == RunStatus.RUNNING.value
+)
 
 
 def _continued(
@@ -287,7 +290,9 @@ class RunRepository:
         """Store the run's last messages (built by `message_rows`), its final status and its
         events together: UPDATE thread, INSERT messages, UPDATE run, INSERT events.
 
-        False when the thread was deleted while the run was active (nothing is stored).
+        False when the thread was deleted while the run was active (nothing is stored). Raises
+        `RunClosedElsewhere` (nothing is stored) when the run is no longer running: another
+        replica closed it as interrupted.
         """
 
         def body(connection: Connection) -> bool:
@@ -295,7 +300,7 @@ class RunRepository:
             if not touch_thread(connection, thread_id, messages[-1].id if messages else None):
                 return False
             insert_messages(connection, messages)
-            connection.execute(
+            finished = connection.execute(
                 _FINISH_RUN,
                 {
                     "run_id": run_id,
@@ -307,6 +312,11 @@ class RunRepository:
                     "pending": outcome.pending,
                 },
             )
+            if not finished.rowcount:
+                raise RunClosedElsewhere(
+                    f"run '{run_id}' was closed as interrupted by another replica while it ran"
+                    " here; its reply was not stored"
+                )
             insert_events(connection, events)
             return True
 

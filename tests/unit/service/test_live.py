@@ -110,3 +110,19 @@ async def test_shutdown_lets_quick_runs_finish_and_interrupts_the_rest() -> None
 
     assert fast.finished and statuses == {"slow": RunStatus.INTERRUPTED}
     assert runs.all() == []
+
+
+async def test_a_run_whose_task_dies_before_its_final_event_still_ends_every_follower() -> None:
+    live_runs = LiveRuns()
+    live = LiveRun("r1", "t1")
+
+    async def crash(run: LiveRun) -> None:
+        run.publish("metadata", {"run_id": run.run_id})
+        raise RuntimeError("a bug between the model and the database")
+
+    live_runs.start(live, crash)
+    final = await asyncio.wait_for(live.wait(), timeout=5)
+
+    assert (final.event, final.data["error"]["code"]) == ("error", "internal_error")
+    assert [event.event for event in live.events] == ["metadata", "error"]
+    assert live_runs.get("r1") is None and not live_runs.holds("r1")

@@ -101,3 +101,16 @@ async def test_a_run_live_in_this_process_is_never_interrupted(store: Store) -> 
         assert await _monitor(store, clock, live_runs).recover() == 0
     finally:
         await live_runs.cancel("r1")
+
+
+async def test_a_run_this_process_is_still_starting_is_never_interrupted(store: Store) -> None:
+    live_runs = LiveRuns()
+    monitor = _monitor(store, FakeClock(), live_runs)
+
+    with live_runs.starting("r1"):  # stored as running, its task not started yet
+        await _begin(store, worker_id=monitor.worker_id)
+        assert await monitor.recover() == 0
+    # It never started here: its task is gone, so it is closed.
+    assert await monitor.recover() == 1
+    run = await store.runs.by_id("r1")
+    assert run is not None and run.status == RunStatus.INTERRUPTED
