@@ -80,6 +80,12 @@ class RunClosedElsewhere(Conflict, code="run_interrupted"):
     """Another replica closed the run as interrupted (it took this process for dead) while it
     still ran here; what that replica stored stands."""
 
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"run '{run_id}' was closed as interrupted by another replica while it ran here;"
+            " its reply was not stored"
+        )
+
 
 class DuplicateRun(Conflict, code="duplicate_request"):
     def __init__(self, message: str, *, run_id: str) -> None:

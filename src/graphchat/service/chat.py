@@ -307,15 +307,15 @@ class ChatService:
                     self._titles.after_reply(turn)
         except GraphchatError as exc:
             log.warning("run_failed", code=exc.code, error=exc.message)
-            await self._record_failure(turn, recorder, exc)
+            await recorder.fail_or_abandon(exc)
         except asyncio.CancelledError:
             log.info("run_cancelled")
-            await asyncio.shield(self._record_cancel(turn, recorder))
+            await asyncio.shield(recorder.cancel_or_abandon(turn.live.cancel_status))
             raise
         except Exception:
             log.exception("run_crashed")
-            await self._record_failure(
-                turn, recorder, GraphchatError("the agent failed unexpectedly; see the server log")
+            await recorder.fail_or_abandon(
+                GraphchatError("the agent failed unexpectedly; see the server log")
             )
         finally:
             await asyncio.shield(self._persist_events(turn))
@@ -377,39 +377,3 @@ class ChatService:
             require_approval=setup.require_approval,
             events=recorder,
         )
-
-    async def _record_failure(
-        self, turn: Turn, recorder: TurnRecorder, error: GraphchatError
-    ) -> None:
-        try:
-            await recorder.fail(error)
-        except Exception as storage_error:  # the database failed or refused too
-            turn.error = error
-            self._last_word(turn, storage_error)
-
-    async def _record_cancel(self, turn: Turn, recorder: TurnRecorder) -> None:
-        try:
-            await recorder.cancel(turn.live.cancel_status)
-        except Exception as storage_error:  # the database failed or refused too
-            self._last_word(turn, storage_error)
-
-    def _last_word(self, turn: Turn, storage_error: Exception) -> None:
-        """Recording the run's end failed: still end every stream so no client waits forever."""
-        if isinstance(storage_error, GraphchatError):
-            log.error("run_not_recorded", run_id=turn.run.id, error=storage_error.message)
-        else:
-            log.error("run_not_recorded", run_id=turn.run.id, exc_info=storage_error)
-            storage_error = GraphchatError(
-                "the run's end could not be recorded; see the server log"
-            )
-        turn.status = RunStatus.ERROR
-        if turn.error is None:
-            turn.error = storage_error
-        if not turn.live.finished:
-            turn.live.publish(
-                "error",
-                {
-                    "error": {"code": turn.error.code, "message": turn.error.message},
-                    "run_id": turn.run.id,
-                },
-            )

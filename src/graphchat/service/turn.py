@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import structlog
+
 from graphchat.agent import ApprovalRequest, ModelReply, ToolResult
 from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, Usage
@@ -27,6 +29,8 @@ from graphchat.store.records import (
 )
 from graphchat.store.run_events import StoredEvent
 from graphchat.store.runs import RunRepository
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -156,6 +160,37 @@ class TurnRecorder:
 
     async def cancel(self, status: RunStatus = RunStatus.CANCELLED) -> None:
         await self._finish(status, None)
+
+    async def fail_or_abandon(self, error: GraphchatError) -> None:
+        """`fail`; if even that cannot be recorded, still end every stream with `error`."""
+        try:
+            await self.fail(error)
+        except Exception as storage_error:  # the database failed or refused too
+            self._turn.error = error
+            self._abandon(storage_error)
+
+    async def cancel_or_abandon(self, status: RunStatus) -> None:
+        """`cancel`; if that cannot be recorded, still end every stream."""
+        try:
+            await self.cancel(status)
+        except Exception as storage_error:  # the database failed or refused too
+            self._abandon(storage_error)
+
+    def _abandon(self, storage_error: Exception) -> None:
+        """The run's end could not be recorded: end every stream so no client waits forever."""
+        turn = self._turn
+        if isinstance(storage_error, GraphchatError):
+            log.error("run_not_recorded", run_id=turn.run.id, error=storage_error.message)
+        else:
+            log.error("run_not_recorded", run_id=turn.run.id, exc_info=storage_error)
+            storage_error = GraphchatError(
+                "the run's end could not be recorded; see the server log"
+            )
+        turn.status = RunStatus.ERROR
+        turn.error = turn.error or storage_error
+        if not self._live.finished:
+            error_body = {"code": turn.error.code, "message": turn.error.message}
+            self._live.publish("error", {"error": error_body, "run_id": turn.run.id})
 
     async def pause(self, pending: dict[str, Any]) -> None:
         """End the run `requires_action`, keeping `pending` (the calls waiting for a person)."""

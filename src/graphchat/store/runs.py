@@ -207,16 +207,15 @@ class RunRepository:
 
     async def active(self, thread_id: str) -> Run | None:
         """The thread's running run, if any."""
-        query = select(RUNS).where(
-            RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.RUNNING.value
-        )
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(query)).first()
-        return run_from_row(row) if row is not None else None
+        running = RUNS.c.status == RunStatus.RUNNING.value
+        return await self._first(select(RUNS).where(RUNS.c.thread_id == thread_id, running))
 
     async def by_id(self, run_id: str) -> Run | None:
+        return await self._first(select(RUNS).where(RUNS.c.id == run_id))
+
+    async def _first(self, query: Any) -> Run | None:
         async with transaction(self._engine) as connection:
-            row = (await connection.execute(select(RUNS).where(RUNS.c.id == run_id))).first()
+            row = (await connection.execute(query)).first()
         return run_from_row(row) if row is not None else None
 
     async def heartbeat(self, worker_id: str) -> list[str]:
@@ -290,9 +289,8 @@ class RunRepository:
         """Store the run's last messages (built by `message_rows`), its final status and its
         events together: UPDATE thread, INSERT messages, UPDATE run, INSERT events.
 
-        False when the thread was deleted while the run was active (nothing is stored). Raises
-        `RunClosedElsewhere` (nothing is stored) when the run is no longer running: another
-        replica closed it as interrupted.
+        False when the thread was deleted while the run was active, `RunClosedElsewhere` when
+        another replica closed it as interrupted meanwhile (either way nothing is stored).
         """
 
         def body(connection: Connection) -> bool:
@@ -313,10 +311,7 @@ class RunRepository:
                 },
             )
             if not finished.rowcount:
-                raise RunClosedElsewhere(
-                    f"run '{run_id}' was closed as interrupted by another replica while it ran"
-                    " here; its reply was not stored"
-                )
+                raise RunClosedElsewhere(run_id)
             insert_events(connection, events)
             return True
 
@@ -355,14 +350,11 @@ class RunRepository:
         return bool(closed)
 
     async def get(self, owner: str, thread_id: str, run_id: str) -> Run:
-        query = select(RUNS).where(
-            RUNS.c.id == run_id, RUNS.c.thread_id == thread_id, RUNS.c.owner == owner
-        )
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(query)).first()
-        if row is None:
+        ours = (RUNS.c.id == run_id) & (RUNS.c.thread_id == thread_id) & (RUNS.c.owner == owner)
+        run = await self._first(select(RUNS).where(ours))
+        if run is None:
             raise NotFound(f"run '{run_id}' was not found", code="run_not_found")
-        return run_from_row(row)
+        return run
 
     async def page(
         self, thread_id: str, *, limit: int, offset: int = 0, status: RunStatus | None = None
