@@ -77,6 +77,13 @@ class LiveRun:
                 waiter.set_result(None)
         return item
 
+    def end_with_error(self, code: str, message: str) -> None:
+        """End every stream with an `error` event, unless the run has already ended."""
+        if not self._final:
+            self.publish(
+                "error", {"error": {"code": code, "message": message}, "run_id": self.run_id}
+            )
+
     async def _next_event(self) -> None:
         """Return once another event is published (never misses one: nothing awaits between
         the caller's look at `events` and the future joining the waiters)."""
@@ -163,11 +170,7 @@ class LiveRuns:
         if not live.finished:  # its task died before its final event: still end every stream
             crash = None if task.cancelled() else task.exception()
             log.error("run_ended_without_final_event", run_id=live.run_id, exc_info=crash)
-            message = "the run ended unexpectedly; see the server log"
-            live.publish(
-                "error",
-                {"error": {"code": "internal_error", "message": message}, "run_id": live.run_id},
-            )
+            live.end_with_error("internal_error", "the run ended unexpectedly; see the server log")
 
     async def cancel(self, run_id: str, status: RunStatus = RunStatus.CANCELLED) -> bool:
         """Cancel a run of this process, recorded with `status`; True when it ran here."""

@@ -188,9 +188,7 @@ class TurnRecorder:
             )
         turn.status = RunStatus.ERROR
         turn.error = turn.error or storage_error
-        if not self._live.finished:
-            error_body = {"code": turn.error.code, "message": turn.error.message}
-            self._live.publish("error", {"error": error_body, "run_id": turn.run.id})
+        self._live.end_with_error(turn.error.code, turn.error.message)
 
     async def pause(self, pending: dict[str, Any]) -> None:
         """End the run `requires_action`, keeping `pending` (the calls waiting for a person)."""

@@ -148,18 +148,17 @@ def current_window(connection: Connection, thread_id: str, limit: int) -> list[M
     return _messages(rows)
 
 
-def _tail_query() -> Select[Any]:
-    """The thread's highest sequence number and current leaf, in one SELECT."""
-    thread_id = bindparam("thread_id", type_=String)
-    highest = (
+def highest_seq(thread_id: Any) -> Any:
+    """The thread's highest message sequence number (0 without messages), as a subquery."""
+    return (
         select(func.coalesce(func.max(MESSAGES.c.seq), 0))
         .where(MESSAGES.c.thread_id == thread_id)
         .scalar_subquery()
     )
-    return select(highest.label("seq"), leaf_of(thread_id).label("leaf_id"))
 
 
-_TAIL = _tail_query()
+_TAIL_THREAD = bindparam("thread_id", type_=String)
+_TAIL = select(highest_seq(_TAIL_THREAD).label("seq"), leaf_of(_TAIL_THREAD).label("leaf_id"))
 
 
 def tail_of(connection: Connection, thread_id: str) -> Tail:

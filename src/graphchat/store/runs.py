@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, func, insert, select, update
+from sqlalchemy import String, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -17,6 +17,7 @@ from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import (
     append_messages,
+    highest_seq,
     insert_messages,
     message_rows,
     tail_of,
@@ -39,7 +40,7 @@ from graphchat.store.records import (
     TurnStart,
 )
 from graphchat.store.run_events import StoredEvent, insert_events
-from graphchat.store.tables import MESSAGES, RUNS, THREADS
+from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
 
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
@@ -59,11 +60,7 @@ def _thread_and_pause() -> Any:
     paused = exists().where(
         RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value
     )
-    highest = (
-        select(func.coalesce(func.max(MESSAGES.c.seq), 0))
-        .where(MESSAGES.c.thread_id == thread_id)
-        .scalar_subquery()
-    )
+    highest = highest_seq(thread_id)
     return select(THREADS, paused.label("paused"), highest.label("last_seq")).where(
         THREADS.c.id == thread_id
     )
