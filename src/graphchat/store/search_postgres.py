@@ -38,11 +38,12 @@ _ESTIMATE = text(
     "WHERE search_vector @@ to_tsquery('graphchat_search'::regconfig, :query)"
 )
 _SPAN = text("SELECT min(created_at), max(created_at) FROM messages WHERE owner = :owner")
-# Workers and JIT compilation cost more than they save on a bounded search (measured); a slice's
-# start is a parameter whose value decides the plan, so every execution is planned for its own.
+# Workers and JIT compilation cost more than they save on a bounded search (measured). (A
+# slice's start decides its plan: every connection plans each execution for its own values,
+# `plan_cache_mode` in store/database.py.)
 _SEARCH_SETTINGS = text(
     "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
-    "set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+    "set_config('jit', 'off', true)"
 )
 # `simple` with accents folded (migration 0008), as FTS5's tokenizer does on SQLite.
 CONFIG: ColumnElement[Any] = literal_column("'graphchat_search'::regconfig")
