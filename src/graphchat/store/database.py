@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
@@ -25,18 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from graphchat.errors import StoreUnavailable, ValidationFailed
 from graphchat.settings import DatabaseSettings
+from graphchat.store.sqlite_file import SQLITE_BEGIN, FileBusy, SQLiteFile, prepare, run_on
 
 _WRITE_OPTION = "graphchat_write"
-# A deferred transaction that reads then writes can fail at once with SQLITE_BUSY; writers
-# take the lock up front and wait their turn through busy_timeout instead. By `write`:
-_SQLITE_BEGIN = {True: "BEGIN IMMEDIATE", False: "BEGIN"}
 # PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
 # database, is at fault. character_not_in_repertoire, untranslatable_character.
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
-# SQLite file engines get a synchronous twin on the same file: a transaction body runs there in
-# one worker-thread call, where aiosqlite would hop threads 3-4 times per statement.
-_SYNC_TWINS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+# SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
+_SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
 T = TypeVar("T")
 
 
@@ -93,29 +89,13 @@ def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
         "json_deserializer": _json_loads,
     }
     engine = create_async_engine(database.url, **pool)
-    _prepare_sqlite(engine.sync_engine, database.sqlite_busy_timeout_ms)
+    prepare(engine.sync_engine, database.sqlite_busy_timeout_ms)
     _listen_for_begin(engine.sync_engine)
     if path is not None:
-        twin = create_sync_engine(engine.url.set(drivername="sqlite"), **pool)
-        _prepare_sqlite(twin, database.sqlite_busy_timeout_ms)
-        _SYNC_TWINS[engine.sync_engine] = twin
+        sync_url = engine.url.set(drivername="sqlite")
+        file = SQLiteFile.open(sync_url, database.sqlite_busy_timeout_ms, **pool)
+        _SQLITE_FILES[engine.sync_engine] = file
     return engine
-
-
-def _prepare_sqlite(engine: Engine, busy_timeout: int) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so writers can BEGIN IMMEDIATE.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-            f"busy_timeout={busy_timeout}",
-        ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
 
 
 def _listen_for_begin(engine: Engine) -> None:
@@ -124,27 +104,33 @@ def _listen_for_begin(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql(_SQLITE_BEGIN[write])
+        connection.exec_driver_sql(SQLITE_BEGIN[write])
 
 
-def sync_twin(engine: AsyncEngine) -> Engine | None:
-    """The synchronous engine on the same SQLite file, if `engine` has one."""
-    return _SYNC_TWINS.get(engine.sync_engine)
+def statement_engines(engine: AsyncEngine) -> list[Engine]:
+    """The synchronous engines that send `engine`'s statements (SQLite files have three)."""
+    file = _SQLITE_FILES.get(engine.sync_engine)
+    extra = [file.loop_writer, file.twin] if file is not None else []
+    return [engine.sync_engine, *extra]
 
 
 async def dispose(engine: AsyncEngine) -> None:
-    twin = _SYNC_TWINS.pop(engine.sync_engine, None)
-    if twin is not None:
-        twin.dispose()
+    file = _SQLITE_FILES.pop(engine.sync_engine, None)
+    if file is not None:
+        await file.close()
     await engine.dispose()
 
 
 def _writer_lock(engine: AsyncEngine) -> contextlib.AbstractAsyncContextManager[object]:
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    return _sqlite_writer_lock(engine)
+
+
+def _sqlite_writer_lock(engine: AsyncEngine) -> asyncio.Lock:
     """SQLite has one writer at a time, and a waiting writer polls with growing sleeps (1, 2,
     5… 100 ms). Writers of this process queue on an asyncio lock instead, so SQLite's own
     waiting is left to writers of other processes."""
-    if engine.dialect.name != "sqlite":
-        return contextlib.nullcontext()
     lock = _WRITER_LOCKS.get(engine.sync_engine)
     if lock is None:
         lock = _WRITER_LOCKS[engine.sync_engine] = asyncio.Lock()
@@ -198,27 +184,27 @@ async def run_transaction(
 ) -> T:
     """`body(connection)` in one transaction, committed on success; driver errors become ours.
 
-    On a SQLite file the whole body runs in one worker-thread call on the synchronous twin;
-    elsewhere begin, body and commit run in one greenlet, statements through the async driver.
+    A body of a few indexed statements (a turn's begin and finish, a batch of events). On a
+    SQLite file a write runs on this thread when no other writer holds the file, otherwise —
+    and every read — in one worker-thread call (store/sqlite_file.py); elsewhere begin, body
+    and commit run in one greenlet, statements through the async driver.
     """
-    twin = sync_twin(engine)
-    if twin is None:
+    file = _SQLITE_FILES.get(engine.sync_engine)
+    if file is None:
         async with _connection(engine, write) as connection:
             return await connection.run_sync(_in_transaction, body)
     with _translated():
-        async with _writer_lock(engine) if write else contextlib.nullcontext():
-            return await asyncio.to_thread(_run_on, twin, body, write)
+        if not write:
+            return await asyncio.to_thread(run_on, file.twin, body, write)
+        writers = _sqlite_writer_lock(engine)
+        if not writers.locked():
+            with contextlib.suppress(FileBusy):
+                return file.write_here(body)
+        async with writers:
+            return await asyncio.to_thread(run_on, file.twin, body, write)
 
 
 def _in_transaction(connection: Connection, body: Callable[[Connection], T]) -> T:
     # One greenlet switch where begin and commit through the async API took one each.
     with connection.begin():
-        return body(connection)
-
-
-def _run_on(engine: Engine, body: Callable[[Connection], T], write: bool) -> T:
-    # The twin has no begin listener: the BEGIN is sent here, without setting an option per
-    # transaction first (that cost a third of an empty transaction).
-    with engine.connect() as connection, connection.begin():
-        connection.exec_driver_sql(_SQLITE_BEGIN[write])
         return body(connection)

@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from graphchat.settings import Settings
 from graphchat.store import Store
-from graphchat.store.database import sync_twin
+from graphchat.store.database import statement_engines
 from graphchat.store.messages import message_rows
 from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, TurnRules
 from graphchat.store.run_events import StoredEvent
@@ -66,13 +66,14 @@ def recorded(store: Store) -> Iterator[list[tuple[str, str]]]:
         elif not statement.strip().upper().startswith(("BEGIN", "COMMIT")):
             seen.append((statement.split()[0].upper(), "?"))
 
-    # On a SQLite file, transactions run on the engine's synchronous twin (one thread hop).
-    engine = sync_twin(store.engine) or store.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", before)
+    engines = statement_engines(store.engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", before)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", before)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", before)
 
 
 def _run(thread_id: str, run_id: str) -> NewRun:

@@ -1,0 +1,93 @@
+"""Writes on a SQLite file: on the event loop's thread when the file is free, never waiting there
+for another writer, and checkpointed in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from graphchat.errors import Conflict
+from graphchat.settings import Settings
+from graphchat.store import Store
+from graphchat.store.sqlite_file import CHECKPOINT_EVERY_WRITES
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "graphchat.db"
+
+
+@pytest.fixture
+async def store(path: Path) -> AsyncIterator[Store]:
+    # A writer of another process is waited for up to 30 s (the loop must not be, at all).
+    settings = Settings(database_url=f"sqlite:///{path}", sqlite_busy_timeout_ms=30_000)
+    store = await Store.open(settings.database)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def other_process(path: Path) -> Iterator[sqlite3.Connection]:
+    """Another process's connection to the same file (its own locks, as a second replica has)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    yield connection
+    connection.close()
+
+
+async def test_a_write_while_another_connection_writes_waits_without_stopping_the_loop(
+    store: Store, other_process: sqlite3.Connection
+) -> None:
+    other_process.execute("BEGIN IMMEDIATE")
+    other_process.execute(
+        "INSERT INTO threads (id, owner, metadata, created_at, updated_at)"
+        " VALUES ('theirs', 'o', '{}', '2026-01-01', '2026-01-01')"
+    )
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ours = asyncio.create_task(store.threads.create(owner="o", thread_id="ours"))
+    await asyncio.sleep(0.2)  # the loop goes on while our write waits for the file
+    assert loop.time() - started < 10  # not held for the busy timeout
+    assert not ours.done()
+    other_process.execute("COMMIT")  # ...and the write lands once the file is free
+    await ours
+
+    assert (await store.threads.get("o", "ours")).id == "ours"
+    assert (await store.threads.get("o", "theirs")).id == "theirs"
+
+
+async def test_a_failed_write_on_the_loop_leaves_nothing_behind(store: Store) -> None:
+    await store.threads.create(owner="o", thread_id="t")
+
+    with pytest.raises(Conflict):
+        await store.threads.create(owner="o", thread_id="t", title="second")
+    await store.threads.create(owner="o", thread_id="u")  # the connection is usable again
+
+    assert (await store.threads.get("o", "t")).title is None
+    assert (await store.threads.get("o", "u")).id == "u"
+
+
+async def test_the_loop_writer_s_writes_are_checkpointed_in_the_background(
+    store: Store, other_process: sqlite3.Connection
+) -> None:
+    # `other_process` stays on the WAL, so closing the store does not checkpoint it itself.
+    other_process.execute("CREATE TABLE schema_probe (n INTEGER)")
+    writes = CHECKPOINT_EVERY_WRITES  # the last one starts a checkpoint
+    for number in range(writes):
+        await store.threads.create(owner="o", thread_id=f"t{number}")
+    await store.close()  # waits for the checkpoint
+    # A write after a complete checkpoint starts the WAL over; without one it appends.
+    other_process.execute("INSERT INTO schema_probe VALUES (1)")
+
+    _busy, frames_in_wal, _copied = other_process.execute(
+        "PRAGMA wal_checkpoint(PASSIVE)"
+    ).fetchone()
+
+    # Each of our writes appended at least one frame: they are no longer in the WAL.
+    assert 0 < frames_in_wal < writes
+    rows = other_process.execute("SELECT count(*) FROM threads").fetchone()
+    assert rows == (writes,)
