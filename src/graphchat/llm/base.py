@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -22,16 +22,16 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]
 
-
-def decoded_call(call_id: str | None, name: str, arguments: Any) -> ToolCall:
-    """A call as a backend wrote it: `arguments` as JSON text or an object, maybe no id."""
-    if isinstance(arguments, str):
-        arguments = orjson.loads(arguments) if arguments.strip() else {}
-    return ToolCall(
-        id=call_id or f"call_{uuid.uuid4().hex[:12]}",
-        name=name,
-        arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
-    )
+    @classmethod
+    def decoded(cls, call_id: str | None, name: str, arguments: Any) -> ToolCall:
+        """A call as a backend wrote it: `arguments` as JSON text or an object, maybe no id."""
+        if isinstance(arguments, str):
+            arguments = orjson.loads(arguments) if arguments.strip() else {}
+        return cls(
+            id=call_id or f"call_{uuid.uuid4().hex[:12]}",
+            name=name,
+            arguments=arguments if isinstance(arguments, dict) else {"value": arguments},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,36 +80,6 @@ class ToolSpec:
     name: str
     description: str
     parameters: dict[str, Any]
-
-
-def message_body(
-    message: ChatMessage, call_body: Callable[[ToolCall], dict[str, Any]], *, tool_name: bool
-) -> dict[str, Any]:
-    """A message in the chat format Ollama and OpenAI share; they differ in how a tool call is
-    written (`call_body`) and in whether a tool result names its tool (`tool_name`)."""
-    body: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        body["tool_calls"] = [call_body(call) for call in message.tool_calls]
-    if message.role == "tool":
-        if tool_name:
-            body["tool_name"] = message.name
-        body["tool_call_id"] = message.tool_call_id
-    return body
-
-
-def tool_schemas(tools: tuple[ToolSpec, ...]) -> list[dict[str, Any]]:
-    """Tools in the function-calling format that Ollama and OpenAI-compatible servers share."""
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": tool.parameters,
-            },
-        }
-        for tool in tools
-    ]
 
 
 @dataclass(frozen=True, slots=True)

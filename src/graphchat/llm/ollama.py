@@ -9,21 +9,10 @@ from typing import Any
 import httpx
 import orjson
 
-from graphchat.errors import ProviderError
-from graphchat.llm.base import (
-    ChatChunk,
-    ChatRequest,
-    FinishReason,
-    ModelInfo,
-    SamplingParams,
-    ToolCall,
-    Usage,
-    decoded_call,
-    message_body,
-    tool_schemas,
-)
+from graphchat.llm.base import ChatChunk, ChatRequest, ModelInfo, SamplingParams, ToolCall, Usage
 from graphchat.llm.timeouts import Timeouts
 from graphchat.llm.transport import HttpProvider, finish_body, get_json
+from graphchat.llm.wire import chat_body, cut_short, finish_reason, raise_reply_error
 
 
 def options_for(params: SamplingParams) -> dict[str, Any]:
@@ -36,18 +25,10 @@ def _call_body(call: ToolCall) -> dict[str, Any]:
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": [
-            message_body(message, _call_body, tool_name=True) for message in request.messages
-        ],
-        "stream": True,
-    }
+    body = chat_body(request, _call_body, tool_name=True)
     options = options_for(request.params)
     if options:
         body["options"] = options
-    if request.tools:
-        body["tools"] = tool_schemas(request.tools)
     if request.response_format is not None:
         # Ollama's `format`: "json" for any object, or the JSON schema the reply must match.
         wanted = request.response_format
@@ -60,22 +41,19 @@ def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
     for raw in message.get("tool_calls") or ():
         function = raw.get("function") or {}
         name = str(function.get("name", ""))
-        calls.append(decoded_call(raw.get("id"), name, function.get("arguments") or {}))
+        calls.append(ToolCall.decoded(raw.get("id"), name, function.get("arguments") or {}))
     return tuple(calls)
 
 
 def parse_line(line: bytes | str, *, saw_tool_calls: bool) -> ChatChunk:
     """One NDJSON line of a streamed reply as a chunk; a mid-stream `error` raises."""
     data = orjson.loads(line)
-    if "error" in data:
-        raise ProviderError(f"the model backend failed mid-reply: {data['error']}")
+    raise_reply_error(data)
     message = data.get("message") or {}
     calls = _tool_calls(message)
     if not data.get("done"):
         return ChatChunk(content=message.get("content") or "", tool_calls=calls)
-    reason: FinishReason = "length" if data.get("done_reason") == "length" else "stop"
-    if saw_tool_calls or calls:
-        reason = "tool_calls"
+    reason = finish_reason(data.get("done_reason"), called_tools=saw_tool_calls or bool(calls))
     usage = Usage(
         prompt_tokens=int(data.get("prompt_eval_count") or 0),
         completion_tokens=int(data.get("eval_count") or 0),
@@ -118,7 +96,7 @@ class OllamaProvider(HttpProvider):
             if chunk.done:
                 await finish_body(lines)
                 return
-        raise ProviderError("the model backend closed the reply before it was done")
+        raise cut_short()
 
     async def list_models(self) -> list[ModelInfo]:
         with self._translate_errors(None):

@@ -10,21 +10,10 @@ from typing import Any
 import httpx
 import orjson
 
-from graphchat.errors import ProviderError
-from graphchat.llm.base import (
-    ChatChunk,
-    ChatRequest,
-    FinishReason,
-    ModelInfo,
-    SamplingParams,
-    ToolCall,
-    Usage,
-    decoded_call,
-    message_body,
-    tool_schemas,
-)
+from graphchat.llm.base import ChatChunk, ChatRequest, ModelInfo, SamplingParams, ToolCall, Usage
 from graphchat.llm.timeouts import Timeouts
 from graphchat.llm.transport import HttpProvider, finish_body, get_json
+from graphchat.llm.wire import chat_body, cut_short, finish_reason, raise_reply_error
 
 _DONE = b"[DONE]"
 
@@ -44,19 +33,10 @@ def _call_body(call: ToolCall) -> dict[str, Any]:
 
 
 def request_body(request: ChatRequest) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": request.model,
-        "messages": [
-            message_body(message, _call_body, tool_name=False) for message in request.messages
-        ],
-        "stream": True,
-        "stream_options": {"include_usage": True},
-        **sampling_fields(request.params),
-    }
-    if request.tools:
-        body["tools"] = tool_schemas(request.tools)
-        if request.tool_choice != "auto":
-            body["tool_choice"] = request.tool_choice
+    body = chat_body(request, _call_body, tool_name=False)
+    body |= {"stream_options": {"include_usage": True}, **sampling_fields(request.params)}
+    if request.tools and request.tool_choice != "auto":
+        body["tool_choice"] = request.tool_choice
     if request.response_format is not None:
         body["response_format"] = request.response_format.openai_body()
     return body
@@ -69,7 +49,7 @@ class _PendingCall:
     arguments: list[str] = field(default_factory=list)
 
     def finish(self) -> ToolCall:
-        return decoded_call(self.id, self.name, "".join(self.arguments))
+        return ToolCall.decoded(self.id, self.name, "".join(self.arguments))
 
 
 @dataclass
@@ -77,14 +57,13 @@ class StreamState:
     """What a streamed reply has said so far: tool-call fragments, finish reason, usage."""
 
     calls: dict[int, _PendingCall] = field(default_factory=dict)
-    finish_reason: FinishReason | None = None
+    said_reason: str | None = None  # the backend's `finish_reason`: set once the reply is done
     usage: Usage | None = None
     pieces: int = 0  # text deltas seen: the completion size when the server reports no usage
 
     def feed(self, data: dict[str, Any]) -> str:
         """Take one event's JSON; return its text delta."""
-        if "error" in data:
-            raise ProviderError(f"the model backend failed mid-reply: {data['error']}")
+        raise_reply_error(data)
         if data.get("usage"):
             self.usage = Usage(
                 prompt_tokens=int(data["usage"].get("prompt_tokens") or 0),
@@ -100,19 +79,16 @@ class StreamState:
                 pending.id = raw.get("id") or pending.id
                 pending.name = function.get("name") or pending.name
                 pending.arguments.append(function.get("arguments") or "")
-            reason = choice.get("finish_reason")
-            if reason:
-                self.finish_reason = "length" if reason == "length" else "stop"
+            self.said_reason = choice.get("finish_reason") or self.said_reason
         self.pieces += any(text)
         return "".join(text)
 
     def last_chunk(self) -> ChatChunk:
         calls = tuple(self.calls[index].finish() for index in sorted(self.calls))
-        reason: FinishReason = "tool_calls" if calls else self.finish_reason or "stop"
         return ChatChunk(
             tool_calls=calls,
             done=True,
-            finish_reason=reason,
+            finish_reason=finish_reason(self.said_reason, called_tools=bool(calls)),
             usage=self.usage or Usage(completion_tokens=self.pieces),
         )
 
@@ -156,8 +132,8 @@ class OpenAICompatProvider(HttpProvider):
             text = state.feed(orjson.loads(payload))
             if text:
                 yield ChatChunk(content=text)
-        if state.finish_reason is None:
-            raise ProviderError("the model backend closed the reply before it was done")
+        if state.said_reason is None:
+            raise cut_short()
         yield state.last_chunk()
 
     async def list_models(self) -> list[ModelInfo]:

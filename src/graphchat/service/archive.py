@@ -18,8 +18,6 @@ from graphchat.store.threads import encode_cursor
 
 ExportFormat = Literal["json", "markdown"]
 ARCHIVE_VERSION = 1
-_MESSAGE_PAGE = 500
-_THREAD_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +65,10 @@ def _header() -> str:
 
 
 class ArchiveService:
+    # An export reads a thread's messages, and a caller's threads, a page at a time.
+    _MESSAGE_PAGE = 500
+    _THREAD_PAGE = 100
+
     def __init__(self, store: Store) -> None:
         self._store = store
 
@@ -75,7 +77,7 @@ class ArchiveService:
         while True:
             after = messages[-1].seq if messages else None
             page = await self._store.messages.page(
-                thread_id, MessageWindow(_MESSAGE_PAGE, after=after)
+                thread_id, MessageWindow(self._MESSAGE_PAGE, after=after)
             )
             messages += page.items
             if not page.has_more:
@@ -84,7 +86,7 @@ class ArchiveService:
     async def _threads(self, owner: str) -> AsyncIterator[Thread]:
         cursor = None  # keyset paging: a thread touched meanwhile is never exported twice
         while True:
-            page = await self._store.threads.page(owner, limit=_THREAD_PAGE, cursor=cursor)
+            page = await self._store.threads.page(owner, limit=self._THREAD_PAGE, cursor=cursor)
             for thread in page.items:
                 yield thread
             if not page.has_more:
