@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 import structlog
 
+from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.periodic import every
-from graphchat.store.run_events import RunEventRepository, StoredEvent
+from graphchat.store.run_events import RunEventRepository
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +62,7 @@ class EventWriter:
     async def flush(self, runs: list[LiveRun]) -> None:
         """Write every event of `runs` not yet in the database."""
         async with self._lock:
-            batch: list[StoredEvent] = []
+            batch: list[RunEvent] = []
             marks: list[tuple[LiveRun, int]] = []
             for live in runs:
                 end = len(live.events)
@@ -74,7 +75,7 @@ class EventWriter:
                 live.unwatched_ticks = 0
 
     @asynccontextmanager
-    async def unwritten(self, live: LiveRun) -> AsyncIterator[list[StoredEvent]]:
+    async def unwritten(self, live: LiveRun) -> AsyncIterator[list[RunEvent]]:
         """The run's events not yet written, for a caller writing them in its own transaction.
 
         Ticks wait meanwhile; when the block ends without error, every event the run has
@@ -84,10 +85,10 @@ class EventWriter:
             yield self._keepable(live, live.persisted, len(live.events))
             live.persisted = len(live.events)
 
-    def _keepable(self, live: LiveRun, start: int, end: int) -> list[StoredEvent]:
+    def _keepable(self, live: LiveRun, start: int, end: int) -> list[RunEvent]:
         """Events to keep; past the per-run bound only non-token events are kept."""
         return [
-            StoredEvent(live.run_id, event.seq, event.event, event.data)
+            event
             for event in live.events[start:end]
             if event.seq < self._max_per_run or event.event != "token"
         ]

@@ -9,19 +9,6 @@ error     {error: {code, message}}                       last when the run faile
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from graphchat.store.records import FINAL_EVENTS, EventName, RunEvent
 
-EventName = Literal["metadata", "token", "message", "end", "error"]
-FINAL_EVENTS: Final = frozenset({"end", "error"})
-
-
-@dataclass(frozen=True, slots=True)
-class RunEvent:
-    seq: int
-    event: EventName
-    data: dict[str, Any]
-
-    @property
-    def is_final(self) -> bool:
-        return self.event in FINAL_EVENTS
+__all__ = ["FINAL_EVENTS", "EventName", "RunEvent"]

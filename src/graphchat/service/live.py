@@ -68,7 +68,7 @@ class LiveRun:
     def publish(self, event: EventName, data: dict[str, Any]) -> RunEvent:
         if self._final:
             raise RuntimeError(f"run {self.run_id} has already finished")
-        item = RunEvent(seq=self.next_seq, event=event, data=data)
+        item = RunEvent(self.run_id, self.next_seq, event, data)
         self.events.append(item)
         self._final = item.is_final
         waiters, self._waiters = self._waiters, []

@@ -20,8 +20,7 @@ import structlog
 from graphchat.service.live import LiveRuns
 from graphchat.service.periodic import every
 from graphchat.store import Store
-from graphchat.store.records import MessageStatus, NewMessage, RunStatus
-from graphchat.store.run_events import StoredEvent
+from graphchat.store.records import MessageStatus, NewMessage, RunEvent, RunStatus
 from graphchat.store.threads import utcnow
 
 log = structlog.get_logger(__name__)
@@ -47,7 +46,7 @@ def _process_gone(worker_id: str | None) -> bool:
     return False
 
 
-def partial_reply(events: list[StoredEvent]) -> NewMessage | None:
+def partial_reply(events: list[RunEvent]) -> NewMessage | None:
     """The assistant text streamed after the last stored message, if any."""
     stored = {e.data.get("id") for e in events if e.event == "message"}
     pieces: dict[str, list[str]] = {}
@@ -116,7 +115,7 @@ class RunMonitor:
         return _process_gone(worker_id) or heartbeat is None or heartbeat < cutoff
 
     async def _interrupt(self, run_id: str, thread_id: str) -> bool:
-        events: list[StoredEvent] = []
+        events: list[RunEvent] = []
         while batch := await self._store.run_events.after(run_id, events[-1].seq if events else -1):
             events.extend(batch)
         partial = partial_reply(events)
@@ -130,6 +129,6 @@ class RunMonitor:
             "finish_reason": "cancelled",
             "usage": None,
         }
-        await self._store.run_events.append([StoredEvent(run_id, last + 1, "end", end)])
+        await self._store.run_events.append([RunEvent(run_id, last + 1, "end", end)])
         log.warning("run_interrupted", run_id=run_id, thread_id=thread_id, kept=bool(partial))
         return True

@@ -116,9 +116,8 @@ class RunService:
             return
         while True:
             batch = await self._store.run_events.after(run.id, after)
-            for stored in batch:
-                event = RunEvent(stored.seq, stored.event, stored.data)  # type: ignore[arg-type]
-                after = stored.seq
+            for event in batch:
+                after = event.seq
                 if event.is_final and await self._resumed_since(run, event):
                     continue
                 yield event
@@ -145,11 +144,13 @@ class RunService:
         error = error_of(run)
         if error is not None:
             return RunEvent(
+                run.id,
                 seq,
                 "error",
                 {"error": {"code": error.code, "message": error.message}, "run_id": run.id},
             )
         return RunEvent(
+            run.id,
             seq,
             "end",
             {

@@ -13,7 +13,7 @@ from graphchat.errors import GraphchatError
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.approvals import pending_of
 from graphchat.service.event_writer import EventWriter
-from graphchat.service.events import EventName
+from graphchat.service.events import EventName, RunEvent
 from graphchat.service.live import LiveRun
 from graphchat.service.payloads import message_payload, usage_payload
 from graphchat.store.messages import message_rows
@@ -27,7 +27,6 @@ from graphchat.store.records import (
     Tail,
     Thread,
 )
-from graphchat.store.run_events import StoredEvent
 from graphchat.store.runs import RunRepository
 
 log = structlog.get_logger(__name__)
@@ -251,10 +250,13 @@ class TurnRecorder:
         )
         closing = self._closing_event(error_body)
         async with self._events.unwritten(self._live) as earlier:
-            planned = [("message", message_payload(row)) for row in rows] + [closing]
+            planned: list[tuple[EventName, dict[str, Any]]] = [
+                ("message", message_payload(row)) for row in rows
+            ]
+            planned.append(closing)
             seq = self._live.next_seq
             events = [
-                StoredEvent(turn.run.id, seq + offset, name, data)
+                RunEvent(turn.run.id, seq + offset, name, data)
                 for offset, (name, data) in enumerate(planned)
             ]
             if not await self._runs.finish(

@@ -10,6 +10,8 @@ from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 C = TypeVar("C")
+EventName = Literal["metadata", "token", "message", "end", "error"]
+FINAL_EVENTS = frozenset({"end", "error"})
 
 
 class RunStatus(StrEnum):
@@ -210,3 +212,17 @@ class RunOutcome:
     completion_tokens: int | None = None
     error: dict[str, Any] | None = None
     pending: dict[str, Any] | None = None  # what a `requires_action` run waits for
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One event of a run, as its clients see it and as it is stored (service/events.py)."""
+
+    run_id: str
+    seq: int
+    event: EventName
+    data: dict[str, Any]
+
+    @property
+    def is_final(self) -> bool:
+        return self.event in FINAL_EVENTS

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -15,19 +14,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.database import run_transaction, transaction
+from graphchat.store.records import RunEvent
 from graphchat.store.tables import RUN_EVENTS
 from graphchat.store.threads import utcnow
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    run_id: str
-    seq: int
-    event: str
-    data: dict[str, object]
-
-
-def _batch_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
+def _batch_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
     """One row per run: its events in order, with the range of their sequence numbers."""
     now = utcnow()
     rows = []
@@ -48,7 +40,7 @@ def _batch_rows(events: Sequence[StoredEvent]) -> list[dict[str, Any]]:
 _INSERT_EVENTS = insert(RUN_EVENTS)  # built once, as a turn's statements are
 
 
-def insert_events(connection: Connection, events: Sequence[StoredEvent]) -> None:
+def insert_events(connection: Connection, events: Sequence[RunEvent]) -> None:
     """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
     if events:
         connection.execute(_INSERT_EVENTS, _batch_rows(events))
@@ -58,13 +50,13 @@ class RunEventRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def append(self, events: Sequence[StoredEvent]) -> None:
+    async def append(self, events: Sequence[RunEvent]) -> None:
         """Insert a batch of events (of any runs) in one transaction."""
         if not events:
             return
         await run_transaction(self._engine, lambda c: insert_events(c, events), write=True)
 
-    async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[StoredEvent]:
+    async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[RunEvent]:
         """The run's events with a sequence number above `seq`, in order (`limit` batches)."""
         query = (
             select(RUN_EVENTS.c.events)
@@ -75,7 +67,7 @@ class RunEventRepository:
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         return [
-            StoredEvent(run_id, number, name, data)
+            RunEvent(run_id, number, name, data)
             for row in rows
             for number, name, data in orjson.loads(row.events)
             if number > seq

@@ -32,6 +32,7 @@ from graphchat.store.records import (
     NewRun,
     Page,
     Run,
+    RunEvent,
     RunOutcome,
     RunStatus,
     Tail,
@@ -39,7 +40,7 @@ from graphchat.store.records import (
     TurnRules,
     TurnStart,
 )
-from graphchat.store.run_events import StoredEvent, insert_events
+from graphchat.store.run_events import insert_events
 from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
 
@@ -281,7 +282,7 @@ class RunRepository:
         run_id: str,
         outcome: RunOutcome,
         messages: Sequence[Message] = (),
-        events: Sequence[StoredEvent] = (),
+        events: Sequence[RunEvent] = (),
     ) -> bool:
         """Store the run's last messages (built by `message_rows`), its final status and its
         events together: UPDATE thread, INSERT messages, UPDATE run, INSERT events.

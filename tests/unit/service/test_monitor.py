@@ -9,8 +9,7 @@ from datetime import timedelta
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.monitor import RunMonitor, new_worker_id
 from graphchat.store import Store
-from graphchat.store.records import NewMessage, NewRun, RunStatus, TurnRules
-from graphchat.store.run_events import StoredEvent
+from graphchat.store.records import NewMessage, NewRun, RunEvent, RunStatus, TurnRules
 from support.clock import FakeClock
 
 STALE = timedelta(seconds=30)
@@ -71,9 +70,9 @@ async def test_the_partial_reply_streamed_before_the_crash_is_kept(store: Store)
     await _begin(store)
     await store.run_events.append(
         [
-            StoredEvent("r1", 0, "metadata", {"run_id": "r1"}),
-            StoredEvent("r1", 1, "token", {"message_id": "m9", "text": "Hel"}),
-            StoredEvent("r1", 2, "token", {"message_id": "m9", "text": "lo"}),
+            RunEvent("r1", 0, "metadata", {"run_id": "r1"}),
+            RunEvent("r1", 1, "token", {"message_id": "m9", "text": "Hel"}),
+            RunEvent("r1", 2, "token", {"message_id": "m9", "text": "lo"}),
         ]
     )
     clock = FakeClock()

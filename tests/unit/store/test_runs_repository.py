@@ -10,8 +10,15 @@ from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.messages import message_rows
-from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, Tail, TurnRules
-from graphchat.store.run_events import StoredEvent
+from graphchat.store.records import (
+    NewMessage,
+    NewRun,
+    RunEvent,
+    RunOutcome,
+    RunStatus,
+    Tail,
+    TurnRules,
+)
 
 RULES = TurnRules(
     model=lambda thread_model: thread_model or "fallback",
@@ -112,10 +119,8 @@ async def test_finishing_a_run_of_a_deleted_thread_stores_nothing(store: Store) 
 
 async def test_events_written_in_batches_are_read_back_one_by_one(store: Store) -> None:
     await store.runs.begin_turn(_run("r1"), _says("a"), RULES)
-    await store.run_events.append(
-        [StoredEvent("r1", n, "token", {"text": str(n)}) for n in range(3)]
-    )
-    await store.run_events.append([StoredEvent("r1", 3, "end", {})])
+    await store.run_events.append([RunEvent("r1", n, "token", {"text": str(n)}) for n in range(3)])
+    await store.run_events.append([RunEvent("r1", 3, "end", {})])
 
     after = await store.run_events.after("r1", 1)
 

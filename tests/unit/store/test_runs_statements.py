@@ -18,8 +18,7 @@ from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import statement_engines
 from graphchat.store.messages import message_rows
-from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, TurnRules
-from graphchat.store.run_events import StoredEvent
+from graphchat.store.records import NewMessage, NewRun, RunEvent, RunOutcome, RunStatus, TurnRules
 
 # The plans: (verb, table) per statement, in order.
 BEGIN_EXISTING_THREAD = [
@@ -92,7 +91,7 @@ async def _turn(store: Store, thread_id: str, run_id: str) -> list[tuple[str, st
     reply = message_rows(
         thread_id, run_id, [NewMessage(role="assistant", content="yes")], start.tail
     )
-    events = [StoredEvent(run_id, seq, "token", {"text": "y"}) for seq in range(40)]
+    events = [RunEvent(run_id, seq, "token", {"text": "y"}) for seq in range(40)]
     with recorded(store) as finish:
         stored = await store.runs.finish(
             thread_id, run_id, RunOutcome(RunStatus.SUCCESS, 1, 1), reply, events
