@@ -34,7 +34,6 @@ class BackendStatus:
     ok: bool
     error: str | None = None
     circuit: CircuitState = "closed"  # backends without a breaker count as closed
-    retry_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,9 +203,7 @@ class ModelRouter:
                 await backend.check()
             except GraphchatError as exc:
                 error = exc.message
-            return BackendStatus(
-                backend.name, error is None, error, circuit.state, circuit.retry_after
-            )
+            return BackendStatus(backend.name, error is None, error, circuit.state)
 
         return list(await asyncio.gather(*(probe(backend) for backend in self.backends)))
 
