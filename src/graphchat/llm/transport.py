@@ -26,7 +26,7 @@ from graphchat.errors import (
 )
 from graphchat.llm.base import ChatChunk, ChatRequest
 from graphchat.llm.plain_tcp import PlainHTTPTransport
-from graphchat.llm.timeouts import Timeouts, next_within
+from graphchat.llm.timeouts import ReadWatch, Timeouts, next_within
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 WAITING_FIRST = "waiting for the model's first token"
@@ -213,14 +213,18 @@ async def timed_lines(
     """The non-blank lines of a streamed body: the first within the first-token timeout, each
     later one within the stall timeout, all before `deadline`."""
     lines = _raw_lines(response)
+    watch = ReadWatch(deadline)
     wait, what = timeouts.first_token, WAITING_FIRST
-    while True:
-        line = await next_within(anext(lines, None), wait, deadline, what)
-        if line is None:
-            return
-        if line.strip():
-            yield line
-            wait, what = timeouts.stall, STALLED
+    try:
+        while True:
+            line = await watch.within(anext(lines, None), wait, what)
+            if line is None:
+                return
+            if line.strip():
+                yield line
+                wait, what = timeouts.stall, STALLED
+    finally:
+        watch.close()
 
 
 async def finish_body(lines: AsyncIterator[bytes]) -> None:
