@@ -33,8 +33,12 @@ async def next_within(awaitable: Awaitable[T], seconds: float, deadline: float, 
         async with asyncio.timeout_at(limit):
             return await awaitable
     except TimeoutError as exc:
-        reason = TOTAL_EXCEEDED if limit == deadline else what
-        raise ProviderTimeout(f"model backend timed out: {reason}") from exc
+        raise _timed_out(limit, deadline, what) from exc
+
+
+def _timed_out(limit: float, deadline: float, what: str) -> ProviderTimeout:
+    reason = TOTAL_EXCEEDED if limit == deadline else what
+    return ProviderTimeout(f"model backend timed out: {reason}")
 
 
 class ReadWatch:
@@ -60,8 +64,11 @@ class ReadWatch:
     )
 
     def __init__(self, deadline: float) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._task: asyncio.Task[object] | None = None
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a ReadWatch is made by the task that reads the reply")
+        self._loop = task.get_loop()
+        self._task = task
         self._deadline = deadline
         self._limit = deadline
         self._waiting = False
@@ -71,8 +78,6 @@ class ReadWatch:
 
     async def within(self, awaitable: Awaitable[T], seconds: float, what: str) -> T:
         """`await awaitable`, or `ProviderTimeout` after `seconds` (and by the deadline)."""
-        if self._task is None:
-            self._task = asyncio.current_task()
         self._limit = min(self._loop.time() + seconds, self._deadline)
         if self._handle is None or self._handle.when() > self._limit:
             self._schedule(self._limit)
@@ -82,8 +87,7 @@ class ReadWatch:
         except asyncio.CancelledError:
             if not self._take_expiry():
                 raise  # cancelled by someone else (too)
-            reason = TOTAL_EXCEEDED if self._limit == self._deadline else what
-            raise ProviderTimeout(f"model backend timed out: {reason}") from None
+            raise _timed_out(self._limit, self._deadline, what) from None
         finally:
             self._waiting = False
             self._take_expiry()  # an expiry whose cancellation the step swallowed
@@ -99,7 +103,7 @@ class ReadWatch:
 
     def _check(self) -> None:
         self._handle = None
-        if not self._waiting or self._task is None:
+        if not self._waiting:
             return  # the next wait schedules its own limit
         if self._loop.time() < self._limit:
             self._schedule(self._limit)
@@ -110,7 +114,7 @@ class ReadWatch:
 
     def _take_expiry(self) -> bool:
         """Whether the cancellation being handled was this watch's alone (and undo its count)."""
-        if not self._expired or self._task is None:
+        if not self._expired:
             return False
         self._expired = False
         return self._task.uncancel() <= self._cancelling

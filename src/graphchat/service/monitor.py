@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRuns
 from graphchat.service.periodic import every
 from graphchat.store import Store
-from graphchat.store.records import MessageStatus, NewMessage, RunEvent, RunStatus
+from graphchat.store.records import MessageStatus, NewMessage, RunStatus
 from graphchat.store.threads import utcnow
 
 log = structlog.get_logger(__name__)

@@ -49,8 +49,12 @@ def prepare(engine: Engine, busy_timeout_ms: int, *, checkpoints: bool = True) -
         # Take transaction control from the driver so writers can BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        pragmas = ["journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"]
-        pragmas.append(f"busy_timeout={busy_timeout_ms}")
+        pragmas = [
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+            f"busy_timeout={busy_timeout_ms}",
+        ]
         if not checkpoints:
             pragmas.append("wal_autocheckpoint=0")
         for pragma in pragmas:
@@ -82,21 +86,22 @@ class SQLiteFile:
         return cls(twin, loop_writer)
 
     def write_here(self, body: Callable[[Connection], T]) -> T:
-        """`body` in a write transaction on this thread; `FileBusy` if the file is locked."""
-        with self.loop_writer.connect() as connection, connection.begin():
-            try:
-                connection.exec_driver_sql(SQLITE_BEGIN[True])
-            except OperationalError as exc:
-                if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
-                    raise FileBusy from exc
-                raise
-            result = body(connection)
+        """`body` in a write transaction on this thread; `FileBusy` if the file is locked.
+
+        In WAL mode only `BEGIN IMMEDIATE` can meet another writer's lock: once it succeeds,
+        nothing in the transaction waits, and on `FileBusy` nothing of `body` was stored."""
+        try:
+            result = run_on(self.loop_writer, body, write=True)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+                raise FileBusy from exc
+            raise
         self._count_write()
         return result
 
     def _count_write(self) -> None:
         self._writes_since_checkpoint += 1
-        if self._writes_since_checkpoint < CHECKPOINT_EVERY_WRITES or self._checkpoint:
+        if self._writes_since_checkpoint < CHECKPOINT_EVERY_WRITES or self._checkpoint is not None:
             return
         self._writes_since_checkpoint = 0
         self._checkpoint = asyncio.get_running_loop().run_in_executor(None, _checkpoint, self.twin)
