@@ -202,9 +202,15 @@ def test_the_approval_card_resumes_a_paused_call_and_the_reply_streams(
     chat_page.wait_for_url("**threadId=*")
     chat_page.reload()
     expect(chat_page.get_by_text("17 * 3").first).to_be_visible()
-    approve.click()
+    with chat_page.expect_response(
+        lambda r: r.request.method == "POST" and r.url.endswith("/runs/stream")
+    ) as resumed:
+        approve.click()
 
     expect(chat_page.get_by_text("It is fifty-one.")).to_be_visible()
+    # The reply's text shows with its last token; the run is stored as finished before the
+    # stream's closing event, so the stream's end is when the run's record can be read.
+    resumed.value.finished()
     thread_id = _thread_id(chat_page)
     calls: list[str] = chat_page.calls  # type: ignore[attr-defined]
     assert calls.count(f"POST /threads/{thread_id}/runs/stream") == 2
