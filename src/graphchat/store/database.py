@@ -180,7 +180,11 @@ async def transaction(
 
 
 async def run_transaction(
-    engine: AsyncEngine, body: Callable[[Connection], T], *, write: bool = False
+    engine: AsyncEngine,
+    body: Callable[[Connection], T],
+    *,
+    write: bool = False,
+    autocommit: bool = False,
 ) -> T:
     """`body(connection)` in one transaction, committed on success; driver errors become ours.
 
@@ -188,10 +192,16 @@ async def run_transaction(
     SQLite file a write runs on this thread when no other writer holds the file, otherwise —
     and every read — in one worker-thread call (store/sqlite_file.py); elsewhere begin, body
     and commit run in one greenlet, statements through the async driver.
+
+    `autocommit`: on PostgreSQL each statement of `body` is its own transaction (no BEGIN and
+    COMMIT round trips) — for a body whose writes are one statement. SQLite ignores it.
     """
     file = _SQLITE_FILES.get(engine.sync_engine)
     if file is None:
         async with _connection(engine, write) as connection:
+            if autocommit and engine.dialect.name == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return await connection.run_sync(body)
             return await connection.run_sync(_in_transaction, body)
     with _translated():
         if not write:

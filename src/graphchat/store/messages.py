@@ -150,11 +150,17 @@ def current_window(connection: Connection, thread_id: str, limit: int) -> list[M
 
 def highest_seq(thread_id: Any) -> Any:
     """The thread's highest message sequence number (0 without messages), as a subquery."""
-    return (
-        select(func.coalesce(func.max(MESSAGES.c.seq), 0))
+    # The last entry of the (thread_id, seq) index, whatever the statistics say: PostgreSQL,
+    # estimating a thread grown since its last ANALYZE at one row, read the whole thread for
+    # max(seq) (0.26 ms at 1,200 messages, growing with the thread).
+    last = (
+        select(MESSAGES.c.seq)
         .where(MESSAGES.c.thread_id == thread_id)
+        .order_by(MESSAGES.c.seq.desc())
+        .limit(1)
         .scalar_subquery()
     )
+    return func.coalesce(last, 0)
 
 
 _TAIL_THREAD = bindparam("thread_id", type_=String)

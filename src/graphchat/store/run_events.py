@@ -19,7 +19,7 @@ from graphchat.store.tables import RUN_EVENTS
 from graphchat.store.threads import utcnow
 
 
-def _batch_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
+def batch_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
     """One row per run: its events in order, with the range of their sequence numbers."""
     now = utcnow()
     rows = []
@@ -43,7 +43,7 @@ _INSERT_EVENTS = insert(RUN_EVENTS)  # built once, as a turn's statements are
 def insert_events(connection: Connection, events: Sequence[RunEvent]) -> None:
     """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
     if events:
-        connection.execute(_INSERT_EVENTS, _batch_rows(events))
+        connection.execute(_INSERT_EVENTS, batch_rows(events))
 
 
 class RunEventRepository:

@@ -7,24 +7,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, insert, select, update
+from sqlalchemy import String, bindparam, exists, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graphchat.errors import DuplicateRun, NotFound, RunClosedElsewhere, ThreadBusy
+from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.messages import (
-    append_messages,
-    highest_seq,
-    insert_messages,
-    message_rows,
-    tail_of,
-    touch_thread,
-    update_thread,
-    window,
-)
+from graphchat.store.messages import append_messages, highest_seq, message_rows, tail_of, window
 from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
 from graphchat.store.records import (
     Message,
@@ -36,13 +27,18 @@ from graphchat.store.records import (
     RunOutcome,
     RunStatus,
     Tail,
-    Thread,
     TurnRules,
     TurnStart,
 )
-from graphchat.store.run_events import insert_events
 from graphchat.store.tables import RUNS, THREADS
-from graphchat.store.threads import insert_thread, thread_from_row, thread_not_found, utcnow
+from graphchat.store.threads import (
+    new_thread,
+    thread_from_row,
+    thread_not_found,
+    thread_values,
+    utcnow,
+)
+from graphchat.store.turn_writes import finish_run, start_turn
 
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
 _RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLUMNS)
@@ -69,11 +65,14 @@ def _thread_and_pause() -> Any:
 
 # A turn's statements are built once: building one costs about as much CPU as running it.
 _THREAD_AND_PAUSE = _thread_and_pause()
-_INSERT_RUN = insert(RUNS)
-# Only a running run is finished: one another replica closed as interrupted stays closed.
-_FINISH_RUN = update(RUNS).where(
-    RUNS.c.id == bindparam("run_id", type_=String), RUNS.c.status == RunStatus.RUNNING.value
-)
+
+
+class _PausedRun(Exception):
+    """Closing a paused run takes several writes: this begin needs a transaction."""
+
+
+def _autocommit(connection: Connection) -> bool:
+    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
 def _continued(
@@ -83,6 +82,8 @@ def _continued(
     after the branch point of a regenerate/edit."""
     tail = Tail(row.last_seq, row.leaf_message_id)
     if row.paused:  # its calls get "not run" answers, which move the leaf
+        if _autocommit(connection):
+            raise _PausedRun
         close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
         tail = tail_of(connection, row.id)
     if branch is not None:
@@ -107,32 +108,37 @@ class RunRepository:
         history: int = 0,
         branch: BranchPoint | None = None,
     ) -> TurnStart:
-        """Store the caller's messages and a running run in one transaction.
-
-        Plan, existing thread: SELECT thread (+ paused run?), SELECT the last `history` messages,
+        """Store the caller's messages and a running run. Plan, existing thread: SELECT thread
+        (+ paused run?), SELECT the last `history` messages, then the writes (turn_writes.py):
         INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
-        run, INSERT messages. With `last_seq`, the messages must directly follow that one. With
-        `branch`, the turn starts a new branch there (regenerate, edit) instead of continuing
-        the current one.
+        run, INSERT messages. On PostgreSQL each statement is its own transaction (why that is
+        safe: turn_writes.py), except when a paused run has to be closed first.
+
+        With `last_seq`, the messages must directly follow that one. With `branch`, the turn
+        starts a new branch there (regenerate, edit) instead of continuing the current one.
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
         this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
         """
-        try:
-            start = await run_transaction(
-                self._engine,
-                lambda connection: self._begin(
-                    connection,
-                    run,
-                    messages,
-                    rules,
-                    create_thread=create_thread,
-                    last_seq=last_seq,
-                    history=history,
-                    branch=branch,
-                ),
-                write=True,
+
+        def begin(connection: Connection) -> TurnStart:
+            return self._begin(
+                connection,
+                run,
+                messages,
+                rules,
+                create_thread=create_thread,
+                last_seq=last_seq,
+                history=history,
+                branch=branch,
             )
+
+        try:
+            try:
+                # Every statement its own transaction (PostgreSQL): see `_begin`.
+                return await run_transaction(self._engine, begin, write=True, autocommit=True)
+            except _PausedRun:  # rare: the pause's answers and this turn in one transaction
+                return await run_transaction(self._engine, begin, write=True)
         except IntegrityError as exc:
             if run.idempotency_key is not None:
                 async with transaction(self._engine) as connection:
@@ -140,7 +146,6 @@ class RunRepository:
             raise ThreadBusy(
                 f"thread '{run.thread_id}' is already answering; wait for that run to finish",
             ) from exc
-        return start
 
     def _begin(
         self,
@@ -168,22 +173,24 @@ class RunRepository:
         stored = message_rows(run.thread_id, run.id, messages, tail)
         leaf_id = stored[-1].id if stored else tail.leaf_id
         if row is None:
-            thread = insert_thread(
-                connection,
+            thread = new_thread(
                 owner=run.owner,
                 thread_id=run.thread_id,
                 title=rules.title(None, messages),
                 model=None,
                 metadata={},
-                leaf_message_id=leaf_id,
             )
+            stored_run, run_values = _new_run(run, rules.model(thread.model))
+            start_turn(connection, run_values, stored, new_thread=thread_values(thread, leaf_id))
         else:
             thread = thread_from_row(row)
-        stored_run = self._insert_run(connection, run, rules.model(thread.model))
-        insert_messages(connection, stored)
-        if row is not None:
+            stored_run, run_values = _new_run(run, rules.model(thread.model))
             title = rules.title(thread.title, messages)
-            thread = self._touch_thread(connection, thread, title, leaf_id)
+            thread = replace(thread, title=title, updated_at=utcnow())
+            changes: dict[str, Any] = {"updated_at": thread.updated_at, "leaf_message_id": leaf_id}
+            if title != row.title:
+                changes["title"] = title
+            start_turn(connection, run_values, stored, thread_update=changes)
         recent = (before + stored)[-history:] if history else []
         after = Tail(stored[-1].seq, leaf_id) if stored else tail
         return TurnStart(thread, stored_run, stored, history=recent, tail=after)
@@ -290,30 +297,12 @@ class RunRepository:
         False when the thread was deleted while the run was active, `RunClosedElsewhere` when
         another replica closed it as interrupted meanwhile (either way nothing is stored).
         """
-
-        def body(connection: Connection) -> bool:
-            now = utcnow()
-            if not touch_thread(connection, thread_id, messages[-1].id if messages else None):
-                return False
-            insert_messages(connection, messages)
-            finished = connection.execute(
-                _FINISH_RUN,
-                {
-                    "run_id": run_id,
-                    "status": outcome.status.value,
-                    "finished_at": now,
-                    "prompt_tokens": outcome.prompt_tokens,
-                    "completion_tokens": outcome.completion_tokens,
-                    "error": outcome.error,
-                    "pending": outcome.pending,
-                },
-            )
-            if not finished.rowcount:
-                raise RunClosedElsewhere(run_id)
-            insert_events(connection, events)
-            return True
-
-        return await run_transaction(self._engine, body, write=True)
+        return await run_transaction(
+            self._engine,
+            lambda c: finish_run(c, thread_id, run_id, outcome, messages, events),
+            write=True,
+            autocommit=True,
+        )
 
     async def resume(self, run: Run, worker_id: str) -> bool:
         """Set a paused run running again; False if it is no longer paused.
@@ -365,34 +354,26 @@ class RunRepository:
             rows = (await connection.execute(query)).all()
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
-    def _insert_run(self, connection: Connection, run: NewRun, model: str | None) -> Run:
-        now = utcnow()
-        stored = Run(
-            id=run.id,
-            thread_id=run.thread_id,
-            owner=run.owner,
-            status=RunStatus.RUNNING,
-            model=model,
-            params=run.params,
-            created_at=now,
-            started_at=now,
-            idempotency_key=run.idempotency_key,
-            request_hash=run.request_hash,
-        )
-        values = {name: getattr(stored, name) for name in _RUN_COLUMNS} | {
-            "status": RunStatus.RUNNING.value,
-            "worker_id": run.worker_id,
-            "heartbeat_at": now,
-        }
-        connection.execute(_INSERT_RUN, values)
-        return stored
 
-    def _touch_thread(
-        self, connection: Connection, thread: Thread, title: str | None, leaf_id: str | None
-    ) -> Thread:
-        now = utcnow()
-        values: dict[str, Any] = {"updated_at": now, "leaf_message_id": leaf_id}
-        if title != thread.title:
-            values["title"] = title
-        update_thread(connection, thread.id, values)
-        return replace(thread, title=title, updated_at=now)
+def _new_run(run: NewRun, model: str | None) -> tuple[Run, dict[str, Any]]:
+    """The run `run` starts as, and the row it is stored as."""
+    now = utcnow()
+    stored = Run(
+        id=run.id,
+        thread_id=run.thread_id,
+        owner=run.owner,
+        status=RunStatus.RUNNING,
+        model=model,
+        params=run.params,
+        created_at=now,
+        started_at=now,
+        idempotency_key=run.idempotency_key,
+        request_hash=run.request_hash,
+    )
+    values = {name: getattr(stored, name) for name in _RUN_COLUMNS} | {
+        "status": RunStatus.RUNNING.value,
+        "worker_id": run.worker_id,
+        "heartbeat_at": now,
+        "cancel_requested_at": None,
+    }
+    return stored, values

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, tuple_, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -73,18 +73,11 @@ async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
     return found.first() is not None
 
 
-def insert_thread(
-    connection: Connection,
-    *,
-    owner: str,
-    thread_id: str,
-    title: str | None,
-    model: str | None,
-    metadata: dict[str, Any],
-    leaf_message_id: str | None = None,
+def new_thread(
+    *, owner: str, thread_id: str, title: str | None, model: str | None, metadata: dict[str, Any]
 ) -> Thread:
     now = utcnow()
-    thread = Thread(
+    return Thread(
         id=thread_id,
         owner=owner,
         title=title,
@@ -93,13 +86,14 @@ def insert_thread(
         created_at=now,
         updated_at=now,
     )
-    # The leaf is known before the first messages are inserted (it has no foreign key).
-    connection.execute(
-        _INSERT_THREAD,
-        {name: getattr(thread, name) for name in _THREAD_FIELDS}
-        | {"leaf_message_id": leaf_message_id},
-    )
-    return thread
+
+
+def thread_values(thread: Thread, leaf_message_id: str | None = None) -> dict[str, Any]:
+    """The row `thread` is stored as. The leaf is known before the thread's first messages are
+    inserted (it has no foreign key)."""
+    values = {name: getattr(thread, name) for name in _THREAD_FIELDS}
+    values["leaf_message_id"] = leaf_message_id
+    return values
 
 
 class ThreadRepository(Repository):
@@ -113,22 +107,18 @@ class ThreadRepository(Repository):
         metadata: dict[str, Any] | None = None,
     ) -> Thread:
         try:
-            return await run_transaction(
-                self._engine,
-                lambda c: insert_thread(
-                    c,
-                    owner=owner,
-                    thread_id=thread_id,
-                    title=title,
-                    model=model,
-                    metadata=metadata or {},
-                ),
-                write=True,
+            thread = new_thread(
+                owner=owner, thread_id=thread_id, title=title, model=model, metadata=metadata or {}
+            )
+            values = thread_values(thread)
+            await run_transaction(
+                self._engine, lambda c: c.execute(_INSERT_THREAD, values), write=True
             )
         except IntegrityError as exc:
             raise Conflict(
                 f"a thread with id '{thread_id}' already exists", code="thread_exists"
             ) from exc
+        return thread
 
     async def get(self, owner: str, thread_id: str) -> Thread:
         async with transaction(self._engine) as connection:

@@ -1,7 +1,8 @@
 """The statements of a turn are counted, so that round trips cannot creep back (issue 14).
 
-Begin and finish are one transaction each; every statement is one round trip (multi-row
-INSERTs, no read-back of what was just written).
+On SQLite begin and finish are one transaction each; every statement is one round trip
+(multi-row INSERTs, no read-back of what was just written). On PostgreSQL their writes are one
+statement each and no statement waits for a BEGIN or a COMMIT.
 """
 
 from __future__ import annotations
@@ -20,29 +21,50 @@ from graphchat.store.database import statement_engines
 from graphchat.store.messages import message_rows
 from graphchat.store.records import NewMessage, NewRun, RunEvent, RunOutcome, RunStatus, TurnRules
 
-# The plans: (verb, table) per statement, in order.
+# The plans: one entry per statement, its writes joined by " + " (a read: verb and table).
 BEGIN_EXISTING_THREAD = [
-    ("SELECT", "threads"),  # the thread (its leaf), a paused run to close?, its last seq number
-    ("WITH", "branch"),  # the context window: a walk up the branch from the leaf, whole rows
-    ("INSERT", "runs"),
-    ("INSERT", "messages"),  # every new message in one statement
-    ("UPDATE", "threads"),  # updated_at, the leaf (and the title of an untitled thread)
+    "SELECT threads",  # the thread (its leaf), a paused run to close?, its last seq number
+    "WITH branch",  # the context window: a walk up the branch from the leaf, whole rows
+    "INSERT runs",
+    "INSERT messages",  # every new message in one statement
+    "UPDATE threads",  # updated_at, the leaf (and the title of an untitled thread)
 ]
 BEGIN_NEW_THREAD = [
-    ("SELECT", "threads"),
-    ("INSERT", "threads"),  # created with its title and leaf: nothing to update
-    ("INSERT", "runs"),
-    ("INSERT", "messages"),
+    "SELECT threads",
+    "INSERT threads",  # created with its title and leaf: nothing to update
+    "INSERT runs",
+    "INSERT messages",
 ]
 FINISH = [
-    ("UPDATE", "threads"),  # touched, leaf moved; 0 rows means deleted meanwhile
-    ("INSERT", "messages"),  # the reply (and any last tool messages)
-    ("UPDATE", "runs"),  # status and usage
-    ("INSERT", "run_events"),  # the run's unwritten events, one row per run
+    "UPDATE threads",  # touched, leaf moved; 0 rows means deleted meanwhile
+    "INSERT messages",  # the reply (and any last tool messages)
+    "UPDATE runs",  # status and usage
+    "INSERT run_events",  # the run's unwritten events, one row per run
 ]
+# PostgreSQL: the writes in one statement each (data-modifying CTEs), each statement its own
+# transaction — a round trip per statement and no BEGIN/COMMIT.
+POSTGRES_BEGIN_EXISTING_THREAD = [
+    "SELECT threads",
+    "WITH branch",
+    "INSERT runs + INSERT messages + UPDATE threads",
+]
+POSTGRES_BEGIN_NEW_THREAD = ["SELECT threads", "INSERT threads + INSERT runs + INSERT messages"]
+POSTGRES_FINISH = ["UPDATE runs + UPDATE threads + INSERT messages + INSERT run_events"]
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
-_VERB = re.compile(r"^\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM|WITH RECURSIVE)\s", re.IGNORECASE)
+_WRITE = re.compile(r"\b(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", re.IGNORECASE)
+_READ = re.compile(r"^\s*(SELECT|WITH RECURSIVE)\s", re.IGNORECASE)
 _TABLE = re.compile(r"(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def _described(statement: str) -> str:
+    writes = _WRITE.findall(statement)
+    if writes:
+        return " + ".join(f"{verb.split()[0].upper()} {table}" for verb, table in writes)
+    read = _READ.match(statement)
+    if read is None:
+        return statement.split()[0].upper()
+    tables = _TABLE.findall(statement)  # the outer FROM comes after any subquery's
+    return f"{read.group(1).split()[0].upper()} {tables[-1] if tables else '?'}"
 
 
 @pytest.fixture
@@ -53,17 +75,17 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 
 @contextmanager
-def recorded(store: Store) -> Iterator[list[tuple[str, str]]]:
-    """(verb, table) of each statement sent to the database; BEGIN/COMMIT are not counted."""
-    seen: list[tuple[str, str]] = []
+def recorded(store: Store) -> Iterator[list[str]]:
+    """Each statement sent to the database, described; BEGIN/COMMIT are not counted.
 
-    def before(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        verb = _VERB.match(statement)
-        if verb is not None:
-            tables = _TABLE.findall(statement)  # the outer FROM comes after any subquery's
-            seen.append((verb.group(1).split()[0].upper(), tables[-1] if tables else "?"))
-        elif not statement.strip().upper().startswith(("BEGIN", "COMMIT")):
-            seen.append((statement.split()[0].upper(), "?"))
+    A statement sent outside a transaction (autocommit) is marked "(alone)"."""
+    seen: list[str] = []
+
+    def before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.strip().upper().startswith(("BEGIN", "COMMIT")):
+            return
+        alone = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        seen.append(_described(statement) + (" (alone)" if alone else ""))
 
     engines = statement_engines(store.engine)
     for engine in engines:
@@ -79,7 +101,7 @@ def _run(thread_id: str, run_id: str) -> NewRun:
     return NewRun(id=run_id, owner="o", thread_id=thread_id, model=None, params={}, worker_id="w")
 
 
-async def _turn(store: Store, thread_id: str, run_id: str) -> list[tuple[str, str]]:
+async def _turn(store: Store, thread_id: str, run_id: str) -> list[str]:
     """Begin and finish one turn; returns the statements of begin and then of finish."""
     with recorded(store) as begin:
         start = await store.runs.begin_turn(
@@ -100,11 +122,25 @@ async def _turn(store: Store, thread_id: str, run_id: str) -> list[tuple[str, st
     return begin + finish
 
 
+
+def _alone(plan: list[str]) -> list[str]:
+    return [statement + " (alone)" for statement in plan]
+
+
 async def test_a_turn_on_a_new_thread_issues_the_planned_statements(store: Store) -> None:
-    assert await _turn(store, "t-new", "r1") == BEGIN_NEW_THREAD + FINISH
+    if store.engine.dialect.name == "postgresql":
+        planned = _alone(POSTGRES_BEGIN_NEW_THREAD + POSTGRES_FINISH)
+    else:
+        planned = BEGIN_NEW_THREAD + FINISH
+
+    assert await _turn(store, "t-new", "r1") == planned
 
 
 async def test_a_turn_on_an_existing_thread_issues_the_planned_statements(store: Store) -> None:
+    if store.engine.dialect.name == "postgresql":
+        planned = _alone(POSTGRES_BEGIN_EXISTING_THREAD + POSTGRES_FINISH)
+    else:
+        planned = BEGIN_EXISTING_THREAD + FINISH
     await _turn(store, "t", "r1")
 
-    assert await _turn(store, "t", "r2") == BEGIN_EXISTING_THREAD + FINISH
+    assert await _turn(store, "t", "r2") == planned

@@ -1,0 +1,236 @@
+"""A turn's writes, per database: what begin stores after its reads, and the whole finish.
+
+SQLite runs in this process, so each statement stands alone (no round trip to save). On
+PostgreSQL every statement is a round trip, and a transaction adds two (BEGIN, COMMIT): begin's
+writes and the whole finish are one statement each (data-modifying CTEs), which PostgreSQL runs
+as its own transaction — the finish in 1 round trip where it took 6.
+
+Begin's reads then run outside a transaction too. That is safe because in a READ COMMITTED
+transaction each statement already sees a fresh snapshot, plain reads take no locks, and the
+write is one atomic statement; what changed between the reads and the write is refused by the
+unique indexes (one running run per thread, one message per sequence number), as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+from graphchat.errors import RunClosedElsewhere
+from graphchat.store.messages import insert_messages, update_thread
+from graphchat.store.records import Message, RunEvent, RunOutcome, RunStatus
+from graphchat.store.run_events import batch_rows, insert_events
+from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
+from graphchat.store.threads import utcnow
+
+# Only a running run is finished: one another replica closed as interrupted stays closed.
+_FINISH_RUN = update(RUNS).where(
+    RUNS.c.id == bindparam("run_id"), RUNS.c.status == RunStatus.RUNNING.value
+)
+_INSERT_RUN = insert(RUNS)
+_INSERT_THREAD = insert(THREADS)
+
+
+def _is_postgres(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def start_turn(
+    connection: Connection,
+    run: dict[str, Any],
+    messages: Sequence[Message],
+    *,
+    new_thread: dict[str, Any] | None = None,
+    thread_update: dict[str, Any] | None = None,
+) -> None:
+    """Store a turn's start: the run, the caller's messages and its thread — inserted with
+    `new_thread`'s values, or updated with `thread_update`'s. Integrity errors are the caller's."""
+    if _is_postgres(connection):
+        _start_turn_in_one_statement(connection, run, messages, new_thread, thread_update or {})
+        return
+    if new_thread is not None:
+        connection.execute(_INSERT_THREAD, new_thread)
+    connection.execute(_INSERT_RUN, run)
+    insert_messages(connection, messages)
+    if thread_update is not None:
+        update_thread(connection, run["thread_id"], thread_update)
+
+
+def finish_run(
+    connection: Connection,
+    thread_id: str,
+    run_id: str,
+    outcome: RunOutcome,
+    messages: Sequence[Message],
+    events: Sequence[RunEvent],
+) -> bool:
+    """Store a run's outcome, its last messages and its unwritten events, and touch the thread.
+
+    False when the thread was deleted while the run was active, `RunClosedElsewhere` when
+    another replica closed it as interrupted meanwhile (either way nothing is stored)."""
+    now = utcnow()
+    finished = {
+        "run_id": run_id,
+        "status": outcome.status.value,
+        "finished_at": now,
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "error": outcome.error,
+        "pending": outcome.pending,
+    }
+    touched: dict[str, Any] = {"updated_at": now}
+    if messages:
+        touched["leaf_message_id"] = messages[-1].id
+    if _is_postgres(connection):
+        return _finish_in_one_statement(connection, thread_id, finished, touched, messages, events)
+    if not update_thread(connection, thread_id, touched):
+        return False
+    insert_messages(connection, messages)
+    if not connection.execute(_FINISH_RUN, finished).rowcount:
+        raise RunClosedElsewhere(run_id)
+    insert_events(connection, events)
+    return True
+
+
+# PostgreSQL: any number of rows travel as one JSON array parameter, so that each statement
+# has one text (one prepared statement), whatever the number of messages or events.
+
+
+def _rows(table: Table, parameter: str) -> Select[Any]:
+    """The rows of `table` given as the JSON array parameter `parameter`."""
+    names = [column.name for column in table.columns]
+    document = bindparam(parameter, type_=String).cast(JSONB)
+    given = func.jsonb_populate_recordset(
+        literal_column(f"NULL::{table.name}"), document
+    ).table_valued(*names)
+    return select(*(given.c[name] for name in names))
+
+
+def _insert_rows(table: Table, parameter: str, *conditions: Any) -> Any:
+    names = [column.name for column in table.columns]
+    return insert(table).from_select(names, _rows(table, parameter).where(*conditions))
+
+
+def _prefixed(table: Table, prefix: str) -> dict[str, Any]:
+    """Every column of `table` bound to a parameter named `prefix` + its name."""
+    return {
+        column.name: bindparam(prefix + column.name, type_=column.type) for column in table.columns
+    }
+
+
+def _start_statements() -> tuple[Any, Any]:
+    new_run = insert(RUNS).values(_prefixed(RUNS, "run_")).cte("new_run")
+    new_messages = _insert_rows(MESSAGES, "messages").cte("new_messages")
+    continued = (
+        update(THREADS)
+        .where(THREADS.c.id == bindparam("thread_id"))
+        .values(
+            updated_at=bindparam("updated_at", type_=THREADS.c.updated_at.type),
+            leaf_message_id=bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type),
+            # None leaves the title as stored (a rename meanwhile is kept).
+            title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title),
+        )
+        .add_cte(new_run, new_messages)
+    )
+    new_thread = insert(THREADS).values(_prefixed(THREADS, "thread_")).cte("new_thread")
+    created = _insert_rows(MESSAGES, "messages").add_cte(new_thread, new_run)
+    return continued, created
+
+
+_CONTINUE_THREAD, _CREATE_THREAD = _start_statements()
+
+
+def _json(values: Sequence[Any]) -> str:
+    return orjson.dumps(values).decode()
+
+
+def _start_turn_in_one_statement(
+    connection: Connection,
+    run: dict[str, Any],
+    messages: Sequence[Message],
+    new_thread: dict[str, Any] | None,
+    thread_update: dict[str, Any],
+) -> None:
+    parameters = {f"run_{name}": value for name, value in run.items()}
+    parameters["messages"] = _json(messages)
+    if new_thread is not None:
+        parameters |= {f"thread_{name}": value for name, value in new_thread.items()}
+        connection.execute(_CREATE_THREAD, parameters)
+        return
+    parameters |= {
+        "thread_id": run["thread_id"],
+        "updated_at": thread_update["updated_at"],
+        "leaf_message_id": thread_update["leaf_message_id"],
+        "title": thread_update.get("title"),
+    }
+    connection.execute(_CONTINUE_THREAD, parameters)
+
+
+def _finish_statement() -> Select[bool, bool]:
+    # Not "thread_id": a parameter named as a column of an updated table is SET as well.
+    thread_id = bindparam("thread", type_=THREADS.c.id.type)
+    outcome = ("status", "finished_at", "prompt_tokens", "completion_tokens", "error", "pending")
+    finished = (
+        _FINISH_RUN.values({name: bindparam(name, type_=RUNS.c[name].type) for name in outcome})
+        .returning(RUNS.c.id)
+        .cte("finished")
+    )
+    ran = exists(select(finished.c.id))
+    leaf = bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type)
+    touched = (
+        update(THREADS)
+        .where(THREADS.c.id == thread_id, ran)
+        .values(
+            updated_at=bindparam("updated_at", type_=THREADS.c.updated_at.type),
+            leaf_message_id=func.coalesce(leaf, THREADS.c.leaf_message_id),
+        )
+        .cte("touched")
+    )
+    new_messages = _insert_rows(MESSAGES, "messages", ran).cte("new_messages")
+    new_events = _insert_rows(RUN_EVENTS, "events", ran).cte("new_events")
+    thread_found = exists(select(THREADS.c.id).where(THREADS.c.id == thread_id))
+    return select(ran.label("finished"), thread_found.label("thread_found")).add_cte(
+        touched, new_messages, new_events
+    )
+
+
+_FINISH = _finish_statement()
+
+
+def _finish_in_one_statement(
+    connection: Connection,
+    thread_id: str,
+    finished: dict[str, Any],
+    touched: dict[str, Any],
+    messages: Sequence[Message],
+    events: Sequence[RunEvent],
+) -> bool:
+    parameters = finished | {
+        "thread": thread_id,
+        "updated_at": touched["updated_at"],
+        "leaf_message_id": touched.get("leaf_message_id"),
+        "messages": _json(messages),
+        "events": _json(batch_rows(events)),
+    }
+    row = connection.execute(_FINISH, parameters).one()
+    if row.finished:
+        return True
+    if not row.thread_found:
+        return False
+    raise RunClosedElsewhere(finished["run_id"])
