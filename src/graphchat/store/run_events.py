@@ -54,7 +54,10 @@ class RunEventRepository:
         """Insert a batch of events (of any runs) in one transaction."""
         if not events:
             return
-        await run_transaction(self._engine, lambda c: insert_events(c, events), write=True)
+        # One statement: on PostgreSQL it needs no BEGIN and COMMIT around it.
+        await run_transaction(
+            self._engine, lambda c: insert_events(c, events), write=True, autocommit=True
+        )
 
     async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[RunEvent]:
         """The run's events with a sequence number above `seq`, in order (`limit` batches)."""
