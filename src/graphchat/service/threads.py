@@ -8,7 +8,7 @@ from typing import Any, Literal
 from graphchat.errors import Conflict, NotFound
 from graphchat.service.live import LiveRuns
 from graphchat.store import Store
-from graphchat.store.records import Message, MessageWindow, Page, Thread
+from graphchat.store.records import Message, MessageWindow, NewThread, Page, Thread
 
 
 class ThreadService:
@@ -29,11 +29,13 @@ class ThreadService:
         """Create a thread; with `do_nothing`, a taken id of the caller's returns that thread."""
         try:
             return await self._store.threads.create(
-                owner=owner,
-                thread_id=thread_id or str(uuid.uuid4()),
-                title=title,
-                model=model,
-                metadata=metadata,
+                NewThread(
+                    id=thread_id or str(uuid.uuid4()),
+                    owner=owner,
+                    title=title,
+                    model=model,
+                    metadata=metadata or {},
+                )
             )
         except Conflict as conflict:
             if if_exists == "raise" or thread_id is None:

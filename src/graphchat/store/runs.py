@@ -30,6 +30,7 @@ from graphchat.store.records import (
     Message,
     NewMessage,
     NewRun,
+    NewThread,
     Page,
     Run,
     RunEvent,
@@ -168,15 +169,8 @@ class RunRepository:
         stored = message_rows(run.thread_id, run.id, messages, tail)
         leaf_id = stored[-1].id if stored else tail.leaf_id
         if row is None:
-            thread = insert_thread(
-                connection,
-                owner=run.owner,
-                thread_id=run.thread_id,
-                title=rules.title(None, messages),
-                model=None,
-                metadata={},
-                leaf_message_id=leaf_id,
-            )
+            new = NewThread(id=run.thread_id, owner=run.owner, title=rules.title(None, messages))
+            thread = insert_thread(connection, new, leaf_message_id=leaf_id)
         else:
             thread = thread_from_row(row)
         stored_run = self._insert_run(connection, run, rules.model(thread.model))

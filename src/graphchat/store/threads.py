@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import fields
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Page, Thread
+from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
 from graphchat.store.tables import THREADS
 
@@ -74,25 +74,10 @@ async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
 
 
 def insert_thread(
-    connection: Connection,
-    *,
-    owner: str,
-    thread_id: str,
-    title: str | None,
-    model: str | None,
-    metadata: dict[str, Any],
-    leaf_message_id: str | None = None,
+    connection: Connection, new: NewThread, *, leaf_message_id: str | None = None
 ) -> Thread:
     now = utcnow()
-    thread = Thread(
-        id=thread_id,
-        owner=owner,
-        title=title,
-        model=model,
-        metadata=metadata,
-        created_at=now,
-        updated_at=now,
-    )
+    thread = Thread(**asdict(new), created_at=now, updated_at=now)
     # The leaf is known before the first messages are inserted (it has no foreign key).
     connection.execute(
         _INSERT_THREAD,
@@ -103,31 +88,12 @@ def insert_thread(
 
 
 class ThreadRepository(Repository):
-    async def create(
-        self,
-        *,
-        owner: str,
-        thread_id: str,
-        title: str | None = None,
-        model: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Thread:
+    async def create(self, new: NewThread) -> Thread:
         try:
-            return await run_transaction(
-                self._engine,
-                lambda c: insert_thread(
-                    c,
-                    owner=owner,
-                    thread_id=thread_id,
-                    title=title,
-                    model=model,
-                    metadata=metadata or {},
-                ),
-                write=True,
-            )
+            return await run_transaction(self._engine, lambda c: insert_thread(c, new), write=True)
         except IntegrityError as exc:
             raise Conflict(
-                f"a thread with id '{thread_id}' already exists", code="thread_exists"
+                f"a thread with id '{new.id}' already exists", code="thread_exists"
             ) from exc
 
     async def get(self, owner: str, thread_id: str) -> Thread:
