@@ -55,7 +55,7 @@ class ThreadService:
 
     async def update(self, owner: str, thread_id: str, changes: dict[str, Any]) -> Thread:
         """Apply the fields present in `changes` (title, model, metadata)."""
-        return await self._store.threads.update(owner, thread_id, **changes)
+        return await self._store.threads.update(owner, thread_id, changes)
 
     async def delete(self, thread: Thread) -> None:
         """Delete an (already authorized) thread with its messages and runs, stopping its

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,6 @@ from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
 from graphchat.store.tables import THREADS
 
-_UNSET: Any = object()
 _INSERT_THREAD = insert(THREADS)  # built once, as a turn's statements are
 _THREAD_FIELDS = tuple(field.name for field in fields(Thread))  # named as the columns are
 
@@ -126,27 +126,17 @@ class ThreadRepository(Repository):
             items=threads, has_more=True, next_cursor=encode_cursor(last.updated_at, last.id)
         )
 
-    async def update(
-        self,
-        owner: str,
-        thread_id: str,
-        *,
-        title: str | None = _UNSET,
-        model: str | None = _UNSET,
-        metadata: dict[str, Any] | None = _UNSET,
-    ) -> Thread:
-        """Change the given fields; metadata keys are merged (a None value removes a key)."""
+    async def update(self, owner: str, thread_id: str, changes: Mapping[str, Any]) -> Thread:
+        """Set the title and model `changes` holds; its metadata keys are merged into the
+        thread's (a None value removes a key)."""
         async with transaction(self._engine, write=True) as connection:
             thread = await select_thread(connection, owner, thread_id)
             if thread is None:
                 raise thread_not_found(thread_id)
             values: dict[str, Any] = {"updated_at": utcnow()}
-            if title is not _UNSET:
-                values["title"] = title
-            if model is not _UNSET:
-                values["model"] = model
-            if metadata is not _UNSET and metadata is not None:
-                merged = {**thread.metadata, **metadata}
+            values |= {name: changes[name] for name in ("title", "model") if name in changes}
+            if changes.get("metadata") is not None:
+                merged = {**thread.metadata, **changes["metadata"]}
                 values["metadata"] = {k: v for k, v in merged.items() if v is not None}
             await connection.execute(
                 update(THREADS).where(THREADS.c.id == thread_id).values(values)

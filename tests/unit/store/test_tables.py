@@ -59,7 +59,7 @@ async def test_json_values_and_json_null_read_back_as_written(store: Store) -> N
         ],
         _RULES,
     )
-    await store.threads.update("o", "t", metadata={"a": "null", "b": [None]})
+    await store.threads.update("o", "t", {"metadata": {"a": "null", "b": [None]}})
 
     window = await store.messages.recent("t", 10)
     thread = await store.threads.get("o", "t")

@@ -38,7 +38,7 @@ async def test_another_owners_thread_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.threads.get("bob", "t1")
     with pytest.raises(NotFound):
-        await store.threads.update("bob", "t1", title="mine")
+        await store.threads.update("bob", "t1", {"title": "mine"})
     with pytest.raises(NotFound):
         await store.threads.delete("bob", "t1")
     assert (await store.threads.get("alice", "t1")).title is None
@@ -98,7 +98,9 @@ async def test_a_new_message_moves_its_thread_to_the_front(store: Store) -> None
 async def test_update_merges_metadata_and_a_null_value_removes_a_key(store: Store) -> None:
     await store.threads.create(NewThread(id="t1", owner="alice", metadata={"a": 1, "b": 2}))
 
-    updated = await store.threads.update("alice", "t1", title="T", metadata={"b": None, "c": 3})
+    updated = await store.threads.update(
+        "alice", "t1", {"title": "T", "metadata": {"b": None, "c": 3}}
+    )
 
     assert updated.title == "T"
     assert updated.metadata == {"a": 1, "c": 3}
@@ -108,7 +110,7 @@ async def test_update_merges_metadata_and_a_null_value_removes_a_key(store: Stor
 async def test_update_leaves_fields_it_is_not_given(store: Store) -> None:
     await store.threads.create(NewThread(id="t1", owner="alice", title="T", model="m"))
 
-    updated = await store.threads.update("alice", "t1", model=None)
+    updated = await store.threads.update("alice", "t1", {"model": None})
 
     assert (updated.title, updated.model) == ("T", None)
 
