@@ -8,7 +8,7 @@ from typing import Any, Literal
 from graphchat.errors import Conflict, NotFound
 from graphchat.service.live import LiveRuns
 from graphchat.store import Store
-from graphchat.store.records import Message, MessageWindow, Page, Thread
+from graphchat.store.records import Message, MessageWindow, NewThread, Page, Thread
 
 
 class ThreadService:
@@ -29,11 +29,13 @@ class ThreadService:
         """Create a thread; with `do_nothing`, a taken id of the caller's returns that thread."""
         try:
             return await self._store.threads.create(
-                owner=owner,
-                thread_id=thread_id or str(uuid.uuid4()),
-                title=title,
-                model=model,
-                metadata=metadata,
+                NewThread(
+                    id=thread_id or str(uuid.uuid4()),
+                    owner=owner,
+                    title=title,
+                    model=model,
+                    metadata=metadata or {},
+                )
             )
         except Conflict as conflict:
             if if_exists == "raise" or thread_id is None:
@@ -53,7 +55,7 @@ class ThreadService:
 
     async def update(self, owner: str, thread_id: str, changes: dict[str, Any]) -> Thread:
         """Apply the fields present in `changes` (title, model, metadata)."""
-        return await self._store.threads.update(owner, thread_id, **changes)
+        return await self._store.threads.update(owner, thread_id, changes)
 
     async def delete(self, thread: Thread) -> None:
         """Delete an (already authorized) thread with its messages and runs, stopping its

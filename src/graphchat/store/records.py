@@ -73,6 +73,17 @@ _THREAD_SHOWN = ("title", "model", "metadata", "created_at", "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
+class NewThread:
+    """A thread to create; the store stamps its times."""
+
+    id: str
+    owner: str
+    title: str | None = None
+    model: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class MessageBody:
     """What a message says, whether stored yet or not."""
 

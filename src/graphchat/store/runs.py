@@ -21,6 +21,7 @@ from graphchat.store.records import (
     Message,
     NewMessage,
     NewRun,
+    NewThread,
     Page,
     Run,
     RunEvent,
@@ -32,7 +33,7 @@ from graphchat.store.records import (
 )
 from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import (
-    new_thread,
+    created_thread,
     thread_from_row,
     thread_not_found,
     thread_values,
@@ -173,13 +174,8 @@ class RunRepository:
         stored = message_rows(run.thread_id, run.id, messages, tail)
         leaf_id = stored[-1].id if stored else tail.leaf_id
         if row is None:
-            thread = new_thread(
-                owner=run.owner,
-                thread_id=run.thread_id,
-                title=rules.title(None, messages),
-                model=None,
-                metadata={},
-            )
+            new = NewThread(id=run.thread_id, owner=run.owner, title=rules.title(None, messages))
+            thread = created_thread(new)
             stored_run, run_values = _new_run(run, rules.model(thread.model))
             start_turn(connection, run_values, stored, new_thread=thread_values(thread, leaf_id))
         else:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import fields
+from collections.abc import Mapping
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Page, Thread
+from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
 from graphchat.store.tables import THREADS
 
-_UNSET: Any = object()
 _INSERT_THREAD = insert(THREADS)  # built once, as a turn's statements are
 _THREAD_FIELDS = tuple(field.name for field in fields(Thread))  # named as the columns are
 
@@ -73,19 +73,10 @@ async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
     return found.first() is not None
 
 
-def new_thread(
-    *, owner: str, thread_id: str, title: str | None, model: str | None, metadata: dict[str, Any]
-) -> Thread:
+def created_thread(new: NewThread) -> Thread:
+    """The thread `new` becomes, created now."""
     now = utcnow()
-    return Thread(
-        id=thread_id,
-        owner=owner,
-        title=title,
-        model=model,
-        metadata=metadata,
-        created_at=now,
-        updated_at=now,
-    )
+    return Thread(**asdict(new), created_at=now, updated_at=now)
 
 
 def thread_values(thread: Thread, leaf_message_id: str | None = None) -> dict[str, Any]:
@@ -97,26 +88,16 @@ def thread_values(thread: Thread, leaf_message_id: str | None = None) -> dict[st
 
 
 class ThreadRepository(Repository):
-    async def create(
-        self,
-        *,
-        owner: str,
-        thread_id: str,
-        title: str | None = None,
-        model: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Thread:
+    async def create(self, new: NewThread) -> Thread:
+        thread = created_thread(new)
+        values = thread_values(thread)
         try:
-            thread = new_thread(
-                owner=owner, thread_id=thread_id, title=title, model=model, metadata=metadata or {}
-            )
-            values = thread_values(thread)
             await run_transaction(
                 self._engine, lambda c: c.execute(_INSERT_THREAD, values), write=True
             )
         except IntegrityError as exc:
             raise Conflict(
-                f"a thread with id '{thread_id}' already exists", code="thread_exists"
+                f"a thread with id '{new.id}' already exists", code="thread_exists"
             ) from exc
         return thread
 
@@ -150,27 +131,17 @@ class ThreadRepository(Repository):
             items=threads, has_more=True, next_cursor=encode_cursor(last.updated_at, last.id)
         )
 
-    async def update(
-        self,
-        owner: str,
-        thread_id: str,
-        *,
-        title: str | None = _UNSET,
-        model: str | None = _UNSET,
-        metadata: dict[str, Any] | None = _UNSET,
-    ) -> Thread:
-        """Change the given fields; metadata keys are merged (a None value removes a key)."""
+    async def update(self, owner: str, thread_id: str, changes: Mapping[str, Any]) -> Thread:
+        """Set the title and model `changes` holds; its metadata keys are merged into the
+        thread's (a None value removes a key)."""
         async with transaction(self._engine, write=True) as connection:
             thread = await select_thread(connection, owner, thread_id)
             if thread is None:
                 raise thread_not_found(thread_id)
             values: dict[str, Any] = {"updated_at": utcnow()}
-            if title is not _UNSET:
-                values["title"] = title
-            if model is not _UNSET:
-                values["model"] = model
-            if metadata is not _UNSET and metadata is not None:
-                merged = {**thread.metadata, **metadata}
+            values |= {name: changes[name] for name in ("title", "model") if name in changes}
+            if changes.get("metadata") is not None:
+                merged = {**thread.metadata, **changes["metadata"]}
                 values["metadata"] = {k: v for k, v in merged.items() if v is not None}
             await connection.execute(
                 update(THREADS).where(THREADS.c.id == thread_id).values(values)

@@ -11,7 +11,7 @@ from graphchat.agent.tools import SEARCH_MESSAGES, ToolContext, ToolError
 from graphchat.service.tool_use import owner_message_search
 from graphchat.settings import Settings
 from graphchat.store import Store
-from graphchat.store.records import NewMessage
+from graphchat.store.records import NewMessage, NewThread
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         ("alice", "a2", ["I ate pizza yesterday", "100% pizza_lover"]),
         ("bob", "b1", ["Bob's secret pizza recipe", "PIZZA for bob"]),
     ]:
-        await store.threads.create(owner=owner, thread_id=thread_id)
+        await store.threads.create(NewThread(id=thread_id, owner=owner))
         await store.runs.append(
             thread_id,
             f"run-{thread_id}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from graphchat.store import Store
 from graphchat.store.branch_map import as_ranges, page_seqs
-from graphchat.store.records import MessageWindow, NewMessage, Tail
+from graphchat.store.records import MessageWindow, NewMessage, NewThread, Tail
 
 
 def test_ranges_are_runs_of_consecutive_numbers() -> None:
@@ -28,7 +28,7 @@ async def _texts(store: Store, window: MessageWindow) -> list[str]:
 
 
 async def test_ascending_pages_follow_the_current_branch_as_it_moves(store: Store) -> None:
-    await store.threads.create(owner="alice", thread_id="t1")
+    await store.threads.create(NewThread(id="t1", owner="alice"))
     first = await store.runs.append(
         "t1", "r1", [NewMessage(role="user", content=f"m{i}") for i in range(1, 6)]
     )

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from graphchat.store import Store
-from graphchat.store.records import Message, MessageStatus, MessageWindow, NewMessage
+from graphchat.store.records import Message, MessageStatus, MessageWindow, NewMessage, NewThread
 
 
 @pytest.fixture
 async def thread(store: Store) -> str:
-    await store.threads.create(owner="alice", thread_id="t1")
+    await store.threads.create(NewThread(id="t1", owner="alice"))
     await store.runs.append(
         "t1", "r1", [NewMessage(role="user", content=f"m{i}") for i in range(1, 6)]
     )
@@ -23,7 +23,7 @@ def _texts(messages: list[Message]) -> list[str]:
 
 
 async def test_appended_messages_get_consecutive_sequence_numbers(store: Store) -> None:
-    await store.threads.create(owner="alice", thread_id="t1")
+    await store.threads.create(NewThread(id="t1", owner="alice"))
     first = await store.runs.append("t1", "r1", [NewMessage(role="user", content="a")])
     more = await store.runs.append(
         "t1",
@@ -84,7 +84,7 @@ async def test_of_run_returns_only_that_runs_messages(store: Store, thread: str)
 
 
 async def test_another_threads_messages_stay_apart(store: Store, thread: str) -> None:
-    await store.threads.create(owner="bob", thread_id="t2")
+    await store.threads.create(NewThread(id="t2", owner="bob"))
     await store.runs.append("t2", "r9", [NewMessage(role="user", content="bob's")])
 
     assert _texts((await store.messages.page("t2", MessageWindow(limit=10))).items) == ["bob's"]
@@ -92,7 +92,7 @@ async def test_another_threads_messages_stay_apart(store: Store, thread: str) ->
 
 
 async def test_search_finds_only_the_owners_messages(store: Store, thread: str) -> None:
-    await store.threads.create(owner="bob", thread_id="t2")
+    await store.threads.create(NewThread(id="t2", owner="bob"))
     await store.runs.append("t2", "r9", [NewMessage(role="user", content="m1 of bob")])
 
     found = await store.messages.search("alice", "M1", limit=10)

@@ -122,7 +122,6 @@ async def _turn(store: Store, thread_id: str, run_id: str) -> list[str]:
     return begin + finish
 
 
-
 def _alone(plan: list[str]) -> list[str]:
     return [statement + " (alone)" for statement in plan]
 

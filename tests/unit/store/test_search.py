@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from graphchat.store import Store
-from graphchat.store.records import NewMessage
+from graphchat.store.records import NewMessage, NewThread
 from graphchat.store.search import RANKED_CANDIDATES
 from graphchat.store.search_postgres import postgres_ranked
 from graphchat.store.search_text import search_terms
@@ -15,7 +15,7 @@ from graphchat.store.search_text import search_terms
 @pytest.fixture
 async def store(store: Store) -> Store:
     """The store, with alice's thread "t" to append to."""
-    await store.threads.create(owner="alice", thread_id="t")
+    await store.threads.create(NewThread(id="t", owner="alice"))
     return store
 
 
@@ -100,7 +100,7 @@ async def test_pages_of_equally_ranked_hits_follow_one_stable_order(store: Store
 
 
 async def test_another_owners_messages_never_match(store: Store) -> None:
-    await store.threads.create(owner="bob", thread_id="b")
+    await store.threads.create(NewThread(id="b", owner="bob"))
     await store.runs.append("b", "rb", [NewMessage(role="user", content="bob's café secret")])
     [mine] = await _say(store, "alice's cafe")
 

@@ -13,6 +13,7 @@ import pytest
 from graphchat.errors import Conflict
 from graphchat.settings import Settings
 from graphchat.store import Store
+from graphchat.store.records import NewThread
 from graphchat.store.sqlite_file import CHECKPOINT_EVERY_WRITES
 
 
@@ -49,7 +50,7 @@ async def test_a_write_while_another_connection_writes_waits_without_stopping_th
 
     loop = asyncio.get_running_loop()
     started = loop.time()
-    ours = asyncio.create_task(store.threads.create(owner="o", thread_id="ours"))
+    ours = asyncio.create_task(store.threads.create(NewThread(id="ours", owner="o")))
     await asyncio.sleep(0.2)  # the loop goes on while our write waits for the file
     assert loop.time() - started < 10  # not held for the busy timeout
     assert not ours.done()
@@ -61,11 +62,11 @@ async def test_a_write_while_another_connection_writes_waits_without_stopping_th
 
 
 async def test_a_failed_write_on_the_loop_leaves_nothing_behind(store: Store) -> None:
-    await store.threads.create(owner="o", thread_id="t")
+    await store.threads.create(NewThread(id="t", owner="o"))
 
     with pytest.raises(Conflict):
-        await store.threads.create(owner="o", thread_id="t", title="second")
-    await store.threads.create(owner="o", thread_id="u")  # the connection is usable again
+        await store.threads.create(NewThread(id="t", owner="o", title="second"))
+    await store.threads.create(NewThread(id="u", owner="o"))  # the connection is usable again
 
     assert (await store.threads.get("o", "t")).title is None
     assert (await store.threads.get("o", "u")).id == "u"
@@ -78,7 +79,7 @@ async def test_the_loop_writer_s_writes_are_checkpointed_in_the_background(
     other_process.execute("CREATE TABLE schema_probe (n INTEGER)")
     writes = CHECKPOINT_EVERY_WRITES  # the last one starts a checkpoint
     for number in range(writes):
-        await store.threads.create(owner="o", thread_id=f"t{number}")
+        await store.threads.create(NewThread(id=f"t{number}", owner="o"))
     await store.close()  # waits for the checkpoint
     # A write after a complete checkpoint starts the WAL over; without one it appends.
     other_process.execute("INSERT INTO schema_probe VALUES (1)")

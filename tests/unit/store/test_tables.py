@@ -9,13 +9,13 @@ from sqlalchemy import text
 
 from graphchat.store import Store
 from graphchat.store.database import transaction
-from graphchat.store.records import NewMessage, NewRun, TurnRules
+from graphchat.store.records import NewMessage, NewRun, NewThread, TurnRules
 
 _RULES = TurnRules(model=lambda model: model or "m", title=lambda title, _: title)
 
 
 async def test_datetimes_read_back_aware_in_utc_to_the_microsecond(store: Store) -> None:
-    created = await store.threads.create(owner="o", thread_id="t")
+    created = await store.threads.create(NewThread(id="t", owner="o"))
 
     read = await store.threads.get("o", "t")
 
@@ -38,7 +38,7 @@ async def test_sqlite_datetime_text_without_microseconds_or_with_an_offset_reads
 ) -> None:
     if store.engine.dialect.name != "sqlite":
         pytest.skip("only SQLite stores datetimes as text")
-    await store.threads.create(owner="o", thread_id="t")
+    await store.threads.create(NewThread(id="t", owner="o"))
     async with transaction(store.engine, write=True) as connection:
         await connection.execute(text("UPDATE threads SET created_at = :v"), {"v": stored})
 
@@ -59,7 +59,7 @@ async def test_json_values_and_json_null_read_back_as_written(store: Store) -> N
         ],
         _RULES,
     )
-    await store.threads.update("o", "t", metadata={"a": "null", "b": [None]})
+    await store.threads.update("o", "t", {"metadata": {"a": "null", "b": [None]}})
 
     window = await store.messages.recent("t", 10)
     thread = await store.threads.get("o", "t")

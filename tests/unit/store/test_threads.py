@@ -6,17 +6,17 @@ import pytest
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store import Store
-from graphchat.store.records import MessageWindow, NewMessage
+from graphchat.store.records import MessageWindow, NewMessage, NewThread
 
 
 async def _create(store: Store, owner: str, *ids: str) -> None:
     for thread_id in ids:
-        await store.threads.create(owner=owner, thread_id=thread_id)
+        await store.threads.create(NewThread(id=thread_id, owner=owner))
 
 
 async def test_a_created_thread_reads_back_with_its_fields(store: Store) -> None:
     created = await store.threads.create(
-        owner="alice", thread_id="t1", title="Hi", model="m", metadata={"k": 1}
+        NewThread(id="t1", owner="alice", title="Hi", model="m", metadata={"k": 1})
     )
 
     read = await store.threads.get("alice", "t1")
@@ -29,7 +29,7 @@ async def test_a_taken_id_is_a_conflict_even_for_another_owner(store: Store) -> 
     await _create(store, "alice", "t1")
 
     with pytest.raises(Conflict):
-        await store.threads.create(owner="bob", thread_id="t1")
+        await store.threads.create(NewThread(id="t1", owner="bob"))
 
 
 async def test_another_owners_thread_is_not_found(store: Store) -> None:
@@ -38,7 +38,7 @@ async def test_another_owners_thread_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.threads.get("bob", "t1")
     with pytest.raises(NotFound):
-        await store.threads.update("bob", "t1", title="mine")
+        await store.threads.update("bob", "t1", {"title": "mine"})
     with pytest.raises(NotFound):
         await store.threads.delete("bob", "t1")
     assert (await store.threads.get("alice", "t1")).title is None
@@ -96,9 +96,11 @@ async def test_a_new_message_moves_its_thread_to_the_front(store: Store) -> None
 
 
 async def test_update_merges_metadata_and_a_null_value_removes_a_key(store: Store) -> None:
-    await store.threads.create(owner="alice", thread_id="t1", metadata={"a": 1, "b": 2})
+    await store.threads.create(NewThread(id="t1", owner="alice", metadata={"a": 1, "b": 2}))
 
-    updated = await store.threads.update("alice", "t1", title="T", metadata={"b": None, "c": 3})
+    updated = await store.threads.update(
+        "alice", "t1", {"title": "T", "metadata": {"b": None, "c": 3}}
+    )
 
     assert updated.title == "T"
     assert updated.metadata == {"a": 1, "c": 3}
@@ -106,9 +108,9 @@ async def test_update_merges_metadata_and_a_null_value_removes_a_key(store: Stor
 
 
 async def test_update_leaves_fields_it_is_not_given(store: Store) -> None:
-    await store.threads.create(owner="alice", thread_id="t1", title="T", model="m")
+    await store.threads.create(NewThread(id="t1", owner="alice", title="T", model="m"))
 
-    updated = await store.threads.update("alice", "t1", model=None)
+    updated = await store.threads.update("alice", "t1", {"model": None})
 
     assert (updated.title, updated.model) == ("T", None)
 
@@ -122,4 +124,4 @@ async def test_delete_removes_the_thread_and_its_messages(store: Store) -> None:
     with pytest.raises(NotFound):
         await store.threads.get("alice", "t1")
     assert (await store.messages.page("t1", MessageWindow(limit=5))).items == []
-    await store.threads.create(owner="alice", thread_id="t1")  # the id is free again
+    await store.threads.create(NewThread(id="t1", owner="alice"))  # the id is free again
