@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -40,6 +40,7 @@ from graphchat.store.threads import (
     utcnow,
 )
 from graphchat.store.turn_writes import finish_run, start_turn
+from graphchat.store.window_cache import WindowCache
 
 _INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
 _RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLUMNS)
@@ -77,10 +78,15 @@ def _autocommit(connection: Connection) -> bool:
 
 
 def _continued(
-    connection: Connection, row: Any, branch: BranchPoint | None, history: int
+    connection: Connection,
+    row: Any,
+    branch: BranchPoint | None,
+    history: int,
+    windows: WindowCache,
 ) -> tuple[list[Message], Tail]:
     """An existing thread's context window and where a turn's messages go: after the leaf, or
-    after the branch point of a regenerate/edit."""
+    after the branch point of a regenerate/edit. The window comes from `windows` when this
+    process wrote the turn that ended there."""
     tail = Tail(row.last_seq, row.leaf_message_id)
     if row.paused:  # its calls get "not run" answers, which move the leaf
         if _autocommit(connection):
@@ -91,12 +97,15 @@ def _continued(
         tail = Tail(tail.seq, branch.parent_id)
     if tail.leaf_id is None:
         return [], tail
-    return window(connection, tail.leaf_id, max(history, 1)), tail
+    limit = max(history, 1)
+    known = windows.get(row.id, row.created_at, tail.leaf_id, limit)
+    return (known if known is not None else window(connection, tail.leaf_id, limit)), tail
 
 
 class RunRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._windows = WindowCache()
 
     async def begin_turn(
         self,
@@ -134,9 +143,14 @@ class RunRepository:
                 branch=branch,
             )
 
+        start = await self._stored(begin, run)
+        self._windows.start(start.thread.created_at, start.history, history)
+        return start
+
+    async def _stored(self, begin: Callable[[Connection], TurnStart], run: NewRun) -> TurnStart:
         try:
             try:
-                # Every statement its own transaction (PostgreSQL): see `_begin`.
+                # Every statement its own transaction (PostgreSQL): see `begin_turn`.
                 return await run_transaction(self._engine, begin, write=True, autocommit=True)
             except _PausedRun:  # rare: the pause's answers and this turn in one transaction
                 return await run_transaction(self._engine, begin, write=True)
@@ -168,7 +182,7 @@ class RunRepository:
         before: list[Message] = []
         tail = Tail(0, None)
         if row is not None:
-            before, tail = _continued(connection, row, branch, history)
+            before, tail = _continued(connection, row, branch, history, self._windows)
         if last_seq is not None and last_seq != (before[-1].seq if before else 0):
             raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
         stored = message_rows(run.thread_id, run.id, messages, tail)
@@ -273,11 +287,13 @@ class RunRepository:
         after: Tail | None = None,
     ) -> list[Message]:
         """Messages produced during a run (assistant tool calls, tool results)."""
-        return await run_transaction(
+        stored = await run_transaction(
             self._engine,
             lambda connection: append_messages(connection, thread_id, run_id, messages, after),
             write=True,
         )
+        self._windows.extend(stored)
+        return stored
 
     async def finish(
         self,
@@ -293,12 +309,15 @@ class RunRepository:
         False when the thread was deleted while the run was active, `RunClosedElsewhere` when
         another replica closed it as interrupted meanwhile (either way nothing is stored).
         """
-        return await run_transaction(
+        finished = await run_transaction(
             self._engine,
             lambda c: finish_run(c, thread_id, run_id, outcome, messages, events),
             write=True,
             autocommit=True,
         )
+        if finished:
+            self._windows.extend(messages)
+        return finished
 
     async def resume(self, run: Run, worker_id: str) -> bool:
         """Set a paused run running again; False if it is no longer paused.

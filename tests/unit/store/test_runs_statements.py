@@ -135,11 +135,28 @@ async def test_a_turn_on_a_new_thread_issues_the_planned_statements(store: Store
     assert await _turn(store, "t-new", "r1") == planned
 
 
-async def test_a_turn_on_an_existing_thread_issues_the_planned_statements(store: Store) -> None:
+def _existing_thread_plan(store: Store) -> list[str]:
     if store.engine.dialect.name == "postgresql":
-        planned = _alone(POSTGRES_BEGIN_EXISTING_THREAD + POSTGRES_FINISH)
-    else:
-        planned = BEGIN_EXISTING_THREAD + FINISH
+        return _alone(POSTGRES_BEGIN_EXISTING_THREAD + POSTGRES_FINISH)
+    return BEGIN_EXISTING_THREAD + FINISH
+
+
+async def test_a_turn_after_another_replicas_turn_reads_the_window(
+    store: Store, database_url: str
+) -> None:
+    other = await Store.open(Settings(database_url=database_url).database)
+    try:
+        await _turn(other, "t", "r1")
+    finally:
+        await other.close()
+
+    assert await _turn(store, "t", "r2") == _existing_thread_plan(store)
+
+
+async def test_a_turn_after_this_processs_turn_takes_the_window_it_kept(store: Store) -> None:
     await _turn(store, "t", "r1")
 
+    planned = [
+        statement for statement in _existing_thread_plan(store) if "WITH branch" not in statement
+    ]
     assert await _turn(store, "t", "r2") == planned
