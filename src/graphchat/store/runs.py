@@ -69,8 +69,8 @@ def _thread_and_pause() -> Any:
 _THREAD_AND_PAUSE = _thread_and_pause()
 
 
-class _PausedRun(Exception):
-    """Closing a paused run takes several writes: this begin needs a transaction."""
+class _NeedsTransaction(Exception):
+    """This begin takes several writes (a new thread, a paused run to close first)."""
 
 
 def _autocommit(connection: Connection) -> bool:
@@ -90,7 +90,7 @@ def _continued(
     tail = Tail(row.last_seq, row.leaf_message_id)
     if row.paused:  # its calls get "not run" answers, which move the leaf
         if _autocommit(connection):
-            raise _PausedRun
+            raise _NeedsTransaction
         close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
         tail = tail_of(connection, row.id)
     if branch is not None:
@@ -122,7 +122,7 @@ class RunRepository:
         (+ paused run?), SELECT the last `history` messages, then the writes (turn_writes.py):
         INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
         run, INSERT messages. On PostgreSQL each statement is its own transaction (why that is
-        safe: turn_writes.py), except when a paused run has to be closed first.
+        safe: turn_writes.py), except for a new thread or a paused run to close first.
 
         With `last_seq`, the messages must directly follow that one. With `branch`, the turn
         starts a new branch there (regenerate, edit) instead of continuing the current one.
@@ -152,7 +152,7 @@ class RunRepository:
             try:
                 # Every statement its own transaction (PostgreSQL): see `begin_turn`.
                 return await run_transaction(self._engine, begin, write=True, autocommit=True)
-            except _PausedRun:  # rare: the pause's answers and this turn in one transaction
+            except _NeedsTransaction:
                 return await run_transaction(self._engine, begin, write=True)
         except IntegrityError as exc:
             if run.idempotency_key is not None:
@@ -179,6 +179,8 @@ class RunRepository:
             raise thread_not_found(run.thread_id)
         if row is None and not create_thread:
             raise thread_not_found(run.thread_id)
+        if row is None and _autocommit(connection):
+            raise _NeedsTransaction
         before: list[Message] = []
         tail = Tail(0, None)
         if row is not None:

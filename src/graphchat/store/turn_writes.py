@@ -2,8 +2,9 @@
 
 SQLite runs in this process, so each statement stands alone (no round trip to save). On
 PostgreSQL every statement is a round trip, and a transaction adds two (BEGIN, COMMIT): begin's
-writes and the whole finish are one statement each (data-modifying CTEs), which PostgreSQL runs
-as its own transaction — the finish in 1 round trip where it took 6.
+writes on an existing thread and the whole finish are one statement each (data-modifying CTEs),
+which PostgreSQL runs as its own transaction — the finish in 1 round trip where it took 6. A new
+thread's begin stays a transaction of two writes (see `_start_statements`).
 
 Begin's reads then run outside a transaction too. That is safe because in a READ COMMITTED
 transaction each statement already sees a fresh snapshot, plain reads take no locks, and the
@@ -148,8 +149,14 @@ def _start_statements() -> tuple[Any, Any]:
         )
         .add_cte(new_run, new_messages)
     )
-    new_thread = insert(THREADS).values(_prefixed(THREADS, "thread_")).cte("new_thread")
-    created = _insert_rows(MESSAGES, "messages").add_cte(new_thread, new_run)
+    # A new thread's messages follow in a statement of their own: the trigger that gives each
+    # message its thread's owner (search, migration 0007) cannot see a thread inserted by the
+    # same statement.
+    created = (
+        insert(RUNS)
+        .values(_prefixed(RUNS, "run_"))
+        .add_cte(insert(THREADS).values(_prefixed(THREADS, "thread_")).cte("new_thread"))
+    )
     return continued, created
 
 
@@ -168,11 +175,12 @@ def _start_turn_in_one_statement(
     thread_update: dict[str, Any],
 ) -> None:
     parameters = {f"run_{name}": value for name, value in run.items()}
-    parameters["messages"] = _json(messages)
     if new_thread is not None:
         parameters |= {f"thread_{name}": value for name, value in new_thread.items()}
         connection.execute(_CREATE_THREAD, parameters)
+        insert_messages(connection, messages)
         return
+    parameters["messages"] = _json(messages)
     parameters |= {
         "thread_id": run["thread_id"],
         "updated_at": thread_update["updated_at"],
