@@ -39,16 +39,13 @@ from graphchat.store.threads import (
     thread_values,
     utcnow,
 )
-from graphchat.store.turn_writes import finish_run, start_turn
+from graphchat.store.turn_writes import RUN_COLUMNS, finish_run, start_turn, started_run
 from graphchat.store.window_cache import WindowCache
-
-_INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
-_RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLUMNS)
 
 
 def run_from_row(row: Row[Any]) -> Run:
     mapping = row._mapping  # a property that builds a new mapping on each access
-    values = {name: mapping[name] for name in _RUN_COLUMNS}
+    values = {name: mapping[name] for name in RUN_COLUMNS}
     values["status"] = RunStatus(values["status"])
     return Run(**values)
 
@@ -70,7 +67,15 @@ _THREAD_AND_PAUSE = _thread_and_pause()
 
 
 class _NeedsTransaction(Exception):
-    """This begin takes several writes (a new thread, a paused run to close first)."""
+    """This begin takes several writes (a new thread, a paused run to close first). `row` is
+    the thread as read (None: no thread); the transaction need not read it again."""
+
+    def __init__(self, row: Row[Any] | None) -> None:
+        super().__init__()
+        self.row = row
+
+
+_UNREAD: Any = object()
 
 
 def _autocommit(connection: Connection) -> bool:
@@ -90,7 +95,7 @@ def _continued(
     tail = Tail(row.last_seq, row.leaf_message_id)
     if row.paused:  # its calls get "not run" answers, which move the leaf
         if _autocommit(connection):
-            raise _NeedsTransaction
+            raise _NeedsTransaction(row)
         close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
         tail = tail_of(connection, row.id)
     if branch is not None:
@@ -131,9 +136,10 @@ class RunRepository:
         this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
         """
 
-        def begin(connection: Connection) -> TurnStart:
+        def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
             return self._begin(
                 connection,
+                read,
                 run,
                 messages,
                 rules,
@@ -147,13 +153,14 @@ class RunRepository:
         self._windows.start(start.thread.created_at, start.history, history)
         return start
 
-    async def _stored(self, begin: Callable[[Connection], TurnStart], run: NewRun) -> TurnStart:
+    async def _stored(self, begin: Callable[..., TurnStart], run: NewRun) -> TurnStart:
         try:
             try:
                 # Every statement its own transaction (PostgreSQL): see `begin_turn`.
                 return await run_transaction(self._engine, begin, write=True, autocommit=True)
-            except _NeedsTransaction:
-                return await run_transaction(self._engine, begin, write=True)
+            except _NeedsTransaction as needs:
+                read = needs.row
+                return await run_transaction(self._engine, lambda c: begin(c, read), write=True)
         except IntegrityError as exc:
             if run.idempotency_key is not None:
                 async with transaction(self._engine) as connection:
@@ -165,6 +172,7 @@ class RunRepository:
     def _begin(
         self,
         connection: Connection,
+        read: Row[Any] | None,
         run: NewRun,
         messages: Sequence[NewMessage],
         rules: TurnRules,
@@ -174,13 +182,15 @@ class RunRepository:
         history: int,
         branch: BranchPoint | None,
     ) -> TurnStart:
-        row = connection.execute(_THREAD_AND_PAUSE, {"thread_id": run.thread_id}).first()
+        row = read
+        if row is _UNREAD:  # not already read outside the transaction
+            row = connection.execute(_THREAD_AND_PAUSE, {"thread_id": run.thread_id}).first()
         if row is not None and row.owner != run.owner:
             raise thread_not_found(run.thread_id)
         if row is None and not create_thread:
             raise thread_not_found(run.thread_id)
         if row is None and _autocommit(connection):
-            raise _NeedsTransaction
+            raise _NeedsTransaction(row)
         before: list[Message] = []
         tail = Tail(0, None)
         if row is not None:
@@ -192,11 +202,11 @@ class RunRepository:
         if row is None:
             new = NewThread(id=run.thread_id, owner=run.owner, title=rules.title(None, messages))
             thread = created_thread(new)
-            stored_run, run_values = _new_run(run, rules.model(thread.model))
+            stored_run, run_values = started_run(run, rules.model(thread.model))
             start_turn(connection, run_values, stored, new_thread=thread_values(thread, leaf_id))
         else:
             thread = thread_from_row(row)
-            stored_run, run_values = _new_run(run, rules.model(thread.model))
+            stored_run, run_values = started_run(run, rules.model(thread.model))
             title = rules.title(thread.title, messages)
             thread = replace(thread, title=title, updated_at=utcnow())
             changes: dict[str, Any] = {"updated_at": thread.updated_at, "leaf_message_id": leaf_id}
@@ -370,27 +380,3 @@ class RunRepository:
         async with transaction(self._engine) as connection:
             rows = (await connection.execute(query)).all()
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
-
-
-def _new_run(run: NewRun, model: str | None) -> tuple[Run, dict[str, Any]]:
-    """The run `run` starts as, and the row it is stored as."""
-    now = utcnow()
-    stored = Run(
-        id=run.id,
-        thread_id=run.thread_id,
-        owner=run.owner,
-        status=RunStatus.RUNNING,
-        model=model,
-        params=run.params,
-        created_at=now,
-        started_at=now,
-        idempotency_key=run.idempotency_key,
-        request_hash=run.request_hash,
-    )
-    values = {name: getattr(stored, name) for name in _RUN_COLUMNS} | {
-        "status": RunStatus.RUNNING.value,
-        "worker_id": run.worker_id,
-        "heartbeat_at": now,
-        "cancel_requested_at": None,
-    }
-    return stored, values

@@ -35,7 +35,7 @@ from sqlalchemy.sql import Select
 
 from graphchat.errors import RunClosedElsewhere
 from graphchat.store.messages import insert_messages, update_thread
-from graphchat.store.records import Message, RunEvent, RunOutcome, RunStatus
+from graphchat.store.records import Message, NewRun, Run, RunEvent, RunOutcome, RunStatus
 from graphchat.store.run_events import batch_rows, insert_events
 from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
 from graphchat.store.threads import utcnow
@@ -45,7 +45,33 @@ _FINISH_RUN = update(RUNS).where(
     RUNS.c.id == bindparam("run_id"), RUNS.c.status == RunStatus.RUNNING.value
 )
 _INSERT_RUN = insert(RUNS)
+_INTERNAL_COLUMNS = {"worker_id", "heartbeat_at", "cancel_requested_at"}
+RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLUMNS)
 _INSERT_THREAD = insert(THREADS)
+
+
+def started_run(run: NewRun, model: str | None) -> tuple[Run, dict[str, Any]]:
+    """The run `run` starts as, and the row it is stored as."""
+    now = utcnow()
+    stored = Run(
+        id=run.id,
+        thread_id=run.thread_id,
+        owner=run.owner,
+        status=RunStatus.RUNNING,
+        model=model,
+        params=run.params,
+        created_at=now,
+        started_at=now,
+        idempotency_key=run.idempotency_key,
+        request_hash=run.request_hash,
+    )
+    values = {name: getattr(stored, name) for name in RUN_COLUMNS} | {
+        "status": RunStatus.RUNNING.value,
+        "worker_id": run.worker_id,
+        "heartbeat_at": now,
+        "cancel_requested_at": None,
+    }
+    return stored, values
 
 
 def _is_postgres(connection: Connection) -> bool:

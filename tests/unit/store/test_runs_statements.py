@@ -49,10 +49,9 @@ POSTGRES_BEGIN_EXISTING_THREAD = [
     "INSERT runs + INSERT messages + UPDATE threads",
 ]
 # A new thread's messages need the thread stored by an earlier statement (their owner trigger):
-# that begin is a transaction, after a first look outside one found no thread.
+# once a look outside a transaction found no thread, the writes are one transaction.
 POSTGRES_BEGIN_NEW_THREAD = [
     "SELECT threads (alone)",
-    "SELECT threads",
     "INSERT threads + INSERT runs",
     "INSERT messages",
 ]
