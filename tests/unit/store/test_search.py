@@ -7,9 +7,8 @@ import pytest
 
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, NewThread
-from graphchat.store.search import RANKED_CANDIDATES
 from graphchat.store.search_postgres import postgres_ranked
-from graphchat.store.search_text import search_terms
+from graphchat.store.search_text import RANKED_CANDIDATES, search_terms
 
 
 @pytest.fixture
