@@ -5,6 +5,9 @@ window a turn read, plus the messages that turn stored after it, is the next tur
 The next begin still reads the thread (its leaf, its creation time) in its own statement and
 uses a window from here only when it ends at that leaf — a turn written by another replica,
 a branch switch or a deleted and re-created thread miss, and are read from the database.
+
+Bounded twice: by windows (most threads keep one: a window extended replaces the one it grew
+from) and by the characters of text they hold (a window is a few pasted documents at worst).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from datetime import datetime
 from graphchat.store.records import Message
 
 WINDOWS_KEPT = 512
+TEXT_KEPT = 16 * 1024 * 1024  # characters of message text over all windows, ~16-64 MiB
+_PER_MESSAGE = 256  # what a message holds besides its text (ids, numbers, a tool call), roughly
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +30,14 @@ class _Window:
     thread_created_at: datetime
     messages: tuple[Message, ...]  # oldest first; from the thread's first message if shorter
     limit: int  # than this
+    text: int  # characters it holds, counted against TEXT_KEPT
 
 
 class WindowCache:
-    def __init__(self, size: int = WINDOWS_KEPT) -> None:
+    def __init__(self, size: int = WINDOWS_KEPT, text: int = TEXT_KEPT) -> None:
         self._size = size
+        self._text_kept = text
+        self._text = 0
         self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
         # A begin may run in a worker thread (SQLite, when the file is busy).
         self._lock = threading.Lock()
@@ -52,26 +60,46 @@ class WindowCache:
         """Keep a turn's window: the last `limit` messages of its branch (fewer only from the
         thread's first message on), its own new messages last."""
         if window and limit > 0:
-            self._keep(window[-1], _Window(thread_created_at, tuple(window[-limit:]), limit))
+            self._keep(window[-1], _window(thread_created_at, window[-limit:], limit))
 
     def extend(self, messages: Sequence[Message]) -> None:
         """Keep the window ending at the last of `messages`, which follow a kept window."""
         if not messages:
             return
+        grown_from = (messages[0].thread_id, messages[0].parent_id or "")
         with self._lock:
-            before = self._windows.get((messages[0].thread_id, messages[0].parent_id or ""))
+            before = self._windows.get(grown_from)
         if before is None or not _chained(before.messages[-1], messages):
             return
         joined = (before.messages + tuple(messages))[-before.limit :]
-        self._keep(messages[-1], _Window(before.thread_created_at, joined, before.limit))
+        self._keep(
+            messages[-1], _window(before.thread_created_at, joined, before.limit), grown_from
+        )
 
-    def _keep(self, last: Message, window: _Window) -> None:
+    def _keep(
+        self, last: Message, window: _Window, replaces: tuple[str, str] | None = None
+    ) -> None:
         key = (last.thread_id, last.id)
         with self._lock:
+            if replaces is not None:
+                self._drop(replaces)
+            self._drop(key)
+            if window.text > self._text_kept:
+                return  # kept, it would push out every other window
             self._windows[key] = window
-            self._windows.move_to_end(key)
-            while len(self._windows) > self._size:
-                self._windows.popitem(last=False)
+            self._text += window.text
+            while len(self._windows) > self._size or self._text > self._text_kept:
+                self._drop(next(iter(self._windows)))
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        dropped = self._windows.pop(key, None)
+        if dropped is not None:
+            self._text -= dropped.text
+
+
+def _window(thread_created_at: datetime, messages: Sequence[Message], limit: int) -> _Window:
+    text = sum(len(message.content) + _PER_MESSAGE for message in messages)
+    return _Window(thread_created_at, tuple(messages), limit, text)
 
 
 def _chained(previous: Message, messages: Sequence[Message]) -> bool:

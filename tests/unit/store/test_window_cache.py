@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -147,6 +148,7 @@ def test_messages_that_follow_a_kept_window_extend_it_to_its_limit() -> None:
     cache.extend(_chain(4, 5))
 
     assert cache.get("t", CREATED, "m5", 3) == _chain(3, 5)
+    assert cache.get("t", CREATED, "m3", 3) is None  # replaced by the window grown from it
 
 
 def test_messages_that_do_not_follow_one_another_are_not_kept() -> None:
@@ -164,3 +166,14 @@ def test_the_least_recently_used_windows_go_first() -> None:
 
     assert cache.get("t", CREATED, "m1", 1) is None
     assert cache.get("t", CREATED, "m3", 1) == [_message(3, None)]
+
+
+def test_the_oldest_windows_go_past_the_text_budget_and_one_over_it_alone_is_not_kept() -> None:
+    cache = WindowCache(text=3 * (256 + 1))  # three one-message windows of one character
+    for number in (1, 2, 3, 4):
+        cache.start(CREATED, [_message(number, None)], limit=1)
+    cache.start(CREATED, [replace(_message(5, None), content="x" * 10_000)], limit=1)
+
+    assert cache.get("t", CREATED, "m1", 1) is None
+    assert cache.get("t", CREATED, "m4", 1) == [_message(4, None)]
+    assert cache.get("t", CREATED, "m5", 1) is None  # alone over the budget: not kept
