@@ -39,7 +39,13 @@ from graphchat.store.threads import (
     thread_values,
     utcnow,
 )
-from graphchat.store.turn_writes import RUN_COLUMNS, finish_run, start_turn, started_run
+from graphchat.store.turn_writes import (
+    RUN_COLUMNS,
+    append_to_run,
+    finish_run,
+    start_turn,
+    started_run,
+)
 from graphchat.store.window_cache import WindowCache
 
 
@@ -298,12 +304,20 @@ class RunRepository:
         messages: Sequence[NewMessage],
         after: Tail | None = None,
     ) -> list[Message]:
-        """Messages produced during a run (assistant tool calls, tool results)."""
-        stored = await run_transaction(
-            self._engine,
-            lambda connection: append_messages(connection, thread_id, run_id, messages, after),
-            write=True,
-        )
+        """Messages produced during a run (assistant tool calls, tool results), after `after`
+        (read in the same transaction when not given)."""
+        if after is None:
+            stored = await run_transaction(
+                self._engine, lambda c: append_messages(c, thread_id, run_id, messages), write=True
+            )
+        else:
+            known = after
+            stored = await run_transaction(
+                self._engine,
+                lambda c: append_to_run(c, thread_id, run_id, messages, known),
+                write=True,
+                autocommit=True,
+            )
         self._windows.extend(stored)
         return stored
 

@@ -2,7 +2,8 @@
 
 SQLite runs in this process, so each statement stands alone (no round trip to save). On
 PostgreSQL every statement is a round trip, and a transaction adds two (BEGIN, COMMIT): begin's
-writes on an existing thread and the whole finish are one statement each (data-modifying CTEs),
+writes on an existing thread, a run's tool messages and the whole finish are one statement each
+(data-modifying CTEs),
 which PostgreSQL runs as its own transaction — the finish in 1 round trip where it took 6. A new
 thread's begin stays a transaction of two writes (see `_start_statements`).
 
@@ -34,8 +35,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from graphchat.errors import RunClosedElsewhere
-from graphchat.store.messages import insert_messages, update_thread
-from graphchat.store.records import Message, NewRun, Run, RunEvent, RunOutcome, RunStatus
+from graphchat.store.messages import insert_messages, message_rows, update_thread
+from graphchat.store.records import (
+    Message,
+    NewMessage,
+    NewRun,
+    Run,
+    RunEvent,
+    RunOutcome,
+    RunStatus,
+    Tail,
+)
 from graphchat.store.run_events import batch_rows, insert_events
 from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
 from graphchat.store.threads import utcnow
@@ -135,6 +145,28 @@ def finish_run(
     return True
 
 
+def append_to_run(
+    connection: Connection,
+    thread_id: str,
+    run_id: str,
+    messages: Sequence[NewMessage],
+    after: Tail,
+) -> list[Message]:
+    """Store a run's messages after `after` (tool calls, tool results) and move the thread's
+    leaf to the last of them; one statement on PostgreSQL."""
+    rows = message_rows(thread_id, run_id, messages, after)
+    if not rows:
+        return []
+    touched = {"updated_at": utcnow(), "leaf_message_id": rows[-1].id}
+    if _is_postgres(connection):
+        parameters = touched | {"thread": thread_id, "messages": _json(rows)}
+        connection.execute(_APPEND, parameters)
+        return rows
+    insert_messages(connection, rows)
+    update_thread(connection, thread_id, touched)
+    return rows
+
+
 # PostgreSQL: any number of rows travel as one JSON array parameter, so that each statement
 # has one text (one prepared statement), whatever the number of messages or events.
 
@@ -187,6 +219,15 @@ def _start_statements() -> tuple[Any, Any]:
 
 
 _CONTINUE_THREAD, _CREATE_THREAD = _start_statements()
+_APPEND = (
+    update(THREADS)
+    .where(THREADS.c.id == bindparam("thread", type_=THREADS.c.id.type))
+    .values(
+        updated_at=bindparam("updated_at", type_=THREADS.c.updated_at.type),
+        leaf_message_id=bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type),
+    )
+    .add_cte(_insert_rows(MESSAGES, "messages").cte("new_messages"))
+)
 
 
 def _json(values: Sequence[Any]) -> str:

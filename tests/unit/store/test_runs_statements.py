@@ -56,6 +56,8 @@ POSTGRES_BEGIN_NEW_THREAD = [
     "INSERT messages",
 ]
 POSTGRES_FINISH = ["UPDATE runs + UPDATE threads + INSERT messages + INSERT run_events"]
+APPEND = ["INSERT messages", "UPDATE threads"]  # a run's tool call and result, the leaf moved
+POSTGRES_APPEND = ["INSERT messages + UPDATE threads"]
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
 _WRITE = re.compile(r"\b(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", re.IGNORECASE)
 _READ = re.compile(r"^\s*(SELECT|WITH RECURSIVE)\s", re.IGNORECASE)
@@ -166,3 +168,18 @@ async def test_a_turn_after_this_processs_turn_takes_the_window_it_kept(store: S
         statement for statement in _existing_thread_plan(store) if "WITH branch" not in statement
     ]
     assert await _turn(store, "t", "r2") == planned
+
+
+async def test_a_runs_tool_messages_issue_the_planned_statements(store: Store) -> None:
+    question = [NewMessage(role="user", content="hi")]
+    start = await store.runs.begin_turn(_run("t", "r1"), question, RULES, history=50)
+    call = NewMessage(role="assistant", content="", tool_calls=[{"id": "c"}])
+    result = NewMessage(role="tool", content="42", tool_call_id="c")
+    planned = _alone(POSTGRES_APPEND) if store.engine.dialect.name == "postgresql" else APPEND
+
+    with recorded(store) as seen:
+        stored = await store.runs.append("t", "r1", [call, result], start.tail)
+
+    assert seen == planned
+    assert [m.content for m in await store.messages.recent("t", 5)] == ["hi", "", "42"]
+    assert [m.parent_id for m in stored] == [start.tail.leaf_id, stored[0].id]
