@@ -3,9 +3,8 @@
 SQLite runs in this process, so each statement stands alone (no round trip to save). On
 PostgreSQL every statement is a round trip, and a transaction adds two (BEGIN, COMMIT): begin's
 writes on an existing thread, a run's tool messages and the whole finish are one statement each
-(data-modifying CTEs),
-which PostgreSQL runs as its own transaction — the finish in 1 round trip where it took 6. A new
-thread's begin stays a transaction of two writes (see `_start_statements`).
+(data-modifying CTEs), which PostgreSQL runs as its own transaction — the finish in 1 round trip
+where it took 6. A new thread's begin stays a transaction of two writes (`_start_statements`).
 
 Begin's reads then run outside a transaction too. That is safe because in a READ COMMITTED
 transaction each statement already sees a fresh snapshot, plain reads take no locks, and the
