@@ -34,7 +34,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from graphchat.errors import RunClosedElsewhere
-from graphchat.store.messages import insert_messages, message_rows, update_thread
+from graphchat.store.messages import (
+    append_messages,
+    insert_messages,
+    message_rows,
+    update_thread,
+)
 from graphchat.store.records import (
     Message,
     NewMessage,
@@ -97,15 +102,22 @@ def start_turn(
 ) -> None:
     """Store a turn's start: the run, the caller's messages and its thread — inserted with
     `new_thread`'s values, or updated with `thread_update`'s. Integrity errors are the caller's."""
-    if _is_postgres(connection):
-        _start_turn_in_one_statement(connection, run, messages, new_thread, thread_update or {})
-        return
+    postgres = _is_postgres(connection)
     if new_thread is not None:
-        connection.execute(_INSERT_THREAD, new_thread)
+        if postgres:  # thread and run in one statement; the messages after (_CREATE_THREAD)
+            connection.execute(_CREATE_THREAD, _prefixed_values(run, new_thread))
+        else:
+            connection.execute(_INSERT_THREAD, new_thread)
+            connection.execute(_INSERT_RUN, run)
+        insert_messages(connection, messages)
+        return
+    assert thread_update is not None
+    if postgres:
+        _continue_in_one_statement(connection, run, messages, thread_update)
+        return
     connection.execute(_INSERT_RUN, run)
     insert_messages(connection, messages)
-    if thread_update is not None:
-        update_thread(connection, run["thread_id"], thread_update)
+    update_thread(connection, run["thread_id"], thread_update)
 
 
 def finish_run(
@@ -152,17 +164,11 @@ def append_to_run(
     after: Tail,
 ) -> list[Message]:
     """Store a run's messages after `after` (tool calls, tool results) and move the thread's
-    leaf to the last of them; one statement on PostgreSQL."""
+    leaf to the last of them (`append_messages`); one statement on PostgreSQL."""
+    if not messages or not _is_postgres(connection):
+        return append_messages(connection, thread_id, run_id, messages, after)
     rows = message_rows(thread_id, run_id, messages, after)
-    if not rows:
-        return []
-    touched = {"updated_at": utcnow(), "leaf_message_id": rows[-1].id}
-    if _is_postgres(connection):
-        parameters = touched | {"thread": thread_id, "messages": _json(rows)}
-        connection.execute(_APPEND, parameters)
-        return rows
-    insert_messages(connection, rows)
-    update_thread(connection, thread_id, touched)
+    connection.execute(_APPEND, _touched(thread_id, rows[-1].id) | {"messages": _json(rows)})
     return rows
 
 
@@ -192,73 +198,77 @@ def _prefixed(table: Table, prefix: str) -> dict[str, Any]:
     }
 
 
-def _start_statements() -> tuple[Any, Any]:
-    new_run = insert(RUNS).values(_prefixed(RUNS, "run_")).cte("new_run")
-    new_messages = _insert_rows(MESSAGES, "messages").cte("new_messages")
-    continued = (
+def _touch_thread(*conditions: Any, keep_leaf: bool = False) -> Any:
+    """UPDATE of the thread named by the "thread" parameter: its activity time and its leaf
+    (with `keep_leaf`, a NULL leaf parameter leaves the leaf as it is)."""
+    leaf: Any = bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type)
+    if keep_leaf:
+        leaf = func.coalesce(leaf, THREADS.c.leaf_message_id)
+    # Not "thread_id": a parameter named as a column of an updated table is SET as well.
+    thread = bindparam("thread", type_=THREADS.c.id.type)
+    return (
         update(THREADS)
-        .where(THREADS.c.id == bindparam("thread_id"))
+        .where(THREADS.c.id == thread, *conditions)
         .values(
             updated_at=bindparam("updated_at", type_=THREADS.c.updated_at.type),
-            leaf_message_id=bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type),
-            # None leaves the title as stored (a rename meanwhile is kept).
-            title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title),
+            leaf_message_id=leaf,
         )
-        .add_cte(new_run, new_messages)
     )
-    # A new thread's messages follow in a statement of their own: the trigger that gives each
-    # message its thread's owner (search, migration 0007) cannot see a thread inserted by the
-    # same statement.
-    created = (
-        insert(RUNS)
-        .values(_prefixed(RUNS, "run_"))
-        .add_cte(insert(THREADS).values(_prefixed(THREADS, "thread_")).cte("new_thread"))
-    )
-    return continued, created
 
 
-_CONTINUE_THREAD, _CREATE_THREAD = _start_statements()
-_APPEND = (
-    update(THREADS)
-    .where(THREADS.c.id == bindparam("thread", type_=THREADS.c.id.type))
-    .values(
-        updated_at=bindparam("updated_at", type_=THREADS.c.updated_at.type),
-        leaf_message_id=bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type),
-    )
-    .add_cte(_insert_rows(MESSAGES, "messages").cte("new_messages"))
+def _touched(thread_id: str, leaf_id: str | None) -> dict[str, Any]:
+    """The parameters of `_touch_thread`."""
+    return {"thread": thread_id, "updated_at": utcnow(), "leaf_message_id": leaf_id}
+
+
+_RUN_CTE = insert(RUNS).values(_prefixed(RUNS, "run_")).cte("new_run")
+_MESSAGES_CTE = _insert_rows(MESSAGES, "messages").cte("new_messages")
+_CONTINUE_THREAD = (
+    _touch_thread()
+    # None leaves the title as stored (a rename meanwhile is kept).
+    .values(title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title))
+    .add_cte(_RUN_CTE, _MESSAGES_CTE)
 )
+# A new thread's messages follow in a statement of their own: the trigger that gives each
+# message its thread's owner (search, migration 0007) cannot see a thread inserted by the same
+# statement.
+_CREATE_THREAD = (
+    insert(RUNS)
+    .values(_prefixed(RUNS, "run_"))
+    .add_cte(insert(THREADS).values(_prefixed(THREADS, "thread_")).cte("new_thread"))
+)
+_APPEND = _touch_thread().add_cte(_MESSAGES_CTE)
+
+
+def _prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's (and a new thread's) values as `_prefixed` names them."""
+    values = {f"run_{name}": value for name, value in run.items()}
+    if thread is not None:
+        values |= {f"thread_{name}": value for name, value in thread.items()}
+    return values
 
 
 def _json(values: Sequence[Any]) -> str:
     return orjson.dumps(values).decode()
 
 
-def _start_turn_in_one_statement(
+def _continue_in_one_statement(
     connection: Connection,
     run: dict[str, Any],
     messages: Sequence[Message],
-    new_thread: dict[str, Any] | None,
     thread_update: dict[str, Any],
 ) -> None:
-    parameters = {f"run_{name}": value for name, value in run.items()}
-    if new_thread is not None:
-        parameters |= {f"thread_{name}": value for name, value in new_thread.items()}
-        connection.execute(_CREATE_THREAD, parameters)
-        insert_messages(connection, messages)
-        return
-    parameters["messages"] = _json(messages)
-    parameters |= {
-        "thread_id": run["thread_id"],
+    parameters = _prefixed_values(run) | {
+        "thread": run["thread_id"],
         "updated_at": thread_update["updated_at"],
         "leaf_message_id": thread_update["leaf_message_id"],
         "title": thread_update.get("title"),
+        "messages": _json(messages),
     }
     connection.execute(_CONTINUE_THREAD, parameters)
 
 
 def _finish_statement() -> Select[bool, bool]:
-    # Not "thread_id": a parameter named as a column of an updated table is SET as well.
-    thread_id = bindparam("thread", type_=THREADS.c.id.type)
     outcome = ("status", "finished_at", "prompt_tokens", "completion_tokens", "error", "pending")
     finished = (
         _FINISH_RUN.values({name: bindparam(name, type_=RUNS.c[name].type) for name in outcome})
@@ -266,18 +276,10 @@ def _finish_statement() -> Select[bool, bool]:
         .cte("finished")
     )
     ran = exists(select(finished.c.id))
-    leaf = bindparam("leaf_message_id", type_=THREADS.c.leaf_message_id.type)
-    touched = (
-        update(THREADS)
-        .where(THREADS.c.id == thread_id, ran)
-        .values(
-            updated_at=bindparam("updated_at", type_=THREADS.c.updated_at.type),
-            leaf_message_id=func.coalesce(leaf, THREADS.c.leaf_message_id),
-        )
-        .cte("touched")
-    )
+    touched = _touch_thread(ran, keep_leaf=True).cte("touched")
     new_messages = _insert_rows(MESSAGES, "messages", ran).cte("new_messages")
     new_events = _insert_rows(RUN_EVENTS, "events", ran).cte("new_events")
+    thread_id = bindparam("thread", type_=THREADS.c.id.type)
     thread_found = exists(select(THREADS.c.id).where(THREADS.c.id == thread_id))
     return select(ran.label("finished"), thread_found.label("thread_found")).add_cte(
         touched, new_messages, new_events
