@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import (
     DBAPIError,
@@ -34,6 +34,13 @@ _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKey
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
 T = TypeVar("T")
+# asyncpg prepares every statement; after five runs PostgreSQL may switch it to a generic plan,
+# estimated for an average thread. On a thread of 100,000 messages that plan filtered the whole
+# thread for one page (a page of siblings: 0.5 ms planned for its values, 400 ms generic). So a
+# transaction plans each statement for its values. A turn's own statements find their rows by
+# key, where one plan fits every thread, and planning them each time cost ~0.4 ms of
+# PostgreSQL's CPU per turn: those run `keyed`, with PostgreSQL's default (plans reused).
+_PLAN_FOR_VALUES = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
 
 
 def create_engine(database: DatabaseSettings) -> AsyncEngine:
@@ -47,14 +54,7 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         pool_timeout=database.pool_timeout,
         pool_recycle=database.pool_recycle,
         json_deserializer=_json_loads,
-        connect_args={
-            "timeout": database.connect_timeout,
-            # asyncpg prepares every statement; after five runs PostgreSQL may switch it to a
-            # generic plan, estimated for an average thread. On a thread of 100,000 messages
-            # that plan filtered the whole thread for one page (a page of siblings: 0.5 ms
-            # planned for its values, 400 ms generic). Planned for the values, every time.
-            "server_settings": {"plan_cache_mode": "force_custom_plan"},
-        },
+        connect_args={"timeout": database.connect_timeout},
     )
     event.listen(engine.sync_engine, "checkout", _discard_closed)
     return engine
@@ -176,6 +176,8 @@ async def transaction(
 ) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed on success; driver errors become ours."""
     async with _connection(engine, write) as connection, connection.begin():
+        if engine.dialect.name == "postgresql":
+            await connection.execute(_PLAN_FOR_VALUES)
         yield connection
 
 
@@ -185,6 +187,7 @@ async def run_transaction(
     *,
     write: bool = False,
     autocommit: bool = False,
+    keyed: bool = False,
 ) -> T:
     """`body(connection)` in one transaction, committed on success; driver errors become ours.
 
@@ -193,8 +196,10 @@ async def run_transaction(
     and every read — in one worker-thread call (store/sqlite_file.py); elsewhere begin, body
     and commit run in one greenlet, statements through the async driver.
 
-    `autocommit`: on PostgreSQL each statement of `body` is its own transaction (no BEGIN and
-    COMMIT round trips) — for a body whose writes are one statement. SQLite ignores it.
+    `keyed`: every statement of `body` finds its rows by key, so PostgreSQL may reuse its
+    plans (`_PLAN_FOR_VALUES`). `autocommit`: on PostgreSQL each statement of `body` is its own
+    transaction (no BEGIN and COMMIT round trips) — for a keyed body whose writes are one
+    statement. SQLite ignores both.
     """
     file = _SQLITE_FILES.get(engine.sync_engine)
     if file is None:
@@ -202,7 +207,8 @@ async def run_transaction(
             if autocommit and engine.dialect.name == "postgresql":
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await connection.run_sync(body)
-            return await connection.run_sync(_in_transaction, body)
+            plan_for_values = not keyed and engine.dialect.name == "postgresql"
+            return await connection.run_sync(_in_transaction, body, plan_for_values)
     with _translated():
         if not write:
             return await asyncio.to_thread(run_on, file.twin, body, write)
@@ -214,7 +220,11 @@ async def run_transaction(
             return await asyncio.to_thread(run_on, file.twin, body, write)
 
 
-def _in_transaction(connection: Connection, body: Callable[[Connection], T]) -> T:
+def _in_transaction(
+    connection: Connection, body: Callable[[Connection], T], plan_for_values: bool
+) -> T:
     # One greenlet switch where begin and commit through the async API took one each.
     with connection.begin():
+        if plan_for_values:
+            connection.execute(_PLAN_FOR_VALUES)
         return body(connection)

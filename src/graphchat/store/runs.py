@@ -166,7 +166,9 @@ class RunRepository:
                 return await run_transaction(self._engine, begin, write=True, autocommit=True)
             except _NeedsTransaction as needs:
                 read = needs.row
-                return await run_transaction(self._engine, lambda c: begin(c, read), write=True)
+                return await run_transaction(
+                    self._engine, lambda c: begin(c, read), write=True, keyed=True
+                )
         except IntegrityError as exc:
             if run.idempotency_key is not None:
                 async with transaction(self._engine) as connection:
@@ -308,7 +310,10 @@ class RunRepository:
         (read in the same transaction when not given)."""
         if after is None:
             stored = await run_transaction(
-                self._engine, lambda c: append_messages(c, thread_id, run_id, messages), write=True
+                self._engine,
+                lambda c: append_messages(c, thread_id, run_id, messages),
+                write=True,
+                keyed=True,
             )
         else:
             known = after
