@@ -39,7 +39,7 @@ _ESTIMATE = text(
 )
 _SPAN = text("SELECT min(created_at), max(created_at) FROM messages WHERE owner = :owner")
 # Workers and JIT compilation cost more than they save on a bounded search (measured). (A
-# slice's start decides its plan: every connection plans each execution for its own values,
+# slice's start decides its plan: every transaction plans each execution for its own values,
 # `plan_cache_mode` in store/database.py.)
 _SEARCH_SETTINGS = text(
     "SELECT set_config('max_parallel_workers_per_gather', '0', true), "
