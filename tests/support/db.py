@@ -5,12 +5,45 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from graphchat.settings.database import normalize_database_url
+from graphchat.store.database import statement_engines
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A statement as the store sent it: on which connection, with which parameters."""
+
+    connection: Connection
+    statement: str
+    parameters: Any
+
+
+@contextmanager
+def sent_statements(engine: AsyncEngine) -> Iterator[list[Sent]]:
+    """Every statement a store on `engine` sends meanwhile; BEGIN and COMMIT are left out."""
+    seen: list[Sent] = []
+
+    def before(
+        connection: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any
+    ) -> None:
+        if not statement.strip().upper().startswith(("BEGIN", "COMMIT")):
+            seen.append(Sent(connection, statement, parameters))
+
+    engines = statement_engines(engine)
+    for sync_engine in engines:
+        event.listen(sync_engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        for sync_engine in engines:
+            event.remove(sync_engine, "before_cursor_execute", before)
 
 
 def query(database_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@ stays valid for backends that refuse a tool call left unanswered."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from graphchat.store.messages import append_messages
@@ -14,6 +14,10 @@ from graphchat.store.threads import utcnow
 # Why the pending calls of a pause that was closed unanswered never ran (the model reads it).
 NEW_TURN_REASON = "the user sent a new message instead of deciding on this call"
 CANCEL_REASON = "the run was cancelled before this call was approved"
+# The status written into the statement, not bound: a plan PostgreSQL reuses for every thread
+# (store/database.py, `keyed`) then knows it looks for a rare status and takes its index; bound,
+# the generic plan read every run.
+PAUSED = RUNS.c.status == literal_column(f"'{RunStatus.REQUIRES_ACTION.value}'")
 
 
 def close_pauses(
@@ -23,14 +27,14 @@ def close_pauses(
 
     The answers keep the log valid for backends that refuse a tool call left unanswered.
     """
-    where = [RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value]
+    where = [RUNS.c.thread_id == thread_id, PAUSED]
     if run_id is not None:
         where.append(RUNS.c.id == run_id)
     ids = []
     for row in connection.execute(select(RUNS.c.id, RUNS.c.pending).where(*where)).all():
         closed = connection.execute(
             update(RUNS)
-            .where(RUNS.c.id == row.id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value)
+            .where(RUNS.c.id == row.id, PAUSED)
             .values(status=RunStatus.CANCELLED.value, finished_at=utcnow(), pending=None)
         )
         if not closed.rowcount:

@@ -16,7 +16,7 @@ from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import append_messages, highest_seq, message_rows, tail_of, window
-from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, close_pauses
+from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, PAUSED, close_pauses
 from graphchat.store.records import (
     Message,
     NewMessage,
@@ -59,9 +59,7 @@ def run_from_row(row: Row[Any]) -> Run:
 def _thread_and_pause() -> Any:
     """The thread, whether it has a paused run to close, and its highest message number."""
     thread_id = bindparam("thread_id", type_=String)
-    paused = exists().where(
-        RUNS.c.thread_id == thread_id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value
-    )
+    paused = exists().where(RUNS.c.thread_id == thread_id, PAUSED)
     highest = highest_seq(thread_id)
     return select(THREADS, paused.label("paused"), highest.label("last_seq")).where(
         THREADS.c.id == thread_id

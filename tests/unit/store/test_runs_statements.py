@@ -10,14 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
-from sqlalchemy import event
+from tests.support.db import sent_statements
 
 from graphchat.settings import Settings
 from graphchat.store import Store
-from graphchat.store.database import statement_engines
 from graphchat.store.messages import message_rows
 from graphchat.store.records import NewMessage, NewRun, RunEvent, RunOutcome, RunStatus, TurnRules
 
@@ -87,25 +85,16 @@ def recorded(store: Store) -> Iterator[list[str]]:
     """Each statement sent to the database, described; BEGIN/COMMIT are not counted.
 
     A statement sent outside a transaction (autocommit) is marked "(alone)"."""
-    seen: list[str] = []
-
-    def before(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.strip().upper().startswith(("BEGIN", "COMMIT")):
-            return
-        alone = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-        seen.append(_described(statement) + (" (alone)" if alone else ""))
-
-    engines = statement_engines(store.engine)
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", before)
+    described: list[str] = []
+    with sent_statements(store.engine) as seen:
+        yield described
+    for sent in seen:
+        options = sent.connection.get_execution_options()
+        alone = options.get("isolation_level") == "AUTOCOMMIT"
+        described.append(_described(sent.statement) + (" (alone)" if alone else ""))
 
 
-def _run(thread_id: str, run_id: str) -> NewRun:
+def new_run(thread_id: str, run_id: str) -> NewRun:
     return NewRun(id=run_id, owner="o", thread_id=thread_id, model=None, params={}, worker_id="w")
 
 
@@ -113,7 +102,7 @@ async def _turn(store: Store, thread_id: str, run_id: str) -> list[str]:
     """Begin and finish one turn; returns the statements of begin and then of finish."""
     with recorded(store) as begin:
         start = await store.runs.begin_turn(
-            _run(thread_id, run_id),
+            new_run(thread_id, run_id),
             [NewMessage(role="user", content="hi"), NewMessage(role="user", content="again")],
             RULES,
             history=50,
@@ -172,7 +161,7 @@ async def test_a_turn_after_this_processs_turn_takes_the_window_it_kept(store: S
 
 async def test_a_runs_tool_messages_issue_the_planned_statements(store: Store) -> None:
     question = [NewMessage(role="user", content="hi")]
-    start = await store.runs.begin_turn(_run("t", "r1"), question, RULES, history=50)
+    start = await store.runs.begin_turn(new_run("t", "r1"), question, RULES, history=50)
     call = NewMessage(role="assistant", content="", tool_calls=[{"id": "c"}])
     result = NewMessage(role="tool", content="42", tool_call_id="c")
     planned = _alone(POSTGRES_APPEND) if store.engine.dialect.name == "postgresql" else APPEND
