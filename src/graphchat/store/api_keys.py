@@ -74,7 +74,7 @@ class ApiKeyRepository(Repository):
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
         """The key with this hash, revoked or not (the index on `key_hash` makes this one probe)."""
-        async with transaction(self._engine) as connection:
+        async with transaction(self._engine, keyed=True) as connection:
             row = (
                 await connection.execute(select(*_COLUMNS).where(KEYS.c.key_hash == key_hash))
             ).first()

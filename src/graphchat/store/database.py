@@ -172,11 +172,12 @@ async def _connection(engine: AsyncEngine, write: bool) -> AsyncIterator[AsyncCo
 
 @asynccontextmanager
 async def transaction(
-    engine: AsyncEngine, *, write: bool = False
+    engine: AsyncEngine, *, write: bool = False, keyed: bool = False
 ) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction, committed on success; driver errors become ours."""
+    """A connection in a transaction, committed on success; driver errors become ours.
+    `keyed`: as `run_transaction`'s."""
     async with _connection(engine, write) as connection, connection.begin():
-        if engine.dialect.name == "postgresql":
+        if not keyed and engine.dialect.name == "postgresql":
             await connection.execute(_PLAN_FOR_VALUES)
         yield connection
 

@@ -38,6 +38,8 @@ async def test_a_transaction_plans_each_statement_for_its_values(store: Store) -
 async def test_keyed_statements_keep_the_servers_default(store: Store) -> None:
     assert await run_transaction(store.engine, _mode, write=True, keyed=True) == "auto"
     assert await run_transaction(store.engine, _mode, write=True, autocommit=True) == "auto"
+    async with transaction(store.engine, keyed=True) as connection:
+        assert (await connection.execute(_MODE)).scalar_one() == "auto"
 
 
 async def test_the_setting_ends_with_its_transaction(store: Store) -> None:
