@@ -4,6 +4,7 @@ API reference names every route."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +147,80 @@ def test_defaults_stated_in_the_guides_are_the_settings_defaults(doc: str) -> No
     )
 
     assert wrong == [], f"{doc} states defaults the settings do not have: {wrong}"
+
+
+# A guide's table of settings: `| Variable | Default | …` (or `Setting`), one row per setting or
+# per group, `GRAPHCHAT_A` / `_B` | `1` / `2` s. A single default in a row of several variables is
+# the first one's; a default in words ("first model listed") is not checked.
+DEFAULTS_TABLE = re.compile(r"^\| (variable|setting) \| default \|", re.IGNORECASE)
+TABLE_ROW = re.compile(r"^\| ([^|]*`GRAPHCHAT_[^|]*) \| ([^|]*) \|")
+LITERAL = re.compile(r"`([^`]*)`(?: s)?|([\d.,]+(?: (?:s|KiB|MiB))?)|(—|empty)")
+
+
+def _table_variables(cell: str, known: set[str]) -> list[str]:
+    """`GRAPHCHAT_LLM_CONNECT_TIMEOUT`, `_STALL_TIMEOUT` → both full names."""
+    first, *rest = re.findall(r"`(GRAPHCHAT_[A-Z0-9_]+|_[A-Z0-9_]+)`", cell)
+    names = [first]
+    for name in rest:
+        stems = [first[:i] for i, char in enumerate(first) if char == "_"]
+        names.append(next((s + name for s in reversed(stems) if s + name in known), name))
+    return names
+
+
+def _table_default(stated: str) -> str | None:
+    found = LITERAL.fullmatch(stated.strip())
+    if found is None:
+        return None
+    quoted, number, none = found.groups()
+    return quoted if quoted is not None else "" if none else _value(number.replace(",", ""))
+
+
+def _table_claims(text: str, known: set[str]) -> Iterator[tuple[str, str]]:
+    in_defaults = False
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            in_defaults = False
+        elif DEFAULTS_TABLE.match(line):
+            in_defaults = True
+        elif in_defaults and (row := TABLE_ROW.match(line)):
+            names = _table_variables(row.group(1), known)
+            for name, stated in zip(names, re.split(r" / |, ", row.group(2)), strict=False):
+                value = _table_default(stated)
+                if value is not None:
+                    yield name, value
+
+
+@pytest.mark.parametrize("doc", GUIDES)
+def test_defaults_in_the_guides_tables_are_the_settings_defaults(doc: str) -> None:
+    defaults = {setting.variable: setting.default or "" for setting in settings_reference()}
+    claims = list(_table_claims((ROOT / doc).read_text(encoding="utf-8"), set(defaults)))
+
+    wrong = [
+        f"{name}: says {stated!r}, is {defaults.get(name)!r}"
+        for name, stated in claims
+        if name not in defaults or not _same(stated, defaults[name])
+    ]
+
+    assert wrong == [], f"{doc}'s tables state defaults the settings do not have: {wrong}"
+
+
+def test_the_table_check_reads_groups_units_and_words() -> None:
+    text = """| Variable | Default | Meaning |
+|---|---|---|
+| `GRAPHCHAT_LLM_CONNECT_TIMEOUT`, `_STALL_TIMEOUT` | 5, 60 s | … |
+| `GRAPHCHAT_MAX_BODY_BYTES` / `GRAPHCHAT_PORT` | 1 MiB / `8000` | … |
+| `GRAPHCHAT_RATE_LIMIT`, `GRAPHCHAT_REDIS_URL` | — | … |
+| `GRAPHCHAT_DEFAULT_MODEL` | first model listed | … |
+"""
+    known = {"GRAPHCHAT_LLM_CONNECT_TIMEOUT", "GRAPHCHAT_LLM_STALL_TIMEOUT"}
+
+    assert list(_table_claims(text, known)) == [
+        ("GRAPHCHAT_LLM_CONNECT_TIMEOUT", "5"),
+        ("GRAPHCHAT_LLM_STALL_TIMEOUT", "60.0"),
+        ("GRAPHCHAT_MAX_BODY_BYTES", "1048576.0"),
+        ("GRAPHCHAT_PORT", "8000"),
+        ("GRAPHCHAT_RATE_LIMIT", ""),
+    ]
 
 
 def _shape(path: str) -> str:

@@ -26,6 +26,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("GRAPHCHAT_") or name in (
             "DATABASE_URI",
+            "DATABASE_URL",
             "OLLAMA_BASE_URL",
             "LLM_MODEL",
         ):
@@ -65,6 +66,12 @@ def test_the_earlier_samples_variables_are_accepted(monkeypatch: pytest.MonkeyPa
     assert settings.database.url == "postgresql+asyncpg://u:p@db/chat"
     assert settings.llm.ollama_url == "http://ollama:11434"
     assert settings.llm.default_model == "llama3.2"
+
+
+def test_an_unprefixed_database_url_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db/chat")
+
+    assert Settings().database.url == "postgresql+asyncpg://u:p@db/chat"
 
 
 def test_graphchat_variables_win_over_the_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,10 +14,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from graphchat.agent.tools.registry import build_registry
 from graphchat.api.auth import public_routes
 from graphchat.api.openai.errors import is_openai_path
 from graphchat.api.schemas import ErrorOut
+from graphchat.service.tool_use import enabled_tool_names
 from graphchat.settings import Settings
 
 STATE_DEPENDENT = "x-state-dependent-errors"
@@ -186,20 +186,15 @@ def build_openapi(
     return document
 
 
-def _tool_names(settings: Settings) -> list[str]:
-    try:
-        return sorted(build_registry(settings.tools.enabled).names())
-    except ValueError:  # refused again, with the reason, when the services open
-        return sorted(settings.tools.enabled)
-
-
 def install_openapi(app: FastAPI, settings: Settings, order: Sequence[str] = ()) -> None:
     """Serve the honest document at `/openapi.json` (built once, on first use), its paths in
     `order`."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(app, settings, _tool_names(settings), order)
+            app.openapi_schema = build_openapi(
+                app, settings, enabled_tool_names(settings.tools.enabled), order
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
 
-from graphchat.agent import Decision
 from graphchat.api.chat import ERROR_RESPONSES, AnswerDep
 from graphchat.api.deps import RunsDep, SettingsDep, ThreadDep, ThreadStateDep
 from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
@@ -18,7 +17,7 @@ from graphchat.api.sse import event_stream_response
 from graphchat.api.threads import PagingDep
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
-from graphchat.service.records import Run, RunStatus
+from graphchat.service.records import Decision, Run, RunStatus
 
 router = APIRouter(prefix="/threads/{thread_id}/runs", tags=["runs"])
 _NOT_FOUND: dict[int | str, dict[str, str]] = {404: {"description": "No such thread or run"}}

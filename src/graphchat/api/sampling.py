@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from graphchat.api.schemas import SamplingIn
 from graphchat.errors import ValidationFailed
-from graphchat.llm.base import SamplingParams
+from graphchat.service.records import SamplingParams
 from graphchat.settings import Settings
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from graphchat.agent.tools import MessageSearch, SearchHit, ToolRegistry
+from graphchat.agent.tools import MessageSearch, SearchHit, ToolRegistry, build_registry
 from graphchat.agent.tools.approval import approval_required
 from graphchat.errors import ValidationFailed
 from graphchat.store.messages import MessageRepository
@@ -17,6 +17,15 @@ log = structlog.get_logger(__name__)
 
 THREAD_TOOLS_KEY = "tools"
 THREAD_APPROVAL_KEY = "require_approval"
+
+
+def enabled_tool_names(enabled: Sequence[str]) -> list[str]:
+    """The names of the tools `enabled` turns on, sorted (as given when one is unknown: the
+    wiring refuses it, with the reason, when the services open)."""
+    try:
+        return sorted(build_registry(enabled).names())
+    except ValueError:
+        return sorted(enabled)
 
 
 def check_tool_names(

@@ -10,7 +10,8 @@ import structlog
 
 from graphchat.agent import ApprovalRequest, ModelReply, ToolResult
 from graphchat.errors import GraphchatError
-from graphchat.llm.base import ChatMessage, Usage
+from graphchat.llm.base import Usage
+from graphchat.service.agent_messages import to_new
 from graphchat.service.approvals import pending_of
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import EventName, RunEvent
@@ -48,15 +49,6 @@ class Turn:
     status: RunStatus = RunStatus.RUNNING
     error: GraphchatError | None = None
     approval: ApprovalRequest | None = None  # the graph stopped for these calls
-
-
-def _tool_calls_json(message: ChatMessage) -> list[dict[str, Any]] | None:
-    if not message.tool_calls:
-        return None
-    return [
-        {"id": call.id, "name": call.name, "arguments": call.arguments}
-        for call in message.tool_calls
-    ]
 
 
 class TurnRecorder:
@@ -97,15 +89,8 @@ class TurnRecorder:
         elif isinstance(item, ApprovalRequest):
             self._turn.approval = item
         else:
-            await self._store_now(
-                NewMessage(
-                    role="tool",
-                    content=item.message.content,
-                    tool_call_id=item.message.tool_call_id,
-                    name=item.message.name,
-                    status=MessageStatus.ERROR if item.is_error else MessageStatus.COMPLETE,
-                )
-            )
+            status = MessageStatus.ERROR if item.is_error else MessageStatus.COMPLETE
+            await self._store_now(to_new(item.message, status=status))
 
     async def _on_reply(self, reply: ModelReply) -> None:
         await self._flush_pending()
@@ -115,11 +100,9 @@ class TurnRecorder:
             self._turn.usage.completion_tokens + usage.completion_tokens,
         )
         self._turn.finish_reason = reply.finish_reason
-        self._pending = NewMessage(
+        self._pending = to_new(
+            reply.message,
             id=self._message_id or str(uuid.uuid4()),
-            role="assistant",
-            content=reply.message.content,
-            tool_calls=_tool_calls_json(reply.message),
             model=reply.model,
             finish_reason=reply.finish_reason,
             prompt_tokens=usage.prompt_tokens,

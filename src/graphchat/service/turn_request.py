@@ -46,9 +46,9 @@ class TurnLimits:
     context_max_messages: int
     context_max_tokens: int
     system_prompt: str
-    max_tool_rounds: int = 4
-    tool_timeout: float = 10.0
-    require_approval: tuple[str, ...] = ()  # tool name patterns whose calls always wait
+    max_tool_rounds: int
+    tool_timeout: float
+    require_approval: tuple[str, ...]  # tool name patterns whose calls always wait
 
 
 class ModelResolver(Protocol):

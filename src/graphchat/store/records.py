@@ -31,7 +31,6 @@ class RunStatus(StrEnum):
 
 class MessageStatus(StrEnum):
     COMPLETE = "complete"
-    PARTIAL = "partial"
     ERROR = "error"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"

@@ -68,11 +68,6 @@ async def select_thread(connection: AsyncConnection, owner: str, thread_id: str)
     return thread_from_row(row)
 
 
-async def thread_id_taken(connection: AsyncConnection, thread_id: str) -> bool:
-    found = await connection.execute(select(THREADS.c.id).where(THREADS.c.id == thread_id))
-    return found.first() is not None
-
-
 def created_thread(new: NewThread) -> Thread:
     """The thread `new` becomes, created now."""
     now = utcnow()

@@ -12,16 +12,8 @@ from graphchat.service.event_writer import EventWriter
 from graphchat.service.events import RunEvent
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.turn_rules import turn_rules
-from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, NewRun
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(Settings(database_url=database_url).database)
-    yield opened
-    await opened.close()
 
 
 async def _running(store: Store, live_runs: LiveRuns) -> tuple[LiveRun, asyncio.Event]:

@@ -3,26 +3,14 @@ with its status in one transaction, exactly as clients saw them live."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from graphchat.agent import ModelReply
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.service.turn_rules import title_from, turn_rules
-from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.records import MessageStatus, NewMessage, NewRun, RunStatus
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(Settings(database_url=database_url).database)
-    yield opened
-    await opened.close()
 
 
 async def _recorder(store: Store) -> tuple[Turn, TurnRecorder, EventWriter]:

@@ -6,10 +6,10 @@ go to the paused run through `ChatService`, like the native `…/resume`.
 
 from __future__ import annotations
 
-from graphchat.agent import Decision
 from graphchat.api.langgraph.schemas import CommandIn, RunCreate
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import decision_from_hitl
+from graphchat.service.records import Decision
 
 
 def _refuse(message: str) -> ValidationFailed:

@@ -12,7 +12,6 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 from sse_starlette import EventSourceResponse
 
-from graphchat.agent import Decision
 from graphchat.api.chat import IdempotencyKey, keyed, turn_request
 from graphchat.api.deps import Caller, CallerDep, ThreadDep, ThreadIdPath
 from graphchat.api.langgraph.body import JsonBodyRoute
@@ -31,7 +30,7 @@ from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
 from graphchat.errors import Conflict, NotFound, RunNotPaused
 from graphchat.service.chat import ChatService, RunStream, TurnRequest
-from graphchat.service.records import Message, Run
+from graphchat.service.records import Decision, Message, Run
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService

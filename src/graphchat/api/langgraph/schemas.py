@@ -86,7 +86,8 @@ class RunConfigIn(LenientBody):
     configurable: Configurable = Field(default_factory=Configurable)
 
 
-class ApproveIn(LenientBody):
+# LangChain's human-in-the-loop decisions: lenient, unlike the native API's `ApproveIn`…
+class HitlApproveIn(LenientBody):
     type: Literal["approve"]
 
 
@@ -95,25 +96,25 @@ class EditedActionIn(LenientBody):
     args: dict[str, Any]
 
 
-class EditIn(LenientBody):
+class HitlEditIn(LenientBody):
     type: Literal["edit"]
     edited_action: EditedActionIn = Field(description="The call to run instead: its arguments.")
 
 
-class RejectIn(LenientBody):
+class HitlRejectIn(LenientBody):
     type: Literal["reject"]
     message: Annotated[str, StringConstraints(max_length=32_000)] | None = Field(
         None, description="Why: the model reads it in the error tool message."
     )
 
 
-DecisionIn = Annotated[ApproveIn | EditIn | RejectIn, Field(discriminator="type")]
+HitlDecisionIn = Annotated[HitlApproveIn | HitlEditIn | HitlRejectIn, Field(discriminator="type")]
 
 
 class HitlResponseIn(LenientBody):
     """LangChain's `HITLResponse`: one decision per action request of the interrupt, in order."""
 
-    decisions: list[DecisionIn] = Field(max_length=64)
+    decisions: list[HitlDecisionIn] = Field(max_length=64)
 
 
 class CommandIn(LenientBody):

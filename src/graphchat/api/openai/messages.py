@@ -9,8 +9,8 @@ import orjson
 from graphchat.api.openai.schemas import ChatCompletionIn, MessageIn
 from graphchat.api.sampling import check_length, sampling_params
 from graphchat.errors import InvalidRequest
-from graphchat.llm.base import ChatMessage, ToolCall, ToolChoice, ToolSpec
 from graphchat.service.chat import TurnRequest
+from graphchat.service.records import ChatMessage, ToolCall, ToolChoice, ToolSpec
 from graphchat.settings import Settings
 
 _TEXT_PARTS = frozenset({"text", "input_text"})

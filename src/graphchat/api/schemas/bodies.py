@@ -13,7 +13,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from graphchat.llm.base import ResponseFormat
+from graphchat.service.records import ResponseFormat
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=128)]
