@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -48,12 +47,10 @@ _SKEW = [
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    if not database_url.startswith("postgresql"):
+def store(store: Store) -> Store:
+    if store.engine.dialect.name != "postgresql":
         pytest.skip("plans are PostgreSQL's")
-    opened = await Store.open(Settings(database_url=database_url).database)
-    yield opened
-    await opened.close()
+    return store
 
 
 async def _turn(store: Store, thread_id: str, run_id: str, outcome: RunOutcome) -> None:

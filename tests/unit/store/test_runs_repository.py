@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
-from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.messages import message_rows
 from graphchat.store.records import (
@@ -24,13 +21,6 @@ RULES = TurnRules(
     model=lambda thread_model: thread_model or "fallback",
     title=lambda title, messages: title or f"about {messages[0].content}",
 )
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(Settings(database_url=database_url).database)
-    yield opened
-    await opened.close()
 
 
 def _run(run_id: str, thread_id: str = "t", owner: str = "o", key: str | None = None) -> NewRun:

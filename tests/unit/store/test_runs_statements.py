@@ -8,10 +8,9 @@ statement each and no statement waits for a BEGIN or a COMMIT.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
 from tests.support.db import sent_statements
 
 from graphchat.settings import Settings
@@ -71,13 +70,6 @@ def _described(statement: str) -> str:
         return statement.split()[0].upper()
     tables = _TABLE.findall(statement)  # the outer FROM comes after any subquery's
     return f"{read.group(1).split()[0].upper()} {tables[-1] if tables else '?'}"
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
-    opened = await Store.open(Settings(database_url=database_url).database)
-    yield opened
-    await opened.close()
 
 
 @contextmanager
