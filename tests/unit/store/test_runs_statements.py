@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from tests.support.db import sent_statements
 
@@ -164,3 +165,49 @@ async def test_a_runs_tool_messages_issue_the_planned_statements(store: Store) -
     assert seen == planned
     assert [m.content for m in await store.messages.recent("t", 5)] == ["hi", "", "42"]
     assert [m.parent_id for m in stored] == [start.tail.leaf_id, stored[0].id]
+
+
+# docs/performance.md (from bench/analysis.md) tells these plans in a table: step, SQLite's
+# statements, PostgreSQL's statements and round trips.
+_DOC_ROWS = {
+    "begin, existing thread": (BEGIN_EXISTING_THREAD, POSTGRES_BEGIN_EXISTING_THREAD),
+    "begin, new thread": (BEGIN_NEW_THREAD, POSTGRES_BEGIN_NEW_THREAD),
+    "finish": (FINISH, POSTGRES_FINISH),
+    "a tool round (the run's call and its result)": (APPEND, POSTGRES_APPEND),
+}
+
+
+def _named(cell: str) -> list[str]:
+    """The statements a cell names, reads and writes (its `code` spans that are statements)."""
+    spans = re.findall(r"`([^`]+)`", cell)
+    return [span for span in spans if re.match(r"(SELECT|INSERT|UPDATE) \w+", span)]
+
+
+def _round_trips(plan: list[str]) -> str:
+    """Round trips as the table states them: the window read only after another replica's
+    turn; a transaction's BEGIN and COMMIT count. (A plan marks its statements "(alone)" only
+    where some are sent in a transaction; the others are sent `_alone`.)"""
+    in_transaction = any(statement.endswith("(alone)") for statement in plan)
+    trips = len(plan) + (2 if in_transaction else 0)
+    if "WITH branch" in plan:
+        return f"{trips - 1}–{trips}"
+    return str(trips)
+
+
+def test_the_performance_doc_names_these_plans() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs/performance.md").read_text("utf-8")
+    rows = {
+        cells[0]: cells[1:]
+        for cells in ([c.strip() for c in line.strip("| ").split("|")] for line in doc.splitlines())
+        if cells[0] in _DOC_ROWS
+    }
+
+    assert rows.keys() == _DOC_ROWS.keys()
+    for step, (sqlite_plan, postgres_plan) in _DOC_ROWS.items():
+        sqlite_cell, postgres_cell = rows[step]
+        counted = [s for s in sqlite_plan if s != "WITH branch"]
+        assert [s for s in _named(sqlite_cell) if s != "SELECT messages"] == counted, step
+        postgres = [s.removesuffix(" (alone)") for s in postgres_plan if s != "WITH branch"]
+        assert _named(postgres_cell) == postgres, step
+        stated = re.search(r": ([\d–]+) \(was", postgres_cell)
+        assert stated is not None and stated.group(1) == _round_trips(postgres_plan), step
