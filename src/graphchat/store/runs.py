@@ -71,10 +71,10 @@ _THREAD_AND_PAUSE = _thread_and_pause()
 
 
 class _NeedsTransaction(Exception):
-    """This begin takes several writes (a new thread, a paused run to close first). `row` is
-    the thread as read (None: no thread); the transaction need not read it again."""
+    """This begin takes several writes (a paused run to close first). `row` is the thread as
+    read; the transaction need not read it again."""
 
-    def __init__(self, row: Row[Any] | None) -> None:
+    def __init__(self, row: Row[Any]) -> None:
         super().__init__()
         self.row = row
 
@@ -131,7 +131,7 @@ class RunRepository:
         (+ paused run?), SELECT the last `history` messages, then the writes (turn_writes.py):
         INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
         run, INSERT messages. On PostgreSQL each statement is its own transaction (why that is
-        safe: turn_writes.py), except for a new thread or a paused run to close first.
+        safe: turn_writes.py), except when a paused run is closed first.
 
         With `last_seq`, the messages must directly follow that one. With `branch`, the turn
         starts a new branch there (regenerate, edit) instead of continuing the current one.
@@ -195,8 +195,6 @@ class RunRepository:
             raise thread_not_found(run.thread_id)
         if row is None and not create_thread:
             raise thread_not_found(run.thread_id)
-        if row is None and _autocommit(connection):
-            raise _NeedsTransaction(row)
         before: list[Message] = []
         tail = Tail(0, None)
         if row is not None:

@@ -2,9 +2,9 @@
 
 SQLite runs in this process, so each statement stands alone (no round trip to save). On
 PostgreSQL every statement is a round trip, and a transaction adds two (BEGIN, COMMIT): begin's
-writes on an existing thread, a run's tool messages and the whole finish are one statement each
+writes (a new thread's too), a run's tool messages and the whole finish are one statement each
 (data-modifying CTEs), which PostgreSQL runs as its own transaction — the finish in 1 round trip
-where it took 6. A new thread's begin stays a transaction of two writes (`_start_statements`).
+where it took 6.
 
 Begin's reads then run outside a transaction too. That is safe because in a READ COMMITTED
 transaction each statement already sees a fresh snapshot, plain reads take no locks, and the
@@ -22,11 +22,13 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    column,
     exists,
     func,
     insert,
     literal_column,
     select,
+    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -103,12 +105,13 @@ def start_turn(
     """Store a turn's start: the run, the caller's messages and its thread — inserted with
     `new_thread`'s values, or updated with `thread_update`'s. Integrity errors are the caller's."""
     postgres = _is_postgres(connection)
+    if new_thread is not None and postgres:
+        parameters = _prefixed_values(run, new_thread) | {"messages": _json(messages)}
+        connection.execute(_CREATE_THREAD, parameters)
+        return
     if new_thread is not None:
-        if postgres:  # thread and run in one statement; the messages after (_CREATE_THREAD)
-            connection.execute(_CREATE_THREAD, _prefixed_values(run, new_thread))
-        else:
-            connection.execute(_INSERT_THREAD, new_thread)
-            connection.execute(_INSERT_RUN, run)
+        connection.execute(_INSERT_THREAD, new_thread)
+        connection.execute(_INSERT_RUN, run)
         insert_messages(connection, messages)
         return
     assert thread_update is not None
@@ -191,6 +194,14 @@ def _insert_rows(table: Table, parameter: str, *conditions: Any) -> Any:
     return insert(table).from_select(names, _rows(table, parameter).where(*conditions))
 
 
+def _insert_owned_messages(owner: Any) -> Any:
+    """The messages of the "messages" parameter, each given the owner `owner` (the owner
+    trigger, migration 0009, looks it up only when not given)."""
+    names = [column.name for column in MESSAGES.columns] + ["owner"]  # PostgreSQL's alone
+    messages = table(MESSAGES.name, *(column(name) for name in names))
+    return insert(messages).from_select(names, _rows(MESSAGES, "messages").add_columns(owner))
+
+
 def _prefixed(table: Table, prefix: str) -> dict[str, Any]:
     """Every column of `table` bound to a parameter named `prefix` + its name."""
     return {
@@ -229,13 +240,12 @@ _CONTINUE_THREAD = (
     .values(title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title))
     .add_cte(_RUN_CTE, _MESSAGES_CTE)
 )
-# A new thread's messages follow in a statement of their own: the trigger that gives each
-# message its thread's owner (search, migration 0007) cannot see a thread inserted by the same
-# statement.
-_CREATE_THREAD = (
-    insert(RUNS)
-    .values(_prefixed(RUNS, "run_"))
-    .add_cte(insert(THREADS).values(_prefixed(THREADS, "thread_")).cte("new_thread"))
+_NEW_THREAD = _prefixed(THREADS, "thread_")
+# The trigger that gives each message its thread's owner (search, migration 0007) cannot see a
+# thread inserted by the same statement: a new thread's messages are given its owner.
+_CREATE_THREAD = _insert_owned_messages(_NEW_THREAD["owner"]).add_cte(
+    insert(THREADS).values(_NEW_THREAD).cte("new_thread"),
+    insert(RUNS).values(_prefixed(RUNS, "run_")).cte("new_run"),
 )
 _APPEND = _touch_thread().add_cte(_MESSAGES_CTE)
 

@@ -46,13 +46,9 @@ POSTGRES_BEGIN_EXISTING_THREAD = [
     "WITH branch",
     "INSERT runs + INSERT messages + UPDATE threads",
 ]
-# A new thread's messages need the thread stored by an earlier statement (their owner trigger):
-# once a look outside a transaction found no thread, the writes are one transaction.
-POSTGRES_BEGIN_NEW_THREAD = [
-    "SELECT threads (alone)",
-    "INSERT threads + INSERT runs",
-    "INSERT messages",
-]
+# A new thread's messages are given its owner (their owner trigger cannot see the thread
+# inserted beside them): the thread, its run and its messages in one statement too.
+POSTGRES_BEGIN_NEW_THREAD = ["SELECT threads", "INSERT threads + INSERT runs + INSERT messages"]
 POSTGRES_FINISH = ["UPDATE runs + UPDATE threads + INSERT messages + INSERT run_events"]
 APPEND = ["INSERT messages", "UPDATE threads"]  # a run's tool call and result, the leaf moved
 POSTGRES_APPEND = ["INSERT messages + UPDATE threads"]
@@ -118,7 +114,7 @@ def _alone(plan: list[str]) -> list[str]:
 
 async def test_a_turn_on_a_new_thread_issues_the_planned_statements(store: Store) -> None:
     if store.engine.dialect.name == "postgresql":
-        planned = POSTGRES_BEGIN_NEW_THREAD + _alone(POSTGRES_FINISH)
+        planned = _alone(POSTGRES_BEGIN_NEW_THREAD + POSTGRES_FINISH)
     else:
         planned = BEGIN_NEW_THREAD + FINISH
 
