@@ -7,13 +7,9 @@ per group, so they cannot drift from the code: a test compares them.
 
 from __future__ import annotations
 
-import ast
-import inspect
-import textwrap
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -129,26 +125,6 @@ def env_value(value: object) -> str:
     return "" if value is None else str(value)
 
 
-@cache
-def field_docstrings(group: type) -> dict[str, str]:
-    """Each field's docstring (the string below it) read from the group's source: these docs
-    are its only reader, so the settings do not pay for it at every start (pydantic's
-    `use_attribute_docstrings` would parse the source on import)."""
-    body = ast.parse(textwrap.dedent(inspect.getsource(group))).body[0]
-    assert isinstance(body, ast.ClassDef)
-    docs = {}
-    for node, below in zip(body.body, body.body[1:], strict=False):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(below, ast.Expr)
-            and isinstance(below.value, ast.Constant)
-            and isinstance(below.value.value, str)
-        ):
-            docs[node.target.id] = below.value.value
-    return docs
-
-
 def settings_reference() -> list[Setting]:
     """Every setting in declaration order, with its group's title."""
     return [
@@ -157,9 +133,7 @@ def settings_reference() -> list[Setting]:
             variable=variable(name, field),
             type=_type_name(field.annotation) + _bounds(field),
             default=env_value(_default_value(field)),
-            description=" ".join(
-                (field.description or field_docstrings(GROUPS[group]).get(name, "")).split()
-            ),
+            description=" ".join((field.description or "").split()),
         )
         for group, name, field in group_fields()
     ]

@@ -36,7 +36,7 @@ def http_url(url: str) -> str:
 
 class Group(BaseModel):
     """One concern's settings; `title` heads its section in the generated docs, and each field's
-    docstring (the string below it) is its description there."""
+    `description` is its text there."""
 
     model_config = ConfigDict(
         extra="forbid", validate_default=True, validate_by_name=True, validate_by_alias=True

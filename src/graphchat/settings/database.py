@@ -37,23 +37,46 @@ def normalize_database_url(url: str) -> str:
 class DatabaseSettings(Group):
     title: ClassVar[str] = "Database"
 
-    url: str = Field(DEFAULT_DATABASE_URL, alias="database_url")
-    """SQLAlchemy URL. `sqlite:///path.db` and `postgresql://user:pw@host/db` are mapped to the
-    async drivers (aiosqlite, asyncpg). Fallback: `DATABASE_URI`."""
-    auto_migrate: bool = Field(True, alias="db_auto_migrate")
-    """Apply pending Alembic migrations at start-up."""
-    pool_size: Count = Field(10, le=1000, alias="db_pool_size")
-    """PostgreSQL: connections kept open per process."""
-    max_overflow: NonNegativeInt = Field(10, le=1000, alias="db_max_overflow")
-    """PostgreSQL: extra connections allowed under bursts."""
-    pool_timeout: PositiveFloat = Field(10.0, alias="db_pool_timeout")
-    """Seconds to wait for a free pooled connection before 503."""
-    pool_recycle: int = Field(1800, ge=-1, alias="db_pool_recycle")
-    """Seconds after which a pooled connection is replaced (-1: never)."""
-    connect_timeout: PositiveFloat = Field(5.0, alias="db_connect_timeout")
-    """Seconds to wait when opening a database connection."""
-    sqlite_busy_timeout_ms: NonNegativeInt = 5000
-    """SQLite: milliseconds a writer waits for the lock."""
+    url: str = Field(
+        DEFAULT_DATABASE_URL,
+        alias="database_url",
+        description="SQLAlchemy URL. `sqlite:///path.db` and `postgresql://user:pw@host/db` are "
+        "mapped to the async drivers (aiosqlite, asyncpg). Fallback: `DATABASE_URI`.",
+    )
+    auto_migrate: bool = Field(
+        True, alias="db_auto_migrate", description="Apply pending Alembic migrations at start-up."
+    )
+    pool_size: Count = Field(
+        10,
+        le=1000,
+        alias="db_pool_size",
+        description="PostgreSQL: connections kept open per process.",
+    )
+    max_overflow: NonNegativeInt = Field(
+        10,
+        le=1000,
+        alias="db_max_overflow",
+        description="PostgreSQL: extra connections allowed under bursts.",
+    )
+    pool_timeout: PositiveFloat = Field(
+        10.0,
+        alias="db_pool_timeout",
+        description="Seconds to wait for a free pooled connection before 503.",
+    )
+    pool_recycle: int = Field(
+        1800,
+        ge=-1,
+        alias="db_pool_recycle",
+        description="Seconds after which a pooled connection is replaced (-1: never).",
+    )
+    connect_timeout: PositiveFloat = Field(
+        5.0,
+        alias="db_connect_timeout",
+        description="Seconds to wait when opening a database connection.",
+    )
+    sqlite_busy_timeout_ms: NonNegativeInt = Field(
+        5000, description="SQLite: milliseconds a writer waits for the lock."
+    )
 
     @field_validator("url")
     @classmethod

@@ -42,22 +42,34 @@ def parse_static_keys(entries: Sequence[str]) -> list[tuple[str, str]]:
 class SecuritySettings(Group):
     title: ClassVar[str] = "Security"
 
-    auth: Literal["off", "on"] = "off"
-    """`on`: every route but `/health`, `/ready` and the UI shell needs an API key (`Authorization:
-    Bearer …` or `X-API-Key`)."""
-    api_keys: CsvList = Field(default_factory=list)
-    """Static keys, `owner:secret,…` (secrets of 20+ characters), for deployments without `graphchat
-    keys create`. Requires `GRAPHCHAT_AUTH=on`."""
-    rate_limit: str = "30/minute"
-    """Requests allowed per key (per client address without auth); empty: off."""
-    rate_limit_scope: Literal["post", "all"] = "post"
-    """`post`: only POST requests count; `all`: every request does."""
-    redis_url: str = ""
-    """Redis URL (`redis://host:6379/0`): rate-limit counters shared by replicas."""
-    trusted_proxies: CsvList = Field(default_factory=list)
-    """Proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client address."""
-    cors_origins: CsvList = Field(default_factory=list)
-    """Origins allowed to call the API from a browser (e.g. `https://chat.example`)."""
+    auth: Literal["off", "on"] = Field(
+        "off",
+        description="`on`: every route but `/health`, `/ready` and the UI shell needs an API key "
+        "(`Authorization: Bearer …` or `X-API-Key`).",
+    )
+    api_keys: CsvList = Field(
+        default_factory=list,
+        description="Static keys, `owner:secret,…` (secrets of 20+ characters), for deployments "
+        "without `graphchat keys create`. Requires `GRAPHCHAT_AUTH=on`.",
+    )
+    rate_limit: str = Field(
+        "30/minute",
+        description="Requests allowed per key (per client address without auth); empty: off.",
+    )
+    rate_limit_scope: Literal["post", "all"] = Field(
+        "post", description="`post`: only POST requests count; `all`: every request does."
+    )
+    redis_url: str = Field(
+        "", description="Redis URL (`redis://host:6379/0`): rate-limit counters shared by replicas."
+    )
+    trusted_proxies: CsvList = Field(
+        default_factory=list,
+        description="Proxies (IPs or CIDRs) whose `X-Forwarded-For` names the client address.",
+    )
+    cors_origins: CsvList = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (e.g. `https://chat.example`).",
+    )
 
     @field_validator("api_keys")
     @classmethod

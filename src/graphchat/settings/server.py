@@ -12,25 +12,29 @@ from graphchat.settings.base import Group
 class ServerSettings(Group):
     title: ClassVar[str] = "Server"
 
-    host: str = "127.0.0.1"
-    """Interface the HTTP server binds to."""
-    port: int = Field(8000, ge=1, le=65535)
-    """TCP port of the HTTP server."""
-    build: str = Field("", max_length=200)
-    """Build identifier `/info` reports (the Docker image sets it to the git commit); empty:
-    `dev`."""
+    host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the HTTP server.")
+    build: str = Field(
+        "",
+        max_length=200,
+        description="Build identifier `/info` reports "
+        "(the Docker image sets it to the git commit); empty: `dev`.",
+    )
 
 
 class ObservabilitySettings(Group):
     title: ClassVar[str] = "Observability"
 
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    """Lowest log level written."""
-    log_format: Literal["json", "console"] = "json"
-    """`json`: one JSON object per line; `console`: coloured, for humans."""
-    log_content: bool = False
-    """Log message contents and prompts (debugging only: may hold secrets)."""
-    metrics_enabled: bool = True
-    """Serve Prometheus metrics at `/metrics`."""
-    metrics_public: bool = False
-    """Serve `/metrics` without a key even when auth is on."""
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest log level written."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="`json`: one JSON object per line; `console`: coloured, for humans."
+    )
+    log_content: bool = Field(
+        False, description="Log message contents and prompts (debugging only: may hold secrets)."
+    )
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at `/metrics`.")
+    metrics_public: bool = Field(
+        False, description="Serve `/metrics` without a key even when auth is on."
+    )

@@ -39,33 +39,56 @@ class ToolsSettings(Group):
     enabled: CsvList = Field(
         default_factory=lambda: ["calculator", "current_time", "search_messages"],
         alias="tools_enabled",
+        description="Tools offered to the model on every turn whose request and thread name none "
+        "(comma-separated; empty: none). Built-ins: `calculator`, `current_time`, "
+        "`search_messages`; plugin tools (entry-point group `graphchat.tools`) by name.",
     )
-    """Tools offered to the model on every turn whose request and thread name none (comma-separated;
-    empty: none). Built-ins: `calculator`, `current_time`, `search_messages`; plugin tools
-    (entry-point group `graphchat.tools`) by name."""
-    max_rounds: NonNegativeInt = Field(4, le=25, alias="tool_max_rounds")
-    """Most tool rounds per turn; then the model answers once more without tools."""
-    timeout_seconds: PositiveFloat = Field(10.0, le=600, alias="tool_timeout_seconds")
-    """Seconds one tool call may run before it is abandoned."""
-    require_approval: CsvList = Field(default_factory=list, alias="tools_require_approval")
-    """Tools whose calls wait for a person's approval before they run (comma-separated names or
-    patterns such as `github__*`; `*`: all). Threads and requests can add tools, never remove
-    these."""
+    max_rounds: NonNegativeInt = Field(
+        4,
+        le=25,
+        alias="tool_max_rounds",
+        description="Most tool rounds per turn; then the model answers once more without tools.",
+    )
+    timeout_seconds: PositiveFloat = Field(
+        10.0,
+        le=600,
+        alias="tool_timeout_seconds",
+        description="Seconds one tool call may run before it is abandoned.",
+    )
+    require_approval: CsvList = Field(
+        default_factory=list,
+        alias="tools_require_approval",
+        description="Tools whose calls wait for a person's approval before they run "
+        "(comma-separated names or patterns such as `github__*`; `*`: all). Threads and requests "
+        "can add tools, never remove these.",
+    )
 
 
 class McpSettings(Group):
     title: ClassVar[str] = "MCP"
 
-    servers: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="mcp_servers")
-    """MCP servers whose tools join the registry as `<server>__<tool>`: JSON `{"name": {"transport":
-    "streamable_http", "url": "http://…/mcp", "headers": {…}}}` (transports `streamable_http`,
-    `sse`; `stdio` needs `GRAPHCHAT_MCP_ALLOW_STDIO`)."""
-    allow_stdio: bool = Field(False, alias="mcp_allow_stdio")
-    """Allow `stdio` MCP servers: graphchat then starts their commands itself."""
-    retry_seconds: PositiveFloat = Field(30.0, alias="mcp_retry_seconds")
-    """How often an unreachable MCP server is tried again."""
-    connect_timeout: PositiveFloat = Field(10.0, alias="mcp_connect_timeout")
-    """Seconds to connect to an MCP server and list its tools."""
+    servers: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        alias="mcp_servers",
+        description="MCP servers whose tools join the registry as `<server>__<tool>`: JSON "
+        '`{"name": {"transport": "streamable_http", "url": "http://…/mcp", "headers": {…}}}` '
+        "(transports `streamable_http`, `sse`; `stdio` needs `GRAPHCHAT_MCP_ALLOW_STDIO`).",
+    )
+    allow_stdio: bool = Field(
+        False,
+        alias="mcp_allow_stdio",
+        description="Allow `stdio` MCP servers: graphchat then starts their commands itself.",
+    )
+    retry_seconds: PositiveFloat = Field(
+        30.0,
+        alias="mcp_retry_seconds",
+        description="How often an unreachable MCP server is tried again.",
+    )
+    connect_timeout: PositiveFloat = Field(
+        10.0,
+        alias="mcp_connect_timeout",
+        description="Seconds to connect to an MCP server and list its tools.",
+    )
 
     @field_validator("servers", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ DEFAULT_UI_CSP = (
 class UiSettings(Group):
     title: ClassVar[str] = "UI"
 
-    enabled: bool = Field(True, alias="ui_enabled")
-    """Serve the web UI at `/`."""
-    csp: str = Field(DEFAULT_UI_CSP, alias="ui_csp")
-    """Content-Security-Policy of the web UI's pages."""
+    enabled: bool = Field(True, alias="ui_enabled", description="Serve the web UI at `/`.")
+    csp: str = Field(
+        DEFAULT_UI_CSP, alias="ui_csp", description="Content-Security-Policy of the web UI's pages."
+    )
