@@ -102,3 +102,12 @@ def _install_triggers(database_url: str) -> None:
         "CREATE TRIGGER forbid_rewrite BEFORE UPDATE OR DELETE ON messages "
         "FOR EACH ROW EXECUTE FUNCTION forbid_rewrite()",
     )
+
+
+async def row_counts(engine: AsyncEngine) -> dict[str, int]:
+    """How many rows each conversation table holds, read over a store's own engine."""
+    async with engine.connect() as connection:
+        return {
+            table: (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()  # noqa: S608
+            for table in ("threads", "messages", "runs")
+        }
