@@ -173,6 +173,20 @@ def test_a_bad_conversation_fails_alone_and_leaves_nothing(
     assert query(database_url, "SELECT id FROM messages WHERE thread_id = 'bad'") == []
 
 
+def test_a_conversation_repeating_a_message_id_is_malformed(
+    api: httpx.Client, database_url: str
+) -> None:
+    conversation = _conversation("twice", "one", "two")
+    conversation["messages"][1]["id"] = conversation["messages"][0]["id"]
+
+    result = _import(api, json.dumps([conversation]))
+
+    # Refused as malformed, not as "ids taken" (importing it again could never succeed).
+    [failed] = result["failed"]
+    assert failed["source_id"] == "twice" and "share an `id`" in failed["error"]
+    assert query(database_url, "SELECT id FROM threads WHERE id = 'twice'") == []
+
+
 def test_a_truncated_archive_keeps_the_whole_conversations_before_the_break(
     api: httpx.Client, database_url: str
 ) -> None:

@@ -82,6 +82,8 @@ def _from_graphchat(item: dict[str, Any], owner: str) -> tuple[Thread, list[Mess
     ]
     if len({m.seq for m in messages}) != len(messages):
         raise ValueError("two messages share a `seq`")
+    if len({m.id for m in messages}) != len(messages):
+        raise ValueError("two messages share an `id`")
     return thread, messages
 
 
