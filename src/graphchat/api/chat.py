@@ -13,8 +13,7 @@ from sse_starlette import EventSourceResponse
 
 from graphchat.agent import Decision
 from graphchat.agent.tools import ToolRegistry
-from graphchat.api.deps import CallerDep, ChatDep, SettingsDep
-from graphchat.api.media import require_json
+from graphchat.api.deps import ChatDep, JsonCallerDep, SettingsDep
 from graphchat.api.openapi import state_dependent
 from graphchat.api.sampling import check_length, sampling_params
 from graphchat.api.schemas import (
@@ -39,7 +38,9 @@ from graphchat.service.tool_use import check_tool_names
 from graphchat.service.turn_request import RunStream
 from graphchat.settings import Settings
 
-router = APIRouter(tags=["chat"], dependencies=[Depends(require_json)])
+# Each route takes `JsonCallerDep` (the 415 for a body that is not JSON, and the caller) rather
+# than a router-wide `require_json` besides a caller: one dependency fewer to solve per turn.
+router = APIRouter(tags=["chat"])
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description}
@@ -213,7 +214,7 @@ AnswerDep = Annotated[Answer, Depends(_answer)]
 
 
 @router.post("/chat", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
-async def chat(body: ChatIn, caller: CallerDep, key: IdempotencyKey = None) -> ChatOut:
+async def chat(body: ChatIn, caller: JsonCallerDep, key: IdempotencyKey = None) -> ChatOut:
     """Send one message and wait for the whole reply."""
     chat, settings = caller.services.chat, caller.services.settings
     request = TurnRequest(
@@ -232,7 +233,7 @@ async def chat(body: ChatIn, caller: CallerDep, key: IdempotencyKey = None) -> C
 
 
 @router.post("/invoke", responses=ERROR_RESPONSES, openapi_extra=_STATE_DEPENDENT)
-async def invoke(body: InvokeIn, caller: CallerDep, key: IdempotencyKey = None) -> InvokeOut:
+async def invoke(body: InvokeIn, caller: JsonCallerDep, key: IdempotencyKey = None) -> InvokeOut:
     """Run the agent on the given messages and return the messages the run added."""
     chat = caller.services.chat
     request = _run_request(body, caller.owner, caller.services.settings, chat.tools)
@@ -251,7 +252,7 @@ async def invoke(body: InvokeIn, caller: CallerDep, key: IdempotencyKey = None) 
     openapi_extra=_STATE_DEPENDENT,
 )
 async def stream(
-    body: StreamIn, caller: CallerDep, key: IdempotencyKey = None
+    body: StreamIn, caller: JsonCallerDep, key: IdempotencyKey = None
 ) -> EventSourceResponse:
     """Run the agent and stream its events (`metadata`, `messages`, `updates`, `values`, `end`).
 

@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Request
 
+from graphchat.api.media import refuse_non_json
 from graphchat.api.schemas import ID_PATTERN
 from graphchat.errors import Unauthorized
 from graphchat.service.branches import BranchService
@@ -78,7 +79,15 @@ async def get_caller(request: Request) -> Caller:
     return Caller(_owner_of(request, services), services)
 
 
+async def get_json_caller(request: Request) -> Caller:
+    """`get_caller` for a route that takes a JSON body: a body of another type is refused first
+    (415), as the `require_json` router dependency does, in the same dependency."""
+    refuse_non_json(request)
+    return await get_caller(request)
+
+
 CallerDep = Annotated[Caller, Depends(get_caller)]
+JsonCallerDep = Annotated[Caller, Depends(get_json_caller)]
 SettingsDep = Annotated[Settings, Depends(_member(lambda services: services.settings))]
 ChatDep = Annotated[ChatService, Depends(_member(lambda services: services.chat))]
 ThreadsDep = Annotated[ThreadService, Depends(_member(lambda services: services.threads))]

@@ -10,15 +10,29 @@ from graphchat.errors import GraphchatError
 class UnsupportedMediaType(GraphchatError, code="unsupported_media_type"): ...
 
 
-def _has_body(request: Request) -> bool:
-    length = request.headers.get("content-length")
-    return (length is not None and length != "0") or "transfer-encoding" in request.headers
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def refuse_non_json(request: Request) -> None:
+    """Raise 415 for a body that is not declared as JSON, before anything parses it."""
+    if request.method not in _BODY_METHODS:
+        return
+    # One pass over the raw headers (Starlette's `request.headers` builds an object to search).
+    length = encoding = media = None
+    for name, value in request.scope["headers"]:
+        if name == b"content-length" and length is None:
+            length = value
+        elif name == b"transfer-encoding" and encoding is None:
+            encoding = value
+        elif name == b"content-type" and media is None:
+            media = value
+    if (length is None or length == b"0") and encoding is None:
+        return  # no body
+    media_type = (media or b"").decode("latin-1").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
 
 
 async def require_json(request: Request) -> None:
-    """Refuse (415) a body that is not declared as JSON, before anything parses it."""
-    if request.method not in ("POST", "PUT", "PATCH") or not _has_body(request):
-        return
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
+    """The router dependency: `refuse_non_json` (415) before the body is parsed."""
+    refuse_non_json(request)

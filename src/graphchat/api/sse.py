@@ -133,9 +133,9 @@ def run_stream_response(
     on_abandon: Callable[[], Awaitable[None]] | None = None,
 ) -> EventSourceResponse:
     """The SSE response for a run; `on_abandon` runs if the client leaves before the end."""
-    renderer = StreamRenderer(
-        modes, settings.limits.sse_retry_ms, [message_payload(m) for m in input_messages]
-    )
+    # Only the `values` mode sends the input messages.
+    inputs = [message_payload(m) for m in input_messages] if "values" in modes else []
+    renderer = StreamRenderer(modes, settings.limits.sse_retry_ms, inputs)
     return event_stream_response(run, renderer, events, settings, on_abandon=on_abandon)
 
 
