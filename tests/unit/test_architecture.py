@@ -47,9 +47,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "api": frozenset(
         {
             "graphchat",
-            "agent",
             "errors",
-            "llm",
             "logging",
             "observability",
             "security",

@@ -11,8 +11,6 @@ from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
-from graphchat.agent import Decision
-from graphchat.agent.tools import ToolRegistry
 from graphchat.api.deps import ChatDep, JsonCallerDep, SettingsDep
 from graphchat.api.openapi import state_dependent
 from graphchat.api.sampling import check_length, sampling_params
@@ -32,9 +30,9 @@ from graphchat.api.sse import parse_stream_modes, run_stream_response
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.chat import TurnRequest
-from graphchat.service.records import Message, NewMessage, Run
+from graphchat.service.records import Decision, Message, NewMessage, Run
 from graphchat.service.runs import RunResult
-from graphchat.service.tool_use import check_tool_names
+from graphchat.service.tool_use import ToolRegistry, check_tool_names
 from graphchat.service.turn_request import RunStream
 from graphchat.settings import Settings
 

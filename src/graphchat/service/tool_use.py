@@ -8,7 +8,8 @@ from typing import Any
 
 import structlog
 
-from graphchat.agent.tools import MessageSearch, SearchHit, ToolRegistry, build_registry
+from graphchat.agent.tools import MessageSearch, SearchHit, build_registry
+from graphchat.agent.tools import ToolRegistry as ToolRegistry  # the routers' name for it
 from graphchat.agent.tools.approval import approval_required
 from graphchat.errors import ValidationFailed
 from graphchat.store.messages import MessageRepository
