@@ -26,14 +26,18 @@ class Sent:
 
 
 @contextmanager
-def sent_statements(engine: AsyncEngine) -> Iterator[list[Sent]]:
-    """Every statement a store on `engine` sends meanwhile; BEGIN and COMMIT are left out."""
+def sent_statements(engine: AsyncEngine, *, mode_switches: bool = False) -> Iterator[list[Sent]]:
+    """Every statement a store on `engine` sends meanwhile; BEGIN and COMMIT are left out, and
+    (unless `mode_switches`) a session's switch of PostgreSQL's plan cache mode, which a pooled
+    connection makes only when its kind of work changes (store/database.py)."""
     seen: list[Sent] = []
 
     def before(
         connection: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any
     ) -> None:
-        if not statement.strip().upper().startswith(("BEGIN", "COMMIT")):
+        if statement.strip().upper().startswith(("BEGIN", "COMMIT")):
+            return
+        if mode_switches or "set_config('plan_cache_mode'" not in statement:
             seen.append(Sent(connection, statement, parameters))
 
     engines = statement_engines(engine)

@@ -39,8 +39,14 @@ T = TypeVar("T")
 # thread for one page (a page of siblings: 0.5 ms planned for its values, 400 ms generic). So a
 # transaction plans each statement for its values. A turn's own statements find their rows by
 # key, where one plan fits every thread, and planning them each time cost ~0.4 ms of
-# PostgreSQL's CPU per turn: those run `keyed`, with PostgreSQL's default (plans reused).
-_PLAN_FOR_VALUES = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+# PostgreSQL's CPU per turn: those run `keyed`, with PostgreSQL's default (plans reused). The
+# mode is the session's, switched only when a connection moves from one kind of work to the
+# other (a round trip, ~0.25 ms): `_PLAN_MODE` in the connection's info says which it is in.
+_PLAN_MODE = "graphchat_plan_cache_mode"
+_SET_PLAN_MODE = {
+    mode: text(f"SELECT set_config('plan_cache_mode', '{mode}', false)")
+    for mode in ("force_custom_plan", "auto")
+}
 
 
 def create_engine(database: DatabaseSettings) -> AsyncEngine:
@@ -176,10 +182,15 @@ async def transaction(
 ) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed on success; driver errors become ours.
     `keyed`: as `run_transaction`'s."""
-    async with _connection(engine, write) as connection, connection.begin():
-        if not keyed and engine.dialect.name == "postgresql":
-            await connection.execute(_PLAN_FOR_VALUES)
-        yield connection
+    async with _connection(engine, write) as connection:
+        session = connection.sync_connection
+        assert session is not None  # connected
+        mode = _plan_mode_to_set(session, keyed)
+        async with connection.begin():
+            if mode is not None:
+                await connection.run_sync(_set_plan_mode, mode)
+            yield connection
+        _plan_mode_set(session, mode)
 
 
 async def run_transaction(
@@ -198,7 +209,7 @@ async def run_transaction(
     and commit run in one greenlet, statements through the async driver.
 
     `keyed`: every statement of `body` finds its rows by key, so PostgreSQL may reuse its
-    plans (`_PLAN_FOR_VALUES`). `autocommit`: on PostgreSQL each statement of `body` is its own
+    plans (`_PLAN_MODE`). `autocommit`: on PostgreSQL each statement of `body` is its own
     transaction (no BEGIN and COMMIT round trips) — for a keyed body whose writes are one
     statement. SQLite ignores both.
     """
@@ -207,9 +218,8 @@ async def run_transaction(
         async with _connection(engine, write) as connection:
             if autocommit and engine.dialect.name == "postgresql":
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
-                return await connection.run_sync(body)
-            plan_for_values = not keyed and engine.dialect.name == "postgresql"
-            return await connection.run_sync(_in_transaction, body, plan_for_values)
+                return await connection.run_sync(_alone, body)
+            return await connection.run_sync(_in_transaction, body, keyed)
     with _translated():
         if not write:
             return await asyncio.to_thread(run_on, file.twin, body, write)
@@ -221,11 +231,40 @@ async def run_transaction(
             return await asyncio.to_thread(run_on, file.twin, body, write)
 
 
-def _in_transaction(
-    connection: Connection, body: Callable[[Connection], T], plan_for_values: bool
-) -> T:
+def _in_transaction(connection: Connection, body: Callable[[Connection], T], keyed: bool) -> T:
     # One greenlet switch where begin and commit through the async API took one each.
+    mode = _plan_mode_to_set(connection, keyed)
     with connection.begin():
-        if plan_for_values:
-            connection.execute(_PLAN_FOR_VALUES)
-        return body(connection)
+        if mode is not None:
+            _set_plan_mode(connection, mode)
+        result = body(connection)
+    _plan_mode_set(connection, mode)
+    return result
+
+
+def _alone(connection: Connection, body: Callable[[Connection], T]) -> T:
+    """`body` with each statement its own transaction, keyed (see `run_transaction`)."""
+    mode = _plan_mode_to_set(connection, keyed=True)
+    if mode is not None:
+        _set_plan_mode(connection, mode)
+        _plan_mode_set(connection, mode)
+    return body(connection)
+
+
+def _plan_mode_to_set(connection: Connection, keyed: bool) -> str | None:
+    """The plan cache mode this PostgreSQL session must switch to first, if any."""
+    if connection.dialect.name != "postgresql":
+        return None
+    wanted = "auto" if keyed else "force_custom_plan"
+    return None if connection.info.get(_PLAN_MODE) == wanted else wanted
+
+
+def _set_plan_mode(connection: Connection, mode: str) -> None:
+    # Unknown until the transaction commits: a rollback takes the setting back.
+    connection.info[_PLAN_MODE] = None
+    connection.execute(_SET_PLAN_MODE[mode])
+
+
+def _plan_mode_set(connection: Connection, mode: str | None) -> None:
+    if mode is not None:
+        connection.info[_PLAN_MODE] = mode
