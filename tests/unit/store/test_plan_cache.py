@@ -61,11 +61,11 @@ async def test_a_connection_switches_mode_when_its_work_changes(store: Store) ->
 async def test_a_connection_switches_only_when_its_work_changes(one_connection: Store) -> None:
     engine = one_connection.engine
     with sent_statements(engine, mode_switches=True) as sent:
-        for _ in range(3):
-            await run_transaction(engine, _mode, autocommit=True)
-        for _ in range(3):
-            await run_transaction(engine, _mode)
+        modes = [await run_transaction(engine, _mode, autocommit=True) for _ in range(3)]
+        modes += [await run_transaction(engine, _mode) for _ in range(3)]
 
+    # The session keeps its mode between checkouts (the pool does not reset it).
+    assert modes == ["auto"] * 3 + ["force_custom_plan"] * 3
     switches = [s.statement for s in sent if "set_config" in s.statement]
     assert len(sent) == 6 + 2 and ["'auto'" in s for s in switches] == [True, False]
 
