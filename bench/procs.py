@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import subprocess
 import sys
@@ -85,10 +86,17 @@ def rss_bytes(server: ServerProcess) -> int:
 
 
 def cpu_seconds(server: ServerProcess) -> float:
-    """User + system CPU time the server process has used so far."""
+    """User + system CPU time the server has used so far: its process and the workers it
+    started (`GRAPHCHAT_WORKERS`), running or ended."""
     assert server.process is not None
-    times = psutil.Process(server.process.pid).cpu_times()
-    return float(times.user + times.system)
+    process = psutil.Process(server.process.pid)
+    times = process.cpu_times()
+    used = times.user + times.system + times.children_user + times.children_system
+    for worker in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker_times = worker.cpu_times()
+            used += worker_times.user + worker_times.system
+    return float(used)
 
 
 def wait_settled(server: ServerProcess, *, idle: float = 0.5, timeout: float = 30.0) -> None:

@@ -20,6 +20,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per level")
     parser.add_argument("--warmup", type=float, default=1.5)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="server processes (GRAPHCHAT_WORKERS); counts above 1 are measured at 16+ clients",
+    )
 
 
 async def _backend_level(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -60,21 +67,38 @@ def _compare(backend: dict[str, Any], graphchat: dict[str, Any]) -> dict[str, An
     }
 
 
-def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict[str, Any]:
+def _levels(
+    server: procs.ServerProcess, backend_url: str, kind: str, concurrencies: list[int], args: Any
+) -> list[dict[str, Any]]:
     levels = []
+    for concurrency in concurrencies:
+        direct = asyncio.run(_backend_level(backend_url, concurrency, args))
+        through = asyncio.run(_graphchat_level(server, concurrency, args))
+        level = {"concurrency": concurrency, "backend": direct, "graphchat": through}
+        levels.append(level | _compare(direct, through))
+        print(f"  {kind} c={concurrency}: {levels[-1]}", flush=True)
+    return levels
+
+
+def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {}
     with databases.scratch(kind) as database_url:
         env = procs.server_env(database_url, backend_url)
         with procs.graphchat(env, f"turn-{kind}") as server:
-            for concurrency in args.concurrency:
-                direct = asyncio.run(_backend_level(backend_url, concurrency, args))
-                through = asyncio.run(_graphchat_level(server, concurrency, args))
-                level = {"concurrency": concurrency, "backend": direct, "graphchat": through}
-                levels.append(level | _compare(direct, through))
-                print(f"  {kind} c={concurrency}: {levels[-1]}", flush=True)
+            result["levels"] = _levels(server, backend_url, kind, args.concurrency, args)
         # The same at concurrency 1 with per-request logging on (the default level).
         with procs.graphchat(env | {"GRAPHCHAT_LOG_LEVEL": "info"}, f"turn-{kind}-info") as server:
-            info = asyncio.run(_graphchat_level(server, 1, args))
-    return {"levels": levels, "log_level_info_c1": info}
+            result["log_level_info_c1"] = asyncio.run(_graphchat_level(server, 1, args))
+        # Several workers pay off only with several clients at once.
+        loaded = [c for c in args.concurrency if c >= 16]
+        for workers in (count for count in args.workers if count > 1 and loaded):
+            name = f"turn-{kind}-{workers}-workers"
+            with procs.graphchat(env | {"GRAPHCHAT_WORKERS": str(workers)}, name) as server:
+                procs.wait_settled(server)  # /health answered: the other workers still start
+                print(f"  {kind}, {workers} workers:", flush=True)
+                levels = _levels(server, backend_url, kind, loaded, args)
+            result.setdefault("by_workers", {})[str(workers)] = levels
+    return result
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await services.close()
+            metrics.close()
 
     app = FastAPI(
         title="graphchat",

@@ -17,7 +17,7 @@ import pytest
 
 from support.db import query
 from support.fake_ollama import FakeOllama, Reply
-from support.process import ServerProcess
+from support.process import ServerProcess, running, server_env
 from support.soak import audit, soak
 
 CLIENTS = 16
@@ -29,19 +29,9 @@ MAX_ACTIONS = 600
 def served(database_url: str, ollama: FakeOllama, tmp_path: Path) -> Iterator[ServerProcess]:
     # Slow enough that cancels and dropped streams meet runs still going.
     ollama.queue(*[Reply(tokens=[f"t{i} " for i in range(12)], token_delay=0.01)] * 5000)
-    env = {
-        "GRAPHCHAT_DATABASE_URL": database_url,
-        "GRAPHCHAT_OLLAMA_URL": ollama.url,
-        "GRAPHCHAT_LOG_FORMAT": "json",
-        "GRAPHCHAT_LOG_LEVEL": "warning",
-        "GRAPHCHAT_RATE_LIMIT": "",
-        "GRAPHCHAT_UI_ENABLED": "false",
-    }
-    server = ServerProcess(env, tmp_path / "server.log").start()
-    try:
+    env = server_env(database_url, ollama.url, GRAPHCHAT_LOG_LEVEL="warning")
+    with running(env, tmp_path / "server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _rss(server: ServerProcess) -> int:

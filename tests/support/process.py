@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +85,24 @@ class ServerProcess:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+def server_env(database_url: str, ollama_url: str, **extra: str) -> dict[str, str]:
+    """A test server's settings: JSON logs, no rate limit, no UI, then `extra`."""
+    return {
+        "GRAPHCHAT_DATABASE_URL": database_url,
+        "GRAPHCHAT_OLLAMA_URL": ollama_url,
+        "GRAPHCHAT_LOG_FORMAT": "json",
+        "GRAPHCHAT_RATE_LIMIT": "",
+        "GRAPHCHAT_UI_ENABLED": "false",
+    } | extra
+
+
+@contextmanager
+def running(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+    """A started server, stopped on exit."""
+    server = ServerProcess(env, log_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()

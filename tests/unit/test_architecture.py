@@ -60,8 +60,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     "app": frozenset(
         {"graphchat", "api", "logging", "observability", "security", "settings", "wiring"}
     ),
+    # Runs the server: one app, or several workers that each build their own from `app`.
+    "serving": frozenset({"app", "observability", "settings", "store"}),
     "cli": frozenset(
-        {"graphchat", "app", "errors", "json_stream", "logging", "security", "settings", "store"}
+        {
+            "graphchat",
+            "errors",
+            "json_stream",
+            "logging",
+            "security",
+            "serving",
+            "settings",
+            "store",
+        }
     ),
     "__init__": frozenset(),
     "__main__": frozenset({"cli"}),

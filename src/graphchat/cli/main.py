@@ -50,24 +50,22 @@ def main(
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind [GRAPHCHAT_HOST].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [GRAPHCHAT_PORT].")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Server processes sharing the port [GRAPHCHAT_WORKERS].")
+    ] = None,
 ) -> None:
     """Run the HTTP API (and web UI)."""
-    import uvicorn
-
-    from graphchat.app import create_app
+    from graphchat.errors import GraphchatError
     from graphchat.logging import configure_logging
+    from graphchat.serving import serve as run_server
 
-    settings = load_settings(host=host, port=port)
+    settings = load_settings(host=host, port=port, workers=workers)
     configure_logging(settings.observability)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
-        timeout_graceful_shutdown=15,
-    )
+    try:
+        run_server(settings)
+    except GraphchatError as exc:  # the database, before several workers start
+        typer.echo(f"graphchat: cannot start: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _run_db(action: str, revision: str) -> None:

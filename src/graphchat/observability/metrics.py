@@ -3,13 +3,25 @@
 Other layers record through the small methods here rather than touching metric objects, so names
 and labels stay in one place. Labels are bounded: route templates (never raw paths), model names
 the operator configured, backend names.
+
+Under several server workers (`GRAPHCHAT_WORKERS`) the serving command names a directory in
+`PROMETHEUS_MULTIPROC_DIR` before the workers start: each worker's values then live in files
+there, and `/metrics`, whichever worker answers, reports the sum of them all.
 """
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -17,6 +29,21 @@ _BREAKER_STATES = ("closed", "half_open", "open")
 _PROCESS_STATES = ("stopped", "starting", "ready", "restarting", "failed")
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+SHARED_DIRECTORY = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's name; read at its import
+
+
+def shared_by_workers() -> bool:
+    """Whether this process's metrics are written for several workers to report together."""
+    return bool(os.environ.get(SHARED_DIRECTORY))
+
+
+def _exported(registry: CollectorRegistry) -> CollectorRegistry:
+    """What `/metrics` renders: the app's registry, or the values of every worker when shared."""
+    if not shared_by_workers():
+        return registry
+    shared = CollectorRegistry()
+    multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
+    return shared
 
 
 class _StateGauge:
@@ -65,24 +92,25 @@ class Metrics:
             "model_tokens", "Tokens sent to (`in`) and produced by (`out`) models.",
             ["model", "direction"],
         )  # fmt: skip
-        self.active_streams = gauge("active_streams", "Event streams currently open to clients.")
+        self.active_streams = gauge(  # with several workers: the sum of the live ones'
+            "active_streams", "Event streams open to clients.", multiprocess_mode="livesum"
+        )
         self.cache_lookups = counter(
             "reply_cache_lookups", "Reply cache lookups by result (`hit`/`miss`).", ["result"]
         )
         self.breaker_state = _StateGauge(
             gauge("breaker_state", "1 for the current circuit-breaker state of each backend.",
-                  ["backend", "state"]),
-            _BREAKER_STATES,
+                  ["backend", "state"], multiprocess_mode="mostrecent"), _BREAKER_STATES,
         )  # fmt: skip
         self.model_process_state = _StateGauge(
             gauge("model_process_state", "1 for the current state of each local model process.",
-                  ["backend", "state"]),
-            _PROCESS_STATES,
+                  ["backend", "state"], multiprocess_mode="mostrecent"), _PROCESS_STATES,
         )  # fmt: skip
         self.model_process_restarts = gauge(
             "model_process_restarts", "Times each local model process died and was restarted.",
-            ["backend"],
+            ["backend"], multiprocess_mode="livesum",
         )  # fmt: skip
+        self._exported = _exported(self.registry)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -125,5 +153,10 @@ class Metrics:
         self.model_process_restarts.labels(backend).set(restarts)
 
     def render(self) -> bytes:
-        """The registry in Prometheus' text exposition format."""
-        return generate_latest(self.registry)
+        """The registry (every worker's, when shared) in Prometheus' text exposition format."""
+        return generate_latest(self._exported)
+
+    def close(self) -> None:
+        """At the end of this process's serving: its live gauges leave the shared sum."""
+        if shared_by_workers():
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -89,6 +89,18 @@ class Settings(BaseSettings):
             grouped.setdefault(group, {})[name] = value
         return grouped
 
+    @model_validator(mode="after")
+    def _check_workers_share_limits(self) -> Settings:
+        # Each worker would count a caller's requests alone: the limit would be N times looser.
+        security = self.security
+        if self.server.workers > 1 and security.rate_limit and not security.redis_url:
+            raise ValueError(
+                f"GRAPHCHAT_WORKERS={self.server.workers} with GRAPHCHAT_RATE_LIMIT="
+                f"{security.rate_limit} needs GRAPHCHAT_REDIS_URL, so the workers share one count "
+                "(or set GRAPHCHAT_RATE_LIMIT= to turn the limit off)"
+            )
+        return self
+
 
 GROUPS: dict[str, type[Group]] = {
     name: field.annotation

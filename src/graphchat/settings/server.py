@@ -14,6 +14,14 @@ class ServerSettings(Group):
 
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port of the HTTP server.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port, each a replica of the others (one per "
+        "core uses them all). Above 1, rate limits need `GRAPHCHAT_REDIS_URL`, and each process "
+        "runs its own embedded model.",
+    )
     build: str = Field(
         "",
         max_length=200,

@@ -1,0 +1,83 @@
+"""Running the HTTP API: one process, or several workers sharing the port.
+
+Workers are replicas on one machine: each opens its own services from the same settings, and
+what they share goes through the database (runs, events, cancels; SQLite or PostgreSQL alike)
+and Redis (rate limits), as between replicas on several machines. Uvicorn's supervisor starts
+them, replaces one that dies, and stops them all on SIGTERM. The migrations run once, here,
+before any worker starts; each worker then finds the schema current with one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from graphchat.settings import Settings
+
+# A worker rebuilds its settings from the environment: what the command line overrode must be
+# there too.
+_COMMAND_LINE_VARIABLES = {"host": "GRAPHCHAT_HOST", "port": "GRAPHCHAT_PORT"}
+
+
+def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT; raises `GraphchatError` when the database cannot be
+    migrated before several workers start."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
+        "timeout_graceful_shutdown": 15,
+    }
+    if settings.server.workers == 1:
+        from graphchat.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+        return
+    if settings.database.auto_migrate:
+        asyncio.run(_migrate(settings))
+    for name, variable in _COMMAND_LINE_VARIABLES.items():
+        os.environ[variable] = str(getattr(settings.server, name))
+    with _shared_metrics(settings.observability.metrics_enabled):
+        uvicorn.run(
+            "graphchat.app:create_app_from_env",
+            factory=True,
+            workers=settings.server.workers,
+            **options,
+        )
+
+
+async def _migrate(settings: Settings) -> None:
+    from graphchat.store.database import create_engine, dispose
+    from graphchat.store.migrate import upgrade
+
+    engine = create_engine(settings.database)
+    try:
+        await upgrade(engine)
+    finally:
+        await dispose(engine)
+
+
+@contextmanager
+def _shared_metrics(enabled: bool) -> Iterator[None]:
+    """A fresh directory the workers' metrics are written to, removed when serving ends."""
+    from graphchat.observability.metrics import SHARED_DIRECTORY
+
+    if not enabled:
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="graphchat-metrics-")
+    os.environ[SHARED_DIRECTORY] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(SHARED_DIRECTORY, None)
+        shutil.rmtree(directory, ignore_errors=True)
