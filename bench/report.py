@@ -148,26 +148,32 @@ def _pictures() -> str:
     return out + "\n".join(f"![{title}](img/{name})\n" for name, title in charts.CHARTS)
 
 
+def _turn_row(clients: str, lv: dict[str, Any]) -> tuple[Any, ...]:
+    backend, graphchat = lv["backend"], lv["graphchat"]
+    return (
+        clients,
+        backend["p50_ms"],
+        backend["p99_ms"],
+        backend["throughput_rps"],
+        graphchat["p50_ms"],
+        graphchat["p99_ms"],
+        graphchat["throughput_rps"],
+        graphchat.get("server_cpu_ms_per_turn"),
+        lv["added_ms_p50"],
+        lv["ratio_p50"],
+        graphchat["errors"],
+    )
+
+
 def _turn(result: dict[str, Any]) -> str:
-    out = "## 1. Turn overhead\n\n`POST /chat` (one worker per thread) vs the backend's streaming"
-    out += " `/api/chat` called directly by the same client at the same concurrency.\n\n"
+    out = "## 1. Turn overhead\n\n`POST /chat` (each client on a thread of its own) vs the"
+    out += " backend's streaming `/api/chat` called directly by the same client at the same"
+    out += " concurrency; the rows marked with workers ran `GRAPHCHAT_WORKERS` server processes"
+    out += " (their CPU summed).\n\n"
     for kind in _kinds(result):
-        rows = [
-            (
-                lv["concurrency"],
-                lv["backend"]["p50_ms"],
-                lv["backend"]["p99_ms"],
-                lv["backend"]["throughput_rps"],
-                lv["graphchat"]["p50_ms"],
-                lv["graphchat"]["p99_ms"],
-                lv["graphchat"]["throughput_rps"],
-                lv["graphchat"].get("server_cpu_ms_per_turn"),
-                lv["added_ms_p50"],
-                lv["ratio_p50"],
-                lv["graphchat"]["errors"],
-            )
-            for lv in result[kind]["levels"]
-        ]
+        rows = [_turn_row(str(lv["concurrency"]), lv) for lv in result[kind]["levels"]]
+        for workers, levels in result[kind].get("by_workers", {}).items():
+            rows += [_turn_row(f"{lv['concurrency']}, {workers} workers", lv) for lv in levels]
         header = (
             "clients",
             "backend p50 ms",
