@@ -25,7 +25,7 @@ from graphchat.llm.base import (
     Usage,
 )
 from graphchat.service.approvals import TurnSetup, check_decisions, pause_record, setup_after_pause
-from graphchat.service.context import build_context, fit_context
+from graphchat.service.context import MessageForms, build_context, fit_context
 from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.live import LiveRun, LiveRuns
@@ -90,6 +90,7 @@ class ChatService:
         self._events = events
         self.worker_id = worker_id
         self._enqueue_timeout = enqueue_timeout
+        self._forms = MessageForms()  # the windows' messages in the model's form
 
     async def complete(self, request: TurnRequest) -> RunResult:
         """Run a turn to its end (or replay the run an Idempotency-Key names)."""
@@ -342,7 +343,7 @@ class ChatService:
                 history = await self._store.messages.recent(
                     turn.thread.id, limits.context_max_messages
                 )
-            window = build_context(history, system, limits.context_max_tokens)
+            window = build_context(history, system, limits.context_max_tokens, self._forms)
         state = {"messages": window, "tool_rounds": setup.tool_rounds}
         graph = await self._graph.ready()
         # The nodes hand their tokens and events to the recorder themselves: nothing streams

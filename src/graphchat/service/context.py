@@ -26,26 +26,75 @@ def _usable(message: Message) -> bool:
     )
 
 
+# A message as the window holds it: the model's form and its estimated tokens.
+Form = tuple[ChatMessage, int]
+FORMS_KEPT = 25_600  # the windows of 50 messages store/window_cache.py keeps at most
+TEXT_KEPT = 16 * 1024 * 1024  # characters, as store/window_cache.py (mostly the same strings)
+
+
+class MessageForms:
+    """Stored messages in the model's form, each record converted once.
+
+    A thread's next turn reads the same message records again (the window kept by
+    store/window_cache.py), so only its new messages are converted: a window of 50 messages
+    was 50 conversions and estimates per turn. Records are immutable; one read again from the
+    database is a new object and converted anew. The oldest go first, past either bound.
+    """
+
+    def __init__(self, size: int = FORMS_KEPT, text: int = TEXT_KEPT) -> None:
+        self._size = size
+        self._text_kept = text
+        self._text = 0
+        self._forms: dict[str, tuple[Message, Form | None]] = {}
+
+    def of(self, message: Message) -> Form | None:
+        """`message` as the model sees it, or None when it is not worth sending."""
+        kept = self._forms.get(message.id)
+        if kept is not None and kept[0] is message:
+            return kept[1]
+        form = None
+        if _usable(message):
+            agent = to_agent(message)
+            form = (agent, estimate_tokens(agent.content))
+        self._keep(message, form)
+        return form
+
+    def _keep(self, message: Message, form: Form | None) -> None:
+        replaced = self._forms.pop(message.id, None)
+        if replaced is not None:
+            self._text -= len(replaced[0].content)
+        self._forms[message.id] = (message, form)
+        self._text += len(message.content)
+        while len(self._forms) > self._size or self._text > self._text_kept:
+            oldest = self._forms.pop(next(iter(self._forms)))
+            self._text -= len(oldest[0].content)
+
+
 def build_context(
-    history: Sequence[Message], system_prompt: str, token_budget: int
+    history: Sequence[Message],
+    system_prompt: str,
+    token_budget: int,
+    forms: MessageForms | None = None,
 ) -> list[ChatMessage]:
     """System prompt + the newest stored history that fits the budget, oldest first."""
-    usable = [to_agent(message) for message in history if _usable(message)]
-    return fit_context(usable, system_prompt, token_budget)
+    convert = (forms or MessageForms()).of
+    usable = [form for message in history if (form := convert(message)) is not None]
+    return _fit(usable, system_prompt, token_budget)
 
 
 def fit_context(
     messages: Sequence[ChatMessage], system_prompt: str, token_budget: int
 ) -> list[ChatMessage]:
-    """System prompt + the newest `messages` that fit the budget, oldest first.
+    """System prompt + the newest `messages` that fit the budget, oldest first."""
+    return _fit([(m, estimate_tokens(m.content)) for m in messages], system_prompt, token_budget)
 
-    The newest message is always kept; a leading tool result whose call was dropped is removed
-    so the model never sees an answer to a question it cannot see.
-    """
+
+def _fit(messages: Sequence[Form], system_prompt: str, token_budget: int) -> list[ChatMessage]:
+    """The newest message is always kept; a leading tool result whose call was dropped is
+    removed so the model never sees an answer to a question it cannot see."""
     budget = token_budget - (estimate_tokens(system_prompt) if system_prompt else 0)
     kept: list[ChatMessage] = []
-    for message in reversed(messages):
-        cost = estimate_tokens(message.content)
+    for message, cost in reversed(messages):
         if kept and cost > budget:
             break
         kept.append(message)

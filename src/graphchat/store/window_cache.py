@@ -71,10 +71,12 @@ class WindowCache:
             before = self._windows.get(grown_from)
         if before is None or not _chained(before.messages[-1], messages):
             return
-        joined = (before.messages + tuple(messages))[-before.limit :]
-        self._keep(
-            messages[-1], _window(before.thread_created_at, joined, before.limit), grown_from
-        )
+        joined = before.messages + tuple(messages)
+        dropped = joined[: max(len(joined) - before.limit, 0)]
+        # Counted from the window it grew from: only what came and what left is summed.
+        text = before.text + _text(messages) - _text(dropped)
+        grown = _Window(before.thread_created_at, joined[len(dropped) :], before.limit, text)
+        self._keep(messages[-1], grown, grown_from)
 
     def _keep(
         self, last: Message, window: _Window, replaces: tuple[str, str] | None = None
@@ -98,8 +100,12 @@ class WindowCache:
 
 
 def _window(thread_created_at: datetime, messages: Sequence[Message], limit: int) -> _Window:
-    text = sum(len(message.content) + _PER_MESSAGE for message in messages)
-    return _Window(thread_created_at, tuple(messages), limit, text)
+    return _Window(thread_created_at, tuple(messages), limit, _text(messages))
+
+
+def _text(messages: Sequence[Message]) -> int:
+    """What `messages` count against TEXT_KEPT."""
+    return sum(len(message.content) for message in messages) + _PER_MESSAGE * len(messages)
 
 
 def _chained(previous: Message, messages: Sequence[Message]) -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from graphchat.service.context import build_context
+from graphchat.service.context import MessageForms, build_context
 from graphchat.store.records import Message
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -60,3 +61,38 @@ def test_skips_failed_replies_that_said_nothing() -> None:
     window = build_context(history, "", token_budget=1000)
 
     assert [m.content for m in window] == ["q", "q again"]
+
+
+def test_a_message_record_is_converted_once_and_one_read_again_anew() -> None:
+    forms = MessageForms()
+    history = [_message(1, "user", "hello"), _message(2, "assistant", "hi")]
+    first = build_context(history, "", token_budget=1000, forms=forms)
+
+    again = build_context(history, "", token_budget=1000, forms=forms)
+    read_again = build_context([replace(m) for m in history], "", token_budget=1000, forms=forms)
+
+    assert again == first == build_context(history, "", token_budget=1000)
+    assert all(a is b for a, b in zip(again, first, strict=True))  # the kept forms
+    assert read_again == first
+    assert not any(a is b for a, b in zip(read_again, first, strict=True))
+
+
+def test_forms_are_bounded_and_unusable_messages_stay_out() -> None:
+    forms = MessageForms(size=2)
+    messages = [_message(1, "user", "a"), _message(2, "assistant", "", status="error")]
+    kept = forms.of(messages[0])
+
+    assert forms.of(messages[1]) is None  # a failed reply with no text
+    forms.of(_message(3, "user", "c"))  # the third pushes out the oldest
+    assert forms.of(messages[0]) is not kept
+    assert forms.of(messages[0]) == kept
+
+
+def test_forms_hold_no_more_text_than_their_budget() -> None:
+    forms = MessageForms(text=10)
+    long_ago = _message(1, "user", "x" * 6)
+    kept = forms.of(long_ago)
+    forms.of(_message(2, "user", "y" * 6))  # 12 characters: the oldest goes
+
+    assert forms.of(long_ago) is not kept
+    assert forms.of(_message(3, "user", "z" * 11)) is not None  # alone over it: given, not kept

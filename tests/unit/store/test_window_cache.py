@@ -177,3 +177,14 @@ def test_the_oldest_windows_go_past_the_text_budget_and_one_over_it_alone_is_not
     assert cache.get("t", CREATED, "m1", 1) is None
     assert cache.get("t", CREATED, "m4", 1) == [_message(4, None)]
     assert cache.get("t", CREATED, "m5", 1) is None  # alone over the budget: not kept
+
+
+def test_a_window_extended_turn_after_turn_counts_only_the_text_it_holds() -> None:
+    cache = WindowCache(text=3 * 256 + len("373839"))  # room for the last window alone
+    cache.start(CREATED, _chain(1, 3), limit=3)
+    for last in range(5, 40, 2):  # two messages a turn, the oldest two leave
+        cache.extend(_chain(last - 1, last))
+
+    assert cache.get("t", CREATED, "m39", 3) == _chain(37, 39)  # counted as 3 messages, not 39
+    cache.start(CREATED, [_message(1, None, thread_id="other")], limit=1)
+    assert cache.get("t", CREATED, "m39", 3) is None  # and no fewer: a fourth pushes it out
