@@ -169,11 +169,17 @@ def _turn(result: dict[str, Any]) -> str:
     out = "## 1. Turn overhead\n\n`POST /chat` (each client on a thread of its own) vs the"
     out += " backend's streaming `/api/chat` called directly by the same client at the same"
     out += " concurrency; the rows marked with workers ran `GRAPHCHAT_WORKERS` server processes"
-    out += " (their CPU summed).\n\n"
+    out += " (their CPU summed), loaded by wrk (C) rather than the Python client where it was"
+    out += " installed: each wrk client keeps its own thread, both sides of a row alike.\n\n"
     for kind in _kinds(result):
         rows = [_turn_row(str(lv["concurrency"]), lv) for lv in result[kind]["levels"]]
-        for workers, levels in result[kind].get("by_workers", {}).items():
-            rows += [_turn_row(f"{lv['concurrency']}, {workers} workers", lv) for lv in levels]
+        for workers, levels in result[kind].get("throughput", {}).items():
+            rows += [
+                _turn_row(
+                    f"{lv['concurrency']}, {lv.get('client', 'httpx')}, {workers} worker(s)", lv
+                )
+                for lv in levels
+            ]
         header = (
             "clients",
             "backend p50 ms",

@@ -1,7 +1,9 @@
 """1. Turn overhead: `POST /chat` against the instant backend vs that backend called directly.
 
-Each worker owns one thread (no 409 thread_busy); the same client and the same concurrency call
-the backend's streaming `/api/chat` directly for the baseline.
+Each client owns one thread (no 409 thread_busy); the same client and the same concurrency call
+the backend's streaming `/api/chat` directly for the baseline. The levels of every concurrency
+use the Python client; the throughput levels (16+ clients, for each `--workers` count) use wrk
+where it is installed, whose clients cost the shared cores next to nothing (bench/wrk.py).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from bench import databases, procs
+from bench import databases, procs, wrk
 from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
 from bench.stats import summary_ms
 
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         nargs="+",
         default=[1, 2],
-        help="server processes (GRAPHCHAT_WORKERS); counts above 1 are measured at 16+ clients",
+        help="server processes (GRAPHCHAT_WORKERS) of the throughput levels (16+ clients, wrk)",
     )
 
 
@@ -80,6 +82,48 @@ def _levels(
     return levels
 
 
+def _wrk_level(
+    server: procs.ServerProcess, backend_url: str, concurrency: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    duration = args.duration + args.warmup  # wrk has no warm-up: each client's first turn is in
+    direct = wrk.closed_loop(
+        f"{backend_url}/api/chat", backend_body(), connections=concurrency, duration=duration
+    )
+    cpu_before = procs.cpu_seconds(server)
+    through = wrk.closed_loop(
+        f"{server.url}/chat",
+        chat_body("THREAD"),
+        connections=concurrency,
+        duration=duration,
+        prefix=f"wrk-{concurrency}-{uuid.uuid4().hex[:8]}",
+    )
+    cpu = procs.cpu_seconds(server) - cpu_before
+    through["server_cpu_ms_per_turn"] = round(cpu * 1000 / max(through["n"], 1), 3)
+    level = {"concurrency": concurrency, "client": "wrk", "backend": direct, "graphchat": through}
+    return level | _compare(direct, through)
+
+
+def _throughput(
+    kind: str, env: dict[str, str], backend_url: str, args: argparse.Namespace
+) -> dict[str, list[dict[str, Any]]]:
+    """The levels of 16+ clients for each worker count, from wrk where it is installed."""
+    loaded = [c for c in args.concurrency if c >= 16]
+    by_workers: dict[str, list[dict[str, Any]]] = {}
+    for workers in args.workers if loaded else []:
+        name = f"turn-{kind}-{workers}-workers"
+        with procs.graphchat(env | {"GRAPHCHAT_WORKERS": str(workers)}, name) as server:
+            procs.wait_settled(server)  # /health answered: the other workers still start
+            print(f"  {kind}, {workers} worker(s), {'wrk' if wrk.available() else 'httpx'}:")
+            if wrk.available() is None:
+                by_workers[str(workers)] = _levels(server, backend_url, kind, loaded, args)
+                continue
+            levels = [_wrk_level(server, backend_url, c, args) for c in loaded]
+            for level in levels:
+                print(f"  {kind} c={level['concurrency']}: {level}", flush=True)
+            by_workers[str(workers)] = levels
+    return by_workers
+
+
 def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {}
     with databases.scratch(kind) as database_url:
@@ -89,15 +133,7 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
         # The same at concurrency 1 with per-request logging on (the default level).
         with procs.graphchat(env | {"GRAPHCHAT_LOG_LEVEL": "info"}, f"turn-{kind}-info") as server:
             result["log_level_info_c1"] = asyncio.run(_graphchat_level(server, 1, args))
-        # Several workers pay off only with several clients at once.
-        loaded = [c for c in args.concurrency if c >= 16]
-        for workers in (count for count in args.workers if count > 1 and loaded):
-            name = f"turn-{kind}-{workers}-workers"
-            with procs.graphchat(env | {"GRAPHCHAT_WORKERS": str(workers)}, name) as server:
-                procs.wait_settled(server)  # /health answered: the other workers still start
-                print(f"  {kind}, {workers} workers:", flush=True)
-                levels = _levels(server, backend_url, kind, loaded, args)
-            result.setdefault("by_workers", {})[str(workers)] = levels
+        result["throughput"] = _throughput(kind, env, backend_url, args)
     return result
 
 

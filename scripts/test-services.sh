@@ -43,6 +43,11 @@ _gc_chromium() {
   export GRAPHCHAT_TEST_CHROMIUM=$(command -v chromium)
 }
 
+# wrk, the C load generator of bench turn's throughput levels (and of its own test).
+_gc_wrk() {
+  command -v wrk >/dev/null || _gc_apt_install wrk
+}
+
 # docker-compose 1.x validates docker-compose.yml (`docker-compose config`) without a Docker engine.
 _gc_compose() {
   command -v docker-compose >/dev/null || _gc_apt_install --no-install-recommends docker-compose
@@ -55,6 +60,7 @@ if [ -z "${GRAPHCHAT_TEST_REDIS_URL:-}" ]; then
   _gc_redis || _gc_log "Redis unavailable: its tests will be skipped"
 fi
 _gc_compose || _gc_log "docker-compose unavailable: the compose validation test will be skipped"
+_gc_wrk || _gc_log "wrk unavailable: its test is skipped, bench turn loads with its Python client"
 if [ -z "${GRAPHCHAT_TEST_CHROMIUM:-}" ]; then
   _gc_chromium || _gc_log "Chromium unavailable: browser tests will be skipped"
 fi
