@@ -52,6 +52,7 @@ class RecordedRequest:
     path: str
     body: dict[str, Any] | None
     headers: dict[str, str] = field(default_factory=dict)
+    client_port: int = 0  # the same for requests that came over one kept-alive connection
 
 
 def echo_tokens(body: dict[str, Any]) -> list[str]:
@@ -162,7 +163,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, body: dict[str, Any] | None) -> None:
         self.fake._record(
             RecordedRequest(
-                self.command, self.path, body, {k.lower(): v for k, v in self.headers.items()}
+                self.command,
+                self.path,
+                body,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.client_address[1],
             )
         )
 

@@ -5,7 +5,7 @@ httpcore's default (AnyIO) stream keeps, per connection, a protocol with a deque
 managers around every pending read: about 5 KB for each reply that is waiting for its first
 token. Here a connection is a small protocol that buffers what arrives and wakes its one reader.
 Only plain `http://` backends (Ollama, the embedded server, local OpenAI-compatible ones) use
-it; TLS connections keep httpcore's default.
+it; TLS connections keep httpcore's default. Model calls on them skip httpx too (`CoreReply`).
 """
 
 # httpcore's stream interface takes its timeouts as arguments.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from typing import Any, cast
 
 import httpcore
@@ -198,13 +198,40 @@ class PlainTCPBackend(httpcore.AsyncNetworkBackend):
 
 
 class PlainHTTPTransport(httpx.AsyncHTTPTransport):
-    """httpx's pooled transport, its connections on `PlainTCPBackend` (plain `http://` only)."""
+    """httpx's pooled transport, its connections on `PlainTCPBackend` (plain `http://` only).
+
+    Its `pool` also takes model calls directly (see `ChatEndpoint`), sharing the connections.
+    """
 
     def __init__(self, limits: httpx.Limits) -> None:
         super().__init__(limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
+        self.pool = httpcore.AsyncConnectionPool(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=PlainTCPBackend(),
         )
+        self._pool = self.pool  # what httpx's transport sends through and closes
+
+
+class CoreReply:
+    """An httpcore response under the names of httpx's `Response` that a model call reads.
+
+    Read straight from httpcore's stream, a chunk skips httpx's per-chunk exception mapping and
+    content decoders: the request asks for no content coding (`Accept-Encoding: identity`).
+    """
+
+    __slots__ = ("_response", "status_code")
+
+    def __init__(self, response: httpcore.Response) -> None:
+        self._response = response
+        self.status_code = response.status
+
+    def aread(self) -> Awaitable[bytes]:
+        return self._response.aread()
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_stream()
+
+    def aclose(self) -> Awaitable[None]:
+        return self._response.aclose()

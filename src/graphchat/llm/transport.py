@@ -1,7 +1,8 @@
 """HTTP plumbing shared by the HTTP providers: the pooled client, timed streaming, error mapping.
 
-Every vendor failure (httpx, bad JSON, an error status) becomes one of our `ProviderError`s here,
-so the Ollama and OpenAI-compatible adapters translate errors in exactly one way.
+Every vendor failure (httpx or httpcore, bad JSON, an error status) becomes one of our
+`ProviderError`s here, so the Ollama and OpenAI-compatible adapters translate errors in exactly
+one way.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import contextlib
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Protocol
 
+import httpcore
 import httpx
 import orjson
 
@@ -25,7 +27,7 @@ from graphchat.errors import (
     ToolsUnsupported,
 )
 from graphchat.llm.base import ChatChunk, ChatRequest
-from graphchat.llm.plain_tcp import PlainHTTPTransport
+from graphchat.llm.plain_tcp import CoreReply, PlainHTTPTransport
 from graphchat.llm.timeouts import ReadWatch, Timeouts, next_within
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -35,6 +37,26 @@ STALLED = "the reply stalled"
 
 _DRAIN_SECONDS = 0.5
 
+
+# httpcore's errors, raised as they are on the plain-HTTP path (`ChatEndpoint`); no common base.
+_CORE_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.TimeoutException,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+    httpcore.ConnectionNotAvailable,
+)
+_HTTP_ERRORS = (httpx.HTTPError, *_CORE_ERRORS)
+_UNREACHABLE = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpcore.ConnectError,
+    httpcore.ConnectTimeout,
+    httpcore.PoolTimeout,
+)
+_TIMED_OUT = (httpx.TimeoutException, httpcore.TimeoutException)
 
 _LIMITS = httpx.Limits(max_connections=512, max_keepalive_connections=64)
 _JSON = {"Content-Type": "application/json"}
@@ -73,13 +95,29 @@ def direct_transport(
     return httpx.AsyncHTTPTransport(limits=_LIMITS)  # what the client would have built
 
 
+class HttpReply(Protocol):
+    """What a model call reads of its streamed response: httpx's `Response`, or `CoreReply`."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    def aread(self) -> Awaitable[bytes]: ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]: ...
+
+    def aclose(self) -> Awaitable[None]: ...
+
+
 class ChatEndpoint:
     """One URL that model calls POST JSON to, resolved once with the client's base URL and
     default headers (an API key among them).
 
     A call goes straight to the transport: what the client adds per request (URL and header
     merging, cookies, auth and redirect handling, event hooks) costs about 0.1 ms of CPU and a
-    model call needs none of it. With a proxy from the environment it goes through the client.
+    model call needs none of it. On a plain-HTTP transport it goes to httpcore's pool beneath,
+    skipping httpx's request and response models too (header checks, and exception mapping and
+    decoders around every chunk read). With a proxy from the environment it goes through the
+    client.
     """
 
     def __init__(
@@ -92,11 +130,20 @@ class ChatEndpoint:
         self._client = client
         self._path = path
         self._transport = transport
-        self._url = client.build_request("POST", path).url
+        template = client.build_request("POST", path, headers=_JSON)
+        self._url = template.url
         self._headers = [*client.headers.raw, (b"Content-Type", b"application/json")]
         self._extensions = {"timeout": httpx.Timeout(None, connect=timeouts.connect).as_dict()}
+        self._pool = transport.pool if isinstance(transport, PlainHTTPTransport) else None
+        self._core_url = httpcore.URL(
+            scheme=self._url.raw_scheme,
+            host=self._url.raw_host,
+            port=self._url.port,
+            target=self._url.raw_path,
+        )
+        self._core_headers = _uncoded(template.headers)
 
-    def post(self, body: bytes) -> Awaitable[httpx.Response]:
+    def post(self, body: bytes) -> Awaitable[HttpReply]:
         """Send `body`; the response's body is left to stream (close it).
 
         Until the reply's headers come (with its first token, for a model still reading the
@@ -106,6 +153,13 @@ class ChatEndpoint:
         A plain function, so no waiting frame refers to `body` either.
         """
         length = str(len(body))
+        if self._pool is not None:
+            core = httpcore.Request(
+                b"POST", self._core_url, content=_sent_once(body), extensions=self._extensions
+            )
+            # Set, not given: the constructor would check each fixed header again on every call.
+            core.headers = [*self._core_headers, (b"Content-Length", length.encode())]
+            return _core_reply(self._pool, core)
         if self._transport is None:
             headers = {**_JSON, "Content-Length": length}
             request = self._client.build_request(
@@ -120,6 +174,19 @@ class ChatEndpoint:
             extensions=self._extensions,
         )
         return self._transport.handle_async_request(request)
+
+
+def _uncoded(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
+    """The headers httpx sends with a POST (Host among them), less its length, and asking for
+    no content coding: httpcore's stream hands over the body's bytes undecoded."""
+    headers = headers.copy()
+    headers["Accept-Encoding"] = "identity"
+    del headers["Content-Length"]
+    return headers.raw
+
+
+async def _core_reply(pool: httpcore.AsyncConnectionPool, request: httpcore.Request) -> CoreReply:
+    return CoreReply(await pool.handle_async_request(request))
 
 
 async def _sent_once(body: bytes) -> AsyncIterator[bytes]:
@@ -155,16 +222,16 @@ def status_error(backend: str, status: int, text: str, model: str) -> GraphchatE
 
 @contextmanager
 def translate_http_errors(backend: str, base_url: str, model: str | None) -> Iterator[None]:
-    """Turn httpx and JSON failures into our `ProviderError`s."""
+    """Turn httpx, httpcore and JSON failures into our `ProviderError`s."""
     try:
         yield
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+    except _UNREACHABLE as exc:
         raise ProviderUnavailable(
             f"model backend '{backend}' cannot be reached at {base_url}"
         ) from exc
-    except httpx.TimeoutException as exc:
+    except _TIMED_OUT as exc:
         raise ProviderTimeout(f"model backend '{backend}' timed out") from exc
-    except (httpx.HTTPError, orjson.JSONDecodeError, ValueError) as exc:
+    except (*_HTTP_ERRORS, orjson.JSONDecodeError, ValueError) as exc:
         what = f" for model '{model}'" if model else ""
         raise ProviderError(
             f"model backend '{backend}' failed{what}: {type(exc).__name__}"
@@ -172,13 +239,13 @@ def translate_http_errors(backend: str, base_url: str, model: str | None) -> Ite
 
 
 async def open_stream(
-    sending: Awaitable[httpx.Response],
+    sending: Awaitable[HttpReply],
     *,
     backend: str,
     model: str,
     timeouts: Timeouts,
     deadline: float,
-) -> httpx.Response:
+) -> HttpReply:
     """Wait (first-token bound) for the successful streamed response to `sending`, a POST
     from `ChatEndpoint.post` (it alone holds the request's body)."""
     response = await next_within(sending, timeouts.first_token, deadline, WAITING_FIRST)
@@ -191,8 +258,8 @@ async def open_stream(
     return response
 
 
-async def _raw_lines(response: httpx.Response) -> AsyncIterator[bytes]:
-    """The body's lines (`\n`, `\r\n` or `\r` ended), split from its decoded bytes.
+async def _raw_lines(response: HttpReply) -> AsyncIterator[bytes]:
+    """The body's lines (`\n`, `\r\n` or `\r` ended), split from its bytes.
 
     Lines stay bytes: both protocols are JSON, which orjson reads from bytes, so httpx's text
     decoder and line splitter (two more generators per line, and a UTF-8 decode) are skipped.
@@ -208,7 +275,7 @@ async def _raw_lines(response: httpx.Response) -> AsyncIterator[bytes]:
 
 
 async def timed_lines(
-    response: httpx.Response, timeouts: Timeouts, deadline: float
+    response: HttpReply, timeouts: Timeouts, deadline: float
 ) -> AsyncIterator[bytes]:
     """The non-blank lines of a streamed body: the first within the first-token timeout, each
     later one within the stall timeout, all before `deadline`."""
@@ -230,10 +297,10 @@ async def timed_lines(
 async def finish_body(lines: AsyncIterator[bytes]) -> None:
     """Read the (empty) rest of a finished reply, so its connection goes back to the pool.
 
-    Closing a response with unread bytes makes httpx drop the connection: a new TCP connection
-    for every model call.
+    Closing a response with unread bytes makes httpcore drop the connection: a new TCP
+    connection for every model call.
     """
-    with contextlib.suppress(GraphchatError, httpx.HTTPError, TimeoutError):
+    with contextlib.suppress(GraphchatError, *_HTTP_ERRORS, TimeoutError):
         async with asyncio.timeout(_DRAIN_SECONDS):
             async for _ in lines:
                 pass
@@ -305,5 +372,5 @@ class HttpProvider:
         await self._client.aclose()
 
     def _translate_errors(self, model: str | None) -> AbstractContextManager[None]:
-        """Turn httpx and JSON failures into our `ProviderError`s."""
+        """Turn httpx, httpcore and JSON failures into our `ProviderError`s."""
         return translate_http_errors(self.name, self.base_url, model)
