@@ -115,13 +115,18 @@ def _tokens_until(events: Iterator[Frame], count: int | None) -> tuple[list[str]
     return tokens, run_id, last_id
 
 
-def _counted(pinned: Pinned, route: str) -> float:
-    """The count of GET `route` answered 200, as the metrics of `pinned`'s worker report it."""
+def _metric(pinned: Pinned, series: str) -> float:
+    """The value of `series` (a name and its labels) as the metrics of `pinned`'s worker report."""
     with pinned.stream("GET", "/metrics") as response:
         text = response.read().decode()
-    pattern = rf'graphchat_http_requests_total{{method="GET",route="{route}",status="200"}} (\S+)'
-    found = re.search(pattern, text)
+    found = re.search(rf"^{re.escape(series)} (\S+)$", text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+def _counted(pinned: Pinned, route: str) -> float:
+    """The count of GET `route` answered 200, as the metrics of `pinned`'s worker report it."""
+    labels = f'{{method="GET",route="{route}",status="200"}}'
+    return _metric(pinned, f"graphchat_http_requests_total{labels}")
 
 
 @pytest.fixture
@@ -177,22 +182,29 @@ def test_a_run_on_one_worker_is_cancelled_through_the_other(
 
 
 def test_metrics_sum_the_workers_and_a_killed_worker_is_replaced(
-    two_workers: ServerProcess,
+    two_workers: ServerProcess, ollama: FakeOllama
 ) -> None:
     first, second = _one_per_worker(two_workers, _wait_ready(two_workers, 2))
     for pinned, times in ((first, 3), (second, 2)):
         for _ in range(times):
             pinned.json("GET", "/info")
-
     assert _counted(first, "/info") == _counted(second, "/info") == 5
 
-    os.kill(first.worker.pid, signal.SIGKILL)
-    workers = _wait_ready(two_workers, 3)
+    ollama.queue(Reply(tokens=[f"k{index} " for index in range(200)], token_delay=0.05))
+    body = {"input": {"messages": [{"role": "user", "content": "hi"}], "thread_id": "killed"}}
+    with first.stream("POST", "/stream", json=body) as held:
+        events = _events(held)  # kept: an iterator let go of would close the stream
+        _tokens_until(events, 1)
+        assert _metric(second, "graphchat_active_streams") == 1  # open on the other worker
+        os.kill(first.worker.pid, signal.SIGKILL)
+        workers = _wait_ready(two_workers, 3)
+
     assert first.worker.pid not in {worker.pid for worker in workers}
     for _ in range(10):  # new connections, to whichever worker takes them
         assert Pinned(two_workers, workers).json("GET", "/health") == {"status": "ok"}
     survivor = Pinned(two_workers, workers)
     assert _counted(survivor, "/info") == 5  # the dead worker's counts are kept
+    assert _metric(survivor, "graphchat_active_streams") == 0  # its stream is not
 
 
 def test_several_workers_without_a_shared_rate_limit_store_are_refused(tmp_path: Path) -> None:

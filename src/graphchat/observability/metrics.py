@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from functools import partial
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -44,6 +45,25 @@ def _exported(registry: CollectorRegistry) -> CollectorRegistry:
     shared = CollectorRegistry()
     multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
     return shared
+
+
+def _forget_dead_workers() -> None:
+    """Drop the live gauges of workers killed before they could close (a SIGKILL, a crash):
+    their streams are gone, and a sum must not count them. Their counters stay counted."""
+    for path in Path(os.environ[SHARED_DIRECTORY]).glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _StateGauge:
@@ -154,6 +174,8 @@ class Metrics:
 
     def render(self) -> bytes:
         """The registry (every worker's, when shared) in Prometheus' text exposition format."""
+        if self._exported is not self.registry:
+            _forget_dead_workers()
         return generate_latest(self._exported)
 
     def close(self) -> None:
