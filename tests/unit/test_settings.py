@@ -96,6 +96,9 @@ def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
         ("GRAPHCHAT_PORT", "70000", "GRAPHCHAT_PORT"),
         ("GRAPHCHAT_DATABASE_URL", "mysql://x/y", "unsupported database scheme"),
         ("GRAPHCHAT_OLLAMA_URL", "localhost:11434", "GRAPHCHAT_OLLAMA_URL"),
+        ("GRAPHCHAT_OLLAMA_URL", "http://127.0.0.1:Error", "the port must be a number"),
+        ("GRAPHCHAT_OLLAMA_URL", "http://127.0.0.1:11434,http://:80", "names no host"),
+        ("GRAPHCHAT_OPENAI_BASE_URLS", "http://gpu:99999/v1", "the port must be a number"),
         ("GRAPHCHAT_LOG_FORMAT", "xml", "GRAPHCHAT_LOG_FORMAT"),
     ],
 )

@@ -7,6 +7,7 @@ keeps the flat names of earlier releases (`GRAPHCHAT_DB_POOL_SIZE` is `database.
 from __future__ import annotations
 
 from typing import Annotated, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.fields import FieldInfo
@@ -28,9 +29,17 @@ Count = Annotated[int, Field(ge=1)]
 
 
 def http_url(url: str) -> str:
-    """An http(s) URL without its trailing slash; ValueError otherwise."""
+    """An http(s) URL with a host (and a port, if any, from 0 to 65535) without its trailing
+    slash; ValueError otherwise, before anything tries to connect to it."""
     if not url.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - parsing it is the check
+    except ValueError:
+        raise ValueError(f"{url!r}: the port must be a number from 0 to 65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{url!r} names no host")
     return url.rstrip("/")
 
 
