@@ -70,7 +70,11 @@ def _compare(backend: dict[str, Any], graphchat: dict[str, Any]) -> dict[str, An
 
 
 def _levels(
-    server: procs.ServerProcess, backend_url: str, kind: str, concurrencies: list[int], args: Any
+    server: procs.ServerProcess,
+    backend_url: str,
+    kind: str,
+    concurrencies: list[int],
+    args: argparse.Namespace,
 ) -> list[dict[str, Any]]:
     levels = []
     for concurrency in concurrencies:

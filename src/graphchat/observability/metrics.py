@@ -38,10 +38,8 @@ def shared_by_workers() -> bool:
     return bool(os.environ.get(SHARED_DIRECTORY))
 
 
-def _exported(registry: CollectorRegistry) -> CollectorRegistry:
-    """What `/metrics` renders: the app's registry, or the values of every worker when shared."""
-    if not shared_by_workers():
-        return registry
+def _all_workers() -> CollectorRegistry:
+    """What `/metrics` renders when workers share their metrics: the values of all of them."""
     shared = CollectorRegistry()
     multiprocess.MultiProcessCollector(shared)  # type: ignore[no-untyped-call]
     return shared
@@ -130,7 +128,8 @@ class Metrics:
             "model_process_restarts", "Times each local model process died and was restarted.",
             ["backend"], multiprocess_mode="livesum",
         )  # fmt: skip
-        self._exported = _exported(self.registry)
+        self._shared = shared_by_workers()
+        self._exported = _all_workers() if self._shared else self.registry
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -174,11 +173,11 @@ class Metrics:
 
     def render(self) -> bytes:
         """The registry (every worker's, when shared) in Prometheus' text exposition format."""
-        if self._exported is not self.registry:
+        if self._shared:
             _forget_dead_workers()
         return generate_latest(self._exported)
 
     def close(self) -> None:
         """At the end of this process's serving: its live gauges leave the shared sum."""
-        if shared_by_workers():
+        if self._shared:
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
