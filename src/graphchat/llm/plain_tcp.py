@@ -22,6 +22,9 @@ from typing import Any, cast
 import httpcore
 import httpx
 
+from graphchat.llm.model_connections import ModelConnections
+
+_UNBOUNDED = 1 << 30
 _HIGH_WATER = 256 * 1024  # stop reading from the socket until the reader catches up
 _NO_TIMEOUT = contextlib.nullcontext()
 
@@ -200,18 +203,29 @@ class PlainTCPBackend(httpcore.AsyncNetworkBackend):
 class PlainHTTPTransport(httpx.AsyncHTTPTransport):
     """httpx's pooled transport, its connections on `PlainTCPBackend` (plain `http://` only).
 
-    Its `pool` also takes model calls directly (see `ChatEndpoint`), sharing the connections.
+    Model calls go to `model_connections` directly (see `ChatEndpoint`); httpx's own pool
+    serves the rest (model lists, health checks).
     """
 
     def __init__(self, limits: httpx.Limits) -> None:
         super().__init__(limits=limits)
-        self.pool = httpcore.AsyncConnectionPool(
+        backend = PlainTCPBackend()
+        self._pool = httpcore.AsyncConnectionPool(  # what httpx's transport sends through
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PlainTCPBackend(),
+            network_backend=backend,
         )
-        self._pool = self.pool  # what httpx's transport sends through and closes
+        self.model_connections = ModelConnections(
+            backend,
+            max_connections=limits.max_connections or _UNBOUNDED,
+            max_idle=limits.max_keepalive_connections or _UNBOUNDED,
+            keepalive_expiry=limits.keepalive_expiry,
+        )
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.model_connections.aclose()
 
 
 class CoreReply:

@@ -27,6 +27,7 @@ from graphchat.errors import (
     ToolsUnsupported,
 )
 from graphchat.llm.base import ChatChunk, ChatRequest
+from graphchat.llm.model_connections import ModelConnections
 from graphchat.llm.plain_tcp import CoreReply, PlainHTTPTransport
 from graphchat.llm.timeouts import ReadWatch, Timeouts, next_within
 
@@ -114,7 +115,8 @@ class ChatEndpoint:
 
     A call goes straight to the transport: what the client adds per request (URL and header
     merging, cookies, auth and redirect handling, event hooks) costs about 0.1 ms of CPU and a
-    model call needs none of it. On a plain-HTTP transport it goes to httpcore's pool beneath,
+    model call needs none of it. On a plain-HTTP transport it goes to the transport's own
+    connections (`ModelConnections`: httpcore's pool costs O(connections) per call) beneath,
     skipping httpx's request and response models too (header checks, and exception mapping and
     decoders around every chunk read). With a proxy from the environment it goes through the
     client.
@@ -134,7 +136,9 @@ class ChatEndpoint:
         self._url = template.url
         self._headers = [*client.headers.raw, (b"Content-Type", b"application/json")]
         self._extensions = {"timeout": httpx.Timeout(None, connect=timeouts.connect).as_dict()}
-        self._pool = transport.pool if isinstance(transport, PlainHTTPTransport) else None
+        self._pool = (
+            transport.model_connections if isinstance(transport, PlainHTTPTransport) else None
+        )
         self._core_url = httpcore.URL(
             scheme=self._url.raw_scheme,
             host=self._url.raw_host,
@@ -185,7 +189,7 @@ def _uncoded(headers: httpx.Headers) -> list[tuple[bytes, bytes]]:
     return headers.raw
 
 
-async def _core_reply(pool: httpcore.AsyncConnectionPool, request: httpcore.Request) -> CoreReply:
+async def _core_reply(pool: ModelConnections, request: httpcore.Request) -> CoreReply:
     return CoreReply(await pool.handle_async_request(request))
 
 

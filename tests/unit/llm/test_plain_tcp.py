@@ -12,7 +12,8 @@ import pytest
 import uvloop
 
 from graphchat.llm.plain_tcp import PlainHTTPTransport
-from graphchat.llm.transport import direct_transport
+from graphchat.llm.timeouts import Timeouts
+from graphchat.llm.transport import ChatEndpoint, direct_transport, make_client
 
 _LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -71,19 +72,24 @@ async def _a_reply_larger_than_the_read_buffer_arrives_whole() -> None:
     assert response.content == b"ping" * 100_000 + big
 
 
-async def _a_kept_alive_connection_the_server_closed_is_not_reused() -> None:
-    connections = 0
+class _ClosingAfterEachReply:
+    """A server answering "ok" and then closing a connection HTTP/1.1 would keep alive."""
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         await _read_request(reader)
-        writer.write(_response(b"ok"))  # kept alive by HTTP/1.1 rules, then closed anyway
+        writer.write(_response(b"ok"))
         await writer.drain()
         writer.close()
 
+
+async def _a_kept_alive_connection_the_server_closed_is_not_reused() -> None:
+    server = _ClosingAfterEachReply()
     async with (
-        _server(handle) as url,
+        _server(server) as url,
         httpx.AsyncClient(transport=PlainHTTPTransport(_LIMITS)) as http,
     ):
         first = await http.post(f"{url}/x", content=b"1")
@@ -91,7 +97,24 @@ async def _a_kept_alive_connection_the_server_closed_is_not_reused() -> None:
         second = await http.post(f"{url}/x", content=b"2")
 
     assert (first.content, second.content) == (b"ok", b"ok")
-    assert connections == 2
+    assert server.connections == 2
+
+
+async def _a_kept_model_connection_the_server_closed_is_not_reused() -> None:
+    server = _ClosingAfterEachReply()
+    async with _server(server) as url:
+        transport = PlainHTTPTransport(_LIMITS)
+        async with make_client(url, Timeouts(), transport=transport) as client:
+            endpoint = ChatEndpoint(client, "/x", transport, Timeouts())
+            bodies = []
+            for _ in range(2):
+                reply = await endpoint.post(b"{}")
+                bodies.append(await reply.aread())
+                await reply.aclose()
+                await asyncio.sleep(0.1)  # the server's close reaches the idle connection
+
+    assert bodies == [b"ok", b"ok"]
+    assert server.connections == 2
 
 
 async def _a_refused_connection_is_a_connect_error() -> None:
@@ -122,6 +145,13 @@ def test_a_kept_alive_connection_the_server_closed_is_not_reused(
     new_loop: Callable[[], asyncio.AbstractEventLoop],
 ) -> None:
     _run(new_loop, _a_kept_alive_connection_the_server_closed_is_not_reused())
+
+
+@LOOPS
+def test_a_kept_model_connection_the_server_closed_is_not_reused(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    _run(new_loop, _a_kept_model_connection_the_server_closed_is_not_reused())
 
 
 @LOOPS
