@@ -96,7 +96,12 @@ class ModelConnections:
         stream = await self._backend.connect_tcp(
             origin.host.decode("ascii"), origin.port, timeout=timeouts.get("connect")
         )
-        return httpcore.AsyncHTTP11Connection(origin, stream, keepalive_expiry=self._expiry)
+        connection = httpcore.AsyncHTTP11Connection(origin, stream, keepalive_expiry=self._expiry)
+        # httpcore's lock is AnyIO's, whose every acquire yields to the loop inside a shielded
+        # cancel scope: the request's bytes went out after whatever else was ready. A
+        # connection here serves one call at a time; asyncio's lock waits only when contended.
+        connection._state_lock = asyncio.Lock()  # type: ignore[assignment]
+        return connection
 
     async def give_back(
         self, origin: httpcore.Origin, connection: httpcore.AsyncHTTP11Connection
