@@ -238,6 +238,8 @@ def _streaming(result: dict[str, Any]) -> str:
             h["failed"],
             h["seconds_to_open"],
             h.get("server_cpu_percent_while_opening"),
+            h.get("cpu_ms_per_open_first_tenth"),
+            h.get("cpu_ms_per_open_last_tenth"),
             h["rss_idle_mb"],
             h["rss_held_mb"],
             h["kb_per_stream"],
@@ -254,12 +256,16 @@ def _streaming(result: dict[str, Any]) -> str:
         "failed",
         "s to open",
         "server CPU % while opening",
+        "CPU ms per open, first tenth",
+        "CPU ms per open, last tenth",
         "RSS idle MB",
         "RSS held MB",
     )
     header += ("KB per stream", "server CPU % while held", "/health p50 ms while held")
     out += "Streams held open on a backend whose first token does not come during the test,"
-    out += " opened 8 at a time (at most 300 s).\n\n" + _table(header, held_rows)
+    out += " opened 8 at a time, a tenth after another (at most 300 s each): the server's CPU per"
+    out += " stream opened is read for the first tenth and the last.\n\n"
+    out += _table(header, held_rows)
     failures = [
         f"- {kind}: {h['first_failure']}"
         for kind in _kinds(result)

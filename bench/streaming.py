@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -102,8 +104,8 @@ async def _held(server: Any, count: int) -> dict[str, Any]:
         procs.cpu_seconds(server),
         time.perf_counter(),
     )
-    tasks += [hold(index) for index in range(warm, count)]
-    opened = await _wait_open(events, 300)
+    per_open = await _open_in_tenths(server, hold, tasks, events, warm)
+    opened = sum(event.is_set() for event in events)
     open_seconds = time.perf_counter() - began
     cpu_open = (procs.cpu_seconds(server) - cpu_open) / open_seconds
     await asyncio.sleep(2)
@@ -130,6 +132,8 @@ async def _held(server: Any, count: int) -> dict[str, Any]:
         "first_failure": repr(errors[0])[:300] if errors else None,
         "seconds_to_open": round(open_seconds, 1),
         "server_cpu_percent_while_opening": round(cpu_open * 100, 1),
+        "cpu_ms_per_open_first_tenth": round(per_open[0] * 1000, 2),
+        "cpu_ms_per_open_last_tenth": round(per_open[-1] * 1000, 2),
         "rss_idle_mb": round(rss_idle / 2**20, 1),
         "rss_after_warmup_mb": round(rss_warm / 2**20, 1),
         "rss_held_mb": round(rss_held / 2**20, 1),
@@ -137,6 +141,25 @@ async def _held(server: Any, count: int) -> dict[str, Any]:
         "cpu_percent_while_held": round(cpu * 100, 1),
         "health_while_held": summary_ms(health),
     }
+
+
+async def _open_in_tenths(
+    server: Any,
+    hold: Callable[[int], asyncio.Task[None]],
+    tasks: list[asyncio.Task[None]],
+    events: list[asyncio.Event],
+    warm: int,
+) -> list[float]:
+    """Open the streams after `warm` a tenth at a time; the server's CPU seconds per stream
+    opened in each tenth (equal when opening one more costs the same with many open)."""
+    per_open: list[float] = []
+    bounds = [warm + (len(events) - warm) * tenth // 10 for tenth in range(11)]
+    for start, end in itertools.pairwise(bounds):
+        cpu_before = procs.cpu_seconds(server)
+        tasks += [hold(index) for index in range(start, end)]
+        await _wait_open(events[start:end], 300)
+        per_open.append((procs.cpu_seconds(server) - cpu_before) / max(end - start, 1))
+    return per_open
 
 
 async def _wait_open(events: list[asyncio.Event], timeout: float) -> int:
