@@ -45,6 +45,7 @@ class ModelConnections:
         self._idle: dict[_Where, deque[httpcore.AsyncHTTP11Connection]] = {}
         self._max_idle = max_idle
         self._expiry = keepalive_expiry
+        self._closed = False
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         """Send `request`; its response's stream must be closed (that gives the connection back)."""
@@ -111,13 +112,14 @@ class ModelConnections:
         idle = self._idle.setdefault(_where(origin), deque())
         while idle and idle[0].has_expired():  # the oldest first: most calls take the newest
             await idle.popleft().aclose()
-        if connection.is_idle() and len(idle) < self._max_idle:
+        if connection.is_idle() and len(idle) < self._max_idle and not self._closed:
             idle.append(connection)
         else:
             await connection.aclose()
 
     async def aclose(self) -> None:
         """Close the idle connections (those in use close with their replies)."""
+        self._closed = True
         idle, self._idle = self._idle, {}
         for connections in idle.values():
             for connection in connections:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
+from types import TracebackType
 from typing import Any, cast
 
 import httpcore
@@ -225,6 +226,15 @@ class PlainHTTPTransport(httpx.AsyncHTTPTransport):
 
     async def aclose(self) -> None:
         await super().aclose()
+        await self.model_connections.aclose()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:  # how `async with httpx.AsyncClient(…)` ends: not through `aclose`
+        await super().__aexit__(exc_type, exc_value, traceback)
         await self.model_connections.aclose()
 
 

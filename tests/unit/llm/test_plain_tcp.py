@@ -117,6 +117,27 @@ async def _a_kept_model_connection_the_server_closed_is_not_reused() -> None:
     assert server.connections == 2
 
 
+async def _a_reply_closed_after_its_transport_closes_its_connection() -> None:
+    closed = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(_response(b"ok"))  # kept alive by HTTP/1.1 rules
+        await writer.drain()
+        if not await reader.read(1):
+            closed.set()
+
+    async with _server(handle) as url:
+        transport = PlainHTTPTransport(_LIMITS)
+        async with make_client(url, Timeouts(), transport=transport) as client:
+            reply = await ChatEndpoint(client, "/x", transport, Timeouts()).post(b"{}")
+            body = await reply.aread()  # read, but not closed yet
+        await reply.aclose()  # after the client (and its transport) closed
+        await asyncio.wait_for(closed.wait(), 5)
+
+    assert body == b"ok"
+
+
 async def _a_refused_connection_is_a_connect_error() -> None:
     async with _server(lambda reader, writer: asyncio.sleep(0)) as url:
         pass  # closed: nothing listens there any more
@@ -152,6 +173,13 @@ def test_a_kept_model_connection_the_server_closed_is_not_reused(
     new_loop: Callable[[], asyncio.AbstractEventLoop],
 ) -> None:
     _run(new_loop, _a_kept_model_connection_the_server_closed_is_not_reused())
+
+
+@LOOPS
+def test_a_reply_closed_after_its_transport_closes_its_connection(
+    new_loop: Callable[[], asyncio.AbstractEventLoop],
+) -> None:
+    _run(new_loop, _a_reply_closed_after_its_transport_closes_its_connection())
 
 
 @LOOPS
