@@ -42,6 +42,8 @@ def _kept(name: str) -> Any:
 
 
 def _continue_known_thread() -> Any:
+    """UPDATE the thread if unchanged, INSERT the run and messages from what it updated; its
+    rows: the thread's id if it was, none otherwise."""
     run = prefixed(RUNS, "run_")
     thread_id = run["thread_id"]
     unchanged = (
@@ -51,6 +53,7 @@ def _continue_known_thread() -> Any:
         THREADS.c.leaf_message_id == _kept("leaf_message_id"),  # a branch switch, a turn
         THREADS.c.title.is_not_distinct_from(_kept("title")),  # the title rule reads it
         THREADS.c.model.is_not_distinct_from(_kept("model")),  # the model rule reads it
+        # The service reads it (tools, approvals) from the thread begin returns.
         THREADS.c.metadata == bindparam("kept_metadata", type_=String).cast(JSONB),
         ~exists().where(RUNS.c.thread_id == thread_id, PAUSED),  # to be closed first
         # Another branch's turn. As the highest, not "none after": PostgreSQL's plan for every

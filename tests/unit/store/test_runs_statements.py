@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.support.db import sent_statements
 
-from graphchat.errors import NotFound, ThreadBusy
+from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store import Store
 from graphchat.store.messages import message_rows
 from graphchat.store.records import (
@@ -349,6 +349,22 @@ async def test_a_turn_on_a_kept_thread_that_is_answering_is_refused_as_busy(stor
         assert seen == _alone(POSTGRES_BEGIN_KNOWN_THREAD)  # refused by the unique index
     assert await store.messages.recent("t", 50) == running.history
     assert (await store.runs.active("t")) == running.run
+
+
+async def test_a_reused_idempotency_key_on_a_kept_thread_names_the_first_run(store: Store) -> None:
+    keyed = replace(new_run("t", "r1"), idempotency_key="k")
+    first = await store.runs.begin_turn(keyed, [NewMessage(role="user", content="a")], RULES)
+    answer = message_rows("t", "r1", [NewMessage(role="assistant", content="b")], first.tail)
+    assert await store.runs.finish("t", "r1", RunOutcome(RunStatus.SUCCESS), answer)
+
+    again = replace(keyed, id="r2")
+    with recorded(store) as seen, pytest.raises(DuplicateRun) as duplicate:
+        await store.runs.begin_turn(again, [NewMessage(role="user", content="a")], RULES)
+
+    assert duplicate.value.run_id == "r1"
+    if _postgres(store):
+        assert seen[:1] == _alone(POSTGRES_BEGIN_KNOWN_THREAD)
+    assert [m.content for m in await store.messages.recent("t", 50)] == ["a", "b"]
 
 
 async def test_a_turn_that_does_not_follow_the_given_message_is_refused(store: Store) -> None:
