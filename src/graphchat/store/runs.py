@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.messages import append_messages, highest_seq, message_rows, tail_of, window
-from graphchat.store.pauses import CANCEL_REASON, NEW_TURN_REASON, PAUSED, close_pauses
+from graphchat.store.known_turn import begin_known_turn
+from graphchat.store.messages import append_messages, message_rows
+from graphchat.store.pauses import CANCEL_REASON, close_pauses
 from graphchat.store.records import (
     Message,
     NewMessage,
@@ -31,7 +32,7 @@ from graphchat.store.records import (
     TurnRules,
     TurnStart,
 )
-from graphchat.store.tables import RUNS, THREADS
+from graphchat.store.tables import RUNS
 from graphchat.store.threads import (
     created_thread,
     thread_from_row,
@@ -39,6 +40,7 @@ from graphchat.store.threads import (
     thread_values,
     utcnow,
 )
+from graphchat.store.turn_reads import THREAD_AND_PAUSE, NeedsTransaction, continued
 from graphchat.store.turn_writes import (
     RUN_COLUMNS,
     append_to_run,
@@ -56,59 +58,7 @@ def run_from_row(row: Row[Any]) -> Run:
     return Run(**values)
 
 
-def _thread_and_pause() -> Any:
-    """The thread, whether it has a paused run to close, and its highest message number."""
-    thread_id = bindparam("thread_id", type_=String)
-    paused = exists().where(RUNS.c.thread_id == thread_id, PAUSED)
-    highest = highest_seq(thread_id)
-    return select(THREADS, paused.label("paused"), highest.label("last_seq")).where(
-        THREADS.c.id == thread_id
-    )
-
-
-# A turn's statements are built once: building one costs about as much CPU as running it.
-_THREAD_AND_PAUSE = _thread_and_pause()
-
-
-class _NeedsTransaction(Exception):
-    """This begin takes several writes (a paused run to close first). `row` is the thread as
-    read; the transaction need not read it again."""
-
-    def __init__(self, row: Row[Any]) -> None:
-        super().__init__()
-        self.row = row
-
-
 _UNREAD: Any = object()
-
-
-def _autocommit(connection: Connection) -> bool:
-    return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
-
-
-def _continued(
-    connection: Connection,
-    row: Any,
-    branch: BranchPoint | None,
-    history: int,
-    windows: WindowCache,
-) -> tuple[list[Message], Tail]:
-    """An existing thread's context window and where a turn's messages go: after the leaf, or
-    after the branch point of a regenerate/edit. The window comes from `windows` when this
-    process wrote the turn that ended there."""
-    tail = Tail(row.last_seq, row.leaf_message_id)
-    if row.paused:  # its calls get "not run" answers, which move the leaf
-        if _autocommit(connection):
-            raise _NeedsTransaction(row)
-        close_pauses(connection, NEW_TURN_REASON, thread_id=row.id)
-        tail = tail_of(connection, row.id)
-    if branch is not None:
-        tail = Tail(tail.seq, branch.parent_id)
-    if tail.leaf_id is None:
-        return [], tail
-    limit = max(history, 1)
-    known = windows.get(row.id, row.created_at, tail.leaf_id, limit)
-    return (known if known is not None else window(connection, tail.leaf_id, limit)), tail
 
 
 class RunRepository:
@@ -127,11 +77,10 @@ class RunRepository:
         history: int = 0,
         branch: BranchPoint | None = None,
     ) -> TurnStart:
-        """Store the caller's messages and a running run. Plan, existing thread: SELECT thread
-        (+ paused run?), SELECT the last `history` messages, then the writes (turn_writes.py):
-        INSERT run, INSERT messages, UPDATE thread. New thread: SELECT, INSERT thread, INSERT
-        run, INSERT messages. On PostgreSQL each statement is its own transaction (why that is
-        safe: turn_writes.py), except when a paused run is closed first.
+        """Store the caller's messages and a running run. Existing thread: SELECT thread (+ paused
+        run?), SELECT the last `history` messages, INSERT run, INSERT messages, UPDATE thread;
+        new thread: SELECT, INSERT thread, INSERT run, INSERT messages. PostgreSQL: turn_writes.py
+        and, on a thread this process answered last, known_turn.py (one statement).
 
         With `last_seq`, the messages must directly follow that one. With `branch`, the turn
         starts a new branch there (regenerate, edit) instead of continuing the current one.
@@ -141,6 +90,12 @@ class RunRepository:
         """
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
+            if read is _UNREAD and branch is None:
+                known = begin_known_turn(
+                    connection, self._windows, run, messages, rules, history, last_seq
+                )
+                if known is not None:
+                    return known
             return self._begin(
                 connection,
                 read,
@@ -154,7 +109,7 @@ class RunRepository:
             )
 
         start = await self._stored(begin, run)
-        self._windows.start(start.thread.created_at, start.history, history)
+        self._windows.start(start.thread, start.history or start.messages[-1:], max(history, 1))
         return start
 
     async def _stored(self, begin: Callable[..., TurnStart], run: NewRun) -> TurnStart:
@@ -162,7 +117,7 @@ class RunRepository:
             try:
                 # Every statement its own transaction (PostgreSQL): see `begin_turn`.
                 return await run_transaction(self._engine, begin, write=True, autocommit=True)
-            except _NeedsTransaction as needs:
+            except NeedsTransaction as needs:
                 read = needs.row
                 return await run_transaction(
                     self._engine, lambda c: begin(c, read), write=True, keyed=True
@@ -190,7 +145,7 @@ class RunRepository:
     ) -> TurnStart:
         row = read
         if row is _UNREAD:  # not already read outside the transaction
-            row = connection.execute(_THREAD_AND_PAUSE, {"thread_id": run.thread_id}).first()
+            row = connection.execute(THREAD_AND_PAUSE, {"thread_id": run.thread_id}).first()
         if row is not None and row.owner != run.owner:
             raise thread_not_found(run.thread_id)
         if row is None and not create_thread:
@@ -198,7 +153,7 @@ class RunRepository:
         before: list[Message] = []
         tail = Tail(0, None)
         if row is not None:
-            before, tail = _continued(connection, row, branch, history, self._windows)
+            before, tail = continued(connection, row, branch, history, self._windows)
         if last_seq is not None and last_seq != (before[-1].seq if before else 0):
             raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
         stored = message_rows(run.thread_id, run.id, messages, tail)

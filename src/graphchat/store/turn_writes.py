@@ -106,7 +106,7 @@ def start_turn(
     `new_thread`'s values, or updated with `thread_update`'s. Integrity errors are the caller's."""
     postgres = _is_postgres(connection)
     if new_thread is not None and postgres:
-        parameters = _prefixed_values(run, new_thread) | {"messages": _json(messages)}
+        parameters = prefixed_values(run, new_thread) | {"messages": as_json(messages)}
         connection.execute(_CREATE_THREAD, parameters)
         return
     if new_thread is not None:
@@ -171,7 +171,7 @@ def append_to_run(
     if not messages or not _is_postgres(connection):
         return append_messages(connection, thread_id, run_id, messages, after)
     rows = message_rows(thread_id, run_id, messages, after)
-    connection.execute(_APPEND, _touched(thread_id, rows[-1].id) | {"messages": _json(rows)})
+    connection.execute(_APPEND, _touched(thread_id, rows[-1].id) | {"messages": as_json(rows)})
     return rows
 
 
@@ -194,15 +194,16 @@ def _insert_rows(table: Table, parameter: str, *conditions: Any) -> Any:
     return insert(table).from_select(names, _rows(table, parameter).where(*conditions))
 
 
-def _insert_owned_messages(owner: Any) -> Any:
+def insert_owned_messages(owner: Any, *conditions: Any) -> Any:
     """The messages of the "messages" parameter, each given the owner `owner` (the owner
-    trigger, migration 0009, looks it up only when not given)."""
+    trigger, migration 0009, looks it up only when not given), where `conditions` hold."""
     names = [column.name for column in MESSAGES.columns] + ["owner"]  # PostgreSQL's alone
     messages = table(MESSAGES.name, *(column(name) for name in names))
-    return insert(messages).from_select(names, _rows(MESSAGES, "messages").add_columns(owner))
+    given = _rows(MESSAGES, "messages").add_columns(owner).where(*conditions)
+    return insert(messages).from_select(names, given)
 
 
-def _prefixed(table: Table, prefix: str) -> dict[str, Any]:
+def prefixed(table: Table, prefix: str) -> dict[str, Any]:
     """Every column of `table` bound to a parameter named `prefix` + its name."""
     return {
         column.name: bindparam(prefix + column.name, type_=column.type) for column in table.columns
@@ -232,7 +233,7 @@ def _touched(thread_id: str, leaf_id: str | None) -> dict[str, Any]:
     return {"thread": thread_id, "updated_at": utcnow(), "leaf_message_id": leaf_id}
 
 
-_RUN_CTE = insert(RUNS).values(_prefixed(RUNS, "run_")).cte("new_run")
+_RUN_CTE = insert(RUNS).values(prefixed(RUNS, "run_")).cte("new_run")
 _MESSAGES_CTE = _insert_rows(MESSAGES, "messages").cte("new_messages")
 _CONTINUE_THREAD = (
     _touch_thread()
@@ -240,26 +241,26 @@ _CONTINUE_THREAD = (
     .values(title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title))
     .add_cte(_RUN_CTE, _MESSAGES_CTE)
 )
-_NEW_THREAD = _prefixed(THREADS, "thread_")
+_NEW_THREAD = prefixed(THREADS, "thread_")
 # The trigger that gives each message its thread's owner (search, migration 0007) cannot see a
 # thread inserted by the same statement: a new thread's messages are given its owner.
-_CREATE_THREAD = _insert_owned_messages(_NEW_THREAD["owner"]).add_cte(
+_CREATE_THREAD = insert_owned_messages(_NEW_THREAD["owner"]).add_cte(
     insert(THREADS).values(_NEW_THREAD).cte("new_thread"),
-    insert(RUNS).values(_prefixed(RUNS, "run_")).cte("new_run"),
+    insert(RUNS).values(prefixed(RUNS, "run_")).cte("new_run"),
 )
 _APPEND = _touch_thread().add_cte(_MESSAGES_CTE)
 
 
-def _prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The run's (and a new thread's) values as `_prefixed` names them."""
+def prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run's (and a new thread's) values as `prefixed` names them."""
     values = {f"run_{name}": value for name, value in run.items()}
     if thread is not None:
         values |= {f"thread_{name}": value for name, value in thread.items()}
     return values
 
 
-def _json(values: Sequence[Any]) -> str:
-    return orjson.dumps(values).decode()
+def as_json(value: object) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _continue_in_one_statement(
@@ -268,12 +269,12 @@ def _continue_in_one_statement(
     messages: Sequence[Message],
     thread_update: dict[str, Any],
 ) -> None:
-    parameters = _prefixed_values(run) | {
+    parameters = prefixed_values(run) | {
         "thread": run["thread_id"],
         "updated_at": thread_update["updated_at"],
         "leaf_message_id": thread_update["leaf_message_id"],
         "title": thread_update.get("title"),
-        "messages": _json(messages),
+        "messages": as_json(messages),
     }
     connection.execute(_CONTINUE_THREAD, parameters)
 
@@ -311,8 +312,8 @@ def _finish_in_one_statement(
         "thread": thread_id,
         "updated_at": touched["updated_at"],
         "leaf_message_id": touched.get("leaf_message_id"),
-        "messages": _json(messages),
-        "events": _json(batch_rows(events)),
+        "messages": as_json(messages),
+        "events": as_json(batch_rows(events)),
     }
     row = connection.execute(_FINISH, parameters).one()
     if row.finished:

@@ -2,9 +2,11 @@
 
 Messages are append-only, so the branch that ends at a given message never changes: the
 window a turn read, plus the messages that turn stored after it, is the next turn's window.
-The next begin still reads the thread (its leaf, its creation time) in its own statement and
-uses a window from here only when it ends at that leaf — a turn written by another replica,
-a branch switch or a deleted and re-created thread miss, and are read from the database.
+A begin that reads the thread (its leaf, its creation time) uses a window from here only when
+it ends at that leaf — a turn written by another replica, a branch switch or a deleted and
+re-created thread miss, and are read from the database. Each window also keeps its thread as
+this process stored it, and each thread its newest window (`latest`): on PostgreSQL the next
+begin writes without reading when the thread is still exactly that (store/known_turn.py).
 
 Bounded twice: by windows (most threads keep one: a window extended replaces the one it grew
 from) and by the characters of text they hold (a window is a few pasted documents at worst).
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from graphchat.store.records import Message
+from graphchat.store.records import Message, Thread
 
 WINDOWS_KEPT = 512
 TEXT_KEPT = 16 * 1024 * 1024  # characters of message text over all windows, ~16-64 MiB
@@ -27,7 +29,7 @@ _PER_MESSAGE = 256  # what a message holds besides its text (ids, numbers, a too
 
 @dataclass(frozen=True, slots=True)
 class _Window:
-    thread_created_at: datetime
+    thread: Thread  # as this process stored it at the turn that began this window
     messages: tuple[Message, ...]  # oldest first; from the thread's first message if shorter
     limit: int  # than this
     text: int  # characters it holds, counted against TEXT_KEPT
@@ -39,6 +41,7 @@ class WindowCache:
         self._text_kept = text
         self._text = 0
         self._windows: OrderedDict[tuple[str, str], _Window] = OrderedDict()
+        self._latest: dict[str, str] = {}  # thread id -> the last message of its newest window
         # A begin may run in a worker thread (SQLite, when the file is busy).
         self._lock = threading.Lock()
 
@@ -46,21 +49,38 @@ class WindowCache:
         self, thread_id: str, thread_created_at: datetime, leaf_id: str, limit: int
     ) -> list[Message] | None:
         """The last `limit` messages of the branch ending at `leaf_id`, if known here."""
+        window = self._touched(thread_id, leaf_id)
+        if window is None or window.thread.created_at != thread_created_at:
+            return None
+        return _last(window, limit)
+
+    def latest(self, thread_id: str, limit: int) -> tuple[Thread, list[Message]] | None:
+        """The thread as this process last stored it, and the last `limit` messages of the
+        newest window it kept of it (which ends at the leaf it last wrote), if known here."""
+        with self._lock:
+            leaf_id = self._latest.get(thread_id)
+        window = self._touched(thread_id, leaf_id) if leaf_id is not None else None
+        if window is None:
+            return None
+        messages = _last(window, limit)
+        return (window.thread, messages) if messages is not None else None
+
+    def _touched(self, thread_id: str, leaf_id: str) -> _Window | None:
         with self._lock:
             window = self._windows.get((thread_id, leaf_id))
-            if window is None or window.thread_created_at != thread_created_at:
-                return None
-            self._windows.move_to_end((thread_id, leaf_id))
-        messages = window.messages
-        if len(messages) < limit and messages[0].parent_id is not None:
-            return None  # kept shorter than asked, and not the whole branch
-        return list(messages[-limit:])
+            if window is not None:
+                self._windows.move_to_end((thread_id, leaf_id))
+            return window
 
-    def start(self, thread_created_at: datetime, window: Sequence[Message], limit: int) -> None:
+    def start(self, thread: Thread, window: Sequence[Message], limit: int) -> None:
         """Keep a turn's window: the last `limit` messages of its branch (fewer only from the
-        thread's first message on), its own new messages last."""
+        thread's first message on), its own new messages last (a turn without history keeps its
+        last message: where the next one continues); `thread` as the turn stored it."""
         if window and limit > 0:
-            self._keep(window[-1], _window(thread_created_at, window[-limit:], limit))
+            self._keep(window[-1], _window(thread, window[-limit:], limit))
+            return
+        with self._lock:  # the window kept before is no longer the newest
+            self._latest.pop(thread.id, None)
 
     def extend(self, messages: Sequence[Message]) -> None:
         """Keep the window ending at the last of `messages`, which follow a kept window."""
@@ -75,7 +95,7 @@ class WindowCache:
         dropped = joined[: max(len(joined) - before.limit, 0)]
         # Counted from the window it grew from: only what came and what left is summed.
         text = before.text + _text(messages) - _text(dropped)
-        grown = _Window(before.thread_created_at, joined[len(dropped) :], before.limit, text)
+        grown = _Window(before.thread, joined[len(dropped) :], before.limit, text)
         self._keep(messages[-1], grown, grown_from)
 
     def _keep(
@@ -86,9 +106,11 @@ class WindowCache:
             if replaces is not None:
                 self._drop(replaces)
             self._drop(key)
+            self._latest.pop(key[0], None)  # this one is the newest, kept or not
             if window.text > self._text_kept:
                 return  # kept, it would push out every other window
             self._windows[key] = window
+            self._latest[key[0]] = key[1]
             self._text += window.text
             while len(self._windows) > self._size or self._text > self._text_kept:
                 self._drop(next(iter(self._windows)))
@@ -97,10 +119,20 @@ class WindowCache:
         dropped = self._windows.pop(key, None)
         if dropped is not None:
             self._text -= dropped.text
+            if self._latest.get(key[0]) == key[1]:
+                del self._latest[key[0]]
 
 
-def _window(thread_created_at: datetime, messages: Sequence[Message], limit: int) -> _Window:
-    return _Window(thread_created_at, tuple(messages), limit, _text(messages))
+def _window(thread: Thread, messages: Sequence[Message], limit: int) -> _Window:
+    return _Window(thread, tuple(messages), limit, _text(messages))
+
+
+def _last(window: _Window, limit: int) -> list[Message] | None:
+    """The last `limit` messages of `window`'s branch, if it holds them."""
+    messages = window.messages
+    if len(messages) < limit and messages[0].parent_id is not None:
+        return None  # kept shorter than asked, and not the whole branch
+    return list(messages[-limit:])
 
 
 def _text(messages: Sequence[Message]) -> int:

@@ -24,6 +24,7 @@ from graphchat.store.records import (
     RunOutcome,
     RunStatus,
     Tail,
+    Thread,
     TurnRules,
 )
 from graphchat.store.window_cache import WindowCache
@@ -117,6 +118,9 @@ def _message(number: int, parent: str | None, thread_id: str = "t") -> Message:
 
 
 CREATED = datetime(2026, 12, 1, tzinfo=UTC)
+THREAD = Thread(
+    id="t", owner="o", title=None, model=None, metadata={}, created_at=CREATED, updated_at=CREATED
+)
 
 
 def _chain(first: int, last: int) -> list[Message]:
@@ -125,7 +129,7 @@ def _chain(first: int, last: int) -> list[Message]:
 
 def test_a_kept_window_is_given_for_its_last_message_and_no_other_thread_or_creation() -> None:
     cache = WindowCache()
-    cache.start(CREATED, _chain(1, 3), limit=3)
+    cache.start(THREAD, _chain(1, 3), limit=3)
 
     assert cache.get("t", CREATED, "m3", 2) == _chain(2, 3)
     assert cache.get("t", CREATED, "m2", 2) is None
@@ -135,8 +139,8 @@ def test_a_kept_window_is_given_for_its_last_message_and_no_other_thread_or_crea
 
 def test_a_window_shorter_than_asked_is_given_only_from_the_threads_first_message() -> None:
     cache = WindowCache()
-    cache.start(CREATED, _chain(1, 2), limit=5)
-    cache.start(CREATED, _chain(4, 5), limit=2)
+    cache.start(THREAD, _chain(1, 2), limit=5)
+    cache.start(THREAD, _chain(4, 5), limit=2)
 
     assert cache.get("t", CREATED, "m2", 5) == _chain(1, 2)
     assert cache.get("t", CREATED, "m5", 5) is None
@@ -144,7 +148,7 @@ def test_a_window_shorter_than_asked_is_given_only_from_the_threads_first_messag
 
 def test_messages_that_follow_a_kept_window_extend_it_to_its_limit() -> None:
     cache = WindowCache()
-    cache.start(CREATED, _chain(1, 3), limit=3)
+    cache.start(THREAD, _chain(1, 3), limit=3)
     cache.extend(_chain(4, 5))
 
     assert cache.get("t", CREATED, "m5", 3) == _chain(3, 5)
@@ -153,7 +157,7 @@ def test_messages_that_follow_a_kept_window_extend_it_to_its_limit() -> None:
 
 def test_messages_that_do_not_follow_one_another_are_not_kept() -> None:
     cache = WindowCache()
-    cache.start(CREATED, _chain(1, 3), limit=3)
+    cache.start(THREAD, _chain(1, 3), limit=3)
     cache.extend([_message(4, "m3"), _message(5, "m3")])
 
     assert cache.get("t", CREATED, "m5", 3) is None
@@ -162,7 +166,7 @@ def test_messages_that_do_not_follow_one_another_are_not_kept() -> None:
 def test_the_least_recently_used_windows_go_first() -> None:
     cache = WindowCache(size=2)
     for number in (1, 2, 3):
-        cache.start(CREATED, [_message(number, None)], limit=1)
+        cache.start(THREAD, [_message(number, None)], limit=1)
 
     assert cache.get("t", CREATED, "m1", 1) is None
     assert cache.get("t", CREATED, "m3", 1) == [_message(3, None)]
@@ -171,8 +175,8 @@ def test_the_least_recently_used_windows_go_first() -> None:
 def test_the_oldest_windows_go_past_the_text_budget_and_one_over_it_alone_is_not_kept() -> None:
     cache = WindowCache(text=3 * (256 + 1))  # three one-message windows of one character
     for number in (1, 2, 3, 4):
-        cache.start(CREATED, [_message(number, None)], limit=1)
-    cache.start(CREATED, [replace(_message(5, None), content="x" * 10_000)], limit=1)
+        cache.start(THREAD, [_message(number, None)], limit=1)
+    cache.start(THREAD, [replace(_message(5, None), content="x" * 10_000)], limit=1)
 
     assert cache.get("t", CREATED, "m1", 1) is None
     assert cache.get("t", CREATED, "m4", 1) == [_message(4, None)]
@@ -181,10 +185,35 @@ def test_the_oldest_windows_go_past_the_text_budget_and_one_over_it_alone_is_not
 
 def test_a_window_extended_turn_after_turn_counts_only_the_text_it_holds() -> None:
     cache = WindowCache(text=3 * 256 + len("373839"))  # room for the last window alone
-    cache.start(CREATED, _chain(1, 3), limit=3)
+    cache.start(THREAD, _chain(1, 3), limit=3)
     for last in range(5, 40, 2):  # two messages a turn, the oldest two leave
         cache.extend(_chain(last - 1, last))
 
     assert cache.get("t", CREATED, "m39", 3) == _chain(37, 39)  # counted as 3 messages, not 39
-    cache.start(CREATED, [_message(1, None, thread_id="other")], limit=1)
+    cache.start(THREAD, [_message(1, None, thread_id="other")], limit=1)
     assert cache.get("t", CREATED, "m39", 3) is None  # and no fewer: a fourth pushes it out
+
+
+def test_the_latest_window_of_a_thread_is_given_with_the_thread_as_kept() -> None:
+    cache = WindowCache()
+    renamed = replace(THREAD, title="renamed")
+    cache.start(THREAD, _chain(1, 3), limit=3)
+    cache.start(renamed, _chain(4, 5), limit=2)  # a later turn, on another branch
+
+    assert cache.latest("t", 2) == (renamed, _chain(4, 5))
+    assert cache.latest("t", 3) is None  # kept shorter than asked
+    assert cache.latest("other", 1) is None
+    cache.extend(_chain(6, 7))
+    assert cache.latest("t", 2) == (renamed, _chain(6, 7))
+
+
+def test_a_thread_has_no_latest_window_once_it_is_pushed_out_or_a_turn_kept_none() -> None:
+    cache = WindowCache(size=2)
+    cache.start(THREAD, _chain(1, 1), limit=1)
+    cache.start(THREAD, [_message(2, None, thread_id="u")], limit=1)
+    cache.start(THREAD, [_message(3, None, thread_id="v")], limit=1)
+
+    assert cache.latest("t", 1) is None  # pushed out
+    assert cache.latest("v", 1) == (THREAD, [_message(3, None, thread_id="v")])
+    cache.start(replace(THREAD, id="v"), [], limit=1)  # a turn whose window is not kept
+    assert cache.latest("v", 1) is None
