@@ -260,6 +260,7 @@ class ChatService:
                     # A caller-held conversation is the context: no stored history to read.
                     history=self._limits.context_max_messages if request.context is None else 0,
                     branch=request.branch_from,
+                    new_thread_id=not request.thread_id,  # `_start_run` made it
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)

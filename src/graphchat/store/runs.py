@@ -76,6 +76,7 @@ class RunRepository:
         last_seq: int | None = None,
         history: int = 0,
         branch: BranchPoint | None = None,
+        new_thread_id: bool = False,
     ) -> TurnStart:
         """Store the caller's messages and a running run. Existing thread: SELECT thread (+ paused
         run?), SELECT the last `history` messages, INSERT run, INSERT messages, UPDATE thread;
@@ -84,13 +85,17 @@ class RunRepository:
 
         With `last_seq`, the messages must directly follow that one. With `branch`, the turn
         starts a new branch there (regenerate, edit) instead of continuing the current one.
+        With `new_thread_id` the caller made the thread's id for this turn (a new UUID): no
+        thread can have it, so none is read.
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
         this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
         """
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
-            if read is _UNREAD and branch is None:
+            if new_thread_id and create_thread:
+                read = None  # nothing to read: the new thread's INSERT refuses a taken id
+            elif read is _UNREAD and branch is None:
                 known = begin_known_turn(
                     connection, self._windows, run, messages, rules, history, last_seq
                 )

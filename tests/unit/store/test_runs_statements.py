@@ -64,6 +64,8 @@ POSTGRES_BEGIN_KNOWN_THREAD = ["UPDATE threads + INSERT runs + INSERT messages"]
 # A new thread's messages are given its owner (their owner trigger cannot see the thread
 # inserted beside them): the thread, its run and its messages in one statement too.
 POSTGRES_BEGIN_NEW_THREAD = ["SELECT threads", "INSERT threads + INSERT runs + INSERT messages"]
+# A thread whose id graphchat made for the turn (none given): nothing to read first.
+POSTGRES_BEGIN_NAMED_HERE = POSTGRES_BEGIN_NEW_THREAD[1:]
 POSTGRES_FINISH = ["UPDATE runs + UPDATE threads + INSERT messages + INSERT run_events"]
 APPEND = ["INSERT messages", "UPDATE threads"]  # a run's tool call and result, the leaf moved
 POSTGRES_APPEND = ["INSERT messages + UPDATE threads"]
@@ -102,7 +104,9 @@ def new_run(thread_id: str, run_id: str, owner: str = "o") -> NewRun:
     return NewRun(id=run_id, owner=owner, thread_id=thread_id, model=None, params={}, worker_id="w")
 
 
-async def _turn(store: Store, thread_id: str, run_id: str) -> list[str]:
+async def _turn(
+    store: Store, thread_id: str, run_id: str, *, new_thread_id: bool = False
+) -> list[str]:
     """Begin and finish one turn; returns the statements of begin and then of finish."""
     with recorded(store) as begin:
         start = await store.runs.begin_turn(
@@ -110,6 +114,7 @@ async def _turn(store: Store, thread_id: str, run_id: str) -> list[str]:
             [NewMessage(role="user", content="hi"), NewMessage(role="user", content="again")],
             RULES,
             history=50,
+            new_thread_id=new_thread_id,
         )
     reply = message_rows(
         thread_id, run_id, [NewMessage(role="assistant", content="yes")], start.tail
@@ -134,6 +139,28 @@ async def test_a_turn_on_a_new_thread_issues_the_planned_statements(store: Store
         planned = BEGIN_NEW_THREAD + FINISH
 
     assert await _turn(store, "t-new", "r1") == planned
+
+
+async def test_a_turn_on_a_thread_named_for_it_reads_nothing_first(store: Store) -> None:
+    if store.engine.dialect.name == "postgresql":
+        planned = _alone(POSTGRES_BEGIN_NAMED_HERE + POSTGRES_FINISH)
+    else:
+        planned = BEGIN_NEW_THREAD[1:] + FINISH
+
+    assert await _turn(store, "t-named-here", "r1", new_thread_id=True) == planned
+    thread = await store.threads.get("o", "t-named-here")
+    stored = await store.messages.recent(thread.id, 10)
+    assert [m.content for m in stored] == ["hi", "again", "yes"]
+
+
+async def test_a_thread_id_made_for_a_turn_that_is_taken_stores_nothing(store: Store) -> None:
+    await _turn(store, "t-taken", "r1")
+
+    with pytest.raises(ThreadBusy):
+        await _turn(store, "t-taken", "r2", new_thread_id=True)
+
+    assert [m.run_id for m in await store.messages.recent("t-taken", 10)] == ["r1", "r1", "r1"]
+    assert await store.runs.by_id("r2") is None
 
 
 def _existing_thread_plan(store: Store) -> list[str]:
@@ -402,7 +429,7 @@ _DOC_ROWS = {
         BEGIN_EXISTING_THREAD,
         [POSTGRES_BEGIN_KNOWN_THREAD, POSTGRES_BEGIN_EXISTING_THREAD],
     ),
-    "begin, new thread": (BEGIN_NEW_THREAD, [POSTGRES_BEGIN_NEW_THREAD]),
+    "begin, new thread": (BEGIN_NEW_THREAD, [POSTGRES_BEGIN_NAMED_HERE, POSTGRES_BEGIN_NEW_THREAD]),
     "finish": (FINISH, [POSTGRES_FINISH]),
     "a tool round (the run's call and its result)": (APPEND, [POSTGRES_APPEND]),
 }
