@@ -154,36 +154,20 @@ def test_only_plain_http_backends_get_the_plain_transport() -> None:
     assert not isinstance(direct_transport(None, "https://api.test/v1"), PlainHTTPTransport)
 
 
-@LOOPS
-def test_a_reply_larger_than_the_read_buffer_arrives_whole(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
-) -> None:
-    _run(new_loop, _a_reply_larger_than_the_read_buffer_arrives_whole())
+# Each case runs on both loops: uvloop's transports are not asyncio's classes.
+_CASES = [
+    _a_reply_larger_than_the_read_buffer_arrives_whole,
+    _a_kept_alive_connection_the_server_closed_is_not_reused,
+    _a_kept_model_connection_the_server_closed_is_not_reused,
+    _a_reply_closed_after_its_transport_closes_its_connection,
+    _a_refused_connection_is_a_connect_error,
+]
 
 
 @LOOPS
-def test_a_kept_alive_connection_the_server_closed_is_not_reused(
+@pytest.mark.parametrize("case", _CASES, ids=[case.__name__.lstrip("_") for case in _CASES])
+def test_plain_tcp_connections(
     new_loop: Callable[[], asyncio.AbstractEventLoop],
+    case: Callable[[], Coroutine[Any, Any, None]],
 ) -> None:
-    _run(new_loop, _a_kept_alive_connection_the_server_closed_is_not_reused())
-
-
-@LOOPS
-def test_a_kept_model_connection_the_server_closed_is_not_reused(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
-) -> None:
-    _run(new_loop, _a_kept_model_connection_the_server_closed_is_not_reused())
-
-
-@LOOPS
-def test_a_reply_closed_after_its_transport_closes_its_connection(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
-) -> None:
-    _run(new_loop, _a_reply_closed_after_its_transport_closes_its_connection())
-
-
-@LOOPS
-def test_a_refused_connection_is_a_connect_error(
-    new_loop: Callable[[], asyncio.AbstractEventLoop],
-) -> None:
-    _run(new_loop, _a_refused_connection_is_a_connect_error())
+    _run(new_loop, case())
