@@ -11,6 +11,7 @@ from bench import (
     charts,
     databases,
     embedded,
+    floor,
     fuzz,
     history,
     listing,
@@ -36,6 +37,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "embedded": embedded,
     "soak": soak,
     "fuzz": fuzz,
+    "floor": floor,
     "targets": targets,  # last: in `all` it judges what the others just measured
 }
 

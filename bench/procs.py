@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from bench import databases  # noqa: E402
+
+# free_port and wait_until_serving are re-exported for bench/floor.py's own server processes.
 from support.process import ServerProcess  # noqa: E402
+from support.process import free_port as free_port  # noqa: E402
+from support.process import wait_until_serving as wait_until_serving  # noqa: E402
 
 LOG_DIR = Path(tempfile.gettempdir()) / "graphchat-bench"
 BACKEND_MODEL = "llama3.2:latest"

