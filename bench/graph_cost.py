@@ -56,7 +56,7 @@ async def _graph(turns: int) -> float:
     state = {"messages": [ChatMessage(role="user", content="hi")], "tool_rounds": 0}
     began = time.process_time()
     for _ in range(turns):
-        await graph.ainvoke(state, context=context, stream_mode="updates")
+        await graph.ainvoke(state, context=context)
     return (time.process_time() - began) / turns
 
 

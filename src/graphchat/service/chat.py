@@ -354,7 +354,6 @@ class ChatService:
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
             context=self._run_context(turn, turn.run.model, setup, recorder),
-            stream_mode="updates",
         )
 
     def _run_context(

@@ -291,3 +291,16 @@ async def test_tokens_reach_the_run_sink_as_the_model_streams_them() -> None:
     assert recorded.tokens == ["hel", "lo"]
     assert [type(e).__name__ for e in recorded.events] == ["ModelReply"]
     assert final["messages"][-1].content == "hello"
+
+
+async def test_a_one_reply_turn_is_one_graph_step() -> None:
+    """The input starts the agent node itself: a `StateGraph` runs a `__start__` step first."""
+    graph = build_graph(ScriptedProvider(replies=[ScriptedReply(("hi",))]), ToolRegistry())
+
+    final = await graph.ainvoke(
+        {"messages": [ChatMessage(role="user", content="hi")]},
+        {"recursion_limit": 1},
+        context=RunContext(model="m"),
+    )
+
+    assert [m.content for m in final["messages"]] == ["hi", "hi"]
