@@ -8,14 +8,24 @@ statement each and no statement waits for a BEGIN or a COMMIT.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.db import sent_statements
+from tests.support.statements import (
+    APPEND,
+    BEGIN_EXISTING_THREAD,
+    BEGIN_NEW_THREAD,
+    FINISH,
+    POSTGRES_APPEND,
+    POSTGRES_BEGIN_EXISTING_THREAD,
+    POSTGRES_BEGIN_KNOWN_THREAD,
+    POSTGRES_BEGIN_NAMED_HERE,
+    POSTGRES_BEGIN_NEW_THREAD,
+    POSTGRES_FINISH,
+    recorded,
+)
 
 from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
 from graphchat.store import Store
@@ -31,73 +41,7 @@ from graphchat.store.records import (
     TurnStart,
 )
 
-# The plans: one entry per statement, its writes joined by " + " (a read: verb and table).
-BEGIN_EXISTING_THREAD = [
-    "SELECT threads",  # the thread (its leaf), a paused run to close?, its last seq number
-    "WITH branch",  # the context window: a walk up the branch from the leaf, whole rows
-    "INSERT runs",
-    "INSERT messages",  # every new message in one statement
-    "UPDATE threads",  # updated_at, the leaf (and the title of an untitled thread)
-]
-BEGIN_NEW_THREAD = [
-    "SELECT threads",
-    "INSERT threads",  # created with its title and leaf: nothing to update
-    "INSERT runs",
-    "INSERT messages",
-]
-FINISH = [
-    "UPDATE threads",  # touched, leaf moved; 0 rows means deleted meanwhile
-    "INSERT messages",  # the reply (and any last tool messages)
-    "UPDATE runs",  # status and usage
-    "INSERT run_events",  # the run's unwritten events, one row per run
-]
-# PostgreSQL: the writes in one statement each (data-modifying CTEs), each statement its own
-# transaction — a round trip per statement and no BEGIN/COMMIT.
-POSTGRES_BEGIN_EXISTING_THREAD = [
-    "SELECT threads",
-    "WITH branch",
-    "INSERT runs + INSERT messages + UPDATE threads",
-]
-# A thread this process answered last, still as it left it (store/known_turn.py): its run and
-# messages inserted from the UPDATE of the thread, which holds only if the thread is unchanged.
-POSTGRES_BEGIN_KNOWN_THREAD = ["UPDATE threads + INSERT runs + INSERT messages"]
-# A new thread's messages are given its owner (their owner trigger cannot see the thread
-# inserted beside them): the thread, its run and its messages in one statement too.
-POSTGRES_BEGIN_NEW_THREAD = ["SELECT threads", "INSERT threads + INSERT runs + INSERT messages"]
-# A thread whose id graphchat made for the turn (none given): nothing to read first.
-POSTGRES_BEGIN_NAMED_HERE = POSTGRES_BEGIN_NEW_THREAD[1:]
-POSTGRES_FINISH = ["UPDATE runs + UPDATE threads + INSERT messages + INSERT run_events"]
-APPEND = ["INSERT messages", "UPDATE threads"]  # a run's tool call and result, the leaf moved
-POSTGRES_APPEND = ["INSERT messages + UPDATE threads"]
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
-_WRITE = re.compile(r"\b(INSERT INTO|UPDATE|DELETE FROM)\s+\"?(\w+)", re.IGNORECASE)
-_READ = re.compile(r"^\s*(SELECT|WITH RECURSIVE)\s", re.IGNORECASE)
-_TABLE = re.compile(r"(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
-
-
-def _described(statement: str) -> str:
-    writes = _WRITE.findall(statement)
-    if writes:
-        return " + ".join(f"{verb.split()[0].upper()} {table}" for verb, table in writes)
-    read = _READ.match(statement)
-    if read is None:
-        return statement.split()[0].upper()
-    tables = _TABLE.findall(statement)  # the outer FROM comes after any subquery's
-    return f"{read.group(1).split()[0].upper()} {tables[-1] if tables else '?'}"
-
-
-@contextmanager
-def recorded(store: Store) -> Iterator[list[str]]:
-    """Each statement sent to the database, described; BEGIN/COMMIT are not counted.
-
-    A statement sent outside a transaction (autocommit) is marked "(alone)"."""
-    described: list[str] = []
-    with sent_statements(store.engine) as seen:
-        yield described
-    for sent in seen:
-        options = sent.connection.get_execution_options()
-        alone = options.get("isolation_level") == "AUTOCOMMIT"
-        described.append(_described(sent.statement) + (" (alone)" if alone else ""))
 
 
 def new_run(thread_id: str, run_id: str, owner: str = "o") -> NewRun:

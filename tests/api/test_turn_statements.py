@@ -1,0 +1,82 @@
+"""A turn over HTTP sends the store's planned statements (tests/support/statements.py): the
+service asks the store for the cheapest plan its request allows (issue 14)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tests.support.server import LiveServer
+from tests.support.statements import (
+    BEGIN_EXISTING_THREAD,
+    BEGIN_NEW_THREAD,
+    FINISH,
+    POSTGRES_BEGIN_KNOWN_THREAD,
+    POSTGRES_BEGIN_NAMED_HERE,
+    POSTGRES_BEGIN_NEW_THREAD,
+    POSTGRES_FINISH,
+    recorded,
+)
+
+from graphchat.store import Store
+
+
+@pytest.fixture
+def quiet_server(start_server: Callable[..., LiveServer]) -> LiveServer:
+    """A server whose run monitor stays silent meanwhile: only the turn's statements are sent."""
+    return start_server(run_heartbeat_seconds=3600, run_stale_seconds=7200)
+
+
+def _store(server: LiveServer) -> Store:
+    store: Store = server.app.state.services.store
+    return store
+
+
+def _plan(store: Store, sqlite: list[str], postgres: list[str]) -> list[str]:
+    if store.engine.dialect.name == "postgresql":
+        return [statement + " (alone)" for statement in postgres]
+    return sqlite
+
+
+def _chat(server: LiveServer, body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    with server.client() as api:
+        api.post("/chat", json={"message": "warm-up"}).raise_for_status()
+        with recorded(_store(server)) as sent:
+            response = api.post("/chat", json=body)
+    assert response.status_code == 200, response.text
+    return response.json(), sent
+
+
+def test_a_chat_without_a_thread_id_does_not_read_the_thread_it_names(
+    quiet_server: LiveServer,
+) -> None:
+    answered, sent = _chat(quiet_server, {"message": "hello"})
+
+    store = _store(quiet_server)
+    assert sent == _plan(
+        store, BEGIN_NEW_THREAD[1:] + FINISH, POSTGRES_BEGIN_NAMED_HERE + POSTGRES_FINISH
+    )
+    assert answered["thread_id"]
+
+
+def test_a_chat_on_a_new_thread_it_names_reads_it_first(quiet_server: LiveServer) -> None:
+    _, sent = _chat(quiet_server, {"message": "hello", "thread_id": "named-by-the-client"})
+
+    store = _store(quiet_server)
+    assert sent == _plan(
+        store, BEGIN_NEW_THREAD + FINISH, POSTGRES_BEGIN_NEW_THREAD + POSTGRES_FINISH
+    )
+
+
+def test_a_chat_on_the_thread_this_process_answered_last_begins_from_what_it_kept(
+    quiet_server: LiveServer,
+) -> None:
+    with quiet_server.client() as api:
+        api.post("/chat", json={"message": "first", "thread_id": "kept"}).raise_for_status()
+
+    _, sent = _chat(quiet_server, {"message": "second", "thread_id": "kept"})
+
+    store = _store(quiet_server)
+    sqlite = [s for s in BEGIN_EXISTING_THREAD + FINISH if s != "WITH branch"]
+    assert sent == _plan(store, sqlite, POSTGRES_BEGIN_KNOWN_THREAD + POSTGRES_FINISH)
