@@ -7,13 +7,9 @@ thread's window read from the database, whoever wrote the turns before it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
-import pytest
-
-from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.messages import message_rows
 from graphchat.store.records import (
@@ -32,15 +28,6 @@ from graphchat.store.window_cache import WindowCache
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
 HISTORY = 4
 _numbers = itertools.count()
-
-
-@pytest.fixture
-async def replicas(database_url: str) -> AsyncIterator[tuple[Store, Store]]:
-    first = await Store.open(Settings(database_url=database_url).database)
-    second = await Store.open(Settings(database_url=database_url).database)
-    yield first, second
-    await second.close()
-    await first.close()
 
 
 async def _turn(
@@ -77,9 +64,9 @@ def _begun(window: list[Message], stored_before: list[Message]) -> list[Message]
 
 
 async def test_each_turn_begins_with_the_stored_window_whichever_replica_wrote_before(
-    replicas: tuple[Store, Store],
+    store: Store, replica: Store
 ) -> None:
-    first, second = replicas
+    first, second = store, replica
     writers = [first, first, second, first, first, second, second, first, first]
     for number, writer in enumerate(writers):
         stored_before = await first.messages.recent("t", HISTORY)
@@ -91,9 +78,9 @@ async def test_each_turn_begins_with_the_stored_window_whichever_replica_wrote_b
 
 
 async def test_a_thread_deleted_and_created_again_with_the_same_ids_is_read_again(
-    replicas: tuple[Store, Store],
+    store: Store, replica: Store
 ) -> None:
-    first, second = replicas
+    first, second = store, replica
     await _turn(first, "t", ids=("q1", "a1"))
     await second.threads.delete("o", "t")
     await second.threads.create(NewThread(id="t", owner="o"))
