@@ -1,4 +1,9 @@
-"""`build_graph`: a pure function from a provider (and tools) to a compiled agent graph."""
+"""`build_graph`: a pure function from a provider (and tools) to a compiled agent graph.
+
+Built as `StateGraph` builds its graphs, with two of the same LangGraph internals
+(`coerce_to_runnable`, `ChannelWriteTupleEntry`; the version is pinned by the lock file, and
+tests/unit/agent/test_graph.py fails if they move).
+"""
 
 from __future__ import annotations
 
