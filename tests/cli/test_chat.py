@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,13 @@ PROMPT = "you> "
 CANCEL_ROUTE = "/threads/{thread_id}/runs/{run_id}/cancel"
 
 
+def _interruptible() -> None:
+    """In the child before it runs: Ctrl-C interrupts, as on a person's terminal, even when the
+    test run itself was started with SIGINT ignored (a background job of a script inherits
+    that, and Python then never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def spawn(server: LiveServer, tmp_path: Path) -> Iterator[Any]:
     """`spawn(*args, **env)` starts `graphchat chat` on a terminal and waits for its prompt."""
@@ -32,6 +40,7 @@ def spawn(server: LiveServer, tmp_path: Path) -> Iterator[Any]:
             encoding="utf-8",
             timeout=COMMAND_TIMEOUT,
             dimensions=(40, 160),
+            preexec_fn=_interruptible,
         )
         children.append(child)
         child.expect_exact(PROMPT)
