@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-import psutil
-
 from bench import databases, procs
 from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
 from bench.stats import summary_ms
@@ -90,11 +88,6 @@ def _servers(kind: str, backend_url: str) -> Iterator[dict[str, Any]]:
         yield servers
 
 
-def _cpu(server: Any) -> float:
-    times = psutil.Process(server.process.pid).cpu_times()
-    return float(times.user + times.system)
-
-
 async def _burst(server: Any | None, url: str, thread: str, seconds: float, warmup: float) -> Any:
     async with client(url, 1) as http:
         if server is None:
@@ -122,12 +115,12 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
             order = ["backend", *SERVERS]
             for name in order if index % 2 == 0 else reversed(order):
                 server = servers.get(name)
-                before = _cpu(server) if server is not None else 0.0
+                before = procs.cpu_seconds(server) if server is not None else 0.0
                 url = server.url if server is not None else backend_url
                 run = asyncio.run(_burst(server, url, threads.get(name, ""), args.duration, 0.3))
                 latencies[name] += run.latencies
                 if server is not None:
-                    cpu[name] += _cpu(server) - before
+                    cpu[name] += procs.cpu_seconds(server) - before
                     turns[name] += run.completed
     backend = summary_ms(latencies["backend"], 1.0)
     result: dict[str, Any] = {"backend_p50_ms": backend["p50_ms"]}

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import psutil
 
@@ -89,7 +89,14 @@ def rss_bytes(server: ServerProcess) -> int:
     return int(psutil.Process(server.process.pid).memory_info().rss)
 
 
-def cpu_seconds(server: ServerProcess) -> float:
+class Started(Protocol):
+    """A started server: graphchat's `ServerProcess`, or bench/floor.py's floor app."""
+
+    @property
+    def process(self) -> subprocess.Popen[Any] | None: ...
+
+
+def cpu_seconds(server: Started) -> float:
     """User + system CPU time the server has used so far: its process and the workers it
     started (`GRAPHCHAT_WORKERS`), running or ended."""
     assert server.process is not None
