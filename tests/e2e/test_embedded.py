@@ -87,3 +87,50 @@ def test_with_nothing_configured_the_embedded_model_serves(tmp_path: Path) -> No
         assert api.get("/models").json()["default_model"] == DEFAULT_MODEL_NAME
         response = api.post("/chat", json={"message": "Hi!", **SHORT})
     assert response.status_code == 200 and response.json()["response"].strip()
+
+
+# About 250 of SmolLM2's tokens: two turns of it outgrow a context window of 512.
+LONG = "The quick brown fox jumps over the lazy dog near the river bank. " * 20
+
+
+def test_a_thread_longer_than_the_context_window_is_still_answered(
+    start_server: Callable[..., LiveServer], database_url: str
+) -> None:
+    with start_server(ollama_url="", embedded_n_ctx=512).client() as api:
+        replies = [
+            api.post("/chat", json={"message": f"{turn}. {LONG}", "thread_id": "long", **SHORT})
+            for turn in range(3)
+        ]
+
+    assert [r.status_code for r in replies] == [200, 200, 200], replies[-1].text
+    rows = query(
+        database_url,
+        "SELECT status, prompt_tokens, completion_tokens FROM messages "
+        "WHERE thread_id = 'long' AND role = 'assistant' ORDER BY seq",
+    )
+    assert [row["status"] for row in rows] == ["complete"] * 3
+    # The later turns saw as much of the thread as fits, not the whole of it.
+    assert all(row["prompt_tokens"] + row["completion_tokens"] <= 512 for row in rows)
+    assert rows[1]["prompt_tokens"] > rows[0]["prompt_tokens"]
+
+
+def test_a_message_longer_than_the_context_window_is_refused_and_the_thread_kept(
+    start_server: Callable[..., LiveServer], database_url: str
+) -> None:
+    with start_server(ollama_url="", embedded_n_ctx=512).client() as api:
+        first = api.post("/chat", json={"message": "Hi!", "thread_id": "huge", **SHORT})
+        refused = api.post("/chat", json={"message": LONG * 3, "thread_id": "huge", **SHORT})
+        after = api.post("/chat", json={"message": "Hi again!", "thread_id": "huge", **SHORT})
+
+    assert first.status_code == 200 and after.status_code == 200, after.text
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_request" and "GRAPHCHAT_EMBEDDED_N_CTX" in error["message"]
+    rows = query(
+        database_url,
+        "SELECT role, status FROM messages WHERE thread_id = 'huge' ORDER BY seq",
+    )
+    assert [(row["role"], row["status"]) for row in rows][:2] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]

@@ -10,6 +10,10 @@ It speaks JSON lines. On start it loads the model and generates one token (the p
 (or `error`) lines carrying the same id, and `{"type": "cancel", "id": N}`, which stops that
 reply between two tokens. End of input ends the worker. Only the standard library and llama_cpp are
 imported, so it starts fast.
+
+A conversation longer than the model's context window loses its oldest messages here, as Ollama
+does: the service's window is an estimate for any model, and only this process counts this
+model's tokens.
 """
 
 from __future__ import annotations
@@ -19,9 +23,51 @@ import os
 import queue
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 _PROBE_MESSAGES: Any = [{"role": "user", "content": "Hi"}]
+
+# Tokens a chat template adds around each message, and around the whole prompt (BOS, the
+# reply's opening, a default system prompt some templates insert): counted generously, so a
+# conversation that fits here fits once formatted.
+_TEMPLATE_TOKENS_PER_MESSAGE = 8
+_TEMPLATE_TOKENS = 48
+_REPLY_ROOM = 512  # tokens kept free for a reply that sets no `max_tokens`
+
+
+class ContextOverflow(ValueError):
+    """The newest message alone does not fit the context window."""
+
+
+def fit_to_context(
+    messages: list[dict[str, Any]],
+    count_tokens: Callable[[str], int],
+    n_ctx: int,
+    max_tokens: int | None,
+) -> list[dict[str, Any]]:
+    """The system messages and the newest others that fit `n_ctx` with room for the reply."""
+    room = min(max_tokens or _REPLY_ROOM, n_ctx // 2)
+    budget = n_ctx - room - _TEMPLATE_TOKENS
+
+    def cost(message: dict[str, Any]) -> int:
+        return count_tokens(message["content"]) + _TEMPLATE_TOKENS_PER_MESSAGE
+
+    system = [m for m in messages if m["role"] == "system"]
+    others = [m for m in messages if m["role"] != "system"]
+    budget -= sum(cost(m) for m in system)
+    kept = 0
+    for message in reversed(others):
+        budget -= cost(message)
+        if budget < 0:
+            break
+        kept += 1
+    if kept == 0 and others:
+        raise ContextOverflow(
+            f"the newest message (with the system prompt) does not fit the model's context "
+            f"window of {n_ctx} tokens (GRAPHCHAT_EMBEDDED_N_CTX) with {room} left for the reply"
+        )
+    return system + others[len(others) - kept :]
 
 
 class _Channel:
@@ -81,14 +127,23 @@ def _load(config: dict[str, Any]) -> Any:
     return llama
 
 
+def _count(llama: Any, text: str) -> int:
+    return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
 def _generate(llama: Any, command: dict[str, Any], commands: _Commands, out: _Channel) -> None:
     request_id = int(command["id"])
     if commands.cancelled(request_id):
         out.send({"type": "done", "id": request_id, "finish_reason": "cancelled"})
         return
-    stream = llama.create_chat_completion(
-        messages=command["messages"], stream=True, **command.get("options", {})
+    options = command.get("options", {})
+    messages = fit_to_context(
+        command["messages"],
+        lambda text: _count(llama, text),
+        llama.n_ctx(),
+        options.get("max_tokens"),
     )
+    stream = llama.create_chat_completion(messages=messages, stream=True, **options)
     produced, reason = 0, "stop"
     for part in stream:
         if commands.cancelled(request_id):

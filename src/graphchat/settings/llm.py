@@ -59,7 +59,11 @@ class LlmSettings(Group):
         "the file's stem for `GRAPHCHAT_EMBEDDED_MODEL_PATH`).",
     )
     embedded_n_ctx: int = Field(
-        2048, ge=256, le=131_072, description="Context window (tokens) of the embedded model."
+        2048,
+        ge=256,
+        le=131_072,
+        description="Context window (tokens) of the embedded model; a longer conversation "
+        "loses its oldest messages (the system prompt and the newest message stay).",
     )
     embedded_threads: int | None = Field(
         None, ge=1, le=512, description="CPU threads of the embedded model; empty: llama.cpp's."
