@@ -3,6 +3,7 @@ service asks the store for the cheapest plan its request allows (issue 14)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +17,13 @@ from tests.support.statements import (
     POSTGRES_BEGIN_NAMED_HERE,
     POSTGRES_BEGIN_NEW_THREAD,
     POSTGRES_FINISH,
+    described_statement,
     recorded,
 )
 
 from graphchat.store import Store
+from support.db import sent_statements
+from support.fake_ollama import FakeOllama, Reply
 
 
 @pytest.fixture
@@ -80,3 +84,38 @@ def test_a_chat_on_the_thread_this_process_answered_last_begins_from_what_it_kep
     store = _store(quiet_server)
     sqlite = [s for s in BEGIN_EXISTING_THREAD + FINISH if s != "WITH branch"]
     assert sent == _plan(store, sqlite, POSTGRES_BEGIN_KNOWN_THREAD + POSTGRES_FINISH)
+
+
+def test_a_model_written_title_is_one_statement_sent_as_a_turn_writes(
+    start_server: Callable[..., LiveServer], ollama: FakeOllama
+) -> None:
+    server = start_server(
+        titles_from_model=True, run_heartbeat_seconds=3600, run_stale_seconds=7200
+    )
+    ollama.queue(Reply(tokens=["Hi."]), Reply(tokens=["Greeting"]))
+    ollama.queue(Reply(tokens=["Daily."]), Reply(tokens=["Feeding sourdough"]))
+    store = _store(server)
+    with server.client() as api:
+        api.post("/chat", json={"message": "warm-up"}).raise_for_status()
+        _until_titled(server)
+        with sent_statements(store.engine, mode_switches=True) as sent:
+            api.post("/chat", json={"message": "How often to feed sourdough?"}).raise_for_status()
+            _until_titled(server)
+
+    described = [described_statement(s.statement) for s in sent]
+    *turn, title = sent
+    assert described[-1] == "UPDATE threads" and "title" in title.statement
+    switches = [s.statement for s in sent if "plan_cache_mode" in s.statement]
+    assert switches == []  # the session's plan mode was not switched back and forth
+    if store.engine.dialect.name == "postgresql":
+        assert title.connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    else:  # on the writer the turn's writes took, not a thread hop away
+        turn_write = next(s for s in turn if described_statement(s.statement) == "INSERT runs")
+        assert title.connection.engine is turn_write.connection.engine
+
+
+def _until_titled(server: LiveServer) -> None:
+    deadline = time.monotonic() + 30
+    while server.app.state.services.titles.pending:
+        assert time.monotonic() < deadline, "the title was never written"
+        time.sleep(0.02)

@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +20,11 @@ from graphchat.store.repository import Repository
 from graphchat.store.tables import THREADS
 
 _INSERT_THREAD = insert(THREADS)  # built once, as a turn's statements are
+_REPLACE_TITLE = (
+    update(THREADS)
+    .where(THREADS.c.id == bindparam("thread_id"), THREADS.c.title == bindparam("expected"))
+    .values(title=bindparam("new_title"))
+)
 _THREAD_FIELDS = tuple(field.name for field in fields(Thread))  # named as the columns are
 
 
@@ -146,9 +151,13 @@ class ThreadRepository(Repository):
 
     async def replace_title(self, thread_id: str, expected: str, title: str) -> bool:
         """Set the title only if it is still `expected` (a rename meanwhile wins); True if set."""
-        condition = (THREADS.c.id == thread_id) & (THREADS.c.title == expected)
-        async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(update(THREADS).where(condition).values(title=title))
+        values = {"thread_id": thread_id, "expected": expected, "new_title": title}
+        # One keyed statement beside the turns: on a SQLite file it runs on the loop writer, as
+        # a turn's writes do, not through aiosqlite's thread hops; on PostgreSQL with no BEGIN
+        # and COMMIT, and without switching the session's plan mode (keyed) back and forth.
+        result = await run_transaction(
+            self._engine, lambda c: c.execute(_REPLACE_TITLE, values), write=True, autocommit=True
+        )
         return bool(result.rowcount)
 
     async def delete(self, owner: str, thread_id: str) -> None:
