@@ -14,6 +14,7 @@ from typing import Any
 from bench import charts, floor, readme
 from bench.results import load_all
 from bench.targets import evaluate
+from bench.turn import NEW_THREAD_PER_REQUEST
 
 ROOT = Path(__file__).resolve().parent
 OUTPUT = ROOT.parent / "docs" / "performance.md"
@@ -165,21 +166,24 @@ def _turn_row(clients: str, lv: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _throughput_label(level: dict[str, Any], workers: str) -> str:
+    label = f"{level['concurrency']}, {level.get('client', 'httpx')}, {workers} worker(s)"
+    return label + (", *new thread*" if level.get("threads") == NEW_THREAD_PER_REQUEST else "")
+
+
 def _turn(result: dict[str, Any]) -> str:
     out = "## 1. Turn overhead\n\n`POST /chat` (each client on a thread of its own) vs the"
     out += " backend's streaming `/api/chat` called directly by the same client at the same"
     out += " concurrency; the rows marked with workers ran `GRAPHCHAT_WORKERS` server processes"
     out += " (their CPU summed), loaded by wrk (C) rather than the Python client where it was"
-    out += " installed: each wrk client keeps its own thread, both sides of a row alike.\n\n"
+    out += " installed: each wrk client keeps its own thread, both sides of a row alike, except"
+    out += " in the rows marked *new thread*, which send no thread id: each turn there also"
+    out += " creates its thread, which the model titles in the background (issue 14's workload)."
+    out += "\n\n"
     for kind in _kinds(result):
         rows = [_turn_row(str(lv["concurrency"]), lv) for lv in result[kind]["levels"]]
         for workers, levels in result[kind].get("throughput", {}).items():
-            rows += [
-                _turn_row(
-                    f"{lv['concurrency']}, {lv.get('client', 'httpx')}, {workers} worker(s)", lv
-                )
-                for lv in levels
-            ]
+            rows += [_turn_row(_throughput_label(lv, workers), lv) for lv in levels]
         header = (
             "clients",
             "backend p50 ms",

@@ -88,25 +88,33 @@ def _levels(
     return levels
 
 
-def _wrk_level(
+NEW_THREAD_PER_REQUEST = "new per request"
+
+
+def _wrk_levels(
     server: procs.ServerProcess, backend_url: str, concurrency: int, args: argparse.Namespace
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
+    """Each client on its own thread, then a new thread per request (no thread id sent: each
+    turn also creates a thread, and the model titles it in the background), as issue 14's
+    throughput column is measured; the backend alone once, for both."""
     duration = args.duration + args.warmup  # wrk has no warm-up: each client's first turn is in
     direct = wrk.closed_loop(
         f"{backend_url}/api/chat", backend_body(), connections=concurrency, duration=duration
     )
-    cpu_before = procs.cpu_seconds(server)
-    through = wrk.closed_loop(
-        f"{server.url}/chat",
-        chat_body("THREAD"),
-        connections=concurrency,
-        duration=duration,
-        prefix=f"wrk-{concurrency}-{uuid.uuid4().hex[:8]}",
-    )
-    cpu = procs.cpu_seconds(server) - cpu_before
-    through["server_cpu_ms_per_turn"] = round(cpu * 1000 / max(through["n"], 1), 3)
-    level = {"concurrency": concurrency, "client": "wrk", "backend": direct, "graphchat": through}
-    return level | _compare(direct, through)
+    levels = []
+    for threads, body, prefix in (
+        ("per client", chat_body("THREAD"), f"wrk-{concurrency}-{uuid.uuid4().hex[:8]}"),
+        (NEW_THREAD_PER_REQUEST, {"message": chat_body("")["message"]}, ""),
+    ):
+        cpu_before = procs.cpu_seconds(server)
+        through = wrk.closed_loop(
+            f"{server.url}/chat", body, connections=concurrency, duration=duration, prefix=prefix
+        )
+        cpu = procs.cpu_seconds(server) - cpu_before
+        through["server_cpu_ms_per_turn"] = round(cpu * 1000 / max(through["n"], 1), 3)
+        level = {"concurrency": concurrency, "client": "wrk", "threads": threads}
+        levels.append(level | {"backend": direct, "graphchat": through} | _compare(direct, through))
+    return levels
 
 
 def _throughput(
@@ -123,7 +131,7 @@ def _throughput(
             if wrk.available() is None:
                 by_workers[str(workers)] = _levels(server, backend_url, kind, loaded, args)
                 continue
-            levels = [_wrk_level(server, backend_url, c, args) for c in loaded]
+            levels = [lv for c in loaded for lv in _wrk_levels(server, backend_url, c, args)]
             for level in levels:
                 print(f"  {kind} c={level['concurrency']}: {level}", flush=True)
             by_workers[str(workers)] = levels
