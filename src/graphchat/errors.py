@@ -64,6 +64,10 @@ class ModelNotFound(InvalidRequest, code="model_not_found"): ...
 class ToolsUnsupported(InvalidRequest, code="tools_not_supported"): ...
 
 
+class ContextTooLong(InvalidRequest, code="context_length_exceeded"):
+    """The conversation is longer than the model's context window (OpenAI's code)."""
+
+
 class NotFound(GraphchatError, code="not_found"): ...
 
 

@@ -125,7 +125,8 @@ def test_a_message_longer_than_the_context_window_is_refused_and_the_thread_kept
     assert first.status_code == 200 and after.status_code == 200, after.text
     assert refused.status_code == 400
     error = refused.json()["error"]
-    assert error["code"] == "invalid_request" and "GRAPHCHAT_EMBEDDED_N_CTX" in error["message"]
+    assert error["code"] == "context_length_exceeded"
+    assert "GRAPHCHAT_EMBEDDED_N_CTX" in error["message"]
     rows = query(
         database_url,
         "SELECT role, status FROM messages WHERE thread_id = 'huge' ORDER BY seq",

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any, Protocol
 
+import structlog
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -21,8 +22,10 @@ from graphchat.agent.state import (
 from graphchat.agent.tools.approval import align_decisions, calls_to_review
 from graphchat.agent.tools.execute import run_calls
 from graphchat.agent.tools.registry import ToolRegistry
-from graphchat.errors import ToolsUnsupported
+from graphchat.errors import ContextTooLong, ToolsUnsupported
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatProvider, ChatRequest, ToolCall, Usage
+
+log = structlog.get_logger(__name__)
 
 # Node names follow LangGraph's prebuilt agent, which clients' `updates` handlers expect.
 AGENT_NODE = "agent"
@@ -58,14 +61,7 @@ def make_call_model(provider: ChatProvider) -> Node:
             response_format=context.response_format,
         )
         started = time.perf_counter()
-        try:
-            reply = await _stream_reply(provider, request, runtime)
-        except ToolsUnsupported:
-            if not request.tools:
-                raise
-            request = replace(request, tools=())
-            reply = await _stream_reply(provider, request, runtime)
-        text, calls, last = reply
+        request, (text, calls, last) = await _answer(provider, request, runtime)
         # Calls to tools that were not offered would never be answered: drop them.
         calls = calls if request.tools else ()
         finish_reason = last.finish_reason or "stop"
@@ -129,6 +125,42 @@ async def request_approval(state: AgentState, *, runtime: Runtime[RunContext]) -
         ApprovalRequest(calls=pending, tool_rounds=state.get("tool_rounds", 0))
     )
     return {}
+
+
+async def _answer(
+    provider: ChatProvider, request: ChatRequest, runtime: Runtime[RunContext]
+) -> tuple[ChatRequest, tuple[str, tuple[Any, ...], ChatChunk]]:
+    """The reply and the request that got it: asked again without tools when the model takes
+    none, and without the older half of the conversation while it outgrows the model's context
+    window (an OpenAI-compatible server refuses it; Ollama and the embedded model cut it
+    themselves). Both are refused before the first token."""
+    while True:
+        try:
+            return request, await _stream_reply(provider, request, runtime)
+        except ToolsUnsupported:
+            if not request.tools:
+                raise
+            request = replace(request, tools=())
+        except ContextTooLong:
+            shorter = without_older_half(request.messages)
+            if shorter is None:
+                raise
+            log.warning("model_context_exceeded", sent=len(request.messages), kept=len(shorter))
+            request = replace(request, messages=shorter)
+
+
+def without_older_half(messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...] | None:
+    """The system prompt and the newer half of the rest; None when only the newest is left.
+    A tool result whose call was dropped goes too: the model never sees an answer to a
+    question it cannot see."""
+    system = tuple(m for m in messages if m.role == "system")
+    rest = [m for m in messages if m.role != "system"]
+    if len(rest) <= 1:
+        return None
+    kept = rest[len(rest) // 2 :]
+    while len(kept) > 1 and kept[0].role == "tool":
+        kept.pop(0)
+    return (*system, *kept)
 
 
 async def _stream_reply(

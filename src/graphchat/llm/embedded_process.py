@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import structlog
 
-from graphchat.errors import InvalidRequest, ProviderError, ProviderUnavailable
+from graphchat.errors import ContextTooLong, InvalidRequest, ProviderError, ProviderUnavailable
 
 ProcessStatus = Literal["stopped", "starting", "ready", "restarting", "failed"]
 
@@ -288,6 +288,8 @@ class ModelProcess:
 
 def _raise_worker_error(message: dict[str, Any]) -> None:
     text = str(message.get("message", "unknown error"))
+    if message.get("kind") == "context":
+        raise ContextTooLong(f"the embedded model refused the request: {text}")
     if message.get("kind") == "invalid":
         raise InvalidRequest(f"the embedded model refused the request: {text}")
     raise ProviderError(f"the embedded model failed: {text}")

@@ -173,7 +173,9 @@ def _serve(llama: Any, commands: _Commands, out: _Channel) -> None:
         request_id = int(command["id"])
         try:
             _generate(llama, command, commands, out)
-        except ValueError as exc:  # llama.cpp: "Requested tokens (…) exceed context window …"
+        except ContextOverflow as exc:
+            out.send({"type": "error", "id": request_id, "kind": "context", "message": str(exc)})
+        except ValueError as exc:  # llama.cpp refusing the request's options
             out.send({"type": "error", "id": request_id, "kind": "invalid", "message": str(exc)})
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"

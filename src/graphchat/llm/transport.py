@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +20,7 @@ import httpx
 import orjson
 
 from graphchat.errors import (
+    ContextTooLong,
     GraphchatError,
     ModelNotFound,
     ProviderError,
@@ -212,12 +214,19 @@ def error_text(body: bytes) -> str:
     return str(error)[:300]
 
 
+# OpenAI, vLLM and llama-cpp-python ("maximum context length"), llama.cpp's server ("available
+# context size"), LM Studio ("context length"): the prompt outgrew the server's window.
+_CONTEXT_EXCEEDED = re.compile(r"context (length|size|window)", re.IGNORECASE)
+
+
 def status_error(backend: str, status: int, text: str, model: str) -> GraphchatError:
     """The domain error for an HTTP error status of a model call."""
     if status == 404:
         return ModelNotFound(f"model '{model}' is not available on backend '{backend}'")
     if status == 400 and "support" in text and "tool" in text:
         return ToolsUnsupported(f"model '{model}' does not support tools")
+    if status == 400 and _CONTEXT_EXCEEDED.search(text):
+        return ContextTooLong(f"model '{model}' on backend '{backend}': {text}")
     if status in RETRYABLE_STATUS:
         detail = f": {text}" if text else ""
         return ProviderUnavailable(f"model backend '{backend}' answered {status}{detail}")

@@ -8,13 +8,25 @@ import sys
 
 import pytest
 
-from graphchat.errors import ModelNotFound, ProviderError, ProviderTimeout, ProviderUnavailable
+from graphchat.errors import (
+    ContextTooLong,
+    ModelNotFound,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
 from graphchat.llm.ollama import OllamaProvider
 from graphchat.llm.openai_compat import OpenAICompatProvider
 from graphchat.llm.plain_tcp import CoreReply
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import ChatEndpoint, HttpProvider, direct_transport, make_client
+from graphchat.llm.transport import (
+    ChatEndpoint,
+    HttpProvider,
+    direct_transport,
+    make_client,
+    status_error,
+)
 from support.fake_ollama import FakeOllama, Reply
 from support.process import free_port
 
@@ -124,3 +136,23 @@ async def test_the_body_is_not_held_once_sent(ollama: FakeOllama) -> None:
 
     assert isinstance(reply, CoreReply) and reply.status_code == 200
     assert sent_and_waiting == held
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        # OpenAI, vLLM and llama-cpp-python's server (this one's own words, non-streaming)
+        "This model's maximum context length is 512 tokens. However, you requested 875 tokens "
+        "(871 in the messages, 4 in the completion). Please reduce the length of the messages.",
+        # llama.cpp's server
+        "the request exceeds the available context size, try increasing it",
+    ],
+)
+def test_a_400_about_the_context_window_is_context_too_long(said: str) -> None:
+    error = status_error("openai", 400, said, "m")
+    assert isinstance(error, ContextTooLong) and error.code == "context_length_exceeded"
+
+
+def test_another_400_is_not_context_too_long() -> None:
+    error = status_error("openai", 400, "temperature must be at most 2", "m")
+    assert not isinstance(error, ContextTooLong)
