@@ -32,6 +32,12 @@ def quiet_server(start_server: Callable[..., LiveServer]) -> LiveServer:
     return start_server(run_heartbeat_seconds=3600, run_stale_seconds=7200)
 
 
+@pytest.fixture
+def titling_server(start_server: Callable[..., LiveServer]) -> LiveServer:
+    """A quiet server whose model titles each new thread after its first reply."""
+    return start_server(titles_from_model=True, run_heartbeat_seconds=3600, run_stale_seconds=7200)
+
+
 def _store(server: LiveServer) -> Store:
     store: Store = server.app.state.services.store
     return store
@@ -87,11 +93,9 @@ def test_a_chat_on_the_thread_this_process_answered_last_begins_from_what_it_kep
 
 
 def test_a_model_written_title_is_one_statement_sent_as_a_turn_writes(
-    start_server: Callable[..., LiveServer], ollama: FakeOllama
+    titling_server: LiveServer, ollama: FakeOllama
 ) -> None:
-    server = start_server(
-        titles_from_model=True, run_heartbeat_seconds=3600, run_stale_seconds=7200
-    )
+    server = titling_server
     ollama.queue(Reply(tokens=["Hi."]), Reply(tokens=["Greeting"]))
     ollama.queue(Reply(tokens=["Daily."]), Reply(tokens=["Feeding sourdough"]))
     store = _store(server)
@@ -119,3 +123,22 @@ def _until_titled(server: LiveServer) -> None:
     while server.app.state.services.titles.pending:
         assert time.monotonic() < deadline, "the title was never written"
         time.sleep(0.02)
+
+
+def test_a_thread_the_model_titled_begins_its_next_turn_from_what_was_kept(
+    titling_server: LiveServer, ollama: FakeOllama
+) -> None:
+    server = titling_server
+    ollama.queue(Reply(tokens=["Daily."]), Reply(tokens=["Feeding sourdough"]))
+    store = _store(server)
+    with server.client() as api:
+        first = api.post("/chat", json={"message": "How often to feed sourdough?"}).json()
+        _until_titled(server)
+        thread_id = first["thread_id"]
+        assert api.get(f"/threads/{thread_id}").json()["title"] == "Feeding sourdough"
+        with recorded(store) as sent:
+            answer = api.post("/chat", json={"message": "In winter?", "thread_id": thread_id})
+
+    assert answer.status_code == 200, answer.text
+    sqlite = [s for s in BEGIN_EXISTING_THREAD + FINISH if s != "WITH branch"]
+    assert sent == _plan(store, sqlite, POSTGRES_BEGIN_KNOWN_THREAD + POSTGRES_FINISH)

@@ -17,6 +17,7 @@ from graphchat.store.runs import RunRepository
 from graphchat.store.search import SearchRepository
 from graphchat.store.thread_search import ThreadSearchRepository
 from graphchat.store.threads import ThreadRepository
+from graphchat.store.window_cache import WindowCache
 
 
 class Store:
@@ -24,9 +25,12 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.threads = ThreadRepository(engine)
+        # The turns' windows, kept beside what each turn stored of its thread (runs.py); a
+        # title written later updates what is kept (threads.py).
+        windows = WindowCache()
+        self.threads = ThreadRepository(engine, windows)
         self.messages = MessageRepository(engine)
-        self.runs = RunRepository(engine)
+        self.runs = RunRepository(engine, windows)
         self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)

@@ -62,9 +62,9 @@ _UNREAD: Any = object()
 
 
 class RunRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, windows: WindowCache) -> None:
         self._engine = engine
-        self._windows = WindowCache()
+        self._windows = windows
 
     async def begin_turn(
         self,

@@ -11,13 +11,14 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
 from graphchat.store.tables import THREADS
+from graphchat.store.window_cache import WindowCache
 
 _INSERT_THREAD = insert(THREADS)  # built once, as a turn's statements are
 _REPLACE_TITLE = (
@@ -88,6 +89,10 @@ def thread_values(thread: Thread, leaf_message_id: str | None = None) -> dict[st
 
 
 class ThreadRepository(Repository):
+    def __init__(self, engine: AsyncEngine, windows: WindowCache) -> None:
+        super().__init__(engine)
+        self._windows = windows
+
     async def create(self, new: NewThread) -> Thread:
         thread = created_thread(new)
         values = thread_values(thread)
@@ -158,7 +163,10 @@ class ThreadRepository(Repository):
         result = await run_transaction(
             self._engine, lambda c: c.execute(_REPLACE_TITLE, values), write=True, autocommit=True
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        self._windows.retitle(thread_id, expected, title)
+        return True
 
     async def delete(self, owner: str, thread_id: str) -> None:
         async with transaction(self._engine, write=True) as connection:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from graphchat.store.records import Message, Thread
@@ -64,6 +64,16 @@ class WindowCache:
             return None
         messages = _last(window, limit)
         return (window.thread, messages) if messages is not None else None
+
+    def retitle(self, thread_id: str, expected: str, title: str) -> None:
+        """The thread was retitled from `expected`: so is what its newest window keeps of it,
+        or the next turn's guard, which compares titles (known_turn.py), would miss."""
+        with self._lock:
+            leaf_id = self._latest.get(thread_id)
+            key = (thread_id, leaf_id or "")
+            window = self._windows.get(key)
+            if window is not None and window.thread.title == expected:
+                self._windows[key] = replace(window, thread=replace(window.thread, title=title))
 
     def _touched(self, thread_id: str, leaf_id: str) -> _Window | None:
         with self._lock:
