@@ -57,15 +57,22 @@ class EmbeddedConfig:
         }
 
 
+# Ollama's default (over the last 64 tokens, llama-cpp-python's default window too); without it
+# a small model at temperature 0 tends to repeat one sentence until its context is full.
+REPEAT_PENALTY = 1.1
+
+
 def _sampling(params: SamplingParams) -> dict[str, Any]:
     """llama.cpp takes the OpenAI names; its seed is 32-bit (the API accepts 63 bits)."""
-    fields = sampling_fields(params)
+    fields = sampling_fields(params) | {"repeat_penalty": REPEAT_PENALTY}
     if "seed" in fields:
         fields["seed"] %= 2**32
     return fields
 
 
-def _options(params: SamplingParams, response_format: ResponseFormat | None) -> dict[str, Any]:
+def worker_options(
+    params: SamplingParams, response_format: ResponseFormat | None
+) -> dict[str, Any]:
     """The worker's keyword arguments for `create_chat_completion`.
 
     llama-cpp-python turns `response_format` (with an optional JSON schema) into a grammar.
@@ -113,7 +120,7 @@ class EmbeddedProvider:
             raise ProviderUnavailable(missing)
         messages = [_message_dict(message) for message in request.messages]
         async for message in self.process.generate(
-            messages, _options(request.params, request.response_format)
+            messages, worker_options(request.params, request.response_format)
         ):
             if message["type"] == "token":
                 yield ChatChunk(content=message["text"])

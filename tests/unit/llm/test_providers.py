@@ -27,6 +27,7 @@ from graphchat.llm.embedded import (
     EmbeddedConfig,
     EmbeddedProvider,
     packaged_model_path,
+    worker_options,
 )
 from graphchat.llm.factory import backend_names, build_backends, build_router, embedded_config
 from graphchat.llm.timeouts import Timeouts
@@ -51,6 +52,19 @@ def test_sampling_parameters_are_mapped_per_provider() -> None:
         "max_tokens": 5,
         "seed": 2,
         "stop": ["x"],
+    }
+
+
+def test_the_embedded_model_samples_with_ollamas_repeat_penalty() -> None:
+    # llama.cpp's own default is none: a small model at temperature 0 then repeats one sentence
+    # until the context is full.
+    assert worker_options(PARAMS, None) == {
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "max_tokens": 5,
+        "seed": 2,
+        "stop": ["x"],
+        "repeat_penalty": 1.1,
     }
 
 
