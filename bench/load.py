@@ -66,8 +66,9 @@ def check(response: httpx.Response) -> None:
         raise RuntimeError(f"HTTP {response.status_code}: {body}")
 
 
-def chat_body(thread_id: str, message: str = "Hello there, how are you?") -> dict[str, Any]:
-    return {"message": message, "thread_id": thread_id}
+def chat_body(thread_id: str | None, message: str = "Hello there, how are you?") -> dict[str, Any]:
+    """`/chat`'s body; with no thread id the server starts a thread for the turn."""
+    return {"message": message} | ({"thread_id": thread_id} if thread_id is not None else {})
 
 
 def backend_body(message: str = "Hello there, how are you?") -> dict[str, Any]:

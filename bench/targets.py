@@ -15,7 +15,7 @@ from typing import Any
 
 from bench import databases, history, listing, machine, startup, streaming, turn
 from bench.results import load_all, save
-from bench.turn import NEW_THREAD_PER_REQUEST as NEW_THREADS
+from bench.turn import NEW_THREAD_PER_REQUEST
 
 Results = dict[str, dict[str, Any]]
 
@@ -64,7 +64,9 @@ def _throughput(results: Results, kind: str) -> tuple[float, float | None, str] 
         for level in levels
         if level["concurrency"] == 16
     ]
-    new_threads = [found for found in candidates if found[0].get("threads") == NEW_THREADS]
+    new_threads = [
+        found for found in candidates if found[0].get("threads") == NEW_THREAD_PER_REQUEST
+    ]
     if new_threads:
         candidates = [(level, f"{scale}, a new thread per request") for level, scale in new_threads]
     plain = _level(results, kind, 16)

@@ -104,7 +104,7 @@ def _wrk_levels(
     levels = []
     for threads, body, prefix in (
         ("per client", chat_body("THREAD"), f"wrk-{concurrency}-{uuid.uuid4().hex[:8]}"),
-        (NEW_THREAD_PER_REQUEST, {"message": chat_body("")["message"]}, ""),
+        (NEW_THREAD_PER_REQUEST, chat_body(None), ""),
     ):
         cpu_before = procs.cpu_seconds(server)
         through = wrk.closed_loop(

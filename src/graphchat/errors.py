@@ -65,7 +65,13 @@ class ToolsUnsupported(InvalidRequest, code="tools_not_supported"): ...
 
 
 class ContextTooLong(InvalidRequest, code="context_length_exceeded"):
-    """The conversation is longer than the model's context window (OpenAI's code)."""
+    """The conversation is longer than the model's context window (OpenAI's code).
+    `newest_too_long`: the backend already dropped the older messages, so sending fewer
+    cannot help (the embedded worker trims by itself)."""
+
+    def __init__(self, message: str, *, newest_too_long: bool = False) -> None:
+        super().__init__(message)
+        self.newest_too_long = newest_too_long
 
 
 class NotFound(GraphchatError, code="not_found"): ...

@@ -33,9 +33,10 @@ def test_a_refused_conversation_is_sent_again_without_its_older_half(
     kept = [m["content"] for m in answered["messages"] if m["role"] != "system"]
     assert len(said) == 7 and kept == said[-4:]  # the newer half, the newest message last
     assert answered["messages"][0] == refused["messages"][0]  # the system prompt stays
-    [run] = query(database_url, "SELECT status FROM runs WHERE thread_id = 'long' ORDER BY "
-                  "created_at DESC LIMIT 1")  # fmt: skip
-    assert run["status"] == "success"
+    statuses = query(
+        database_url, "SELECT status FROM runs WHERE thread_id = 'long' ORDER BY created_at"
+    )
+    assert [run["status"] for run in statuses] == ["success"] * 4
 
 
 def test_a_newest_message_the_window_cannot_hold_is_refused_and_the_thread_kept(

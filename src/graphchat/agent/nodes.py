@@ -141,9 +141,9 @@ async def _answer(
             if not request.tools:
                 raise
             request = replace(request, tools=())
-        except ContextTooLong:
+        except ContextTooLong as exc:
             shorter = without_older_half(request.messages)
-            if shorter is None:
+            if shorter is None or exc.newest_too_long:
                 raise
             log.warning("model_context_exceeded", sent=len(request.messages), kept=len(shorter))
             request = replace(request, messages=shorter)

@@ -289,7 +289,9 @@ class ModelProcess:
 def _raise_worker_error(message: dict[str, Any]) -> None:
     text = str(message.get("message", "unknown error"))
     if message.get("kind") == "context":
-        raise ContextTooLong(f"the embedded model refused the request: {text}")
+        raise ContextTooLong(
+            f"the embedded model refused the request: {text}", newest_too_long=True
+        )
     if message.get("kind") == "invalid":
         raise InvalidRequest(f"the embedded model refused the request: {text}")
     raise ProviderError(f"the embedded model failed: {text}")

@@ -70,7 +70,9 @@ class WindowCache:
         or the next turn's guard, which compares titles (known_turn.py), would miss."""
         with self._lock:
             leaf_id = self._latest.get(thread_id)
-            key = (thread_id, leaf_id or "")
+            if leaf_id is None:
+                return
+            key = (thread_id, leaf_id)
             window = self._windows.get(key)
             if window is not None and window.thread.title == expected:
                 self._windows[key] = replace(window, thread=replace(window.thread, title=title))
