@@ -68,10 +68,12 @@ def _throughput(results: Results, kind: str) -> tuple[float, float | None, str] 
         found for found in candidates if found[0].get("threads") == NEW_THREAD_PER_REQUEST
     ]
     if new_threads:
+        # Only the workload: a faster one on known threads must not stand in for it.
         candidates = [(level, f"{scale}, a new thread per request") for level, scale in new_threads]
-    plain = _level(results, kind, 16)
-    if plain is not None:
-        candidates.append((plain, "16 clients"))
+    else:
+        plain = _level(results, kind, 16)
+        if plain is not None:
+            candidates.append((plain, "16 clients"))
     if not candidates:
         return None
     level, scale = max(candidates, key=lambda found: found[0]["graphchat"]["throughput_rps"])
