@@ -206,7 +206,9 @@ def _streaming(result: dict[str, Any]) -> str:
     out = "## 2. Streaming\n\nTime to the first token (`POST /stream`, first `messages` event) vs"
     out += " the backend's first NDJSON line, and the gaps between tokens, on replies of"
     out += f" {params['tokens']} tokens {params['token_delay'] * 1000:.0f} ms apart"
-    out += f" ({params['streams']} streams each way, alternating).\n\n"
+    out += f" ({params['streams']} streams each way, alternating), every graphchat stream on one"
+    out += " thread (c=1 on a thread answered before, as the issue measures); the last column"
+    out += " times as many streams each on a new thread.\n\n"
     rows = []
     for kind in _kinds(result):
         r = result[kind]
@@ -223,6 +225,7 @@ def _streaming(result: dict[str, Any]) -> str:
                 r["gap_graphchat"]["p50_ms"],
                 r["gap_graphchat"]["p99_ms"],
                 r["gap_added_ms_mean"],
+                r.get("new_thread", {}).get("ttft_added_ms_p50", "—"),
             )
         )
     header = (
@@ -233,6 +236,7 @@ def _streaming(result: dict[str, Any]) -> str:
         "backend gap mean",
     )
     header += ("graphchat gap mean", "graphchat gap p50", "graphchat gap p99", "gap added (mean)")
+    header += ("TTFT added, new thread",)
     out += table(header, rows) + "\nAll in ms.\n\n### Concurrent open streams\n\n"
     held_rows = [
         (
