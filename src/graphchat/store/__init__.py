@@ -18,7 +18,6 @@ from graphchat.store.search import SearchRepository
 from graphchat.store.thread_search import ThreadSearchRepository
 from graphchat.store.threads import ThreadRepository
 from graphchat.store.window_cache import WindowCache
-from graphchat.store.young_tables import YoungTables
 
 
 class Store:
@@ -31,9 +30,7 @@ class Store:
         windows = WindowCache()
         self.threads = ThreadRepository(engine, windows)
         self.messages = MessageRepository(engine)
-        # PostgreSQL's statistics of a new database, kept up while the turn tables grow.
-        self._young_tables = YoungTables(engine)
-        self.runs = RunRepository(engine, windows, self._young_tables)
+        self.runs = RunRepository(engine, windows)
         self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
@@ -58,7 +55,6 @@ class Store:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        await self._young_tables.close()
         await dispose(self.engine)
 
 

@@ -49,7 +49,6 @@ from graphchat.store.turn_writes import (
     started_run,
 )
 from graphchat.store.window_cache import WindowCache
-from graphchat.store.young_tables import YoungTables
 
 
 def run_from_row(row: Row[Any]) -> Run:
@@ -63,10 +62,9 @@ _UNREAD: Any = object()
 
 
 class RunRepository:
-    def __init__(self, engine: AsyncEngine, windows: WindowCache, young: YoungTables) -> None:
+    def __init__(self, engine: AsyncEngine, windows: WindowCache) -> None:
         self._engine = engine
         self._windows = windows
-        self._young = young
 
     async def begin_turn(
         self,
@@ -91,7 +89,8 @@ class RunRepository:
         thread can have it, so none is read.
 
         Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
-        this across processes), `NotFound` for another owner's thread, `DuplicateRun`."""
+        this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
+        """
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
             if new_thread_id and create_thread:
@@ -116,7 +115,6 @@ class RunRepository:
 
         start = await self._stored(begin, run)
         self._windows.start(start.thread, start.history or start.messages[-1:], max(history, 1))
-        self._young.turn_begun()
         return start
 
     async def _stored(self, begin: Callable[..., TurnStart], run: NewRun) -> TurnStart:
