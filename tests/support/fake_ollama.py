@@ -8,6 +8,7 @@ graphchat sent, and every client that hung up mid-reply is counted.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -61,6 +62,15 @@ def echo_tokens(body: dict[str, Any]) -> list[str]:
     return ["You ", "said: ", text]
 
 
+class _Server(ThreadingHTTPServer):
+    """Quiet when a client resets its connection (wrk does, ending a level), as Ollama is."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeOllama:
     """Start with `start()`, point graphchat at `url`, queue replies with `queue()`."""
 
@@ -78,7 +88,7 @@ class FakeOllama:
     # --- control ---
     def start(self, port: int = 0) -> FakeOllama:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._server = _Server(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
