@@ -56,7 +56,8 @@ def _cpu(results: Results, kind: str) -> tuple[float, float | None, str] | None:
 
 def _throughput(results: Results, kind: str) -> tuple[float, float | None, str] | None:
     """The best worker count's turns/s at 16 clients with a new thread per request, as the
-    issue measures it (wrk where it ran); else each client on its thread, else the plain level."""
+    issue measures it (wrk); results without those rows: the best of each client on its own
+    thread and the plain 16-client level."""
     measured = results.get("turn", {}).get(kind, {})
     candidates = [
         (level, f"16 clients ({level.get('client', 'httpx')}), {workers} worker(s)")
