@@ -4,8 +4,8 @@ httpcore's pool scans all its connections for every waiting request whenever a r
 or ends: O(requests × connections) per call. With a thousand replies waiting for their first
 token, opening one more stream cost about 175 ms of CPU, against 5 ms with a hundred open. Here
 a call takes the idle connection to its origin used last, or opens one (at most
-`max_connections` at once), and gives it back when its reply is closed. Each connection still
-speaks HTTP/1.1 through httpcore's `AsyncHTTP11Connection`.
+`max_connections` at once), and gives it back when its reply is closed. Each connection speaks
+HTTP/1.1 through llhttp (http1.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from typing import Protocol, cast
 
 import httpcore
+
+from graphchat.llm.http1 import HTTP1Connection
 
 
 class _ReplyBody(Protocol):
@@ -42,7 +44,7 @@ class ModelConnections:
     ) -> None:
         self._backend = backend
         self._slots = asyncio.Semaphore(max_connections)
-        self._idle: dict[_Where, deque[httpcore.AsyncHTTP11Connection]] = {}
+        self._idle: dict[_Where, deque[HTTP1Connection]] = {}
         self._max_idle = max_idle
         self._expiry = keepalive_expiry
         self._closed = False
@@ -80,7 +82,7 @@ class ModelConnections:
                 extensions=response.extensions,
             )
 
-    async def _kept(self, origin: httpcore.Origin) -> httpcore.AsyncHTTP11Connection | None:
+    async def _kept(self, origin: httpcore.Origin) -> HTTP1Connection | None:
         """The idle connection to `origin` used last, if one is still good."""
         idle = self._idle.get(_where(origin))
         while idle:
@@ -90,23 +92,14 @@ class ModelConnections:
             await connection.aclose()
         return None
 
-    async def _connect(
-        self, origin: httpcore.Origin, request: httpcore.Request
-    ) -> httpcore.AsyncHTTP11Connection:
+    async def _connect(self, origin: httpcore.Origin, request: httpcore.Request) -> HTTP1Connection:
         timeouts = request.extensions.get("timeout", {})
         stream = await self._backend.connect_tcp(
             origin.host.decode("ascii"), origin.port, timeout=timeouts.get("connect")
         )
-        connection = httpcore.AsyncHTTP11Connection(origin, stream, keepalive_expiry=self._expiry)
-        # httpcore's lock is AnyIO's, whose every acquire yields to the loop inside a shielded
-        # cancel scope: the request's bytes went out after whatever else was ready. A
-        # connection here serves one call at a time; asyncio's lock waits only when contended.
-        connection._state_lock = asyncio.Lock()  # type: ignore[assignment]
-        return connection
+        return HTTP1Connection(stream, self._expiry)
 
-    async def give_back(
-        self, origin: httpcore.Origin, connection: httpcore.AsyncHTTP11Connection
-    ) -> None:
+    async def give_back(self, origin: httpcore.Origin, connection: HTTP1Connection) -> None:
         """Keep `connection` for the next call if its exchange ended cleanly; else close it."""
         self._slots.release()
         idle = self._idle.setdefault(_where(origin), deque())
@@ -135,12 +128,12 @@ class _GivenBack:
         self,
         stream: _ReplyBody,
         origin: httpcore.Origin,
-        connection: httpcore.AsyncHTTP11Connection,
+        connection: HTTP1Connection,
         pool: ModelConnections,
     ) -> None:
         self._stream = stream
         self._origin = origin
-        self._connection: httpcore.AsyncHTTP11Connection | None = connection
+        self._connection: HTTP1Connection | None = connection
         self._pool = pool
 
     def __aiter__(self) -> AsyncIterator[bytes]:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 import uvloop
@@ -149,6 +150,85 @@ async def _a_refused_connection_is_a_connect_error() -> None:
     raise AssertionError("the request should have failed to connect")
 
 
+class _Replying:
+    """A server answering each request on a connection with the next of `replies` (raw bytes),
+    closing the connection after one marked `close`; counts the connections it accepted."""
+
+    def __init__(self, *replies: tuple[bytes, bool]) -> None:
+        self.replies = list(replies)
+        self.connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        while self.replies:
+            try:
+                await _read_request(reader)
+            except asyncio.IncompleteReadError:
+                return  # the client closed this connection
+            reply, close = self.replies.pop(0)
+            writer.write(reply)
+            await writer.drain()
+            if close:
+                writer.close()
+                return
+
+
+async def _model_calls(url: str, count: int) -> list[bytes | Exception]:
+    """`count` model calls in turn through a `ChatEndpoint`: each body, or what it raised."""
+    transport = PlainHTTPTransport(_LIMITS)
+    results: list[bytes | Exception] = []
+    async with make_client(url, Timeouts(), transport=transport) as client:
+        endpoint = ChatEndpoint(client, "/api/chat", transport, Timeouts())
+        for _ in range(count):
+            try:
+                reply = await endpoint.post(b"{}")
+                try:
+                    results.append(await reply.aread())
+                finally:
+                    await reply.aclose()
+            except httpcore.RemoteProtocolError as exc:
+                results.append(exc)
+    return results
+
+
+_CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+
+
+async def _chunked_replies_are_read_whole_and_their_connection_kept() -> None:
+    server = _Replying((_CHUNKED, False), (_CHUNKED, False))
+    async with _server(server) as url:
+        results = await _model_calls(url, 2)
+    assert results == [b"abcde", b"abcde"]
+    assert server.connections == 1
+
+
+async def _a_reply_that_says_close_is_not_followed_on_its_connection() -> None:
+    closing = _response(b"first", close=True)
+    server = _Replying((closing, False), (_response(b"second"), False))
+    async with _server(server) as url:
+        results = await _model_calls(url, 2)
+    assert results == [b"first", b"second"]
+    assert server.connections == 2
+
+
+async def _a_body_that_ends_with_its_connection_is_read_whole() -> None:
+    unframed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it"
+    server = _Replying((unframed, True))
+    async with _server(server) as url:
+        results = await _model_calls(url, 1)
+    assert results == [b"all of it"]
+
+
+async def _a_reply_cut_short_or_garbled_is_a_protocol_error() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
+    garbled = b"HTTP/1.1 abc\r\n\r\n"
+    for reply in (cut, garbled):
+        server = _Replying((reply, True))
+        async with _server(server) as url:
+            (result,) = await _model_calls(url, 1)
+        assert isinstance(result, httpcore.RemoteProtocolError), (reply, result)
+
+
 def test_only_plain_http_backends_get_the_plain_transport() -> None:
     assert isinstance(direct_transport(None, "http://localhost:11434"), PlainHTTPTransport)
     assert not isinstance(direct_transport(None, "https://api.test/v1"), PlainHTTPTransport)
@@ -161,6 +241,10 @@ _CASES = [
     _a_kept_model_connection_the_server_closed_is_not_reused,
     _a_reply_closed_after_its_transport_closes_its_connection,
     _a_refused_connection_is_a_connect_error,
+    _chunked_replies_are_read_whole_and_their_connection_kept,
+    _a_reply_that_says_close_is_not_followed_on_its_connection,
+    _a_body_that_ends_with_its_connection_is_read_whole,
+    _a_reply_cut_short_or_garbled_is_a_protocol_error,
 ]
 
 
