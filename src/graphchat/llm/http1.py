@@ -94,7 +94,9 @@ class HTTP1Connection:
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         """Send `request`; the response's body streams (close it to end the exchange)."""
-        if self._closed or not self._idle or self._server_spoke():
+        if not self.is_available():
+            raise httpcore.ConnectionNotAvailable()
+        if self._server_spoke():  # it closed (or broke) the connection while it was idle
             await self.aclose()
             raise httpcore.ConnectionNotAvailable()
         self._idle = False
@@ -123,9 +125,9 @@ class HTTP1Connection:
     async def read(self, timeout: float | None) -> bytes:  # noqa: ASYNC109 (httpcore's API)
         return await self._stream.read(_READ_SIZE, timeout)
 
-    def ended(self, reusable: bool) -> None:
-        """The reply was read to its end (`reusable`: the connection may carry the next)."""
-        if reusable and not self._closed:
+    def idle_again(self) -> None:
+        """The reply was read to its end and the connection may carry the next call."""
+        if not self._closed:
             self._idle = True
             self._idle_since = time.monotonic()
 
@@ -184,7 +186,7 @@ class _Body:
         reply = self._reply
         reusable = reply.complete and reply.framed and reply.messages == 1 and reply.keep_alive
         if reusable:
-            self._connection.ended(reusable=True)
+            self._connection.idle_again()
         else:
             await self._connection.aclose()
 
