@@ -94,10 +94,9 @@ class HTTP1Connection:
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         """Send `request`; the response's body streams (close it to end the exchange)."""
-        if not self.is_available():
-            raise httpcore.ConnectionNotAvailable()
-        if self._server_spoke():  # it closed (or broke) the connection while it was idle
-            await self.aclose()
+        # The pool hands out only idle connections it found unexpired (the server's close of an
+        # idle one included: `has_expired`), with nothing awaited in between.
+        if not self.is_idle():
             raise httpcore.ConnectionNotAvailable()
         self._idle = False
         timeouts = request.extensions.get("timeout", {})
@@ -134,9 +133,6 @@ class HTTP1Connection:
     def _server_spoke(self) -> bool:
         """Bytes or a close arrived while idle: the server has closed (or broken) it."""
         return bool(self._stream.get_extra_info("is_readable"))
-
-    def is_available(self) -> bool:
-        return self._idle and not self._closed
 
     def is_idle(self) -> bool:
         return self._idle and not self._closed

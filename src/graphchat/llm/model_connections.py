@@ -87,7 +87,7 @@ class ModelConnections:
         idle = self._idle.get(_where(origin))
         while idle:
             connection = idle.pop()
-            if connection.is_available() and not connection.has_expired():
+            if connection.is_idle() and not connection.has_expired():
                 return connection
             await connection.aclose()
         return None
