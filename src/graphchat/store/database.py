@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from graphchat.errors import StoreUnavailable, ValidationFailed
 from graphchat.settings import DatabaseSettings
-from graphchat.store.sqlite_file import SQLITE_BEGIN, FileBusy, SQLiteFile, prepare, run_on
+from graphchat.store.sqlite_file import SQLITE_BEGIN, SQLiteFile, prepare, run_on
 
 _WRITE_OPTION = "graphchat_write"
 # PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
@@ -223,12 +223,7 @@ async def run_transaction(
     with _translated():
         if not write:
             return await asyncio.to_thread(run_on, file.twin, body, write)
-        writers = _sqlite_writer_lock(engine)
-        if not writers.locked():
-            with contextlib.suppress(FileBusy):
-                return file.write_here(body)
-        async with writers:
-            return await asyncio.to_thread(run_on, file.twin, body, write)
+        return await file.write(body, _sqlite_writer_lock(engine))
 
 
 def _in_transaction(connection: Connection, body: Callable[[Connection], T], keyed: bool) -> T:

@@ -1,20 +1,24 @@
 """A SQLite file's synchronous engines: transactions in one call instead of a thread hop per
-statement, and writes on the event loop's own thread while nothing else holds the file.
+statement, and writes on the event loop's own thread whenever the file is free.
 
 aiosqlite hops threads 3-4 times per statement. A transaction body runs instead in one call: in a
-worker thread on the *twin*, or — for a write that finds the file free — on the event loop's
-thread on the *loop writer*, where the worker-thread hop cost more CPU than the statements
-(0.8 ms of a 7 ms turn). The loop writer never waits: its `BEGIN IMMEDIATE` fails at once
-(busy_timeout 0) when another connection writes, and the transaction then queues in a worker
-thread like any other. It never flushes the disk either: a commit in WAL mode with
-synchronous=NORMAL only appends to the WAL, and the checkpoints that copy the WAL back into the
-database and fsync it (6-8 ms per 1,000 pages) run in a worker thread every
+worker thread on the *twin*, or — for a write — on the event loop's thread on the *loop writer*,
+where the worker-thread hop cost more CPU than the statements (0.8 ms of a 7 ms turn). The loop
+writer never waits: its `BEGIN IMMEDIATE` fails at once (busy_timeout 0) when another connection
+writes. Writers of one process queue on an asyncio lock; graphchat processes sharing the file
+(workers) take a lock file first, whose release the kernel hands to the next waiter at once,
+where SQLite's own waiting polls with sleeps (1, 2, 5… ms). Only a writer outside graphchat is
+waited out in a worker thread. The loop writer never flushes the disk either: a commit in WAL mode
+with synchronous=NORMAL only appends to the WAL, and the checkpoints that copy the WAL back into
+the database and fsync it (6-8 ms per 1,000 pages) run in a worker thread every
 `CHECKPOINT_EVERY_WRITES` loop writes instead of inside one of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,11 +38,18 @@ SQLITE_BEGIN = {True: "BEGIN IMMEDIATE", False: "BEGIN"}
 # SQLite's own automatic checkpoint comes at 1,000 WAL pages; a turn's writes add ~35 pages
 # in two transactions.
 CHECKPOINT_EVERY_WRITES = 64
+# Tries on the loop's thread before a write waits in a worker thread instead (another graphchat
+# process may take the file again between the wait and the try).
+_LOOP_ATTEMPTS = 3
 T = TypeVar("T")
 
 
 class FileBusy(Exception):
     """Another connection holds the file's write lock: the write must wait elsewhere."""
+
+
+class WritersBusy(FileBusy):
+    """Another graphchat process is writing: its lock file says so before SQLite's lock does."""
 
 
 def prepare(engine: Engine, busy_timeout_ms: int, *, checkpoints: bool = True) -> None:
@@ -73,6 +84,7 @@ def run_on(engine: Engine, body: Callable[[Connection], T], write: bool) -> T:
 class SQLiteFile:
     twin: Engine  # transactions in a worker thread; locks waited out through busy_timeout
     loop_writer: Engine  # writes on the event loop's thread; never waits, never checkpoints
+    writers: int  # the descriptor of the writers' lock file (see `_writers_lock_path`)
     _writes_since_checkpoint: int = 0
     _checkpoint: asyncio.Future[None] | None = field(default=None, repr=False)
 
@@ -83,21 +95,63 @@ class SQLiteFile:
         # One connection per thread: only the event loop's thread uses it, one write at a time.
         loop_writer = create_engine(url, poolclass=SingletonThreadPool, connect_args={"timeout": 0})
         prepare(loop_writer, 0, checkpoints=False)
-        return cls(twin, loop_writer)
+        assert url.database is not None
+        writers = os.open(_writers_lock_path(url.database), os.O_RDWR | os.O_CREAT, 0o600)
+        return cls(twin, loop_writer, writers)
 
-    def write_here(self, body: Callable[[Connection], T]) -> T:
-        """`body` in a write transaction on this thread; `FileBusy` if the file is locked.
+    async def write(self, body: Callable[[Connection], T], writers: asyncio.Lock) -> T:
+        """`body` in a write transaction, after this process's earlier writes (`writers`).
+
+        On the loop's thread whenever the file is free: a write that waited for this process's
+        writers, or for another graphchat process's, still runs here once it is its turn (a
+        write sent to a worker thread took ~2 ms under load, and every write queued behind it
+        went there too). Only a file held by a writer outside graphchat (another program, a
+        migration) is waited out in a worker thread through busy_timeout."""
+        async with writers:
+            for _ in range(_LOOP_ATTEMPTS):
+                try:
+                    return self._write_here(body)
+                except WritersBusy:
+                    await asyncio.to_thread(self._wait_for_writers)
+                except FileBusy:
+                    break
+            return await asyncio.to_thread(self._write_waiting, body)
+
+    def _write_here(self, body: Callable[[Connection], T]) -> T:
+        """`body` in a write transaction on this thread; `WritersBusy` while another graphchat
+        process writes, `FileBusy` while any other connection does.
 
         In WAL mode only `BEGIN IMMEDIATE` can meet another writer's lock: once it succeeds,
-        nothing in the transaction waits, and on `FileBusy` nothing of `body` was stored."""
+        nothing in the transaction waits, and when it fails nothing of `body` was stored."""
+        try:
+            fcntl.flock(self.writers, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WritersBusy from None
         try:
             result = run_on(self.loop_writer, body, write=True)
         except OperationalError as exc:
             if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
                 raise FileBusy from exc
             raise
+        finally:
+            fcntl.flock(self.writers, fcntl.LOCK_UN)
         self._count_write()
         return result
+
+    def _wait_for_writers(self) -> None:
+        """Block until no graphchat process is writing (in a worker thread). The lock is not
+        kept: held across the hop back to the loop, a cancelled wait could never give it back."""
+        fcntl.flock(self.writers, fcntl.LOCK_EX)
+        fcntl.flock(self.writers, fcntl.LOCK_UN)
+
+    def _write_waiting(self, body: Callable[[Connection], T]) -> T:
+        """`body` in a write transaction in a worker thread, waiting for the file as long as it
+        takes (busy_timeout)."""
+        fcntl.flock(self.writers, fcntl.LOCK_EX)
+        try:
+            return run_on(self.twin, body, write=True)
+        finally:
+            fcntl.flock(self.writers, fcntl.LOCK_UN)
 
     def _count_write(self) -> None:
         self._writes_since_checkpoint += 1
@@ -118,6 +172,13 @@ class SQLiteFile:
             await asyncio.wait([self._checkpoint])
         self.loop_writer.dispose()
         self.twin.dispose()
+        os.close(self.writers)
+
+
+def _writers_lock_path(database: str) -> str:
+    # Beside the database, not the database itself: a process that closes any descriptor of
+    # the database file drops SQLite's own (POSIX) locks on it.
+    return f"{database}-writers"
 
 
 def _checkpoint(engine: Engine) -> None:
