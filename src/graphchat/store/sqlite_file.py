@@ -6,12 +6,12 @@ worker thread on the *twin*, or — for a write — on the event loop's thread o
 where the worker-thread hop cost more CPU than the statements (0.8 ms of a 7 ms turn). The loop
 writer never waits: its `BEGIN IMMEDIATE` fails at once (busy_timeout 0) when another connection
 writes. Writers of one process queue on an asyncio lock; graphchat processes sharing the file
-(workers) take a lock file first, whose release the kernel hands to the next waiter at once,
-where SQLite's own waiting polls with sleeps (1, 2, 5… ms). Only a writer outside graphchat is
-waited out in a worker thread. The loop writer never flushes the disk either: a commit in WAL mode
-with synchronous=NORMAL only appends to the WAL, and the checkpoints that copy the WAL back into
-the database and fsync it (6-8 ms per 1,000 pages) run in a worker thread every
-`CHECKPOINT_EVERY_WRITES` loop writes instead of inside one of them.
+(workers) take a lock file first, and a write that finds it held retries from the loop, where
+SQLite's own waiting would hold a worker thread and sleep 1, 2, 5… ms. Only a writer outside
+graphchat is waited out in a worker thread. The loop writer never flushes the disk either: a
+commit in WAL mode with synchronous=NORMAL only appends to the WAL, and the checkpoints that copy
+the WAL back into the database and fsync it (6-8 ms per 1,000 pages) run in a worker thread
+every `CHECKPOINT_EVERY_WRITES` loop writes instead of inside one of them.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 
+from graphchat.errors import StoreUnavailable
+
 log = structlog.get_logger(__name__)
 
 # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY; writers
@@ -38,9 +40,11 @@ SQLITE_BEGIN = {True: "BEGIN IMMEDIATE", False: "BEGIN"}
 # SQLite's own automatic checkpoint comes at 1,000 WAL pages; a turn's writes add ~35 pages
 # in two transactions.
 CHECKPOINT_EVERY_WRITES = 64
-# Tries on the loop's thread before a write waits in a worker thread instead (another graphchat
-# process may take the file again between the wait and the try).
-_LOOP_ATTEMPTS = 3
+# A graphchat process holds the file for a few tenths of a millisecond per write: a write that
+# finds it held retries on the loop's next turn for this long, then every millisecond (a shorter
+# timer is no timer on uvloop: it fires on the next turn).
+_RETRY_NEXT_TURN_SECONDS = 0.005
+_RETRY_EVERY_SECONDS = 0.001
 T = TypeVar("T")
 
 
@@ -85,6 +89,7 @@ class SQLiteFile:
     twin: Engine  # transactions in a worker thread; locks waited out through busy_timeout
     loop_writer: Engine  # writes on the event loop's thread; never waits, never checkpoints
     writers: int  # the descriptor of the writers' lock file (see `_writers_lock_path`)
+    busy_timeout: float  # seconds a write waits for the file before the store is unavailable
     _writes_since_checkpoint: int = 0
     _checkpoint: asyncio.Future[None] | None = field(default=None, repr=False)
 
@@ -97,22 +102,29 @@ class SQLiteFile:
         prepare(loop_writer, 0, checkpoints=False)
         assert url.database is not None
         writers = os.open(_writers_lock_path(url.database), os.O_RDWR | os.O_CREAT, 0o600)
-        return cls(twin, loop_writer, writers)
+        return cls(twin, loop_writer, writers, busy_timeout_ms / 1000)
 
     async def write(self, body: Callable[[Connection], T], writers: asyncio.Lock) -> T:
         """`body` in a write transaction, after this process's earlier writes (`writers`).
 
-        On the loop's thread whenever the file is free: a write that waited for this process's
-        writers, or for another graphchat process's, still runs here once it is its turn (a
-        write sent to a worker thread took ~2 ms under load, and every write queued behind it
-        went there too). Only a file held by a writer outside graphchat (another program, a
-        migration) is waited out in a worker thread through busy_timeout."""
+        On the loop's thread whenever the file is free. While another graphchat process
+        writes, the write retries from the loop (`_retry_delay`): a write sent to a worker
+        thread took ~2 ms under load, and every write queued behind it went there too. Only a
+        file held by a writer outside graphchat (another program, a migration) is waited out
+        in a worker thread through busy_timeout."""
         async with writers:
-            for _ in range(_LOOP_ATTEMPTS):
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            while True:
                 try:
                     return self._write_here(body)
                 except WritersBusy:
-                    await asyncio.to_thread(self._wait_for_writers)
+                    waited = loop.time() - started
+                    if waited > self.busy_timeout:
+                        raise StoreUnavailable(
+                            "the database is unavailable; try again shortly"
+                        ) from None
+                    await asyncio.sleep(_retry_delay(waited))
                 except FileBusy:
                     break
             return await asyncio.to_thread(self._write_waiting, body)
@@ -137,12 +149,6 @@ class SQLiteFile:
             fcntl.flock(self.writers, fcntl.LOCK_UN)
         self._count_write()
         return result
-
-    def _wait_for_writers(self) -> None:
-        """Block until no graphchat process is writing (in a worker thread). The lock is not
-        kept: held across the hop back to the loop, a cancelled wait could never give it back."""
-        fcntl.flock(self.writers, fcntl.LOCK_EX)
-        fcntl.flock(self.writers, fcntl.LOCK_UN)
 
     def _write_waiting(self, body: Callable[[Connection], T]) -> T:
         """`body` in a write transaction in a worker thread, waiting for the file as long as it
@@ -173,6 +179,10 @@ class SQLiteFile:
         self.loop_writer.dispose()
         self.twin.dispose()
         os.close(self.writers)
+
+
+def _retry_delay(waited: float) -> float:
+    return 0 if waited < _RETRY_NEXT_TURN_SECONDS else _RETRY_EVERY_SECONDS
 
 
 def _writers_lock_path(database: str) -> str:

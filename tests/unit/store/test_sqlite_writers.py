@@ -1,6 +1,6 @@
 """Writers of several graphchat processes on one SQLite file: a write that waits for another
-graphchat process still runs on the event loop's thread once the file is free; only a writer
-outside graphchat is waited out in a worker thread."""
+graphchat process still runs on the event loop's thread once the file is free, and gives up
+after the busy timeout; only a writer outside graphchat is waited out in a worker thread."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
+from graphchat.errors import StoreUnavailable
 from graphchat.store.sqlite_file import SQLiteFile
 
 
@@ -118,3 +119,22 @@ async def test_a_cancelled_wait_stores_nothing_and_leaves_the_lock_file_free(
     await file.write(notes.writer(2), writers)
     assert stored(path) == [2]
     assert notes.threads == [threading.get_ident()]
+
+
+async def test_a_write_gives_up_when_another_graphchat_process_holds_on_past_the_busy_timeout(
+    other_graphchat: int, path: Path
+) -> None:
+    file = SQLiteFile.open(make_url(f"sqlite:///{path}"), busy_timeout_ms=300)
+    notes = Notes()
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(StoreUnavailable):
+            await file.write(notes.writer(1), asyncio.Lock())
+        assert 0.3 <= loop.time() - started < 5
+        assert notes.threads == []  # the body never ran: nothing of it was stored
+        fcntl.flock(other_graphchat, fcntl.LOCK_UN)
+        await file.write(notes.writer(2), asyncio.Lock())
+    finally:
+        await file.close()
+    assert stored(path) == [2]
