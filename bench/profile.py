@@ -1,19 +1,21 @@
 """Where a request's time goes: graphchat in-process under cProfile, driven from a thread.
 
 `python -m bench.profile turn|stream|page [--requests N] [--database sqlite|postgres]` runs
-uvicorn on the main thread under cProfile (the profile covers only that thread: the event loop),
-sends N requests from a worker thread, and writes the top functions to
+uvicorn on the main thread, sends N requests from a worker thread after a warm-up, profiles the
+event loop's thread with cProfile while they run, and writes the top functions to
 `bench/results/profile-<scenario>[-postgres].txt`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import cProfile
 import io
 import pstats
 import threading
 import uuid
+from collections.abc import Callable
 
 import httpx
 import uvicorn
@@ -23,27 +25,55 @@ from bench.load import chat_body, check, stream_body
 from bench.results import RESULTS
 from bench.seed import seed
 from graphchat.app import create_app
+from graphchat.logging import configure_logging
 from graphchat.settings import Settings
 
+WARM_UP_REQUESTS = 20
 
-def _drive(server: uvicorn.Server, scenario: str, requests: int) -> None:
+
+def _drive(
+    server: uvicorn.Server, profiler: cProfile.Profile, scenario: str, requests: int
+) -> None:
+    """Send `requests` requests, profiled on the event loop's thread after a warm-up (so the
+    start-up and each first use are not in the profile)."""
     while not server.started:
         threading.Event().wait(0.05)
+    loop = server.servers[0].get_loop()
     port = server.servers[0].sockets[0].getsockname()[1]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        for _ in range(WARM_UP_REQUESTS):
+            _request(http, scenario)
+        _on_loop(loop, profiler.enable)
         for _ in range(requests):
-            if scenario == "turn":
-                check(http.post("/chat", json=chat_body(f"p-{uuid.uuid4().hex}")))
-            elif scenario == "stream":
-                body = stream_body(f"p-{uuid.uuid4().hex}")
-                with http.stream("POST", "/stream", json=body) as response:
-                    check(response)
-                    for _line in response.iter_lines():
-                        pass
-            else:
-                check(http.get("/threads/big/messages?limit=50&after=5000"))
-                check(http.get("/threads?limit=50"))
+            _request(http, scenario)
+        _on_loop(loop, profiler.disable)
     server.should_exit = True
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, call: Callable[[], None]) -> None:
+    """Run `call` on the event loop's thread (cProfile profiles the thread it is enabled on)."""
+    done = threading.Event()
+
+    def run() -> None:
+        call()
+        done.set()
+
+    loop.call_soon_threadsafe(run)
+    done.wait()
+
+
+def _request(http: httpx.Client, scenario: str) -> None:
+    if scenario == "turn":
+        check(http.post("/chat", json=chat_body(f"p-{uuid.uuid4().hex}")))
+    elif scenario == "stream":
+        body = stream_body(f"p-{uuid.uuid4().hex}")
+        with http.stream("POST", "/stream", json=body) as response:
+            check(response)
+            for _line in response.iter_lines():
+                pass
+    else:
+        check(http.get("/threads/big/messages?limit=50&after=5000"))
+        check(http.get("/threads?limit=50"))
 
 
 def _package(filename: str) -> str:
@@ -91,11 +121,16 @@ def main() -> None:
         if args.scenario == "page":
             procs.migrate(procs.server_env(url, backend_url), "profile")
             seed(url, [("big", 10_000)] + [(f"t{i}", 10) for i in range(5_000)])
+        # As `graphchat serve` does: unconfigured, structlog would print every info line.
+        configure_logging(settings.observability)
         config = uvicorn.Config(create_app(settings), port=0, log_config=None, access_log=False)
         server = uvicorn.Server(config)
-        threading.Thread(target=_drive, args=(server, args.scenario, args.requests)).start()
         profiler = cProfile.Profile()
-        profiler.runcall(server.run)
+        driving = (server, profiler, args.scenario, args.requests)
+        driver = threading.Thread(target=_drive, args=driving)
+        driver.start()
+        server.run()
+        driver.join()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     out.write(_by_package(stats, args.requests) + _graphchat_functions(stats, args.requests))
