@@ -30,8 +30,6 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 
-from graphchat.errors import StoreUnavailable
-
 log = structlog.get_logger(__name__)
 
 # A deferred transaction that reads then writes can fail at once with SQLITE_BUSY; writers
@@ -120,10 +118,8 @@ class SQLiteFile:
                     return self._write_here(body)
                 except WritersBusy:
                     waited = loop.time() - started
-                    if waited > self.busy_timeout:
-                        raise StoreUnavailable(
-                            "the database is unavailable; try again shortly"
-                        ) from None
+                    if waited > self.busy_timeout:  # as SQLite's own wait would end
+                        raise TimeoutError("another graphchat process kept the file") from None
                     await asyncio.sleep(_retry_delay(waited))
                 except FileBusy:
                     break
