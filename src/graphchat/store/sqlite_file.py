@@ -99,7 +99,9 @@ class SQLiteFile:
         loop_writer = create_engine(url, poolclass=SingletonThreadPool, connect_args={"timeout": 0})
         prepare(loop_writer, 0, checkpoints=False)
         assert url.database is not None
-        writers = os.open(_writers_lock_path(url.database), os.O_RDWR | os.O_CREAT, 0o600)
+        # Read-only is enough for flock, and the mode is SQLite's own for its files: whoever
+        # may open the database (another user's CLI) may open this too.
+        writers = os.open(_writers_lock_path(url.database), os.O_RDONLY | os.O_CREAT, 0o644)
         return cls(twin, loop_writer, writers, busy_timeout_ms / 1000)
 
     async def write(self, body: Callable[[Connection], T], writers: asyncio.Lock) -> T:
