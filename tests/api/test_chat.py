@@ -148,11 +148,14 @@ def test_a_second_turn_while_one_runs_gets_409_and_stores_nothing(
     first.start()
     _wait_for_chat_request(ollama)
 
-    second = api.post("/chat", json={"message": "b", "thread_id": "busy"})
+    # On PostgreSQL each refused turn's graph starts while its begin is written: it must not
+    # reach the model before begin is refused.
+    refused = [api.post("/chat", json={"message": "b", "thread_id": "busy"}) for _ in range(5)]
     first.join()
 
-    assert second.status_code == 409
-    assert second.json()["error"]["code"] == "thread_busy"
+    assert [response.status_code for response in refused] == [409] * 5
+    assert {response.json()["error"]["code"] for response in refused} == {"thread_busy"}
+    assert len(ollama.chat_requests()) == 1
     assert results[0].status_code == 200
     contents = [
         row["content"]

@@ -47,9 +47,11 @@ def make_call_model(provider: ChatProvider) -> Node:
     one more runnable, task and callback run per step (`python -m bench.graph_cost`)."""
 
     async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> Command[str]:
+        context = runtime.context
+        if context.stored is not None:  # the run may start before it is stored: nothing leaves
+            await context.stored  # the process until it is
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
             return Command(goto=TOOLS_NODE)
-        context = runtime.context
         # Past the round limit the model gets no tools, so it has to answer in text.
         rounds_left = state.get("tool_rounds", 0) < context.max_tool_rounds
         request = ChatRequest(

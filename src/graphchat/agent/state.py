@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 from dataclasses import dataclass, field
 from typing import Annotated, NotRequired, Protocol, TypedDict
@@ -66,6 +67,9 @@ class RunContext:
     response_format: ResponseFormat | None = None
     require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
     events: RunEvents = field(default_factory=_Unheard)
+    # Awaited before each model call: the graph may start while its run is still being stored,
+    # and nothing may leave the process for a run that is not.
+    stored: asyncio.Future[None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,11 @@ from graphchat.service.approvals import TurnSetup, check_decisions, pause_record
 from graphchat.service.context import MessageForms, build_context, fit_context
 from graphchat.service.conversation import latest_turn, new_tail, to_store
 from graphchat.service.event_writer import EventWriter
+from graphchat.service.head_start import HeadStart, PreparedRun
 from graphchat.service.live import LiveRun, LiveRuns
 from graphchat.service.runs import RunResult, RunService
 from graphchat.service.titles import TitleWriter
-from graphchat.service.tool_use import approval_for_turn, owner_message_search, tools_for_turn
+from graphchat.service.tool_use import owner_message_search, turn_setup
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.service.turn_request import (
     ModelResolver,
@@ -185,36 +186,35 @@ class ChatService:
             idempotency_key=request.idempotency_key,
             request_hash=request.request_hash,
         )
-        start = await self._begin(new_run, request, turn_rules(request.model, fallback))
-        live = LiveRun(start.run.id, start.thread.id)
+        rules = turn_rules(request.model, fallback)
+        head_start = HeadStart(lambda start: self._prepare(start, request), self._run_graph)
+        try:
+            start = await self._begin(new_run, request, rules, head_start)
+        except BaseException:
+            head_start.drop()
+            raise
+        prepared = head_start.claim(start) or self._prepare(start, request)
+        turn = prepared.turn
+        prepared.recorder.publish_metadata()
+        self._live.start(turn.live, lambda _: self._execute(prepared))
+        assert turn.live.task is not None
+        prepared.release(turn.live.task)
+        return turn
+
+    def _prepare(self, start: TurnStart, request: TurnRequest) -> PreparedRun:
         turn = Turn(
             thread=start.thread,
             run=start.run,
             input_messages=start.messages,
-            live=live,
+            live=LiveRun(start.run.id, start.thread.id),
             tail=start.tail,
             history=start.history if request.context is None else None,
         )
         recorder = TurnRecorder(turn, self._store.runs, self._events)
-        recorder.publish_metadata()
-        setup = self._setup(start.thread.metadata, request)
-        self._live.start(live, lambda _: self._execute(turn, recorder, setup))
-        return turn
-
-    def _setup(self, thread_metadata: dict[str, object], request: TurnRequest) -> TurnSetup:
-        tools = tools_for_turn(self.tools, request.tools, thread_metadata)
-        return TurnSetup(
-            system=request.system,
-            tools=tools,
-            require_approval=approval_for_turn(
-                self._limits.require_approval, request.require_approval, thread_metadata, tools
-            ),
-            params=request.params,
-            context=request.context,
-            client_tools=request.client_tools,
-            tool_choice=request.tool_choice,
-            response_format=request.response_format,
+        setup = turn_setup(
+            self.tools, self._limits.require_approval, request, start.thread.metadata
         )
+        return PreparedRun(turn, recorder, setup)
 
     async def resume(self, run: Run, decisions: tuple[Decision, ...]) -> Turn:
         """Continue a paused run with a person's decisions on its pending calls."""
@@ -242,11 +242,13 @@ class ChatService:
         )
         recorder = TurnRecorder(turn, self._store.runs, self._events)
         recorder.publish_metadata()
-        setup = setup_after_pause(run, decisions)
-        self._live.start(live, lambda _: self._execute(turn, recorder, setup))
+        prepared = PreparedRun(turn, recorder, setup_after_pause(run, decisions))
+        self._live.start(live, lambda _: self._execute(prepared))
         return turn
 
-    async def _begin(self, run: NewRun, request: TurnRequest, rules: TurnRules) -> TurnStart:
+    async def _begin(
+        self, run: NewRun, request: TurnRequest, rules: TurnRules, on_write: HeadStart
+    ) -> TurnStart:
         """Begin the turn; on a busy thread reject, or wait (`enqueue`), or stop the other run."""
         deadline = asyncio.get_running_loop().time() + self._enqueue_timeout
         for _ in range(_BEGIN_ATTEMPTS):
@@ -261,6 +263,7 @@ class ChatService:
                     history=self._limits.context_max_messages if request.context is None else 0,
                     branch=request.branch_from,
                     new_thread_id=not request.thread_id,  # `_start_run` made it
+                    on_write=on_write,
                 )
             except ThreadBusy:
                 active = await self._store.runs.active(run.thread_id)
@@ -292,13 +295,17 @@ class ChatService:
             raise turn.error
         return turn
 
-    async def _execute(self, turn: Turn, recorder: TurnRecorder, setup: TurnSetup) -> None:
+    async def _execute(self, prepared: PreparedRun) -> None:
+        turn, recorder, setup = prepared.turn, prepared.recorder, prepared.setup
         ids = {"run_id": turn.run.id, "thread_id": turn.thread.id, "model": turn.run.model}
         # The run is its own task (its own context copy): every line below it, down to the model
         # calls, carries these ids besides the request id inherited from the request.
         structlog.contextvars.bind_contextvars(**ids)
         try:
-            await self._run_graph(turn, recorder, setup)
+            if prepared.graph is None:
+                await self._run_graph(turn, recorder, setup)
+            else:
+                await prepared.graph
             if turn.approval is not None:
                 await recorder.pause(
                     pause_record(turn.approval, recorder.last_assistant_id(), setup)
@@ -330,7 +337,13 @@ class ChatService:
         except StoreUnavailable as exc:
             log.warning("run_events_not_written", run_id=turn.run.id, error=exc.message)
 
-    async def _run_graph(self, turn: Turn, recorder: TurnRecorder, setup: TurnSetup) -> None:
+    async def _run_graph(
+        self,
+        turn: Turn,
+        recorder: TurnRecorder,
+        setup: TurnSetup,
+        stored: asyncio.Future[None] | None = None,
+    ) -> None:
         if not turn.run.model:
             raise ProviderUnavailable("no model is available: name one or configure a backend")
         system = setup.system if setup.system is not None else self._limits.system_prompt
@@ -353,11 +366,16 @@ class ChatService:
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
-            context=self._run_context(turn, turn.run.model, setup, recorder),
+            context=self._run_context(turn, turn.run.model, setup, recorder, stored),
         )
 
     def _run_context(
-        self, turn: Turn, model: str, setup: TurnSetup, recorder: TurnRecorder
+        self,
+        turn: Turn,
+        model: str,
+        setup: TurnSetup,
+        recorder: TurnRecorder,
+        stored: asyncio.Future[None] | None,
     ) -> RunContext:
         search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
         tools = setup.client_tools
@@ -377,4 +395,5 @@ class ChatService:
             ),
             require_approval=setup.require_approval,
             events=recorder,
+            stored=stored,
         )

@@ -12,6 +12,8 @@ from graphchat.agent.tools import MessageSearch, SearchHit, build_registry
 from graphchat.agent.tools import ToolRegistry as ToolRegistry  # the routers' name for it
 from graphchat.agent.tools.approval import approval_required
 from graphchat.errors import ValidationFailed
+from graphchat.service.approvals import TurnSetup
+from graphchat.service.turn_request import TurnRequest
 from graphchat.store.messages import MessageRepository
 
 log = structlog.get_logger(__name__)
@@ -80,6 +82,28 @@ def approval_for_turn(
     from_thread = chosen if isinstance(chosen, list) else []
     patterns = [*server, *requested, *(name for name in from_thread if isinstance(name, str))]
     return approval_required(patterns, offered)
+
+
+def turn_setup(
+    registry: ToolRegistry,
+    server_approval: Sequence[str],
+    request: TurnRequest,
+    thread_metadata: dict[str, object],
+) -> TurnSetup:
+    """What a new turn runs with: the request's settings and the tools it may use."""
+    tools = tools_for_turn(registry, request.tools, thread_metadata)
+    return TurnSetup(
+        system=request.system,
+        tools=tools,
+        require_approval=approval_for_turn(
+            server_approval, request.require_approval, thread_metadata, tools
+        ),
+        params=request.params,
+        context=request.context,
+        client_tools=request.client_tools,
+        tool_choice=request.tool_choice,
+        response_format=request.response_format,
+    )
 
 
 def owner_message_search(messages: MessageRepository, owner: str, run_id: str) -> MessageSearch:

@@ -27,6 +27,8 @@ from graphchat.store.records import NewMessage, NewRun, Tail, TurnRules, TurnSta
 from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import utcnow
 from graphchat.store.turn_writes import (
+    WriteHook,
+    announce,
     as_json,
     insert_owned_messages,
     prefixed,
@@ -89,6 +91,7 @@ def begin_known_turn(
     rules: TurnRules,
     history: int,
     last_seq: int | None,
+    on_write: WriteHook | None = None,
 ) -> TurnStart | None:
     """The turn `RunRepository.begin_turn` would begin on a thread continued at its leaf, in
     one statement; None, with nothing written, unless `windows` keeps the thread and the
@@ -118,7 +121,9 @@ def begin_known_turn(
         "new_title": started.title,
         "messages": as_json(stored),
     }
+    recent = (before + stored)[-history:] if history else []
+    start = TurnStart(started, stored_run, stored, history=recent, tail=after)
+    announce(connection, on_write, start)
     if connection.execute(_CONTINUE_KNOWN_THREAD, parameters).first() is None:
         return None
-    recent = (before + stored)[-history:] if history else []
-    return TurnStart(started, stored_run, stored, history=recent, tail=after)
+    return start

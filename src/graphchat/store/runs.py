@@ -43,6 +43,8 @@ from graphchat.store.threads import (
 from graphchat.store.turn_reads import THREAD_AND_PAUSE, NeedsTransaction, continued
 from graphchat.store.turn_writes import (
     RUN_COLUMNS,
+    WriteHook,
+    announce,
     append_to_run,
     finish_run,
     start_turn,
@@ -77,19 +79,18 @@ class RunRepository:
         history: int = 0,
         branch: BranchPoint | None = None,
         new_thread_id: bool = False,
+        on_write: WriteHook | None = None,
     ) -> TurnStart:
-        """Store the caller's messages and a running run. Existing thread: SELECT thread (+ paused
-        run?), SELECT the last `history` messages, INSERT run, INSERT messages, UPDATE thread;
-        new thread: SELECT, INSERT thread, INSERT run, INSERT messages. PostgreSQL: turn_writes.py
-        and, on a thread this process answered last, known_turn.py (one statement).
+        """Store the caller's messages and a running run: reads, INSERTs and an UPDATE on
+        SQLite; on PostgreSQL turn_writes.py, or known_turn.py's one statement on a thread
+        this process answered last.
 
-        With `last_seq`, the messages must directly follow that one. With `branch`, the turn
-        starts a new branch there (regenerate, edit) instead of continuing the current one.
-        With `new_thread_id` the caller made the thread's id for this turn (a new UUID): no
-        thread can have it, so none is read.
+        With `last_seq`, the messages must directly follow that one; with `branch`, the turn
+        starts a new branch there (regenerate, edit); with `new_thread_id`, the caller made the
+        thread's id (a new UUID), so none is read. `on_write` gets each turn about to be written
+        on PostgreSQL, before it is sent; only the one returned was stored (service/head_start.py).
 
-        Raises `ThreadBusy` when the thread already has a running run (a unique index enforces
-        this across processes), `NotFound` for another owner's thread, `DuplicateRun`.
+        Raises `ThreadBusy` for a running run (a unique index), `NotFound`, `DuplicateRun`.
         """
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
@@ -97,7 +98,7 @@ class RunRepository:
                 read = None  # nothing to read: the new thread's INSERT refuses a taken id
             elif read is _UNREAD and branch is None:
                 known = begin_known_turn(
-                    connection, self._windows, run, messages, rules, history, last_seq
+                    connection, self._windows, run, messages, rules, history, last_seq, on_write
                 )
                 if known is not None:
                     return known
@@ -111,6 +112,7 @@ class RunRepository:
                 last_seq=last_seq,
                 history=history,
                 branch=branch,
+                on_write=on_write,
             )
 
         start = await self._stored(begin, run)
@@ -147,6 +149,7 @@ class RunRepository:
         last_seq: int | None,
         history: int,
         branch: BranchPoint | None,
+        on_write: WriteHook | None,
     ) -> TurnStart:
         row = read
         if row is _UNREAD:  # not already read outside the transaction
@@ -163,23 +166,27 @@ class RunRepository:
             raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
         stored = message_rows(run.thread_id, run.id, messages, tail)
         leaf_id = stored[-1].id if stored else tail.leaf_id
+        recent = (before + stored)[-history:] if history else []
+        after = Tail(stored[-1].seq, leaf_id) if stored else tail
         if row is None:
             new = NewThread(id=run.thread_id, owner=run.owner, title=rules.title(None, messages))
             thread = created_thread(new)
             stored_run, run_values = started_run(run, rules.model(thread.model))
+            start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
+            announce(connection, on_write, start)
             start_turn(connection, run_values, stored, new_thread=thread_values(thread, leaf_id))
-        else:
-            thread = thread_from_row(row)
-            stored_run, run_values = started_run(run, rules.model(thread.model))
-            title = rules.title(thread.title, messages)
-            thread = replace(thread, title=title, updated_at=utcnow())
-            changes: dict[str, Any] = {"updated_at": thread.updated_at, "leaf_message_id": leaf_id}
-            if title != row.title:
-                changes["title"] = title
-            start_turn(connection, run_values, stored, thread_update=changes)
-        recent = (before + stored)[-history:] if history else []
-        after = Tail(stored[-1].seq, leaf_id) if stored else tail
-        return TurnStart(thread, stored_run, stored, history=recent, tail=after)
+            return start
+        thread = thread_from_row(row)
+        stored_run, run_values = started_run(run, rules.model(thread.model))
+        title = rules.title(thread.title, messages)
+        thread = replace(thread, title=title, updated_at=utcnow())
+        changes: dict[str, Any] = {"updated_at": thread.updated_at, "leaf_message_id": leaf_id}
+        if title != row.title:
+            changes["title"] = title
+        start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
+        announce(connection, on_write, start)
+        start_turn(connection, run_values, stored, thread_update=changes)
+        return start
 
     async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
         if run.idempotency_key is None:

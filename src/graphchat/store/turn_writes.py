@@ -14,7 +14,7 @@ unique indexes (one running run per thread, one message per sequence number), as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -51,6 +51,7 @@ from graphchat.store.records import (
     RunOutcome,
     RunStatus,
     Tail,
+    TurnStart,
 )
 from graphchat.store.run_events import batch_rows, insert_events
 from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
@@ -92,6 +93,17 @@ def started_run(run: NewRun, model: str | None) -> tuple[Run, dict[str, Any]]:
 
 def _is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
+
+
+# Told the turn a begin is about to write (`RunRepository.begin_turn`).
+WriteHook = Callable[[TurnStart], None]
+
+
+def announce(connection: Connection, on_write: WriteHook | None, start: TurnStart) -> None:
+    """Hand `start` to `on_write` before its write is sent, where the write waits on a round
+    trip (PostgreSQL); SQLite writes on the event loop's thread, with no wait to fill."""
+    if on_write is not None and _is_postgres(connection):
+        on_write(start)
 
 
 def start_turn(

@@ -1,0 +1,97 @@
+"""A run's graph started while its begin is still on its way to PostgreSQL.
+
+On PostgreSQL, begin is one statement whose round trip, triggers and commit leave the event
+loop waiting for most of its ~2 ms, and LangGraph's set-up up to the agent's first model request
+takes ~0.7 ms of the loop. The store hands over the turn it is about to write
+(`RunRepository.begin_turn`'s `on_write`); the run's graph starts on it at once and waits,
+before its first model call, until begin has returned that very turn. Nothing leaves the process
+for a begin that failed or was retried: no model call, no event, no row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from graphchat.service.approvals import TurnSetup
+from graphchat.service.turn import Turn, TurnRecorder
+from graphchat.store.records import TurnStart
+
+
+@dataclass(slots=True)
+class PreparedRun:
+    """A begun turn, ready to execute; with `graph`, its graph already runs (held)."""
+
+    turn: Turn
+    recorder: TurnRecorder
+    setup: TurnSetup
+    graph: asyncio.Task[None] | None = None
+    stored: asyncio.Future[None] | None = None  # set when the turn is stored: `graph` goes on
+
+    def release(self, run_task: asyncio.Task[None]) -> None:
+        """Let the held graph go on; it ends with `run_task`, which awaits it."""
+        if self.graph is None or self.stored is None:
+            return
+        graph = self.graph
+        run_task.add_done_callback(lambda _: graph.cancel())  # cancelled before it awaited it
+        self.stored.set_result(None)
+
+
+GraphRunner = Callable[
+    [Turn, TurnRecorder, TurnSetup, "asyncio.Future[None]"], Coroutine[Any, Any, None]
+]
+
+
+class HeadStart:
+    """The store's `on_write` for one begin: prepares the run on the turn about to be written."""
+
+    def __init__(self, prepare: Callable[[TurnStart], PreparedRun], run_graph: GraphRunner) -> None:
+        self._prepare = prepare
+        self._run_graph = run_graph
+        # The request's context (its request id), copied once: the hook is called from
+        # SQLAlchemy's greenlet, and the graph's log lines carry the run's ids as well.
+        self._context = contextvars.copy_context()
+        self._start: TurnStart | None = None
+        self._prepared: PreparedRun | None = None
+
+    def __call__(self, start: TurnStart) -> None:
+        self.drop()  # an earlier attempt's write failed or missed
+        prepared = self._prepare(start)
+        turn = prepared.turn
+        self._context.run(
+            structlog.contextvars.bind_contextvars,
+            run_id=turn.run.id,
+            thread_id=turn.thread.id,
+            model=turn.run.model,
+        )
+        loop = asyncio.get_running_loop()
+        prepared.stored = loop.create_future()
+        graph = self._run_graph(turn, prepared.recorder, prepared.setup, prepared.stored)
+        prepared.graph = loop.create_task(graph, context=self._context)
+        self._start, self._prepared = start, prepared
+
+    def claim(self, start: TurnStart) -> PreparedRun | None:
+        """The run prepared on `start`, if begin returned the turn it prepared."""
+        if self._prepared is not None and start is self._start:
+            prepared, self._prepared, self._start = self._prepared, None, None
+            return prepared
+        self.drop()
+        return None
+
+    def drop(self) -> None:
+        """Stop the graph prepared on a turn that was not stored."""
+        prepared, self._prepared, self._start = self._prepared, None, None
+        if prepared is not None and prepared.graph is not None:
+            prepared.graph.cancel()
+            # Whatever it raised, nobody waits for it: marked as seen, it is not logged.
+            prepared.graph.add_done_callback(_seen)
+
+
+def _seen(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()

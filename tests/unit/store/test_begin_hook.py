@@ -1,0 +1,86 @@
+"""`begin_turn(on_write=...)`: on PostgreSQL the hook gets the turn before its write is sent, and
+begin returns that very turn once the write has landed (`service/head_start.py` starts the run's
+graph on it meanwhile). SQLite writes on the event loop's thread: no hook, nothing to overlap."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+from typing import Any
+
+from graphchat.store import Store
+from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, TurnRules, TurnStart
+from support.db import query
+
+RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
+_numbers = itertools.count()
+
+
+def _stored_runs(database_url: str, thread_id: str) -> list[str]:
+    """The thread's runs, read on another connection from another thread (the hook is sync)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        rows = pool.submit(
+            query, database_url, "SELECT id FROM runs WHERE thread_id = :t", t=thread_id
+        ).result()
+    return sorted(row["id"] for row in rows)
+
+
+class _Hook:
+    """Records each announced turn with the runs stored when it was announced."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.calls: list[tuple[TurnStart, list[str]]] = []
+
+    def __call__(self, start: TurnStart) -> None:
+        self.calls.append((start, _stored_runs(self.database_url, start.thread.id)))
+
+
+async def _turn(store: Store, thread_id: str, hook: Any = None) -> TurnStart:
+    number = next(_numbers)
+    run = NewRun(
+        id=f"r{number}", owner="o", thread_id=thread_id, model=None, params={}, worker_id="w"
+    )
+    question = [NewMessage(role="user", content=f"question {number}")]
+    start = await store.runs.begin_turn(run, question, RULES, history=4, on_write=hook)
+    outcome = RunOutcome(RunStatus.SUCCESS, 1, 1)
+    assert await store.runs.finish(thread_id, run.id, outcome, [])
+    return start
+
+
+def _postgres(store: Store) -> bool:
+    return store.engine.dialect.name == "postgresql"
+
+
+async def test_the_hook_gets_the_turn_before_its_write_and_begin_returns_it(
+    store: Store, database_url: str
+) -> None:
+    hook = _Hook(database_url)
+    new = await _turn(store, "t", hook)  # a new thread: read, then written
+    known = await _turn(store, "t", hook)  # this store wrote it last: written at once
+
+    if not _postgres(store):
+        assert hook.calls == []
+        return
+    assert [start for start, _ in hook.calls] == [new, known]
+    assert hook.calls[0][0] is new and hook.calls[1][0] is known
+    assert [runs for _, runs in hook.calls] == [[], [new.run.id]]  # neither written yet
+    assert _stored_runs(database_url, "t") == sorted([new.run.id, known.run.id])
+
+
+async def test_a_write_that_misses_announces_the_turn_written_instead(
+    store: Store, replica: Store, database_url: str
+) -> None:
+    await _turn(store, "t")
+    moved = await _turn(replica, "t")  # another replica's turn: what `store` keeps is stale
+    hook = _Hook(database_url)
+
+    begun = await _turn(store, "t", hook)
+
+    if not _postgres(store):
+        assert hook.calls == []
+        return
+    stale, written = (start for start, _ in hook.calls)
+    assert written is begun
+    assert stale is not begun and stale.tail.seq < begun.tail.seq
+    assert begun.history[-2] == moved.messages[0]  # the window has the replica's turn
