@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from support.fake_ollama import FakeOllama
 from support.server import LiveServer
@@ -94,6 +94,56 @@ def test_rename_and_delete_a_thread(page: Page, api: httpx.Client) -> None:
     expect(page.locator("#thread-title")).to_have_text("New chat")
     assert api.get(f"/threads/{doomed}").status_code == 404
     assert api.get(f"/threads/{keep}").status_code == 200
+
+
+def _open_held(page: Page, thread_id: str) -> Route:
+    """Open the thread's page with its `GET /threads/{id}` held; the caller lets it through."""
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(f"**/threads/{thread_id}", hold)
+    page.goto(f"/#/t/{thread_id}")
+    while not held:
+        page.wait_for_timeout(10)
+    return held[0]
+
+
+def test_settings_opened_while_the_thread_loads_show_the_threads_settings(
+    page: Page, api: httpx.Client
+) -> None:
+    thread_id = api.post("/threads", json={"title": "Slow"}).json()["thread_id"]
+    settings = {"temperature": 0.7, "system": "Be brief."}
+    patched = api.patch(f"/threads/{thread_id}", json={"metadata": {"settings": settings}})
+    assert patched.status_code == 200, patched.text
+    thread_request = _open_held(page, thread_id)
+
+    page.get_by_role("button", name="Settings").click()  # before the thread has arrived
+    thread_request.continue_()
+
+    expect(page.get_by_label("Temperature")).to_have_value("0.7")
+    expect(page.get_by_label("System prompt")).to_have_value("Be brief.")
+    expect(page.locator("#thread-title")).to_have_text("Slow")
+
+
+def test_a_message_sent_while_the_thread_loads_goes_to_that_thread(
+    page: Page, api: httpx.Client
+) -> None:
+    thread_id = seed_turns(api, 1)
+    thread_request = _open_held(page, thread_id)
+
+    box = page.get_by_label("Message", exact=True)
+    box.fill("still here?")
+    box.press("Enter")  # before the thread has arrived
+    thread_request.continue_()
+
+    expect(page.locator("#message-list .message.assistant")).to_have_count(2)
+    expect(page.locator("#message-list .message.streaming")).to_have_count(0)
+    stored = api.get(f"/threads/{thread_id}/messages").json()["messages"]
+    assert [(m["role"], m["content"]) for m in stored][2] == ("user", "still here?")
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    assert [t["thread_id"] for t in api.get("/threads").json()["threads"]] == [thread_id]
 
 
 def test_settings_and_model_are_kept_per_thread_and_used(

@@ -17,6 +17,9 @@ const state = {
   pendingSettings: {}, // settings chosen before a new chat's thread exists
   defaultModel: "",
   run: null, // {controller, location, reply} while a reply streams
+  // The thread being opened: settings and messages wait for it, or they would go to a new chat
+  // instead (a reloaded page shows no thread until its request returns).
+  opening: Promise.resolve(),
 };
 
 // --- errors -------------------------------------------------------------------------------
@@ -80,7 +83,12 @@ function showThread(thread) {
   selectModel(thread?.model || localStorage.getItem(MODEL_STORAGE) || state.defaultModel);
 }
 
-async function openThread(threadId, messageId = null) {
+function openThread(threadId, messageId = null) {
+  state.opening = loadThread(threadId, messageId); // never rejects: it shows its errors
+  return state.opening;
+}
+
+async function loadThread(threadId, messageId) {
   hideError();
   try {
     showThread(await request(`/threads/${encodeURIComponent(threadId)}`));
@@ -177,6 +185,7 @@ $("model-select").addEventListener("change", async (event) => {
 });
 
 $("settings-button").addEventListener("click", async () => {
+  await state.opening;
   const settings = await askSettings(threadSettings());
   if (settings === null) return;
   if (!state.thread) {
@@ -241,6 +250,7 @@ function handleEvent({ event, data }, run) {
 }
 
 async function send(text) {
+  await state.opening;
   hideError();
   // Typing instead of deciding moves on: the server closes the pause, so drop its card.
   for (const card of document.querySelectorAll(".approval")) card.remove();
