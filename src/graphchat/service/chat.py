@@ -266,6 +266,7 @@ class ChatService:
                     on_write=on_write,
                 )
             except ThreadBusy:
+                on_write.drop()  # not held through a wait for the other run
                 active = await self._store.runs.active(run.thread_id)
                 if active is None:
                     continue  # it finished meanwhile
