@@ -13,7 +13,6 @@ from graphchat.agent.tools import ToolContext, ToolRegistry
 from graphchat.errors import (
     DuplicateRun,
     GraphchatError,
-    NotFound,
     ProviderUnavailable,
     RunClosedElsewhere,
     RunNotPaused,
@@ -26,7 +25,7 @@ from graphchat.llm.base import (
 )
 from graphchat.service.approvals import TurnSetup, check_decisions, pause_record, setup_after_pause
 from graphchat.service.context import MessageForms, build_context, fit_context
-from graphchat.service.conversation import latest_turn, new_tail, to_store
+from graphchat.service.conversation import place_conversation
 from graphchat.service.event_writer import EventWriter
 from graphchat.service.head_start import HeadStart, PreparedRun
 from graphchat.service.live import LiveRun, LiveRuns
@@ -44,7 +43,6 @@ from graphchat.service.turn_request import (
 from graphchat.service.turn_rules import turn_rules
 from graphchat.store import Store
 from graphchat.store.records import (
-    MessageWindow,
     NewRun,
     Run,
     RunStatus,
@@ -59,9 +57,6 @@ __all__ = ["ChatService", "ModelResolver", "RunStream", "TurnLimits", "TurnReque
 log = structlog.get_logger(__name__)
 
 _BEGIN_ATTEMPTS = 1000  # enqueued turns loop once per finished run; the deadline bounds them
-# Rows read to compare a bound thread with the caller's conversation: its tool rounds add rows.
-_BIND_ROWS_PER_MESSAGE = 4
-_BIND_ROWS_MIN = 16
 
 
 class ChatService:
@@ -111,30 +106,8 @@ class ChatService:
         return RunStream(turn.run, turn.input_messages, turn.live.follow())
 
     async def place(self, request: TurnRequest, bind_to: str | None) -> TurnRequest:
-        """Where a caller-held conversation (`request.context`) is stored, and what of it.
-
-        Unbound, a new thread gets its latest turn. Bound, the thread gets only the messages it
-        lacks; a conversation that diverged from it goes whole to a new thread instead.
-        """
-        context = request.context or ()
-        if bind_to is None:
-            return replace(request, thread_id=None, messages=to_store(latest_turn(context)))
-        try:
-            thread = await self._store.threads.get(request.owner, bind_to)
-        except NotFound:  # a new thread, or another owner's (`begin_turn` refuses that one)
-            return replace(request, thread_id=bind_to, messages=to_store(context))
-        limit = _BIND_ROWS_PER_MESSAGE * len(context) + _BIND_ROWS_MIN
-        stored = await self._store.messages.page(thread.id, MessageWindow(limit))
-        start = None if stored.has_more else new_tail(stored.items, context)
-        if start is None:
-            log.info("conversation_diverged", thread_id=thread.id)
-            return replace(request, thread_id=None, messages=to_store(context))
-        return replace(
-            request,
-            thread_id=thread.id,
-            messages=to_store(context[start:]),
-            after_seq=stored.items[-1].seq if stored.items else 0,
-        )
+        """Where a caller-held conversation is stored, and what of it (`place_conversation`)."""
+        return await place_conversation(self._store, request, bind_to)
 
     async def launch(self, request: TurnRequest) -> Run:
         """Start a turn in the background (or find the run an Idempotency-Key names)."""

@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+import structlog
 
+from graphchat.errors import NotFound
 from graphchat.llm.base import ChatMessage, ToolCall
 from graphchat.service.agent_messages import calls_from_json, to_agent, to_new
-from graphchat.store.records import Message, MessageStatus, NewMessage
+from graphchat.service.turn_request import TurnRequest
+from graphchat.store import Store
+from graphchat.store.records import Message, MessageStatus, MessageWindow, NewMessage
+
+log = structlog.get_logger(__name__)
+
+# Rows read to compare a bound thread with the caller's conversation: its tool rounds add rows.
+_BIND_ROWS_PER_MESSAGE = 4
+_BIND_ROWS_MIN = 16
 
 _Call = tuple[str, str, str]
 _Key = tuple[str, str, tuple[_Call, ...], str | None]
@@ -98,3 +108,32 @@ def latest_turn(context: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
 def to_store(messages: Iterable[ChatMessage]) -> tuple[NewMessage, ...]:
     """Caller messages as rows to append."""
     return tuple(to_new(message) for message in messages)
+
+
+async def place_conversation(
+    store: Store, request: TurnRequest, bind_to: str | None
+) -> TurnRequest:
+    """Where a caller-held conversation (`request.context`) is stored, and what of it.
+
+    Unbound, a new thread gets its latest turn. Bound, the thread gets only the messages it
+    lacks; a conversation that diverged from it goes whole to a new thread instead.
+    """
+    context = request.context or ()
+    if bind_to is None:
+        return replace(request, thread_id=None, messages=to_store(latest_turn(context)))
+    try:
+        thread = await store.threads.get(request.owner, bind_to)
+    except NotFound:  # a new thread, or another owner's (`begin_turn` refuses that one)
+        return replace(request, thread_id=bind_to, messages=to_store(context))
+    limit = _BIND_ROWS_PER_MESSAGE * len(context) + _BIND_ROWS_MIN
+    stored = await store.messages.page(thread.id, MessageWindow(limit))
+    start = None if stored.has_more else new_tail(stored.items, context)
+    if start is None:
+        log.info("conversation_diverged", thread_id=thread.id)
+        return replace(request, thread_id=None, messages=to_store(context))
+    return replace(
+        request,
+        thread_id=thread.id,
+        messages=to_store(context[start:]),
+        after_seq=stored.items[-1].seq if stored.items else 0,
+    )
