@@ -48,8 +48,8 @@ def make_call_model(provider: ChatProvider) -> Node:
 
     async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> Command[str]:
         context = runtime.context
-        if context.stored is not None:  # the run may start before it is stored: nothing leaves
-            await context.stored  # the process until it is
+        if context.stored is not None:
+            await context.stored  # the run may start before it is stored; nothing leaves till then
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
             return Command(goto=TOOLS_NODE)
         # Past the round limit the model gets no tools, so it has to answer in text.

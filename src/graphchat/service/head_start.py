@@ -53,17 +53,15 @@ class HeadStart:
     def __init__(self, prepare: Callable[[TurnStart], PreparedRun], run_graph: GraphRunner) -> None:
         self._prepare = prepare
         self._run_graph = run_graph
-        # The request's context (its request id), copied once: the hook is called from
-        # SQLAlchemy's greenlet, and the graph's log lines carry the run's ids as well.
-        self._context = contextvars.copy_context()
-        self._start: TurnStart | None = None
-        self._prepared: PreparedRun | None = None
+        self._held: tuple[TurnStart, PreparedRun] | None = None  # the turn and its graph
 
     def __call__(self, start: TurnStart) -> None:
         self.drop()  # an earlier attempt's write failed or missed
         prepared = self._prepare(start)
         turn = prepared.turn
-        self._context.run(
+        # The request's context (its request id), with the run's ids for the graph's log lines.
+        context = contextvars.copy_context()
+        context.run(
             structlog.contextvars.bind_contextvars,
             run_id=turn.run.id,
             thread_id=turn.thread.id,
@@ -72,24 +70,24 @@ class HeadStart:
         loop = asyncio.get_running_loop()
         prepared.stored = loop.create_future()
         graph = self._run_graph(turn, prepared.recorder, prepared.setup, prepared.stored)
-        prepared.graph = loop.create_task(graph, context=self._context)
-        self._start, self._prepared = start, prepared
+        prepared.graph = loop.create_task(graph, context=context)
+        self._held = (start, prepared)
 
     def claim(self, start: TurnStart) -> PreparedRun | None:
         """The run prepared on `start`, if begin returned the turn it prepared."""
-        if self._prepared is not None and start is self._start:
-            prepared, self._prepared, self._start = self._prepared, None, None
+        if self._held is not None and self._held[0] is start:
+            prepared, self._held = self._held[1], None
             return prepared
         self.drop()
         return None
 
     def drop(self) -> None:
         """Stop the graph prepared on a turn that was not stored."""
-        prepared, self._prepared, self._start = self._prepared, None, None
-        if prepared is not None and prepared.graph is not None:
-            prepared.graph.cancel()
+        held, self._held = self._held, None
+        if held is not None and held[1].graph is not None:
+            held[1].graph.cancel()
             # Whatever it raised, nobody waits for it: marked as seen, it is not logged.
-            prepared.graph.add_done_callback(_seen)
+            held[1].graph.add_done_callback(_seen)
 
 
 def _seen(task: asyncio.Task[None]) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-from typing import Any
 
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, TurnRules, TurnStart
+from graphchat.store.turn_writes import WriteHook
 from support.db import query
 
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
@@ -36,7 +36,7 @@ class _Hook:
         self.calls.append((start, _stored_runs(self.database_url, start.thread.id)))
 
 
-async def _turn(store: Store, thread_id: str, hook: Any = None) -> TurnStart:
+async def _turn(store: Store, thread_id: str, hook: WriteHook | None = None) -> TurnStart:
     number = next(_numbers)
     run = NewRun(
         id=f"r{number}", owner="o", thread_id=thread_id, model=None, params={}, worker_id="w"
