@@ -26,12 +26,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(tmp_path: Path, ollama: FakeOllama, **env: str) -> Iterator[tuple[str, Path]]:
+def _serve(
+    tmp_path: Path, ollama: FakeOllama, database_url: str | None = None, **env: str
+) -> Iterator[tuple[str, Path]]:
     port = _free_port()
     log_path = tmp_path / "server.log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("GRAPHCHAT_")}
     environment.update(
-        GRAPHCHAT_DATABASE_URL=f"sqlite:///{tmp_path / 'graphchat.db'}",
+        GRAPHCHAT_DATABASE_URL=database_url or f"sqlite:///{tmp_path / 'graphchat.db'}",
         GRAPHCHAT_OLLAMA_URL=ollama.url,
         GRAPHCHAT_LOG_FORMAT="json",
         GRAPHCHAT_LOG_LEVEL="info",
@@ -63,8 +65,10 @@ def _serve(tmp_path: Path, ollama: FakeOllama, **env: str) -> Iterator[tuple[str
 
 
 @pytest.fixture
-def served(tmp_path: Path, ollama: FakeOllama) -> Iterator[tuple[str, Path]]:
-    yield from _serve(tmp_path, ollama)
+def served(tmp_path: Path, ollama: FakeOllama, database_url: str) -> Iterator[tuple[str, Path]]:
+    """A server on each database: on PostgreSQL a turn's graph starts in another task
+    (`service/head_start.py`), whose lines must carry the same ids."""
+    yield from _serve(tmp_path, ollama, database_url)
 
 
 def _lines(log_path: Path) -> list[dict[str, Any]]:
