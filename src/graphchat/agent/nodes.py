@@ -70,6 +70,7 @@ def make_call_model(provider: ChatProvider) -> Node:
         if finish_reason == "tool_calls" and not calls:
             finish_reason = "stop"
         message = ChatMessage(role="assistant", content=text, tool_calls=calls)
+        goto = _after_reply(calls, context)
         await runtime.context.events.event(
             ModelReply(
                 message=message,
@@ -78,9 +79,10 @@ def make_call_model(provider: ChatProvider) -> Node:
                 usage=last.usage or Usage(),
                 latency_ms=(time.perf_counter() - started) * 1000,
                 cached=last.cached,
+                last=goto == END,
             ),
         )
-        return Command(update={"messages": [message]}, goto=_after_reply(calls, context))
+        return Command(update={"messages": [message]}, goto=goto)
 
     return call_model
 

@@ -82,6 +82,7 @@ class ModelReply:
     usage: Usage
     latency_ms: float
     cached: bool = False  # replayed from the response cache
+    last: bool = False  # the run ends with it: no tool round or review follows
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,8 @@ class ChatService:
         enqueue_timeout: float,
         titles: TitleWriter | None = None,
     ) -> None:
-        self._titles = titles
+        # A new thread's title is asked for once its first success is stored, before `end`.
+        self._after_success = titles.after_reply if titles is not None else None
         self._store = store
         self._graph = graph
         self._live = live_runs
@@ -183,7 +184,7 @@ class ChatService:
             tail=start.tail,
             history=start.history if request.context is None else None,
         )
-        recorder = TurnRecorder(turn, self._store.runs, self._events)
+        recorder = TurnRecorder(turn, self._store.runs, self._events, self._after_success)
         setup = turn_setup(
             self.tools, self._limits.require_approval, request, start.thread.metadata
         )
@@ -213,7 +214,7 @@ class ChatService:
             tail=Tail(last[-1].seq, last[-1].id) if last else Tail(0, None),
             usage=Usage(run.prompt_tokens or 0, run.completion_tokens or 0),
         )
-        recorder = TurnRecorder(turn, self._store.runs, self._events)
+        recorder = TurnRecorder(turn, self._store.runs, self._events, self._after_success)
         recorder.publish_metadata()
         prepared = PreparedRun(turn, recorder, setup_after_pause(run, decisions))
         self._live.start(live, lambda _: self._execute(prepared))
@@ -286,8 +287,6 @@ class ChatService:
                 )
             else:
                 await recorder.succeed()
-                if self._titles is not None:
-                    self._titles.after_reply(turn)
         except GraphchatError as exc:
             log.warning("run_failed", code=exc.code, error=exc.message)
             await recorder.fail_or_abandon(exc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -56,17 +58,26 @@ class TurnRecorder:
     published run events.
 
     The final reply is written in the same transaction as the run's status and its events, so
-    a simple turn costs one write after the model answers.
+    a simple turn costs one write after the model answers. That write starts as soon as the
+    last reply is in: LangGraph winds the graph down meanwhile, off the answer's path.
     """
 
-    def __init__(self, turn: Turn, runs: RunRepository, events: EventWriter) -> None:
+    def __init__(
+        self,
+        turn: Turn,
+        runs: RunRepository,
+        events: EventWriter,
+        on_success: Callable[[Turn], None] | None = None,
+    ) -> None:
         self._turn = turn
         self._runs = runs
         self._events = events
+        self._on_success = on_success  # called once the success is stored, before `end`
         self._live = turn.live
         self._message_id: str | None = None
         self._partial: list[str] = []
         self._pending: NewMessage | None = None
+        self._ending: asyncio.Task[None] | None = None  # the success the last reply began
 
     def publish_metadata(self) -> None:
         run = self._turn.run
@@ -115,6 +126,8 @@ class TurnRecorder:
         if reply.message.tool_calls:
             # Store and publish the calls now, so clients show them while the tools run.
             await self._flush_pending()
+        if reply.last:
+            self._ending = asyncio.ensure_future(self._finish(RunStatus.SUCCESS, None))
 
     async def _flush_pending(self) -> None:
         if self._pending is not None:
@@ -134,14 +147,31 @@ class TurnRecorder:
         self._live.publish("message", message_payload(stored))
 
     async def succeed(self) -> None:
-        await self._finish(RunStatus.SUCCESS, None)
+        if self._ending is None:
+            await self._finish(RunStatus.SUCCESS, None)
+        else:  # shielded: a cancel meanwhile must not stop the write halfway
+            await asyncio.shield(self._ending)
 
     async def fail(self, error: GraphchatError) -> None:
-        self._turn.error = error
-        await self._finish(RunStatus.ERROR, error)
+        if not await self._ended():
+            self._turn.error = error
+            await self._finish(RunStatus.ERROR, error)
 
     async def cancel(self, status: RunStatus = RunStatus.CANCELLED) -> None:
-        await self._finish(status, None)
+        if not await self._ended():
+            await self._finish(status, None)
+
+    async def _ended(self) -> bool:
+        """Whether the run's success, begun at its last reply, is stored (waited for if on its
+        way): a cancel or an error after the answer is complete then changes nothing."""
+        if self._ending is None:
+            return False
+        try:
+            await asyncio.shield(self._ending)
+        except Exception:  # not stored: the outcome asked for now is recorded instead
+            self._ending = None
+            return False
+        return True
 
     async def fail_or_abandon(self, error: GraphchatError) -> None:
         """`fail`; if even that cannot be recorded, still end every stream with `error`."""
@@ -174,7 +204,7 @@ class TurnRecorder:
 
     async def pause(self, pending: dict[str, Any]) -> None:
         """End the run `requires_action`, keeping `pending` (the calls waiting for a person)."""
-        await self._finish(RunStatus.REQUIRES_ACTION, None, pending)
+        await self._finish(RunStatus.REQUIRES_ACTION, None, pending)  # never after a last reply
 
     def last_assistant_id(self) -> str:
         """The stored assistant message that made the current tool calls."""
@@ -249,6 +279,8 @@ class TurnRecorder:
             turn.status = status
             for row in rows:
                 self._emit_message(row)
+            if status == RunStatus.SUCCESS and self._on_success is not None:
+                self._on_success(turn)
             self._live.publish(*closing)
 
     def _closing_event(self, error_body: dict[str, Any] | None) -> tuple[EventName, dict[str, Any]]:

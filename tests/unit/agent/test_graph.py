@@ -108,6 +108,8 @@ async def test_two_tool_rounds_then_an_answer() -> None:
         "ToolResult",
         "ModelReply",
     ]
+    # Only the answer ends the run: the recorder stores its end from there on.
+    assert [e.last for e in events if isinstance(e, ModelReply)] == [False, False, True]
     assert [len(r.tools) for r in provider.requests] == [1, 1, 1]
     assert provider.requests[2].messages == tuple(messages[:5])
 
@@ -240,6 +242,8 @@ async def test_a_call_needing_approval_ends_the_graph_at_review_with_nothing_run
     )
 
     assert [m.role for m in messages] == ["user", "assistant"]  # no tool message: nothing ran
+    [reply] = [e for e in events if isinstance(e, ModelReply)]
+    assert not reply.last  # the run ends paused, for a person's review
     [request] = [e for e in events if isinstance(e, ApprovalRequest)]
     assert [c.id for c in request.calls] == ["c1"]  # whoami needs no approval
     assert not any(isinstance(e, ToolResult) for e in events)

@@ -3,6 +3,8 @@ with its status in one transaction, exactly as clients saw them live."""
 
 from __future__ import annotations
 
+import asyncio
+
 from graphchat.agent import ModelReply
 from graphchat.llm.base import ChatMessage, Usage
 from graphchat.service.event_writer import EventWriter
@@ -11,6 +13,7 @@ from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.service.turn_rules import title_from, turn_rules
 from graphchat.store import Store
 from graphchat.store.records import MessageStatus, NewMessage, NewRun, RunStatus
+from support.db import sent_statements
 
 
 async def _recorder(store: Store) -> tuple[Turn, TurnRecorder, EventWriter]:
@@ -27,13 +30,14 @@ async def _recorder(store: Store) -> tuple[Turn, TurnRecorder, EventWriter]:
     return turn, recorder, writer
 
 
-def _reply(text: str) -> ModelReply:
+def _reply(text: str, *, last: bool = False) -> ModelReply:
     return ModelReply(
         message=ChatMessage(role="assistant", content=text),
         model="m",
         finish_reason="stop",
         usage=Usage(3, 2),
         latency_ms=1.0,
+        last=last,
     )
 
 
@@ -77,6 +81,61 @@ async def test_events_a_tick_wrote_are_not_written_again_at_the_end(store: Store
     await recorder.succeed()
 
     assert await _stored_events(store) == [(e.seq, e.event) for e in turn.live.events]
+
+
+async def test_the_last_reply_stores_the_runs_end_before_the_graph_has_ended(
+    store: Store,
+) -> None:
+    turn, recorder, _ = await _recorder(store)
+    recorder.token("Hello")
+    await recorder.event(_reply("Hello", last=True))
+
+    final = await asyncio.wait_for(turn.live.wait(), 10)  # no `succeed` yet: the graph runs on
+
+    assert final.event == "end"
+    assert (await store.runs.get("o", "t", "r1")).status == RunStatus.SUCCESS
+    with sent_statements(store.engine) as sent:
+        await recorder.succeed()  # what the service calls once the graph has ended
+    assert sent == []  # the end was stored once
+    assert await _stored_events(store) == [(e.seq, e.event) for e in turn.live.events]
+
+
+async def test_a_reply_followed_by_tools_leaves_the_run_running(store: Store) -> None:
+    _, recorder, _ = await _recorder(store)
+    await recorder.event(_reply("Let me look that up."))
+    await asyncio.sleep(0.05)  # time for a write, had one been started
+
+    assert (await store.runs.get("o", "t", "r1")).status == RunStatus.RUNNING
+
+
+async def test_a_cancel_after_the_last_reply_keeps_the_answer(store: Store) -> None:
+    turn, recorder, _ = await _recorder(store)
+    recorder.token("Done.")
+    await recorder.event(_reply("Done.", last=True))
+
+    await recorder.cancel()  # while the end is on its way
+
+    last = (await store.messages.of_run("r1"))[-1]
+    assert (last.content, last.status) == ("Done.", MessageStatus.COMPLETE)
+    assert (await store.runs.get("o", "t", "r1")).status == RunStatus.SUCCESS
+    assert [e.event for e in turn.live.events].count("end") == 1
+
+
+async def test_the_success_hook_runs_before_clients_see_the_end(store: Store) -> None:
+    seen: list[tuple[str, list[str]]] = []
+    turn, _, writer = await _recorder(store)
+    recorder = TurnRecorder(
+        turn,
+        store.runs,
+        writer,
+        lambda done: seen.append(
+            (done.live.events[-1].event, [m.content for m in done.output_messages])
+        ),
+    )
+    await recorder.event(_reply("Hi there", last=True))
+    await recorder.succeed()
+
+    assert seen == [("message", ["Hi there"])]
 
 
 async def test_a_cancelled_run_keeps_what_the_model_had_said(store: Store) -> None:
