@@ -77,7 +77,7 @@ class TurnRecorder:
         self._message_id: str | None = None
         self._partial: list[str] = []
         self._pending: NewMessage | None = None
-        self._ending: asyncio.Task[None] | None = None  # the success the last reply began
+        self._ending: asyncio.Future[None] | None = None  # the success the last reply began
 
     def publish_metadata(self) -> None:
         run = self._turn.run
@@ -127,7 +127,18 @@ class TurnRecorder:
             # Store and publish the calls now, so clients show them while the tools run.
             await self._flush_pending()
         if reply.last:
-            self._ending = asyncio.ensure_future(self._finish(RunStatus.SUCCESS, None))
+            await self._end_from_last_reply()
+
+    async def _end_from_last_reply(self) -> None:
+        """Store the run's success now that its answer is complete."""
+        success = self._finish(RunStatus.SUCCESS, None)
+        if self._runs.writes_wait:  # its round trip overlaps LangGraph winding the graph down
+            self._ending = asyncio.ensure_future(success)
+            return
+        await success  # the loop's own work: done here, and a failure reaches the graph
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        stored.set_result(None)
+        self._ending = stored
 
     async def _flush_pending(self) -> None:
         if self._pending is not None:

@@ -68,6 +68,12 @@ class RunRepository:
         self._engine = engine
         self._windows = windows
 
+    @property
+    def writes_wait(self) -> bool:
+        """Whether a write leaves the event loop waiting on a round trip (PostgreSQL), which
+        work started before it can fill; a SQLite file is written on the loop's own thread."""
+        return self._engine.dialect.name != "sqlite"
+
     async def begin_turn(
         self,
         run: NewRun,
