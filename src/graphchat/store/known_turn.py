@@ -123,7 +123,7 @@ def begin_known_turn(
     }
     recent = (before + stored)[-history:] if history else []
     start = TurnStart(started, stored_run, stored, history=recent, tail=after)
-    announce(connection, on_write, start)
+    announce(on_write, start)
     if connection.execute(_CONTINUE_KNOWN_THREAD, parameters).first() is None:
         return None
     return start

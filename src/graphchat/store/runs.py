@@ -98,6 +98,8 @@ class RunRepository:
 
         Raises `ThreadBusy` for a running run (a unique index), `NotFound`, `DuplicateRun`.
         """
+        if not self.writes_wait:
+            on_write = None  # nothing to overlap: the write is the loop's own work
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
             if new_thread_id and create_thread:
@@ -179,7 +181,7 @@ class RunRepository:
             thread = created_thread(new)
             stored_run, run_values = started_run(run, rules.model(thread.model))
             start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
-            announce(connection, on_write, start)
+            announce(on_write, start)
             start_turn(connection, run_values, stored, new_thread=thread_values(thread, leaf_id))
             return start
         thread = thread_from_row(row)
@@ -190,7 +192,7 @@ class RunRepository:
         if title != row.title:
             changes["title"] = title
         start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
-        announce(connection, on_write, start)
+        announce(on_write, start)
         start_turn(connection, run_values, stored, thread_update=changes)
         return start
 

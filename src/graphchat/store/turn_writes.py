@@ -99,10 +99,10 @@ def _is_postgres(connection: Connection) -> bool:
 WriteHook = Callable[[TurnStart], None]
 
 
-def announce(connection: Connection, on_write: WriteHook | None, start: TurnStart) -> None:
-    """Hand `start` to `on_write` before its write is sent, where the write waits on a round
-    trip (PostgreSQL); SQLite writes on the event loop's thread, with no wait to fill."""
-    if on_write is not None and _is_postgres(connection):
+def announce(on_write: WriteHook | None, start: TurnStart) -> None:
+    """Hand `start` to `on_write`, if given, before its write is sent (`RunRepository.begin_turn`
+    gives one only where the write waits on a round trip: `writes_wait`)."""
+    if on_write is not None:
         on_write(start)
 
 
