@@ -94,12 +94,10 @@ class RunRepository:
         With `last_seq`, the messages must directly follow that one; with `branch`, the turn
         starts a new branch there (regenerate, edit); with `new_thread_id`, the caller made the
         thread's id (a new UUID), so none is read. `on_write` gets each turn about to be written
-        on PostgreSQL, before it is sent; only the one returned was stored (service/head_start.py).
-
-        Raises `ThreadBusy` for a running run (a unique index), `NotFound`, `DuplicateRun`.
+        where writes wait (`writes_wait`), before it is sent; only the one returned was stored
+        (service/head_start.py). Raises `ThreadBusy` (a unique index), `NotFound`, `DuplicateRun`.
         """
-        if not self.writes_wait:
-            on_write = None  # nothing to overlap: the write is the loop's own work
+        on_write = on_write if self.writes_wait else None  # else nothing to overlap
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
             if new_thread_id and create_thread:
