@@ -23,6 +23,7 @@ class Sent:
     connection: Connection
     statement: str
     parameters: Any
+    context: Any  # SQLAlchemy's execution context; None when sent by the cursor alone
 
 
 @contextmanager
@@ -33,12 +34,12 @@ def sent_statements(engine: AsyncEngine, *, mode_switches: bool = False) -> Iter
     seen: list[Sent] = []
 
     def before(
-        connection: Connection, _cursor: Any, statement: str, parameters: Any, *_: Any
+        connection: Connection, _cursor: Any, statement: str, parameters: Any, context: Any, *_: Any
     ) -> None:
         if statement.strip().upper().startswith(("BEGIN", "COMMIT")):
             return
         if mode_switches or "set_config('plan_cache_mode'" not in statement:
-            seen.append(Sent(connection, statement, parameters))
+            seen.append(Sent(connection, statement, parameters, context))
 
     engines = statement_engines(engine)
     for sync_engine in engines:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from graphchat.store.messages import highest_seq, message_rows
 from graphchat.store.pauses import PAUSED
 from graphchat.store.records import NewMessage, NewRun, Tail, TurnRules, TurnStart
+from graphchat.store.sent_alone import execute_alone
 from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import utcnow
 from graphchat.store.turn_writes import (
@@ -124,6 +125,6 @@ def begin_known_turn(
     recent = (before + stored)[-history:] if history else []
     start = TurnStart(started, stored_run, stored, history=recent, tail=after)
     announce(on_write, start)
-    if connection.execute(_CONTINUE_KNOWN_THREAD, parameters).first() is None:
+    if execute_alone(connection, _CONTINUE_KNOWN_THREAD, parameters) is None:
         return None
     return start

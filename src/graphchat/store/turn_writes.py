@@ -54,6 +54,7 @@ from graphchat.store.records import (
     TurnStart,
 )
 from graphchat.store.run_events import batch_rows, insert_events
+from graphchat.store.sent_alone import execute_alone
 from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
 from graphchat.store.threads import utcnow
 
@@ -119,7 +120,7 @@ def start_turn(
     postgres = _is_postgres(connection)
     if new_thread is not None and postgres:
         parameters = prefixed_values(run, new_thread) | {"messages": as_json(messages)}
-        connection.execute(_CREATE_THREAD, parameters)
+        execute_alone(connection, _CREATE_THREAD, parameters)
         return
     if new_thread is not None:
         connection.execute(_INSERT_THREAD, new_thread)
@@ -183,7 +184,9 @@ def append_to_run(
     if not messages or not _is_postgres(connection):
         return append_messages(connection, thread_id, run_id, messages, after)
     rows = message_rows(thread_id, run_id, messages, after)
-    connection.execute(_APPEND, _touched(thread_id, rows[-1].id) | {"messages": as_json(rows)})
+    execute_alone(
+        connection, _APPEND, _touched(thread_id, rows[-1].id) | {"messages": as_json(rows)}
+    )
     return rows
 
 
@@ -288,7 +291,7 @@ def _continue_in_one_statement(
         "title": thread_update.get("title"),
         "messages": as_json(messages),
     }
-    connection.execute(_CONTINUE_THREAD, parameters)
+    execute_alone(connection, _CONTINUE_THREAD, parameters)
 
 
 def _finish_statement() -> Select[bool, bool]:
@@ -327,9 +330,10 @@ def _finish_in_one_statement(
         "messages": as_json(messages),
         "events": as_json(batch_rows(events)),
     }
-    row = connection.execute(_FINISH, parameters).one()
-    if row.finished:
+    row = execute_alone(connection, _FINISH, parameters)
+    assert row is not None  # a SELECT of two EXISTS: always one row
+    if row["finished"]:
         return True
-    if not row.thread_found:
+    if not row["thread_found"]:
         return False
     raise RunClosedElsewhere(finished["run_id"])

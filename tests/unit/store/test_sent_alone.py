@@ -1,0 +1,136 @@
+"""A turn's one-statement writes skip SQLAlchemy's execution on PostgreSQL (store/sent_alone.py)
+and still answer, fail and show themselves as SQLAlchemy's would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import insert, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.util import await_only
+from tests.support.db import sent_statements
+
+from graphchat.errors import StoreUnavailable
+from graphchat.store import Store
+from graphchat.store.database import run_transaction, transaction
+from graphchat.store.sent_alone import execute_alone
+from graphchat.store.tables import THREADS
+
+_AT = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+_NEW_THREAD = insert(THREADS).returning(THREADS.c.id, THREADS.c.title)
+_NEW_THREAD_DATED = insert(THREADS).returning(THREADS.c.created_at)
+_NO_ROWS = insert(THREADS)
+
+
+def _thread(thread_id: str, title: str | None = "a title") -> dict[str, Any]:
+    return {
+        "id": thread_id,
+        "owner": "o",
+        "title": title,
+        "model": None,
+        "metadata": {"tools": ["clock"]},
+        "created_at": _AT,
+        "updated_at": _AT,
+        "leaf_message_id": None,
+    }
+
+
+@contextmanager
+def _contexts(store: Store) -> Iterator[list[object]]:
+    """The execution context of each statement sent meanwhile (None: sent by the cursor alone)."""
+    contexts: list[object] = []
+    with sent_statements(store.engine) as seen:
+        yield contexts
+    contexts.extend(sent.context for sent in seen)
+
+
+async def _alone(store: Store, statement: Any, values: dict[str, Any]) -> Any:
+    return await run_transaction(
+        store.engine, lambda c: execute_alone(c, statement, values), write=True, autocommit=True
+    )
+
+
+def _postgres(store: Store) -> bool:
+    return store.engine.dialect.name == "postgresql"
+
+
+async def _stored_threads(store: Store) -> list[tuple[Any, ...]]:
+    async with transaction(store.engine) as connection:
+        rows = await connection.execute(select(THREADS.c.id, THREADS.c.metadata, THREADS.c.title))
+        return [tuple(row) for row in rows]
+
+
+async def test_a_statement_sent_alone_returns_and_stores_what_sqlalchemy_would(
+    store: Store,
+) -> None:
+    with _contexts(store) as contexts:
+        row = await _alone(store, _NEW_THREAD, _thread("t1"))
+        empty = await _alone(store, _NO_ROWS, _thread("t2", title=None))
+
+    assert row == {"id": "t1", "title": "a title"}
+    assert empty is None
+    # The bind processors ran: the metadata is JSON, not a Python repr.
+    assert sorted(await _stored_threads(store)) == [
+        ("t1", {"tools": ["clock"]}, "a title"),
+        ("t2", {"tools": ["clock"]}, None),
+    ]
+    # Seen once each; sent by the driver only on PostgreSQL.
+    assert [context is None for context in contexts] == [_postgres(store)] * 2
+
+
+async def test_in_a_transaction_sqlalchemy_sends_it(store: Store) -> None:
+    with _contexts(store) as contexts:
+        async with transaction(store.engine, write=True) as connection:
+            row = await connection.run_sync(execute_alone, _NEW_THREAD, _thread("t1"))
+
+    assert row == {"id": "t1", "title": "a title"}
+    assert len(contexts) == 1 and contexts[0] is not None
+
+
+async def test_a_column_sqlalchemy_converts_is_returned_converted(store: Store) -> None:
+    with _contexts(store) as contexts:
+        row = await _alone(store, _NEW_THREAD_DATED, _thread("t1"))
+
+    assert row == {"created_at": _AT}
+    assert len(contexts) == 1 and contexts[0] is not None  # SQLAlchemy's path
+
+
+async def test_a_refused_statement_raises_sqlalchemys_error_and_is_sent_once(
+    store: Store,
+) -> None:
+    await _alone(store, _NO_ROWS, _thread("t1"))
+
+    with _contexts(store) as contexts, pytest.raises(IntegrityError):
+        await _alone(store, _NEW_THREAD, _thread("t1", title="again"))
+
+    assert len(contexts) == 1
+    assert await _stored_threads(store) == [("t1", {"tools": ["clock"]}, "a title")]
+
+
+async def test_a_lost_connection_is_unavailable_and_leaves_the_pool(store: Store) -> None:
+    if not _postgres(store):
+        pytest.skip("a connection to lose is PostgreSQL's")
+    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(url)
+
+    def lost_before_sending(connection: Connection) -> Any:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        await_only(admin.execute("SELECT pg_terminate_backend($1, 5000)", pid))
+        return execute_alone(connection, _NEW_THREAD, _thread("t1"))
+
+    try:
+        with pytest.raises(StoreUnavailable) as failed:
+            await run_transaction(store.engine, lost_before_sending, write=True, autocommit=True)
+    finally:
+        await admin.close()
+
+    cause = failed.value.__cause__
+    assert isinstance(cause, DBAPIError) and cause.connection_invalidated
+    assert await _alone(store, _NEW_THREAD, _thread("t2")) == {"id": "t2", "title": "a title"}
+    assert [row[0] for row in await _stored_threads(store)] == ["t2"]
