@@ -1,10 +1,11 @@
 """PostgreSQL: a turn's one-statement writes, sent by the DB-API cursor without SQLAlchemy's
 execution around it.
 
-A turn's begin and finish are one statement each, sent alone (autocommit, runs.py). SQLAlchemy's
-execution (the compiled-cache lookup, its execution context, the result object) cost about
-0.1 ms of CPU per statement more than the driver's cursor on the same connection; without it a
-c=1 PostgreSQL turn took 0.24 ms less CPU and 0.28 ms less time (bench/analysis.md, round 19).
+A turn's begin and finish are one statement each, sent alone (autocommit, runs.py), as is a new
+thread's model-written title (threads.py). SQLAlchemy's execution (the compiled-cache lookup,
+its execution context, the result object) cost about 0.1 ms of CPU per statement more than the
+driver's cursor on the same connection; without it a c=1 PostgreSQL turn took 0.24 ms less CPU
+and 0.28 ms less time (bench/analysis.md, round 19).
 
 Nothing else changes:
 - The statement is compiled by SQLAlchemy, once, and its parameters go through the same bind

@@ -17,6 +17,7 @@ from graphchat.errors import Conflict, InvalidRequest, NotFound
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
+from graphchat.store.sent_alone import execute_alone
 from graphchat.store.tables import THREADS
 from graphchat.store.window_cache import WindowCache
 
@@ -25,6 +26,7 @@ _REPLACE_TITLE = (
     update(THREADS)
     .where(THREADS.c.id == bindparam("thread_id"), THREADS.c.title == bindparam("expected"))
     .values(title=bindparam("new_title"))
+    .returning(THREADS.c.id)  # a row if set
 )
 _THREAD_FIELDS = tuple(field.name for field in fields(Thread))  # named as the columns are
 
@@ -160,10 +162,13 @@ class ThreadRepository(Repository):
         # One keyed statement beside the turns: on a SQLite file it runs on the loop writer, as
         # a turn's writes do, not through aiosqlite's thread hops; on PostgreSQL with no BEGIN
         # and COMMIT, and without switching the session's plan mode (keyed) back and forth.
-        result = await run_transaction(
-            self._engine, lambda c: c.execute(_REPLACE_TITLE, values), write=True, autocommit=True
+        replaced = await run_transaction(
+            self._engine,
+            lambda c: execute_alone(c, _REPLACE_TITLE, values) is not None,
+            write=True,
+            autocommit=True,
         )
-        if not result.rowcount:
+        if not replaced:
             return False
         self._windows.retitle(thread_id, expected, title)
         return True

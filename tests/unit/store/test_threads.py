@@ -125,3 +125,13 @@ async def test_delete_removes_the_thread_and_its_messages(store: Store) -> None:
         await store.threads.get("alice", "t1")
     assert (await store.messages.page("t1", MessageWindow(limit=5))).items == []
     await store.threads.create(NewThread(id="t1", owner="alice"))  # the id is free again
+
+
+async def test_a_model_title_replaces_only_the_title_it_was_written_for(store: Store) -> None:
+    await store.threads.create(NewThread(id="t1", owner="alice", title="first words"))
+
+    assert await store.threads.replace_title("t1", "first words", "A model title")
+    await store.threads.update("alice", "t1", {"title": "Renamed"})
+    assert not await store.threads.replace_title("t1", "A model title", "Another model title")
+
+    assert (await store.threads.get("alice", "t1")).title == "Renamed"
