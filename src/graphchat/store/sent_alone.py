@@ -33,10 +33,10 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
-# Per dialect and statement (by identity): the statement, its compiled text, the compiled form
+# Per dialect and statement (statements hash by identity): its compiled text, the compiled form
 # and, in the driver's order, each parameter's name and bind processor. None: not sent directly.
 _Plan = tuple[str, SQLCompiler, list[tuple[str, Callable[[Any], Any] | None]]]
-_PLANS: weakref.WeakKeyDictionary[Dialect, dict[int, tuple[Executable, _Plan | None]]] = (
+_PLANS: weakref.WeakKeyDictionary[Dialect, dict[Executable, _Plan | None]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -86,10 +86,9 @@ def _plan(connection: Connection, statement: Executable) -> _Plan | None:
     if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
         return None
     plans = _PLANS.setdefault(dialect, {})
-    kept = plans.get(id(statement))
-    if kept is None or kept[0] is not statement:
-        kept = plans[id(statement)] = (statement, _compiled(statement, dialect))
-    return kept[1]
+    if statement not in plans:  # the turn's statements are built once, at import
+        plans[statement] = _compiled(statement, dialect)
+    return plans[statement]
 
 
 def _compiled(statement: Executable, dialect: Dialect) -> _Plan | None:
