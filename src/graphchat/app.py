@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
@@ -16,11 +18,13 @@ from graphchat.api.headers import install_cors, security_headers
 from graphchat.api.middleware import ObservingMiddleware
 from graphchat.api.openapi import install_openapi
 from graphchat.api.routing import include_routers, reading_order
-from graphchat.logging import configure_logging
 from graphchat.observability.metrics import Metrics
 from graphchat.security.auth import Authenticator
 from graphchat.settings import Settings
 from graphchat.wiring import open_services
+
+if TYPE_CHECKING:
+    from graphchat.service.chat import ChatService
 
 # FastAPI's native OpenTelemetry, which graphchat does not use (its metrics are Prometheus'): on,
 # each request asks OpenTelemetry whether a global provider is configured (≈ 8 µs in-process).
@@ -32,7 +36,9 @@ _NO_TELEMETRY: TelemetryConfig = {
 }
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, once_loaded: Callable[[], None] | None = None) -> FastAPI:
+    """The app; `once_loaded` is called once everything a turn runs is loaded (the server
+    process freezes its heap then, `serving.freeze_loaded_heap`)."""
     metrics = Metrics()  # per app, so several apps (tests, workers) never share counters
     authenticator = None
     if settings.security.auth == "on":
@@ -44,6 +50,8 @@ def create_app(settings: Settings) -> FastAPI:
         if authenticator is not None:
             authenticator.use_keys(services.store.api_keys)
         app.state.services = services
+        if once_loaded is not None:
+            services.background.append(_call_once_loaded(services.chat, once_loaded))
         try:
             yield
         finally:
@@ -79,8 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def create_app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory graphchat.app:create_app_from_env`."""
-    settings = Settings()
-    configure_logging(settings.observability)
-    return create_app(settings)
+def _call_once_loaded(chat: ChatService, call: Callable[[], None]) -> asyncio.Task[None]:
+    async def when_loaded() -> None:
+        await chat.loaded()
+        call()
+
+    return asyncio.create_task(when_loaded(), name="once-loaded")

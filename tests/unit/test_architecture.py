@@ -57,11 +57,10 @@ ALLOWED: dict[str, frozenset[str]] = {
             "wiring",
         }
     ),
-    "app": frozenset(
-        {"graphchat", "api", "logging", "observability", "security", "settings", "wiring"}
-    ),
-    # Runs the server: one app, or several workers that each build their own from `app`.
-    "serving": frozenset({"app", "observability", "settings", "store"}),
+    "app": frozenset({"graphchat", "api", "observability", "security", "settings", "wiring"}),
+    # Runs the server: one app, or several workers that each build their own from `app` (and
+    # set up their logging, as the command line does for one process).
+    "serving": frozenset({"app", "logging", "observability", "settings", "store"}),
     "cli": frozenset(
         {
             "graphchat",

@@ -89,6 +89,10 @@ class ChatService:
         self._enqueue_timeout = enqueue_timeout
         self._forms = MessageForms()  # the windows' messages in the model's form
 
+    async def loaded(self) -> None:
+        """Return once what a turn runs is loaded: the agent graph built (agent/deferred.py)."""
+        await self._graph.ready()
+
     async def complete(self, request: TurnRequest) -> RunResult:
         """Run a turn to its end (or replay the run an Idempotency-Key names)."""
         try:
