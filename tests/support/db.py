@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +65,43 @@ def query(database_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+@contextmanager
+def thread_row_locked(database_url: str, thread_id: str) -> Iterator[None]:
+    """While active, another connection holds the thread's row (`FOR UPDATE`, PostgreSQL): a
+    begin that writes to it waits."""
+    locked, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    async def hold() -> None:
+        engine = create_async_engine(normalize_database_url(database_url))
+        try:
+            async with engine.begin() as connection:
+                lock = text("SELECT id FROM threads WHERE id = :t FOR UPDATE")
+                await connection.execute(lock, {"t": thread_id})
+                locked.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await engine.dispose()
+
+    def run() -> None:
+        try:
+            asyncio.run(hold())
+        except BaseException as exc:  # handed to the test below
+            failures.append(exc)
+            locked.set()
+
+    holder = threading.Thread(target=run)
+    holder.start()
+    try:
+        assert locked.wait(30), "the thread's row was never locked"
+        if failures:
+            raise failures[0]
+        yield
+    finally:
+        release.set()
+        holder.join(30)
 
 
 def snapshot(database_url: str) -> dict[str, list[dict[str, Any]]]:

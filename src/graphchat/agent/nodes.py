@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -48,7 +49,7 @@ def make_call_model(provider: ChatProvider) -> Node:
 
     async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> Command[str]:
         context = runtime.context
-        if context.stored is not None:
+        if context.stored is not None and not context.ask_before_stored:
             await context.stored  # the run may start before it is stored; nothing leaves till then
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
             return Command(goto=TOOLS_NODE)
@@ -174,10 +175,22 @@ async def _stream_reply(
     calls: list[Any] = []
     last = ChatChunk(done=True)
     events = runtime.context.events
-    async for chunk in provider.stream(request):
-        if chunk.content:
-            parts.append(chunk.content)
-            events.token(chunk.content)
-        calls.extend(chunk.tool_calls)
-        last = chunk
+    # Asked before the run was stored: its reply, or its failure, goes on only once it is.
+    held = runtime.context.stored if runtime.context.ask_before_stored else None
+    # Closed at once, not when collected: a run dropped before it was stored ends its request.
+    async with aclosing(provider.stream(request)) as chunks:
+        try:
+            async for chunk in chunks:
+                if held is not None:
+                    await held
+                    held = None
+                if chunk.content:
+                    parts.append(chunk.content)
+                    events.token(chunk.content)
+                calls.extend(chunk.tool_calls)
+                last = chunk
+        except Exception:
+            if held is not None:
+                await held
+            raise
     return "".join(parts), tuple(calls), last

@@ -67,9 +67,11 @@ class RunContext:
     response_format: ResponseFormat | None = None
     require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
     events: RunEvents = field(default_factory=_Unheard)
-    # Awaited before each model call: the graph may start while its run is still being stored,
-    # and nothing may leave the process for a run that is not.
+    # Set once the run is stored: the graph may start while it is still being stored. Awaited
+    # before the first model call, or with `ask_before_stored` before the first of its reply
+    # goes on (service/head_start.py); no event leaves the process for a run that is not stored.
     stored: asyncio.Future[None] | None = None
+    ask_before_stored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

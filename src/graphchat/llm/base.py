@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -144,7 +144,7 @@ class ChatProvider(Protocol):
 
     name: str
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         """Stream the reply; the last chunk has `done=True`."""
         ...
 

@@ -8,7 +8,7 @@ native code costs the reply in progress, never the service.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ class EmbeddedProvider:
         if self._file_error() is None:
             self.process.start_soon()
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         if request.model != self.model_name:
             raise ModelNotFound(
                 f"model '{request.model}' is not available on backend '{self.name}'"

@@ -6,7 +6,7 @@ Ollama provider against the Ollama-protocol test server instead.)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ class ScriptedProvider:
         self.replies.extend(replies)
         return self
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         self.requests.append(request)
         reply = self.replies.pop(0) if self.replies else ScriptedReply()
         for index, token in enumerate(reply.tokens):

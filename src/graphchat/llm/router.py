@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from graphchat.errors import (
@@ -73,7 +73,7 @@ class ModelRouter:
         self._catalog_at = float("-inf")
         self._catalog_lock = asyncio.Lock()
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         source = self._route if self._cache is None else self._cached
         async for chunk in source(request):
             yield chunk

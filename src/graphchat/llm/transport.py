@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import re
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
@@ -358,7 +358,7 @@ class HttpProvider:
         self._client = make_client(base_url, timeouts, headers=headers, transport=direct)
         self._chat = ChatEndpoint(self._client, self.chat_path, direct, timeouts)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         deadline = deadline_after(self._timeouts.total)
         with self._translate_errors(request.model):
             response = await open_stream(

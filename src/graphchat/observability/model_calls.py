@@ -6,7 +6,7 @@ The line carries the run's `request_id` / `run_id` / `thread_id` from the loggin
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import structlog
 
@@ -34,7 +34,7 @@ class InstrumentedProvider:
         self._count_cache = count_cache  # with the reply cache on, every call is a hit or a miss
         self.name = inner.name
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         started = time.perf_counter()
         first_token: float | None = None
         outcome = "error"

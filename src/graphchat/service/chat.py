@@ -165,7 +165,13 @@ class ChatService:
             request_hash=request.request_hash,
         )
         rules = turn_rules(request.model, fallback)
-        head_start = HeadStart(lambda start: self._prepare(start, request), self._run_graph)
+        head_start = HeadStart(
+            lambda start: self._prepare(start, request),
+            self._run_graph,
+            # A run of the thread here would refuse the turn; a key, replay another run.
+            may_ask_ahead=not self._live.for_thread(new_run.thread_id)
+            and request.idempotency_key is None,
+        )
         try:
             start = await self._begin(new_run, request, rules, head_start)
         except BaseException:
@@ -320,6 +326,7 @@ class ChatService:
         recorder: TurnRecorder,
         setup: TurnSetup,
         stored: asyncio.Future[None] | None = None,
+        ask_ahead: bool = False,
     ) -> None:
         if not turn.run.model:
             raise ProviderUnavailable("no model is available: name one or configure a backend")
@@ -343,7 +350,7 @@ class ChatService:
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
-            context=self._run_context(turn, turn.run.model, setup, recorder, stored),
+            context=self._run_context(turn, turn.run.model, setup, recorder, stored, ask_ahead),
         )
 
     def _run_context(
@@ -353,6 +360,7 @@ class ChatService:
         setup: TurnSetup,
         recorder: TurnRecorder,
         stored: asyncio.Future[None] | None,
+        ask_ahead: bool,
     ) -> RunContext:
         search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
         tools = setup.client_tools
@@ -373,4 +381,5 @@ class ChatService:
             require_approval=setup.require_approval,
             events=recorder,
             stored=stored,
+            ask_before_stored=ask_ahead,
         )

@@ -1,11 +1,17 @@
 """A run's graph started while its begin is still on its way to PostgreSQL.
 
 On PostgreSQL, begin is one statement whose round trip, triggers and commit leave the event
-loop waiting for most of its ~2 ms, and LangGraph's set-up up to the agent's first model request
-takes ~0.7 ms of the loop. The store hands over the turn it is about to write
-(`RunRepository.begin_turn`'s `on_write`); the run's graph starts on it at once and waits,
-before its first model call, until begin has returned that very turn. Nothing leaves the process
-for a begin that failed or was retried: no model call, no event, no row.
+loop waiting for most of its ~1 ms, and LangGraph's set-up up to the agent's first model request
+takes ~0.4-0.7 ms of the loop. The store hands over the turn it is about to write
+(`RunRepository.begin_turn`'s `on_write`); the run's graph starts on it at once. No event and no
+row leave the process for a begin that failed or was retried.
+
+The first model request waits until begin has returned that very turn, unless the store expects
+the write to land (a new thread, or a thread as this process kept it while such writes keep
+landing: store/window_cache.py) and nothing this process knows says otherwise (no run of the
+thread executes here, no Idempotency-Key to replay). Then the request is sent at once, so the
+model works while the database commits; its reply is held until begin has returned. A begin that
+fails or misses all the same (another replica changed the thread) cancels that request.
 """
 
 from __future__ import annotations
@@ -42,20 +48,29 @@ class PreparedRun:
         self.stored.set_result(None)
 
 
+# The run's graph: its turn, recorder and setup, the future set once the turn is stored, and
+# whether its first model request may leave before that.
 GraphRunner = Callable[
-    [Turn, TurnRecorder, TurnSetup, "asyncio.Future[None]"], Coroutine[Any, Any, None]
+    [Turn, TurnRecorder, TurnSetup, "asyncio.Future[None]", bool], Coroutine[Any, Any, None]
 ]
 
 
 class HeadStart:
     """The store's `on_write` for one begin: prepares the run on the turn about to be written."""
 
-    def __init__(self, prepare: Callable[[TurnStart], PreparedRun], run_graph: GraphRunner) -> None:
+    def __init__(
+        self,
+        prepare: Callable[[TurnStart], PreparedRun],
+        run_graph: GraphRunner,
+        *,
+        may_ask_ahead: bool = False,  # what the service knows allows it (see the module)
+    ) -> None:
         self._prepare = prepare
         self._run_graph = run_graph
+        self._may_ask_ahead = may_ask_ahead
         self._held: tuple[TurnStart, PreparedRun] | None = None  # the turn and its graph
 
-    def __call__(self, start: TurnStart) -> None:
+    def __call__(self, start: TurnStart, likely: bool = False) -> None:
         self.drop()  # an earlier attempt's write failed or missed
         prepared = self._prepare(start)
         turn = prepared.turn
@@ -69,7 +84,8 @@ class HeadStart:
         )
         loop = asyncio.get_running_loop()
         prepared.stored = loop.create_future()
-        graph = self._run_graph(turn, prepared.recorder, prepared.setup, prepared.stored)
+        ask_ahead = likely and self._may_ask_ahead
+        graph = self._run_graph(turn, prepared.recorder, prepared.setup, prepared.stored, ask_ahead)
         prepared.graph = loop.create_task(graph, context=context)
         self._held = (start, prepared)
 

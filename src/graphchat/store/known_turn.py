@@ -124,7 +124,10 @@ def begin_known_turn(
     }
     recent = (before + stored)[-history:] if history else []
     start = TurnStart(started, stored_run, stored, history=recent, tail=after)
-    announce(on_write, start)
-    if execute_alone(connection, _CONTINUE_KNOWN_THREAD, parameters) is None:
-        return None
-    return start
+    announce(on_write, start, likely=windows.kept_writes_land)
+    landed = False
+    try:
+        landed = execute_alone(connection, _CONTINUE_KNOWN_THREAD, parameters) is not None
+    finally:  # refused (a run on the thread) or failed: not what this process kept either
+        windows.count_kept_write(landed)
+    return start if landed else None

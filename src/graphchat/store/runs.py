@@ -93,9 +93,9 @@ class RunRepository:
 
         With `last_seq`, the messages must directly follow that one; with `branch`, the turn
         starts a new branch there (regenerate, edit); with `new_thread_id`, the caller made the
-        thread's id (a new UUID), so none is read. `on_write` gets each turn about to be written
-        where writes wait (`writes_wait`), before it is sent; only the one returned was stored
-        (service/head_start.py). Raises `ThreadBusy` (a unique index), `NotFound`, `DuplicateRun`.
+        thread's id (a new UUID), so none is read. `on_write` (`WriteHook`) gets each turn about
+        to be written where writes wait (`writes_wait`) before it is sent; only the one returned
+        was stored. Raises `ThreadBusy` (a unique index), `NotFound`, `DuplicateRun`.
         """
         on_write = on_write if self.writes_wait else None  # else nothing to overlap
 
@@ -179,7 +179,7 @@ class RunRepository:
             thread = created_thread(new)
             stored_run, run_values = started_run(run, rules.model(thread.model))
             start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
-            announce(on_write, start)
+            announce(on_write, start, likely=True)  # a new thread: nothing of it can be stale
             start_turn(connection, run_values, stored, new_thread=thread_values(thread, leaf_id))
             return start
         thread = thread_from_row(row)

@@ -96,15 +96,16 @@ def _is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
-# Told the turn a begin is about to write (`RunRepository.begin_turn`).
-WriteHook = Callable[[TurnStart], None]
+# Told the turn a begin is about to write (`RunRepository.begin_turn`), and whether the store
+# expects that write to land: a new thread, or a kept one while such writes land (window_cache.py).
+WriteHook = Callable[[TurnStart, bool], None]
 
 
-def announce(on_write: WriteHook | None, start: TurnStart) -> None:
+def announce(on_write: WriteHook | None, start: TurnStart, *, likely: bool = False) -> None:
     """Hand `start` to `on_write`, if given, before its write is sent (`RunRepository.begin_turn`
     gives one only where the write waits on a round trip: `writes_wait`)."""
     if on_write is not None:
-        on_write(start)
+        on_write(start, likely)
 
 
 def start_turn(

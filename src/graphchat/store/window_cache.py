@@ -8,6 +8,10 @@ re-created thread miss, and are read from the database. Each window also keeps i
 this process stored it, and each thread its newest window (`latest`): on PostgreSQL the next
 begin writes without reading when the thread is still exactly that (store/known_turn.py).
 
+A run of such writes that all landed (`kept_writes_land`) says no other replica changes this
+process's threads: the service then sends a turn's first model request while its begin is still
+on its way (service/head_start.py). One that missed says the cache can be stale, and it waits.
+
 Bounded twice: by windows (most threads keep one: a window extended replaces the one it grew
 from) and by the characters of text they hold (a window is a few pasted documents at worst).
 """
@@ -25,6 +29,9 @@ from graphchat.store.records import Message, Thread
 WINDOWS_KEPT = 512
 TEXT_KEPT = 16 * 1024 * 1024  # characters of message text over all windows, ~16-64 MiB
 _PER_MESSAGE = 256  # what a message holds besides its text (ids, numbers, a tool call), roughly
+# Writes on kept threads that landed in a row before the next is expected to land too: ~a
+# second of one user's turns; two replicas sharing threads miss more often than that.
+LANDED_IN_A_ROW = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,17 @@ class WindowCache:
         self._latest: dict[str, str] = {}  # thread id -> the last message of its newest window
         # A begin may run in a worker thread (SQLite, when the file is busy).
         self._lock = threading.Lock()
+        self._landed_in_a_row = 0
+
+    def count_kept_write(self, landed: bool) -> None:
+        """Count a begin written on a thread as `latest` kept it (known_turn.py): it landed,
+        or it missed (the thread had changed, or the write failed)."""
+        self._landed_in_a_row = self._landed_in_a_row + 1 if landed else 0
+
+    @property
+    def kept_writes_land(self) -> bool:
+        """Whether the last `LANDED_IN_A_ROW` writes on kept threads all landed."""
+        return self._landed_in_a_row >= LANDED_IN_A_ROW
 
     def get(
         self, thread_id: str, thread_created_at: datetime, leaf_id: str, limit: int

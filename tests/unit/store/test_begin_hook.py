@@ -7,9 +7,13 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 
+import pytest
+
+from graphchat.errors import ThreadBusy
 from graphchat.store import Store
 from graphchat.store.records import NewMessage, NewRun, RunOutcome, RunStatus, TurnRules, TurnStart
 from graphchat.store.turn_writes import WriteHook
+from graphchat.store.window_cache import LANDED_IN_A_ROW
 from support.db import query
 
 RULES = TurnRules(model=lambda thread_model: thread_model or "m", title=lambda title, _: title)
@@ -31,9 +35,11 @@ class _Hook:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.calls: list[tuple[TurnStart, list[str]]] = []
+        self.likely: list[bool] = []
 
-    def __call__(self, start: TurnStart) -> None:
+    def __call__(self, start: TurnStart, likely: bool) -> None:
         self.calls.append((start, _stored_runs(self.database_url, start.thread.id)))
+        self.likely.append(likely)
 
 
 async def _turn(store: Store, thread_id: str, hook: WriteHook | None = None) -> TurnStart:
@@ -84,3 +90,37 @@ async def test_a_write_that_misses_announces_the_turn_written_instead(
     assert written is begun
     assert stale is not begun and stale.tail.seq < begun.tail.seq
     assert begun.history[-2] == moved.messages[0]  # the window has the replica's turn
+
+
+async def test_the_store_expects_a_kept_write_to_land_only_while_such_writes_land(
+    store: Store, replica: Store, database_url: str
+) -> None:
+    hook = _Hook(database_url)
+    await _turn(store, "t", hook)  # a new thread
+    for _ in range(LANDED_IN_A_ROW + 1):  # kept: expected once as many have landed in a row
+        await _turn(store, "t", hook)
+    await _turn(replica, "t")
+    await _turn(store, "t", hook)  # kept, but stale: expected, missed, then read and written
+    await _turn(store, "t", hook)  # kept and current, but after a miss
+
+    if not _postgres(store):
+        assert hook.likely == []
+        return
+    kept = [False] * LANDED_IN_A_ROW + [True]
+    assert hook.likely == [True, *kept, True, False, False]
+
+
+async def test_a_kept_write_refused_counts_as_a_miss(store: Store, database_url: str) -> None:
+    for _ in range(LANDED_IN_A_ROW + 1):
+        await _turn(store, "t")
+    busy = NewRun(id="busy", owner="o", thread_id="t", model=None, params={}, worker_id="w")
+    await store.runs.begin_turn(busy, [NewMessage(role="user", content="a")], RULES, history=4)
+    hook = _Hook(database_url)
+
+    with pytest.raises(ThreadBusy):  # the running run's unique index
+        await _turn(store, "t", hook)
+    assert await store.runs.finish("t", "busy", RunOutcome(RunStatus.SUCCESS, 1, 1), [])
+    await _turn(store, "t", hook)
+
+    if _postgres(store):
+        assert hook.likely == [True, False]

@@ -1,0 +1,115 @@
+"""PostgreSQL: while this process's writes on threads it keeps keep landing, a turn's model
+request leaves while its begin is still on its way, and its answer waits for begin
+(service/head_start.py). Whatever this process knows would refuse or replay the turn keeps the
+request back until begin has returned."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from graphchat.store.window_cache import LANDED_IN_A_ROW
+from support.db import query, thread_row_locked
+from support.fake_ollama import FakeOllama, Reply
+
+
+def _postgres_only(database_url: str) -> None:
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite's begin runs on the event loop: nothing to overlap")
+
+
+def _thread_whose_writes_land(api: httpx.Client) -> str:
+    thread_id = str(api.post("/chat", json={"message": "first"}).json()["thread_id"])
+    for number in range(LANDED_IN_A_ROW + 1):
+        response = api.post("/chat", json={"message": f"warm {number}", "thread_id": thread_id})
+        assert response.status_code == 200, response.text
+    return thread_id
+
+
+def _asked(ollama: FakeOllama, text: str) -> bool:
+    """Whether the model got a request whose last message is `text`."""
+    return any(body["messages"][-1]["content"] == text for body in ollama.chat_requests())
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def _in_background(
+    call: Callable[[], httpx.Response],
+) -> tuple[threading.Thread, list[httpx.Response]]:
+    answers: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: answers.append(call()))
+    worker.start()
+    return worker, answers
+
+
+def test_the_model_is_asked_while_begin_waits_and_the_answer_waits_for_begin(
+    api: httpx.Client, ollama: FakeOllama, database_url: str
+) -> None:
+    _postgres_only(database_url)
+    thread_id = _thread_whose_writes_land(api)
+
+    with thread_row_locked(database_url, thread_id):
+        worker, answers = _in_background(
+            lambda: api.post("/chat", json={"message": "held", "thread_id": thread_id})
+        )
+        _wait_until(lambda: _asked(ollama, "held"), "the model was not asked during begin")
+        time.sleep(0.1)  # the model has answered: its answer must still wait for begin
+        assert answers == []
+        assert query(database_url, "SELECT id FROM messages WHERE content = 'held'") == []
+    worker.join(30)
+
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["response"] == "You said: held"
+    sql = "SELECT content FROM messages WHERE thread_id = :t ORDER BY seq"
+    stored = [row["content"] for row in query(database_url, sql, t=thread_id)]
+    assert stored[-3:] == ["You said: warm 20", "held", "You said: held"]
+
+
+def test_a_turn_that_may_replay_another_asks_only_once_begun(
+    api: httpx.Client, ollama: FakeOllama, database_url: str
+) -> None:
+    _postgres_only(database_url)
+    thread_id = _thread_whose_writes_land(api)
+    headers = {"Idempotency-Key": "asked-once-begun"}
+
+    with thread_row_locked(database_url, thread_id):
+        worker, answers = _in_background(
+            lambda: api.post(
+                "/chat", json={"message": "keyed", "thread_id": thread_id}, headers=headers
+            )
+        )
+        time.sleep(0.5)  # long enough for a request sent ahead (above: a few ms)
+        assert not _asked(ollama, "keyed")
+    worker.join(30)
+
+    assert answers[0].status_code == 200, answers[0].text
+    assert _asked(ollama, "keyed")
+
+
+def test_turns_refused_by_a_run_executing_here_never_reach_the_model(
+    api: httpx.Client, ollama: FakeOllama, database_url: str
+) -> None:
+    thread_id = _thread_whose_writes_land(api)
+    ollama.queue(Reply(tokens=["slow"], first_token_delay=1.0))
+    worker, answers = _in_background(
+        lambda: api.post("/chat", json={"message": "running", "thread_id": thread_id})
+    )
+    _wait_until(lambda: _asked(ollama, "running"), "the first turn never reached the model")
+
+    refused = [
+        api.post("/chat", json={"message": "again", "thread_id": thread_id}) for _ in range(3)
+    ]
+    worker.join(30)
+
+    assert [response.status_code for response in refused] == [409] * 3
+    assert answers[0].status_code == 200, answers[0].text
+    assert not _asked(ollama, "again")
