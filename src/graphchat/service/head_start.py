@@ -70,7 +70,8 @@ class HeadStart:
         self._may_ask_ahead = may_ask_ahead
         self._held: tuple[TurnStart, PreparedRun] | None = None  # the turn and its graph
 
-    def __call__(self, start: TurnStart, likely: bool = False) -> None:
+    def __call__(self, start: TurnStart, likely: bool) -> None:
+        """The store's `WriteHook`: `likely` when it expects this write to land."""
         self.drop()  # an earlier attempt's write failed or missed
         prepared = self._prepare(start)
         turn = prepared.turn
