@@ -1,7 +1,7 @@
-"""PostgreSQL: while this process's writes on threads it keeps keep landing, a turn's model
-request leaves while its begin is still on its way, and its answer waits for begin
-(service/head_start.py). Whatever this process knows would refuse or replay the turn keeps the
-request back until begin has returned."""
+"""While this process's writes on threads it keeps keep landing, a turn's model request leaves
+before its begin is written — on PostgreSQL while begin is on its way, on SQLite before the loop
+writes it — and its answer waits for begin (service/head_start.py). Whatever this process knows
+would refuse or replay the turn keeps the request back until begin has returned."""
 
 from __future__ import annotations
 
@@ -10,16 +10,10 @@ import time
 from collections.abc import Callable
 
 import httpx
-import pytest
 
 from graphchat.store.window_cache import LANDED_IN_A_ROW
 from support.db import query, thread_row_locked
 from support.fake_ollama import FakeOllama, Reply
-
-
-def _postgres_only(database_url: str) -> None:
-    if not database_url.startswith("postgres"):
-        pytest.skip("SQLite's begin runs on the event loop: nothing to overlap")
 
 
 def _thread_whose_writes_land(api: httpx.Client) -> str:
@@ -54,7 +48,6 @@ def _in_background(
 def test_the_model_is_asked_while_begin_waits_and_the_answer_waits_for_begin(
     api: httpx.Client, ollama: FakeOllama, database_url: str
 ) -> None:
-    _postgres_only(database_url)
     thread_id = _thread_whose_writes_land(api)
 
     with thread_row_locked(database_url, thread_id):
@@ -77,7 +70,6 @@ def test_the_model_is_asked_while_begin_waits_and_the_answer_waits_for_begin(
 def test_a_turn_that_may_replay_another_asks_only_once_begun(
     api: httpx.Client, ollama: FakeOllama, database_url: str
 ) -> None:
-    _postgres_only(database_url)
     thread_id = _thread_whose_writes_land(api)
     headers = {"Idempotency-Key": "asked-once-begun"}
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -69,10 +70,22 @@ def query(database_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:
 
 @contextmanager
 def thread_row_locked(database_url: str, thread_id: str) -> Iterator[None]:
-    """While active, another connection holds the thread's row (`FOR UPDATE`, PostgreSQL): a
-    begin that writes to it waits."""
+    """While active, another connection holds the thread's row (PostgreSQL: `FOR UPDATE`; a
+    SQLite file: the whole file, `BEGIN IMMEDIATE`): a begin that writes to it waits."""
     locked, release = threading.Event(), threading.Event()
     failures: list[BaseException] = []
+
+    def hold_file() -> None:
+        path = make_url(normalize_database_url(database_url)).database
+        assert path is not None
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait()
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
 
     async def hold() -> None:
         engine = create_async_engine(normalize_database_url(database_url))
@@ -87,7 +100,10 @@ def thread_row_locked(database_url: str, thread_id: str) -> Iterator[None]:
 
     def run() -> None:
         try:
-            asyncio.run(hold())
+            if database_url.startswith("sqlite"):
+                hold_file()
+            else:
+                asyncio.run(hold())
         except BaseException as exc:  # handed to the test below
             failures.append(exc)
             locked.set()

@@ -7,6 +7,7 @@ where the graph is built (see `deferred.py`), not for the light types re-exporte
 from graphchat.agent.deferred import DeferredGraph
 from graphchat.agent.state import (
     ApprovalRequest,
+    BeforeStored,
     ModelReply,
     RunContext,
     RunEvents,
@@ -16,6 +17,7 @@ from graphchat.agent.tools.approval import Decision
 
 __all__ = [
     "ApprovalRequest",
+    "BeforeStored",
     "Decision",
     "DeferredGraph",
     "ModelReply",

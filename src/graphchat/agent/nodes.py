@@ -49,8 +49,10 @@ def make_call_model(provider: ChatProvider) -> Node:
 
     async def call_model(state: AgentState, *, runtime: Runtime[RunContext]) -> Command[str]:
         context = runtime.context
-        if context.stored is not None and not context.ask_before_stored:
-            await context.stored  # the run may start before it is stored; nothing leaves till then
+        early = context.before_stored
+        if early is not None and not early.ask_ahead:
+            early.about_to_wait()
+            await early.stored  # nothing leaves the process for a run that is not stored
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
             return Command(goto=TOOLS_NODE)
         # Past the round limit the model gets no tools, so it has to answer in text.
@@ -175,10 +177,13 @@ async def _stream_reply(
     calls: list[Any] = []
     last = ChatChunk(done=True)
     events = runtime.context.events
+    early = runtime.context.before_stored
     # Asked before the run was stored: its reply, or its failure, goes on only once it is.
-    held = runtime.context.stored if runtime.context.ask_before_stored else None
+    held = early.stored if early is not None and early.ask_ahead else None
     # Closed at once, not when collected: a run dropped before it was stored ends its request.
     async with aclosing(provider.stream(request)) as chunks:
+        if early is not None:
+            early.about_to_wait()  # the request leaves in this step (on a kept connection)
         try:
             async for chunk in chunks:
                 if held is not None:

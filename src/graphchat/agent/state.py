@@ -67,11 +67,33 @@ class RunContext:
     response_format: ResponseFormat | None = None
     require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
     events: RunEvents = field(default_factory=_Unheard)
-    # Set once the run is stored: the graph may start while it is still being stored. Awaited
-    # before the first model call, or with `ask_before_stored` before the first of its reply
-    # goes on (service/head_start.py); no event leaves the process for a run that is not stored.
-    stored: asyncio.Future[None] | None = None
-    ask_before_stored: bool = False
+    before_stored: BeforeStored | None = None  # the graph started while the run is stored
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeStored:
+    """A run whose graph starts while its turn is still being stored (service/head_start.py).
+
+    Nothing leaves the process for a run that is not stored: the first model call waits for
+    `stored`, or, with `ask_ahead`, its reply and its failure do. `waiting` is set once the
+    graph first waits outside the event loop (its model request sent, or `stored` awaited): a
+    write on the loop's own thread (SQLite) goes on then, while the model works.
+    """
+
+    stored: asyncio.Future[None]
+    waiting: asyncio.Future[None]
+    ask_ahead: bool = False
+
+    def about_to_wait(self) -> None:
+        """The graph waits outside the loop from the end of its current step on."""
+        if not self.waiting.done():
+            # Set after this step: a request is sent before the step's first real wait.
+            self.waiting.get_loop().call_soon(_set_once, self.waiting)
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import structlog
 
-from graphchat.agent import Decision, DeferredGraph, RunContext
+from graphchat.agent import BeforeStored, Decision, DeferredGraph, RunContext
 from graphchat.agent.tools import ToolContext, ToolRegistry
 from graphchat.errors import (
     DuplicateRun,
@@ -325,8 +325,7 @@ class ChatService:
         turn: Turn,
         recorder: TurnRecorder,
         setup: TurnSetup,
-        stored: asyncio.Future[None] | None = None,
-        ask_ahead: bool = False,
+        early: BeforeStored | None = None,
     ) -> None:
         if not turn.run.model:
             raise ProviderUnavailable("no model is available: name one or configure a backend")
@@ -350,7 +349,7 @@ class ChatService:
             {**state, "decisions": setup.decisions},
             # Each tool round is two graph steps (agent, tools), plus the final answer.
             {"recursion_limit": 2 * self._limits.max_tool_rounds + 5},
-            context=self._run_context(turn, turn.run.model, setup, recorder, stored, ask_ahead),
+            context=self._run_context(turn, turn.run.model, setup, recorder, early),
         )
 
     def _run_context(
@@ -359,8 +358,7 @@ class ChatService:
         model: str,
         setup: TurnSetup,
         recorder: TurnRecorder,
-        stored: asyncio.Future[None] | None,
-        ask_ahead: bool,
+        early: BeforeStored | None,
     ) -> RunContext:
         search = owner_message_search(self._store.messages, turn.run.owner, turn.run.id)
         tools = setup.client_tools
@@ -380,6 +378,5 @@ class ChatService:
             ),
             require_approval=setup.require_approval,
             events=recorder,
-            stored=stored,
-            ask_before_stored=ask_ahead,
+            before_stored=early,
         )

@@ -1,4 +1,4 @@
-"""A run's graph started while its begin is still on its way to PostgreSQL.
+"""A run's graph started while its begin is still being written.
 
 On PostgreSQL, begin is one statement whose round trip, triggers and commit leave the event
 loop waiting for most of its ~1 ms, and LangGraph's set-up up to the agent's first model request
@@ -12,6 +12,10 @@ landing: store/window_cache.py) and nothing this process knows says otherwise (n
 thread executes here, no Idempotency-Key to replay). Then the request is sent at once, so the
 model works while the database commits; its reply is held until begin has returned. A begin that
 fails or misses all the same (another replica changed the thread) cancels that request.
+
+A SQLite file is written on the event loop's own thread, so there is no round trip to fill: the
+store announces only a write it expects to land, then waits (`until_waiting`) until the graph
+has sent that request, and writes while the model works.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import structlog
 
+from graphchat.agent import BeforeStored
 from graphchat.service.approvals import TurnSetup
 from graphchat.service.turn import Turn, TurnRecorder
 from graphchat.store.records import TurnStart
@@ -37,22 +42,19 @@ class PreparedRun:
     recorder: TurnRecorder
     setup: TurnSetup
     graph: asyncio.Task[None] | None = None
-    stored: asyncio.Future[None] | None = None  # set when the turn is stored: `graph` goes on
+    early: BeforeStored | None = None  # how `graph` goes on before and once the turn is stored
 
     def release(self, run_task: asyncio.Task[None]) -> None:
         """Let the held graph go on; it ends with `run_task`, which awaits it."""
-        if self.graph is None or self.stored is None:
+        if self.graph is None or self.early is None:
             return
         graph = self.graph
         run_task.add_done_callback(lambda _: graph.cancel())  # cancelled before it awaited it
-        self.stored.set_result(None)
+        self.early.stored.set_result(None)
 
 
-# The run's graph: its turn, recorder and setup, the future set once the turn is stored, and
-# whether its first model request may leave before that.
-GraphRunner = Callable[
-    [Turn, TurnRecorder, TurnSetup, "asyncio.Future[None]", bool], Coroutine[Any, Any, None]
-]
+# The run's graph: its turn, recorder and setup, and how it starts before the turn is stored.
+GraphRunner = Callable[[Turn, TurnRecorder, TurnSetup, BeforeStored], Coroutine[Any, Any, None]]
 
 
 class HeadStart:
@@ -84,11 +86,22 @@ class HeadStart:
             model=turn.run.model,
         )
         loop = asyncio.get_running_loop()
-        prepared.stored = loop.create_future()
-        ask_ahead = likely and self._may_ask_ahead
-        graph = self._run_graph(turn, prepared.recorder, prepared.setup, prepared.stored, ask_ahead)
+        early = BeforeStored(
+            stored=loop.create_future(),
+            waiting=loop.create_future(),
+            ask_ahead=likely and self._may_ask_ahead,
+        )
+        graph = self._run_graph(turn, prepared.recorder, prepared.setup, early)
         prepared.graph = loop.create_task(graph, context=context)
+        prepared.graph.add_done_callback(lambda _: early.about_to_wait())  # failed, say
+        prepared.early = early
         self._held = (start, prepared)
+
+    async def until_waiting(self) -> None:
+        """The store's `WriteHook`: returns once the graph started on the last turn announced
+        waits outside the event loop (its model request sent), or has ended."""
+        if self._held is not None and self._held[1].early is not None:
+            await self._held[1].early.waiting
 
     def claim(self, start: TurnStart) -> PreparedRun | None:
         """The run prepared on `start`, if begin returned the turn it prepared."""

@@ -1,32 +1,44 @@
-"""PostgreSQL: a turn on a thread this process answered last, begun in one statement.
+"""A turn on a thread this process answered last, planned before anything is read.
 
 Begin reads the thread for its owner, leaf, creation time, title, model, metadata, a paused
 run and its last sequence number (runs.py). When this process wrote the thread's last turn it
-kept all of that beside the turn's window (window_cache.py, `latest`), so it writes at once:
-one statement UPDATEs the thread only if it is still exactly as kept — every column the turn's
-rules read, no paused run, no message after the kept leaf — and INSERTs the run and messages
-only from that UPDATE's RETURNING. Guards that miss write nothing, and the caller takes the
-path that reads (one round trip more than before, only when another replica, a rename, a
-branch switch… changed the thread since). A running run is refused by the unique index, as
-on that path.
+kept all of that beside the turn's window (window_cache.py, `latest`), so the turn is known
+before any read (`plan_known_turn`) and is written only if the thread is still exactly as kept
+— every column the turn's rules read, no paused run, no message after the kept leaf.
+
+On PostgreSQL one statement UPDATEs the thread under those guards and INSERTs the run and
+messages only from that UPDATE's RETURNING. Guards that miss write nothing, and the caller takes
+the path that reads (one round trip more than before, only when another replica, a rename, a
+branch switch… changed the thread since). A running run is refused by the unique index, as on
+that path. On SQLite the guards are checked in Python on the thread as read in the write
+transaction (`write_known_turn`): what saves time there is that the turn is known before it,
+so the model can be asked while the loop writes (service/head_start.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from graphchat.store.messages import highest_seq, message_rows
 from graphchat.store.pauses import PAUSED
-from graphchat.store.records import NewMessage, NewRun, Tail, TurnRules, TurnStart
+from graphchat.store.records import (
+    NewMessage,
+    NewRun,
+    NewThread,
+    Tail,
+    Thread,
+    TurnRules,
+    TurnStart,
+)
 from graphchat.store.sent_alone import execute_alone
 from graphchat.store.tables import RUNS, THREADS
-from graphchat.store.threads import utcnow
+from graphchat.store.threads import created_thread, thread_values, utcnow
 from graphchat.store.turn_writes import (
     WriteHook,
     announce,
@@ -34,6 +46,7 @@ from graphchat.store.turn_writes import (
     insert_owned_messages,
     prefixed,
     prefixed_values,
+    start_turn,
     started_run,
 )
 from graphchat.store.window_cache import WindowCache
@@ -84,21 +97,47 @@ def _continue_known_thread() -> Any:
 _CONTINUE_KNOWN_THREAD = _continue_known_thread()
 
 
-def begin_known_turn(
-    connection: Connection,
+_NO_TAIL = Tail(0, None)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownTurn:
+    """A turn planned before anything is read: on a thread as this process kept it, or on a
+    new thread (`kept` None), which has nothing to read."""
+
+    start: TurnStart
+    run_values: dict[str, Any]  # the run's row
+    kept: Thread | None = None  # the thread as kept
+    kept_tail: Tail = _NO_TAIL  # where its kept window ends
+
+    def likely(self, windows: WindowCache) -> bool:
+        """Whether its write should land: a new thread, or a kept one while such writes land."""
+        return self.kept is None or windows.kept_writes_land
+
+
+def plan_new_thread(
+    run: NewRun, messages: Sequence[NewMessage], rules: TurnRules, history: int
+) -> KnownTurn:
+    """The turn that creates the thread `run.thread_id` with `messages`."""
+    stored = message_rows(run.thread_id, run.id, messages, _NO_TAIL)
+    title = rules.title(None, messages)
+    thread = created_thread(NewThread(id=run.thread_id, owner=run.owner, title=title))
+    stored_run, run_values = started_run(run, rules.model(thread.model))
+    tail = Tail(stored[-1].seq, stored[-1].id) if stored else _NO_TAIL
+    recent = stored[-history:] if history else []
+    return KnownTurn(TurnStart(thread, stored_run, stored, history=recent, tail=tail), run_values)
+
+
+def plan_known_turn(
     windows: WindowCache,
     run: NewRun,
     messages: Sequence[NewMessage],
     rules: TurnRules,
     history: int,
     last_seq: int | None,
-    on_write: WriteHook | None = None,
-) -> TurnStart | None:
-    """The turn `RunRepository.begin_turn` would begin on a thread continued at its leaf, in
-    one statement; None, with nothing written, unless `windows` keeps the thread and the
-    database still holds it as kept."""
-    if connection.dialect.name != "postgresql":
-        return None  # SQLite has no round trips to save
+) -> KnownTurn | None:
+    """The turn `RunRepository.begin_turn` would begin on the thread as `windows` keeps it,
+    continued at its leaf; None unless it keeps the thread (and `last_seq` is its tail)."""
     kept = windows.latest(run.thread_id, max(history, 1))
     if kept is None:
         return None
@@ -110,24 +149,73 @@ def begin_known_turn(
     stored_run, run_values = started_run(run, rules.model(thread.model))
     started = replace(thread, title=rules.title(thread.title, messages), updated_at=utcnow())
     after = Tail(stored[-1].seq, stored[-1].id) if stored else tail
-    parameters = prefixed_values(run_values) | {
+    recent = (before + stored)[-history:] if history else []
+    start = TurnStart(started, stored_run, stored, history=recent, tail=after)
+    return KnownTurn(start, run_values, thread, tail)
+
+
+def begin_known_turn(
+    connection: Connection,
+    windows: WindowCache,
+    known: KnownTurn | None,
+    on_write: WriteHook | None = None,
+) -> TurnStart | None:
+    """PostgreSQL: `known` (`plan_known_turn`), in one statement; None, with nothing written,
+    unless the database still holds the thread as kept."""
+    if known is None or connection.dialect.name != "postgresql":
+        return None  # SQLite reads in the same call (write_known_turn)
+    start, thread, tail = known.start, known.kept, known.kept_tail
+    assert thread is not None  # planned on a kept thread
+    parameters = prefixed_values(known.run_values) | {
         "kept_created_at": thread.created_at,
         "kept_leaf_message_id": tail.leaf_id,
         "kept_title": thread.title,
         "kept_model": thread.model,
         "kept_metadata": as_json(thread.metadata),
         "kept_seq": tail.seq,
-        "new_updated_at": started.updated_at,
-        "new_leaf_message_id": after.leaf_id,
-        "new_title": started.title,
-        "messages": as_json(stored),
+        "new_updated_at": start.thread.updated_at,
+        "new_leaf_message_id": start.tail.leaf_id,
+        "new_title": start.thread.title,
+        "messages": as_json(start.messages),
     }
-    recent = (before + stored)[-history:] if history else []
-    start = TurnStart(started, stored_run, stored, history=recent, tail=after)
-    announce(on_write, start, likely=windows.kept_writes_land)
+    announce(on_write, start, likely=known.likely(windows))
     landed = False
     try:
         landed = execute_alone(connection, _CONTINUE_KNOWN_THREAD, parameters) is not None
     finally:  # refused (a run on the thread) or failed: not what this process kept either
         windows.count_kept_write(landed)
     return start if landed else None
+
+
+def write_known_turn(
+    connection: Connection, windows: WindowCache, known: KnownTurn, row: Row[Any] | None
+) -> bool:
+    """SQLite: store `known`, on a thread as kept only if the thread as read (`THREAD_AND_PAUSE`'s
+    `row`, in this write transaction) is still exactly that: PostgreSQL's statement's guards."""
+    start, kept = known.start, known.kept
+    if kept is None:
+        new_thread = thread_values(start.thread, start.tail.leaf_id)
+        start_turn(connection, known.run_values, start.messages, new_thread=new_thread)
+        return True
+    unchanged = (
+        row is not None
+        and row.owner == start.run.owner
+        and row.created_at == kept.created_at
+        and row.leaf_message_id == known.kept_tail.leaf_id
+        and row.last_seq == known.kept_tail.seq
+        and row.title == kept.title
+        and row.model == kept.model
+        and (row.metadata or {}) == kept.metadata
+        and not row.paused
+    )
+    landed = False
+    try:
+        if unchanged:
+            changes = {"updated_at": start.thread.updated_at, "leaf_message_id": start.tail.leaf_id}
+            if start.thread.title != kept.title:
+                changes["title"] = start.thread.title
+            start_turn(connection, known.run_values, start.messages, thread_update=changes)
+            landed = True
+    finally:  # refused (a run on the thread) or failed: not what this process kept either
+        windows.count_kept_write(landed)
+    return landed

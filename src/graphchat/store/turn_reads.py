@@ -30,6 +30,11 @@ def _thread_and_pause() -> Any:
 THREAD_AND_PAUSE = _thread_and_pause()
 
 
+def read_thread(connection: Connection, thread_id: str) -> Row[Any] | None:
+    """The thread with whether it has a paused run and its highest message number."""
+    return connection.execute(THREAD_AND_PAUSE, {"thread_id": thread_id}).first()
+
+
 class NeedsTransaction(Exception):
     """This begin takes several writes (a paused run to close first). `row` is the thread as
     read; the transaction need not read it again."""

@@ -14,8 +14,8 @@ unique indexes (one running run per thread, one message per sequence number), as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import (
@@ -96,14 +96,20 @@ def _is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
-# Told the turn a begin is about to write (`RunRepository.begin_turn`), and whether the store
-# expects that write to land: a new thread, or a kept one while such writes land (window_cache.py).
-WriteHook = Callable[[TurnStart, bool], None]
+class WriteHook(Protocol):
+    """What work starts on a turn while its begin writes it (`RunRepository.begin_turn`)."""
+
+    def __call__(self, start: TurnStart, likely: bool) -> None:
+        """The turn about to be written, and whether the store expects that write to land: a
+        new thread, or a kept one while such writes land (window_cache.py)."""
+
+    async def until_waiting(self) -> None:
+        """Returns once the work started on the last turn announced waits outside the event
+        loop, or has ended: a write on the loop's own thread (SQLite) then runs beside it."""
 
 
 def announce(on_write: WriteHook | None, start: TurnStart, *, likely: bool = False) -> None:
-    """Hand `start` to `on_write`, if given, before its write is sent (`RunRepository.begin_turn`
-    gives one only where the write waits on a round trip: `writes_wait`)."""
+    """Hand `start` to `on_write`, if given, before its write is sent."""
     if on_write is not None:
         on_write(start, likely)
 

@@ -1,6 +1,8 @@
-"""`begin_turn(on_write=...)`: on PostgreSQL the hook gets the turn before its write is sent, and
-begin returns that very turn once the write has landed (`service/head_start.py` starts the run's
-graph on it meanwhile). SQLite writes on the event loop's thread: no hook, nothing to overlap."""
+"""`begin_turn(on_write=...)`: the hook gets the turn before its write is sent, and begin returns
+that very turn once the write has landed (`service/head_start.py` starts the run's graph on it
+meanwhile). On PostgreSQL every turn is announced; SQLite writes on the event loop's thread, so
+it announces only a turn planned before its write that should land (a new thread, or a kept one
+while such writes land), and writes once the hook's `until_waiting` has returned."""
 
 from __future__ import annotations
 
@@ -36,19 +38,28 @@ class _Hook:
         self.database_url = database_url
         self.calls: list[tuple[TurnStart, list[str]]] = []
         self.likely: list[bool] = []
+        self.waited: list[bool] = []  # whether the announced run was stored when awaited
 
     def __call__(self, start: TurnStart, likely: bool) -> None:
         self.calls.append((start, _stored_runs(self.database_url, start.thread.id)))
         self.likely.append(likely)
 
+    async def until_waiting(self) -> None:
+        announced = self.calls[-1][0]
+        self.waited.append(announced.run.id in _stored_runs(self.database_url, announced.thread.id))
 
-async def _turn(store: Store, thread_id: str, hook: WriteHook | None = None) -> TurnStart:
+
+async def _turn(
+    store: Store, thread_id: str, hook: WriteHook | None = None, *, new_thread_id: bool = False
+) -> TurnStart:
     number = next(_numbers)
     run = NewRun(
         id=f"r{number}", owner="o", thread_id=thread_id, model=None, params={}, worker_id="w"
     )
     question = [NewMessage(role="user", content=f"question {number}")]
-    start = await store.runs.begin_turn(run, question, RULES, history=4, on_write=hook)
+    start = await store.runs.begin_turn(
+        run, question, RULES, history=4, on_write=hook, new_thread_id=new_thread_id
+    )
     outcome = RunOutcome(RunStatus.SUCCESS, 1, 1)
     assert await store.runs.finish(thread_id, run.id, outcome, [])
     return start
@@ -103,8 +114,9 @@ async def test_the_store_expects_a_kept_write_to_land_only_while_such_writes_lan
     await _turn(store, "t", hook)  # kept, but stale: expected, missed, then read and written
     await _turn(store, "t", hook)  # kept and current, but after a miss
 
-    if not _postgres(store):
-        assert hook.likely == []
+    if not _postgres(store):  # only what should land: the first kept write after 20, the stale
+        assert hook.likely == [True, True]
+        assert hook.waited == [False, False]  # the store awaited the hook, then wrote
         return
     kept = [False] * LANDED_IN_A_ROW + [True]
     assert hook.likely == [True, *kept, True, False, False]
@@ -122,5 +134,17 @@ async def test_a_kept_write_refused_counts_as_a_miss(store: Store, database_url:
     assert await store.runs.finish("t", "busy", RunOutcome(RunStatus.SUCCESS, 1, 1), [])
     await _turn(store, "t", hook)
 
-    if _postgres(store):
-        assert hook.likely == [True, False]
+    assert hook.likely == ([True, False] if _postgres(store) else [True])
+
+
+async def test_a_thread_whose_id_begin_made_is_announced_before_its_write_on_both(
+    store: Store, database_url: str
+) -> None:
+    hook = _Hook(database_url)
+
+    new = await _turn(store, "made-here", hook, new_thread_id=True)
+
+    assert hook.calls == [(new, [])] and hook.calls[0][0] is new
+    assert hook.likely == [True]
+    assert hook.waited == ([] if _postgres(store) else [False])  # SQLite waited, then wrote
+    assert _stored_runs(database_url, "made-here") == [new.run.id]

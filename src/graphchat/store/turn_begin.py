@@ -1,0 +1,223 @@
+"""A turn's begin: the thread found or created, the run and the caller's messages stored, the
+context window read, in one transaction (on PostgreSQL, one statement where it can be).
+
+The turn is handed to `on_write` (`WriteHook`) before it is written, so the run's graph can
+start on it meanwhile (service/head_start.py): on PostgreSQL every turn, while its round trip
+leaves the event loop waiting; on SQLite, which writes on the loop's own thread, a turn planned
+before its write that should land (known_turn.py), written once the model has been asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from graphchat.errors import DuplicateRun, ThreadBusy
+from graphchat.store.branches import BranchPoint
+from graphchat.store.database import run_transaction, transaction
+from graphchat.store.known_turn import (
+    KnownTurn,
+    begin_known_turn,
+    plan_known_turn,
+    plan_new_thread,
+    write_known_turn,
+)
+from graphchat.store.messages import message_rows
+from graphchat.store.records import Message, NewMessage, NewRun, Tail, TurnRules, TurnStart
+from graphchat.store.tables import RUNS
+from graphchat.store.threads import thread_from_row, thread_not_found, utcnow
+from graphchat.store.turn_reads import NeedsTransaction, continued, read_thread
+from graphchat.store.turn_writes import WriteHook, announce, start_turn, started_run
+from graphchat.store.window_cache import WindowCache
+
+_UNREAD: Any = object()
+
+
+class TurnBegin:
+    def __init__(self, engine: AsyncEngine, windows: WindowCache) -> None:
+        self._engine = engine
+        self._windows = windows
+
+    @property
+    def writes_wait(self) -> bool:
+        """Whether a write leaves the event loop waiting on a round trip (PostgreSQL), which
+        work started before it can fill; a SQLite file is written on the loop's own thread."""
+        return self._engine.dialect.name != "sqlite"
+
+    async def begin_turn(
+        self,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        rules: TurnRules,
+        *,
+        create_thread: bool = True,
+        last_seq: int | None = None,
+        history: int = 0,
+        branch: BranchPoint | None = None,
+        new_thread_id: bool = False,
+        on_write: WriteHook | None = None,
+    ) -> TurnStart:
+        """Store the caller's messages and a running run: reads, INSERTs and an UPDATE on
+        SQLite; on PostgreSQL turn_writes.py, or known_turn.py's one statement on a thread
+        this process answered last.
+
+        With `last_seq`, the messages must directly follow that one; with `branch`, the turn
+        starts a new branch there (regenerate, edit); with `new_thread_id`, the caller made the
+        thread's id (a new UUID), so none is read. `on_write` (`WriteHook`) gets each turn about
+        to be written before it is sent where writes wait (`writes_wait`); on SQLite only one
+        planned before its write that should land, written once `until_waiting` returns. Only
+        the turn returned was stored. Raises `ThreadBusy` (a unique index), `NotFound`,
+        `DuplicateRun`."""
+        planned = None
+        if not self.writes_wait:  # SQLite: planned before its write, announced if it should land
+            if new_thread_id and create_thread:
+                planned = plan_new_thread(run, messages, rules, history)
+            elif branch is None:  # on a thread as kept: written if it still is
+                planned = plan_known_turn(self._windows, run, messages, rules, history, last_seq)
+            await self._announce(planned, on_write)
+            on_write = None
+        begin = self._body(
+            run,
+            messages,
+            rules,
+            planned,
+            create_thread=create_thread,
+            last_seq=last_seq,
+            history=history,
+            branch=branch,
+            new_thread_id=new_thread_id,
+            on_write=on_write,
+        )
+        start = await self._stored(begin, run)
+        self._windows.start(start.thread, start.history or start.messages[-1:], max(history, 1))
+        return start
+
+    def _body(
+        self,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        rules: TurnRules,
+        planned: KnownTurn | None,
+        *,
+        create_thread: bool,
+        last_seq: int | None,
+        history: int,
+        branch: BranchPoint | None,
+        new_thread_id: bool,
+        on_write: WriteHook | None,
+    ) -> Callable[..., TurnStart]:
+        """Begin's transaction body: `planned` if still as planned, otherwise what it reads."""
+
+        def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
+            if planned is not None:
+                read = None if planned.kept is None else read_thread(connection, run.thread_id)
+                if write_known_turn(connection, self._windows, planned, read):
+                    return planned.start
+            elif new_thread_id and create_thread:
+                read = None  # nothing to read: the new thread's INSERT refuses a taken id
+            elif read is _UNREAD and branch is None:
+                known = plan_known_turn(self._windows, run, messages, rules, history, last_seq)
+                started = begin_known_turn(connection, self._windows, known, on_write)
+                if started is not None:
+                    return started
+            return self._begin(
+                connection,
+                read,
+                run,
+                messages,
+                rules,
+                create_thread=create_thread,
+                last_seq=last_seq,
+                history=history,
+                branch=branch,
+                on_write=on_write,
+            )
+
+        return begin
+
+    async def _announce(self, planned: KnownTurn | None, on_write: WriteHook | None) -> None:
+        """Hand `planned` to `on_write` if its write should land, and return once the work
+        started on it waits: the write on this thread runs meanwhile."""
+        if on_write is not None and planned is not None and planned.likely(self._windows):
+            announce(on_write, planned.start, likely=True)
+            await on_write.until_waiting()
+
+    async def _stored(self, begin: Callable[..., TurnStart], run: NewRun) -> TurnStart:
+        try:
+            try:
+                # Every statement its own transaction (PostgreSQL): see `begin_turn`.
+                return await run_transaction(self._engine, begin, write=True, autocommit=True)
+            except NeedsTransaction as needs:
+                read = needs.row
+                return await run_transaction(
+                    self._engine, lambda c: begin(c, read), write=True, keyed=True
+                )
+        except IntegrityError as exc:
+            if run.idempotency_key is not None:
+                async with transaction(self._engine) as connection:
+                    await self._refuse_duplicate(connection, run)
+            raise ThreadBusy(
+                f"thread '{run.thread_id}' is already answering; wait for that run to finish",
+            ) from exc
+
+    def _begin(
+        self,
+        connection: Connection,
+        read: Row[Any] | None,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        rules: TurnRules,
+        *,
+        create_thread: bool,
+        last_seq: int | None,
+        history: int,
+        branch: BranchPoint | None,
+        on_write: WriteHook | None,
+    ) -> TurnStart:
+        row = read
+        if row is _UNREAD:  # not already read outside the transaction
+            row = read_thread(connection, run.thread_id)
+        if row is not None and row.owner != run.owner:
+            raise thread_not_found(run.thread_id)
+        if row is None and not create_thread:
+            raise thread_not_found(run.thread_id)
+        before: list[Message] = []
+        tail = Tail(0, None)
+        if row is not None:
+            before, tail = continued(connection, row, branch, history, self._windows)
+        if last_seq is not None and last_seq != (before[-1].seq if before else 0):
+            raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
+        if row is None:
+            new = plan_new_thread(run, messages, rules, history)
+            announce(on_write, new.start, likely=True)  # a new thread: nothing of it can be stale
+            write_known_turn(connection, self._windows, new, None)
+            return new.start
+        stored = message_rows(run.thread_id, run.id, messages, tail)
+        leaf_id = stored[-1].id if stored else tail.leaf_id
+        recent = (before + stored)[-history:] if history else []
+        after = Tail(stored[-1].seq, leaf_id) if stored else tail
+        thread = thread_from_row(row)
+        stored_run, run_values = started_run(run, rules.model(thread.model))
+        title = rules.title(thread.title, messages)
+        thread = replace(thread, title=title, updated_at=utcnow())
+        changes: dict[str, Any] = {"updated_at": thread.updated_at, "leaf_message_id": leaf_id}
+        if title != row.title:
+            changes["title"] = title
+        start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
+        announce(on_write, start)
+        start_turn(connection, run_values, stored, thread_update=changes)
+        return start
+
+    async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
+        if run.idempotency_key is None:
+            return
+        same_key = RUNS.c.owner == run.owner, RUNS.c.idempotency_key == run.idempotency_key
+        existing = (await connection.execute(select(RUNS.c.id).where(*same_key))).scalar()
+        if existing is not None:
+            raise DuplicateRun("this Idempotency-Key was already used", run_id=existing)
