@@ -105,3 +105,27 @@ def test_turns_refused_by_a_run_executing_here_never_reach_the_model(
     assert [response.status_code for response in refused] == [409] * 3
     assert answers[0].status_code == 200, answers[0].text
     assert not _asked(ollama, "again")
+
+
+def test_a_turn_sent_while_another_begins_on_its_thread_asks_only_once_begun(
+    api: httpx.Client, ollama: FakeOllama, database_url: str
+) -> None:
+    thread_id = _thread_whose_writes_land(api)
+    ollama.queue(Reply(tokens=["slow"], first_token_delay=1.0))  # the first run still runs
+
+    with thread_row_locked(database_url, thread_id):
+        first, first_answers = _in_background(
+            lambda: api.post("/chat", json={"message": "first", "thread_id": thread_id})
+        )
+        _wait_until(lambda: _asked(ollama, "first"), "the first turn did not ask ahead")
+        second, second_answers = _in_background(
+            lambda: api.post("/chat", json={"message": "second", "thread_id": thread_id})
+        )
+        time.sleep(0.5)  # long enough for a request sent ahead (above: a few ms)
+        assert not _asked(ollama, "second")  # the first turn's begin may refuse it
+    first.join(30)
+    second.join(30)
+
+    assert first_answers[0].status_code == 200, first_answers[0].text
+    assert second_answers[0].status_code == 409, second_answers[0].text  # the first one runs
+    assert not _asked(ollama, "second")

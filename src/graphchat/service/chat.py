@@ -165,18 +165,18 @@ class ChatService:
             request_hash=request.request_hash,
         )
         rules = turn_rules(request.model, fallback)
-        head_start = HeadStart(
-            lambda start: self._prepare(start, request),
-            self._run_graph,
-            # A run of the thread here would refuse the turn; a key, replay another run.
-            may_ask_ahead=not self._live.for_thread(new_run.thread_id)
-            and request.idempotency_key is None,
-        )
-        try:
-            start = await self._begin(new_run, request, rules, head_start)
-        except BaseException:
-            head_start.drop()
-            raise
+        with self._live.beginning(new_run.thread_id) as others:
+            head_start = HeadStart(
+                lambda start: self._prepare(start, request),
+                self._run_graph,
+                # Another turn of the thread here may refuse this one; a key, replay another run.
+                may_ask_ahead=not others and request.idempotency_key is None,
+            )
+            try:
+                start = await self._begin(new_run, request, rules, head_start)
+            except BaseException:
+                head_start.drop()
+                raise
         prepared = head_start.claim(start) or self._prepare(start, request)
         turn = prepared.turn
         prepared.recorder.publish_metadata()

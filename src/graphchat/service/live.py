@@ -7,6 +7,7 @@ away stops listening, but the turn still completes and is stored.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any
@@ -133,6 +134,7 @@ class LiveRuns:
     def __init__(self) -> None:
         self._runs: dict[str, LiveRun] = {}
         self._starting: set[str] = set()
+        self._begins: collections.Counter[str] = collections.Counter()  # by thread id
 
     def get(self, run_id: str) -> LiveRun | None:
         return self._runs.get(run_id)
@@ -150,6 +152,19 @@ class LiveRuns:
             yield
         finally:
             self._starting.discard(run_id)
+
+    @contextlib.contextmanager
+    def beginning(self, thread_id: str) -> Iterator[bool]:
+        """Around a turn's begin on `thread_id`: yields whether a run of the thread executes
+        here, or another begin on it is under way here (either may refuse this turn)."""
+        others = self._begins[thread_id] > 0 or bool(self.for_thread(thread_id))
+        self._begins[thread_id] += 1
+        try:
+            yield others
+        finally:
+            self._begins[thread_id] -= 1
+            if not self._begins[thread_id]:
+                del self._begins[thread_id]
 
     def for_thread(self, thread_id: str) -> list[LiveRun]:
         return [run for run in self._runs.values() if run.thread_id == thread_id]
