@@ -149,15 +149,24 @@ class ChatService:
 
     async def _start(self, request: TurnRequest) -> Turn:
         fallback = None if request.model else await self._models.default_model()
-        run_id = str(uuid.uuid4())
-        with self._live.starting(run_id):
-            return await self._start_run(run_id, request, fallback)
+        run_id, thread_id = str(uuid.uuid4()), request.thread_id or str(uuid.uuid4())
+        with self._live.starting(run_id, thread_id) as others:
+            # Another turn of the thread here may refuse this one; a key, replay another run.
+            may_ask_ahead = not others and request.idempotency_key is None
+            return await self._start_run(run_id, thread_id, request, fallback, may_ask_ahead)
 
-    async def _start_run(self, run_id: str, request: TurnRequest, fallback: str | None) -> Turn:
+    async def _start_run(
+        self,
+        run_id: str,
+        thread_id: str,
+        request: TurnRequest,
+        fallback: str | None,
+        may_ask_ahead: bool,
+    ) -> Turn:
         new_run = NewRun(
             id=run_id,
             owner=request.owner,
-            thread_id=request.thread_id or str(uuid.uuid4()),
+            thread_id=thread_id,
             model=request.model,
             params=params_json(request.params),
             worker_id=self.worker_id,
@@ -165,18 +174,16 @@ class ChatService:
             request_hash=request.request_hash,
         )
         rules = turn_rules(request.model, fallback)
-        with self._live.beginning(new_run.thread_id) as others:
-            head_start = HeadStart(
-                lambda start: self._prepare(start, request),
-                self._run_graph,
-                # Another turn of the thread here may refuse this one; a key, replay another run.
-                may_ask_ahead=not others and request.idempotency_key is None,
-            )
-            try:
-                start = await self._begin(new_run, request, rules, head_start)
-            except BaseException:
-                head_start.drop()
-                raise
+        head_start = HeadStart(
+            lambda start: self._prepare(start, request),
+            self._run_graph,
+            may_ask_ahead=may_ask_ahead,
+        )
+        try:
+            start = await self._begin(new_run, request, rules, head_start)
+        except BaseException:
+            head_start.drop()
+            raise
         prepared = head_start.claim(start) or self._prepare(start, request)
         turn = prepared.turn
         prepared.recorder.publish_metadata()
@@ -207,7 +214,7 @@ class ChatService:
             await live.settle()  # the pause is still being recorded in this process
         run = await self._store.runs.get(run.owner, run.thread_id, run.id)
         check_decisions(run, decisions)
-        with self._live.starting(run.id):
+        with self._live.starting(run.id, run.thread_id):
             return await self._resume_run(run, decisions)
 
     async def _resume_run(self, run: Run, decisions: tuple[Decision, ...]) -> Turn:

@@ -134,7 +134,7 @@ class LiveRuns:
     def __init__(self) -> None:
         self._runs: dict[str, LiveRun] = {}
         self._starting: set[str] = set()
-        self._begins: collections.Counter[str] = collections.Counter()  # by thread id
+        self._starting_on: collections.Counter[str] = collections.Counter()  # by thread id
 
     def get(self, run_id: str) -> LiveRun | None:
         return self._runs.get(run_id)
@@ -144,27 +144,20 @@ class LiveRuns:
         return run_id in self._runs or run_id in self._starting
 
     @contextlib.contextmanager
-    def starting(self, run_id: str) -> Iterator[None]:
+    def starting(self, run_id: str, thread_id: str) -> Iterator[bool]:
         """Around storing a run as running until `start`: the run monitor must not take a run
-        stored a moment ago, not yet started, for one whose task is gone."""
+        stored a moment ago, not yet started, for one whose task is gone. Yields whether a run
+        of the thread executes or is being stored here too (either may refuse this one)."""
+        others = self._starting_on[thread_id] > 0 or bool(self.for_thread(thread_id))
         self._starting.add(run_id)
-        try:
-            yield
-        finally:
-            self._starting.discard(run_id)
-
-    @contextlib.contextmanager
-    def beginning(self, thread_id: str) -> Iterator[bool]:
-        """Around a turn's begin on `thread_id`: yields whether a run of the thread executes
-        here, or another begin on it is under way here (either may refuse this turn)."""
-        others = self._begins[thread_id] > 0 or bool(self.for_thread(thread_id))
-        self._begins[thread_id] += 1
+        self._starting_on[thread_id] += 1
         try:
             yield others
         finally:
-            self._begins[thread_id] -= 1
-            if not self._begins[thread_id]:
-                del self._begins[thread_id]
+            self._starting.discard(run_id)
+            self._starting_on[thread_id] -= 1
+            if not self._starting_on[thread_id]:
+                del self._starting_on[thread_id]
 
     def for_thread(self, thread_id: str) -> list[LiveRun]:
         return [run for run in self._runs.values() if run.thread_id == thread_id]

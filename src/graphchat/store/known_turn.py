@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Row
 from graphchat.store.messages import highest_seq, message_rows
 from graphchat.store.pauses import PAUSED
 from graphchat.store.records import (
+    Message,
     NewMessage,
     NewRun,
     NewThread,
@@ -107,8 +108,8 @@ class KnownTurn:
 
     start: TurnStart
     run_values: dict[str, Any]  # the run's row
-    kept: Thread | None = None  # the thread as kept
-    kept_tail: Tail = _NO_TAIL  # where its kept window ends
+    kept: Thread | None = None  # the thread it continues, as kept (or as begin read it)
+    kept_tail: Tail = _NO_TAIL  # where it continues
 
     def likely(self, windows: WindowCache) -> bool:
         """Whether its write should land: a new thread, or a kept one while such writes land."""
@@ -145,6 +146,19 @@ def plan_known_turn(
     tail = Tail(before[-1].seq, before[-1].id)
     if last_seq is not None and last_seq != tail.seq:
         return None  # refused on the path that reads, unless what is kept is out of date
+    return continued_turn(thread, before, tail, run, messages, rules, history)
+
+
+def continued_turn(
+    thread: Thread,
+    before: list[Message],
+    tail: Tail,
+    run: NewRun,
+    messages: Sequence[NewMessage],
+    rules: TurnRules,
+    history: int,
+) -> KnownTurn:
+    """The turn whose `messages` continue `thread` after `tail`, `before` the window there."""
     stored = message_rows(run.thread_id, run.id, messages, tail)
     stored_run, run_values = started_run(run, rules.model(thread.model))
     started = replace(thread, title=rules.title(thread.title, messages), updated_at=utcnow())
@@ -152,6 +166,16 @@ def plan_known_turn(
     recent = (before + stored)[-history:] if history else []
     start = TurnStart(started, stored_run, stored, history=recent, tail=after)
     return KnownTurn(start, run_values, thread, tail)
+
+
+def write_continued(connection: Connection, known: KnownTurn) -> None:
+    """Store `known`, a turn on an existing thread (`continued_turn`)."""
+    start, thread = known.start, known.kept
+    assert thread is not None  # an existing thread
+    changes = {"updated_at": start.thread.updated_at, "leaf_message_id": start.tail.leaf_id}
+    if start.thread.title != thread.title:
+        changes["title"] = start.thread.title
+    start_turn(connection, known.run_values, start.messages, thread_update=changes)
 
 
 def begin_known_turn(
@@ -211,10 +235,7 @@ def write_known_turn(
     landed = False
     try:
         if unchanged:
-            changes = {"updated_at": start.thread.updated_at, "leaf_message_id": start.tail.leaf_id}
-            if start.thread.title != kept.title:
-                changes["title"] = start.thread.title
-            start_turn(connection, known.run_values, start.messages, thread_update=changes)
+            write_continued(connection, known)
             landed = True
     finally:  # refused (a run on the thread) or failed: not what this process kept either
         windows.count_kept_write(landed)

@@ -10,7 +10,6 @@ before its write that should land (known_turn.py), written once the model has be
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -24,16 +23,17 @@ from graphchat.store.database import run_transaction, transaction
 from graphchat.store.known_turn import (
     KnownTurn,
     begin_known_turn,
+    continued_turn,
     plan_known_turn,
     plan_new_thread,
+    write_continued,
     write_known_turn,
 )
-from graphchat.store.messages import message_rows
 from graphchat.store.records import Message, NewMessage, NewRun, Tail, TurnRules, TurnStart
 from graphchat.store.tables import RUNS
-from graphchat.store.threads import thread_from_row, thread_not_found, utcnow
+from graphchat.store.threads import thread_from_row, thread_not_found
 from graphchat.store.turn_reads import NeedsTransaction, continued, read_thread
-from graphchat.store.turn_writes import WriteHook, announce, start_turn, started_run
+from graphchat.store.turn_writes import WriteHook, announce
 from graphchat.store.window_cache import WindowCache
 
 _UNREAD: Any = object()
@@ -121,7 +121,7 @@ class TurnBegin:
                     return planned.start
             elif new_thread_id and create_thread:
                 read = None  # nothing to read: the new thread's INSERT refuses a taken id
-            elif read is _UNREAD and branch is None:
+            elif read is _UNREAD and branch is None and self.writes_wait:  # SQLite planned above
                 known = plan_known_turn(self._windows, run, messages, rules, history, last_seq)
                 started = begin_known_turn(connection, self._windows, known, on_write)
                 if started is not None:
@@ -198,21 +198,10 @@ class TurnBegin:
             announce(on_write, new.start, likely=True)  # a new thread: nothing of it can be stale
             write_known_turn(connection, self._windows, new, None)
             return new.start
-        stored = message_rows(run.thread_id, run.id, messages, tail)
-        leaf_id = stored[-1].id if stored else tail.leaf_id
-        recent = (before + stored)[-history:] if history else []
-        after = Tail(stored[-1].seq, leaf_id) if stored else tail
-        thread = thread_from_row(row)
-        stored_run, run_values = started_run(run, rules.model(thread.model))
-        title = rules.title(thread.title, messages)
-        thread = replace(thread, title=title, updated_at=utcnow())
-        changes: dict[str, Any] = {"updated_at": thread.updated_at, "leaf_message_id": leaf_id}
-        if title != row.title:
-            changes["title"] = title
-        start = TurnStart(thread, stored_run, stored, history=recent, tail=after)
-        announce(on_write, start)
-        start_turn(connection, run_values, stored, thread_update=changes)
-        return start
+        turn = continued_turn(thread_from_row(row), before, tail, run, messages, rules, history)
+        announce(on_write, turn.start)
+        write_continued(connection, turn)
+        return turn.start
 
     async def _refuse_duplicate(self, connection: AsyncConnection, run: NewRun) -> None:
         if run.idempotency_key is None:

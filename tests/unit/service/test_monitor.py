@@ -106,7 +106,7 @@ async def test_a_run_this_process_is_still_starting_is_never_interrupted(store: 
     live_runs = LiveRuns()
     monitor = _monitor(store, FakeClock(), live_runs)
 
-    with live_runs.starting("r1"):  # stored as running, its task not started yet
+    with live_runs.starting("r1", "t1"):  # stored as running, its task not started yet
         await _begin(store, worker_id=monitor.worker_id)
         assert await monitor.recover() == 0
     # It never started here: its task is gone, so it is closed.
