@@ -1,9 +1,10 @@
 """Where a request's time goes: graphchat in-process under cProfile, driven from a thread.
 
-`python -m bench.profile turn|stream|page [--requests N] [--database sqlite|postgres]` runs
-uvicorn on the main thread, sends N requests from a worker thread after a warm-up, profiles the
-event loop's thread with cProfile (its CPU clock) while they run, and writes the top functions to
-`bench/results/profile-<scenario>[-postgres].txt`.
+`python -m bench.profile turn|kept-turn|stream|page [--requests N] [--database sqlite|postgres]
+[--tokens N]` runs uvicorn on the main thread, sends N requests from a worker thread after a
+warm-up, profiles the event loop's thread with cProfile (its CPU clock) while they run, and writes the top functions to
+`bench/results/profile-<scenario>[-postgres].txt`. `turn` starts a thread per request (a title
+each); `kept-turn` turns on one thread, as `bench turn`'s c=1 level does.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from graphchat.logging import configure_logging
 from graphchat.settings import Settings
 
 WARM_UP_REQUESTS = 20
+# `kept-turn`: every turn on this one thread, as `bench turn`'s c=1 level turns on its own thread.
+KEPT_THREAD = f"p-kept-{uuid.uuid4().hex[:8]}"
 
 
 def _drive(
@@ -66,6 +69,8 @@ def _on_loop(loop: asyncio.AbstractEventLoop, call: Callable[[], None]) -> None:
 def _request(http: httpx.Client, scenario: str) -> None:
     if scenario == "turn":
         check(http.post("/chat", json=chat_body(f"p-{uuid.uuid4().hex}")))
+    elif scenario == "kept-turn":
+        check(http.post("/chat", json=chat_body(KEPT_THREAD)))
     elif scenario == "stream":
         body = stream_body(f"p-{uuid.uuid4().hex}")
         with http.stream("POST", "/stream", json=body) as response:
@@ -107,11 +112,14 @@ def _graphchat_functions(stats: pstats.Stats, requests: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["turn", "stream", "page"])
+    parser.add_argument("scenario", choices=["turn", "kept-turn", "stream", "page"])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--database", choices=databases.KINDS, default="sqlite")
+    parser.add_argument(
+        "--tokens", type=int, default=20, help="0: the backend echoes (as `bench turn` does)"
+    )
     args = parser.parse_args()
-    with databases.scratch(args.database) as url, procs.backend(tokens=20) as backend_url:
+    with databases.scratch(args.database) as url, procs.backend(tokens=args.tokens) as backend_url:
         settings = Settings(
             database_url=url,
             ollama_url=backend_url,
