@@ -20,6 +20,7 @@ from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
 from graphchat.store.repository import Repository
 from graphchat.store.search import matching_messages
+from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import MESSAGES, THREADS
 from graphchat.store.threads import utcnow
 
@@ -63,9 +64,8 @@ _UPDATE_THREAD = update(THREADS).where(THREADS.c.id == bindparam("thread_id", ty
 def insert_messages(connection: Connection, rows: Sequence[Message]) -> None:
     """One multi-row INSERT; the unique (thread_id, seq) key refuses a stale sequence number."""
     if rows:
-        connection.execute(
-            _INSERT_MESSAGES, [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
-        )
+        values = [{name: getattr(row, name) for name in _COLUMNS} for row in rows]
+        write_alone(connection, _INSERT_MESSAGES, values)
 
 
 def _window_message(
@@ -175,8 +175,7 @@ def tail_of(connection: Connection, thread_id: str) -> Tail:
 
 def update_thread(connection: Connection, thread_id: str, values: dict[str, Any]) -> bool:
     """Set the thread's columns named in `values`; False when it no longer exists."""
-    updated = connection.execute(_UPDATE_THREAD, {"thread_id": thread_id, **values})
-    return bool(updated.rowcount)
+    return bool(write_alone(connection, _UPDATE_THREAD, [{"thread_id": thread_id, **values}]))
 
 
 def touch_thread(connection: Connection, thread_id: str, leaf_id: str | None = None) -> bool:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import RunEvent
+from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUN_EVENTS
 from graphchat.store.threads import utcnow
 
@@ -43,7 +44,7 @@ _INSERT_EVENTS = insert(RUN_EVENTS)  # built once, as a turn's statements are
 def insert_events(connection: Connection, events: Sequence[RunEvent]) -> None:
     """One multi-row INSERT for events of any runs (each run's events contiguous, in order)."""
     if events:
-        connection.execute(_INSERT_EVENTS, batch_rows(events))
+        write_alone(connection, _INSERT_EVENTS, batch_rows(events))
 
 
 class RunEventRepository:

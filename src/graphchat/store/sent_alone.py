@@ -1,21 +1,25 @@
-"""PostgreSQL: a turn's one-statement writes, sent by the DB-API cursor without SQLAlchemy's
-execution around it.
+"""A turn's statements sent by the DB-API cursor, without SQLAlchemy's execution around them.
 
-A turn's begin and finish are one statement each, sent alone (autocommit, runs.py), as is a new
-thread's model-written title (threads.py). SQLAlchemy's execution (the compiled-cache lookup,
-its execution context, the result object) cost about 0.1 ms of CPU per statement more than the
-driver's cursor on the same connection; without it a c=1 PostgreSQL turn took 0.24 ms less CPU
-and 0.28 ms less time (bench/analysis.md, round 19).
+PostgreSQL: a turn's begin and finish are one statement each, sent alone (autocommit, runs.py),
+as is a new thread's model-written title (threads.py). SQLAlchemy's execution (the compiled-cache
+lookup, its execution context, the result object) cost about 0.1 ms of CPU per statement more
+than the driver's cursor on the same connection; without it a c=1 PostgreSQL turn took 0.24 ms
+less CPU and 0.28 ms less time (bench/analysis.md, round 19).
+
+SQLite: a turn's writes inside the transaction a file's synchronous engine began on the driver
+(store/sqlite_file.py), `write_alone` for those that return nothing (bench/analysis.md, round 22).
 
 Nothing else changes:
-- The statement is compiled by SQLAlchemy, once, and its parameters go through the same bind
-  processors, so the driver gets what SQLAlchemy would have sent.
+- The statement is compiled by SQLAlchemy, once per set of parameter names (as its own cache
+  keys it), and its parameters go through the same bind processors, so the driver gets what
+  SQLAlchemy would have sent.
 - `before_cursor_execute` and `after_cursor_execute` listeners see it (the statement-count
   tests); they get no execution context, as there is none.
 - A failure becomes SQLAlchemy's error through SQLAlchemy's own handling: the same exception
   classes, `handle_error` events, and a lost connection invalidated (it leaves the pool).
-- Where SQLAlchemy would do more (SQLite, a statement inside a transaction, parameters rendered
-  per execution, returned columns it converts), `Connection.execute` sends it.
+- Where SQLAlchemy would do more (a PostgreSQL statement inside a transaction, parameters
+  rendered per execution, column defaults it computes, returned columns it converts, the
+  async SQLite driver), `Connection.execute` sends it.
 
 Two SQLAlchemy internals are read, `_bind_processors` and `_result_columns` of the compiled
 statement, and one called, `Connection._handle_dbapi_exception`; the version is pinned by the
@@ -25,8 +29,8 @@ lock file, and tests/unit/store/test_sent_alone.py fails if they move.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import Executable
@@ -35,40 +39,85 @@ from sqlalchemy.types import TypeEngine
 
 # Per dialect and statement (statements hash by identity): its compiled text, the compiled form
 # and, in the driver's order, each parameter's name and bind processor. None: not sent directly.
-_Plan = tuple[str, SQLCompiler, list[tuple[str, Callable[[Any], Any] | None]]]
-_PLANS: weakref.WeakKeyDictionary[Dialect, dict[Executable, _Plan | None]] = (
+_Binds = list[tuple[str, Callable[[Any], Any] | None]]
+_Plan = tuple[str, SQLCompiler, _Binds]
+# Keyed by statement, parameter names and whether executed for many rows, as SQLAlchemy's own
+# compiled cache is.
+_PlanKey = tuple[Executable, tuple[str, ...], bool]
+_PLANS: weakref.WeakKeyDictionary[Dialect, dict[_PlanKey, _Plan | None]] = (
     weakref.WeakKeyDictionary()
 )
+T = TypeVar("T")
 
 
 def execute_alone(
     connection: Connection, statement: Executable, parameters: Mapping[str, Any]
 ) -> Mapping[Any, Any] | None:
     """Execute `statement` as `connection.execute` would; its first row by column name, if any."""
-    plan = _plan(connection, statement)
+    plan = _plan(connection, statement, tuple(parameters), many=False)
     if plan is None:
         return _executed(connection, statement, parameters)
+    return _sent(connection, plan, [parameters], _first_row)
+
+
+def write_alone(
+    connection: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Execute `statement`, which returns nothing, once per mapping of `rows` (all with the same
+    keys), as `connection.execute` would; how many rows it changed (-1 for several rows on
+    asyncpg, which does not count a batch)."""
+    plan = _plan(connection, statement, tuple(rows[0]), many=len(rows) > 1)
+    if plan is None:
+        return int(connection.execute(statement, list(rows)).rowcount)
+    return _sent(connection, plan, rows, _row_count)
+
+
+def _sent(
+    connection: Connection,
+    plan: _Plan,
+    rows: Sequence[Mapping[str, Any]],
+    read: Callable[[Any], T],
+) -> T:
+    """`plan`'s statement through the driver's cursor, once per row; `read` of the cursor."""
     sql, compiled, binds = plan
-    values = compiled.construct_params(parameters)
-    arguments = tuple(
-        values[name] if process is None else process(values[name]) for name, process in binds
-    )
+    arguments = [_arguments(compiled, binds, row) for row in rows]
+    many = len(arguments) > 1
+    sent: Any = arguments if many else arguments[0]
     events = connection.dispatch
     if events.before_cursor_execute:
-        events.before_cursor_execute(connection, None, sql, arguments, None, False)
+        events.before_cursor_execute(connection, None, sql, sent, None, many)
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(sql, arguments)
-        row = cursor.fetchone() if cursor.description else None
-        names = [column[0] for column in cursor.description or ()]
+        if many:
+            cursor.executemany(sql, arguments)
+        else:
+            cursor.execute(sql, sent)
+        result = read(cursor)
     except Exception as error:  # the driver's, as the DB-API names it
         # As SQLAlchemy's execution does: its own error, and a lost connection invalidated.
-        connection._handle_dbapi_exception(error, sql, arguments, cursor, None)
+        connection._handle_dbapi_exception(error, sql, sent, cursor, None)
     finally:
         cursor.close()
     if events.after_cursor_execute:
-        events.after_cursor_execute(connection, None, sql, arguments, None, False)
+        events.after_cursor_execute(connection, None, sql, sent, None, many)
+    return result
+
+
+def _arguments(compiled: SQLCompiler, binds: _Binds, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = compiled.construct_params(row)
+    return tuple(
+        values[name] if process is None else process(values[name]) for name, process in binds
+    )
+
+
+def _first_row(cursor: Any) -> Mapping[Any, Any] | None:
+    row = cursor.fetchone() if cursor.description else None
+    names = [column[0] for column in cursor.description or ()]
     return None if row is None else dict(zip(names, row, strict=True))
+
+
+def _row_count(cursor: Any) -> int:
+    return int(cursor.rowcount)
 
 
 def _executed(
@@ -78,24 +127,43 @@ def _executed(
     return result.mappings().first() if result.returns_rows else None
 
 
-def _plan(connection: Connection, statement: Executable) -> _Plan | None:
+def _plan(
+    connection: Connection, statement: Executable, keys: tuple[str, ...], *, many: bool
+) -> _Plan | None:
     """How `statement` is sent through the driver; None where it is not (see the module)."""
-    dialect = connection.dialect
-    if dialect.driver != "asyncpg":
+    if not _driver_sends(connection):
         return None
-    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        return None
-    plans = _PLANS.setdefault(dialect, {})
-    if statement not in plans:  # the turn's statements are built once, at import
-        plans[statement] = _compiled(statement, dialect)
-    return plans[statement]
+    plans = _PLANS.setdefault(connection.dialect, {})
+    key = (statement, keys, many)
+    if key not in plans:  # the turn's statements are built once, at import
+        plans[key] = _compiled(statement, connection.dialect, keys, many)
+    return plans[key]
 
 
-def _compiled(statement: Executable, dialect: Dialect) -> _Plan | None:
-    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+def _driver_sends(connection: Connection) -> bool:
+    driver = connection.dialect.driver
+    if driver == "asyncpg":
+        return connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    # A SQLite file's synchronous engines (store/sqlite_file.py) send BEGIN to the driver
+    # themselves: a statement inside that transaction needs nothing more from SQLAlchemy.
+    return driver == "pysqlite" and connection.in_transaction()
+
+
+def _compiled(
+    statement: Executable, dialect: Dialect, keys: tuple[str, ...], many: bool
+) -> _Plan | None:
+    # As SQLAlchemy's execution compiles it: the keys given decide an INSERT's columns and an
+    # UPDATE's SET clause.
+    compiled = statement.compile(  # type: ignore[attr-defined]
+        dialect=dialect, column_keys=sorted(keys), for_executemany=many
+    )
     assert isinstance(compiled, SQLCompiler)
     if compiled.positiontup is None or compiled.post_compile_params or compiled.escaped_bind_names:
         return None  # rendered per execution: SQLAlchemy's own path
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        return None  # a column default SQLAlchemy computes per execution
+    if many and dialect.use_insertmanyvalues_wo_returning:
+        return None  # SQLAlchemy would send the rows as one multi-row statement
     # SQLAlchemy's execution takes its processors from here too (`_init_compiled`).
     processors = compiled._bind_processors
     binds = [(name, processors.get(name)) for name in compiled.positiontup]

@@ -54,7 +54,7 @@ from graphchat.store.records import (
     TurnStart,
 )
 from graphchat.store.run_events import batch_rows, insert_events
-from graphchat.store.sent_alone import execute_alone
+from graphchat.store.sent_alone import execute_alone, write_alone
 from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
 from graphchat.store.threads import utcnow
 
@@ -130,15 +130,15 @@ def start_turn(
         execute_alone(connection, _CREATE_THREAD, parameters)
         return
     if new_thread is not None:
-        connection.execute(_INSERT_THREAD, new_thread)
-        connection.execute(_INSERT_RUN, run)
+        write_alone(connection, _INSERT_THREAD, [new_thread])
+        write_alone(connection, _INSERT_RUN, [run])
         insert_messages(connection, messages)
         return
     assert thread_update is not None
     if postgres:
         _continue_in_one_statement(connection, run, messages, thread_update)
         return
-    connection.execute(_INSERT_RUN, run)
+    write_alone(connection, _INSERT_RUN, [run])
     insert_messages(connection, messages)
     update_thread(connection, run["thread_id"], thread_update)
 
@@ -173,7 +173,7 @@ def finish_run(
     if not update_thread(connection, thread_id, touched):
         return False
     insert_messages(connection, messages)
-    if not connection.execute(_FINISH_RUN, finished).rowcount:
+    if not write_alone(connection, _FINISH_RUN, [finished]):
         raise RunClosedElsewhere(run_id)
     insert_events(connection, events)
     return True

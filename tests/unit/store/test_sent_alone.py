@@ -1,5 +1,5 @@
-"""A turn's one-statement writes skip SQLAlchemy's execution on PostgreSQL (store/sent_alone.py)
-and still answer, fail and show themselves as SQLAlchemy's would."""
+"""A turn's statements skip SQLAlchemy's execution (store/sent_alone.py) and still answer, fail
+and show themselves as SQLAlchemy's would."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.util import await_only
@@ -19,13 +19,14 @@ from tests.support.db import sent_statements
 from graphchat.errors import StoreUnavailable
 from graphchat.store import Store
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.sent_alone import execute_alone
+from graphchat.store.sent_alone import execute_alone, write_alone
 from graphchat.store.tables import THREADS
 
 _AT = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 _NEW_THREAD = insert(THREADS).returning(THREADS.c.id, THREADS.c.title)
 _NEW_THREAD_DATED = insert(THREADS).returning(THREADS.c.created_at)
 _NO_ROWS = insert(THREADS)
+_SET_THREAD = update(THREADS).where(THREADS.c.id == bindparam("thread_id"))
 
 
 def _thread(thread_id: str, title: str | None = "a title") -> dict[str, Any]:
@@ -56,6 +57,12 @@ async def _alone(store: Store, statement: Any, values: dict[str, Any]) -> Any:
     )
 
 
+async def _written(store: Store, statement: Any, rows: list[dict[str, Any]]) -> int:
+    return await run_transaction(
+        store.engine, lambda c: write_alone(c, statement, rows), write=True, autocommit=True
+    )
+
+
 def _postgres(store: Store) -> bool:
     return store.engine.dialect.name == "postgresql"
 
@@ -80,8 +87,32 @@ async def test_a_statement_sent_alone_returns_and_stores_what_sqlalchemy_would(
         ("t1", {"tools": ["clock"]}, "a title"),
         ("t2", {"tools": ["clock"]}, None),
     ]
-    # Seen once each; sent by the driver only on PostgreSQL.
-    assert [context is None for context in contexts] == [_postgres(store)] * 2
+    # Seen once each, and sent by the driver: PostgreSQL's autocommit, a SQLite file's engine.
+    assert [context is None for context in contexts] == [True, True]
+
+
+async def test_writes_sent_alone_count_their_rows_and_set_only_the_columns_given(
+    store: Store,
+) -> None:
+    with _contexts(store) as contexts:
+        inserted = await _written(store, _NO_ROWS, [_thread("t1"), _thread("t2", title=None)])
+        retitled = await _written(store, _SET_THREAD, [{"thread_id": "t1", "title": "new"}])
+        remodelled = await _written(store, _SET_THREAD, [{"thread_id": "t2", "model": "m"}])
+        missing = await _written(store, _SET_THREAD, [{"thread_id": "t3", "title": "none"}])
+
+    assert (retitled, remodelled, missing) == (1, 1, 0)
+    assert inserted == (-1 if _postgres(store) else 2)  # asyncpg does not count a batch
+    async with transaction(store.engine) as connection:
+        rows = await connection.execute(
+            select(THREADS.c.id, THREADS.c.title, THREADS.c.model, THREADS.c.metadata)
+        )
+        stored = sorted(tuple(row) for row in rows)
+    # Each UPDATE set only the column it was given: the other kept its value.
+    assert stored == [
+        ("t1", "new", None, {"tools": ["clock"]}),
+        ("t2", None, "m", {"tools": ["clock"]}),
+    ]
+    assert [context is None for context in contexts] == [True] * 4
 
 
 async def test_in_a_transaction_sqlalchemy_sends_it(store: Store) -> None:
