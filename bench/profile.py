@@ -2,9 +2,10 @@
 
 `python -m bench.profile turn|kept-turn|stream|page [--requests N] [--database sqlite|postgres]
 [--tokens N]` runs uvicorn on the main thread, sends N requests from a worker thread after a
-warm-up, profiles the event loop's thread with cProfile (its CPU clock) while they run, and writes the top functions to
-`bench/results/profile-<scenario>[-postgres].txt`. `turn` starts a thread per request (a title
-each); `kept-turn` turns on one thread, as `bench turn`'s c=1 level does.
+warm-up, profiles the event loop's thread with cProfile (its CPU clock) while they run, and
+writes the top functions to `bench/results/profile-<scenario>[-postgres].txt`. `turn` starts a
+thread per request (a title each); `kept-turn` turns on one thread, as `bench turn`'s c=1 level
+does.
 """
 
 from __future__ import annotations
