@@ -48,8 +48,8 @@ class ReadWatch:
     step (a timer scheduled and cancelled each time) cost ~7 us of a ~25 us token. Here the
     timer fires at the earliest moment the current wait could expire; a wait not over by then,
     or a reply not waiting at all (its reader busy between steps), only moves it on. The task
-    is cancelled only while it awaits a step, so the cancellation lands in that await, never
-    in the reader's own code between steps.
+    awaiting the step is cancelled only while it awaits it, so the cancellation lands in that
+    await, never in the reader's own code between steps.
     """
 
     __slots__ = (
@@ -78,6 +78,9 @@ class ReadWatch:
 
     async def within(self, awaitable: Awaitable[T], seconds: float, what: str) -> T:
         """`await awaitable`, or `ProviderTimeout` after `seconds` (and by the deadline)."""
+        # The task awaiting this step: a reply's first step may be read by a task of its own
+        # (agent/opening.py), the rest by the node's.
+        self._task = asyncio.current_task() or self._task
         self._limit = min(self._loop.time() + seconds, self._deadline)
         if self._handle is None or self._handle.when() > self._limit:
             self._schedule(self._limit)

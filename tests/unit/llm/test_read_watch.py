@@ -64,3 +64,20 @@ async def test_a_cancellation_from_elsewhere_stays_a_cancellation() -> None:
     with pytest.raises(asyncio.CancelledError):
         await step
     watch.close()
+
+
+async def test_a_step_awaited_by_another_task_than_the_first_is_still_bounded() -> None:
+    """A reply's first step read by a task of its own, the rest by the node's (agent/opening.py)."""
+
+    async def first_step() -> tuple[ReadWatch, int]:
+        watch = ReadWatch(_deadline(_FAR))
+        return watch, await watch.within(asyncio.sleep(0.01, 1), 0.1, "stalled")
+
+    watch, first = await asyncio.create_task(first_step())
+    with pytest.raises(ProviderTimeout, match="stalled"):
+        await watch.within(asyncio.sleep(5), 0.05, "stalled")
+    watch.close()
+
+    assert first == 1
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
