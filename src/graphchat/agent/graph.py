@@ -7,9 +7,11 @@ tests/unit/agent/test_graph.py fails if they move).
 
 from __future__ import annotations
 
+import asyncio
 import operator
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._runnable import coerce_to_runnable
@@ -24,10 +26,12 @@ from graphchat.agent.nodes import (
     REVIEW_NODE,
     TOOLS_NODE,
     Node,
+    agent_request,
     make_call_model,
     make_run_tools,
     request_approval,
 )
+from graphchat.agent.opening import OpenedRequest
 from graphchat.agent.state import AgentState, RunContext
 from graphchat.agent.tools.registry import ToolRegistry
 from graphchat.llm.base import ChatProvider
@@ -52,8 +56,11 @@ class AgentGraph:
     agent node.
     """
 
-    def __init__(self, pregel: Pregel[AgentState, RunContext, Any, Any]) -> None:
+    def __init__(
+        self, pregel: Pregel[AgentState, RunContext, Any, Any], provider: ChatProvider
+    ) -> None:
         self.pregel = pregel
+        self._provider = provider
 
     async def ainvoke(
         self,
@@ -64,8 +71,31 @@ class AgentGraph:
     ) -> dict[str, Any]:
         """Run one turn from `state`; the state it ends in."""
         start = {**state, _trigger(AGENT_NODE): True}
-        final = await self.pregel.ainvoke(start, config, context=context)
-        return dict(final)
+        opened = self._open(state, context)
+        if opened is None:
+            return dict(await self.pregel.ainvoke(start, config, context=context))
+        try:
+            await asyncio.sleep(0)  # the request leaves: LangGraph's set-up runs meanwhile
+            return dict(
+                await self.pregel.ainvoke(start, config, context=replace(context, opened=opened))
+            )
+        finally:
+            await opened.close()
+
+    def _open(
+        self, state: AgentState | dict[str, Any], context: RunContext
+    ) -> OpenedRequest | None:
+        """The agent node's first request, sent now (agent/opening.py); None where the node
+        would send nothing yet."""
+        early = context.before_stored
+        if early is not None and not early.ask_ahead:
+            return None  # nothing leaves the process for a run that is not stored
+        if state.get("decisions"):
+            return None  # a resumed run starts at the tools
+        opened = OpenedRequest(self._provider, agent_request(cast(AgentState, state), context))
+        if early is not None:
+            early.about_to_wait()
+        return opened
 
 
 def build_graph(provider: ChatProvider, tools: ToolRegistry | None = None) -> AgentGraph:
@@ -99,7 +129,7 @@ def build_graph(provider: ChatProvider, tools: ToolRegistry | None = None) -> Ag
         context_schema=RunContext,
         name="graphchat-agent",
     )
-    return AgentGraph(pregel)
+    return AgentGraph(pregel, provider)
 
 
 def _node(name: str, node: Node, *, then: str | None) -> NodeBuilder:

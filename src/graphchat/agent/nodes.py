@@ -55,17 +55,8 @@ def make_call_model(provider: ChatProvider) -> Node:
             await early.stored  # nothing leaves the process for a run that is not stored
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
             return Command(goto=TOOLS_NODE)
-        # Past the round limit the model gets no tools, so it has to answer in text.
-        rounds_left = state.get("tool_rounds", 0) < context.max_tool_rounds
-        request = ChatRequest(
-            model=context.model,
-            messages=tuple(state["messages"]),
-            params=context.params,
-            tools=context.tools if rounds_left else (),
-            tool_choice=context.tool_choice,
-            response_format=context.response_format,
-        )
         started = time.perf_counter()
+        request = agent_request(state, context)
         request, (text, calls, last) = await _answer(provider, request, runtime)
         # Calls to tools that were not offered would never be answered: drop them.
         calls = calls if request.tools else ()
@@ -88,6 +79,20 @@ def make_call_model(provider: ChatProvider) -> Node:
         return Command(update={"messages": [message]}, goto=goto)
 
     return call_model
+
+
+def agent_request(state: AgentState, context: RunContext) -> ChatRequest:
+    """What the agent node asks the model in `state`."""
+    # Past the round limit the model gets no tools, so it has to answer in text.
+    rounds_left = state.get("tool_rounds", 0) < context.max_tool_rounds
+    return ChatRequest(
+        model=context.model,
+        messages=tuple(state["messages"]),
+        params=context.params,
+        tools=context.tools if rounds_left else (),
+        tool_choice=context.tool_choice,
+        response_format=context.response_format,
+    )
 
 
 def _after_reply(calls: tuple[ToolCall, ...], context: RunContext) -> str:
@@ -180,8 +185,10 @@ async def _stream_reply(
     early = runtime.context.before_stored
     # Asked before the run was stored: its reply, or its failure, goes on only once it is.
     held = early.stored if early is not None and early.ask_ahead else None
+    opened = runtime.context.opened
+    sent = opened.take(request) if opened is not None else None
     # Closed at once, not when collected: a run dropped before it was stored ends its request.
-    async with aclosing(provider.stream(request)) as chunks:
+    async with aclosing(sent or provider.stream(request)) as chunks:
         if early is not None:
             early.about_to_wait()  # the request leaves in this step (on a kept connection)
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import operator
 from dataclasses import dataclass, field
-from typing import Annotated, NotRequired, Protocol, TypedDict
+from typing import TYPE_CHECKING, Annotated, NotRequired, Protocol, TypedDict
 
 from graphchat.agent.tools.approval import Decision
 from graphchat.agent.tools.base import ToolContext
@@ -19,6 +19,9 @@ from graphchat.llm.base import (
     ToolSpec,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from graphchat.agent.opening import OpenedRequest
 
 
 class AgentState(TypedDict):
@@ -68,6 +71,7 @@ class RunContext:
     require_approval: frozenset[str] = frozenset()  # tools whose calls wait for a person
     events: RunEvents = field(default_factory=_Unheard)
     before_stored: BeforeStored | None = None  # the graph started while the run is stored
+    opened: OpenedRequest | None = None  # the first model request, sent before the graph ran
 
 
 @dataclass(frozen=True, slots=True)

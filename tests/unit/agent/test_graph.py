@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 
 from graphchat.agent import (
     ApprovalRequest,
@@ -14,9 +18,10 @@ from graphchat.agent import (
     ToolResult,
 )
 from graphchat.agent.graph import build_graph
+from graphchat.agent.state import BeforeStored
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
-from graphchat.llm.base import ChatMessage
+from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
 from graphchat.llm.fake import ScriptedProvider, ScriptedReply, tool_call
 
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
@@ -308,3 +313,91 @@ async def test_a_one_reply_turn_is_one_graph_step() -> None:
     )
 
     assert [m.content for m in final["messages"]] == ["hi", "hi"]
+
+
+class _AtGraphStart(BaseCallbackHandler):
+    """Counts the provider's requests when LangGraph starts the run, before any node; called
+    inline (no task, no thread), so the count is what the run's own steps did."""
+
+    run_inline = True
+
+    def __init__(self, provider: ScriptedProvider) -> None:
+        self.provider = provider
+        self.requests_then: list[int] = []
+
+    def on_chain_start(self, *args: Any, **kwargs: Any) -> None:
+        self.requests_then.append(len(self.provider.requests))
+
+
+async def test_the_first_request_leaves_before_langgraph_sets_the_run_up() -> None:
+    provider = ScriptedProvider(replies=[ScriptedReply(("hel", "lo"))])
+    at_start = _AtGraphStart(provider)
+
+    final = await build_graph(provider, ToolRegistry()).ainvoke(
+        {"messages": [ChatMessage(role="user", content="hi")]},
+        {"callbacks": [at_start]},
+        context=RunContext(model="m"),
+    )
+
+    assert at_start.requests_then[0] == 1  # already sent when the graph's run started
+    assert len(provider.requests) == 1  # and the node took that one: no second request
+    assert final["messages"][-1].content == "hello"
+
+
+async def test_a_run_not_yet_stored_asks_nothing_until_it_is() -> None:
+    provider = ScriptedProvider(replies=[ScriptedReply(("ok",))])
+    loop = asyncio.get_running_loop()
+    early = BeforeStored(stored=loop.create_future(), waiting=loop.create_future())
+    run = asyncio.create_task(
+        build_graph(provider, ToolRegistry()).ainvoke(
+            {"messages": [ChatMessage(role="user", content="hi")]},
+            context=RunContext(model="m", before_stored=early),
+        )
+    )
+
+    await early.waiting  # the graph is waiting for the run to be stored
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert provider.requests == []
+
+    early.stored.set_result(None)
+    final = await run
+    assert len(provider.requests) == 1
+    assert final["messages"][-1].content == "ok"
+
+
+@dataclass
+class _Watched(ScriptedProvider):
+    """Counts the replies whose stream was ended (run to its end or closed)."""
+
+    ended: int = 0
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        try:
+            async for chunk in super().stream(request):
+                yield chunk
+        finally:
+            self.ended += 1
+
+
+async def test_a_request_asked_ahead_is_ended_at_once_when_the_run_is_dropped() -> None:
+    provider = _Watched(replies=[ScriptedReply(("never", "shown"))])
+    loop = asyncio.get_running_loop()
+    early = BeforeStored(stored=loop.create_future(), waiting=loop.create_future(), ask_ahead=True)
+    run = asyncio.create_task(
+        build_graph(provider, ToolRegistry()).ainvoke(
+            {"messages": [ChatMessage(role="user", content="hi")]},
+            context=RunContext(model="m", events=(recorded := _Recorded()), before_stored=early),
+        )
+    )
+    await early.waiting  # asked ahead: the request left, its reply held until stored
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(provider.requests) == 1 and provider.ended == 0
+
+    run.cancel()  # the run was not stored after all
+    with pytest.raises(asyncio.CancelledError):
+        await run
+
+    assert provider.ended == 1  # closed with the run, not left to the garbage collector
+    assert recorded.tokens == []  # nothing of a run that was not stored went out
