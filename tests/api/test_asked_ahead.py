@@ -17,7 +17,7 @@ from support.fake_ollama import FakeOllama, Reply
 
 
 def _thread_whose_writes_land(api: httpx.Client) -> str:
-    thread_id = str(api.post("/chat", json={"message": "first"}).json()["thread_id"])
+    thread_id = str(api.post("/chat", json={"message": "warm up"}).json()["thread_id"])
     for number in range(LANDED_IN_A_ROW + 1):
         response = api.post("/chat", json={"message": f"warm {number}", "thread_id": thread_id})
         assert response.status_code == 200, response.text
@@ -115,9 +115,10 @@ def test_a_turn_sent_while_another_begins_on_its_thread_asks_only_once_begun(
 
     with thread_row_locked(database_url, thread_id):
         first, first_answers = _in_background(
-            lambda: api.post("/chat", json={"message": "first", "thread_id": thread_id})
+            lambda: api.post("/chat", json={"message": "first turn", "thread_id": thread_id})
         )
-        _wait_until(lambda: _asked(ollama, "first"), "the first turn did not ask ahead")
+        # Sent ahead, so this turn is being begun here before the second one starts.
+        _wait_until(lambda: _asked(ollama, "first turn"), "the first turn did not ask ahead")
         second, second_answers = _in_background(
             lambda: api.post("/chat", json={"message": "second", "thread_id": thread_id})
         )
