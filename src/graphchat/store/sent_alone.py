@@ -37,12 +37,12 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
-# Per dialect and statement (statements hash by identity): its compiled text, the compiled form
-# and, in the driver's order, each parameter's name and bind processor. None: not sent directly.
+# A statement's compiled text, the compiled form and, in the driver's order, each parameter's name
+# and bind processor; None: not sent directly. Per dialect, then keyed by the statement (hashed by
+# identity), its parameter names and whether it runs for many rows, as SQLAlchemy's own compiled
+# cache is.
 _Binds = list[tuple[str, Callable[[Any], Any] | None]]
 _Plan = tuple[str, SQLCompiler, _Binds]
-# Keyed by statement, parameter names and whether executed for many rows, as SQLAlchemy's own
-# compiled cache is.
 _PlanKey = tuple[Executable, tuple[str, ...], bool]
 _PLANS: weakref.WeakKeyDictionary[Dialect, dict[_PlanKey, _Plan | None]] = (
     weakref.WeakKeyDictionary()
