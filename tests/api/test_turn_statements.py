@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.support.server import LiveServer
 from tests.support.statements import (
-    BEGIN_EXISTING_THREAD,
+    BEGIN_KNOWN_THREAD,
     BEGIN_NEW_THREAD,
     FINISH,
     POSTGRES_BEGIN_KNOWN_THREAD,
@@ -88,7 +88,7 @@ def test_a_chat_on_the_thread_this_process_answered_last_begins_from_what_it_kep
     _, sent = _chat(quiet_server, {"message": "second", "thread_id": "kept"})
 
     store = _store(quiet_server)
-    sqlite = [s for s in BEGIN_EXISTING_THREAD + FINISH if s != "WITH branch"]
+    sqlite = BEGIN_KNOWN_THREAD + FINISH
     assert sent == _plan(store, sqlite, POSTGRES_BEGIN_KNOWN_THREAD + POSTGRES_FINISH)
 
 
@@ -140,5 +140,5 @@ def test_a_thread_the_model_titled_begins_its_next_turn_from_what_was_kept(
             answer = api.post("/chat", json={"message": "In winter?", "thread_id": thread_id})
 
     assert answer.status_code == 200, answer.text
-    sqlite = [s for s in BEGIN_EXISTING_THREAD + FINISH if s != "WITH branch"]
+    sqlite = BEGIN_KNOWN_THREAD + FINISH
     assert sent == _plan(store, sqlite, POSTGRES_BEGIN_KNOWN_THREAD + POSTGRES_FINISH)

@@ -21,6 +21,9 @@ BEGIN_EXISTING_THREAD = [
     "INSERT messages",  # every new message in one statement
     "UPDATE threads",  # updated_at, the leaf (and the title of an untitled thread)
 ]
+# A thread this process answered last, still as it left it (store/known_turn.py): nothing read,
+# the run and messages inserted only if the guarded UPDATE found the thread unchanged.
+BEGIN_KNOWN_THREAD = ["UPDATE threads", "INSERT runs", "INSERT messages"]
 BEGIN_NEW_THREAD = [
     "SELECT threads",
     "INSERT threads",  # created with its title and leaf: nothing to update

@@ -63,9 +63,9 @@ class TurnBegin:
         new_thread_id: bool = False,
         on_write: WriteHook | None = None,
     ) -> TurnStart:
-        """Store the caller's messages and a running run: reads, INSERTs and an UPDATE on
-        SQLite; on PostgreSQL turn_writes.py, or known_turn.py's one statement on a thread
-        this process answered last.
+        """Store the caller's messages and a running run: on SQLite reads, INSERTs and an
+        UPDATE, or on a thread this process answered last a guarded UPDATE and INSERTs; on
+        PostgreSQL turn_writes.py, or known_turn.py's one statement on such a thread.
 
         With `last_seq`, the messages must directly follow that one; with `branch`, the turn
         starts a new branch there (regenerate, edit); with `new_thread_id`, the caller made the
@@ -116,8 +116,7 @@ class TurnBegin:
 
         def begin(connection: Connection, read: Any = _UNREAD) -> TurnStart:
             if planned is not None:
-                read = None if planned.kept is None else read_thread(connection, run.thread_id)
-                if write_known_turn(connection, self._windows, planned, read):
+                if write_known_turn(connection, self._windows, planned):
                     return planned.start
             elif new_thread_id and create_thread:
                 read = None  # nothing to read: the new thread's INSERT refuses a taken id
@@ -196,7 +195,7 @@ class TurnBegin:
         if row is None:
             new = plan_new_thread(run, messages, rules, history)
             announce(on_write, new.start, likely=True)  # a new thread: nothing of it can be stale
-            write_known_turn(connection, self._windows, new, None)
+            write_known_turn(connection, self._windows, new)
             return new.start
         turn = continued_turn(thread_from_row(row), before, tail, run, messages, rules, history)
         announce(on_write, turn.start)

@@ -138,9 +138,14 @@ def start_turn(
     if postgres:
         _continue_in_one_statement(connection, run, messages, thread_update)
         return
+    insert_turn(connection, run, messages)
+    update_thread(connection, run["thread_id"], thread_update)
+
+
+def insert_turn(connection: Connection, run: dict[str, Any], messages: Sequence[Message]) -> None:
+    """INSERT a turn's run and the caller's messages (SQLite; the thread is the caller's)."""
     write_alone(connection, _INSERT_RUN, [run])
     insert_messages(connection, messages)
-    update_thread(connection, run["thread_id"], thread_update)
 
 
 def finish_run(

@@ -16,6 +16,7 @@ import pytest
 from tests.support.statements import (
     APPEND,
     BEGIN_EXISTING_THREAD,
+    BEGIN_KNOWN_THREAD,
     BEGIN_NEW_THREAD,
     FINISH,
     POSTGRES_APPEND,
@@ -127,7 +128,7 @@ async def test_a_turn_after_this_processs_turn_takes_the_window_it_kept(store: S
     if store.engine.dialect.name == "postgresql":
         planned = _alone(POSTGRES_BEGIN_KNOWN_THREAD + POSTGRES_FINISH)
     else:
-        planned = [s for s in BEGIN_EXISTING_THREAD + FINISH if s != "WITH branch"]
+        planned = BEGIN_KNOWN_THREAD + FINISH
     assert await _turn(store, "t", "r2") == planned
     stored = await store.messages.recent("t", 10)
     assert [(m.seq, m.run_id, m.content) for m in stored] == [
@@ -168,7 +169,8 @@ def _postgres(store: Store) -> bool:
 def _missed(store: Store, *, window_read: bool) -> list[str]:
     """Begin's plan when this process kept the thread but the database holds it otherwise."""
     if not _postgres(store):
-        return [s for s in BEGIN_EXISTING_THREAD if window_read or s != "WITH branch"]
+        reading = [s for s in BEGIN_EXISTING_THREAD if window_read or s != "WITH branch"]
+        return BEGIN_KNOWN_THREAD[:1] + reading  # the guarded UPDATE, which updated nothing
     reading = [s for s in POSTGRES_BEGIN_EXISTING_THREAD if window_read or s != "WITH branch"]
     return _alone(POSTGRES_BEGIN_KNOWN_THREAD + reading)
 
@@ -370,12 +372,15 @@ async def test_turns_without_history_on_a_kept_thread_begin_in_one_statement(sto
 # statements, PostgreSQL's statements and round trips.
 _DOC_ROWS = {
     "begin, existing thread": (
-        BEGIN_EXISTING_THREAD,
+        [BEGIN_KNOWN_THREAD, BEGIN_EXISTING_THREAD],
         [POSTGRES_BEGIN_KNOWN_THREAD, POSTGRES_BEGIN_EXISTING_THREAD],
     ),
-    "begin, new thread": (BEGIN_NEW_THREAD, [POSTGRES_BEGIN_NAMED_HERE, POSTGRES_BEGIN_NEW_THREAD]),
-    "finish": (FINISH, [POSTGRES_FINISH]),
-    "a tool round (the run's call and its result)": (APPEND, [POSTGRES_APPEND]),
+    "begin, new thread": (
+        [BEGIN_NEW_THREAD],
+        [POSTGRES_BEGIN_NAMED_HERE, POSTGRES_BEGIN_NEW_THREAD],
+    ),
+    "finish": ([FINISH], [POSTGRES_FINISH]),
+    "a tool round (the run's call and its result)": ([APPEND], [POSTGRES_APPEND]),
 }
 
 
@@ -408,9 +413,9 @@ def test_the_performance_doc_names_these_plans() -> None:
     }
 
     assert rows.keys() == _DOC_ROWS.keys()
-    for step, (sqlite_plan, postgres_plans) in _DOC_ROWS.items():
+    for step, (sqlite_plans, postgres_plans) in _DOC_ROWS.items():
         sqlite_cell, postgres_cell = rows[step]
-        counted = [s for s in sqlite_plan if s != "WITH branch"]
+        counted = [s for plan in sqlite_plans for s in plan if s != "WITH branch"]
         assert [s for s in _named(sqlite_cell) if s != "SELECT messages"] == counted, step
         postgres = [s for plan in postgres_plans for s in plan if s != "WITH branch"]
         assert _named(postgres_cell) == [s.removesuffix(" (alone)") for s in postgres], step
