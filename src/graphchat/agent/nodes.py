@@ -55,8 +55,8 @@ def make_call_model(provider: ChatProvider) -> Node:
             await early.stored  # nothing leaves the process for a run that is not stored
         if state.get("decisions"):  # a resumed run: the tools apply the person's decisions
             return Command(goto=TOOLS_NODE)
-        started = time.perf_counter()
         request = agent_request(state, context)
+        started = _asked_at(request, context)
         request, (text, calls, last) = await _answer(provider, request, runtime)
         # Calls to tools that were not offered would never be answered: drop them.
         calls = calls if request.tools else ()
@@ -79,6 +79,12 @@ def make_call_model(provider: ChatProvider) -> Node:
         return Command(update={"messages": [message]}, goto=goto)
 
     return call_model
+
+
+def _asked_at(request: ChatRequest, context: RunContext) -> float:
+    """When `request` is asked: now, or before LangGraph set the run up if it was opened then."""
+    ahead = context.opened.asked_at(request) if context.opened is not None else None
+    return time.perf_counter() if ahead is None else ahead
 
 
 def agent_request(state: AgentState, context: RunContext) -> ChatRequest:

@@ -10,6 +10,7 @@ the opened reply when it asks exactly that request (`take`); otherwise it is clo
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 
 from graphchat.llm.base import ChatChunk, ChatProvider, ChatRequest
@@ -20,16 +21,21 @@ class OpenedRequest:
 
     def __init__(self, provider: ChatProvider, request: ChatRequest) -> None:
         self.request = request
+        self._asked_at = time.perf_counter()  # the reply's latency counts from here
         self._stream = provider.stream(request)
         self._first = asyncio.get_running_loop().create_task(self._first_chunk())
         self._taken = False
 
     def take(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None] | None:
         """The reply's chunks if it was opened for `request`, once; None otherwise."""
-        if self._taken or request != self.request:
+        if self.asked_at(request) is None:
             return None
         self._taken = True
         return self._chunks()
+
+    def asked_at(self, request: ChatRequest) -> float | None:
+        """When `request` was asked (`time.perf_counter`), if this reply is its, not yet taken."""
+        return None if self._taken or request != self.request else self._asked_at
 
     async def close(self) -> None:
         """End the request if still open; a reply nobody took is dropped, its failure too."""

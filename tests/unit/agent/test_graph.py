@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
@@ -342,6 +343,32 @@ async def test_the_first_request_leaves_before_langgraph_sets_the_run_up() -> No
     assert at_start.requests_then[0] == 1  # already sent when the graph's run started
     assert len(provider.requests) == 1  # and the node took that one: no second request
     assert final["messages"][-1].content == "hello"
+
+
+class _SlowGraphStart(BaseCallbackHandler):
+    """LangGraph's set-up of a run taking `seconds`: called inline when the graph's run starts."""
+
+    run_inline = True
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def on_chain_start(self, *args: Any, **kwargs: Any) -> None:
+        time.sleep(self.seconds)
+
+
+async def test_a_reply_asked_before_langgraph_set_up_counts_its_latency_from_then() -> None:
+    recorded = _Recorded()
+    graph = build_graph(ScriptedProvider(replies=[ScriptedReply(("hi",))]), ToolRegistry())
+
+    await graph.ainvoke(
+        {"messages": [ChatMessage(role="user", content="hi")]},
+        {"callbacks": [_SlowGraphStart(0.05)]},
+        context=RunContext(model="m", events=recorded),
+    )
+
+    [reply] = [e for e in recorded.events if isinstance(e, ModelReply)]
+    assert reply.latency_ms >= 50  # the set-up ran while the model was asked
 
 
 async def test_a_run_not_yet_stored_asks_nothing_until_it_is() -> None:
