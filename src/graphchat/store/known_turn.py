@@ -12,7 +12,7 @@ the path that reads (one round trip more than before, only when another replica,
 branch switch… changed the thread since). A running run is refused by the unique index, as on
 that path. On SQLite (`write_known_turn`) the same guarded UPDATE comes first in the write
 transaction, and the run and messages are INSERTed only if it updated the thread: the thread is
-not read (a SELECT was a fifth of begin's time on the loop). What saves time there too is that
+not read (its SELECT was a third of a cold begin on the loop). What saves time there too is that
 the turn is known before it, so the model can be asked while the loop writes
 (service/head_start.py).
 """

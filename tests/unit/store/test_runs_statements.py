@@ -262,6 +262,21 @@ async def test_after_a_change_of_the_thread_a_turn_applies_its_rules_to_the_stor
     assert (await store.runs.get("o", "t", "r2")).model == (stored.model or "m")
 
 
+async def test_a_thread_with_metadata_as_kept_begins_its_next_turn_from_what_was_kept(
+    store: Store,
+) -> None:
+    """The guard compares metadata as stored: JSON text on SQLite, whatever it holds."""
+    await _turn(store, "t", "r1")
+    metadata = {"tools": ["calculator", "clock"], "note": "café ☕", "limits": {"rounds": 2}}
+    await store.threads.update("o", "t", {"metadata": metadata})
+    await _turn(store, "t", "r2")  # reads the thread as changed, and keeps it so
+
+    start, seen = await _begin(store, "t", "r3")
+
+    assert seen == (_alone(POSTGRES_BEGIN_KNOWN_THREAD) if _postgres(store) else BEGIN_KNOWN_THREAD)
+    assert start.thread.metadata == metadata
+
+
 async def test_after_a_paused_run_a_turn_closes_it_first(store: Store) -> None:
     start, _ = await _begin(store, "t", "r1")
     call = NewMessage(role="assistant", content="", tool_calls=[{"id": "c", "name": "f"}])
