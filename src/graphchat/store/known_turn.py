@@ -106,10 +106,9 @@ def _continue_known_thread() -> Any:
 # Built once, as a turn's other statements (runs.py).
 _CONTINUE_KNOWN_THREAD = _continue_known_thread()
 # SQLite: the stored JSON text is compared with the kept metadata as the column serializes it.
+# (Parameters named as columns are reserved for an UPDATE's SET clause: hence `kept_id`.)
 _TOUCH_KEPT_THREAD = _touch_if_unchanged(
-    bindparam("kept_id", type_=String),  # not a column's name: reserved for the SET clause
-    bindparam("kept_owner", type_=String),
-    THREADS.c.metadata == bindparam("kept_metadata", type_=THREADS.c.metadata.type),
+    _kept("id"), _kept("owner"), THREADS.c.metadata == _kept("metadata")
 )
 
 
@@ -202,7 +201,7 @@ def begin_known_turn(
     """PostgreSQL: `known` (`plan_known_turn`), in one statement; None, with nothing written,
     unless the database still holds the thread as kept."""
     if known is None or connection.dialect.name != "postgresql":
-        return None  # SQLite reads in the same call (write_known_turn)
+        return None  # SQLite's guarded UPDATE is sent in its write transaction (write_known_turn)
     start, thread = known.start, known.kept
     assert thread is not None  # planned on a kept thread
     parameters = (

@@ -131,8 +131,7 @@ def start_turn(
         return
     if new_thread is not None:
         write_alone(connection, _INSERT_THREAD, [new_thread])
-        write_alone(connection, _INSERT_RUN, [run])
-        insert_messages(connection, messages)
+        insert_turn(connection, run, messages)
         return
     assert thread_update is not None
     if postgres:
