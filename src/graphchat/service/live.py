@@ -147,8 +147,12 @@ class LiveRuns:
     def starting(self, run_id: str, thread_id: str) -> Iterator[bool]:
         """Around storing a run as running until `start`: the run monitor must not take a run
         stored a moment ago, not yet started, for one whose task is gone. Yields whether a run
-        of the thread executes or is being stored here too (either may refuse this one)."""
-        others = self._starting_on[thread_id] > 0 or bool(self.for_thread(thread_id))
+        of the thread executes or is being stored here too (either may refuse this one). One
+        that published its final event cannot: its outcome is stored (or could not be, and then
+        asking ahead costs a request cancelled), though its task may still write its events."""
+        others = self._starting_on[thread_id] > 0 or any(
+            not run.finished for run in self.for_thread(thread_id)
+        )
         self._starting.add(run_id)
         self._starting_on[thread_id] += 1
         try:

@@ -126,3 +126,28 @@ async def test_a_run_whose_task_dies_before_its_final_event_still_ends_every_fol
     assert (final.event, final.data["error"]["code"]) == ("error", "internal_error")
     assert [event.event for event in live.events] == ["metadata", "error"]
     assert live_runs.get("r1") is None and not live_runs.holds("r1")
+
+
+async def test_a_run_of_the_thread_counts_as_another_until_its_final_event() -> None:
+    runs = LiveRuns()
+    live = LiveRun("r1", "t1")
+    ended = asyncio.Event()
+
+    async def execute(_: LiveRun) -> None:
+        live.publish("end", {})
+        await ended.wait()  # its events still being written, say
+
+    runs.start(live, execute)
+    with runs.starting("r2", "t1") as others:
+        assert others  # started, its final event not yet published
+    with runs.starting("r3", "t2") as others:
+        assert not others  # another thread
+    await asyncio.sleep(0)  # the run publishes its final event; its task goes on
+
+    with runs.starting("r4", "t1") as others:
+        assert not others  # its outcome is stored: it can refuse no turn
+        with runs.starting("r5", "t1") as also:
+            assert also  # r4 is being stored meanwhile
+    assert live.task is not None and not live.task.done()
+    ended.set()
+    await live.task
