@@ -76,6 +76,9 @@ class AgentGraph:
             return dict(await self.pregel.ainvoke(start, config, context=context))
         try:
             await asyncio.sleep(0)  # the request leaves: LangGraph's set-up runs meanwhile
+            early = context.before_stored
+            if early is not None and early.streamed:  # unless the first token can go first
+                await opened.lead(context.events, early.stored)
             return dict(
                 await self.pregel.ainvoke(start, config, context=replace(context, opened=opened))
             )

@@ -193,6 +193,7 @@ async def _stream_reply(
     held = early.stored if early is not None and early.ask_ahead else None
     opened = runtime.context.opened
     sent = opened.take(request) if opened is not None else None
+    told = sent is not None and opened is not None and opened.told  # its first text went out
     # Closed at once, not when collected: a run dropped before it was stored ends its request.
     async with aclosing(sent or provider.stream(request)) as chunks:
         if early is not None:
@@ -204,7 +205,10 @@ async def _stream_reply(
                     held = None
                 if chunk.content:
                     parts.append(chunk.content)
-                    events.token(chunk.content)
+                    if told:
+                        told = False
+                    else:
+                        events.token(chunk.content)
                 calls.extend(chunk.tool_calls)
                 last = chunk
         except Exception:

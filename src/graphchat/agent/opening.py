@@ -5,6 +5,11 @@ calls the node: about 0.4 ms of CPU per turn, 0.9 ms after an idle spell, all of
 request left and so on the way to the first token. `AgentGraph.ainvoke` now sends the request
 the node is about to send, and LangGraph's set-up runs while the model works. The node takes
 the opened reply when it asks exactly that request (`take`); otherwise it is closed unread.
+
+A streamed run goes further (`lead`): LangGraph's set-up waits until the reply's first text has
+gone to the run's followers. A model that answers within that set-up (a cached or a very fast
+one) would otherwise have its first token read only after it. The node asks the same request
+(built by the same function on the same state), so the text it was handed is its reply's.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
 from graphchat.llm.base import ChatChunk, ChatProvider, ChatRequest
+
+if TYPE_CHECKING:
+    from graphchat.agent.state import RunEvents
 
 
 class OpenedRequest:
@@ -25,6 +34,7 @@ class OpenedRequest:
         self._stream = provider.stream(request)
         self._first = asyncio.get_running_loop().create_task(self._first_chunk())
         self._taken = False
+        self.told = False  # the first chunk's text went out already (`lead`)
 
     def take(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None] | None:
         """The reply's chunks if it was opened for `request`, once; None otherwise."""
@@ -36,6 +46,22 @@ class OpenedRequest:
     def asked_at(self, request: ChatRequest) -> float | None:
         """When `request` was asked (`time.perf_counter`), if this reply is its, not yet taken."""
         return None if self._taken or request != self.request else self._asked_at
+
+    async def lead(self, events: RunEvents, stored: asyncio.Future[None] | None) -> None:
+        """Hand the reply's first text to `events` once the run is `stored`, and return once a
+        follower has it. A first chunk without text (a tool call, a role) or a failure is left
+        for the node, which reads the reply as it would have."""
+        if stored is not None:
+            await stored
+        if not self._first.done():
+            await asyncio.wait([self._first])
+        if self._first.cancelled() or self._first.exception() is not None:
+            return
+        first = self._first.result()
+        if first is not None and first.content:
+            events.token(first.content)
+            self.told = True
+            await events.heard()
 
     async def close(self) -> None:
         """End the request if still open; a reply nobody took is dropped, its failure too."""

@@ -44,6 +44,10 @@ class RunEvents(Protocol):
 
     async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None: ...
 
+    async def heard(self) -> None:
+        """Return once a client following the run has taken what it was handed (soon if none
+        follows)."""
+
 
 class _Unheard:
     """The sink of a run whose caller wants only the final state."""
@@ -52,6 +56,9 @@ class _Unheard:
         pass
 
     async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None:
+        pass
+
+    async def heard(self) -> None:
         pass
 
 
@@ -81,12 +88,15 @@ class BeforeStored:
     Nothing leaves the process for a run that is not stored: the first model call waits for
     `stored`, or, with `ask_ahead`, its reply and its failure do. `waiting` is set once the
     graph first waits outside the event loop (its model request sent, or `stored` awaited): a
-    write on the loop's own thread (SQLite) goes on then, while the model works.
+    write on the loop's own thread (SQLite) goes on then, while the model works. `streamed`: a
+    client follows the run from its start, so its first token goes out before LangGraph sets
+    the run up (agent/opening.py).
     """
 
     stored: asyncio.Future[None]
     waiting: asyncio.Future[None]
     ask_ahead: bool = False
+    streamed: bool = False
 
     def about_to_wait(self) -> None:
         """The graph waits outside the loop from the end of its current step on."""

@@ -104,7 +104,7 @@ class ChatService:
     async def open_stream(self, request: TurnRequest) -> RunStream:
         """Start a turn and follow its events (or rejoin the run an Idempotency-Key names)."""
         try:
-            turn = await self.start(request)
+            turn = await self.start(request, streamed=True)
         except DuplicateRun as duplicate:
             run = await self._original(duplicate, request)
             return RunStream(run, await self._runs.input_messages(run), self._runs.follow(run))
@@ -140,20 +140,27 @@ class ChatService:
             )
         return run
 
-    async def start(self, request: TurnRequest) -> Turn:
-        """Store the request's messages and a running run, then execute it in the background.
+    async def start(self, request: TurnRequest, *, streamed: bool = False) -> Turn:
+        """Store the request's messages and a running run, then execute it in the background;
+        `streamed` when the caller follows its events from the start.
 
         Shielded: a caller cancelled meanwhile must not leave a stored run that never executes.
         """
-        return await asyncio.shield(self._start(request))
+        return await asyncio.shield(self._start(request, streamed))
 
-    async def _start(self, request: TurnRequest) -> Turn:
+    async def _start(self, request: TurnRequest, streamed: bool) -> Turn:
         fallback = None if request.model else await self._models.default_model()
         run_id, thread_id = str(uuid.uuid4()), request.thread_id or str(uuid.uuid4())
         with self._live.starting(run_id, thread_id) as others:
             # Another turn of the thread here may refuse this one; a key, replay another run.
             may_ask_ahead = not others and request.idempotency_key is None
-            return await self._start_run(run_id, thread_id, request, fallback, may_ask_ahead)
+            head_start = HeadStart(
+                lambda start: self._prepare(start, request),
+                self._run_graph,
+                may_ask_ahead=may_ask_ahead,
+                streamed=streamed,
+            )
+            return await self._start_run(run_id, thread_id, request, fallback, head_start)
 
     async def _start_run(
         self,
@@ -161,7 +168,7 @@ class ChatService:
         thread_id: str,
         request: TurnRequest,
         fallback: str | None,
-        may_ask_ahead: bool,
+        head_start: HeadStart,
     ) -> Turn:
         new_run = NewRun(
             id=run_id,
@@ -174,11 +181,6 @@ class ChatService:
             request_hash=request.request_hash,
         )
         rules = turn_rules(request.model, fallback)
-        head_start = HeadStart(
-            lambda start: self._prepare(start, request),
-            self._run_graph,
-            may_ask_ahead=may_ask_ahead,
-        )
         try:
             start = await self._begin(new_run, request, rules, head_start)
         except BaseException:

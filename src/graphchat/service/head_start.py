@@ -12,7 +12,8 @@ landing: store/window_cache.py) and nothing this process knows says otherwise (n
 thread executes here short of its final event, no Idempotency-Key to replay). Then the request is
 sent at once, so the model works while the database commits; its reply is held until begin has
 returned. A begin that fails or misses all the same (another replica changed the thread) cancels
-that request.
+that request. When the caller streams the run, its first token then goes out before LangGraph
+sets the run up (agent/opening.py).
 
 A SQLite file is written on the event loop's own thread, so there is no round trip to fill: the
 store announces only a write it expects to land, then waits (`until_waiting`) until the graph
@@ -67,10 +68,12 @@ class HeadStart:
         run_graph: GraphRunner,
         *,
         may_ask_ahead: bool = False,  # what the service knows allows it (see the module)
+        streamed: bool = False,  # the caller follows the run's events from its start
     ) -> None:
         self._prepare = prepare
         self._run_graph = run_graph
         self._may_ask_ahead = may_ask_ahead
+        self._streamed = streamed
         self._held: tuple[TurnStart, PreparedRun] | None = None  # the turn and its graph
 
     def __call__(self, start: TurnStart, likely: bool) -> None:
@@ -91,6 +94,7 @@ class HeadStart:
             stored=loop.create_future(),
             waiting=loop.create_future(),
             ask_ahead=likely and self._may_ask_ahead,
+            streamed=self._streamed,
         )
         graph = self._run_graph(turn, prepared.recorder, prepared.setup, early)
         prepared.graph = loop.create_task(graph, context=context)

@@ -29,6 +29,7 @@ class LiveRun:
     """
 
     __slots__ = (
+        "_caught_up",
         "_final",
         "_waiters",
         "cancel_status",
@@ -49,6 +50,7 @@ class LiveRun:
         self.first_seq = first_seq  # a resumed run's events follow those before its pause
         self.events: list[RunEvent] = []
         self._waiters: list[asyncio.Future[None]] = []  # followers waiting for the next event
+        self._caught_up: asyncio.Future[None] | None = None  # see `heard`
         self._final = False
         self.task: asyncio.Task[None] | None = None
         self.persisted = 0  # events[:persisted] are in the database
@@ -112,9 +114,20 @@ class LiveRun:
                     yield item
                     if item.is_final:
                         return
+                if self._caught_up is not None and not self._caught_up.done():
+                    self._caught_up.set_result(None)
                 await self._next_event()
         finally:
             self.followers -= 1
+
+    async def heard(self, at_most: float) -> None:
+        """Return once a follower has taken every event published so far (its frames are
+        written), or after `at_most` seconds: a client may be gone before it follows."""
+        self._caught_up = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait([self._caught_up], timeout=at_most)
+        finally:
+            self._caught_up = None
 
     async def wait(self) -> RunEvent:
         """Wait for the run to finish; returns its final event."""

@@ -33,6 +33,9 @@ from graphchat.store.records import (
 from graphchat.store.runs import RunRepository
 
 log = structlog.get_logger(__name__)
+# Seconds: a client that streams a run follows it as soon as it starts; one gone before it
+# did holds LangGraph's set-up of the run this long (agent/opening.py).
+HEARD_WITHIN = 0.1
 
 
 @dataclass
@@ -92,6 +95,10 @@ class TurnRecorder:
             self._message_id = str(uuid.uuid4())
         self._partial.append(text)
         self._live.publish("token", {"message_id": self._message_id, "text": text})
+
+    async def heard(self) -> None:
+        """Return once a follower has taken the events so far, or after `HEARD_WITHIN`."""
+        await self._live.heard(HEARD_WITHIN)
 
     async def event(self, item: ModelReply | ToolResult | ApprovalRequest) -> None:
         """A complete reply, a tool's result, or the calls that wait for a person."""

@@ -128,6 +128,35 @@ async def test_a_run_whose_task_dies_before_its_final_event_still_ends_every_fol
     assert live_runs.get("r1") is None and not live_runs.holds("r1")
 
 
+async def test_heard_returns_once_a_follower_has_taken_every_event() -> None:
+    live = LiveRun("r1", "t1")
+    taken: list[str] = []
+
+    async def follow() -> None:
+        async for event in live.follow():
+            taken.append(event.event)
+
+    following = asyncio.create_task(follow())
+    live.publish("metadata", {})
+    live.publish("token", {"text": "a"})
+
+    async with asyncio.timeout(10):  # fails here if only the wait's bound would end it
+        await live.heard(at_most=3600)
+
+    assert taken == ["metadata", "token"]
+    live.publish("end", {})
+    await following
+
+
+async def test_heard_gives_up_when_nobody_follows() -> None:
+    live = LiveRun("r1", "t1")
+    live.publish("token", {"text": "a"})
+
+    await live.heard(at_most=0.01)
+
+    assert live.followers == 0 and not live.finished
+
+
 async def test_a_run_of_the_thread_counts_as_another_until_its_final_event() -> None:
     runs = LiveRuns()
     live = LiveRun("r1", "t1")
