@@ -47,12 +47,11 @@ class OpenedRequest:
         """When `request` was asked (`time.perf_counter`), if this reply is its, not yet taken."""
         return None if self._taken or request != self.request else self._asked_at
 
-    async def lead(self, events: RunEvents, stored: asyncio.Future[None] | None) -> None:
+    async def lead(self, events: RunEvents, stored: asyncio.Future[None]) -> None:
         """Hand the reply's first text to `events` once the run is `stored`, and return once a
         follower has it. A first chunk without text (a tool call, a role) or a failure is left
         for the node, which reads the reply as it would have."""
-        if stored is not None:
-            await stored
+        await stored
         if not self._first.done():
             await asyncio.wait([self._first])
         if self._first.cancelled() or self._first.exception() is not None:

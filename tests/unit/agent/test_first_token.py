@@ -34,10 +34,6 @@ class _Sink:
     async def heard(self) -> None:
         self.log.append("heard")
 
-    @property
-    def tokens(self) -> list[str]:
-        return [entry.removeprefix("token ") for entry in self.log if entry.startswith("token ")]
-
 
 class _AtGraphStart(BaseCallbackHandler):
     """Marks LangGraph's start of the run in the sink's log; called inline, in order."""

@@ -152,7 +152,8 @@ async def test_heard_gives_up_when_nobody_follows() -> None:
     live = LiveRun("r1", "t1")
     live.publish("token", {"text": "a"})
 
-    await live.heard(at_most=0.01)
+    async with asyncio.timeout(10):  # fails here if the wait had no bound
+        await live.heard(at_most=0.01)
 
     assert live.followers == 0 and not live.finished
 
