@@ -1,4 +1,5 @@
-"""`python -m bench <name> [options]`, `python -m bench all`, `python -m bench report|charts`."""
+"""`python -m bench <name> [options]`, `python -m bench all`, `python -m bench report|charts`,
+`python -m bench compare TREE...`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from types import ModuleType
 
 from bench import (
     charts,
+    compare,
     databases,
     embedded,
     floor,
@@ -55,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         "report", help="regenerate docs/performance.md, its charts and README's summary"
     )
     commands.add_parser("charts", help="redraw docs/img/*.svg from bench/results/")
+    compared = commands.add_parser("compare", help=(compare.__doc__ or "").splitlines()[0])
+    compare.add_arguments(compared)
     return parser
 
 
@@ -80,6 +84,9 @@ def main(argv: list[str] | None = None) -> None:
             if module is targets:
                 defaults.from_results = True
             _run_one(name, defaults)
+    elif args.command == "compare":
+        compare.run(args)  # prints; saves no result
+        return
     elif args.command == "charts":
         for path in charts.write(load_all()):
             print(f"chart: {path}")
