@@ -3,8 +3,9 @@
 On PostgreSQL, begin is one statement whose round trip, triggers and commit leave the event
 loop waiting for most of its ~1 ms, and LangGraph's set-up up to the agent's first model request
 takes ~0.4-0.7 ms of the loop. The store hands over the turn it is about to write
-(`RunRepository.begin_turn`'s `on_write`); the run's graph starts on it at once. No event and no
-row leave the process for a begin that failed or was retried.
+(`RunRepository.begin_turn`'s `on_write`) just before it sends the statement; the run is prepared
+and its graph started at the loop's next step, once the statement has left, so that the round
+trip starts first. No event and no row leave the process for a begin that failed or was retried.
 
 The first model request waits until begin has returned that very turn, unless the store expects
 the write to land (a new thread, or a thread as this process kept it while such writes keep
@@ -23,6 +24,7 @@ has sent that request, and writes while the model works.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -75,10 +77,29 @@ class HeadStart:
         self._may_ask_ahead = may_ask_ahead
         self._streamed = streamed
         self._held: tuple[TurnStart, PreparedRun] | None = None  # the turn and its graph
+        self._announced: tuple[TurnStart, bool] | None = None  # not yet prepared
+        self._preparing: asyncio.Handle | None = None
 
     def __call__(self, start: TurnStart, likely: bool) -> None:
-        """The store's `WriteHook`: `likely` when it expects this write to land."""
+        """The store's `WriteHook`: `likely` when it expects this write to land. The run is
+        prepared at the event loop's next step: on PostgreSQL, once begin's statement has left,
+        so that the round trip it waits on starts first."""
         self.drop()  # an earlier attempt's write failed or missed
+        self._announced = (start, likely)
+        self._preparing = asyncio.get_running_loop().call_soon(self._prepare_soon)
+
+    def _prepare_soon(self) -> None:
+        self._preparing = None
+        # A failure is left to the service, which prepares the claimed turn again and raises it.
+        with contextlib.suppress(Exception):
+            self._prepare_announced()
+
+    def _prepare_announced(self) -> None:
+        """Prepare the run on the turn announced last, if not yet done, and start its graph."""
+        if self._announced is None:
+            return
+        start, likely = self._announced
+        self._announced = None
         prepared = self._prepare(start)
         turn = prepared.turn
         # The request's context (its request id), with the run's ids for the graph's log lines.
@@ -105,11 +126,13 @@ class HeadStart:
     async def until_waiting(self) -> None:
         """The store's `WriteHook`: returns once the graph started on the last turn announced
         waits outside the event loop (its model request sent), or has ended."""
+        self._prepare_announced()
         if self._held is not None and self._held[1].early is not None:
             await self._held[1].early.waiting
 
     def claim(self, start: TurnStart) -> PreparedRun | None:
         """The run prepared on `start`, if begin returned the turn it prepared."""
+        self._prepare_announced()
         if self._held is not None and self._held[0] is start:
             prepared, self._held = self._held[1], None
             return prepared
@@ -118,6 +141,10 @@ class HeadStart:
 
     def drop(self) -> None:
         """Stop the graph prepared on a turn that was not stored."""
+        self._announced = None
+        if self._preparing is not None:
+            self._preparing.cancel()
+            self._preparing = None
         held, self._held = self._held, None
         if held is not None and held[1].graph is not None:
             held[1].graph.cancel()
