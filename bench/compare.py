@@ -9,7 +9,7 @@ servers in the reverse order. Two servers of the same tree differ by their start
 in round 25's A/A runs (bench/analysis.md) the one started first was 0.2-0.45 ms slower to the
 first streamed token, every round, so a comparison run in one order credits the tree started
 second. Each difference printed is the mean of the two passes, in which that bias cancels; half
-their disagreement is printed beside it as the start order's share.
+their disagreement is printed beside it (the start order's share, and the noise).
 
 Modes: `chat` times c=1 `/chat` turns on one thread of growing length, `stream` the first token
 of `/stream` (20 tokens 5 ms apart), each as the time added to the backend alone, timed just
@@ -163,8 +163,8 @@ def _report(passes: list[dict[str, list[Sample]]], names: list[str]) -> None:
         found = difference(passes, names[0], name)
         each = ", ".join(f"{gap:+.2f}" for gap in found.per_pass)
         print(
-            f"{name} - {names[0]}: added {found.mean:+.2f} ms (passes {each}; start order's"
-            f" share ±{found.start_order:.2f}), CPU {found.cpu:+.2f} ms"
+            f"{name} - {names[0]}: added {found.mean:+.2f} ms (passes {each}; half their spread"
+            f" ±{found.start_order:.2f}), CPU {found.cpu:+.2f} ms"
         )
 
 

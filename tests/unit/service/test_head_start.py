@@ -60,7 +60,7 @@ async def _finished(prepared: PreparedRun | None) -> PreparedRun:
     return prepared
 
 
-async def test_begins_statement_leaves_before_the_run_is_prepared_on_postgresql(
+async def test_begins_statement_leaves_before_the_run_is_prepared_on_postgresql_after_on_sqlite(
     store: Store,
 ) -> None:
     log: list[str] = []
