@@ -27,6 +27,7 @@ from graphchat.api.schemas import (
     UsageOut,
 )
 from graphchat.api.sse import parse_stream_modes, run_stream_response
+from graphchat.api.turn_route import TurnRoute
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
 from graphchat.service.chat import TurnRequest
@@ -37,8 +38,9 @@ from graphchat.service.turn_request import RunStream
 from graphchat.settings import Settings
 
 # Each route takes `JsonCallerDep` (the 415 for a body that is not JSON, and the caller) rather
-# than a router-wide `require_json` besides a caller: one dependency fewer to solve per turn.
-router = APIRouter(tags=["chat"])
+# than a router-wide `require_json` besides a caller: one dependency fewer to solve per turn, and
+# the shape a `TurnRoute` answers without FastAPI's solving.
+router = APIRouter(tags=["chat"], route_class=TurnRoute)
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description}
