@@ -28,9 +28,14 @@ def refuse_non_json(request: Request) -> None:
             media = value
     if (length is None or length == b"0") and encoding is None:
         return  # no body
-    media_type = (media or b"").decode("latin-1").split(";", 1)[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
+    declared = media_type(media)
+    if declared != "application/json" and not declared.endswith("+json"):
         raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
+
+
+def media_type(content_type: bytes | None) -> str:
+    """A raw `Content-Type` value's media type, lower case, without its parameters."""
+    return (content_type or b"").decode("latin-1").split(";", 1)[0].strip().lower()
 
 
 async def require_json(request: Request) -> None:

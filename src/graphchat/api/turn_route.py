@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from graphchat.api.media import media_type
+
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 # Parameters FastAPI fills from the connection itself; a turn route's endpoint takes none.
@@ -110,7 +112,7 @@ class _PlainRequest:
                 return False
             if name == b"content-type" and media is None:
                 media = value
-        return media is not None and media.split(b";", 1)[0].strip().lower() == b"application/json"
+        return media_type(media) == "application/json"
 
     async def respond(self, result: Any) -> Response:
         """The result as FastAPI's handler would send it."""
