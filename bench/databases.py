@@ -9,8 +9,10 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import asyncpg
+import psutil
 
 KINDS = ("sqlite", "postgres")
 
@@ -58,3 +60,27 @@ def scratch(kind: str) -> Iterator[str]:
         yield f"{admin.rpartition('/')[0]}/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin))
+
+
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
+
+
+def local_server(kind: str) -> int | None:
+    """The pid of the database server's main process when it runs on this machine (PostgreSQL's
+    postmaster; its backends are its children), None for SQLite or a server elsewhere."""
+    admin = postgres_admin_url()
+    if kind != "postgres" or (urlsplit(admin).hostname or "") not in _LOCAL_HOSTS:
+        return None
+    return asyncio.run(_postmaster(admin))
+
+
+async def _postmaster(url: str) -> int | None:
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:  # the backend's parent, looked up while the backend still serves this connection
+        backend = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()"))
+        postmaster = backend.parent()
+    except psutil.NoSuchProcess:
+        return None
+    finally:
+        await connection.close()
+    return postmaster.pid if postmaster is not None else None

@@ -58,6 +58,17 @@ def backend(
         process.wait(timeout=30)
 
 
+def backend_pid(url: str) -> int:
+    """The pid of the backend (started by `backend`, in this process) that serves `url`."""
+    port = int(url.rsplit(":", 1)[1])
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            listening = {c.laddr.port for c in child.net_connections("tcp") if c.laddr}
+            if "bench.backend" in " ".join(child.cmdline()) and port in listening:
+                return child.pid
+    raise LookupError(f"no benchmark backend of this process serves {url}")
+
+
 def server_env(database_url: str, ollama_url: str | None, **extra: str) -> dict[str, str]:
     """graphchat's settings for a benchmark: no rate limit, warnings only, a fixed model."""
     env = {

@@ -207,8 +207,10 @@ def _streaming(result: dict[str, Any]) -> str:
     out += " the backend's first NDJSON line, and the gaps between tokens, on replies of"
     out += f" {params['tokens']} tokens {params['token_delay'] * 1000:.0f} ms apart"
     out += f" ({params['streams']} streams each way, alternating), every graphchat stream on one"
-    out += " thread (c=1 on a thread answered before, as the issue measures); the last column"
-    out += " times as many streams each on a new thread.\n\n"
+    out += " thread (c=1 on a thread answered before, as the issue measures); the last two columns"
+    out += " time as many streams each on a new thread, and on one thread with graphchat and its"
+    out += " database on CPUs apart from the client's and the backend's (`bench/placement.py`: the"
+    out += " machine's CPU contention taken out; the targets are judged on the first).\n\n"
     rows = []
     for kind in _kinds(result):
         r = result[kind]
@@ -226,6 +228,7 @@ def _streaming(result: dict[str, Any]) -> str:
                 r["gap_graphchat"]["p99_ms"],
                 r["gap_added_ms_mean"],
                 r.get("new_thread", {}).get("ttft_added_ms_p50", "—"),
+                r.get("apart", {}).get("ttft_added_ms_p50", "—"),
             )
         )
     header = (
@@ -236,7 +239,7 @@ def _streaming(result: dict[str, Any]) -> str:
         "backend gap mean",
     )
     header += ("graphchat gap mean", "graphchat gap p50", "graphchat gap p99", "gap added (mean)")
-    header += ("TTFT added, new thread",)
+    header += ("TTFT added, new thread", "TTFT added, CPUs apart")
     out += table(header, rows) + "\nAll in ms.\n\n### Concurrent open streams\n\n"
     held_rows = [
         (

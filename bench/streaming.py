@@ -3,9 +3,11 @@
 TTFT and token gaps alternate one direct backend stream with one graphchat stream, so load drift
 hits both alike: first every graphchat stream on one thread (the issue's measure, c=1 on a
 thread it has answered before), then each on a new thread (reported beside it; that thread's
-title is written in the background while the next stream is timed). Held streams wait on a
-backend whose first token never comes within the test; the server's RSS and CPU are read with
-psutil.
+title is written in the background while the next stream is timed), then on one thread again
+with graphchat and its database on CPUs apart from the client's and the backend's
+(bench/placement.py: what is left once the machine's CPU contention is taken out). Held
+streams wait on a backend whose first token never comes within the test; the server's RSS and
+CPU are read with psutil.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench import databases, procs
+from bench import databases, placement, procs
 from bench.load import (
     StreamTiming,
     backend_body,
@@ -31,6 +34,7 @@ from bench.load import (
     stream_body,
 )
 from bench.stats import summary_ms
+from support.process import ServerProcess
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +73,25 @@ async def _both_workloads(backend_url: str, server_url: str, count: int) -> dict
         key: new[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")
     }
     return measured
+
+
+def _apart(kind: str, backend_url: str, server: ServerProcess, count: int) -> dict[str, Any]:
+    """The issue's measure again, graphchat and its database on CPUs of their own and the
+    client and the backend on the others (bench/placement.py); `skipped` says why not."""
+    split = placement.split_cpus()
+    if split is None:
+        return {"skipped": "fewer than two CPUs"}
+    assert server.process is not None
+    database = databases.local_server(kind)
+    system = [server.process.pid] + ([database] if database is not None else [])
+    load = [os.getpid(), procs.backend_pid(backend_url)]
+    try:
+        with placement.apart(system, load, split):
+            timed = asyncio.run(_timed(backend_url, server.url, count, new_threads=False))
+    except PermissionError as exc:
+        return {"skipped": f"a process could not be moved: {exc}"}
+    kept = {key: timed[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")}
+    return kept | split.describe() | {"database_with_graphchat": database is not None}
 
 
 def _compare(direct: list[StreamTiming], through: list[StreamTiming]) -> dict[str, Any]:
@@ -199,6 +222,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 procs.graphchat(procs.server_env(url, backend_url), f"stream-{kind}") as server,
             ):
                 results[kind] = asyncio.run(_both_workloads(backend_url, server.url, args.streams))
+                results[kind]["apart"] = _apart(kind, backend_url, server, args.streams)
             print(f"  {kind} timed: {results[kind]}")
     slow_env = {"GRAPHCHAT_LLM_FIRST_TOKEN_TIMEOUT": "900"}
     with procs.backend(tokens=1, first_token_delay=600) as slow_url:

@@ -1,0 +1,97 @@
+"""Where a benchmark's processes run: graphchat and its database on CPUs of their own, apart
+from the client and the model that load them.
+
+On a small machine the bench's client, the backend, the database and graphchat share the same
+few CPUs, and each wake-up of one (a socket write) may land it on the CPU another is using: in
+round 27 (bench/analysis.md) that contention was 0.4-0.7 ms of a streamed first token on two
+CPUs. Measured again with the processes kept apart, the difference is the machine's share, and
+what is left is graphchat's (and its database's). A deployment whose clients and model run
+elsewhere, or on more cores, sees the second figure; the targets stay judged on the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Split:
+    """Two disjoint sets of CPUs: the system under test's, and its load's."""
+
+    system: frozenset[int]
+    load: frozenset[int]
+
+    def describe(self) -> dict[str, list[int]]:
+        return {"graphchat_cpus": sorted(self.system), "client_and_model_cpus": sorted(self.load)}
+
+
+def split_cpus(available: Iterable[int] | None = None) -> Split | None:
+    """The CPUs this process may use, in two halves (the system under test gets the larger);
+    None with fewer than two."""
+    cpus = sorted(os.sched_getaffinity(0) if available is None else available)
+    if len(cpus) < 2:
+        return None
+    half = len(cpus) // 2
+    return Split(system=frozenset(cpus[half:]), load=frozenset(cpus[:half]))
+
+
+def with_descendants(pid: int) -> list[int]:
+    """`pid` and every process it started (a server's workers, a database's backends)."""
+    process = psutil.Process(pid)
+    return [pid, *(child.pid for child in process.children(recursive=True))]
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:  # ended meanwhile
+        return []
+
+
+def _pin(pids: Iterable[int], cpus: frozenset[int]) -> dict[int, set[int]]:
+    """Every thread of `pids` onto `cpus` (threads and processes they start later inherit it);
+    returns each thread's mask before."""
+    before: dict[int, set[int]] = {}
+    for pid in pids:
+        for tid in _threads(pid):
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                before[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, cpus)
+    return before
+
+
+def _restore(pids: Iterable[int], before: dict[int, set[int]], default: set[int]) -> None:
+    """Each thread back to its mask before; one started meanwhile to `default`."""
+    for pid in pids:
+        for tid in _threads(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(tid, before.get(tid, default))
+
+
+@contextmanager
+def apart(system: list[int], load: list[int], split: Split) -> Iterator[None]:
+    """The processes of `system` and all they start on `split.system`, those of `load` (these
+    processes only) on `split.load`, until the block ends; then back where they were. Raises
+    PermissionError (nothing left pinned) where a process may not be moved."""
+    default = os.sched_getaffinity(0)
+    before: dict[int, set[int]] = {}
+    try:
+        before |= _pin(_family(system), split.system)
+        before |= _pin(load, split.load)
+        yield
+    finally:
+        _restore([*_family(system), *load], before, default)
+
+
+def _family(roots: list[int]) -> list[int]:
+    pids: list[int] = []
+    for root in roots:
+        with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
+            pids += with_descendants(root)
+    return pids

@@ -1,0 +1,125 @@
+"""bench/placement.py: processes kept on CPUs apart for a measurement, then put back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psutil
+import pytest
+from bench import databases, procs
+from bench.placement import apart, split_cpus
+
+# A process with a second thread and a child process; on a line from stdin it starts another
+# thread and prints that thread's id.
+_FAMILY = """
+import subprocess, sys, threading, time
+threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+print(child.pid, flush=True)
+sys.stdin.readline()
+later = threading.Thread(target=time.sleep, args=(60,), daemon=True)
+later.start()
+print(later.native_id, flush=True)
+sys.stdin.readline()
+"""
+
+needs_two_cpus = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="keeping processes apart needs two CPUs"
+)
+
+
+def _masks(pid: int) -> dict[int, frozenset[int]]:
+    threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    return {tid: frozenset(os.sched_getaffinity(tid)) for tid in threads}
+
+
+@pytest.fixture
+def family() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FAMILY], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    yield process
+    for child in psutil.Process(process.pid).children(recursive=True):
+        child.kill()
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], text=True)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_the_cpus_are_split_in_two_disjoint_halves() -> None:
+    four = split_cpus([3, 0, 2, 1])
+    three = split_cpus([0, 1, 2])
+
+    assert four is not None and three is not None
+    assert (four.system, four.load) == ({2, 3}, {0, 1})
+    assert (three.system, three.load) == ({1, 2}, {0})
+    assert four.describe() == {"graphchat_cpus": [2, 3], "client_and_model_cpus": [0, 1]}
+    assert split_cpus([5]) is None
+
+
+@needs_two_cpus
+def test_each_side_runs_on_its_own_cpus_and_is_put_back_after(
+    family: subprocess.Popen[str], sleeper: subprocess.Popen[str]
+) -> None:
+    assert family.stdin is not None and family.stdout is not None
+    grandchild = int(family.stdout.readline())
+    split = split_cpus()
+    assert split is not None
+    before = {pid: _masks(pid) for pid in (family.pid, grandchild, sleeper.pid)}
+
+    with apart([family.pid], [sleeper.pid], split):
+        family.stdin.write("\n")
+        family.stdin.flush()
+        later = int(family.stdout.readline())  # a thread started while kept apart
+        for pid in (family.pid, grandchild):
+            assert set(_masks(pid).values()) == {split.system}
+        assert set(_masks(sleeper.pid).values()) == {split.load}
+
+    after = {pid: _masks(pid) for pid in (family.pid, grandchild, sleeper.pid)}
+    assert after[family.pid].pop(later) == os.sched_getaffinity(0)
+    assert after == before
+
+
+@needs_two_cpus
+def test_the_processes_are_put_back_when_the_measurement_fails(
+    family: subprocess.Popen[str], sleeper: subprocess.Popen[str]
+) -> None:
+    split = split_cpus()
+    assert split is not None
+    before = {pid: _masks(pid) for pid in (family.pid, sleeper.pid)}
+
+    with pytest.raises(RuntimeError), apart([family.pid], [sleeper.pid], split):
+        raise RuntimeError("the measurement failed")
+
+    assert {pid: _masks(pid) for pid in (family.pid, sleeper.pid)} == before
+
+
+def test_the_backend_serving_a_url_is_found_by_its_port() -> None:
+    with procs.backend() as url:
+        pid = procs.backend_pid(url)
+
+        assert "bench.backend" in " ".join(psutil.Process(pid).cmdline())
+        assert psutil.Process(pid).ppid() == os.getpid()
+    with pytest.raises(LookupError):
+        procs.backend_pid(url)
+
+
+@pytest.mark.skipif(not databases.postgres_admin_url(), reason="no PostgreSQL")
+def test_a_local_postgresql_is_found_by_its_main_process() -> None:
+    postmaster = databases.local_server("postgres")
+
+    assert postmaster is not None
+    process = psutil.Process(postmaster)
+    assert "postgres" in process.name()
+    assert process.children()  # its backends and helpers
+    assert databases.local_server("sqlite") is None
