@@ -83,4 +83,4 @@ async def _postmaster(url: str) -> int | None:
         return None
     finally:
         await connection.close()
-    return postmaster.pid if postmaster is not None else None
+    return int(postmaster.pid) if postmaster is not None else None

@@ -65,7 +65,7 @@ def backend_pid(url: str) -> int:
         with contextlib.suppress(psutil.NoSuchProcess):
             listening = {c.laddr.port for c in child.net_connections("tcp") if c.laddr}
             if "bench.backend" in " ".join(child.cmdline()) and port in listening:
-                return child.pid
+                return int(child.pid)
     raise LookupError(f"no benchmark backend of this process serves {url}")
 
 
