@@ -13,9 +13,9 @@ their disagreement is printed beside it (the start order's share, and the noise)
 
 Modes: `chat` times c=1 `/chat` turns on one thread of growing length, `stream` the first token
 of `/stream` (20 tokens 5 ms apart), each as the time added to the backend alone, timed just
-before, and the server's CPU per turn or stream. `--apart` keeps the servers and their database
-on CPUs apart from the client and the backend (bench/placement.py): in round 27's A/A run the
-two passes then differed by 0.12 ms, against 0.2-0.45 ms of start-order bias without it.
+before, and the server's CPU per turn or stream. `--apart` keeps the servers on CPUs apart from
+the client, the backend and the database (bench/placement.py): in round 27's A/A run the two
+passes then differed by 0.12 ms, against 0.2-0.45 ms of start-order bias without it.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--apart",
         action="store_true",
-        help="the servers and their database on CPUs apart from the client and the backend",
+        help="the servers on CPUs apart from the client, the backend and the database",
     )
 
 
@@ -154,15 +154,16 @@ def _pass(
 
 @contextmanager
 def _kept_apart(kind: str, backend_url: str, servers: list[ServerProcess]) -> Iterator[None]:
-    """Every server (one measured at a time) and the database on one side, this process (the
-    client) and the backend on the other (bench/placement.py)."""
+    """Every server (one measured at a time) on one side; this process (the client), the
+    backend and the database on the other (bench/placement.py)."""
     split = placement.split_cpus()
     if split is None:
         raise SystemExit("--apart needs two CPUs")
     system = [server.process.pid for server in servers if server.process is not None]
     database = databases.local_server(kind)
-    system += [database] if database is not None else []
-    with placement.apart(system, [os.getpid(), procs.backend_pid(backend_url)], split):
+    others = [os.getpid(), procs.backend_pid(backend_url)]
+    others += [database] if database is not None else []
+    with placement.apart(system, others, split):
         yield
 
 

@@ -1,12 +1,13 @@
-"""Where a benchmark's processes run: graphchat and its database on CPUs of their own, apart
-from the client and the model that load them.
+"""Where a benchmark's processes run: graphchat on CPUs of its own, apart from the client and
+the model that load it and the database it waits on.
 
 On a small machine the bench's client, the backend, the database and graphchat share the same
 few CPUs, and each wake-up of one (a socket write) may land it on the CPU another is using: in
 round 27 (bench/analysis.md) that contention was 0.4-0.7 ms of a streamed first token on two
-CPUs. Measured again with the processes kept apart, the difference is the machine's share, and
-what is left is graphchat's (and its database's). A deployment whose clients and model run
-elsewhere, or on more cores, sees the second figure; the targets stay judged on the first.
+CPUs. Measured again with graphchat kept apart, the difference is the machine's share, and what
+is left is graphchat's. A deployment whose clients, model and database run elsewhere, or on more
+cores, sees the second figure; the targets stay judged on the first. (With PostgreSQL on
+graphchat's CPU instead, the two take turns on one CPU: round 27 measured that too.)
 """
 
 from __future__ import annotations
@@ -22,23 +23,23 @@ import psutil
 
 @dataclass(frozen=True)
 class Split:
-    """Two disjoint sets of CPUs: the system under test's, and its load's."""
+    """Two disjoint sets of CPUs: graphchat's, and everything else's."""
 
     system: frozenset[int]
-    load: frozenset[int]
+    others: frozenset[int]
 
     def describe(self) -> dict[str, list[int]]:
-        return {"graphchat_cpus": sorted(self.system), "client_and_model_cpus": sorted(self.load)}
+        return {"graphchat_cpus": sorted(self.system), "other_cpus": sorted(self.others)}
 
 
 def split_cpus(available: Iterable[int] | None = None) -> Split | None:
-    """The CPUs this process may use, in two halves (the system under test gets the larger);
-    None with fewer than two."""
+    """The CPUs this process may use, in two halves (graphchat gets the larger); None with
+    fewer than two."""
     cpus = sorted(os.sched_getaffinity(0) if available is None else available)
     if len(cpus) < 2:
         return None
     half = len(cpus) // 2
-    return Split(system=frozenset(cpus[half:]), load=frozenset(cpus[:half]))
+    return Split(system=frozenset(cpus[half:]), others=frozenset(cpus[:half]))
 
 
 def with_descendants(pid: int) -> list[int]:
@@ -75,23 +76,27 @@ def _restore(pids: Iterable[int], before: dict[int, set[int]], default: set[int]
 
 
 @contextmanager
-def apart(system: list[int], load: list[int], split: Split) -> Iterator[None]:
-    """The processes of `system` and all they start on `split.system`, those of `load` (these
-    processes only) on `split.load`, until the block ends; then back where they were. Raises
-    PermissionError (nothing left pinned) where a process may not be moved."""
+def apart(system: list[int], others: list[int], split: Split) -> Iterator[None]:
+    """The processes of `system` on `split.system` and those of `others` on `split.others`,
+    each with every process it started (a server's workers, a database's backends) but this
+    one (the processes it started are the ones it measures), until the block ends; then back
+    where they were. Raises PermissionError (nothing left pinned) where one may not be moved."""
     default = os.sched_getaffinity(0)
     before: dict[int, set[int]] = {}
     try:
         before |= _pin(_family(system), split.system)
-        before |= _pin(load, split.load)
+        before |= _pin(_family(others), split.others)
         yield
     finally:
-        _restore([*_family(system), *load], before, default)
+        _restore([*_family(system), *_family(others)], before, default)
 
 
 def _family(roots: list[int]) -> list[int]:
     pids: list[int] = []
     for root in roots:
+        if root == os.getpid():
+            pids.append(root)
+            continue
         with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
             pids += with_descendants(root)
     return pids

@@ -208,9 +208,10 @@ def _streaming(result: dict[str, Any]) -> str:
     out += f" {params['tokens']} tokens {params['token_delay'] * 1000:.0f} ms apart"
     out += f" ({params['streams']} streams each way, alternating), every graphchat stream on one"
     out += " thread (c=1 on a thread answered before, as the issue measures); the last two columns"
-    out += " time as many streams each on a new thread, and on one thread with graphchat and its"
-    out += " database on CPUs apart from the client's and the backend's (`bench/placement.py`: the"
-    out += " machine's CPU contention taken out; the targets are judged on the first).\n\n"
+    out += " time as many streams each on a new thread, and on one thread with graphchat on CPUs of"
+    out += " its own, apart from the client's, the backend's and the database's"
+    out += " (`bench/placement.py`: the machine's CPU contention taken out; the targets are judged"
+    out += " on the first).\n\n"
     rows = []
     for kind in _kinds(result):
         r = result[kind]

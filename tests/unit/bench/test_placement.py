@@ -61,9 +61,9 @@ def test_the_cpus_are_split_in_two_disjoint_halves() -> None:
     three = split_cpus([0, 1, 2])
 
     assert four is not None and three is not None
-    assert (four.system, four.load) == ({2, 3}, {0, 1})
-    assert (three.system, three.load) == ({1, 2}, {0})
-    assert four.describe() == {"graphchat_cpus": [2, 3], "client_and_model_cpus": [0, 1]}
+    assert (four.system, four.others) == ({2, 3}, {0, 1})
+    assert (three.system, three.others) == ({1, 2}, {0})
+    assert four.describe() == {"graphchat_cpus": [2, 3], "other_cpus": [0, 1]}
     assert split_cpus([5]) is None
 
 
@@ -83,7 +83,7 @@ def test_each_side_runs_on_its_own_cpus_and_is_put_back_after(
         later = int(family.stdout.readline())  # a thread started while kept apart
         for pid in (family.pid, grandchild):
             assert set(_masks(pid).values()) == {split.system}
-        assert set(_masks(sleeper.pid).values()) == {split.load}
+        assert set(_masks(sleeper.pid).values()) == {split.others}
 
     after = {pid: _masks(pid) for pid in (family.pid, grandchild, sleeper.pid)}
     assert after[family.pid].pop(later) == os.sched_getaffinity(0)
@@ -102,6 +102,25 @@ def test_the_processes_are_put_back_when_the_measurement_fails(
         raise RuntimeError("the measurement failed")
 
     assert {pid: _masks(pid) for pid in (family.pid, sleeper.pid)} == before
+
+
+@needs_two_cpus
+def test_this_process_moves_alone_and_the_others_with_their_children(
+    family: subprocess.Popen[str], sleeper: subprocess.Popen[str]
+) -> None:
+    # The bench process started the servers it measures: they are not on its side.
+    assert family.stdout is not None
+    grandchild = int(family.stdout.readline())
+    split = split_cpus()
+    assert split is not None
+    ours = _masks(os.getpid())
+
+    with apart([sleeper.pid], [os.getpid(), family.pid], split):
+        assert set(_masks(sleeper.pid).values()) == {split.system}
+        for pid in (os.getpid(), family.pid, grandchild):
+            assert set(_masks(pid).values()) == {split.others}
+
+    assert _masks(os.getpid()) == ours
 
 
 def test_the_backend_serving_a_url_is_found_by_its_port() -> None:
