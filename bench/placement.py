@@ -3,7 +3,7 @@ the model that load it and the database it waits on.
 
 On a small machine the bench's client, the backend, the database and graphchat share the same
 few CPUs, and each wake-up of one (a socket write) may land it on the CPU another is using: in
-round 27 (bench/analysis.md) that contention was 0.4-0.7 ms of a streamed first token on two
+round 27 (bench/analysis.md) that contention was 0.3-1.0 ms of a streamed first token on two
 CPUs. Measured again with graphchat kept apart, the difference is the machine's share, and what
 is left is graphchat's. A deployment whose clients, model and database run elsewhere, or on more
 cores, sees the second figure; the targets stay judged on the first. (With PostgreSQL on
@@ -55,23 +55,23 @@ def _threads(pid: int) -> list[int]:
         return []
 
 
-def _pin(pids: Iterable[int], cpus: frozenset[int]) -> dict[int, set[int]]:
-    """Every thread of `pids` onto `cpus` (threads and processes they start later inherit it);
-    returns each thread's mask before."""
-    before: dict[int, set[int]] = {}
+def _pin(pids: Iterable[int], cpus: frozenset[int], before: dict[int, set[int]]) -> None:
+    """Every thread of `pids` onto `cpus` (threads and processes they start later inherit it),
+    each thread's mask before it kept in `before` as it goes (a refusal leaves the rest)."""
     for pid in pids:
         for tid in _threads(pid):
             with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
-                before[tid] = os.sched_getaffinity(tid)
+                mask = os.sched_getaffinity(tid)
                 os.sched_setaffinity(tid, cpus)
-    return before
+                before[tid] = mask
 
 
 def _restore(pids: Iterable[int], before: dict[int, set[int]], default: set[int]) -> None:
-    """Each thread back to its mask before; one started meanwhile to `default`."""
+    """Each thread back to its mask before; one started meanwhile to `default` (a thread that
+    may not be moved was never pinned)."""
     for pid in pids:
         for tid in _threads(pid):
-            with contextlib.suppress(ProcessLookupError):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.sched_setaffinity(tid, before.get(tid, default))
 
 
@@ -84,8 +84,8 @@ def apart(system: list[int], others: list[int], split: Split) -> Iterator[None]:
     default = os.sched_getaffinity(0)
     before: dict[int, set[int]] = {}
     try:
-        before |= _pin(_family(system), split.system)
-        before |= _pin(_family(others), split.others)
+        _pin(_family(system), split.system, before)
+        _pin(_family(others), split.others, before)
         yield
     finally:
         _restore([*_family(system), *_family(others)], before, default)
