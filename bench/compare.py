@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import statistics
 import subprocess
 import tarfile
@@ -141,8 +140,9 @@ def _pass(
             env = procs.server_env(database, backend_url, PYTHONPATH=str(source))
             servers[name] = stack.enter_context(procs.graphchat(env, f"compare-{name}"))
             procs.wait_settled(servers[name])
-        if args.apart:
-            stack.enter_context(_kept_apart(args.database, backend_url, list(servers.values())))
+        if args.apart:  # every server (one measured at a time) on graphchat's side
+            pids = [server.process.pid for server in servers.values() if server.process]
+            stack.enter_context(placement.graphchat_apart(args.database, backend_url, pids))
         for round_number in range(args.rounds):
             order = trees if round_number % 2 == 0 else trees[::-1]
             for name, _ in order:
@@ -150,21 +150,6 @@ def _pass(
             line = "  ".join(f"{n} {s[-1][0]:+.2f}/{s[-1][1]:.2f}" for n, s in samples.items())
             print(f"  round {round_number}: {line}", flush=True)
     return samples
-
-
-@contextmanager
-def _kept_apart(kind: str, backend_url: str, servers: list[ServerProcess]) -> Iterator[None]:
-    """Every server (one measured at a time) on one side; this process (the client), the
-    backend and the database on the other (bench/placement.py)."""
-    split = placement.split_cpus()
-    if split is None:
-        raise SystemExit("--apart needs two CPUs")
-    system = [server.process.pid for server in servers if server.process is not None]
-    database = databases.local_server(kind)
-    others = [os.getpid(), procs.backend_pid(backend_url)]
-    others += [database] if database is not None else []
-    with placement.apart(system, others, split):
-        yield
 
 
 def _medians(samples: list[Sample]) -> Sample:

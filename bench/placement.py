@@ -17,8 +17,11 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import psutil
+
+from bench import databases, procs
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,22 @@ def _family(roots: list[int]) -> list[int]:
         with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
             pids += with_descendants(root)
     return pids
+
+
+class NotApart(Exception):
+    """This machine cannot keep graphchat apart (fewer than two CPUs)."""
+
+
+@contextmanager
+def graphchat_apart(kind: str, backend_url: str, servers: list[int]) -> Iterator[dict[str, Any]]:
+    """graphchat's `servers` on CPUs of their own; this process (the client), the backend at
+    `backend_url` and a local database of `kind` on the others; yields where each went. Raises
+    `NotApart`, or PermissionError where a process may not be moved."""
+    split = split_cpus()
+    if split is None:
+        raise NotApart("fewer than two CPUs")
+    database = databases.local_server(kind)
+    others = [os.getpid(), procs.backend_pid(backend_url)]
+    others += [database] if database is not None else []
+    with apart(servers, others, split):
+        yield split.describe() | {"database_moved": database is not None}

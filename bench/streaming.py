@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -78,20 +77,16 @@ async def _both_workloads(backend_url: str, server_url: str, count: int) -> dict
 def _apart(kind: str, backend_url: str, server: ServerProcess, count: int) -> dict[str, Any]:
     """The issue's measure again, graphchat on CPUs of its own and the client, the backend and
     the database on the others (bench/placement.py); `skipped` says why not."""
-    split = placement.split_cpus()
-    if split is None:
-        return {"skipped": "fewer than two CPUs"}
     assert server.process is not None
-    database = databases.local_server(kind)
-    others = [os.getpid(), procs.backend_pid(backend_url)]
-    others += [database] if database is not None else []
     try:
-        with placement.apart([server.process.pid], others, split):
+        with placement.graphchat_apart(kind, backend_url, [server.process.pid]) as placed:
             timed = asyncio.run(_timed(backend_url, server.url, count, new_threads=False))
+    except placement.NotApart as exc:
+        return {"skipped": str(exc)}
     except PermissionError as exc:
         return {"skipped": f"a process could not be moved: {exc}"}
     kept = {key: timed[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")}
-    return kept | split.describe() | {"database_moved": database is not None}
+    return kept | placed
 
 
 def _compare(direct: list[StreamTiming], through: list[StreamTiming]) -> dict[str, Any]:
