@@ -192,5 +192,8 @@ def run(args: argparse.Namespace) -> None:
         exported = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="compare-")))
         trees = [(name, stack.enter_context(_sources(spec, exported))) for name, spec in specs]
         backend_url = stack.enter_context(procs.backend(tokens, delay))
-        passes = [_pass(args, backend_url, trees), _pass(args, backend_url, trees[::-1])]
+        try:
+            passes = [_pass(args, backend_url, trees), _pass(args, backend_url, trees[::-1])]
+        except (placement.NotApart, placement.NotMoved) as exc:
+            raise SystemExit(f"--apart: graphchat cannot be kept apart here: {exc}") from exc
     _report(passes, [name for name, _ in trees])

@@ -58,23 +58,33 @@ def _threads(pid: int) -> list[int]:
         return []
 
 
+class NotMoved(Exception):
+    """A process may not be moved: another user's without the right to (EPERM), or a thread
+    pinned by the kernel or held in another cpuset (EINVAL)."""
+
+
 def _pin(pids: Iterable[int], cpus: frozenset[int], before: dict[int, set[int]]) -> None:
     """Every thread of `pids` onto `cpus` (threads and processes they start later inherit it),
-    each thread's mask before it kept in `before` as it goes (a refusal leaves the rest)."""
+    each thread's mask before it kept in `before` as it goes; raises `NotMoved` at the first
+    refusal, leaving the rest."""
     for pid in pids:
         for tid in _threads(pid):
-            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+            try:
                 mask = os.sched_getaffinity(tid)
                 os.sched_setaffinity(tid, cpus)
-                before[tid] = mask
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
+            except OSError as exc:
+                raise NotMoved(f"process {pid}: {exc.strerror}") from exc
+            before[tid] = mask
 
 
 def _restore(pids: Iterable[int], before: dict[int, set[int]], default: set[int]) -> None:
-    """Each thread back to its mask before; one started meanwhile to `default` (a thread that
-    may not be moved was never pinned)."""
+    """Each thread back to its mask before; one started meanwhile to `default`. A thread that
+    ended, or that may not be moved (and so never was), is passed over."""
     for pid in pids:
         for tid in _threads(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            with contextlib.suppress(OSError):
                 os.sched_setaffinity(tid, before.get(tid, default))
 
 
@@ -83,7 +93,7 @@ def apart(system: list[int], others: list[int], split: Split) -> Iterator[None]:
     """The processes of `system` on `split.system` and those of `others` on `split.others`,
     each with every process it started (a server's workers, a database's backends) but this
     one (the processes it started are the ones it measures), until the block ends; then back
-    where they were. Raises PermissionError (nothing left pinned) where one may not be moved."""
+    where they were. Raises `NotMoved` (nothing left pinned) where one may not be moved."""
     default = os.sched_getaffinity(0)
     before: dict[int, set[int]] = {}
     try:
@@ -113,7 +123,7 @@ class NotApart(Exception):
 def graphchat_apart(kind: str, backend_url: str, servers: list[int]) -> Iterator[dict[str, Any]]:
     """graphchat's `servers` on CPUs of their own; this process (the client), the backend at
     `backend_url` and a local database of `kind` on the others; yields where each went. Raises
-    `NotApart`, or PermissionError where a process may not be moved."""
+    `NotApart`, or `NotMoved` where a process may not be moved."""
     split = split_cpus()
     if split is None:
         raise NotApart("fewer than two CPUs")

@@ -83,7 +83,7 @@ def _apart(kind: str, backend_url: str, server: ServerProcess, count: int) -> di
             timed = asyncio.run(_timed(backend_url, server.url, count, new_threads=False))
     except placement.NotApart as exc:
         return {"skipped": str(exc)}
-    except PermissionError as exc:
+    except placement.NotMoved as exc:
         return {"skipped": f"a process could not be moved: {exc}"}
     kept = {key: timed[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")}
     return kept | placed

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 from bench import databases, procs
-from bench.placement import apart, split_cpus
+from bench.placement import NotMoved, apart, split_cpus
 
 # A process with a second thread and a child process; on a line from stdin it starts another
 # thread and prints that thread's id.
@@ -142,3 +142,36 @@ def test_a_local_postgresql_is_found_by_its_main_process() -> None:
     assert "postgres" in process.name()
     assert process.children()  # its backends and helpers
     assert databases.local_server("sqlite") is None
+
+
+def _kernel_pinned_thread() -> int | None:
+    """A kernel thread bound to its CPU (`migration/0`): the kernel refuses to move it."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/comm") as comm:
+                if comm.read().strip() == "migration/0":
+                    return int(entry)
+        except (OSError, ValueError):  # not a process, or one that ended
+            continue
+    return None
+
+
+@needs_two_cpus
+def test_a_refused_move_raises_and_leaves_nothing_pinned(
+    family: subprocess.Popen[str], sleeper: subprocess.Popen[str]
+) -> None:
+    refusing = _kernel_pinned_thread()
+    if refusing is None:
+        pytest.skip("no kernel thread bound to a CPU is visible here")
+    split = split_cpus()
+    assert split is not None
+    before = {pid: _masks(pid) for pid in (family.pid, sleeper.pid)}
+
+    # `family` is moved first; the kernel then refuses `refusing` (EINVAL, not EPERM).
+    with (
+        pytest.raises(NotMoved, match=f"process {refusing}"),
+        apart([family.pid, refusing], [sleeper.pid], split),
+    ):
+        pytest.fail("the block ran though a process could not be moved")
+
+    assert {pid: _masks(pid) for pid in (family.pid, sleeper.pid)} == before
