@@ -5,13 +5,12 @@ would refuse or replay the turn keeps the request back until begin has returned.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 
 import httpx
 
 from graphchat.store.window_cache import LANDED_IN_A_ROW
+from support.background import in_background, wait_until
 from support.db import query, thread_row_locked
 from support.fake_ollama import FakeOllama, Reply
 
@@ -24,37 +23,16 @@ def _thread_whose_writes_land(api: httpx.Client) -> str:
     return thread_id
 
 
-def _asked(ollama: FakeOllama, text: str) -> bool:
-    """Whether the model got a request whose last message is `text`."""
-    return any(body["messages"][-1]["content"] == text for body in ollama.chat_requests())
-
-
-def _wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
-
-
-def _in_background(
-    call: Callable[[], httpx.Response],
-) -> tuple[threading.Thread, list[httpx.Response]]:
-    answers: list[httpx.Response] = []
-    worker = threading.Thread(target=lambda: answers.append(call()))
-    worker.start()
-    return worker, answers
-
-
 def test_the_model_is_asked_while_begin_waits_and_the_answer_waits_for_begin(
     api: httpx.Client, ollama: FakeOllama, database_url: str
 ) -> None:
     thread_id = _thread_whose_writes_land(api)
 
     with thread_row_locked(database_url, thread_id):
-        worker, answers = _in_background(
+        worker, answers = in_background(
             lambda: api.post("/chat", json={"message": "held", "thread_id": thread_id})
         )
-        _wait_until(lambda: _asked(ollama, "held"), "the model was not asked during begin")
+        wait_until(lambda: ollama.asked("held"), "the model was not asked during begin")
         time.sleep(0.1)  # the model has answered: its answer must still wait for begin
         assert answers == []
         assert query(database_url, "SELECT id FROM messages WHERE content = 'held'") == []
@@ -74,17 +52,17 @@ def test_a_turn_that_may_replay_another_asks_only_once_begun(
     headers = {"Idempotency-Key": "asked-once-begun"}
 
     with thread_row_locked(database_url, thread_id):
-        worker, answers = _in_background(
+        worker, answers = in_background(
             lambda: api.post(
                 "/chat", json={"message": "keyed", "thread_id": thread_id}, headers=headers
             )
         )
         time.sleep(0.5)  # long enough for a request sent ahead (above: a few ms)
-        assert not _asked(ollama, "keyed")
+        assert not ollama.asked("keyed")
     worker.join(30)
 
     assert answers[0].status_code == 200, answers[0].text
-    assert _asked(ollama, "keyed")
+    assert ollama.asked("keyed")
 
 
 def test_turns_refused_by_a_run_executing_here_never_reach_the_model(
@@ -92,10 +70,10 @@ def test_turns_refused_by_a_run_executing_here_never_reach_the_model(
 ) -> None:
     thread_id = _thread_whose_writes_land(api)
     ollama.queue(Reply(tokens=["slow"], first_token_delay=1.0))
-    worker, answers = _in_background(
+    worker, answers = in_background(
         lambda: api.post("/chat", json={"message": "running", "thread_id": thread_id})
     )
-    _wait_until(lambda: _asked(ollama, "running"), "the first turn never reached the model")
+    wait_until(lambda: ollama.asked("running"), "the first turn never reached the model")
 
     refused = [
         api.post("/chat", json={"message": "again", "thread_id": thread_id}) for _ in range(3)
@@ -104,7 +82,7 @@ def test_turns_refused_by_a_run_executing_here_never_reach_the_model(
 
     assert [response.status_code for response in refused] == [409] * 3
     assert answers[0].status_code == 200, answers[0].text
-    assert not _asked(ollama, "again")
+    assert not ollama.asked("again")
 
 
 def test_a_turn_sent_while_another_begins_on_its_thread_asks_only_once_begun(
@@ -114,19 +92,19 @@ def test_a_turn_sent_while_another_begins_on_its_thread_asks_only_once_begun(
     ollama.queue(Reply(tokens=["slow"], first_token_delay=1.0))  # the first run still runs
 
     with thread_row_locked(database_url, thread_id):
-        first, first_answers = _in_background(
+        first, first_answers = in_background(
             lambda: api.post("/chat", json={"message": "first turn", "thread_id": thread_id})
         )
         # Sent ahead, so this turn is being begun here before the second one starts.
-        _wait_until(lambda: _asked(ollama, "first turn"), "the first turn did not ask ahead")
-        second, second_answers = _in_background(
+        wait_until(lambda: ollama.asked("first turn"), "the first turn did not ask ahead")
+        second, second_answers = in_background(
             lambda: api.post("/chat", json={"message": "second", "thread_id": thread_id})
         )
         time.sleep(0.5)  # long enough for a request sent ahead (above: a few ms)
-        assert not _asked(ollama, "second")  # the first turn's begin may refuse it
+        assert not ollama.asked("second")  # the first turn's begin may refuse it
     first.join(30)
     second.join(30)
 
     assert first_answers[0].status_code == 200, first_answers[0].text
     assert second_answers[0].status_code == 409, second_answers[0].text  # the first one runs
-    assert not _asked(ollama, "second")
+    assert not ollama.asked("second")

@@ -5,12 +5,33 @@ thread last starts the run's graph before its begin lands; begin's turn decides)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from graphchat.store.window_cache import LANDED_IN_A_ROW
+from support.background import in_background, wait_until
+from support.db import thread_row_locked
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
 
 THREAD = "t-two-replicas"
+
+
+def _asking_ahead_on_a_thread_changed_elsewhere(start: Callable[..., LiveServer]) -> LiveServer:
+    """A replica whose writes on `THREAD` keep landing, so it asks ahead, after another replica
+    stored a turn on it: what it keeps of the thread is stale."""
+    first, other = start(), start()
+    with first.client() as api:
+        for number in range(LANDED_IN_A_ROW + 2):
+            api.post("/chat", json={"message": f"warm {number}", "thread_id": THREAD})
+    with other.client() as api:
+        assert api.post("/chat", json={"message": "elsewhere", "thread_id": THREAD}).is_success
+    return first
+
+
+def _requests_ending(ollama: FakeOllama, text: str) -> list[list[dict[str, Any]]]:
+    """The messages of each chat request whose last message is `text`."""
+    asked = [body["messages"] for body in ollama.chat_requests()]
+    return [messages for messages in asked if messages[-1]["content"] == text]
 
 
 def test_each_model_call_sees_the_turns_the_other_replica_stored(
@@ -40,22 +61,44 @@ def test_each_model_call_sees_the_turns_the_other_replica_stored(
 def test_a_replica_asking_ahead_on_a_thread_the_other_changed_answers_from_all_of_it(
     start_server: Callable[..., LiveServer], ollama: FakeOllama
 ) -> None:
-    first, other = start_server(), start_server()
-    with first.client() as api:
-        for number in range(LANDED_IN_A_ROW + 2):  # its writes keep landing: it asks ahead
-            api.post("/chat", json={"message": f"warm {number}", "thread_id": THREAD})
-    with other.client() as api:
-        assert api.post("/chat", json={"message": "elsewhere", "thread_id": THREAD}).is_success
+    first = _asking_ahead_on_a_thread_changed_elsewhere(start_server)
     with first.client() as api:
         after = api.post("/chat", json={"message": "after", "thread_id": THREAD})
         stored = api.get(f"/threads/{THREAD}/messages?limit=100").json()["messages"]
 
     assert after.status_code == 200, after.text
-    asked = [body["messages"] for body in ollama.chat_requests()]
-    after_requests = [messages for messages in asked if messages[-1]["content"] == "after"]
+    after_requests = _requests_ending(ollama, "after")
     # PostgreSQL: one request sent ahead from the stale window may have left, and was dropped.
     assert 1 <= len(after_requests) <= 2
     assert "elsewhere" in [message["content"] for message in after_requests[-1]]
     contents = [message["content"] for message in stored]
     assert contents[-4:] == ["elsewhere", "You said: elsewhere", "after", "You said: after"]
     assert [message["seq"] for message in stored] == list(range(1, len(stored) + 1))
+
+
+def test_a_request_asked_ahead_from_a_stale_window_is_closed_not_left_running(
+    start_server: Callable[..., LiveServer], ollama: FakeOllama, database_url: str
+) -> None:
+    # An Ollama with one slot would queue the turn's real request behind a reply nobody reads.
+    first = _asking_ahead_on_a_thread_changed_elsewhere(start_server)
+    slow = Reply(tokens=[f"stale {n} " for n in range(40)], token_delay=0.05)  # 2 s unless cut
+    ollama.queue(slow, Reply(tokens=["fresh"]))
+    disconnects_before = ollama.disconnects
+
+    with first.client() as api:
+        with thread_row_locked(database_url, THREAD):
+            # The thread's row is held: begin waits while the request sent ahead goes out.
+            worker, answers = in_background(
+                lambda: api.post("/chat", json={"message": "after", "thread_id": THREAD})
+            )
+            wait_until(lambda: ollama.asked("after"), "the turn did not ask ahead")
+        worker.join(30)
+
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["response"] == "fresh"
+    stale, fresh = _requests_ending(ollama, "after")
+    assert "elsewhere" not in [message["content"] for message in stale]
+    assert "elsewhere" in [message["content"] for message in fresh]
+    # The stale reply was cut: its server saw the connection close long before its 2 s end.
+    wait_until(lambda: ollama.disconnects > disconnects_before, "the stale request ran on")
+    assert ollama.disconnects == disconnects_before + 1

@@ -122,6 +122,10 @@ class FakeOllama:
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r.body or {} for r in self.requests if r.path == "/api/chat"]
 
+    def asked(self, text: str) -> bool:
+        """Whether a chat request came whose last message is `text`."""
+        return any(body["messages"][-1]["content"] == text for body in self.chat_requests())
+
     # --- used by the handler ---
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
