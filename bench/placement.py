@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -132,3 +132,17 @@ def graphchat_apart(kind: str, backend_url: str, servers: list[int]) -> Iterator
     others += [database] if database is not None else []
     with apart(servers, others, split):
         yield split.describe() | {"database_moved": database is not None}
+
+
+def measured_apart(
+    kind: str, backend_url: str, servers: list[int], measure: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """`measure()` with graphchat's `servers` kept apart (`graphchat_apart`), and where each
+    side went; `skipped`, and why, where this machine cannot keep them apart."""
+    try:
+        with graphchat_apart(kind, backend_url, servers) as placed:
+            return measure() | placed
+    except NotApart as exc:
+        return {"skipped": str(exc)}
+    except NotMoved as exc:
+        return {"skipped": f"a process could not be moved: {exc}"}

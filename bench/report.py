@@ -179,9 +179,14 @@ def _turn(result: dict[str, Any]) -> str:
     out += " installed: each wrk client keeps its own thread, both sides of a row alike, except"
     out += " in the rows marked *new thread*, which send no thread id: each turn there also"
     out += " creates its thread, which the model titles in the background (issue 14's workload)."
-    out += "\n\n"
+    out += " The row *CPUs apart* is concurrency 1 again with graphchat on CPUs of its own, apart"
+    out += " from the client's, the backend's and the database's (bench/placement.py), not a"
+    out += " target.\n\n"
     for kind in _kinds(result):
         rows = [_turn_row(str(lv["concurrency"]), lv) for lv in result[kind]["levels"]]
+        apart = result[kind].get("apart_c1", {})
+        if "backend" in apart:
+            rows.append(_turn_row("1, *CPUs apart*", apart))
         for workers, levels in result[kind].get("throughput", {}).items():
             rows += [_turn_row(_throughput_label(lv, workers), lv) for lv in levels]
         header = (

@@ -78,15 +78,12 @@ def _apart(kind: str, backend_url: str, server: ServerProcess, count: int) -> di
     """The issue's measure again, graphchat on CPUs of its own and the client, the backend and
     the database on the others (bench/placement.py); `skipped` says why not."""
     assert server.process is not None
-    try:
-        with placement.graphchat_apart(kind, backend_url, [server.process.pid]) as placed:
-            timed = asyncio.run(_timed(backend_url, server.url, count, new_threads=False))
-    except placement.NotApart as exc:
-        return {"skipped": str(exc)}
-    except placement.NotMoved as exc:
-        return {"skipped": f"a process could not be moved: {exc}"}
-    kept = {key: timed[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")}
-    return kept | placed
+
+    def measure() -> dict[str, Any]:
+        timed = asyncio.run(_timed(backend_url, server.url, count, new_threads=False))
+        return {key: timed[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")}
+
+    return placement.measured_apart(kind, backend_url, [server.process.pid], measure)
 
 
 def _compare(direct: list[StreamTiming], through: list[StreamTiming]) -> dict[str, Any]:

@@ -4,6 +4,9 @@ Each client owns one thread (no 409 thread_busy); the same client and the same c
 the backend's streaming `/api/chat` directly for the baseline. The levels of every concurrency
 use the Python client; the throughput levels (16+ clients, for each `--workers` count) use wrk
 where it is installed, whose clients cost the shared cores next to nothing (bench/wrk.py).
+Concurrency 1 is measured a second time with graphchat on CPUs of its own, apart from the
+client's, the backend's and the database's (bench/placement.py), as `bench streaming` does for
+the first token: what is left once the machine's CPU contention is taken out.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from bench import databases, procs, wrk
+from bench import databases, placement, procs, wrk
 from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
 from bench.stats import summary_ms
 
@@ -88,6 +91,18 @@ def _levels(
     return levels
 
 
+def _apart_c1(
+    server: procs.ServerProcess, backend_url: str, kind: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Concurrency 1 again, graphchat kept apart (not a target); `skipped` says why not."""
+    assert server.process is not None
+
+    def measure() -> dict[str, Any]:
+        return _levels(server, backend_url, f"{kind}, CPUs apart,", [1], args)[0]
+
+    return placement.measured_apart(kind, backend_url, [server.process.pid], measure)
+
+
 NEW_THREAD_PER_REQUEST = "new per request"
 
 
@@ -144,6 +159,7 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
         env = procs.server_env(database_url, backend_url)
         with procs.graphchat(env, f"turn-{kind}") as server:
             result["levels"] = _levels(server, backend_url, kind, args.concurrency, args)
+            result["apart_c1"] = _apart_c1(server, backend_url, kind, args)
         # The same at concurrency 1 with per-request logging on (the default level).
         with procs.graphchat(env | {"GRAPHCHAT_LOG_LEVEL": "info"}, f"turn-{kind}-info") as server:
             result["log_level_info_c1"] = asyncio.run(_graphchat_level(server, 1, args))

@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import psutil
 import pytest
 from bench import databases, procs
-from bench.placement import NotMoved, apart, split_cpus
+from bench.placement import NotMoved, apart, measured_apart, split_cpus
 
 # A process with a second thread and a child process; on a line from stdin it starts another
 # thread and prints that thread's id.
@@ -175,3 +176,49 @@ def test_a_refused_move_raises_and_leaves_nothing_pinned(
         pytest.fail("the block ran though a process could not be moved")
 
     assert {pid: _masks(pid) for pid in (family.pid, sleeper.pid)} == before
+
+
+@needs_two_cpus
+def test_a_measurement_apart_is_returned_with_where_each_side_went(
+    sleeper: subprocess.Popen[str],
+) -> None:
+    split = split_cpus()
+    assert split is not None
+
+    def measure() -> dict[str, Any]:
+        return {
+            "server": set(_masks(sleeper.pid).values()),
+            "bench": set(_masks(os.getpid()).values()),
+        }
+
+    with procs.backend() as url:
+        measured = measured_apart("sqlite", url, [sleeper.pid], measure)
+
+    assert measured == {
+        "server": {split.system},
+        "bench": {split.others},
+        "graphchat_cpus": sorted(split.system),
+        "other_cpus": sorted(split.others),
+        "database_moved": False,
+    }
+
+
+@needs_two_cpus
+def test_a_measurement_that_cannot_be_kept_apart_is_skipped_with_the_reason(
+    sleeper: subprocess.Popen[str],
+) -> None:
+    refusing = _kernel_pinned_thread()
+    if refusing is None:
+        pytest.skip("no kernel thread bound to a CPU is visible here")
+    before = {pid: _masks(pid) for pid in (os.getpid(), sleeper.pid)}
+
+    def measure() -> dict[str, Any]:
+        pytest.fail("measured though graphchat could not be kept apart")
+
+    with procs.backend() as url:
+        measured = measured_apart("sqlite", url, [sleeper.pid, refusing], measure)
+
+    assert measured == {
+        "skipped": f"a process could not be moved: process {refusing}: Invalid argument"
+    }
+    assert {pid: _masks(pid) for pid in (os.getpid(), sleeper.pid)} == before
