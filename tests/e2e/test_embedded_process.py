@@ -99,6 +99,21 @@ def test_a_killed_model_process_ends_the_stream_with_an_error_and_the_service_ke
     assert again.json()["response"].strip()
 
 
+def test_ctrl_c_is_left_to_the_server_and_the_model_keeps_serving(
+    embedded_api: httpx.Client,
+) -> None:
+    # A terminal's Ctrl-C signals every process of the group: the server, and its model.
+    ready = _wait_for_process(embedded_api, "ready")
+    os.kill(ready["pid"], signal.SIGINT)
+
+    answer = embedded_api.post("/chat", json={"message": "Still there?", "max_tokens": 8})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["response"].strip()
+    after = _embedded_process(embedded_api)
+    assert (after["process"], after["pid"], after["restarts"]) == ("ready", ready["pid"], 0)
+
+
 def test_two_concurrent_turns_on_the_one_model_both_complete(
     embedded_api: httpx.Client, database_url: str
 ) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -185,6 +186,10 @@ def _serve(llama: Any, commands: _Commands, out: _Channel) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # A terminal's Ctrl-C reaches the whole process group. The server stops this worker itself
+    # as it shuts down (its standard input closes), so the worker leaves SIGINT to the server;
+    # dying of it first was logged as a crash, and the model restarted during the shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = _Channel()
     config = json.loads(argv[1])
     try:
