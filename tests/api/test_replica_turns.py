@@ -5,7 +5,6 @@ thread last starts the run's graph before its begin lands; begin's turn decides)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from graphchat.store.window_cache import LANDED_IN_A_ROW
 from support.background import in_background, wait_until
@@ -26,12 +25,6 @@ def _asking_ahead_on_a_thread_changed_elsewhere(start: Callable[..., LiveServer]
     with other.client() as api:
         assert api.post("/chat", json={"message": "elsewhere", "thread_id": THREAD}).is_success
     return first
-
-
-def _requests_ending(ollama: FakeOllama, text: str) -> list[list[dict[str, Any]]]:
-    """The messages of each chat request whose last message is `text`."""
-    asked = [body["messages"] for body in ollama.chat_requests()]
-    return [messages for messages in asked if messages[-1]["content"] == text]
 
 
 def test_each_model_call_sees_the_turns_the_other_replica_stored(
@@ -67,7 +60,7 @@ def test_a_replica_asking_ahead_on_a_thread_the_other_changed_answers_from_all_o
         stored = api.get(f"/threads/{THREAD}/messages?limit=100").json()["messages"]
 
     assert after.status_code == 200, after.text
-    after_requests = _requests_ending(ollama, "after")
+    after_requests = ollama.requests_ending("after")
     # PostgreSQL: one request sent ahead from the stale window may have left, and was dropped.
     assert 1 <= len(after_requests) <= 2
     assert "elsewhere" in [message["content"] for message in after_requests[-1]]
@@ -96,7 +89,7 @@ def test_a_request_asked_ahead_from_a_stale_window_is_closed_not_left_running(
 
     assert answers[0].status_code == 200, answers[0].text
     assert answers[0].json()["response"] == "fresh"
-    stale, fresh = _requests_ending(ollama, "after")
+    stale, fresh = ollama.requests_ending("after")
     assert "elsewhere" not in [message["content"] for message in stale]
     assert "elsewhere" in [message["content"] for message in fresh]
     # The stale reply was cut: its server saw the connection close long before its 2 s end.

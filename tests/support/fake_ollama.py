@@ -122,9 +122,14 @@ class FakeOllama:
     def chat_requests(self) -> list[dict[str, Any]]:
         return [r.body or {} for r in self.requests if r.path == "/api/chat"]
 
+    def requests_ending(self, text: str) -> list[list[dict[str, Any]]]:
+        """The messages of each chat request whose last message is `text`, in arrival order."""
+        asked = [body["messages"] for body in self.chat_requests()]
+        return [messages for messages in asked if messages[-1]["content"] == text]
+
     def asked(self, text: str) -> bool:
         """Whether a chat request came whose last message is `text`."""
-        return any(body["messages"][-1]["content"] == text for body in self.chat_requests())
+        return bool(self.requests_ending(text))
 
     # --- used by the handler ---
     def _record(self, request: RecordedRequest) -> None:
