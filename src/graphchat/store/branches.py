@@ -12,7 +12,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import and_, exists, literal, or_, select, union_all, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -60,6 +71,28 @@ def leaf_of(thread_id: Any) -> Any:
     return select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id).scalar_subquery()
 
 
+def _newest(start: Any, *, below: Any = None) -> Select[Any]:
+    """The newest `:limit` messages after `:offset` of the branch ending at `start` (numbered
+    below `below`), newest first, walking at most `:bound` of them."""
+    query = ancestors(start, bindparam("bound", type_=Integer))
+    seq = query.selected_columns.seq
+    if below is not None:
+        query = query.where(seq < below)
+    return (
+        query.order_by(seq.desc())
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
+# Built once: constructing the recursive query cost more CPU than running it (a page of a
+# thread's newest messages spent 3.3 ms of a LangGraph run's 8 building it, round 29).
+_NEWEST_FROM_LEAF = _newest(leaf_of(bindparam("thread_id", type_=String)))
+_NEWEST_FROM_MESSAGE = _newest(
+    bindparam("start", type_=String), below=bindparam("before", type_=Integer)
+)
+
+
 async def branch_rows(
     connection: AsyncConnection, thread_id: str, window: MessageWindow, maps: BranchMaps
 ) -> list[Any]:
@@ -71,16 +104,14 @@ async def branch_rows(
     """
     limit, offset, before = window.limit, window.offset, window.before
     if window.order == "desc" and window.after is None:
-        start: Any = leaf_of(thread_id)
-        if before is not None:
-            start = await _parent_of_seq(connection, thread_id, before)
+        page = {"limit": limit + 1, "offset": offset, "bound": limit + 1 + offset}
+        if before is None:
+            found = await connection.execute(_NEWEST_FROM_LEAF, page | {"thread_id": thread_id})
+            return list(found.all())
+        start = await _parent_of_seq(connection, thread_id, before)
         if start is not None:
-            query = ancestors(start, limit + 1 + offset)
-            seq = query.selected_columns.seq
-            if before is not None:
-                query = query.where(seq < before)
-            query = query.order_by(seq.desc()).limit(limit + 1).offset(offset)
-            return list((await connection.execute(query)).all())
+            below = page | {"start": start, "before": before}
+            return list((await connection.execute(_NEWEST_FROM_MESSAGE, below)).all())
     leaf = await connection.scalar(
         select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
     )
