@@ -90,6 +90,30 @@ def test_streamed_turns_carry_tokens_updates_and_the_whole_conversation(
     assert fetched["values"]["messages"] == final and fetched["status"] == "idle"
 
 
+@pytest.mark.parametrize("context", [2, 50])
+def test_a_runs_first_values_are_the_thread_it_found_and_its_input(
+    start_server: Callable[..., LiveServer], context: int
+) -> None:
+    # A context window of 2 holds less than the thread after the first turn (the thread is
+    # read); one of 50 holds all of it (the turn's window is the answer).
+    server = start_server(context_max_messages=context)
+    client = get_sync_client(url=server.url, api_key=None)
+    thread_id = client.threads.create()["thread_id"]
+    for turn in range(4):
+        before = client.threads.get_state(thread_id)["values"]
+        parts = _stream(client, thread_id, f"turn {turn}")
+        first = next(part.data for part in parts if part.event == "values")
+        earlier = before["messages"] if before else []
+        assert [m["id"] for m in first["messages"][:-1]] == [m["id"] for m in earlier]
+        assert first["messages"][:-1] == earlier
+        assert (first["messages"][-1]["type"], first["messages"][-1]["content"]) == (
+            "human",
+            f"turn {turn}",
+        )
+    assert len(earlier) == 6
+    client.http.client.close()
+
+
 def test_wait_returns_the_final_values(sdk: SyncLangGraphClient) -> None:
     thread = sdk.threads.create()
     values = sdk.runs.wait(thread["thread_id"], "agent", input=_say("ping"))

@@ -108,7 +108,7 @@ class ChatService:
         except DuplicateRun as duplicate:
             run = await self._original(duplicate, request)
             return RunStream(run, await self._runs.input_messages(run), self._runs.follow(run))
-        return RunStream(turn.run, turn.input_messages, turn.live.follow())
+        return RunStream(turn.run, turn.input_messages, turn.live.follow(), turn.history)
 
     async def place(self, request: TurnRequest, bind_to: str | None) -> TurnRequest:
         """Where a caller-held conversation is stored, and what of it (`place_conversation`)."""

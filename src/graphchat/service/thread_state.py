@@ -151,8 +151,11 @@ class ThreadStateService:
         page = await self._store.messages.page(thread_id, window)
         return page.items[::-1]
 
-    async def before_run(self, run: Run) -> list[Message]:
-        """The thread as the run found it: earlier messages, then the run's own input."""
+    async def before_run(self, run: Run, window: list[Message] | None = None) -> list[Message]:
+        """The thread as the run found it (at most `values_max` messages): earlier messages,
+        then the run's own input; from `window` (`RunStream.window`) when it holds them all."""
+        if window and (len(window) >= self.values_max or window[0].parent_id is None):
+            return window[-self.values_max :]
         own = await self._store.messages.of_run(run.id)
         if not own:
             return await self.recent(run.thread_id)

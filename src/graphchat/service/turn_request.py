@@ -72,3 +72,7 @@ class RunStream:
     run: Run
     input_messages: list[Message]
     events: AsyncIterator[RunEvent]
+    # The branch as the run found it, its input last: the turn's context window (newest
+    # `context_max_messages` before the input; from the thread's first message if shorter).
+    # None when the turn did not read one (a replayed or resumed run, a caller-held context).
+    window: list[Message] | None = None

@@ -189,21 +189,26 @@ async def _forget(views: _Views, run: Run) -> None:
     await views.threads.delete(await views.threads.get(run.owner, run.thread_id))
 
 
-async def _open(call: _Call, thread_id: str | None) -> tuple[RunStream, list[Message]]:
-    """The run to stream (a new turn, or the resumed pause) and the thread as it found it."""
+async def _open(
+    call: _Call, thread_id: str | None, values: bool
+) -> tuple[RunStream, list[Message]]:
+    """The run to stream (a new turn, or the resumed pause) and, for `values`, the thread as
+    it found it."""
     views = call.views
     if call.body.command is not None:
         paused, decisions = await _paused(call, thread_id)
-        history = await views.states.recent(paused.thread_id)  # read before the run goes on
+        # Read before the run goes on.
+        history = await views.states.recent(paused.thread_id) if values else []
         return await views.chat.open_resume_stream(paused, decisions), history
     request = await _request(call.body, thread_id, call.owner, views, "/runs/stream", call.key)
     opened = await views.chat.open_stream(request)
-    return opened, await views.states.before_run(opened.run)
+    return opened, await views.states.before_run(opened.run, opened.window) if values else []
 
 
 async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
     body, views = call.body, call.views
-    opened, history = await _open(call, thread_id)
+    modes = stream_modes(body.stream_mode, legacy_messages=True)
+    opened, history = await _open(call, thread_id, "values" in modes)
     run = opened.run
 
     async def cancel() -> None:
@@ -212,7 +217,6 @@ async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
     async def forget() -> None:
         await _forget(views, run)
 
-    modes = stream_modes(body.stream_mode, legacy_messages=True)
     return event_stream_response(
         run,
         LangGraphRenderer(modes, views.settings.limits.sse_retry_ms, history),
