@@ -373,6 +373,17 @@ def _run_body(**extra: Any) -> dict[str, Any]:
         ("/threads/bad/history", {"before": "zzz"}, 404, "checkpoint_not_found"),
         ("/assistants/search", {"limit": "many"}, 422, "validation_error"),
         ("/threads/nowhere/runs/wait", _run_body(), 404, "thread_not_found"),
+        # A missing thread's 404 comes before what is wrong with the body…
+        ("/threads/nowhere/runs/stream", _run_body(stream_mode=7), 404, "thread_not_found"),
+        ("/threads/nowhere/runs", _run_body(assistant_id="nope"), 404, "thread_not_found"),
+        ("/threads/nowhere/runs/wait", _run_body(checkpoint_id="x"), 404, "thread_not_found"),
+        # …unless the body creates it.
+        (
+            "/threads/nowhere/runs/wait",
+            _run_body(if_not_exists="create", stream_mode=7),
+            422,
+            "validation_error",
+        ),
     ],
 )
 def test_bad_input_gets_the_error_object(

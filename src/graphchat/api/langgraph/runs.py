@@ -8,13 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from sse_starlette import EventSourceResponse
 
 from graphchat.api.chat import IdempotencyKey, keyed, turn_request
 from graphchat.api.deps import Caller, CallerDep, ThreadDep, ThreadIdPath
-from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.command import checked_command, resume_decisions
 from graphchat.api.langgraph.schemas import RunCreate
 from graphchat.api.langgraph.shapes import (
@@ -24,6 +22,7 @@ from graphchat.api.langgraph.shapes import (
     run_interrupts,
 )
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
+from graphchat.api.langgraph.thread_first import ThreadRunRoute
 from graphchat.api.openapi import state_dependent
 from graphchat.api.runs import run_out
 from graphchat.api.schemas import RunOut
@@ -36,7 +35,7 @@ from graphchat.service.thread_state import ThreadStateService
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
 
-router = APIRouter(tags=["langgraph"], route_class=JsonBodyRoute)
+router = APIRouter(tags=["langgraph"], route_class=ThreadRunRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such thread, assistant or checkpoint"},
     409: {
@@ -86,24 +85,6 @@ async def _views(caller: CallerDep) -> _Views:
 
 
 Views = Annotated[_Views, Depends(_views)]
-
-
-async def _check_thread(thread_id: ThreadIdPath, caller: CallerDep, request: Request) -> str:
-    """The path's thread id, if the caller's thread or to be created: checked before the body,
-    so another owner's thread is a 404 whatever the body, exactly as a missing one."""
-    try:
-        await caller.services.threads.get(caller.owner, thread_id)
-    except NotFound:
-        try:
-            creates = orjson.loads(await request.body()).get("if_not_exists") == "create"
-        except (orjson.JSONDecodeError, AttributeError):
-            creates = False
-        if not creates:
-            raise
-    return thread_id
-
-
-RunThreadId = Annotated[str, Depends(_check_thread)]
 
 
 async def _request(
@@ -245,7 +226,7 @@ async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[
 
 
 @router.post("/threads/{thread_id}/runs", responses=_ERRORS, openapi_extra=_STATE)
-async def create_run(thread_id: RunThreadId, call: Call, response: Response) -> RunOut:
+async def create_run(thread_id: ThreadIdPath, call: Call, response: Response) -> RunOut:
     """Start a run in the background (or resume a pause with `command`); follow it with
     `join` or its `stream`."""
     if call.body.command is not None:
@@ -263,13 +244,13 @@ async def create_run(thread_id: RunThreadId, call: Call, response: Response) -> 
     responses=_STREAM,
     openapi_extra=_STATE,
 )
-async def stream_run(thread_id: RunThreadId, call: Call) -> EventSourceResponse:
+async def stream_run(thread_id: ThreadIdPath, call: Call) -> EventSourceResponse:
     """Start a run and stream its events in the requested `stream_mode`s."""
     return await _stream(call, thread_id)
 
 
 @router.post("/threads/{thread_id}/runs/wait", responses=_ERRORS, openapi_extra=_STATE)
-async def wait_run(thread_id: RunThreadId, call: Call, response: Response) -> dict[str, Any]:
+async def wait_run(thread_id: ThreadIdPath, call: Call, response: Response) -> dict[str, Any]:
     """Run to the end; the thread's state values (`{messages: [...]}`, bounded)."""
     return await _wait(call, thread_id, response)
 
