@@ -216,6 +216,11 @@ def test_another_owners_thread_cannot_be_bound(
         _ask(sdk(server, api_key=bob), [user("secret plan"), assistant("x"), user("more")], bind)
 
     assert refused.value.code == "thread_not_found"
+    # Nor is it compared with what bob sends: a list that differs from it is refused too, not
+    # stored as a diverged conversation of bob's.
+    with pytest.raises(openai.NotFoundError) as diverged:
+        _ask(sdk(server, api_key=bob), [user("another plan")], bind)
+    assert diverged.value.code == "thread_not_found"
     assert _rows(database_url, "alices") == [
         ("user", "secret plan"),
         ("assistant", "You said: secret plan"),

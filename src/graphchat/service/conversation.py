@@ -16,12 +16,11 @@ from typing import Any
 import orjson
 import structlog
 
-from graphchat.errors import NotFound
 from graphchat.llm.base import ChatMessage, ToolCall
 from graphchat.service.agent_messages import calls_from_json, to_agent, to_new
 from graphchat.service.turn_request import TurnRequest
 from graphchat.store import Store
-from graphchat.store.records import Message, MessageStatus, MessageWindow, NewMessage
+from graphchat.store.records import Message, MessageStatus, NewMessage
 
 log = structlog.get_logger(__name__)
 
@@ -121,19 +120,18 @@ async def place_conversation(
     context = request.context or ()
     if bind_to is None:
         return replace(request, thread_id=None, messages=to_store(latest_turn(context)))
-    try:
-        thread = await store.threads.get(request.owner, bind_to)
-    except NotFound:  # a new thread, or another owner's (`begin_turn` refuses that one)
-        return replace(request, thread_id=bind_to, messages=to_store(context))
     limit = _BIND_ROWS_PER_MESSAGE * len(context) + _BIND_ROWS_MIN
-    stored = await store.messages.page(thread.id, MessageWindow(limit))
-    start = None if stored.has_more else new_tail(stored.items, context)
+    # One more than the limit: a branch longer than it diverged from any context that fits.
+    stored = await store.messages.owned_branch(request.owner, bind_to, limit + 1)
+    if stored is None:  # a new thread, or another owner's (`begin_turn` refuses that one)
+        return replace(request, thread_id=bind_to, messages=to_store(context))
+    start = None if len(stored) > limit else new_tail(stored, context)
     if start is None:
-        log.info("conversation_diverged", thread_id=thread.id)
+        log.info("conversation_diverged", thread_id=bind_to)
         return replace(request, thread_id=None, messages=to_store(context))
     return replace(
         request,
-        thread_id=thread.id,
+        thread_id=bind_to,
         messages=to_store(context[start:]),
-        after_seq=stored.items[-1].seq if stored.items else 0,
+        after_seq=stored[-1].seq if stored else 0,
     )

@@ -163,6 +163,7 @@ def highest_seq(thread_id: Any) -> Any:
     return func.coalesce(last, 0)
 
 
+_OWNER = select(THREADS.c.owner).where(THREADS.c.id == bindparam("thread_id", type_=String))
 _TAIL_THREAD = bindparam("thread_id", type_=String)
 _TAIL = select(highest_seq(_TAIL_THREAD).label("seq"), leaf_of(_TAIL_THREAD).label("leaf_id"))
 
@@ -242,6 +243,16 @@ class MessageRepository(Repository):
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread's current branch, oldest first."""
         return await run_transaction(self._engine, lambda c: current_window(c, thread_id, limit))
+
+    async def owned_branch(self, owner: str, thread_id: str, limit: int) -> list[Message] | None:
+        """The last `limit` messages of the current branch of `owner`'s thread `thread_id`,
+        oldest first, in one transaction; None when `owner` has no such thread."""
+
+        def read(connection: Connection) -> list[Message] | None:
+            found = connection.execute(_OWNER, {"thread_id": thread_id}).scalar()
+            return current_window(connection, thread_id, limit) if found == owner else None
+
+        return await run_transaction(self._engine, read)
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None
