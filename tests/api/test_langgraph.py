@@ -92,10 +92,10 @@ def test_streamed_turns_carry_tokens_updates_and_the_whole_conversation(
 
 @pytest.mark.parametrize("context", [2, 50])
 def test_a_runs_first_values_are_the_thread_it_found_and_its_input(
-    start_server: Callable[..., LiveServer], context: int
+    start_server: Callable[..., LiveServer], ollama: FakeOllama, context: int
 ) -> None:
-    # A context window of 2 holds less than the thread after the first turn (the thread is
-    # read); one of 50 holds all of it (the turn's window is the answer).
+    # The turn reads the thread's newest 200 messages for `values`, and the model still sees
+    # only its context window: 2 messages, or the whole thread with 50.
     server = start_server(context_max_messages=context)
     client = get_sync_client(url=server.url, api_key=None)
     thread_id = client.threads.create()["thread_id"]
@@ -111,6 +111,8 @@ def test_a_runs_first_values_are_the_thread_it_found_and_its_input(
             f"turn {turn}",
         )
     assert len(earlier) == 6
+    sent = [m["content"] for m in ollama.chat_requests()[-1]["messages"][1:]]
+    assert sent == [m["content"] for m in [*earlier, first["messages"][-1]]][-context:]
     client.http.client.close()
 
 

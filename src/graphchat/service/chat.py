@@ -39,6 +39,7 @@ from graphchat.service.turn_request import (
     TurnLimits,
     TurnRequest,
     params_json,
+    window_size,
 )
 from graphchat.service.turn_rules import turn_rules
 from graphchat.store import Store
@@ -253,7 +254,7 @@ class ChatService:
                     create_thread=request.create_thread,
                     last_seq=request.after_seq,
                     # A caller-held conversation is the context: no stored history to read.
-                    history=self._limits.context_max_messages if request.context is None else 0,
+                    history=window_size(request, self._limits),
                     branch=request.branch_from,
                     new_thread_id=not request.thread_id,  # `_start_run` made it
                     on_write=on_write,
@@ -349,6 +350,8 @@ class ChatService:
                 history = await self._store.messages.recent(
                     turn.thread.id, limits.context_max_messages
                 )
+            elif len(history) > limits.context_max_messages:  # read for the caller too
+                history = history[len(history) - limits.context_max_messages :]
             window = build_context(history, system, limits.context_max_tokens, self._forms)
         state = {"messages": window, "tool_rounds": setup.tool_rounds}
         graph = await self._graph.ready()

@@ -39,6 +39,9 @@ class TurnRequest:
     after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
     require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
     branch_from: BranchPoint | None = None  # start a new branch there (regenerate, edit)
+    # The newest messages of the branch the caller wants back (`RunStream.window`), when more
+    # than the model's context: read with the turn, and kept with the thread's window after it.
+    window_messages: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,14 @@ class TurnLimits:
     max_tool_rounds: int
     tool_timeout: float
     require_approval: tuple[str, ...]  # tool name patterns whose calls always wait
+
+
+def window_size(request: TurnRequest, limits: TurnLimits) -> int:
+    """How many of the branch's newest messages a turn reads with its begin: the model's
+    context, or what the caller wants back if more; none for a caller-held conversation."""
+    if request.context is not None:
+        return 0
+    return max(limits.context_max_messages, request.window_messages)
 
 
 class ModelResolver(Protocol):

@@ -182,6 +182,8 @@ async def _open(
         history = await views.states.recent(paused.thread_id) if values else []
         return await views.chat.open_resume_stream(paused, decisions), history
     request = await _request(call.body, thread_id, call.owner, views, "/runs/stream", call.key)
+    if values:  # the thread as the run found it, with the turn's begin
+        request = replace(request, window_messages=views.states.values_max)
     opened = await views.chat.open_stream(request)
     return opened, await views.states.before_run(opened.run, opened.window) if values else []
 
