@@ -365,6 +365,12 @@ def _run_body(**extra: Any) -> dict[str, Any]:
             "checkpoint_not_found",
         ),
         (
+            "/threads/bad/runs/wait",
+            _run_body(checkpoint_id="00000000000000000099"),
+            404,
+            "checkpoint_not_found",
+        ),
+        (
             "/runs/wait",
             _run_body(input={"messages": [{"role": "user", "content": "x" * 5000}]}),
             422,

@@ -211,19 +211,16 @@ class ThreadStateService:
             return None
         seq = parse_checkpoint_id(checkpoint)
         missing = NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
-        try:
-            thread = await self._store.threads.get(owner, thread_id)
-        except NotFound:
-            raise missing from None
-        latest = await self._store.messages.recent(thread.id, 1)
-        if not always and (latest[-1].seq if latest else ROOT_SEQ) == seq:
+        found = await self._store.messages.checkpoint(owner, thread_id, seq)
+        if found is None:
+            raise missing
+        if not always and found.leaf_seq == seq:  # an empty thread's leaf is ROOT_SEQ
             return None
         if seq == ROOT_SEQ:
             return BranchPoint(None)
-        message = await self._store.messages.at(thread.id, seq)
-        if message is None:
+        if found.message_id is None:
             raise missing
-        return BranchPoint(message.id)
+        return BranchPoint(found.message_id)
 
     async def statuses(self, owner: str, thread_ids: list[str]) -> dict[str, ThreadStatus]:
         found = await self._store.thread_search.last_run_statuses(owner, thread_ids)

@@ -17,7 +17,15 @@ from sqlalchemy.sql import Select
 from graphchat.store.branch_map import BranchMaps
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
-from graphchat.store.records import Message, MessageBody, MessageWindow, NewMessage, Page, Tail
+from graphchat.store.records import (
+    Checkpoint,
+    Message,
+    MessageBody,
+    MessageWindow,
+    NewMessage,
+    Page,
+    Tail,
+)
 from graphchat.store.repository import Repository
 from graphchat.store.search import matching_messages
 from graphchat.store.sent_alone import write_alone
@@ -164,6 +172,20 @@ def highest_seq(thread_id: Any) -> Any:
 
 
 _OWNER = select(THREADS.c.owner).where(THREADS.c.id == bindparam("thread_id", type_=String))
+_THREAD_ID = bindparam("thread_id", type_=String)
+_CHECKPOINT = select(
+    THREADS.c.owner,
+    func.coalesce(
+        select(MESSAGES.c.seq).where(MESSAGES.c.id == THREADS.c.leaf_message_id).scalar_subquery(),
+        0,
+    ).label("leaf_seq"),
+    select(MESSAGES.c.id)
+    .where(MESSAGES.c.thread_id == _THREAD_ID, MESSAGES.c.seq == bindparam("seq", type_=Integer))
+    .scalar_subquery()
+    .label("message_id"),
+).where(THREADS.c.id == _THREAD_ID)
+
+
 _TAIL_THREAD = bindparam("thread_id", type_=String)
 _TAIL = select(highest_seq(_TAIL_THREAD).label("seq"), leaf_of(_TAIL_THREAD).label("leaf_id"))
 
@@ -232,6 +254,16 @@ class MessageRepository(Repository):
         async with transaction(self._engine) as connection:
             row = (await connection.execute(query)).first()
         return message_from_row(row) if row is not None else None
+
+    async def checkpoint(self, owner: str, thread_id: str, seq: int) -> Checkpoint | None:
+        """Where message `seq` of `owner`'s thread stands, in one statement; None when `owner`
+        has no such thread."""
+        parameters = {"thread_id": thread_id, "seq": seq}
+        async with transaction(self._engine) as connection:
+            row = (await connection.execute(_CHECKPOINT, parameters)).first()
+        if row is None or row.owner != owner:
+            return None
+        return Checkpoint(leaf_seq=row.leaf_seq, message_id=row.message_id)
 
     async def of_run(self, run_id: str) -> list[Message]:
         """Every message a run stored (its input and its output), in order."""

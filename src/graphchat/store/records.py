@@ -120,6 +120,15 @@ class Message(MessageBody):
 
 
 @dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Where a thread's message stands: its current branch's last sequence number (0 when
+    empty), and the id of the message numbered as asked (None: no such message)."""
+
+    leaf_seq: int
+    message_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewMessage(MessageBody):
     """A message to append; the store assigns id (unless given), sequence number and timestamp."""
 
