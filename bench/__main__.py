@@ -19,6 +19,7 @@ from bench import (
     listing,
     machine,
     procs,
+    protocols,
     report,
     search,
     soak,
@@ -32,6 +33,7 @@ from bench.results import load_all, save
 BENCHMARKS: dict[str, ModuleType] = {
     "turn": turn,
     "streaming": streaming,
+    "protocols": protocols,
     "history": history,
     "listing": listing,
     "search": search,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from bench import charts, floor, readme
+from bench import charts, floor, protocols, readme
 from bench.results import load_all
 from bench.targets import evaluate
 from bench.turn import NEW_THREAD_PER_REQUEST
@@ -462,6 +462,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "search": _search,
     "startup": _startup,
     "floor": floor.section,
+    "protocols": protocols.section,
 }
 
 
