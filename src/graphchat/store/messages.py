@@ -259,8 +259,9 @@ class MessageRepository(Repository):
         """Where message `seq` of `owner`'s thread stands, in one statement; None when `owner`
         has no such thread."""
         parameters = {"thread_id": thread_id, "seq": seq}
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(_CHECKPOINT, parameters)).first()
+        row = await run_transaction(
+            self._engine, lambda connection: connection.execute(_CHECKPOINT, parameters).first()
+        )
         if row is None or row.owner != owner:
             return None
         return Checkpoint(leaf_seq=row.leaf_seq, message_id=row.message_id)
