@@ -201,6 +201,7 @@ async def run_transaction(
     write: bool = False,
     autocommit: bool = False,
     keyed: bool = False,
+    short: bool = False,
 ) -> T:
     """`body(connection)` in one transaction, committed on success; driver errors become ours.
 
@@ -213,7 +214,8 @@ async def run_transaction(
     `keyed`: every statement of `body` finds its rows by key, so PostgreSQL may reuse its
     plans (`_PLAN_MODE`). `autocommit`: on PostgreSQL each statement of `body` is its own
     transaction (no BEGIN and COMMIT round trips) — for a keyed body whose writes are one
-    statement. SQLite ignores both.
+    statement. SQLite ignores both. `short`: a read of a few rows found by key, which a
+    SQLite file runs on this thread, as a write (`SQLiteFile.read`).
     """
     file = _SQLITE_FILES.get(engine.sync_engine)
     if file is None and engine.dialect.name == "postgresql":
@@ -223,6 +225,8 @@ async def run_transaction(
         async with _connection(engine, write) as connection:
             return await connection.run_sync(_in_transaction, body, keyed)
     with _translated():
+        if short and not write:
+            return await file.read(body)
         if not write:
             return await asyncio.to_thread(run_on, file.twin, body, write)
         return await file.write(body, _sqlite_writer_lock(engine))

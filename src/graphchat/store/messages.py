@@ -260,7 +260,9 @@ class MessageRepository(Repository):
         has no such thread."""
         parameters = {"thread_id": thread_id, "seq": seq}
         row = await run_transaction(
-            self._engine, lambda connection: connection.execute(_CHECKPOINT, parameters).first()
+            self._engine,
+            lambda connection: connection.execute(_CHECKPOINT, parameters).first(),
+            short=True,
         )
         if row is None or row.owner != owner:
             return None
@@ -285,7 +287,7 @@ class MessageRepository(Repository):
             found = connection.execute(_OWNER, {"thread_id": thread_id}).scalar()
             return current_window(connection, thread_id, limit) if found == owner else None
 
-        return await run_transaction(self._engine, read)
+        return await run_transaction(self._engine, read, short=True)
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None

@@ -11,7 +11,9 @@ SQLite's own waiting would hold a worker thread and sleep 1, 2, 5… ms. Only a 
 graphchat is waited out in a worker thread. The loop writer never flushes the disk either: a
 commit in WAL mode with synchronous=NORMAL only appends to the WAL, and the checkpoints that copy
 the WAL back into the database and fsync it (6-8 ms per 1,000 pages) run in a worker thread
-every `CHECKPOINT_EVERY_WRITES` loop writes instead of inside one of them.
+every `CHECKPOINT_EVERY_WRITES` loop writes instead of inside one of them. A read of a few rows
+found by key (`run_transaction(short=True)`) runs on the loop's thread too: in WAL mode a reader
+waits for no writer.
 """
 
 from __future__ import annotations
@@ -139,6 +141,17 @@ class SQLiteFile:
                 except FileBusy:
                     break
             return await asyncio.to_thread(self._write_waiting, body)
+
+    async def read(self, body: Callable[[Connection], T]) -> T:
+        """`body`, a read of a few indexed rows, on the loop's thread, as a write is: a read in
+        WAL mode waits for no writer, and the worker-thread hop cost more than the read. In a
+        worker thread only if the file refuses it at once (SQLITE_BUSY: WAL recovery)."""
+        try:
+            return run_on(self.loop_writer, body, write=False)
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                raise
+        return await asyncio.to_thread(run_on, self.twin, body, False)
 
     def _write_here(self, body: Callable[[Connection], T]) -> T:
         """`body` in a write transaction on this thread; `WritersBusy` while another graphchat

@@ -1,5 +1,5 @@
 """Writes on a SQLite file: on the event loop's thread when the file is free, never waiting there
-for another writer, and checkpointed in the background."""
+for another writer, and checkpointed in the background; short reads on that thread too."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from graphchat.errors import Conflict
 from graphchat.settings import Settings
 from graphchat.store import Store
-from graphchat.store.records import NewThread
+from graphchat.store.records import Checkpoint, NewThread
 from graphchat.store.sqlite_file import CHECKPOINT_EVERY_WRITES
 
 
@@ -92,3 +92,29 @@ async def test_the_loop_writer_s_writes_are_checkpointed_in_the_background(
     assert 0 < frames_in_wal < writes
     rows = other_process.execute("SELECT count(*) FROM threads").fetchone()
     assert rows == (writes,)
+
+
+async def test_a_short_read_runs_on_the_loop_while_another_connection_writes(
+    store: Store, other_process: sqlite3.Connection
+) -> None:
+    await store.threads.create(NewThread(id="t", owner="o"))
+    other_process.execute("BEGIN IMMEDIATE")
+    other_process.execute(
+        "INSERT INTO threads (id, owner, metadata, created_at, updated_at)"
+        " VALUES ('theirs', 'o', '{}', '2026-01-01', '2026-01-01')"
+    )
+    ran: list[str] = []
+
+    async def meanwhile() -> None:
+        ran.append("meanwhile")
+
+    task = asyncio.create_task(meanwhile())  # runs at the loop's next chance
+    found = await store.messages.checkpoint("o", "t", 0)
+    unseen = await store.messages.checkpoint("o", "theirs", 0)
+
+    assert ran == []  # the reads never gave the loop away: no worker-thread hop
+    assert found == Checkpoint(leaf_seq=0, message_id=None)
+    assert unseen is None  # not committed yet: a read waits for no writer, and sees before it
+    other_process.execute("COMMIT")
+    await task
+    assert await store.messages.checkpoint("o", "theirs", 0) == found
