@@ -136,6 +136,14 @@ def _window_query(start: Any) -> Select[Any]:
 # Built once: constructing the recursive query cost more CPU than running it.
 _WINDOW_FROM_MESSAGE = _window_query(bindparam("start", type_=String))
 _WINDOW_FROM_LEAF = _window_query(leaf_of(bindparam("thread_id", type_=String)))
+_WINDOW_FROM_OWNED_LEAF = _window_query(
+    select(THREADS.c.leaf_message_id)
+    .where(
+        THREADS.c.id == bindparam("thread_id", type_=String),
+        THREADS.c.owner == bindparam("owner", type_=String),
+    )
+    .scalar_subquery()
+)
 
 
 def _messages(newest_first: Sequence[Row[Any]]) -> list[Message]:
@@ -171,7 +179,6 @@ def highest_seq(thread_id: Any) -> Any:
     return func.coalesce(last, 0)
 
 
-_OWNER = select(THREADS.c.owner).where(THREADS.c.id == bindparam("thread_id", type_=String))
 _THREAD_ID = bindparam("thread_id", type_=String)
 _CHECKPOINT = select(
     THREADS.c.owner,
@@ -262,6 +269,7 @@ class MessageRepository(Repository):
         row = await run_transaction(
             self._engine,
             lambda connection: connection.execute(_CHECKPOINT, parameters).first(),
+            autocommit=True,
             short=True,
         )
         if row is None or row.owner != owner:
@@ -279,15 +287,15 @@ class MessageRepository(Repository):
         """The last `limit` messages of a thread's current branch, oldest first."""
         return await run_transaction(self._engine, lambda c: current_window(c, thread_id, limit))
 
-    async def owned_branch(self, owner: str, thread_id: str, limit: int) -> list[Message] | None:
+    async def owned_branch(self, owner: str, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of the current branch of `owner`'s thread `thread_id`,
-        oldest first, in one transaction; None when `owner` has no such thread."""
+        oldest first, in one statement: none when the thread has none or is not `owner`'s."""
+        parameters = {"thread_id": thread_id, "owner": owner, "limit": limit}
 
-        def read(connection: Connection) -> list[Message] | None:
-            found = connection.execute(_OWNER, {"thread_id": thread_id}).scalar()
-            return current_window(connection, thread_id, limit) if found == owner else None
+        def read(connection: Connection) -> list[Message]:
+            return _messages(connection.execute(_WINDOW_FROM_OWNED_LEAF, parameters).all())
 
-        return await run_transaction(self._engine, read, short=True)
+        return await run_transaction(self._engine, read, autocommit=True, short=True)
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None
