@@ -116,6 +116,21 @@ def test_a_runs_first_values_are_the_thread_it_found_and_its_input(
     client.http.client.close()
 
 
+@pytest.mark.parametrize("context", [2, 50])
+def test_wait_returns_the_thread_as_the_run_left_it(
+    start_server: Callable[..., LiveServer], context: int
+) -> None:
+    client = get_sync_client(url=start_server(context_max_messages=context).url)
+    thread_id = client.threads.create()["thread_id"]
+    for turn in range(3):
+        values = client.runs.wait(thread_id, "agent", input=_say(f"turn {turn}"))
+        assert isinstance(values, dict)
+        assert values["messages"] == client.threads.get_state(thread_id)["values"]["messages"]
+    assert [m["content"] for m in values["messages"]][-2:] == ["turn 2", "You said: turn 2"]
+    assert len(values["messages"]) == 6
+    client.http.client.close()
+
+
 def test_wait_returns_the_final_values(sdk: SyncLangGraphClient) -> None:
     thread = sdk.threads.create()
     values = sdk.runs.wait(thread["thread_id"], "agent", input=_say("ping"))

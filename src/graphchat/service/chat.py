@@ -100,7 +100,7 @@ class ChatService:
             turn = await self.wait(await self.start(request))
         except DuplicateRun as duplicate:
             return await self._runs.result(await self._original(duplicate, request))
-        return RunResult(turn.run, turn.input_messages, turn.output_messages)
+        return RunResult(turn.run, turn.input_messages, turn.output_messages, turn.history)
 
     async def open_stream(self, request: TurnRequest) -> RunStream:
         """Start a turn and follow its events (or rejoin the run an Idempotency-Key names)."""

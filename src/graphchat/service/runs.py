@@ -43,6 +43,7 @@ class RunResult:
     run: Run
     input_messages: list[Message]
     output_messages: list[Message]
+    window: list[Message] | None = None  # the branch before its outputs (`RunStream.window`)
 
 
 class RunService:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 
 from graphchat.errors import NotFound
+from graphchat.service.runs import RunResult
 from graphchat.store import Store
 from graphchat.store.branches import BranchPoint
 from graphchat.store.records import Message, MessageWindow, Run, RunStatus, Thread
@@ -161,6 +162,14 @@ class ThreadStateService:
             return await self.recent(run.thread_id)
         earlier = await self.recent(run.thread_id, before=own[0].seq)
         return [*earlier, *(m for m in own if m.role == "user")][-self.values_max :]
+
+    async def after_run(self, result: RunResult) -> list[Message]:
+        """The thread's latest messages once `result`'s run ended (at most `values_max`): its
+        window and outputs, when the window holds the whole branch before them."""
+        window = result.window
+        if window and (len(window) >= self.values_max or window[0].parent_id is None):
+            return [*window, *result.output_messages][-self.values_max :]
+        return await self.recent(result.run.thread_id)
 
     async def state(self, thread: Thread) -> State:
         """The thread's latest state."""

@@ -153,13 +153,10 @@ async def _paused(call: _Call, thread_id: str | None) -> tuple[Run, tuple[Decisi
     return run, resume_decisions(command, run_interrupts(run)[0]["id"])
 
 
-async def _values(views: _Views, run: Run) -> dict[str, Any]:
+async def _values(views: _Views, result: RunResult) -> dict[str, Any]:
     """The thread's state values after the run; a paused run's interrupt under `__interrupt__`."""
-    thread = await views.threads.get(run.owner, run.thread_id)
-    values: dict[str, Any] = {
-        "messages": langchain_messages((await views.states.state(thread)).messages)
-    }
-    found = run_interrupts(run)
+    values: dict[str, Any] = {"messages": langchain_messages(await views.states.after_run(result))}
+    found = run_interrupts(result.run)
     if found:
         values[INTERRUPT_KEY] = found
     return values
@@ -213,15 +210,17 @@ async def _stream(call: _Call, thread_id: str | None) -> EventSourceResponse:
 async def _complete(call: _Call, thread_id: str | None) -> RunResult:
     if call.body.command is not None:
         return await call.views.chat.complete_resume(*await _paused(call, thread_id))
-    request = await _request(call.body, thread_id, call.owner, call.views, "/runs/wait", call.key)
-    return await call.views.chat.complete(request)
+    views = call.views
+    request = await _request(call.body, thread_id, call.owner, views, "/runs/wait", call.key)
+    # The thread as the run found it, read with the turn's begin: the values it returns.
+    return await views.chat.complete(replace(request, window_messages=views.states.values_max))
 
 
 async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[str, Any]:
     body, views = call.body, call.views
     result = await _complete(call, thread_id)
     _location(response, result.run, "/join")
-    values = await _values(views, result.run)
+    values = await _values(views, result)
     if thread_id is None and body.on_completion == "delete":
         await _forget(views, result.run)
     return values
@@ -264,7 +263,7 @@ async def join_run(
     """Wait for a run to end; the thread's state values then (the run's error if it failed)."""
     result = await views.runs.result(await views.runs.get(thread, run_id))
     _location(response, result.run)
-    return await _values(views, result.run)
+    return await _values(views, result)
 
 
 @router.post(
