@@ -80,6 +80,18 @@ def _assert_unavailable(response: httpx.Response, elapsed: float) -> None:
     assert elapsed < BOUND
 
 
+# A turn on the seeded thread through the LangGraph and OpenAI routes: (path, body, headers).
+_SAID = [{"role": "user", "content": "during"}]
+_OTHER_PROTOCOLS: list[tuple[str, dict[str, Any], dict[str, str]]] = [
+    ("/threads/before/runs/wait", {"assistant_id": "agent", "input": {"messages": _SAID}}, {}),
+    (
+        "/v1/chat/completions",
+        {"model": "llama3.2", "messages": _SAID},
+        {"X-Graphchat-Thread-Id": "before"},
+    ),
+]
+
+
 def _seed(api: httpx.Client) -> None:
     for number in range(3):
         reply = api.post("/chat", json={"message": f"before {number}", "thread_id": "before"})
@@ -118,6 +130,10 @@ def test_postgres_stopped_and_restarted_mid_run(
         assert "database" in ready.json()["error"]["message"]
         _assert_unavailable(*_timed(lambda: api.post("/chat", json={"message": "during"})))
         _assert_unavailable(*_timed(lambda: api.get("/threads")))
+        for route, body, headers in _OTHER_PROTOCOLS:
+            began = time.monotonic()
+            refused = api.post(route, json=body, headers=headers)
+            _assert_unavailable(refused, time.monotonic() - began)
         assert ended.wait(BOUND + 15), "the stream in flight did not end"
         assert seen[-1] in ("error", "end", "transport_error"), seen
 
@@ -171,6 +187,9 @@ def test_sqlite_locked_by_another_process_beyond_the_busy_timeout(
                 _assert_unavailable(*_timed(lambda: api.post("/chat", json={"message": "during"})))
                 created = api.post("/threads", json={"title": "during"})
                 _assert_unavailable(created, 0.0)
+            for route, body, headers in _OTHER_PROTOCOLS:  # reads go on, their turns cannot
+                refused = api.post(route, json=body, headers=headers)
+                _assert_unavailable(refused, 0.0)
         finally:
             assert holder.stdin is not None
             holder.stdin.write("\n")

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 
 from graphchat.api.deps import get_caller
 from graphchat.api.langgraph.body import Handler, JsonBodyRoute
-from graphchat.errors import GraphchatError, NotFound
+from graphchat.errors import InvalidRequest, NotFound
 
 _THREAD_NOT_FOUND = "thread_not_found"
 
@@ -26,7 +26,9 @@ class ThreadRunRoute(JsonBodyRoute):
     async def serve(self, handler: Handler, request: Request) -> Response:
         try:
             return await handler(request)
-        except (RequestValidationError, GraphchatError) as refused:
+        # What refuses a request before its turn begins; not a database or model failure,
+        # which a read would only wait on a second time.
+        except (RequestValidationError, InvalidRequest, NotFound) as refused:
             if getattr(refused, "code", None) != _THREAD_NOT_FOUND:
                 await _check_thread(request)
             raise
