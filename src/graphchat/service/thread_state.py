@@ -155,8 +155,8 @@ class ThreadStateService:
     async def before_run(self, run: Run, window: list[Message] | None = None) -> list[Message]:
         """The thread as the run found it (at most `values_max` messages): earlier messages,
         then the run's own input; from `window` (`RunStream.window`) when it holds them all."""
-        if window and (len(window) >= self.values_max or window[0].parent_id is None):
-            return window[-self.values_max :]
+        if (held := self._held(window)) is not None:
+            return held
         own = await self._store.messages.of_run(run.id)
         if not own:
             return await self.recent(run.thread_id)
@@ -166,10 +166,16 @@ class ThreadStateService:
     async def after_run(self, result: RunResult) -> list[Message]:
         """The thread's latest messages once `result`'s run ended (at most `values_max`): its
         window and outputs, when the window holds the whole branch before them."""
-        window = result.window
-        if window and (len(window) >= self.values_max or window[0].parent_id is None):
-            return [*window, *result.output_messages][-self.values_max :]
+        if (held := self._held(result.window)) is not None:
+            return [*held, *result.output_messages][-self.values_max :]
         return await self.recent(result.run.thread_id)
+
+    def _held(self, window: list[Message] | None) -> list[Message] | None:
+        """A turn's `window` as a state carries it (its last `values_max` messages), if it
+        holds that much of its branch: all of it (from the thread's first message), or more."""
+        if window and (len(window) >= self.values_max or window[0].parent_id is None):
+            return window[-self.values_max :]
+        return None
 
     async def state(self, thread: Thread) -> State:
         """The thread's latest state."""

@@ -180,6 +180,7 @@ def highest_seq(thread_id: Any) -> Any:
 
 
 _THREAD_ID = bindparam("thread_id", type_=String)
+_TAIL = select(highest_seq(_THREAD_ID).label("seq"), leaf_of(_THREAD_ID).label("leaf_id"))
 _CHECKPOINT = select(
     THREADS.c.owner,
     func.coalesce(
@@ -191,10 +192,6 @@ _CHECKPOINT = select(
     .scalar_subquery()
     .label("message_id"),
 ).where(THREADS.c.id == _THREAD_ID)
-
-
-_TAIL_THREAD = bindparam("thread_id", type_=String)
-_TAIL = select(highest_seq(_TAIL_THREAD).label("seq"), leaf_of(_TAIL_THREAD).label("leaf_id"))
 
 
 def tail_of(connection: Connection, thread_id: str) -> Tail:

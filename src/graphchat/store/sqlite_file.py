@@ -149,7 +149,7 @@ class SQLiteFile:
         try:
             return run_on(self.loop_writer, body, write=False)
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+            if not _is_busy(exc):
                 raise
         return await asyncio.to_thread(run_on, self.twin, body, False)
 
@@ -166,7 +166,7 @@ class SQLiteFile:
         try:
             result = run_on(self.loop_writer, body, write=True)
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY:
+            if _is_busy(exc):
                 raise FileBusy from exc
             raise
         finally:
@@ -203,6 +203,11 @@ class SQLiteFile:
         self.loop_writer.dispose()
         self.twin.dispose()
         os.close(self.writers)
+
+
+def _is_busy(error: OperationalError) -> bool:
+    """Whether SQLite refused at once because another connection holds the file."""
+    return getattr(error.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
 
 
 def _retry_delay(waited: float) -> float:
