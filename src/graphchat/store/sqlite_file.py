@@ -111,7 +111,14 @@ class SQLiteFile:
         twin = create_engine(url, **pool)
         prepare(twin, busy_timeout_ms)
         # One connection per thread: only the event loop's thread uses it, one write at a time.
-        loop_writer = create_engine(url, poolclass=SingletonThreadPool, connect_args={"timeout": 0})
+        # Columns decode as the twin's do (`json_deserializer`): without it the loop's reads ran
+        # `json.loads("null")` for every message without tool calls.
+        loop_writer = create_engine(
+            url,
+            poolclass=SingletonThreadPool,
+            connect_args={"timeout": 0},
+            json_deserializer=pool.get("json_deserializer"),
+        )
         prepare(loop_writer, 0, checkpoints=False)
         assert url.database is not None
         # Read-only is enough for flock, and the mode is SQLite's own for its files: whoever

@@ -13,6 +13,7 @@ import pytest
 from graphchat.errors import Conflict
 from graphchat.settings import Settings
 from graphchat.store import Store
+from graphchat.store.database import statement_engines
 from graphchat.store.records import Checkpoint, NewThread
 from graphchat.store.sqlite_file import CHECKPOINT_EVERY_WRITES
 
@@ -118,3 +119,11 @@ async def test_a_short_read_runs_on_the_loop_while_another_connection_writes(
     other_process.execute("COMMIT")
     await task
     assert await store.messages.checkpoint("o", "theirs", 0) == found
+
+
+async def test_every_engine_of_the_file_decodes_json_columns_alike(store: Store) -> None:
+    # The loop's engine once had SQLAlchemy's default: `json.loads("null")` for every message
+    # without tool calls that a short read or a turn's window read on the loop.
+    decoders = {engine.dialect._json_deserializer for engine in statement_engines(store.engine)}
+    assert len(statement_engines(store.engine)) == 3
+    assert len(decoders) == 1 and None not in decoders
