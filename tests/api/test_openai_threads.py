@@ -163,6 +163,36 @@ def test_a_client_tool_round_trip_is_stored_once_in_the_bound_thread(
     ]
 
 
+def test_a_conversation_brought_with_a_tool_round_is_extended_on_the_next_turn(
+    server: LiveServer, ollama: FakeOllama, database_url: str
+) -> None:
+    # Its first turn stores the tool round as the caller's input; the next turn must find the
+    # stored calls equal to the ones sent again, or the conversation moves to a new thread.
+    ollama.queue(Reply(tokens=["x is here."]), Reply(tokens=["y too."]))
+    client = sdk(server)
+    bind = {"X-Graphchat-Thread-Id": "chat-brought-tools"}
+    function = {"name": "lookup", "arguments": '{"q": "x", "limit": 2}'}
+    call = {"id": "call_b1", "type": "function", "function": function}
+    first = [
+        user("find x"),
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_b1", "content": "x: row 7"},
+    ]
+    reply, _ = _ask(client, first, bind)
+
+    _, thread = _ask(client, [*first, assistant(reply), user("and y?")], bind)
+
+    assert thread == "chat-brought-tools"
+    assert _rows(database_url, "chat-brought-tools") == [
+        ("user", "find x"),
+        ("assistant", ""),
+        ("tool", "x: row 7"),
+        ("assistant", "x is here."),
+        ("user", "and y?"),
+        ("assistant", "y too."),
+    ]
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [

@@ -29,10 +29,15 @@ def calls_from_json(stored: Iterable[dict[str, Any]] | None) -> tuple[ToolCall, 
     )
 
 
+def agent_role(role: str) -> Role:
+    """A stored role as the model sees it (an unknown role is the user's)."""
+    return role if role in _ROLES else "user"  # type: ignore[return-value]
+
+
 def to_agent(message: Message) -> ChatMessage:
-    """A stored message as the model sees it (an unknown role is the user's)."""
+    """A stored message as the model sees it."""
     return ChatMessage(
-        role=message.role if message.role in _ROLES else "user",  # type: ignore[arg-type]
+        role=agent_role(message.role),
         content=message.content,
         tool_calls=calls_from_json(message.tool_calls),
         tool_call_id=message.tool_call_id,

@@ -9,6 +9,7 @@ assistant message: the text of every reply of the run, and the tool calls left t
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,7 +18,7 @@ import orjson
 import structlog
 
 from graphchat.llm.base import ChatMessage, ToolCall
-from graphchat.service.agent_messages import calls_from_json, to_agent, to_new
+from graphchat.service.agent_messages import agent_role, calls_from_json, to_new
 from graphchat.service.turn_request import TurnRequest
 from graphchat.store import Store
 from graphchat.store.records import Message, MessageStatus, NewMessage
@@ -75,13 +76,20 @@ def _given_key(message: ChatMessage) -> _Key:
     return _key(message.role, message.content, _calls(message.tool_calls), message.tool_call_id)
 
 
+def _stored_key(message: Message) -> _Key:
+    """A stored input's key from its row: what `_given_key` makes of it as the agent sees it,
+    without building that message (this runs for the whole conversation on every turn)."""
+    calls = (_call(c["id"], c["name"], c.get("arguments") or {}) for c in message.tool_calls or ())
+    return _key(agent_role(message.role), message.content, calls, message.tool_call_id)
+
+
 def _seen(stored: Sequence[Message]) -> list[_Key]:
     """The stored thread as its caller saw it."""
     keys: list[_Key] = []
-    for _, group in itertools.groupby(stored, key=lambda message: message.run_id):
+    for _, group in itertools.groupby(stored, key=operator.attrgetter("run_id")):
         run = list(group)
         first_output = next((i for i, m in enumerate(run) if _is_output(m)), len(run))
-        keys.extend(_given_key(to_agent(message)) for message in run[:first_output])
+        keys.extend(_stored_key(message) for message in run[:first_output])
         reply = reply_of(run[first_output:])
         if reply is not None:
             calls = _calls(calls_from_json(reply.tool_calls))
