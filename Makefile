@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (6 s → 2 s to import the app here), also where PYTHONDONTWRITEBYTECODE keeps Python from caching.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install bytecode run test test-fast lint fmt typecheck check bench docs hooks lock lock-upgrade \
+.PHONY: help install bytecode run test screenshots test-fast lint fmt typecheck check bench docs hooks lock lock-upgrade \
 	db-upgrade clean
 
 help: ## List the targets
@@ -43,6 +43,9 @@ run: bytecode ## Run the service on 127.0.0.1:8000 (SQLite + embedded model unle
 
 test: bytecode ## Start PostgreSQL/Redis (installing them if needed) and run every test
 	source scripts/test-services.sh && $(BIN)/pytest $(PYTEST_ARGS)
+
+screenshots: bytecode ## Refresh docs/screenshots/ from the browser tests (needs Chromium)
+	GRAPHCHAT_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser/test_screens.py $(PYTEST_ARGS)
 
 test-fast: install ## Run the tests without starting any service (PostgreSQL tests skip)
 	$(BIN)/pytest -m "not browser and not embedded" $(PYTEST_ARGS)
