@@ -121,8 +121,21 @@ def langchain_message(payload: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def langchain_messages(messages: list[Message]) -> list[dict[str, Any]]:
-    return [langchain_message(message_payload(message)) for message in messages]
+def langchain_messages(
+    messages: list[Message], converted: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """`messages` as serialized LangChain messages. `converted` (message id → its form) keeps
+    each one for the next call: a page of states (`/history`) carries the same messages up to
+    `values_max` times each, and converting them was most of its time."""
+    if converted is None:
+        return [langchain_message(message_payload(message)) for message in messages]
+    forms = []
+    for message in messages:
+        form = converted.get(message.id)
+        if form is None:
+            form = converted[message.id] = langchain_message(message_payload(message))
+        forms.append(form)
+    return forms
 
 
 def _checkpoint(thread_id: str, seq: int | None) -> ThreadCheckpoint:
@@ -169,12 +182,18 @@ def _tasks(paused: Run | None) -> list[dict[str, Any]]:
     ]
 
 
-def thread_state(thread_id: str, state: State, paused: Run | None = None) -> ThreadStateOut:
+def thread_state(
+    thread_id: str,
+    state: State,
+    paused: Run | None = None,
+    converted: dict[str, dict[str, Any]] | None = None,
+) -> ThreadStateOut:
     """One state; `paused` (the thread's run waiting for approval) makes it the pause's state,
-    with the pending `tools` task and its interrupt, where agent-chat-ui looks after a reload."""
+    with the pending `tools` task and its interrupt, where agent-chat-ui looks after a reload.
+    `converted` is `langchain_messages`' (shared by the states of one answer)."""
     tasks = _tasks(paused)
     return ThreadStateOut(
-        values={"messages": langchain_messages(state.messages)},
+        values={"messages": langchain_messages(state.messages, converted)},
         next=["tools"] if tasks else state.next,
         checkpoint=_checkpoint(thread_id, state.seq),
         metadata={"source": state.source, "step": state.step, "graph_id": GRAPH_ID},

@@ -118,8 +118,9 @@ async def get_history(
     before, only = body.before_id(), body.checkpoint_id()
     found = await states.history(thread, limit=body.limit, before=before, at=only)
     paused = await states.paused(thread) if found and before is None and only is None else None
+    converted: dict[str, dict[str, Any]] = {}  # each message once, whatever states carry it
     return [
-        thread_state(thread.id, state, paused if index == 0 else None)
+        thread_state(thread.id, state, paused if index == 0 else None, converted)
         for index, state in enumerate(found)
     ]
 
