@@ -148,6 +148,8 @@ class ThreadStateService:
 
     async def recent(self, thread_id: str, before: int | None = None) -> list[Message]:
         """The last `values_max` messages of a thread (before `before`), oldest first."""
+        if before is None:  # the branch's newest: one statement, one call (no page to number)
+            return await self._store.messages.recent(thread_id, self.values_max)
         window = MessageWindow(self.values_max, before=before, order="desc")
         page = await self._store.messages.page(thread_id, window)
         return page.items[::-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from graphchat.errors import InvalidRequest, NotFound, ThreadBusy
 from graphchat.store.branches import (
@@ -18,7 +18,7 @@ from graphchat.store.branches import (
     switch_leaf_when_idle,
     turn_input,
 )
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message
 from graphchat.store.repository import Repository
@@ -41,28 +41,33 @@ class _Walker:
     read. Each walk goes `spare` messages further than the path needs, so the older ends of a
     page, whose paths reach further back, mostly find their messages read already."""
 
-    connection: AsyncConnection
+    connection: Connection
     spare: int
     known: dict[str, Message] = field(default_factory=dict)  # the page's ends, and walked
     walked: set[str] = field(default_factory=set)
+    # Each message a path went through → (that walk, newest first; its place in the walk). The
+    # page's other ends on one branch lie on an earlier walk: their paths are slices of it,
+    # continued where it stops, instead of a message-by-message walk of `depth` each.
+    places: dict[str, tuple[list[Message], int]] = field(default_factory=dict)
 
-    async def path(self, end_id: str, depth: int) -> list[Message]:
+    def path(self, end_id: str, depth: int) -> list[Message]:
         """The last `depth` messages of the path ending at `end_id`, oldest first."""
-        path: list[Message] = []
-        next_id: str | None = end_id
-        while next_id is not None and len(path) < depth:
+        walk, at = self.places.get(end_id) or ([], 0)
+        next_id = walk[-1].parent_id if walk else end_id
+        while next_id is not None and len(walk) - at < depth:
             if next_id not in self.known:
-                await self._read(next_id, depth - len(path) + self.spare)
+                self._read(next_id, depth - (len(walk) - at) + self.spare)
             message = self.known.get(next_id)
             if message is None:
                 break  # a leaf id that is not (or no longer) a message
-            path.append(message)
+            self.places.setdefault(next_id, (walk, len(walk)))
+            walk.append(message)
             next_id = message.parent_id
-        return path[::-1]
+        return walk[at : at + depth][::-1]
 
-    async def _read(self, start_id: str, bound: int) -> None:
+    def _read(self, start_id: str, bound: int) -> None:
         query = ancestors(start_id, bound, stop_at=self.walked)
-        for row in (await self.connection.execute(query)).all():
+        for row in self.connection.execute(query).all():
             self.known[row.id] = message_from_row(row)
             self.walked.add(row.id)
 
@@ -77,7 +82,7 @@ class BranchRepository(Repository):
     async def message(self, owner: str, thread_id: str, message_id: str) -> Message:
         """A message of `owner`'s thread (another owner's thread is not found)."""
         async with transaction(self._engine) as connection:
-            if await select_thread(connection, owner, thread_id) is None:
+            if await connection.run_sync(select_thread, owner, thread_id) is None:
                 raise thread_not_found(thread_id)
             row = await message_in_thread(connection, thread_id, message_id)
         if row is None:
@@ -107,7 +112,7 @@ class BranchRepository(Repository):
         or waits for approval (it resumes there; deciding, or a new turn, ends the pause).
         """
         async with transaction(self._engine, write=True) as connection:
-            if await select_thread(connection, owner, thread_id) is None:
+            if await connection.run_sync(select_thread, owner, thread_id) is None:
                 raise thread_not_found(thread_id)
             if await message_in_thread(connection, thread_id, message_id) is None:
                 raise message_not_found(message_id)
@@ -128,14 +133,17 @@ class BranchRepository(Repository):
 
         Reads `limit` rows, then each path's messages once: O(limit + depth) rows for a page on
         one branch, plus the messages a fork's other branches add, whatever the thread's size."""
-        async with transaction(self._engine) as connection:
-            query = state_ends(thread_id, limit, before=before, at=at)
-            ends = (await connection.execute(query)).all()
+        query = state_ends(thread_id, limit, before=before, at=at)
+
+        def read(connection: Connection) -> CheckpointPaths:
+            ends = connection.execute(query).all()
             # The page's ends on one branch lie at most their span of numbers apart.
             span = ends[0].seq - ends[-1].seq if ends else 0
             walker = _Walker(connection, spare=min(span, depth))
             walker.known.update((row.id, message_from_row(row)) for row in ends)
-            paths = [await walker.path(row.id, depth) for row in ends]
+            paths = [walker.path(row.id, depth) for row in ends]
             leaf = ends[0].leaf if ends else None
-            current = await walker.path(leaf, depth) if leaf is not None else []
-        return CheckpointPaths(paths, frozenset(m.id for m in current))
+            current = walker.path(leaf, depth) if leaf is not None else []
+            return CheckpointPaths(paths, frozenset(m.id for m in current))
+
+        return await run_transaction(self._engine, read)

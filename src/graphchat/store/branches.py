@@ -24,6 +24,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
@@ -91,27 +92,39 @@ _NEWEST_FROM_LEAF = _newest(leaf_of(bindparam("thread_id", type_=String)))
 _NEWEST_FROM_MESSAGE = _newest(
     bindparam("start", type_=String), below=bindparam("before", type_=Integer)
 )
+# The parent of the message numbered `:seq` (no row when there is no such message).
+_PARENT_OF_SEQ = select(MESSAGES.c.parent_id).where(
+    MESSAGES.c.thread_id == bindparam("thread_id", type_=String),
+    MESSAGES.c.seq == bindparam("seq", type_=Integer),
+)
+
+
+def newest_rows(connection: Connection, thread_id: str, window: MessageWindow) -> list[Any] | None:
+    """`limit + 1` rows of a newest-first page of the current branch (the extra tells
+    `has_more`): from its leaf, or before a message of it, walking only as far as needed. None
+    for a page `branch_rows` serves (another order, a cursor `after`, or `before` a number that
+    names no message). Synchronous: one call for `run_transaction`."""
+    if window.order != "desc" or window.after is not None:
+        return None
+    limit, offset, before = window.limit, window.offset, window.before
+    page = {"limit": limit + 1, "offset": offset, "bound": limit + 1 + offset}
+    if before is None:
+        return list(connection.execute(_NEWEST_FROM_LEAF, page | {"thread_id": thread_id}).all())
+    start = connection.execute(_PARENT_OF_SEQ, {"thread_id": thread_id, "seq": before})
+    parent = start.scalar_one_or_none()
+    if parent is None:
+        return None
+    below = page | {"start": parent, "before": before}
+    return list(connection.execute(_NEWEST_FROM_MESSAGE, below).all())
 
 
 async def branch_rows(
     connection: AsyncConnection, thread_id: str, window: MessageWindow, maps: BranchMaps
 ) -> list[Any]:
-    """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`).
-
-    The newest rows (and pages `before` a message of the branch) walk only as far as needed;
-    other pages (from the start, at an offset, after a cursor) pick their numbers from the
-    branch's ranges (`BranchMaps`) and read just those rows.
+    """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`),
+    for the pages `newest_rows` does not serve (from the start, at an offset, after a cursor):
+    their numbers come from the branch's ranges (`BranchMaps`), and just those rows are read.
     """
-    limit, offset, before = window.limit, window.offset, window.before
-    if window.order == "desc" and window.after is None:
-        page = {"limit": limit + 1, "offset": offset, "bound": limit + 1 + offset}
-        if before is None:
-            found = await connection.execute(_NEWEST_FROM_LEAF, page | {"thread_id": thread_id})
-            return list(found.all())
-        start = await _parent_of_seq(connection, thread_id, before)
-        if start is not None:
-            below = page | {"start": start, "before": before}
-            return list((await connection.execute(_NEWEST_FROM_MESSAGE, below)).all())
     leaf = await connection.scalar(
         select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
     )
@@ -163,14 +176,6 @@ def state_ends(thread_id: str, limit: int, *, before: int | None, at: int | None
     if at is not None:
         query = query.where(seq == at)
     return query.order_by(seq.desc()).limit(limit)
-
-
-async def _parent_of_seq(connection: AsyncConnection, thread_id: str, seq: int) -> str | None:
-    """The parent of the message numbered `seq` (None when there is none or no such message)."""
-    query = select(MESSAGES.c.parent_id).where(
-        MESSAGES.c.thread_id == thread_id, MESSAGES.c.seq == seq
-    )
-    return (await connection.execute(query)).scalar_one_or_none()
 
 
 async def siblings_of(

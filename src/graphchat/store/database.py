@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import (
     DBAPIError,
     DisconnectionError,
@@ -21,6 +21,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
 from graphchat.errors import StoreUnavailable, ValidationFailed
@@ -230,6 +231,12 @@ async def run_transaction(
         if not write:
             return await asyncio.to_thread(run_on, file.twin, body, write)
         return await file.write(body, _sqlite_writer_lock(engine))
+
+
+async def read_rows(engine: AsyncEngine, statement: Executable) -> Sequence[Row[Any]]:
+    """The rows of one read statement, in one `run_transaction` call (on a SQLite file one
+    worker-thread hop; through aiosqlite it was a hop per step: begin, execute, fetch, close)."""
+    return await run_transaction(engine, lambda connection: connection.execute(statement).all())
 
 
 def _on_postgres(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps
-from graphchat.store.branches import ancestors, branch_rows, leaf_of
+from graphchat.store.branches import ancestors, branch_rows, leaf_of, newest_rows
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import (
     Checkpoint,
@@ -244,8 +244,13 @@ class MessageRepository(Repository):
 
         The cursor is the last message's sequence number: the next page's `after` (asc) or
         `before` (desc)."""
-        async with transaction(self._engine) as connection:
-            rows = await branch_rows(connection, thread_id, window, self._branches)
+        # A newest-first page, as clients open a thread, in one call (on a SQLite file one
+        # worker-thread hop instead of aiosqlite's per statement); the others in a transaction
+        # on the event loop, where `BranchMaps` (not thread-safe) keeps the branches' ranges.
+        rows = await run_transaction(self._engine, lambda c: newest_rows(c, thread_id, window))
+        if rows is None:
+            async with transaction(self._engine) as connection:
+                rows = await branch_rows(connection, thread_id, window, self._branches)
         limit = window.limit
         messages = [message_from_row(row) for row in rows[:limit]]
         if len(rows) <= limit:
@@ -282,7 +287,9 @@ class MessageRepository(Repository):
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread's current branch, oldest first."""
-        return await run_transaction(self._engine, lambda c: current_window(c, thread_id, limit))
+        return await run_transaction(
+            self._engine, lambda c: current_window(c, thread_id, limit), autocommit=True
+        )
 
     async def owned_branch(self, owner: str, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of the current branch of `owner`'s thread `thread_id`,

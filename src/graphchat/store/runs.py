@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import NotFound, ThreadBusy
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import read_rows, run_transaction, transaction
 from graphchat.store.messages import append_messages
 from graphchat.store.pauses import CANCEL_REASON, close_pauses
 from graphchat.store.records import (
@@ -194,6 +194,5 @@ class RunRepository(TurnBegin):
         if status is not None:
             query = query.where(RUNS.c.status == status.value)
         query = query.order_by(RUNS.c.created_at.desc(), RUNS.c.id).limit(limit + 1).offset(offset)
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await read_rows(self._engine, query)
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from graphchat.errors import ValidationFailed
-from graphchat.store.database import transaction
+from graphchat.store.database import read_rows
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, RunStatus, Thread
 from graphchat.store.repository import Repository
@@ -107,8 +107,8 @@ def _search_query(query: ThreadQuery) -> Select[Any]:
 
 class ThreadSearchRepository(Repository):
     async def search(self, query: ThreadQuery) -> list[FoundThread]:
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(_search_query(query))).all()
+        statement = _search_query(query)
+        rows = await read_rows(self._engine, statement)
         return [
             FoundThread(
                 thread_from_row(row),
@@ -127,8 +127,7 @@ class ThreadSearchRepository(Repository):
         statement = select(last.c.thread_id, last.c.status).where(
             last.c.thread_id.in_(list(thread_ids))
         )
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(statement)).all()
+        rows = await read_rows(self._engine, statement)
         return {row.thread_id: RunStatus(row.status) for row in rows}
 
     async def first_messages(self, thread_ids: Sequence[str]) -> dict[str, Message]:
@@ -138,6 +137,5 @@ class ThreadSearchRepository(Repository):
         statement = select(MESSAGES).where(
             MESSAGES.c.thread_id.in_(list(thread_ids)), MESSAGES.c.seq == 1
         )
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(statement)).all()
+        rows = await read_rows(self._engine, statement)
         return {row.thread_id: message_from_row(row) for row in rows}
