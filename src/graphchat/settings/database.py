@@ -77,11 +77,24 @@ class DatabaseSettings(Group):
     sqlite_busy_timeout_ms: NonNegativeInt = Field(
         5000, description="SQLite: milliseconds a writer waits for the lock."
     )
+    postgres_random_page_cost: PositiveFloat | None = Field(
+        1.1,
+        description=(
+            "PostgreSQL: random_page_cost for graphchat's sessions (1.1 suits SSDs and cached"
+            " data; empty keeps the server's). At the default 4, a young messages table made a"
+            " branch's walk scan the table once per message."
+        ),
+    )
 
     @field_validator("url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("postgres_random_page_cost", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def is_sqlite(self) -> bool:

@@ -65,7 +65,30 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         connect_args={"timeout": database.connect_timeout},
     )
     event.listen(engine.sync_engine, "checkout", _discard_closed)
+    if database.postgres_random_page_cost is not None:
+        event.listen(engine.sync_engine, "connect", _set_costs(database.postgres_random_page_cost))
     return engine
+
+
+def _set_costs(random_page_cost: float) -> Callable[[Any, Any], None]:
+    """Sets random_page_cost on each new connection (a SET, not a startup parameter, which
+    PgBouncer would refuse).
+
+    A branch is read by walking parent ids, one primary-key lookup per message. At the
+    default (4, for spinning disks), a messages table of a few hundred rows — a new
+    installation's — made the planner hash-join the walk with a scan of the whole table at
+    every step: 200 messages of a 240-row table took 8 ms instead of 1."""
+    statement = f"SET random_page_cost = {float(random_page_cost)}"
+
+    def set_costs(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        dbapi_connection.commit()  # a SET rolled back with its transaction would not last
+
+    return set_costs
 
 
 def _json_loads(text: str) -> Any:
