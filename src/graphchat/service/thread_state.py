@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import pairwise
 from typing import Literal
 
 from graphchat.errors import NotFound
@@ -100,7 +101,10 @@ def states_of(messages: list[Message], values_max: int) -> list[State]:
 def state_of_path(path: list[Message]) -> State:
     """The state ending at the last message of `path` (the messages before it on its branch,
     oldest first); its parent is the nearest state end before it on the path."""
-    ends = [index for index in range(len(path) - 1) if _is_boundary(path, index)]
+    # `_is_boundary` for every message but the last, which is followed by one: its side
+    # differs from the next's. Inline, as this runs for each message of each state listed.
+    users = [message.role == "user" for message in path]
+    ends = [index for index, (side, after) in enumerate(pairwise(users)) if side != after]
     end = path[-1]
     if ends:
         parent_seq: int | None = path[ends[-1]].seq

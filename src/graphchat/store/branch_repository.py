@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Integer, String, bindparam
 from sqlalchemy.engine import Connection
 
 from graphchat.errors import InvalidRequest, NotFound, ThreadBusy
@@ -32,6 +33,14 @@ class CheckpointPaths:
 
     paths: list[list[Message]]
     current: frozenset[str]
+
+
+# Built once, as the turn's statements are: a page's walks are one statement each.
+_WALK = ancestors(
+    bindparam("start", type_=String),
+    bindparam("bound", type_=Integer),
+    stop_at=bindparam("stop_at", expanding=True),
+)
 
 
 @dataclass(slots=True)
@@ -66,8 +75,8 @@ class _Walker:
         return walk[at : at + depth][::-1]
 
     def _read(self, start_id: str, bound: int) -> None:
-        query = ancestors(start_id, bound, stop_at=self.walked)
-        for row in self.connection.execute(query).all():
+        parameters = {"start": start_id, "bound": bound, "stop_at": list(self.walked)}
+        for row in self.connection.execute(_WALK, parameters).all():
             self.known[row.id] = message_from_row(row)
             self.walked.add(row.id)
 
@@ -133,10 +142,10 @@ class BranchRepository(Repository):
 
         Reads `limit` rows, then each path's messages once: O(limit + depth) rows for a page on
         one branch, plus the messages a fork's other branches add, whatever the thread's size."""
-        query = state_ends(thread_id, limit, before=before, at=at)
+        query, parameters = state_ends(thread_id, limit, before=before, at=at)
 
         def read(connection: Connection) -> CheckpointPaths:
-            ends = connection.execute(query).all()
+            ends = connection.execute(query, parameters).all()
             # The page's ends on one branch lie at most their span of numbers apart.
             span = ends[0].seq - ends[-1].seq if ends else 0
             walker = _Walker(connection, spare=min(span, depth))

@@ -8,7 +8,7 @@ messages of a branch cost O(window) whatever the thread's size.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -47,10 +47,11 @@ class Siblings:
     ids: tuple[str, ...]
 
 
-def ancestors(start: Any, bound: Any, stop_at: Collection[str] = ()) -> Select[Any]:
+def ancestors(start: Any, bound: Any, stop_at: Any = None) -> Select[Any]:
     """`start` (an id or a scalar subquery) and its ancestors, at most `bound` of them (an int
     or a bound parameter; None: all), as whole rows: filter and order on `selected_columns`.
-    The walk ends after a message in `stop_at` (the caller has its ancestors already).
+    The walk ends after a message in `stop_at` (ids, or an expanding bound parameter: the
+    caller has their ancestors already).
 
     The walk carries the rows, so nothing joins the whole table back to it: each step is one
     primary-key lookup, whatever the table's size or statistics (a join back was a scan of
@@ -62,8 +63,8 @@ def ancestors(start: Any, bound: Any, stop_at: Collection[str] = ()) -> Select[A
     )
     if bound is not None:
         step = step.where(walk.c.depth < bound)
-    if stop_at:
-        step = step.where(walk.c.id.not_in(list(stop_at)))
+    if stop_at is not None:
+        step = step.where(walk.c.id.not_in(stop_at))
     walk = walk.union_all(step)
     return select(*(walk.c[column.name] for column in MESSAGES.columns))
 
@@ -158,24 +159,40 @@ def _has_child(parent: Any, same_side: bool) -> Any:
     )
 
 
-def state_ends(thread_id: str, limit: int, *, before: int | None, at: int | None) -> Select[Any]:
-    """The query for the messages that end a state, on every branch, newest first: at most
-    `limit`, numbered below `before`, or only the one numbered `at`; each row's `leaf` is the
-    thread's leaf id.
+def _state_ends(*, before: bool, at: bool) -> Select[Any]:
+    """The messages that end a state, on every branch, newest first: at most `:limit` of
+    thread `:thread_id`, numbered below `:before` (with `before`), or only the one numbered
+    `:at` (with `at`); each row's `leaf` is the thread's leaf id.
 
     A message ends a state when no message of its own side follows it (a leaf, the caller's
     message before a reply, a reply before the caller's next message) or when one of the
     other side does. The newest first read walks the `(thread_id, seq)` index backwards and
     stops after `limit` of them, whatever the thread's size."""
-    seq = MESSAGES.c.seq
+    thread_id, seq = bindparam("thread_id", type_=String), MESSAGES.c.seq
     ends_state = or_(~_has_child(MESSAGES, same_side=True), _has_child(MESSAGES, same_side=False))
     leaf = leaf_of(thread_id).label("leaf")
     query = select(MESSAGES, leaf).where(MESSAGES.c.thread_id == thread_id, ends_state)
+    if before:
+        query = query.where(seq < bindparam("before", type_=Integer))
+    if at:
+        query = query.where(seq == bindparam("at", type_=Integer))
+    return query.order_by(seq.desc()).limit(bindparam("limit", type_=Integer))
+
+
+# Built once, each variant: building one took more CPU than PostgreSQL took to run it.
+_STATE_ENDS = {(b, a): _state_ends(before=b, at=a) for b in (False, True) for a in (False, True)}
+
+
+def state_ends(
+    thread_id: str, limit: int, *, before: int | None, at: int | None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """`_state_ends`' statement for these arguments, and its parameters."""
+    parameters: dict[str, Any] = {"thread_id": thread_id, "limit": limit}
     if before is not None:
-        query = query.where(seq < before)
+        parameters["before"] = before
     if at is not None:
-        query = query.where(seq == at)
-    return query.order_by(seq.desc()).limit(limit)
+        parameters["at"] = at
+    return _STATE_ENDS[before is not None, at is not None], parameters
 
 
 async def siblings_of(
