@@ -1,7 +1,10 @@
-"""4. Listing at scale: `GET /threads` and `GET /threads/{id}/messages` pages on a big database.
+"""4. Listing at scale: `GET /threads` and `GET /threads/{id}/messages` pages on a big database,
+and the big thread's LangGraph state and history (what agent-chat-ui reads after every run).
 
 One big thread holds `--big` messages; the other threads share the rest of `--messages`. First
 pages, deep offset pages and deep cursor pages are each requested `--requests` times, one at a time.
+The LangGraph pages carry the thread's last `values_max` (200) messages per state, 10 states for
+the history: the largest answers of the API.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ async def _pages(http: httpx.AsyncClient, args: argparse.Namespace) -> dict[str,
         f"messages: offset {middle_seq}": f"{messages}&offset={middle_seq}",
         f"messages: cursor after {middle_seq}": f"{messages}&after={middle_seq}",
         "messages: small thread": f"/threads/t{middle_thread:06d}/messages?limit={limit}",
+        "LangGraph: thread state": f"/threads/{BIG}/state",
+        "LangGraph: history of 10 states": f"/threads/{BIG}/history?limit=10",
     }
 
 

@@ -74,6 +74,8 @@ def summary(results: Results, verdicts: Verdicts) -> str:
     else:
         source = results.get("targets") or next(iter(results.values()))
         body = _conditions(source, "Last judged by `python -m bench targets`")
+        if source.get("parameters", {}).get("from_results"):
+            body += ", from each benchmark's last saved run"
         body += ". The machine is shared: read the load.\n\n" + _targets(results, verdicts)
     if "embedded" in results:
         body += _embedded(results["embedded"])

@@ -138,8 +138,10 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
     if "targets" in results:
         run = results["targets"]["machine"]
         intro += f"From `python -m bench targets` ({run['date']}, load average"
-        intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end);"
-        intro += " the sections below come from each benchmark's own last run.\n\n"
+        intro += f" {run['load_at_start'][0]} at start, {run['load_at_end'][0]} at the end"
+        if results["targets"].get("parameters", {}).get("from_results"):
+            intro += "; `--from-results`: judged from each benchmark's last saved run"
+        intro += "); the sections below come from each benchmark's own last run.\n\n"
     return intro + table(header, rows)
 
 
@@ -337,7 +339,9 @@ def _listing(result: dict[str, Any]) -> str:
     params = result["parameters"]
     out = f"## 4. Listing at scale\n\n{params['threads']:,} threads and {params['messages']:,}"
     out += f" messages (one thread of {params['big']:,}), pages of {params['limit']},"
-    out += f" {params['requests']} requests each, one at a time."
+    out += f" {params['requests']} requests each, one at a time; the LangGraph pages are the"
+    out += " big thread's state and history (what agent-chat-ui reads after every run), each"
+    out += " state with its last 200 messages."
     return out + _per_case(result, "pages", "page")
 
 
