@@ -6,11 +6,11 @@ import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import String, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from graphchat.errors import NotFound
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction, transaction
 from graphchat.store.repository import Repository
 from graphchat.store.tables import KEYS
 
@@ -54,6 +54,7 @@ _COLUMNS = (
     KEYS.c.revoked_at,
     KEYS.c.last_used_at,
 )
+_FIND_BY_HASH = select(*_COLUMNS).where(KEYS.c.key_hash == bindparam("key_hash", type_=String))
 
 
 class ApiKeyRepository(Repository):
@@ -73,11 +74,18 @@ class ApiKeyRepository(Repository):
         return key
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
-        """The key with this hash, revoked or not (the index on `key_hash` makes this one probe)."""
-        async with transaction(self._engine, keyed=True) as connection:
-            row = (
-                await connection.execute(select(*_COLUMNS).where(KEYS.c.key_hash == key_hash))
-            ).first()
+        """The key with this hash, revoked or not (the index on `key_hash` makes this one probe).
+
+        Read on every request when keys are on: a short read (on a SQLite file on the loop's
+        thread, not through aiosqlite's hops; on PostgreSQL one round trip), never cached, so a
+        revoked key is refused at once."""
+        parameters = {"key_hash": key_hash}
+        row = await run_transaction(
+            self._engine,
+            lambda c: c.execute(_FIND_BY_HASH, parameters).first(),
+            autocommit=True,
+            short=True,
+        )
         return _key_from_row(row._mapping) if row is not None else None
 
     async def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:

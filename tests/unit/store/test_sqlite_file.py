@@ -142,3 +142,19 @@ async def test_a_thread_is_read_on_the_loop_s_thread(store: Store) -> None:
     assert found.id == "t"
     with pytest.raises(NotFound):
         await store.threads.get("someone else", "t")
+
+
+async def test_an_api_key_is_looked_up_on_the_loop_s_thread(store: Store) -> None:
+    # With keys on, every request looks its key up: a short read, never cached (revocation).
+    key = await store.api_keys.create(owner="o", name="laptop", prefix="gc_abc", key_hash="h1")
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "meanwhile")
+
+    found = await store.api_keys.find_by_hash("h1")
+    missing = await store.api_keys.find_by_hash("h2")
+
+    assert ran == []
+    assert found is not None and found.id == key.id and missing is None
+    await store.api_keys.revoke(key.id)
+    revoked = await store.api_keys.find_by_hash("h1")
+    assert revoked is not None and not revoked.active
