@@ -9,13 +9,14 @@ A thread never regenerated or edited is one range; each abandoned reply splits i
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from graphchat.store.records import MessageWindow
 from graphchat.store.tables import MESSAGES
@@ -77,35 +78,39 @@ def page_seqs(ranges: Ranges, window: MessageWindow) -> list[int]:
 
 
 class BranchMaps:
-    """The ranges of the branches ending at recently read leaves, per store."""
+    """The ranges of the branches ending at recently read leaves, per store.
+
+    Pages run in a worker thread on a SQLite file (and on the event loop's thread otherwise):
+    the kept ranges are read and changed under a lock, held for no statement."""
 
     def __init__(self) -> None:
         self._ranges: OrderedDict[tuple[str, str], Ranges] = OrderedDict()
+        self._lock = threading.Lock()
 
-    async def ranges(self, connection: AsyncConnection, thread_id: str, leaf_id: str) -> Ranges:
+    def ranges(self, connection: Connection, thread_id: str, leaf_id: str) -> Ranges:
         key = (thread_id, leaf_id)
-        found = self._ranges.get(key)
-        if found is not None:
-            self._ranges.move_to_end(key)
-            return found
-        known = [leaf for thread, leaf in reversed(self._ranges) if thread == thread_id]
-        known = known[:_KNOWN_LEAVES_PER_WALK]
-        stop, seqs = await _walk(connection, leaf_id, known)
-        prefix = self._ranges.get((thread_id, stop)) if stop is not None else ()
+        with self._lock:
+            found = self._ranges.get(key)
+            if found is not None:
+                self._ranges.move_to_end(key)
+                return found
+            known = [leaf for thread, leaf in reversed(self._ranges) if thread == thread_id]
+        stop, seqs = _walk(connection, leaf_id, known[:_KNOWN_LEAVES_PER_WALK])
+        with self._lock:
+            prefix = self._ranges.get((thread_id, stop)) if stop is not None else ()
         if prefix is None:  # dropped while the walk ran: walk the whole branch
-            _, seqs = await _walk(connection, leaf_id, [])
+            _, seqs = _walk(connection, leaf_id, [])
             prefix = ()
         ranges = _joined(prefix, as_ranges(seqs))
         if len(ranges) <= _MAX_RANGES:
-            self._ranges[key] = ranges
-            while len(self._ranges) > _MAX_LEAVES:
-                self._ranges.popitem(last=False)
+            with self._lock:
+                self._ranges[key] = ranges
+                while len(self._ranges) > _MAX_LEAVES:
+                    self._ranges.popitem(last=False)
         return ranges
 
 
-async def _walk(
-    connection: AsyncConnection, leaf_id: str, known: list[str]
-) -> tuple[str | None, list[int]]:
+def _walk(connection: Connection, leaf_id: str, known: list[str]) -> tuple[str | None, list[int]]:
     """The sequence numbers from `leaf_id` up its parents, ascending, down to (excluding) the
     first of `known` met (returned; None when the walk reached the thread's first message)."""
     columns = (MESSAGES.c.id, MESSAGES.c.parent_id, MESSAGES.c.seq)
@@ -114,7 +119,7 @@ async def _walk(
     if known:
         step = step.where(walk.c.parent_id.not_in(known))
     walk = walk.union_all(step)
-    rows: list[Any] = list((await connection.execute(select(walk.c.parent_id, walk.c.seq))).all())
+    rows: list[Any] = list(connection.execute(select(walk.c.parent_id, walk.c.seq)).all())
     if not rows:
         return None, []
     rows.sort(key=lambda row: row.seq)

@@ -93,6 +93,9 @@ _NEWEST_FROM_LEAF = _newest(leaf_of(bindparam("thread_id", type_=String)))
 _NEWEST_FROM_MESSAGE = _newest(
     bindparam("start", type_=String), below=bindparam("before", type_=Integer)
 )
+_LEAF = select(THREADS.c.leaf_message_id).where(
+    THREADS.c.id == bindparam("thread_id", type_=String)
+)
 # The parent of the message numbered `:seq` (no row when there is no such message).
 _PARENT_OF_SEQ = select(MESSAGES.c.parent_id).where(
     MESSAGES.c.thread_id == bindparam("thread_id", type_=String),
@@ -101,10 +104,9 @@ _PARENT_OF_SEQ = select(MESSAGES.c.parent_id).where(
 
 
 def newest_rows(connection: Connection, thread_id: str, window: MessageWindow) -> list[Any] | None:
-    """`limit + 1` rows of a newest-first page of the current branch (the extra tells
-    `has_more`): from its leaf, or before a message of it, walking only as far as needed. None
-    for a page `branch_rows` serves (another order, a cursor `after`, or `before` a number that
-    names no message). Synchronous: one call for `run_transaction`."""
+    """`limit + 1` rows of a newest-first page of the current branch: from its leaf, or before
+    a message of it. None for another page (another order, a cursor `after`, or `before` a
+    number that names no message)."""
     if window.order != "desc" or window.after is not None:
         return None
     limit, offset, before = window.limit, window.offset, window.before
@@ -119,19 +121,21 @@ def newest_rows(connection: Connection, thread_id: str, window: MessageWindow) -
     return list(connection.execute(_NEWEST_FROM_MESSAGE, below).all())
 
 
-async def branch_rows(
-    connection: AsyncConnection, thread_id: str, window: MessageWindow, maps: BranchMaps
+def branch_rows(
+    connection: Connection, thread_id: str, window: MessageWindow, maps: BranchMaps
 ) -> list[Any]:
-    """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`),
-    for the pages `newest_rows` does not serve (from the start, at an offset, after a cursor):
-    their numbers come from the branch's ranges (`BranchMaps`), and just those rows are read.
-    """
-    leaf = await connection.scalar(
-        select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
-    )
+    """`limit + 1` rows of the current branch by sequence number (the extra tells `has_more`).
+
+    Newest-first pages walk only as far as needed (`newest_rows`); the others (from the start,
+    at an offset, after a cursor) pick their numbers from the branch's ranges (`BranchMaps`)
+    and read just those rows. Synchronous: one call for `run_transaction`."""
+    newest = newest_rows(connection, thread_id, window)
+    if newest is not None:
+        return newest
+    leaf = connection.execute(_LEAF, {"thread_id": thread_id}).scalar()
     if leaf is None:
         return []
-    seqs = page_seqs(await maps.ranges(connection, thread_id, leaf), window)
+    seqs = page_seqs(maps.ranges(connection, thread_id, leaf), window)
     if not seqs:
         return []
     # A range per run of numbers: `seq IN (1, …, 51)` made PostgreSQL (whose statistics say
@@ -141,7 +145,7 @@ async def branch_rows(
         for run in as_ranges(sorted(seqs))
     ]
     by_ranges = parts[0] if len(parts) == 1 else union_all(*parts)
-    rows = {row.seq: row for row in (await connection.execute(by_ranges)).all()}
+    rows = {row.seq: row for row in connection.execute(by_ranges).all()}
     return [rows[seq] for seq in seqs if seq in rows]
 
 

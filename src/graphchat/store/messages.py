@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps
-from graphchat.store.branches import ancestors, branch_rows, leaf_of, newest_rows
+from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.records import (
     Checkpoint,
@@ -244,13 +244,10 @@ class MessageRepository(Repository):
 
         The cursor is the last message's sequence number: the next page's `after` (asc) or
         `before` (desc)."""
-        # A newest-first page, as clients open a thread, in one call (on a SQLite file one
-        # worker-thread hop instead of aiosqlite's per statement); the others in a transaction
-        # on the event loop, where `BranchMaps` (not thread-safe) keeps the branches' ranges.
-        rows = await run_transaction(self._engine, lambda c: newest_rows(c, thread_id, window))
-        if rows is None:
-            async with transaction(self._engine) as connection:
-                rows = await branch_rows(connection, thread_id, window, self._branches)
+        # One call (on a SQLite file one worker-thread hop instead of aiosqlite's per step).
+        rows = await run_transaction(
+            self._engine, lambda c: branch_rows(c, thread_id, window, self._branches)
+        )
         limit = window.limit
         messages = [message_from_row(row) for row in rows[:limit]]
         if len(rows) <= limit:
