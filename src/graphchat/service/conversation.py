@@ -130,8 +130,8 @@ async def place_conversation(
         return replace(request, thread_id=None, messages=to_store(latest_turn(context)))
     limit = _BIND_ROWS_PER_MESSAGE * len(context) + _BIND_ROWS_MIN
     # One more than the limit: a branch longer than it diverged from any context that fits.
-    # None of a new thread, an empty one or another owner's (`begin_turn` refuses that one): the
-    # whole conversation goes there, never compared with another owner's messages.
+    # Nothing of a new thread, an empty one or another owner's (`begin_turn` refuses that one):
+    # the whole conversation goes there, never compared with another owner's messages.
     stored = await store.messages.owned_branch(request.owner, bind_to, limit + 1)
     start = None if len(stored) > limit else new_tail(stored, context)
     if start is None:

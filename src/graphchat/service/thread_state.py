@@ -71,10 +71,13 @@ class State:
         return ["agent"] if self.source == "input" else []
 
 
-def _is_boundary(messages: list[Message], index: int) -> bool:
-    after = messages[index + 1] if index + 1 < len(messages) else None
-    is_input = messages[index].role == "user"
-    return after is None or (after.role == "user") != is_input
+def _boundaries(messages: list[Message]) -> list[int]:
+    """The indexes of the messages that end a state: the last, and each one the next message
+    is on the other side of (the caller's after the model's, or the reverse). One pass over the
+    roles: this runs for each message of each state a history lists."""
+    users = [message.role == "user" for message in messages]
+    ends = [index for index, (side, after) in enumerate(pairwise(users)) if side != after]
+    return [*ends, len(messages) - 1] if messages else []
 
 
 def states_of(messages: list[Message], values_max: int) -> list[State]:
@@ -82,9 +85,8 @@ def states_of(messages: list[Message], values_max: int) -> list[State]:
     states: list[State] = []
     # A piece starting at the branch's first message has the empty thread as its first parent.
     first_parent = ROOT_SEQ if messages and messages[0].parent_id is None else None
-    for index, message in enumerate(messages):
-        if not _is_boundary(messages, index):
-            continue
+    for index in _boundaries(messages):
+        message = messages[index]
         states.append(
             State(
                 messages=messages[max(0, index + 1 - values_max) : index + 1],
@@ -101,10 +103,7 @@ def states_of(messages: list[Message], values_max: int) -> list[State]:
 def state_of_path(path: list[Message]) -> State:
     """The state ending at the last message of `path` (the messages before it on its branch,
     oldest first); its parent is the nearest state end before it on the path."""
-    # `_is_boundary` for every message but the last, which is followed by one: its side
-    # differs from the next's. Inline, as this runs for each message of each state listed.
-    users = [message.role == "user" for message in path]
-    ends = [index for index, (side, after) in enumerate(pairwise(users)) if side != after]
+    ends = _boundaries(path)[:-1]  # before the path's own end
     end = path[-1]
     if ends:
         parent_seq: int | None = path[ends[-1]].seq

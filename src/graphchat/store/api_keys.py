@@ -83,7 +83,6 @@ class ApiKeyRepository(Repository):
         row = await run_transaction(
             self._engine,
             lambda c: c.execute(_FIND_BY_HASH, parameters).first(),
-            autocommit=True,
             short=True,
         )
         return _key_from_row(row._mapping) if row is not None else None

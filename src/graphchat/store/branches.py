@@ -93,9 +93,7 @@ _NEWEST_FROM_LEAF = _newest(leaf_of(bindparam("thread_id", type_=String)))
 _NEWEST_FROM_MESSAGE = _newest(
     bindparam("start", type_=String), below=bindparam("before", type_=Integer)
 )
-_LEAF = select(THREADS.c.leaf_message_id).where(
-    THREADS.c.id == bindparam("thread_id", type_=String)
-)
+_LEAF = select(leaf_of(bindparam("thread_id", type_=String)))
 # The parent of the message numbered `:seq` (no row when there is no such message).
 _PARENT_OF_SEQ = select(MESSAGES.c.parent_id).where(
     MESSAGES.c.thread_id == bindparam("thread_id", type_=String),

@@ -238,13 +238,15 @@ async def run_transaction(
     `keyed`: every statement of `body` finds its rows by key, so PostgreSQL may reuse its
     plans (`_PLAN_MODE`). `autocommit`: on PostgreSQL each statement of `body` is its own
     transaction (no BEGIN and COMMIT round trips) — for a keyed body whose writes are one
-    statement. SQLite ignores both. `short`: a read of a few rows found by key, which a
-    SQLite file runs on this thread, as a write (`SQLiteFile.read`).
+    statement. SQLite ignores both. `short`: a read of a few rows found by key in one
+    statement, which a SQLite file runs on this thread, as a write (`SQLiteFile.read`), and
+    PostgreSQL without BEGIN and COMMIT (as `autocommit`).
     """
     file = _SQLITE_FILES.get(engine.sync_engine)
     if file is None and engine.dialect.name == "postgresql":
         with _translated():
-            return await greenlet_spawn(_on_postgres, engine.sync_engine, body, autocommit, keyed)
+            alone = autocommit or short
+            return await greenlet_spawn(_on_postgres, engine.sync_engine, body, alone, keyed)
     if file is None:
         async with _connection(engine, write) as connection:
             return await connection.run_sync(_in_transaction, body, keyed)

@@ -268,7 +268,6 @@ class MessageRepository(Repository):
         row = await run_transaction(
             self._engine,
             lambda connection: connection.execute(_CHECKPOINT, parameters).first(),
-            autocommit=True,
             short=True,
         )
         if row is None or row.owner != owner:
@@ -296,7 +295,7 @@ class MessageRepository(Repository):
         def read(connection: Connection) -> list[Message]:
             return _messages(connection.execute(_WINDOW_FROM_OWNED_LEAF, parameters).all())
 
-        return await run_transaction(self._engine, read, autocommit=True, short=True)
+        return await run_transaction(self._engine, read, short=True)
 
     async def search(
         self, owner: str, text: str, *, limit: int, exclude_run_id: str | None = None

@@ -118,7 +118,6 @@ class ThreadRepository(Repository):
         thread = await run_transaction(
             self._engine,
             lambda c: select_thread(c, owner, thread_id),
-            autocommit=True,
             short=True,
         )
         if thread is None:

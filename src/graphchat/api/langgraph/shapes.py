@@ -129,14 +129,10 @@ def langchain_messages(
     `values_max` times each, and converting them was most of its time."""
     if converted is None:
         return [langchain_message(message_payload(message)) for message in messages]
-    known = converted.get
-    forms = [known(message.id) for message in messages]
-    if None in forms:  # most states of a page carry only messages converted already
-        for index, form in enumerate(forms):
-            if form is None:
-                message = messages[index]
-                forms[index] = converted[message.id] = langchain_message(message_payload(message))
-    return forms  # type: ignore[return-value]  # no None is left
+    for message in messages:
+        if message.id not in converted:
+            converted[message.id] = langchain_message(message_payload(message))
+    return [converted[message.id] for message in messages]
 
 
 def _checkpoint(thread_id: str, seq: int | None) -> ThreadCheckpoint:
