@@ -104,8 +104,13 @@ async def backend_stream(http: httpx.AsyncClient, body: dict[str, Any]) -> Strea
     return _timing(began, stamps)
 
 
-async def graphchat_stream(http: httpx.AsyncClient, body: dict[str, Any]) -> StreamTiming:
-    """Time a graphchat `/stream`: each `messages` event carries token deltas."""
+async def graphchat_stream(
+    http: httpx.AsyncClient,
+    body: dict[str, Any],
+    at_first: Callable[[], None] | None = None,
+) -> StreamTiming:
+    """Time a graphchat `/stream`: each `messages` event carries token deltas. `at_first` is
+    called once the first token is in, after its time was taken."""
     stamps: list[float] = []
     began = time.perf_counter()
     event = None
@@ -116,6 +121,8 @@ async def graphchat_stream(http: httpx.AsyncClient, body: dict[str, Any]) -> Str
                 event = line[6:].strip()
             elif line.startswith("data:") and event == "messages" and _has_text(line[5:]):
                 stamps.append(time.perf_counter())
+                if at_first is not None and len(stamps) == 1:
+                    at_first()
             elif line.startswith("data:") and event == "error":
                 raise RuntimeError(f"stream error: {line[5:200]}")
     return _timing(began, stamps)

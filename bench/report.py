@@ -208,6 +208,30 @@ def _turn(result: dict[str, Any]) -> str:
     return out
 
 
+def _first_token_split(result: dict[str, Any]) -> str:
+    """How long graphchat ran, and waited for a CPU, up to each first token (`split`)."""
+    rows = []
+    for kind in _kinds(result):
+        split = result[kind].get("split", {})
+        if "ran_to_first_token" in split:
+            ran, waited = split["ran_to_first_token"], split["waited_for_cpu_to_first_token"]
+            waiting = f"{split['streams_waiting_over_0_1_ms']} of {split['streams']}"
+            added = split["ttft_added_ms_p50"]
+            rows.append((kind, added, ran["p50_ms"], waited["p50_ms"], waited["mean_ms"], waiting))
+    if not rows:
+        return ""
+    out = "### Where the first token's time goes\n\nThe one-thread measure once more, reading"
+    out += " the kernel's scheduler statistics of graphchat's threads before each request and"
+    out += " when its first token is in (`bench/schedstat.py`): how long graphchat ran on a CPU,"
+    out += " and how long it was ready to run but waited for one (on a shared machine, often"
+    out += " behind the model's server or PostgreSQL, woken onto its CPU by its own write). Both"
+    out += " include what graphchat does after the token left until the client has read it"
+    out += " (LangGraph's set-up, which waits for the first token: agent/opening.py).\n\n"
+    header = ("database", "TTFT added p50", "graphchat ran p50", "waited for a CPU p50")
+    header += ("waited mean", "streams that waited > 0.1 ms")
+    return out + table(header, rows) + "\nAll in ms.\n\n"
+
+
 def _streaming(result: dict[str, Any]) -> str:
     params = result["parameters"]
     out = "## 2. Streaming\n\nTime to the first token (`POST /stream`, first `messages` event) vs"
@@ -248,7 +272,8 @@ def _streaming(result: dict[str, Any]) -> str:
     )
     header += ("graphchat gap mean", "graphchat gap p50", "graphchat gap p99", "gap added (mean)")
     header += ("TTFT added, new thread", "TTFT added, CPUs apart")
-    out += table(header, rows) + "\nAll in ms.\n\n### Concurrent open streams\n\n"
+    out += table(header, rows) + "\nAll in ms.\n\n" + _first_token_split(result)
+    out += "### Concurrent open streams\n\n"
     held_rows = [
         (
             kind,

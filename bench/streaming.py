@@ -5,7 +5,9 @@ hits both alike: first every graphchat stream on one thread (the issue's measure
 thread it has answered before), then each on a new thread (reported beside it; that thread's
 title is written in the background while the next stream is timed), then on one thread again
 with graphchat on CPUs of its own, apart from the client's, the backend's and the database's
-(bench/placement.py: what is left once the machine's CPU contention is taken out). Held
+(bench/placement.py: what is left once the machine's CPU contention is taken out), and once more
+shared, reading how long graphchat ran and waited for a CPU up to each first token
+(bench/schedstat.py). Held
 streams wait on a backend whose first token never comes within the test; the server's RSS and
 CPU are read with psutil.
 """
@@ -22,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench import databases, placement, procs
+from bench import databases, placement, procs, schedstat
 from bench.load import (
     StreamTiming,
     backend_body,
@@ -72,6 +74,49 @@ async def _both_workloads(backend_url: str, server_url: str, count: int) -> dict
         key: new[key] for key in ("ttft_backend", "ttft_graphchat", "ttft_added_ms_p50")
     }
     return measured
+
+
+async def _split(backend_url: str, server: ServerProcess, count: int) -> dict[str, Any]:
+    """The issue's measure once more, with graphchat's own CPU time up to each first token and
+    the time its threads waited for a CPU meanwhile (bench/schedstat.py); the kernel is read
+    before each request and once its first token is in, outside the timed span."""
+    assert server.process is not None
+    if not schedstat.available():
+        return {"skipped": "this kernel keeps no scheduler statistics (CONFIG_SCHED_INFO)"}
+    direct: list[StreamTiming] = []
+    through: list[StreamTiming] = []
+    spans: list[schedstat.Clocks] = []
+    thread_id, threads = f"split-{uuid.uuid4().hex}", [""]
+    async with client(backend_url, 4) as backend_http, client(server.url, 4) as server_http:
+        for index in range(count + 5):  # as `_timed`; the threads are listed once warmed up
+            if index == 5:
+                threads = schedstat.threads_of(server.process.pid)
+            direct_timing = await backend_stream(backend_http, backend_body())
+            timing, span = await _stream_split(server_http, stream_body(thread_id), threads)
+            if index >= 5:
+                direct.append(direct_timing)
+                through.append(timing)
+                spans.append(span)
+    compared = _compare(direct, through)
+    return {
+        "ttft_added_ms_p50": compared["ttft_added_ms_p50"],
+        "ran_to_first_token": summary_ms([span.ran for span in spans]),
+        "waited_for_cpu_to_first_token": summary_ms([span.waited for span in spans]),
+        "streams_waiting_over_0_1_ms": sum(span.waited > 0.0001 for span in spans),
+        "streams": len(spans),
+    }
+
+
+async def _stream_split(
+    http: httpx.AsyncClient, body: dict[str, Any], threads: list[str]
+) -> tuple[StreamTiming, schedstat.Clocks]:
+    """One timed stream, and graphchat's clocks from its request to its first token."""
+    first: list[schedstat.Clocks] = []
+    before = schedstat.clocks(threads)
+    timing = await graphchat_stream(
+        http, body, at_first=lambda: first.append(schedstat.clocks(threads))
+    )
+    return timing, first[0] - before
 
 
 def _apart(kind: str, backend_url: str, server: ServerProcess, count: int) -> dict[str, Any]:
@@ -215,6 +260,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ):
                 results[kind] = asyncio.run(_both_workloads(backend_url, server.url, args.streams))
                 results[kind]["apart"] = _apart(kind, backend_url, server, args.streams)
+                results[kind]["split"] = asyncio.run(_split(backend_url, server, args.streams))
             print(f"  {kind} timed: {results[kind]}")
     slow_env = {"GRAPHCHAT_LLM_FIRST_TOKEN_TIMEOUT": "900"}
     with procs.backend(tokens=1, first_token_delay=600) as slow_url:
