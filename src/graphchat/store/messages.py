@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import read_rows, run_transaction, transaction
 from graphchat.store.records import (
     Checkpoint,
     Message,
@@ -257,8 +257,9 @@ class MessageRepository(Repository):
     async def at(self, thread_id: str, seq: int) -> Message | None:
         """The thread's message numbered `seq` (on any branch)."""
         query = select(MESSAGES).where(MESSAGES.c.thread_id == thread_id, MESSAGES.c.seq == seq)
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(query)).first()
+        row = await run_transaction(
+            self._engine, lambda connection: connection.execute(query).first(), short=True
+        )
         return message_from_row(row) if row is not None else None
 
     async def checkpoint(self, owner: str, thread_id: str, seq: int) -> Checkpoint | None:
@@ -277,9 +278,7 @@ class MessageRepository(Repository):
     async def of_run(self, run_id: str) -> list[Message]:
         """Every message a run stored (its input and its output), in order."""
         query = select(MESSAGES).where(MESSAGES.c.run_id == run_id).order_by(MESSAGES.c.seq)
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
-        return [message_from_row(row) for row in rows]
+        return [message_from_row(row) for row in await read_rows(self._engine, query)]
 
     async def recent(self, thread_id: str, limit: int) -> list[Message]:
         """The last `limit` messages of a thread's current branch, oldest first."""

@@ -47,8 +47,11 @@ class RunRepository(TurnBegin):
         return await self._first(select(RUNS).where(RUNS.c.id == run_id))
 
     async def _first(self, query: Any) -> Run | None:
-        async with transaction(self._engine) as connection:
-            row = (await connection.execute(query)).first()
+        """One run found by key (its id, or its thread's one running run): a short read, on
+        the loop's thread on SQLite (`run_transaction`)."""
+        row = await run_transaction(
+            self._engine, lambda connection: connection.execute(query).first(), short=True
+        )
         return run_from_row(row) if row is not None else None
 
     async def heartbeat(self, worker_id: str) -> list[str]:

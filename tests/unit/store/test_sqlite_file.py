@@ -14,7 +14,7 @@ from graphchat.errors import Conflict, NotFound
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import statement_engines
-from graphchat.store.records import Checkpoint, NewThread
+from graphchat.store.records import Checkpoint, NewMessage, NewRun, NewThread, TurnRules
 from graphchat.store.sqlite_file import CHECKPOINT_EVERY_WRITES
 
 
@@ -158,3 +158,24 @@ async def test_an_api_key_is_looked_up_on_the_loop_s_thread(store: Store) -> Non
     await store.api_keys.revoke(key.id)
     revoked = await store.api_keys.find_by_hash("h1")
     assert revoked is not None and not revoked.active
+
+
+async def test_a_run_and_a_numbered_message_are_read_on_the_loop_s_thread(store: Store) -> None:
+    # A run by id (status, join, cancel, resume), a thread's running run (a turn on a busy
+    # thread) and a message by number (LangGraph checkpoints) were each ~7 hops to aiosqlite.
+    rules = TurnRules(model=lambda kept: kept or "m", title=lambda title, _messages: title)
+    run = NewRun(id="r", owner="o", thread_id="t", model=None, params={}, worker_id="w")
+    said = [NewMessage(role="user", content="hello")]
+    await store.runs.begin_turn(run, said, rules, history=1)
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "meanwhile")
+
+    by_id, active = await store.runs.by_id("r"), await store.runs.active("t")
+    got, first = await store.runs.get("o", "t", "r"), await store.messages.at("t", 1)
+    missing = await store.messages.at("t", 2)
+
+    assert ran == []  # the loop was never given away
+    assert by_id is not None and active is not None and by_id.id == active.id == got.id == "r"
+    assert first is not None and first.content == "hello" and missing is None
+    with pytest.raises(NotFound):
+        await store.runs.get("someone else", "t", "r")
