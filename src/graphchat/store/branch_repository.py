@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Integer, String, bindparam
 from sqlalchemy.engine import Connection
@@ -90,18 +91,22 @@ class BranchRepository(Repository):
 
     async def message(self, owner: str, thread_id: str, message_id: str) -> Message:
         """A message of `owner`'s thread (another owner's thread is not found)."""
-        async with transaction(self._engine) as connection:
-            if await connection.run_sync(select_thread, owner, thread_id) is None:
+
+        def read(connection: Connection) -> Any | None:
+            if select_thread(connection, owner, thread_id) is None:
                 raise thread_not_found(thread_id)
-            row = await message_in_thread(connection, thread_id, message_id)
+            return message_in_thread(connection, thread_id, message_id)
+
+        row = await run_transaction(self._engine, read)
         if row is None:
             raise message_not_found(message_id)
         return message_from_row(row)
 
     async def answered(self, thread_id: str, message_id: str) -> Message:
         """The user message whose turn produced `message_id` (itself for a user message)."""
-        async with transaction(self._engine) as connection:
-            row = await turn_input(connection, thread_id, message_id)
+        row = await run_transaction(
+            self._engine, lambda connection: turn_input(connection, thread_id, message_id)
+        )
         if row is None:
             raise InvalidRequest(
                 f"message '{message_id}' answers no user message", code="not_regenerable"
@@ -111,8 +116,10 @@ class BranchRepository(Repository):
     async def siblings(
         self, thread_id: str, messages: Sequence[Message]
     ) -> dict[str | None, Siblings]:
-        async with transaction(self._engine) as connection:
-            return await siblings_of(connection, thread_id, [m.parent_id for m in messages])
+        parents = [message.parent_id for message in messages]
+        return await run_transaction(
+            self._engine, lambda connection: siblings_of(connection, thread_id, parents)
+        )
 
     async def switch(self, owner: str, thread_id: str, message_id: str, descend: bool) -> str:
         """Show the branch through `message_id` (down to its newest descendant with `descend`).
@@ -123,7 +130,7 @@ class BranchRepository(Repository):
         async with transaction(self._engine, write=True) as connection:
             if await connection.run_sync(select_thread, owner, thread_id) is None:
                 raise thread_not_found(thread_id)
-            if await message_in_thread(connection, thread_id, message_id) is None:
+            if await connection.run_sync(message_in_thread, thread_id, message_id) is None:
                 raise message_not_found(message_id)
             leaf = message_id
             if descend:

@@ -197,8 +197,8 @@ def state_ends(
     return _STATE_ENDS[before is not None, at is not None], parameters
 
 
-async def siblings_of(
-    connection: AsyncConnection, thread_id: str, parents: Sequence[str | None]
+def siblings_of(
+    connection: Connection, thread_id: str, parents: Sequence[str | None]
 ) -> dict[str | None, Siblings]:
     """For each parent id, its children (the siblings of a branch's message), oldest first."""
     wanted = {parent for parent in parents if parent is not None}
@@ -214,7 +214,7 @@ async def siblings_of(
     if not queries:
         return {}
     query = queries[0] if len(queries) == 1 else union_all(*queries)
-    rows = sorted((await connection.execute(query)).all(), key=lambda row: row.seq)
+    rows = sorted(connection.execute(query).all(), key=lambda row: row.seq)
     children: dict[str | None, list[str]] = {}
     for row in rows:
         children.setdefault(row.parent_id, []).append(row.id)
@@ -237,14 +237,12 @@ async def latest_descendant(connection: AsyncConnection, thread_id: str, message
     return cast(str, (await connection.execute(query)).scalar_one())
 
 
-async def message_in_thread(
-    connection: AsyncConnection, thread_id: str, message_id: str
-) -> Any | None:
+def message_in_thread(connection: Connection, thread_id: str, message_id: str) -> Any | None:
     query = select(MESSAGES).where(MESSAGES.c.id == message_id, MESSAGES.c.thread_id == thread_id)
-    return (await connection.execute(query)).first()
+    return connection.execute(query).first()
 
 
-async def turn_input(connection: AsyncConnection, thread_id: str, message_id: str) -> Any | None:
+def turn_input(connection: Connection, thread_id: str, message_id: str) -> Any | None:
     """The user message a reply answers: the nearest user message at or above `message_id`."""
     first = select(MESSAGES.c.id, MESSAGES.c.parent_id, MESSAGES.c.role).where(
         MESSAGES.c.id == message_id, MESSAGES.c.thread_id == thread_id
@@ -256,7 +254,7 @@ async def turn_input(connection: AsyncConnection, thread_id: str, message_id: st
         .where(walk.c.role != "user")
     )
     query = select(MESSAGES).join(walk, MESSAGES.c.id == walk.c.id).where(walk.c.role == "user")
-    return (await connection.execute(query)).first()
+    return connection.execute(query).first()
 
 
 # A running run appends after the leaf; a paused one resumes after its tool calls, on the leaf.
