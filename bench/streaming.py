@@ -19,7 +19,7 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -48,22 +48,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hold-databases", nargs="+", default=["sqlite", "postgres"])
 
 
-async def _timed(
-    backend_url: str, server_url: str, count: int, *, new_threads: bool
-) -> dict[str, Any]:
+WARM_UP = 5  # streams each way before the timed ones
+
+# One graphchat stream on the given thread (its client and the thread's id).
+GraphchatStream = Callable[[httpx.AsyncClient, str], Awaitable[StreamTiming]]
+
+
+async def _plain(http: httpx.AsyncClient, thread_id: str) -> StreamTiming:
+    return await graphchat_stream(http, stream_body(thread_id))
+
+
+async def _alternating(
+    backend_url: str,
+    server_url: str,
+    count: int,
+    *,
+    new_threads: bool = False,
+    through_graphchat: GraphchatStream | None = None,
+) -> tuple[list[StreamTiming], list[StreamTiming]]:
+    """`count` streams from the backend alone and as many through graphchat, one after the
+    other, after `WARM_UP` of each that warm both paths (and the thread) up."""
     direct: list[StreamTiming] = []
     through: list[StreamTiming] = []
     thread_id = f"ttft-{uuid.uuid4().hex}"
     async with client(backend_url, 4) as backend_http, client(server_url, 4) as server_http:
-        for index in range(count + 5):  # the first five warm both paths (and the thread) up
+        for index in range(count + WARM_UP):
             if new_threads:
                 thread_id = f"ttft-{uuid.uuid4().hex}"
             one = await backend_stream(backend_http, backend_body())
-            two = await graphchat_stream(server_http, stream_body(thread_id))
-            if index >= 5:
+            two = await (through_graphchat or _plain)(server_http, thread_id)
+            if index >= WARM_UP:
                 direct.append(one)
                 through.append(two)
-    return _compare(direct, through)
+    return direct, through
+
+
+async def _timed(
+    backend_url: str, server_url: str, count: int, *, new_threads: bool
+) -> dict[str, Any]:
+    return _compare(*await _alternating(backend_url, server_url, count, new_threads=new_threads))
 
 
 async def _both_workloads(backend_url: str, server_url: str, count: int) -> dict[str, Any]:
@@ -83,40 +106,29 @@ async def _split(backend_url: str, server: ServerProcess, count: int) -> dict[st
     assert server.process is not None
     if not schedstat.available():
         return {"skipped": "this kernel keeps no scheduler statistics (CONFIG_SCHED_INFO)"}
-    direct: list[StreamTiming] = []
-    through: list[StreamTiming] = []
+    # The server has served the other workloads: its threads are all there.
+    threads = schedstat.threads_of(server.process.pid)
     spans: list[schedstat.Clocks] = []
-    thread_id, threads = f"split-{uuid.uuid4().hex}", [""]
-    async with client(backend_url, 4) as backend_http, client(server.url, 4) as server_http:
-        for index in range(count + 5):  # as `_timed`; the threads are listed once warmed up
-            if index == 5:
-                threads = schedstat.threads_of(server.process.pid)
-            direct_timing = await backend_stream(backend_http, backend_body())
-            timing, span = await _stream_split(server_http, stream_body(thread_id), threads)
-            if index >= 5:
-                direct.append(direct_timing)
-                through.append(timing)
-                spans.append(span)
-    compared = _compare(direct, through)
+
+    async def stream_split(http: httpx.AsyncClient, thread_id: str) -> StreamTiming:
+        first: list[schedstat.Clocks] = []
+        before = schedstat.clocks(threads)
+        timing = await graphchat_stream(
+            http, stream_body(thread_id), at_first=lambda: first.append(schedstat.clocks(threads))
+        )
+        spans.append(first[0] - before)
+        return timing
+
+    timed = await _alternating(backend_url, server.url, count, through_graphchat=stream_split)
+    measured = spans[WARM_UP:]  # as the timings, the warm-up's left out
+    compared = _compare(*timed)
     return {
         "ttft_added_ms_p50": compared["ttft_added_ms_p50"],
-        "ran_to_first_token": summary_ms([span.ran for span in spans]),
-        "waited_for_cpu_to_first_token": summary_ms([span.waited for span in spans]),
-        "streams_waiting_over_0_1_ms": sum(span.waited > 0.0001 for span in spans),
-        "streams": len(spans),
+        "ran_to_first_token": summary_ms([span.ran for span in measured]),
+        "waited_for_cpu_to_first_token": summary_ms([span.waited for span in measured]),
+        "streams_waiting_over_0_1_ms": sum(span.waited > 0.0001 for span in measured),
+        "streams": len(measured),
     }
-
-
-async def _stream_split(
-    http: httpx.AsyncClient, body: dict[str, Any], threads: list[str]
-) -> tuple[StreamTiming, schedstat.Clocks]:
-    """One timed stream, and graphchat's clocks from its request to its first token."""
-    first: list[schedstat.Clocks] = []
-    before = schedstat.clocks(threads)
-    timing = await graphchat_stream(
-        http, body, at_first=lambda: first.append(schedstat.clocks(threads))
-    )
-    return timing, first[0] - before
 
 
 def _apart(kind: str, backend_url: str, server: ServerProcess, count: int) -> dict[str, Any]:

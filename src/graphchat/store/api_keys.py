@@ -10,7 +10,7 @@ from sqlalchemy import String, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from graphchat.errors import NotFound
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import read_row, transaction
 from graphchat.store.repository import Repository
 from graphchat.store.tables import KEYS
 
@@ -80,11 +80,7 @@ class ApiKeyRepository(Repository):
         thread, not through aiosqlite's hops; on PostgreSQL one round trip), never cached, so a
         revoked key is refused at once."""
         parameters = {"key_hash": key_hash}
-        row = await run_transaction(
-            self._engine,
-            lambda c: c.execute(_FIND_BY_HASH, parameters).first(),
-            short=True,
-        )
+        row = await read_row(self._engine, _FIND_BY_HASH, parameters)
         return _key_from_row(row._mapping) if row is not None else None
 
     async def list_keys(self, *, owner: str | None = None) -> list[ApiKey]:

@@ -258,6 +258,16 @@ async def run_transaction(
         return await file.write(body, _sqlite_writer_lock(engine))
 
 
+async def read_row(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None = None
+) -> Row[Any] | None:
+    """The first row of one statement that finds its rows by key: a short read
+    (`run_transaction`), on a SQLite file on the loop's thread."""
+    return await run_transaction(
+        engine, lambda connection: connection.execute(statement, parameters).first(), short=True
+    )
+
+
 async def read_rows(engine: AsyncEngine, statement: Executable) -> Sequence[Row[Any]]:
     """The rows of one read statement, in one `run_transaction` call (on a SQLite file one
     worker-thread hop; through aiosqlite it was a hop per step: begin, execute, fetch, close)."""

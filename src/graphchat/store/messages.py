@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
-from graphchat.store.database import read_rows, run_transaction, transaction
+from graphchat.store.database import read_row, read_rows, run_transaction, transaction
 from graphchat.store.records import (
     Checkpoint,
     Message,
@@ -257,20 +257,14 @@ class MessageRepository(Repository):
     async def at(self, thread_id: str, seq: int) -> Message | None:
         """The thread's message numbered `seq` (on any branch)."""
         query = select(MESSAGES).where(MESSAGES.c.thread_id == thread_id, MESSAGES.c.seq == seq)
-        row = await run_transaction(
-            self._engine, lambda connection: connection.execute(query).first(), short=True
-        )
+        row = await read_row(self._engine, query)
         return message_from_row(row) if row is not None else None
 
     async def checkpoint(self, owner: str, thread_id: str, seq: int) -> Checkpoint | None:
         """Where message `seq` of `owner`'s thread stands, in one statement; None when `owner`
         has no such thread."""
         parameters = {"thread_id": thread_id, "seq": seq}
-        row = await run_transaction(
-            self._engine,
-            lambda connection: connection.execute(_CHECKPOINT, parameters).first(),
-            short=True,
-        )
+        row = await read_row(self._engine, _CHECKPOINT, parameters)
         if row is None or row.owner != owner:
             return None
         return Checkpoint(leaf_seq=row.leaf_seq, message_id=row.message_id)

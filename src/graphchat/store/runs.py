@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import NotFound, ThreadBusy
-from graphchat.store.database import read_rows, run_transaction, transaction
+from graphchat.store.database import read_row, read_rows, run_transaction, transaction
 from graphchat.store.messages import append_messages
 from graphchat.store.pauses import CANCEL_REASON, close_pauses
 from graphchat.store.records import (
@@ -47,11 +47,8 @@ class RunRepository(TurnBegin):
         return await self._first(select(RUNS).where(RUNS.c.id == run_id))
 
     async def _first(self, query: Any) -> Run | None:
-        """One run found by key (its id, or its thread's one running run): a short read, on
-        the loop's thread on SQLite (`run_transaction`)."""
-        row = await run_transaction(
-            self._engine, lambda connection: connection.execute(query).first(), short=True
-        )
+        """One run found by key: its id, or its thread's one running run."""
+        row = await read_row(self._engine, query)
         return run_from_row(row) if row is not None else None
 
     async def heartbeat(self, worker_id: str) -> list[str]:
