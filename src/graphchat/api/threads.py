@@ -131,13 +131,12 @@ async def list_threads(
 
 
 @router.get("/{thread_id}", responses=_NOT_FOUND)
-async def get_thread(thread: ThreadDep, owner: OwnerDep, states: ThreadStateDep) -> ThreadOut:
+async def get_thread(thread: ThreadDep, states: ThreadStateDep) -> ThreadOut:
     """The thread, with its LangGraph status and latest state values (bounded)."""
-    statuses = await states.statuses(owner, [thread.id])
-    state = await states.state(thread)
-    values = {"messages": langchain_messages(state.messages)}
-    interrupts = thread_interrupts(await states.paused(thread))
-    return thread_out(thread, status=statuses[thread.id], values=values, interrupts=interrupts)
+    current = await states.current(thread)
+    values = {"messages": langchain_messages(current.state.messages)}
+    interrupts = thread_interrupts(current.paused)
+    return thread_out(thread, status=current.status, values=values, interrupts=interrupts)
 
 
 @router.patch("/{thread_id}", responses=_NOT_FOUND, openapi_extra=state_dependent("invalid_text"))

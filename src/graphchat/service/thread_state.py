@@ -144,6 +144,20 @@ def listing_order(states: list[State], current: frozenset[str]) -> list[State]:
     return order[::-1]
 
 
+@dataclass(frozen=True, slots=True)
+class CurrentState:
+    """Where a thread stands: its status, latest state and the run paused for approval."""
+
+    status: ThreadStatus
+    state: State
+    paused: Run | None
+
+
+def _latest_state(messages: list[Message], values_max: int) -> State:
+    states = states_of(messages, values_max)
+    return states[-1] if states else State([], None, None, "loop", -1, None)
+
+
 class ThreadStateService:
     def __init__(self, store: Store, values_max: int) -> None:
         self._store = store
@@ -184,10 +198,15 @@ class ThreadStateService:
 
     async def state(self, thread: Thread) -> State:
         """The thread's latest state."""
-        states = states_of(await self.recent(thread.id), self.values_max)
-        if not states:
-            return State([], None, None, "loop", -1, None)
-        return states[-1]
+        return _latest_state(await self.recent(thread.id), self.values_max)
+
+    async def current(self, thread: Thread) -> CurrentState:
+        """The thread's status, latest state and pause, from one read. A paused run is the
+        thread's newest: a new turn closes the pauses before it (store/pauses.py)."""
+        run, messages = await self._store.runs.latest_with_branch(thread.id, self.values_max)
+        status = thread_status(run.status if run is not None else None)
+        paused = run if status == "interrupted" else None
+        return CurrentState(status, _latest_state(messages, self.values_max), paused)
 
     async def history(
         self, thread: Thread, *, limit: int, before: str | None = None, at: str | None = None

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import NotFound, ThreadBusy
 from graphchat.store.database import read_row, read_rows, run_transaction, transaction
-from graphchat.store.messages import append_messages
+from graphchat.store.messages import append_messages, current_window
 from graphchat.store.pauses import CANCEL_REASON, close_pauses
 from graphchat.store.records import (
     Message,
@@ -29,6 +29,14 @@ from graphchat.store.threads import utcnow
 from graphchat.store.turn_begin import TurnBegin
 from graphchat.store.turn_writes import RUN_COLUMNS, append_to_run, finish_run
 
+# A thread's newest run, as `page` orders them.
+_LATEST = (
+    select(RUNS)
+    .where(RUNS.c.thread_id == bindparam("thread_id"))
+    .order_by(RUNS.c.created_at.desc(), RUNS.c.id)
+    .limit(1)
+)
+
 
 def run_from_row(row: Row[Any]) -> Run:
     mapping = row._mapping  # a property that builds a new mapping on each access
@@ -42,6 +50,19 @@ class RunRepository(TurnBegin):
         """The thread's running run, if any."""
         running = RUNS.c.status == RunStatus.RUNNING.value
         return await self._first(select(RUNS).where(RUNS.c.thread_id == thread_id, running))
+
+    async def latest_with_branch(
+        self, thread_id: str, limit: int
+    ) -> tuple[Run | None, list[Message]]:
+        """The thread's newest run and the last `limit` messages of its current branch (oldest
+        first), in one call: what a thread's status, state and pause are made of."""
+
+        def read(connection: Connection) -> tuple[Run | None, list[Message]]:
+            row = connection.execute(_LATEST, {"thread_id": thread_id}).first()
+            run = run_from_row(row) if row is not None else None
+            return run, current_window(connection, thread_id, limit)
+
+        return await run_transaction(self._engine, read, autocommit=True)
 
     async def by_id(self, run_id: str) -> Run | None:
         return await self._first(select(RUNS).where(RUNS.c.id == run_id))

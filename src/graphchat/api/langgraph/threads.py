@@ -83,7 +83,8 @@ async def search_threads(
 async def get_state(thread: ThreadDep, states: ThreadStateDep) -> ThreadStateOut:
     """The thread's latest state (an empty thread has no checkpoint id); a paused thread's
     carries the pending `tools` task and its interrupt (LangChain's HITL request)."""
-    return thread_state(thread.id, await states.state(thread), await states.paused(thread))
+    current = await states.current(thread)
+    return thread_state(thread.id, current.state, current.paused)
 
 
 @router.get("/{thread_id}/state/{checkpoint_id}", responses=_NOT_FOUND)
