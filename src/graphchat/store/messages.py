@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
-from graphchat.store.database import read_row, read_rows, run_transaction, transaction
+from graphchat.store.database import read_row, read_rows, run_transaction
 from graphchat.store.records import (
     Checkpoint,
     Message,
@@ -297,8 +297,8 @@ class MessageRepository(Repository):
 
         Ownership comes from a join on `threads.owner`, so no other owner's message can match.
         """
-        async with transaction(self._engine) as connection:
-            rows = await matching_messages(
-                connection, owner, text, limit=limit, exclude_run_id=exclude_run_id
-            )
+        rows = await run_transaction(
+            self._engine,
+            lambda c: matching_messages(c, owner, text, limit=limit, exclude_run_id=exclude_run_id),
+        )
         return [message_from_row(row) for row in rows]

@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import transaction
+from graphchat.store.database import read_row, run_transaction, transaction
 from graphchat.store.tables import REPLIES
 from graphchat.store.threads import utcnow
 
@@ -24,21 +24,13 @@ class ReplyRepository:
 
     async def get(self, key: str) -> dict[str, Any] | None:
         """The unexpired reply stored under `key` (counting the hit), or None."""
-        async with transaction(self._engine) as connection:
-            reply = (
-                await connection.execute(
-                    select(REPLIES.c.reply).where(
-                        REPLIES.c.key == key, REPLIES.c.expires_at > self._clock()
-                    )
-                )
-            ).scalar_one_or_none()
-        if reply is None:
+        unexpired = REPLIES.c.key == key, REPLIES.c.expires_at > self._clock()
+        found = await read_row(self._engine, select(REPLIES.c.reply).where(*unexpired))
+        if found is None:
             return None
-        async with transaction(self._engine, write=True) as connection:
-            await connection.execute(
-                update(REPLIES).where(REPLIES.c.key == key).values(hits=REPLIES.c.hits + 1)
-            )
-        return dict(reply)
+        hit = update(REPLIES).where(REPLIES.c.key == key).values(hits=REPLIES.c.hits + 1)
+        await run_transaction(self._engine, lambda c: c.execute(hit), write=True, autocommit=True)
+        return dict(found.reply)
 
     async def put(
         self, key: str, model: str, reply: dict[str, Any], *, ttl_seconds: float, max_entries: int
@@ -53,7 +45,7 @@ class ReplyRepository:
             "created_at": now,
             "expires_at": now + timedelta(seconds=ttl_seconds),
         }
-        try:
+        try:  # in a worker thread (on SQLite): the bound's DELETE reads the whole table's index
             async with transaction(self._engine, write=True) as connection:
                 await connection.execute(delete(REPLIES).where(REPLIES.c.key == key))
                 await connection.execute(insert(REPLIES), [row])

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import read_row, read_rows, run_transaction, transaction
 from graphchat.store.records import RunEvent
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUN_EVENTS
@@ -68,8 +68,7 @@ class RunEventRepository:
             .order_by(RUN_EVENTS.c.seq)
             .limit(limit)
         )
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await read_rows(self._engine, query)
         return [
             RunEvent(run_id, number, name, data)
             for row in rows
@@ -80,11 +79,12 @@ class RunEventRepository:
     async def next_seq(self, run_id: str) -> int:
         """The sequence number after the run's last stored event (a resumed run goes on)."""
         query = select(func.max(RUN_EVENTS.c.last_seq)).where(RUN_EVENTS.c.run_id == run_id)
-        async with transaction(self._engine) as connection:
-            last = (await connection.execute(query)).scalar_one_or_none()
+        row = await read_row(self._engine, query)  # one run's rows, by the primary key
+        last = row[0] if row is not None else None
         return 0 if last is None else int(last) + 1
 
     async def prune(self, older_than: datetime) -> int:
+        # A worker thread's transaction (on SQLite): it may delete many rows.
         async with transaction(self._engine, write=True) as connection:
             result = await connection.execute(
                 delete(RUN_EVENTS).where(RUN_EVENTS.c.created_at < older_than)

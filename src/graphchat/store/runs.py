@@ -75,30 +75,30 @@ class RunRepository(TurnBegin):
     async def heartbeat(self, worker_id: str) -> list[str]:
         """Mark this worker's runs alive; returns the ids of those asked to cancel."""
         mine = (RUNS.c.worker_id == worker_id) & (RUNS.c.status == RunStatus.RUNNING.value)
-        async with transaction(self._engine, write=True) as connection:
-            await connection.execute(update(RUNS).where(mine).values(heartbeat_at=utcnow()))
-            rows = await connection.execute(
-                select(RUNS.c.id).where(mine, RUNS.c.cancel_requested_at.is_not(None))
-            )
-            return [row.id for row in rows]
+        asked = select(RUNS.c.id).where(mine, RUNS.c.cancel_requested_at.is_not(None))
+
+        def body(connection: Connection) -> list[str]:
+            connection.execute(update(RUNS).where(mine).values(heartbeat_at=utcnow()))
+            return [row.id for row in connection.execute(asked)]
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def request_cancel(self, run_id: str) -> bool:
         """Ask the process executing a run to cancel it; False if it is not running."""
-        async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(
-                update(RUNS)
-                .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value)
-                .values(cancel_requested_at=utcnow())
+        running = RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value
+        asked = update(RUNS).where(*running).values(cancel_requested_at=utcnow())
+        return bool(
+            await run_transaction(
+                self._engine, lambda c: c.execute(asked).rowcount, write=True, autocommit=True
             )
-        return bool(result.rowcount)
+        )
 
     async def running(self) -> list[tuple[str, str, str | None, datetime | None]]:
         """(run id, thread id, worker id, last heartbeat) of every running run."""
         query = select(RUNS.c.id, RUNS.c.thread_id, RUNS.c.worker_id, RUNS.c.heartbeat_at).where(
             RUNS.c.status == RunStatus.RUNNING.value
         )
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await read_rows(self._engine, query)
         return [(row.id, row.thread_id, row.worker_id, row.heartbeat_at) for row in rows]
 
     async def interrupt(self, thread_id: str, run_id: str, partial: NewMessage | None) -> bool:

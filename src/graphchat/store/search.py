@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, table
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import text
 
 from graphchat.store.database import run_transaction
@@ -154,8 +154,8 @@ def _matching(
     return [rows[message_id] for message_id in ids]
 
 
-async def matching_messages(
-    connection: AsyncConnection,
+def matching_messages(
+    connection: Connection,
     owner: str,
     text: str,
     *,
@@ -167,10 +167,7 @@ async def matching_messages(
     terms = search_terms(text)
     if not terms:
         return []
-    page = slice(offset, offset + limit)
-    return await connection.run_sync(
-        lambda sync: _matching(sync, owner, terms, page, exclude_run_id)
-    )
+    return _matching(connection, owner, terms, slice(offset, offset + limit), exclude_run_id)
 
 
 def _titles(terms: Sequence[str], owner: str, dialect: str) -> Select[Any]:

@@ -149,8 +149,9 @@ class ThreadRepository(Repository):
     async def update(self, owner: str, thread_id: str, changes: Mapping[str, Any]) -> Thread:
         """Set the title and model `changes` holds; its metadata keys are merged into the
         thread's (a None value removes a key)."""
-        async with transaction(self._engine, write=True) as connection:
-            thread = await connection.run_sync(select_thread, owner, thread_id)
+
+        def body(connection: Connection) -> Thread:
+            thread = select_thread(connection, owner, thread_id)
             if thread is None:
                 raise thread_not_found(thread_id)
             values: dict[str, Any] = {"updated_at": utcnow()}
@@ -158,11 +159,12 @@ class ThreadRepository(Repository):
             if changes.get("metadata") is not None:
                 merged = {**thread.metadata, **changes["metadata"]}
                 values["metadata"] = {k: v for k, v in merged.items() if v is not None}
-            await connection.execute(
-                update(THREADS).where(THREADS.c.id == thread_id).values(values)
+            connection.execute(update(THREADS).where(THREADS.c.id == thread_id).values(values))
+            return thread_from_row(
+                connection.execute(_SELECT_THREAD, {"thread_id": thread_id}).one()
             )
-            row = (await connection.execute(select(THREADS).where(THREADS.c.id == thread_id))).one()
-        return thread_from_row(row)
+
+        return await run_transaction(self._engine, body, write=True)
 
     async def replace_title(self, thread_id: str, expected: str, title: str) -> bool:
         """Set the title only if it is still `expected` (a rename meanwhile wins); True if set."""
@@ -182,6 +184,7 @@ class ThreadRepository(Repository):
         return True
 
     async def delete(self, owner: str, thread_id: str) -> None:
+        # A worker thread's transaction: the delete cascades to every message and run.
         async with transaction(self._engine, write=True) as connection:
             result = await connection.execute(
                 delete(THREADS).where(THREADS.c.id == thread_id, THREADS.c.owner == owner)

@@ -15,6 +15,7 @@ from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import statement_engines
 from graphchat.store.records import Checkpoint, NewMessage, NewRun, NewThread, TurnRules
+from graphchat.store.replies import ReplyRepository
 from graphchat.store.sqlite_file import CHECKPOINT_EVERY_WRITES
 
 
@@ -179,3 +180,30 @@ async def test_a_run_and_a_numbered_message_are_read_on_the_loop_s_thread(store:
     assert first is not None and first.content == "hello" and missing is None
     with pytest.raises(NotFound):
         await store.runs.get("someone else", "t", "r")
+
+
+async def test_a_rename_a_cancel_request_a_cached_reply_and_a_rejoin_point_stay_on_the_loop(
+    store: Store,
+) -> None:
+    # Each was an aiosqlite transaction, ~7 thread hops a statement: a rename (PATCH), asking
+    # another process's run to stop, a reply cache hit (read, then its hit counted) and where
+    # a resumed run's events go on.
+    rules = TurnRules(model=lambda kept: kept or "m", title=lambda title, _messages: title)
+    run = NewRun(id="r", owner="o", thread_id="t", model=None, params={}, worker_id="w")
+    await store.runs.begin_turn(run, [NewMessage(role="user", content="hi")], rules, history=1)
+    replies = ReplyRepository(store.engine)  # the reply cache's table (wiring.py)
+    await replies.put("k", "m", {"content": "cached"}, ttl_seconds=60, max_entries=10)
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "meanwhile")
+
+    renamed = await store.threads.update("o", "t", {"title": "Renamed", "metadata": {"a": 1}})
+    asked = await store.runs.request_cancel("r")
+    reply = await replies.get("k")
+    next_seq = await store.run_events.next_seq("r")
+
+    assert ran == []  # the loop was never given away
+    assert (renamed.title, renamed.metadata) == ("Renamed", {"a": 1})
+    assert asked and (await store.runs.heartbeat("w")) == ["r"]
+    assert reply == {"content": "cached"} and next_seq == 0
+    with pytest.raises(NotFound):
+        await store.threads.update("someone else", "t", {"title": "Theirs"})
