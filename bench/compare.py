@@ -16,6 +16,10 @@ of `/stream` (20 tokens 5 ms apart), each as the time added to the backend alone
 before, and the server's CPU per turn or stream. `--apart` keeps the servers on CPUs apart from
 the client, the backend and the database (bench/placement.py): in round 27's A/A runs the
 start order's bias then shrank to 0.13 ms on PostgreSQL and below the noise on SQLite.
+
+`--auth NAME=KIND` runs the tree named NAME with authentication on, its client sending a static
+key (`static`) or a generated one (`key`), e.g. `bench compare off=HEAD key=HEAD --auth key=key`
+for what an API key adds to a turn.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import databases, placement, procs
+from bench import credentials, databases, placement, procs
 from bench.load import (
     backend_body,
     backend_stream,
@@ -71,6 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the servers on CPUs apart from the client, the backend and the database",
     )
+    parser.add_argument(
+        "--auth",
+        action="append",
+        default=[],
+        metavar="NAME=KIND",
+        help=f"the tree NAME with authentication on; KIND is one of {credentials.KINDS}",
+    )
 
 
 @contextmanager
@@ -89,8 +100,11 @@ def _sources(spec: str, into: Path) -> Iterator[Path]:
     yield target / "src"
 
 
-async def _chat_round(server: ServerProcess, backend_url: str, seconds: float) -> Sample:
-    async with client(server.url, 4) as graphchat, client(backend_url, 4) as backend:
+async def _chat_round(
+    server: ServerProcess, headers: dict[str, str], backend_url: str, seconds: float
+) -> Sample:
+    graphchat = client(server.url, 4, headers=headers)
+    async with graphchat, client(backend_url, 4) as backend:
         reply = await graphchat.post("/chat", json=chat_body(None))
         check(reply)
         thread_id = reply.json()["thread_id"]
@@ -111,8 +125,11 @@ async def _chat_round(server: ServerProcess, backend_url: str, seconds: float) -
     return (statistics.median(ours) - statistics.median(alone)) * 1e3, cpu / turns * 1e3
 
 
-async def _stream_round(server: ServerProcess, backend_url: str, seconds: float) -> Sample:
-    async with client(server.url, 4) as graphchat, client(backend_url, 4) as backend:
+async def _stream_round(
+    server: ServerProcess, headers: dict[str, str], backend_url: str, seconds: float
+) -> Sample:
+    graphchat = client(server.url, 4, headers=headers)
+    async with graphchat, client(backend_url, 4) as backend:
         thread_id = f"compare-{uuid.uuid4().hex}"
         for _ in range(5):
             await graphchat_stream(graphchat, stream_body(thread_id))
@@ -134,11 +151,14 @@ def _pass(
     measure = _stream_round if args.mode == "stream" else _chat_round
     samples: dict[str, list[Sample]] = {name: [] for name, _ in trees}
     with ExitStack() as stack:
-        servers = {}
+        servers, headers = {}, {}
         for name, source in trees:
             database = stack.enter_context(databases.scratch(args.database))
+            auth = args.auth_of.get(name, "off")
             env = procs.server_env(database, backend_url, PYTHONPATH=str(source))
+            env |= credentials.server_env(auth)
             servers[name] = stack.enter_context(procs.graphchat(env, f"compare-{name}"))
+            headers[name] = credentials.headers(auth, servers[name])
             procs.wait_settled(servers[name])
         if args.apart:  # every server (one measured at a time) on graphchat's side
             pids = [server.process.pid for server in servers.values() if server.process]
@@ -146,7 +166,8 @@ def _pass(
         for round_number in range(args.rounds):
             order = trees if round_number % 2 == 0 else trees[::-1]
             for name, _ in order:
-                samples[name].append(asyncio.run(measure(servers[name], backend_url, args.seconds)))
+                sample = measure(servers[name], headers[name], backend_url, args.seconds)
+                samples[name].append(asyncio.run(sample))
             line = "  ".join(f"{n} {s[-1][0]:+.2f}/{s[-1][1]:.2f}" for n, s in samples.items())
             print(f"  round {round_number}: {line}", flush=True)
     return samples
@@ -178,6 +199,16 @@ def _report(passes: list[dict[str, list[Sample]]], names: list[str]) -> None:
         )
 
 
+def _auth_of(given: list[str], names: list[str]) -> dict[str, str]:
+    """`--auth`'s NAME=KIND pairs as a dict, each NAME one of the trees'."""
+    found = dict(pair.split("=", 1) for pair in given if "=" in pair)
+    if len(found) != len(given) or not set(found) <= set(names):
+        raise SystemExit(f"--auth takes NAME=KIND with NAME one of {names}")
+    if not set(found.values()) <= set(credentials.KINDS):
+        raise SystemExit(f"--auth: KIND is one of {credentials.KINDS}")
+    return found
+
+
 def _by_name(samples: dict[str, list[Sample]]) -> dict[str, Sample]:
     return {name: _medians(values) for name, values in samples.items()}
 
@@ -186,6 +217,7 @@ def run(args: argparse.Namespace) -> None:
     specs = [tree.split("=", 1) for tree in args.trees]
     if len(specs) < 2 or any(len(spec) != 2 for spec in specs):
         raise SystemExit("compare takes two or more trees as name=REVISION or name=DIRECTORY")
+    args.auth_of = _auth_of(args.auth, [name for name, _ in specs])
     tokens, delay = (20, 0.005) if args.mode == "stream" else (0, 0.0)
     print(f"{time.strftime('%H:%M UTC', time.gmtime())} {args.database} {args.mode}", flush=True)
     with ExitStack() as stack:

@@ -29,9 +29,11 @@ class Run:
     first_error: str | None = None
 
 
-def client(base_url: str, connections: int = 100) -> httpx.AsyncClient:
+def client(
+    base_url: str, connections: int = 100, headers: dict[str, str] | None = None
+) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.AsyncClient(base_url=base_url, timeout=120.0, limits=limits)
+    return httpx.AsyncClient(base_url=base_url, timeout=120.0, limits=limits, headers=headers)
 
 
 async def closed_loop(request: Request, concurrency: int, duration: float, warmup: float) -> Run:
