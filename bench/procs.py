@@ -110,15 +110,20 @@ class Started(Protocol):
 def cpu_seconds(server: Started) -> float:
     """User + system CPU time the server has used so far: its process and the workers it
     started (`GRAPHCHAT_WORKERS`), running or ended."""
+    return sum(cpu_split(server))
+
+
+def cpu_split(server: Started) -> tuple[float, float]:
+    """`cpu_seconds` as (user, system): the kernel's share, in system calls and interrupts."""
     assert server.process is not None
     process = psutil.Process(server.process.pid)
     times = process.cpu_times()
-    used = times.user + times.system + times.children_user + times.children_system
+    user, system = times.user + times.children_user, times.system + times.children_system
     for worker in process.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
             worker_times = worker.cpu_times()
-            used += worker_times.user + worker_times.system
-    return float(used)
+            user, system = user + worker_times.user, system + worker_times.system
+    return float(user), float(system)
 
 
 def wait_settled(server: ServerProcess, *, idle: float = 0.5, timeout: float = 30.0) -> None:
