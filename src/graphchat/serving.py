@@ -44,6 +44,7 @@ def serve(settings: Settings) -> None:
         "access_log": False,
         "proxy_headers": False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
         "timeout_graceful_shutdown": 15,
+        "timeout_keep_alive": settings.server.keep_alive_seconds,
     }
     if settings.server.workers == 1:
         from graphchat.app import create_app

@@ -22,6 +22,15 @@ class ServerSettings(Group):
         "core uses them all). Above 1, rate limits need `GRAPHCHAT_REDIS_URL`, and each process "
         "runs its own embedded model.",
     )
+    keep_alive_seconds: int = Field(
+        75,
+        gt=5,
+        le=3600,
+        description="Seconds an idle client connection is kept open. Above the clients' own "
+        "(httpx, under the `openai` and `langgraph-sdk` clients, drops its idle ones after 5 s) "
+        "and a proxy's, so that it is they who close: a server closing at the same moment as a "
+        "request is sent on the connection resets that request.",
+    )
     build: str = Field(
         "",
         max_length=200,
