@@ -196,10 +196,6 @@ class ThreadStateService:
             return window[-self.values_max :]
         return None
 
-    async def state(self, thread: Thread) -> State:
-        """The thread's latest state."""
-        return _latest_state(await self.recent(thread.id), self.values_max)
-
     async def current(self, thread: Thread) -> CurrentState:
         """The thread's status, latest state and pause, from one read. A paused run is the
         thread's newest: a new turn closes the pauses before it (store/pauses.py)."""
