@@ -226,6 +226,7 @@ async def run_transaction(
     autocommit: bool = False,
     keyed: bool = False,
     short: bool = False,
+    bulk: bool = False,
 ) -> T:
     """`body(connection)` in one transaction, committed on success; driver errors become ours.
 
@@ -240,7 +241,9 @@ async def run_transaction(
     transaction (no BEGIN and COMMIT round trips) — for a keyed body whose writes are one
     statement. SQLite ignores both. `short`: a read of a few rows found by key in one
     statement, which a SQLite file runs on this thread, as a write (`SQLiteFile.read`), and
-    PostgreSQL without BEGIN and COMMIT (as `autocommit`).
+    PostgreSQL without BEGIN and COMMIT (as `autocommit`). `bulk`: a write that may touch many
+    rows (a cascade, a prune), which a SQLite file runs in one worker-thread call, never on the
+    loop's thread.
     """
     file = _SQLITE_FILES.get(engine.sync_engine)
     if file is None and engine.dialect.name == "postgresql":
@@ -255,6 +258,8 @@ async def run_transaction(
             return await file.read(body)
         if not write:
             return await asyncio.to_thread(run_on, file.twin, body, write)
+        if bulk:
+            return await file.write_in_worker(body, _sqlite_writer_lock(engine))
         return await file.write(body, _sqlite_writer_lock(engine))
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import read_row, run_transaction, transaction
+from graphchat.store.database import read_row, run_transaction
 from graphchat.store.tables import REPLIES
 from graphchat.store.threads import utcnow
 
@@ -45,16 +47,18 @@ class ReplyRepository:
             "created_at": now,
             "expires_at": now + timedelta(seconds=ttl_seconds),
         }
-        try:  # in a worker thread (on SQLite): the bound's DELETE reads the whole table's index
-            async with transaction(self._engine, write=True) as connection:
-                await connection.execute(delete(REPLIES).where(REPLIES.c.key == key))
-                await connection.execute(insert(REPLIES), [row])
-                await connection.execute(delete(REPLIES).where(REPLIES.c.expires_at <= now))
-                oldest = (
-                    select(REPLIES.c.key)
-                    .order_by(REPLIES.c.expires_at.desc(), REPLIES.c.key)
-                    .offset(max_entries)
-                )
-                await connection.execute(delete(REPLIES).where(REPLIES.c.key.in_(oldest)))
-        except IntegrityError:
-            pass  # another replica stored the same reply at the same moment
+        oldest = (
+            select(REPLIES.c.key)
+            .order_by(REPLIES.c.expires_at.desc(), REPLIES.c.key)
+            .offset(max_entries)
+        )
+
+        def store(connection: Connection) -> None:
+            connection.execute(delete(REPLIES).where(REPLIES.c.key == key))
+            connection.execute(insert(REPLIES), [row])
+            connection.execute(delete(REPLIES).where(REPLIES.c.expires_at <= now))
+            connection.execute(delete(REPLIES).where(REPLIES.c.key.in_(oldest)))
+
+        # `bulk`: the bound's DELETE reads the table's index past `max_entries` rows.
+        with contextlib.suppress(IntegrityError):  # another replica stored the same reply
+            await run_transaction(self._engine, store, write=True, bulk=True)

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import read_row, read_rows, run_transaction, transaction
+from graphchat.store.database import read_row, read_rows, run_transaction
 from graphchat.store.records import RunEvent
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUN_EVENTS
@@ -84,9 +84,8 @@ class RunEventRepository:
         return 0 if last is None else int(last) + 1
 
     async def prune(self, older_than: datetime) -> int:
-        # A worker thread's transaction (on SQLite): it may delete many rows.
-        async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(
-                delete(RUN_EVENTS).where(RUN_EVENTS.c.created_at < older_than)
-            )
-        return int(result.rowcount or 0)
+        old = delete(RUN_EVENTS).where(RUN_EVENTS.c.created_at < older_than)
+        pruned = await run_transaction(
+            self._engine, lambda c: c.execute(old).rowcount, write=True, bulk=True
+        )
+        return int(pruned or 0)

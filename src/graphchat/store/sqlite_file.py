@@ -149,6 +149,12 @@ class SQLiteFile:
                     break
             return await asyncio.to_thread(self._write_waiting, body)
 
+    async def write_in_worker(self, body: Callable[[Connection], T], writers: asyncio.Lock) -> T:
+        """`body` in a write transaction in one worker-thread call, after this process's earlier
+        writes: a write of many rows, which the loop's thread must not wait for."""
+        async with writers:
+            return await asyncio.to_thread(self._write_waiting, body)
+
     async def read(self, body: Callable[[Connection], T]) -> T:
         """`body`, a read of a few indexed rows, on the loop's thread, as a write is: a read in
         WAL mode waits for no writer, and the worker-thread hop cost more than the read. In a

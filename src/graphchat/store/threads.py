@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
-from graphchat.store.database import read_rows, run_transaction, transaction
+from graphchat.store.database import read_rows, run_transaction
 from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
 from graphchat.store.sent_alone import execute_alone
@@ -184,10 +184,10 @@ class ThreadRepository(Repository):
         return True
 
     async def delete(self, owner: str, thread_id: str) -> None:
-        # A worker thread's transaction: the delete cascades to every message and run.
-        async with transaction(self._engine, write=True) as connection:
-            result = await connection.execute(
-                delete(THREADS).where(THREADS.c.id == thread_id, THREADS.c.owner == owner)
-            )
-            if result.rowcount == 0:
-                raise thread_not_found(thread_id)
+        owned = delete(THREADS).where(THREADS.c.id == thread_id, THREADS.c.owner == owner)
+        # `bulk`: the delete cascades to every message and run of the thread.
+        deleted = await run_transaction(
+            self._engine, lambda c: c.execute(owned).rowcount, write=True, bulk=True
+        )
+        if deleted == 0:
+            raise thread_not_found(thread_id)

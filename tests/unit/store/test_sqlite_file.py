@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from graphchat.errors import Conflict, NotFound
 from graphchat.settings import Settings
@@ -207,3 +211,31 @@ async def test_a_rename_a_cancel_request_a_cached_reply_and_a_rejoin_point_stay_
     assert reply == {"content": "cached"} and next_seq == 0
     with pytest.raises(NotFound):
         await store.threads.update("someone else", "t", {"title": "Theirs"})
+
+
+async def test_a_thread_s_delete_and_a_prune_are_one_worker_thread_call(store: Store) -> None:
+    # Both may touch many rows (a cascade, old events): not on the loop's thread, and not through
+    # aiosqlite either, where SQLAlchemy's work ran on the loop with a thread hop per step.
+    await store.threads.create(NewThread(id="t", owner="o"))
+    deleting: list[int] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("DELETE"):
+            deleting.append(threading.get_ident())
+
+    engines = statement_engines(store.engine)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await store.threads.delete("o", "t")
+        pruned = await store.run_events.prune(datetime.now(UTC))
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
+
+    assert len(deleting) == 2 and threading.get_ident() not in deleting
+    assert pruned == 0
+    with pytest.raises(NotFound):
+        await store.threads.get("o", "t")
+    with pytest.raises(NotFound):
+        await store.threads.delete("o", "t")
