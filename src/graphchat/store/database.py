@@ -273,6 +273,22 @@ async def read_row(
     )
 
 
+async def changed_rows(
+    engine: AsyncEngine, statement: Executable, *, autocommit: bool = False, bulk: bool = False
+) -> int:
+    """How many rows one write statement changed, as a `run_transaction` write body (its
+    `autocommit` for a keyed one-row write, `bulk` for one that may touch many)."""
+    return int(
+        await run_transaction(
+            engine,
+            lambda connection: connection.execute(statement).rowcount,
+            write=True,
+            autocommit=autocommit,
+            bulk=bulk,
+        )
+    )
+
+
 async def read_rows(engine: AsyncEngine, statement: Executable) -> Sequence[Row[Any]]:
     """The rows of one read statement, in one `run_transaction` call (on a SQLite file one
     worker-thread hop; through aiosqlite it was a hop per step: begin, execute, fetch, close)."""

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import read_row, run_transaction
+from graphchat.store.database import changed_rows, read_row, run_transaction
 from graphchat.store.tables import REPLIES
 from graphchat.store.threads import utcnow
 
@@ -31,7 +31,7 @@ class ReplyRepository:
         if found is None:
             return None
         hit = update(REPLIES).where(REPLIES.c.key == key).values(hits=REPLIES.c.hits + 1)
-        await run_transaction(self._engine, lambda c: c.execute(hit), write=True, autocommit=True)
+        await changed_rows(self._engine, hit, autocommit=True)
         return dict(found.reply)
 
     async def put(

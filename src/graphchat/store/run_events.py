@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphchat.store.database import read_row, read_rows, run_transaction
+from graphchat.store.database import changed_rows, read_row, read_rows, run_transaction
 from graphchat.store.records import RunEvent
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUN_EVENTS
@@ -85,7 +85,4 @@ class RunEventRepository:
 
     async def prune(self, older_than: datetime) -> int:
         old = delete(RUN_EVENTS).where(RUN_EVENTS.c.created_at < older_than)
-        pruned = await run_transaction(
-            self._engine, lambda c: c.execute(old).rowcount, write=True, bulk=True
-        )
-        return int(pruned or 0)
+        return await changed_rows(self._engine, old, bulk=True)

@@ -11,7 +11,13 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import NotFound, ThreadBusy
-from graphchat.store.database import read_row, read_rows, run_transaction, transaction
+from graphchat.store.database import (
+    changed_rows,
+    read_row,
+    read_rows,
+    run_transaction,
+    transaction,
+)
 from graphchat.store.messages import append_messages, current_window
 from graphchat.store.pauses import CANCEL_REASON, close_pauses
 from graphchat.store.records import (
@@ -87,11 +93,7 @@ class RunRepository(TurnBegin):
         """Ask the process executing a run to cancel it; False if it is not running."""
         running = RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value
         asked = update(RUNS).where(*running).values(cancel_requested_at=utcnow())
-        return bool(
-            await run_transaction(
-                self._engine, lambda c: c.execute(asked).rowcount, write=True, autocommit=True
-            )
-        )
+        return bool(await changed_rows(self._engine, asked, autocommit=True))
 
     async def running(self) -> list[tuple[str, str, str | None, datetime | None]]:
         """(run id, thread id, worker id, last heartbeat) of every running run."""

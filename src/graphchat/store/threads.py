@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.errors import Conflict, InvalidRequest, NotFound
-from graphchat.store.database import read_rows, run_transaction
+from graphchat.store.database import changed_rows, read_rows, run_transaction
 from graphchat.store.records import NewThread, Page, Thread
 from graphchat.store.repository import Repository
 from graphchat.store.sent_alone import execute_alone
@@ -186,8 +186,5 @@ class ThreadRepository(Repository):
     async def delete(self, owner: str, thread_id: str) -> None:
         owned = delete(THREADS).where(THREADS.c.id == thread_id, THREADS.c.owner == owner)
         # `bulk`: the delete cascades to every message and run of the thread.
-        deleted = await run_transaction(
-            self._engine, lambda c: c.execute(owned).rowcount, write=True, bulk=True
-        )
-        if deleted == 0:
+        if await changed_rows(self._engine, owned, bulk=True) == 0:
             raise thread_not_found(thread_id)
