@@ -20,6 +20,9 @@ from itertools import islice
 from typing import Any
 
 import asyncpg
+import sqlalchemy
+
+from graphchat.store.search_index import index_all
 
 OWNER = "local"
 MODEL = "llama3.2:latest"
@@ -154,6 +157,17 @@ def _seed_sqlite(
         connection.execute("ANALYZE")
     finally:
         connection.close()
+    _index_for_search(path)
+
+
+def _index_for_search(path: str) -> None:
+    """Index the seeded messages for search, as a running server's indexer would have."""
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as connection:
+            index_all(connection)
+    finally:
+        engine.dispose()
 
 
 async def _seed_postgres(

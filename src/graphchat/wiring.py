@@ -159,12 +159,14 @@ def _system(
 
 
 def _start_background(
-    events: EventWriter, monitor: RunMonitor, mcp: McpToolSource | None
+    events: EventWriter, monitor: RunMonitor, search: SearchService, mcp: McpToolSource | None
 ) -> list[asyncio.Task[None]]:
     background = [
         asyncio.create_task(events.run_forever(), name="run-event-writer"),
         asyncio.create_task(monitor.run_forever(), name="run-monitor"),
     ]
+    if search.indexes_later:
+        background.append(asyncio.create_task(search.index_forever(), name="search-indexer"))
     if mcp is not None:
         background.append(asyncio.create_task(mcp.run_forever(), name="mcp-retry"))
     return background
@@ -199,6 +201,7 @@ async def open_services(settings: Settings, metrics: Metrics) -> Services:
         enqueue_timeout=settings.runs.enqueue_timeout_seconds,
         titles=titles,
     )
+    search = SearchService(store)
     graph.start()  # last: the import it runs in a thread competes with start-up for the GIL
     return Services(
         settings=settings,
@@ -212,10 +215,10 @@ async def open_services(settings: Settings, metrics: Metrics) -> Services:
         runs=runs,
         thread_state=ThreadStateService(store, VALUES_MAX_MESSAGES),
         system=_system(settings, store, router, mcp),
-        search=SearchService(store),
+        search=search,
         archive=ArchiveService(store),
         branches=BranchService(store),
-        background=_start_background(events, monitor, mcp),
+        background=_start_background(events, monitor, search, mcp),
         mcp=mcp,
         titles=titles,
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 
+from graphchat.store.search_index import INTERVAL_SECONDS
 from support.server import LiveServer
+from support.sqlite_index import indexed
 
 ALICE = {"Authorization": "Bearer alice-search-secret-0123456789"}
 BOB = {"Authorization": "Bearer bob-search-secret-0123456789"}
@@ -174,3 +177,17 @@ def test_accents_and_case_are_ignored(api: httpx.Client) -> None:
     snippets = [hit["snippet"] for hit in plain["messages"] if hit["thread_id"] == "fr"]  # type: ignore[attr-defined]
     assert "Un <mark>café</mark> <mark>crème</mark>, sans Ärger" in snippets
     assert [t["thread_id"] for t in accented["titles"]] == ["fr"]  # type: ignore[attr-defined]
+
+
+def test_new_messages_are_indexed_without_a_search(server: LiveServer) -> None:
+    if not server.settings.database.is_sqlite:
+        pytest.skip("PostgreSQL indexes in the inserting statement")
+    _say(server.client(), "t", "xylophone lessons")
+
+    deadline = time.monotonic() + 5 * INTERVAL_SECONDS
+    while not (found := indexed(server.settings.database.url, "xylophone")):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+
+    assert found >= 1  # the user's message; a reply may repeat the word

@@ -15,6 +15,7 @@ from graphchat.store.migrate import upgrade
 from graphchat.store.run_events import RunEventRepository
 from graphchat.store.runs import RunRepository
 from graphchat.store.search import SearchRepository
+from graphchat.store.search_index import SearchIndex
 from graphchat.store.thread_search import ThreadSearchRepository
 from graphchat.store.threads import ThreadRepository
 from graphchat.store.window_cache import WindowCache
@@ -29,12 +30,15 @@ class Store:
         # title written later updates what is kept (threads.py).
         windows = WindowCache()
         self.threads = ThreadRepository(engine, windows)
-        self.messages = MessageRepository(engine)
+        # Messages are indexed for search after their turn (search_index.py); a search first
+        # catches the index up.
+        self.search_index = SearchIndex(engine)
+        self.messages = MessageRepository(engine, self.search_index)
         self.runs = RunRepository(engine, windows)
         self.thread_search = ThreadSearchRepository(engine)
         self.run_events = RunEventRepository(engine)
         self.api_keys = ApiKeyRepository(engine)
-        self.search = SearchRepository(engine)
+        self.search = SearchRepository(engine, self.search_index)
         self.archive = ArchiveRepository(engine)
         self.branches = BranchRepository(engine)
 

@@ -28,6 +28,7 @@ from graphchat.store.records import (
 )
 from graphchat.store.repository import Repository
 from graphchat.store.search import matching_messages
+from graphchat.store.search_index import SearchIndex
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import MESSAGES, THREADS
 from graphchat.store.threads import utcnow
@@ -235,9 +236,10 @@ def append_messages(
 
 
 class MessageRepository(Repository):
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, index: SearchIndex) -> None:
         super().__init__(engine)
         self._branches = BranchMaps()
+        self._index = index
 
     async def page(self, thread_id: str, window: MessageWindow) -> Page[Message, int]:
         """A page of the current branch by sequence number; `before`/`after` are exclusive.
@@ -297,6 +299,7 @@ class MessageRepository(Repository):
 
         Ownership comes from a join on `threads.owner`, so no other owner's message can match.
         """
+        await self._index.catch_up()
         rows = await run_transaction(
             self._engine,
             lambda c: matching_messages(c, owner, text, limit=limit, exclude_run_id=exclude_run_id),

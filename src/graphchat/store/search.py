@@ -21,6 +21,7 @@ from sqlalchemy.sql import text
 
 from graphchat.store.database import run_transaction
 from graphchat.store.records import Page
+from graphchat.store.search_index import SearchIndex
 from graphchat.store.search_postgres import CONFIG, postgres_ranked, unexcluded
 from graphchat.store.search_text import (
     RANKED_CANDIDATES,
@@ -197,8 +198,9 @@ def _message_hit(row: Row[Any], terms: Sequence[str]) -> MessageHit:
 
 
 class SearchRepository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, index: SearchIndex) -> None:
         self._engine = engine
+        self._index = index
 
     async def found(
         self, owner: str, text: str, *, limit: int, offset: int = 0, titles: int = 0
@@ -210,6 +212,7 @@ class SearchRepository:
         if not terms:
             return [], Page(items=[], has_more=False)
         page = slice(offset, offset + limit + 1)
+        await self._index.catch_up()
 
         def body(connection: Connection) -> tuple[Sequence[Row[Any]], list[Row[Any]]]:
             title_rows: Sequence[Row[Any]] = []
