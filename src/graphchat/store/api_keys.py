@@ -7,10 +7,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, and_, bindparam, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 
 from graphchat.errors import NotFound
-from graphchat.store.database import read_row, transaction
+from graphchat.store.database import changed_rows, read_row, read_rows, run_transaction
 from graphchat.store.repository import Repository
 from graphchat.store.tables import KEYS
 
@@ -69,8 +69,8 @@ class ApiKeyRepository(Repository):
             revoked_at=None,
             last_used_at=None,
         )
-        async with transaction(self._engine, write=True) as connection:
-            await connection.execute(insert(KEYS).values(**asdict(key), key_hash=key_hash))
+        stored = insert(KEYS).values(**asdict(key), key_hash=key_hash)
+        await changed_rows(self._engine, stored, autocommit=True)
         return key
 
     async def find_by_hash(self, key_hash: str) -> ApiKey | None:
@@ -88,31 +88,28 @@ class ApiKeyRepository(Repository):
         query = select(*_COLUMNS).order_by(KEYS.c.created_at, KEYS.c.id)
         if owner is not None:
             query = query.where(KEYS.c.owner == owner)
-        async with transaction(self._engine) as connection:
-            rows = (await connection.execute(query)).all()
-        return [_key_from_row(row._mapping) for row in rows]
+        return [_key_from_row(row._mapping) for row in await read_rows(self._engine, query)]
 
     async def revoke(self, id_or_prefix: str) -> ApiKey:
         """Revoke the key with this id or prefix; revoking twice keeps the first time."""
         match = or_(KEYS.c.id == id_or_prefix, KEYS.c.prefix == id_or_prefix)
-        async with transaction(self._engine, write=True) as connection:
-            rows = (await connection.execute(select(*_COLUMNS).where(match))).all()
+
+        def revoke(connection: Connection) -> ApiKey:
+            rows = connection.execute(select(*_COLUMNS).where(match)).all()
             if len(rows) != 1:
                 found = "matches several keys" if rows else "matches no key"
                 raise NotFound(f"'{id_or_prefix}' {found}", code="api_key_not_found")
             key = _key_from_row(rows[0]._mapping)
             if key.revoked_at is None:
                 now = datetime.now(UTC)
-                await connection.execute(
-                    update(KEYS).where(KEYS.c.id == key.id).values(revoked_at=now)
-                )
+                connection.execute(update(KEYS).where(KEYS.c.id == key.id).values(revoked_at=now))
                 key = replace(key, revoked_at=now)
-        return key
+            return key
+
+        return await run_transaction(self._engine, revoke, write=True)
 
     async def touch(self, key_id: str, now: datetime) -> None:
         """Record a use of the key, unless one was recorded within the last minute."""
         stale = or_(KEYS.c.last_used_at.is_(None), KEYS.c.last_used_at < now - _TOUCH_INTERVAL)
-        async with transaction(self._engine, write=True) as connection:
-            await connection.execute(
-                update(KEYS).where(and_(KEYS.c.id == key_id, stale)).values(last_used_at=now)
-            )
+        used = update(KEYS).where(and_(KEYS.c.id == key_id, stale)).values(last_used_at=now)
+        await changed_rows(self._engine, used, autocommit=True)

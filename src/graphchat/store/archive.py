@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import Conflict
-from graphchat.store.database import transaction
+from graphchat.store.database import run_transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, Thread
 from graphchat.store.repository import Repository
@@ -38,18 +39,27 @@ def _renumbered(
     return fresh, renamed, new_ids.get(leaf_id or "")
 
 
+def _taken(connection: Connection, thread: Thread, messages: Sequence[Message]) -> bool:
+    """Whether the thread's id, or one of its messages' ids, is already stored."""
+    if connection.execute(select(THREADS.c.id).where(THREADS.c.id == thread.id)).first():
+        return True
+    ids = [message.id for message in messages]
+    return bool(ids) and bool(
+        connection.execute(select(MESSAGES.c.id).where(MESSAGES.c.id.in_(ids))).first()
+    )
+
+
 class ArchiveRepository(Repository):
     async def conversation(self, thread_id: str) -> tuple[list[Message], str | None]:
         """Every message of the thread (all branches) by sequence number, and its leaf."""
-        async with transaction(self._engine) as connection:
-            rows = await connection.execute(
-                select(MESSAGES).where(MESSAGES.c.thread_id == thread_id).order_by(MESSAGES.c.seq)
-            )
-            messages = [message_from_row(row) for row in rows.all()]
-            leaf = await connection.execute(
-                select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
-            )
-            return messages, leaf.scalar_one_or_none()
+        by_seq = select(MESSAGES).where(MESSAGES.c.thread_id == thread_id).order_by(MESSAGES.c.seq)
+        leaf = select(THREADS.c.leaf_message_id).where(THREADS.c.id == thread_id)
+
+        def read(connection: Connection) -> tuple[list[Message], str | None]:
+            messages = [message_from_row(row) for row in connection.execute(by_seq)]
+            return messages, connection.execute(leaf).scalar_one_or_none()
+
+        return await run_transaction(self._engine, read)
 
     async def insert_conversation(
         self, thread: Thread, messages: Sequence[Message], leaf_id: str | None = None
@@ -64,20 +74,14 @@ class ArchiveRepository(Repository):
     async def _insert(
         self, thread: Thread, messages: Sequence[Message], leaf_id: str | None
     ) -> Thread:
-        async with transaction(self._engine, write=True) as connection:
-            taken = (
-                await connection.execute(select(THREADS.c.id).where(THREADS.c.id == thread.id))
-            ).first() is not None
-            if not taken and messages:
-                ids = [message.id for message in messages]
-                found = await connection.execute(
-                    select(MESSAGES.c.id).where(MESSAGES.c.id.in_(ids))
-                )
-                taken = found.first() is not None
-            if taken:
-                thread, messages, leaf_id = _renumbered(thread, messages, leaf_id)
-            row = {**asdict(thread), "leaf_message_id": leaf_id}
-            await connection.execute(insert(THREADS).values(row))
-            if messages:
-                await connection.execute(insert(MESSAGES), [asdict(m) for m in messages])
-        return thread
+        def store(connection: Connection) -> Thread:
+            fresh, rows, leaf = thread, messages, leaf_id
+            if _taken(connection, thread, messages):
+                fresh, rows, leaf = _renumbered(thread, messages, leaf_id)
+            connection.execute(insert(THREADS).values({**asdict(fresh), "leaf_message_id": leaf}))
+            if rows:
+                connection.execute(insert(MESSAGES), [asdict(m) for m in rows])
+            return fresh
+
+        # `bulk`: an imported conversation may hold thousands of messages.
+        return await run_transaction(self._engine, store, write=True, bulk=True)

@@ -20,7 +20,7 @@ from graphchat.store.branches import (
     switch_leaf_when_idle,
     turn_input,
 )
-from graphchat.store.database import run_transaction, transaction
+from graphchat.store.database import run_transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message
 from graphchat.store.repository import Repository
@@ -127,19 +127,20 @@ class BranchRepository(Repository):
         Raises `ThreadBusy` while a run answers on the thread (its messages follow the leaf)
         or waits for approval (it resumes there; deciding, or a new turn, ends the pause).
         """
-        async with transaction(self._engine, write=True) as connection:
-            if await connection.run_sync(select_thread, owner, thread_id) is None:
+
+        def switch(connection: Connection) -> str:
+            if select_thread(connection, owner, thread_id) is None:
                 raise thread_not_found(thread_id)
-            if await connection.run_sync(message_in_thread, thread_id, message_id) is None:
+            if message_in_thread(connection, thread_id, message_id) is None:
                 raise message_not_found(message_id)
-            leaf = message_id
-            if descend:
-                leaf = await latest_descendant(connection, thread_id, message_id)
-            if not await switch_leaf_when_idle(connection, thread_id, leaf):
+            leaf = latest_descendant(connection, thread_id, message_id) if descend else message_id
+            if not switch_leaf_when_idle(connection, thread_id, leaf):
                 raise ThreadBusy(
                     f"thread '{thread_id}' is answering or waits for approval; switch after that"
                 )
-        return leaf
+            return leaf
+
+        return await run_transaction(self._engine, switch, write=True)
 
     async def checkpoint_paths(
         self, thread_id: str, limit: int, depth: int, *, before: int | None, at: int | None

@@ -25,7 +25,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 
 from graphchat.store.branch_map import BranchMaps, as_ranges, page_seqs
@@ -221,7 +220,7 @@ def siblings_of(
     return {parent: Siblings(tuple(ids)) for parent, ids in children.items()}
 
 
-async def latest_descendant(connection: AsyncConnection, thread_id: str, message_id: str) -> str:
+def latest_descendant(connection: Connection, thread_id: str, message_id: str) -> str:
     """The newest message under `message_id` (itself when it has no children)."""
     first = select(MESSAGES.c.id, MESSAGES.c.seq).where(
         MESSAGES.c.id == message_id, MESSAGES.c.thread_id == thread_id
@@ -234,7 +233,7 @@ async def latest_descendant(connection: AsyncConnection, thread_id: str, message
         )
     )
     query = select(walk.c.id).order_by(walk.c.seq.desc()).limit(1)
-    return cast(str, (await connection.execute(query)).scalar_one())
+    return cast(str, connection.execute(query).scalar_one())
 
 
 def message_in_thread(connection: Connection, thread_id: str, message_id: str) -> Any | None:
@@ -261,10 +260,10 @@ def turn_input(connection: Connection, thread_id: str, message_id: str) -> Any |
 _LEAF_HOLDERS = ("running", "requires_action")
 
 
-async def switch_leaf_when_idle(connection: AsyncConnection, thread_id: str, leaf_id: str) -> bool:
+def switch_leaf_when_idle(connection: Connection, thread_id: str, leaf_id: str) -> bool:
     """Move the leaf unless a run is answering on the thread or paused on its current branch."""
     running = exists().where(RUNS.c.thread_id == thread_id, RUNS.c.status.in_(_LEAF_HOLDERS))
-    result = await connection.execute(
+    result = connection.execute(
         update(THREADS).where(THREADS.c.id == thread_id, ~running).values(leaf_message_id=leaf_id)
     )
     return bool(result.rowcount)

@@ -16,7 +16,6 @@ from graphchat.store.database import (
     read_row,
     read_rows,
     run_transaction,
-    transaction,
 )
 from graphchat.store.messages import append_messages, current_window
 from graphchat.store.pauses import CANCEL_REASON, close_pauses
@@ -177,22 +176,21 @@ class RunRepository(TurnBegin):
         Raises `ThreadBusy` when another run is active on the thread (the unique index).
         """
         now = utcnow()
+        resumed = (
+            update(RUNS)
+            .where(RUNS.c.id == run.id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value)
+            .values(
+                status=RunStatus.RUNNING.value,
+                worker_id=worker_id,
+                heartbeat_at=now,
+                cancel_requested_at=None,
+                finished_at=None,
+            )
+        )
         try:
-            async with transaction(self._engine, write=True) as connection:
-                result = await connection.execute(
-                    update(RUNS)
-                    .where(RUNS.c.id == run.id, RUNS.c.status == RunStatus.REQUIRES_ACTION.value)
-                    .values(
-                        status=RunStatus.RUNNING.value,
-                        worker_id=worker_id,
-                        heartbeat_at=now,
-                        cancel_requested_at=None,
-                        finished_at=None,
-                    )
-                )
+            return bool(await changed_rows(self._engine, resumed, autocommit=True))
         except IntegrityError as exc:
             raise ThreadBusy(f"thread '{run.thread_id}' is answering another turn") from exc
-        return bool(result.rowcount)
 
     async def cancel_pause(self, run: Run) -> bool:
         """Cancel a paused run, answering its pending calls; False if it was not paused."""

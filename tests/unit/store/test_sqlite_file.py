@@ -239,3 +239,28 @@ async def test_a_thread_s_delete_and_a_prune_are_one_worker_thread_call(store: S
         await store.threads.get("o", "t")
     with pytest.raises(NotFound):
         await store.threads.delete("o", "t")
+
+
+async def test_a_branch_switch_and_a_key_s_writes_stay_on_the_loop(store: Store) -> None:
+    # Each was an aiosqlite transaction, a thread hop per step; each is one write now, which
+    # the loop's writer runs on its thread while the file is free.
+    await store.threads.create(NewThread(id="t", owner="o"))
+    first, _second = await store.runs.append(
+        "t", "r", [NewMessage(role="user", content="hi"), NewMessage(role="user", content="again")]
+    )
+    ran: list[str] = []
+    asyncio.get_running_loop().call_soon(ran.append, "meanwhile")
+
+    leaf = await store.branches.switch("o", "t", first.id, descend=False)
+    key = await store.api_keys.create(owner="o", name="laptop", prefix="gc_ab", key_hash="h")
+    await store.api_keys.touch(key.id, datetime.now(UTC))
+    revoked = await store.api_keys.revoke("gc_ab")
+
+    assert ran == []  # the loop was never given away
+    assert leaf == first.id
+    assert [m.id for m in await store.messages.owned_branch("o", "t", 10)] == [first.id]
+    [listed] = await store.api_keys.list_keys(owner="o")
+    assert listed.last_used_at is not None and listed.revoked_at == revoked.revoked_at
+    assert revoked.revoked_at is not None
+    with pytest.raises(NotFound):
+        await store.branches.switch("someone else", "t", first.id, descend=False)
