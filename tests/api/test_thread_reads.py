@@ -67,3 +67,24 @@ def test_a_pause_shows_until_a_new_message_closes_it(
     assert (thread_after["status"], thread_after["interrupts"]) == ("idle", {})
     assert state_after["next"] == [] and state_after["interrupts"] == []
     assert state_after["values"]["messages"][-1]["content"] == "Moving on."
+
+
+def test_a_search_reads_the_pauses_of_all_its_paused_threads_at_once(
+    server: LiveServer, ollama: FakeOllama
+) -> None:
+    store: Store = server.app.state.services.store
+    paused: dict[str, list[str]] = {}
+    with server.client() as api:
+        for thread_id in ("paused-1", "paused-2", "paused-3"):
+            ollama.queue(tool_calls((f"call-{thread_id}", "calculator", {"expression": "1+1"})))
+            reply = api.post("/chat", json={"message": "1+1?", "thread_id": thread_id}).json()
+            paused[thread_id] = [reply["run_id"]]
+        api.post("/chat", json={"message": "hello", "thread_id": "idle"}).raise_for_status()
+        with recorded(store) as reads:
+            found = api.post("/threads/search", json={"limit": 10})
+
+    assert found.status_code == 200, found.text
+    interrupts = {thread["thread_id"]: list(thread["interrupts"]) for thread in found.json()}
+    assert interrupts == {**paused, "idle": []}
+    # The threads with their last runs' status, their first messages, then every pause at once.
+    assert len(reads) == 3 and reads[-1].startswith("SELECT runs"), reads

@@ -10,6 +10,7 @@ checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import pairwise
@@ -234,6 +235,12 @@ class ThreadStateService:
             thread.id, limit=1, offset=0, status=RunStatus.REQUIRES_ACTION
         )
         return page.items[0] if page.items else None
+
+    async def paused_among(self, found: Sequence[FoundThread]) -> dict[str, Run]:
+        """The paused run of each interrupted thread of a search, by thread id, in one read."""
+        return await self._store.runs.paused_in(
+            [item.thread.id for item in found if item.last_run_status == RunStatus.REQUIRES_ACTION]
+        )
 
     async def branch_point(
         self, owner: str, thread_id: str, checkpoint: str | None, *, always: bool = False

@@ -217,3 +217,17 @@ class RunRepository(TurnBegin):
         query = query.order_by(RUNS.c.created_at.desc(), RUNS.c.id).limit(limit + 1).offset(offset)
         rows = await read_rows(self._engine, query)
         return Page(items=[run_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+    async def paused_in(self, thread_ids: Sequence[str]) -> dict[str, Run]:
+        """Each of these threads' newest run waiting for approval, by thread, in one read."""
+        if not thread_ids:
+            return {}
+        waiting = RUNS.c.status == RunStatus.REQUIRES_ACTION.value
+        query = (
+            select(RUNS)
+            .where(RUNS.c.thread_id.in_(thread_ids), waiting)
+            .order_by(RUNS.c.created_at, RUNS.c.id.desc())  # the newest last: it stays
+        )
+        return {
+            run.thread_id: run for run in map(run_from_row, await read_rows(self._engine, query))
+        }

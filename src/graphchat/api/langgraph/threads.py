@@ -62,18 +62,16 @@ async def search_threads(
         descending=body.sort_order != "asc",
     )
     found, firsts = await states.search(query, body.status)
+    paused = await states.paused_among(found)  # only a paused thread has interrupts
     out = []
     for item in found:
-        status = thread_status(item.last_run_status)
         first = firsts.get(item.thread.id)
-        # Only a paused thread has interrupts: the one extra read is for those alone.
-        paused = await states.paused(item.thread) if status == "interrupted" else None
         out.append(
             thread_out(
                 item.thread,
-                status=status,
+                status=thread_status(item.last_run_status),
                 values={"messages": langchain_messages([first])} if first else None,
-                interrupts=thread_interrupts(paused),
+                interrupts=thread_interrupts(paused.get(item.thread.id)),
             )
         )
     return out
