@@ -9,6 +9,7 @@ import pytest
 from graphchat.store import Store
 from graphchat.store.migrate import downgrade, upgrade
 from graphchat.store.records import NewMessage, NewThread
+from graphchat.store.search_index import BATCH_ROWS
 from support.sqlite_index import indexed
 
 
@@ -82,3 +83,13 @@ async def test_the_batches_can_be_undone_and_redone(store: Store) -> None:
 
     assert (on_downgrade, with_trigger, _indexed(store, "yak")) == (1, 2, 2)
     assert await _found(store, "yak") == ["t", "t", "u"]
+
+
+async def test_a_backlog_larger_than_a_batch_is_indexed_whole(store: Store) -> None:
+    _on_sqlite(store)
+    count = 2 * BATCH_ROWS + 100
+    await _say(store, "t", *[f"walrus number {index}" for index in range(count)])
+
+    await store.search_index.catch_up()
+
+    assert _indexed(store, "walrus") == count
