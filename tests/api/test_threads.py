@@ -100,3 +100,22 @@ def test_delete_removes_the_thread_its_messages_and_runs(
     assert query(database_url, "SELECT id FROM runs WHERE thread_id = 'gone'") == []
     assert len(query(database_url, "SELECT id FROM messages WHERE thread_id = 'kept'")) == 2
     assert api.delete("/threads/gone").status_code == 404
+
+
+def test_numbers_beyond_64_bits_are_kept_and_answered(api: httpx.Client) -> None:
+    # orjson refuses integers above 64 bits; a thread's metadata holding one made every turn after
+    # the first on that thread answer 500 (found by `bench fuzz` on PostgreSQL).
+    huge = 10**30
+    created = api.post("/threads", json={"thread_id": "huge", "metadata": {"count": huge}})
+    assert created.status_code == 201, created.text
+    said = {"messages": [{"type": "human", "content": "turn 3"}]}
+
+    turns = [api.post("/chat", json={"message": f"turn {n}", "thread_id": "huge"}) for n in (1, 2)]
+    waited = api.post("/threads/huge/runs/wait", json={"assistant_id": "agent", "input": said})
+    found = api.post("/threads/search", json={"metadata": {"count": huge}})
+
+    assert [turn.status_code for turn in turns] == [200, 200], [t.text for t in turns]
+    assert waited.status_code == 200, waited.text
+    assert api.get("/threads/huge").json()["metadata"] == {"count": huge}
+    assert found.status_code == 200, found.text
+    assert [(t["thread_id"], t["metadata"]) for t in found.json()] == [("huge", {"count": huge})]

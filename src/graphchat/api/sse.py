@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 import anyio
-import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graphchat.api.langgraph.shapes import ai_chunk
 from graphchat.api.sse_response import LeanEventSourceResponse
+from graphchat.json_text import dumps_text
 from graphchat.service.events import RunEvent
 from graphchat.service.payloads import message_payload
 from graphchat.service.records import Message, Run
@@ -92,9 +92,7 @@ class StreamRenderer:
 
     @staticmethod
     def _sse(event: RunEvent, name: str, data: Any, retry: int | None = None) -> ServerSentEvent:
-        return ServerSentEvent(
-            data=orjson.dumps(data).decode(), event=name, id=str(event.seq), retry=retry
-        )
+        return ServerSentEvent(data=dumps_text(data), event=name, id=str(event.seq), retry=retry)
 
 
 class Renderer(Protocol):

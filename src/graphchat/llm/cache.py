@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-import orjson
 import structlog
 
 from graphchat.errors import GraphchatError
+from graphchat.json_text import dumps
 from graphchat.llm.base import ChatChunk, ChatRequest, FinishReason, ToolCall, Usage
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,7 @@ def cache_key(request: ChatRequest) -> str:
         "tool_choice": request.tool_choice,
         "response_format": asdict(request.response_format) if request.response_format else None,
     }
-    return hashlib.sha256(orjson.dumps(document, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(dumps(document, sort_keys=True)).hexdigest()
 
 
 def _record(pieces: list[str], last: ChatChunk) -> dict[str, Any]:

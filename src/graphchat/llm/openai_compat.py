@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import orjson
 
+from graphchat.json_text import dumps_text
 from graphchat.llm.base import ChatChunk, ChatRequest, ModelInfo, SamplingParams, ToolCall, Usage
 from graphchat.llm.timeouts import Timeouts
 from graphchat.llm.transport import HttpProvider, finish_body, get_json
@@ -24,7 +25,7 @@ def sampling_fields(params: SamplingParams) -> dict[str, Any]:
 
 
 def _call_body(call: ToolCall) -> dict[str, Any]:
-    arguments = orjson.dumps(call.arguments).decode()
+    arguments = dumps_text(call.arguments)
     return {
         "id": call.id,
         "type": "function",

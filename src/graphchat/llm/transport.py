@@ -28,6 +28,7 @@ from graphchat.errors import (
     ProviderUnavailable,
     ToolsUnsupported,
 )
+from graphchat.json_text import dumps
 from graphchat.llm.base import ChatChunk, ChatRequest
 from graphchat.llm.model_connections import ModelConnections
 from graphchat.llm.plain_tcp import CoreReply, PlainHTTPTransport
@@ -362,7 +363,7 @@ class HttpProvider:
         deadline = deadline_after(self._timeouts.total)
         with self._translate_errors(request.model):
             response = await open_stream(
-                self._chat.post(orjson.dumps(self._body(request))),
+                self._chat.post(dumps(self._body(request))),
                 backend=self.name,
                 model=request.model,
                 timeouts=self._timeouts,

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 import structlog
 
+from graphchat.json_text import dumps_text
 from graphchat.llm.base import ChatMessage, ToolCall
 from graphchat.service.agent_messages import agent_role, calls_from_json, to_new
 from graphchat.service.turn_request import TurnRequest
@@ -65,7 +65,7 @@ def _key(role: str, content: str, calls: Iterable[_Call], tool_call_id: str | No
 
 
 def _call(call_id: str, name: str, arguments: Any) -> _Call:
-    return (call_id, name, orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS).decode())
+    return (call_id, name, dumps_text(arguments, sort_keys=True))
 
 
 def _calls(calls: Iterable[ToolCall]) -> Iterable[_Call]:

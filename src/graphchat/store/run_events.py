@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphchat.json_text import dumps_text
 from graphchat.store.database import changed_rows, read_row, read_rows, run_transaction
 from graphchat.store.records import RunEvent
 from graphchat.store.sent_alone import write_alone
@@ -31,7 +32,7 @@ def batch_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
                 "run_id": run_id,
                 "seq": batch[0].seq,
                 "last_seq": batch[-1].seq,
-                "events": orjson.dumps([[e.seq, e.event, e.data] for e in batch]).decode(),
+                "events": dumps_text([[e.seq, e.event, e.data] for e in batch]),
                 "created_at": now,
             }
         )

@@ -50,10 +50,10 @@ def _metadata_match(key: str, value: Any) -> ColumnElement[bool]:
     # bool before int: True is an int in Python.
     if isinstance(value, bool):
         condition = item.as_boolean() == value
-    elif isinstance(value, int):
+    elif isinstance(value, int) and -(2**63) <= value < 2**63:
         condition = item.as_integer() == value
-    elif isinstance(value, float):
-        condition = item.as_float() == value
+    elif isinstance(value, int | float):  # an integer beyond 64 bits is compared as a float
+        condition = item.as_float() == float(value)
     elif isinstance(value, str):
         condition = item.as_string() == value
     else:

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import (
     String,
     Table,
@@ -36,6 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from graphchat.errors import RunClosedElsewhere
+from graphchat.json_text import dumps_text
 from graphchat.store.messages import (
     append_messages,
     insert_messages,
@@ -286,7 +286,7 @@ def prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -
 
 
 def as_json(value: object) -> str:
-    return orjson.dumps(value).decode()
+    return dumps_text(value)
 
 
 def _continue_in_one_statement(

@@ -10,12 +10,12 @@ import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
-import orjson
 import structlog
 
 from graphchat.agent.tools.approval import Decision, rejection_text
 from graphchat.agent.tools.base import ToolContext, ToolError
 from graphchat.agent.tools.registry import ToolRegistry
+from graphchat.json_text import dumps_text
 from graphchat.llm.base import ChatMessage, ToolCall
 
 log = structlog.get_logger(__name__)
@@ -32,7 +32,7 @@ class CallOutcome:
 
 
 def _as_text(value: object) -> str:
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    text = value if isinstance(value, str) else dumps_text(value, default=str)
     if len(text) > MAX_RESULT_CHARS:
         return text[:MAX_RESULT_CHARS] + f"… [truncated to {MAX_RESULT_CHARS} characters]"
     return text

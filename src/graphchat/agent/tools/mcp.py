@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import structlog
 from langchain_core.tools import BaseTool, ToolException
 from langchain_mcp_adapters.client import MultiServerMCPClient
 
 from graphchat.agent.tools.base import Tool, ToolContext, ToolError
 from graphchat.agent.tools.registry import ToolRegistry
+from graphchat.json_text import dumps_text
 
 log = structlog.get_logger(__name__)
 
@@ -101,11 +101,11 @@ def _content_text(content: object) -> str:
         parts = [
             str(block.get("text", ""))
             if isinstance(block, dict) and block.get("type") == "text"
-            else orjson.dumps(block, default=str).decode()
+            else dumps_text(block, default=str)
             for block in content
         ]
         return "\n".join(parts)
-    return orjson.dumps(content, default=str).decode()
+    return dumps_text(content, default=str)
 
 
 def _short(exc: BaseException) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from sse_starlette import ServerSentEvent
 
 from graphchat.api.langgraph.shapes import (
@@ -20,6 +19,7 @@ from graphchat.api.langgraph.shapes import (
     langchain_messages,
     run_status_named,
 )
+from graphchat.json_text import dumps_text
 from graphchat.service.events import RunEvent
 from graphchat.service.records import Message
 from graphchat.service.thread_state import VALUES_MAX_MESSAGES
@@ -116,6 +116,4 @@ class LangGraphRenderer:
         self, event: RunEvent, name: str, data: Any, retry: int | None = None
     ) -> ServerSentEvent:
         retry = self._retry_ms if event.event == "metadata" and name == "metadata" else retry
-        return ServerSentEvent(
-            data=orjson.dumps(data).decode(), event=name, id=str(event.seq), retry=retry
-        )
+        return ServerSentEvent(data=dumps_text(data), event=name, id=str(event.seq), retry=retry)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import orjson
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graphchat.api.openai.errors import error_type
@@ -23,6 +22,7 @@ from graphchat.api.openai.schemas import (
 )
 from graphchat.api.sse import follow_run
 from graphchat.api.sse_response import LeanEventSourceResponse
+from graphchat.json_text import dumps_text
 from graphchat.service.conversation import reply_of
 from graphchat.service.events import RunEvent
 from graphchat.service.records import Run
@@ -42,7 +42,7 @@ def tool_calls_out(calls: list[dict[str, Any]]) -> list[ToolCallOut]:
         ToolCallOut(
             id=call["id"],
             function=FunctionCallOut(
-                name=call["name"], arguments=orjson.dumps(call.get("arguments") or {}).decode()
+                name=call["name"], arguments=dumps_text(call.get("arguments") or {})
             ),
         )
         for call in calls
@@ -132,7 +132,7 @@ def chunk_stream(
 
     def render(event: RunEvent) -> list[ServerSentEvent]:
         return [
-            ServerSentEvent(data=frame if isinstance(frame, str) else orjson.dumps(frame).decode())
+            ServerSentEvent(data=frame if isinstance(frame, str) else dumps_text(frame))
             for frame in renderer.render(event)
         ]
 
