@@ -493,3 +493,22 @@ def test_an_idempotency_key_starts_one_run(sdk: SyncLangGraphClient) -> None:
     assert again["run_id"] == first["run_id"]
     sdk.runs.join(thread["thread_id"], first["run_id"])
     assert len(sdk.runs.list(thread["thread_id"])) == 1
+
+
+def test_a_thread_search_filters_on_scalar_metadata_only(
+    sdk: SyncLangGraphClient, server: LiveServer
+) -> None:
+    flagged = sdk.threads.create(metadata={"flag": True, "ratio": 0.5})
+    with server.client() as api:
+        schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    values = schemas["ThreadSearch"]["properties"]["metadata"]["anyOf"][0]["additionalProperties"]
+
+    with pytest.raises(httpx.HTTPStatusError) as nested:
+        sdk.threads.search(metadata={"flag": {"nested": True}})
+    found = sdk.threads.search(metadata={"flag": True, "ratio": 0.5})
+
+    assert nested.value.response.status_code == 422
+    assert nested.value.response.json()["error"]["code"] == "validation_error"
+    assert [t["thread_id"] for t in found] == [flagged["thread_id"]]
+    # The document says so, so that a fuzzer's schema-valid filter is one the server takes.
+    assert {kind["type"] for kind in values["anyOf"]} == {"string", "boolean", "integer", "number"}

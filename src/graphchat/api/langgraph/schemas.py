@@ -46,8 +46,12 @@ class AssistantSearch(LenientBody):
     offset: SearchOffset = 0
 
 
+# A thread search matches metadata values exactly: strings, numbers and booleans, no nesting.
+MetadataFilter = Annotated[dict[str, str | bool | int | float], Field(max_length=64)]
+
+
 class ThreadSearch(LenientBody):
-    metadata: Metadata | None = None
+    metadata: MetadataFilter | None = None
     ids: list[ThreadId] | None = Field(None, max_length=1000)
     status: Literal["idle", "busy", "interrupted", "error"] | None = None
     limit: SearchLimit = 10
