@@ -25,6 +25,7 @@ NO_HTTP = (
     "settings",
     "errors",
     "json_stream",
+    "json_text",
 )
 
 # Top-level package or module → the graphchat packages/modules it may import ("graphchat" itself
@@ -33,14 +34,15 @@ ALLOWED: dict[str, frozenset[str]] = {
     "settings": frozenset(),
     "errors": frozenset(),
     "json_stream": frozenset(),  # a streaming JSON reader the CLI and the service share
+    "json_text": frozenset(),  # JSON writing every layer shares (orjson, bigints as well)
     "ui": frozenset(),
     "logging": frozenset({"settings"}),
-    "store": frozenset({"errors", "settings"}),
-    "llm": frozenset({"errors", "settings"}),
-    "agent": frozenset({"errors", "llm"}),
+    "store": frozenset({"errors", "json_text", "settings"}),
+    "llm": frozenset({"errors", "json_text", "settings"}),
+    "agent": frozenset({"errors", "json_text", "llm"}),
     "observability": frozenset({"errors", "llm"}),
     "security": frozenset({"errors", "settings", "store"}),
-    "service": frozenset({"agent", "errors", "json_stream", "llm", "store"}),
+    "service": frozenset({"agent", "errors", "json_stream", "json_text", "llm", "store"}),
     "wiring": frozenset(
         {"graphchat", "agent", "llm", "observability", "service", "settings", "store"}
     ),
@@ -48,6 +50,7 @@ ALLOWED: dict[str, frozenset[str]] = {
         {
             "graphchat",
             "errors",
+            "json_text",
             "logging",
             "observability",
             "security",
