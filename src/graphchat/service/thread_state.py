@@ -231,10 +231,7 @@ class ThreadStateService:
 
     async def paused(self, thread: Thread) -> Run | None:
         """The thread's run waiting for approval, if any (a new turn closes older pauses)."""
-        page = await self._store.runs.page(
-            thread.id, limit=1, offset=0, status=RunStatus.REQUIRES_ACTION
-        )
-        return page.items[0] if page.items else None
+        return (await self._store.runs.paused_in([thread.id])).get(thread.id)
 
     async def paused_among(self, found: Sequence[FoundThread]) -> dict[str, Run]:
         """The paused run of each interrupted thread of a search, by thread id, in one read."""

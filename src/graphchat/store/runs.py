@@ -11,12 +11,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import NotFound, ThreadBusy
-from graphchat.store.database import (
-    changed_rows,
-    read_row,
-    read_rows,
-    run_transaction,
-)
+from graphchat.store.database import changed_rows, read_row, read_rows, run_transaction
 from graphchat.store.messages import append_messages, current_window
 from graphchat.store.pauses import CANCEL_REASON, close_pauses
 from graphchat.store.records import (
@@ -228,6 +223,5 @@ class RunRepository(TurnBegin):
             .where(RUNS.c.thread_id.in_(thread_ids), waiting)
             .order_by(RUNS.c.created_at, RUNS.c.id.desc())  # the newest last: it stays
         )
-        return {
-            run.thread_id: run for run in map(run_from_row, await read_rows(self._engine, query))
-        }
+        rows = await read_rows(self._engine, query)
+        return {row.thread_id: run_from_row(row) for row in rows}
