@@ -68,6 +68,10 @@ class LiveRun:
     def finished(self) -> bool:
         return self._final
 
+    def goes_on_after(self, seq: int) -> bool:
+        """Whether a follower after `seq` gets anything here: a later event, or one to come."""
+        return not self._final or seq < self.next_seq - 1
+
     def publish(self, event: EventName, data: dict[str, Any]) -> RunEvent:
         if self._final:
             raise RuntimeError(f"run {self.run_id} has already finished")
@@ -116,6 +120,8 @@ class LiveRun:
                         return
                 if self._caught_up is not None and not self._caught_up.done():
                     self._caught_up.set_result(None)
+                if self._final:  # past the end: nothing will ever be published
+                    return
                 await self._next_event()
         finally:
             self.followers -= 1

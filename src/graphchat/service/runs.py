@@ -111,7 +111,9 @@ class RunService:
         run has been resumed since, so a rejoin follows the run to its real end.
         """
         live = self._live.get(run.id)
-        if live is not None and after + 1 >= live.first_seq:
+        # A run that has ended but whose task still winds down is live with nothing to follow
+        # past its end: the database says how it ended.
+        if live is not None and after + 1 >= live.first_seq and live.goes_on_after(after):
             async for event in live.follow(after):
                 yield event
             return

@@ -39,6 +39,17 @@ async def test_a_late_follower_replays_after_the_seq_it_names() -> None:
     assert [e.seq for e in await _collect(live)] == [10, 11, 12, 13]
 
 
+async def test_a_follower_past_a_finished_run_s_end_gets_nothing_and_does_not_wait() -> None:
+    live = LiveRun("r1", "t1", first_seq=10)
+    live.publish("token", {"text": "a"})
+    live.publish("end", {})
+
+    assert live.goes_on_after(10) and not live.goes_on_after(11)
+    async with asyncio.timeout(2):
+        assert await _collect(live, after=11) == []
+        assert await _collect(live, after=99) == []
+
+
 async def test_nothing_is_published_after_the_final_event() -> None:
     live = LiveRun("r1", "t1")
     live.publish("error", {"error": {"code": "x"}})

@@ -4,6 +4,7 @@ error, and a run's events followed from the database when another process ran it
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -142,3 +143,36 @@ async def test_following_a_run_whose_end_was_never_written_closes_the_stream(
     followed = [event async for event in RunService(store, LiveRuns()).follow(run)]
 
     assert [(e.event, e.data["status"]) for e in followed] == [("end", "interrupted")]
+
+
+async def test_following_an_ended_run_past_its_end_while_its_task_winds_down_closes(
+    store: Store,
+) -> None:
+    """A client rejoining with the `end` event's id (or a later one) just after the run ended,
+    while its task still winds down here: the stream ends, it does not wait forever."""
+    run, _ = await _begin(store, worker_id="here")
+    end = RunEvent("r1", 1, "end", {"status": "success"})
+    await store.runs.finish("t", "r1", RunOutcome(RunStatus.SUCCESS), events=[end])
+    live_runs = LiveRuns()
+    winding_down = asyncio.Event()
+
+    async def execute(live: LiveRun) -> None:
+        live.publish("metadata", {})
+        live.publish("end", {"status": "success"})
+        await winding_down.wait()
+
+    live_runs.start(LiveRun("r1", "t"), execute)
+    await asyncio.sleep(0)  # the run has ended; its task has not
+    service = RunService(store, live_runs)
+
+    for after in (1, 7):
+        followed = [e async for e in _within(service.follow(run, after=after), seconds=5)]
+        assert [e.event for e in followed] == ["end"], after
+        assert followed[0].data["status"] == "success"
+    winding_down.set()
+
+
+async def _within(events: AsyncIterator[RunEvent], seconds: float) -> AsyncIterator[RunEvent]:
+    async with asyncio.timeout(seconds):
+        async for event in events:
+            yield event
