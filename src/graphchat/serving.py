@@ -37,6 +37,8 @@ def serve(settings: Settings) -> None:
     migrated before several workers start."""
     import uvicorn
 
+    from graphchat.http_protocol import TurnBatchedHttpToolsProtocol
+
     options: dict[str, Any] = {
         "host": settings.server.host,
         "port": settings.server.port,
@@ -45,6 +47,7 @@ def serve(settings: Settings) -> None:
         "proxy_headers": False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
         "timeout_graceful_shutdown": 15,
         "timeout_keep_alive": settings.server.keep_alive_seconds,
+        "http": TurnBatchedHttpToolsProtocol,
     }
     if settings.server.workers == 1:
         from graphchat.app import create_app

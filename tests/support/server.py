@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 
 from graphchat.app import create_app
+from graphchat.http_protocol import TurnBatchedHttpToolsProtocol
 from graphchat.settings import Settings
 
 
@@ -30,6 +31,7 @@ class LiveServer:
             access_log=False,
             lifespan="on",
             proxy_headers=False,  # as `graphchat serve`: our trusted-proxy setting decides
+            http=TurnBatchedHttpToolsProtocol,  # as `graphchat serve`
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, daemon=True)

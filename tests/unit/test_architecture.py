@@ -63,7 +63,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "app": frozenset({"graphchat", "api", "observability", "security", "settings", "wiring"}),
     # Runs the server: one app, or several workers that each build their own from `app` (and
     # set up their logging, as the command line does for one process).
-    "serving": frozenset({"app", "logging", "observability", "settings", "store"}),
+    "http_protocol": frozenset(),  # uvicorn's HTTP protocol, its writes batched per loop turn
+    "serving": frozenset({"app", "http_protocol", "logging", "observability", "settings", "store"}),
     "cli": frozenset(
         {
             "graphchat",
