@@ -1,7 +1,10 @@
 """Request rate limits per caller, counted in memory or in Redis (shared by every replica).
 
-A moving window (the `limits` library's strategy) so a burst at a window edge cannot double the
-allowance. If Redis fails the request is let through and a warning logged: a limiter outage should
+A sliding window counter (the `limits` library's strategy): this window's count plus the previous
+window's, weighted by how much of it the sliding window still covers, so a burst at a window edge
+cannot double the allowance. The library's exact moving window kept a timestamp per request and,
+in memory, expired them in a worker thread after every hit: ~0.4 ms of a turn (bench/analysis.md,
+round 34). If Redis fails the request is let through and a warning logged: a limiter outage should
 not take the API down with it.
 """
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
 
 log = structlog.get_logger(__name__)
@@ -50,7 +53,7 @@ class RateLimiter:
     def __init__(self, rate: str, redis_url: str = "") -> None:
         self._item = parse_rate(rate)
         self._storage = _storage(redis_url)
-        self._strategy = MovingWindowRateLimiter(self._storage)
+        self._strategy = SlidingWindowCounterRateLimiter(self._storage)
 
     async def hit(self, identity: str) -> RateDecision:
         """Count a request by `identity`; `allowed` is False once the limit is reached."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+from typing import Any
+
 from graphchat.security.ratelimit import RateLimiter
 
 
@@ -16,3 +20,30 @@ async def test_requests_over_the_limit_are_refused_per_identity() -> None:
     assert decisions[-1].limit == 2
     assert 1 <= decisions[-1].reset_seconds <= 60
     assert other.allowed and other.remaining == 1
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The loop's default executor, counting what is handed to its threads."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_counting_a_request_never_hands_work_to_a_thread() -> None:
+    """A hit costs no thread hop (the exact moving window's in-memory expiry took one per key
+    after every hit)."""
+    executor = CountingExecutor()
+    asyncio.get_running_loop().set_default_executor(executor)
+    limiter = RateLimiter("100/minute")
+
+    for identity in ("a", "b", "a", "c", "a"):
+        assert (await limiter.hit(identity)).allowed
+    await asyncio.sleep(0.05)  # what a hit left to run in the background has run
+
+    assert executor.submitted == 0
+    executor.shutdown()
