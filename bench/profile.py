@@ -1,11 +1,12 @@
 """Where a request's time goes: graphchat in-process under cProfile, driven from a thread.
 
-`python -m bench.profile turn|kept-turn|stream|page [--requests N] [--database sqlite|postgres]
-[--tokens N]` runs uvicorn on the main thread, sends N requests from a worker thread after a
-warm-up, profiles the event loop's thread with cProfile (its CPU clock) while they run, and
-writes the top functions to `bench/results/profile-<scenario>[-postgres].txt`. `turn` starts a
-thread per request (a title each); `kept-turn` turns on one thread, as `bench turn`'s c=1 level
-does.
+`python -m bench.profile turn|kept-turn|stream|kept-stream|page [--requests N]
+[--database sqlite|postgres] [--tokens N]` runs uvicorn on the main thread, sends N requests
+from a worker thread after a warm-up, profiles the event loop's thread with cProfile (its CPU
+clock) while they run, and writes the top functions to
+`bench/results/profile-<scenario>[-postgres].txt`. `turn` and `stream` start a thread per
+request (a title each); `kept-turn` turns on one thread, as `bench turn`'s c=1 level does, and
+`kept-stream` streams on one thread, as `bench streaming`'s measure does.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from graphchat.logging import configure_logging
 from graphchat.settings import Settings
 
 WARM_UP_REQUESTS = 20
-# `kept-turn`: every turn on this one thread, as `bench turn`'s c=1 level turns on its own thread.
+# `kept-turn` and `kept-stream`: every request on this one thread, as the c=1 measures do.
 KEPT_THREAD = f"p-kept-{uuid.uuid4().hex[:8]}"
 
 
@@ -72,8 +73,8 @@ def _request(http: httpx.Client, scenario: str) -> None:
         check(http.post("/chat", json=chat_body(f"p-{uuid.uuid4().hex}")))
     elif scenario == "kept-turn":
         check(http.post("/chat", json=chat_body(KEPT_THREAD)))
-    elif scenario == "stream":
-        body = stream_body(f"p-{uuid.uuid4().hex}")
+    elif scenario in ("stream", "kept-stream"):
+        body = stream_body(KEPT_THREAD if scenario == "kept-stream" else f"p-{uuid.uuid4().hex}")
         with http.stream("POST", "/stream", json=body) as response:
             check(response)
             for _line in response.iter_lines():
@@ -113,7 +114,7 @@ def _graphchat_functions(stats: pstats.Stats, requests: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["turn", "kept-turn", "stream", "page"])
+    parser.add_argument("scenario", choices=["turn", "kept-turn", "stream", "kept-stream", "page"])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--database", choices=databases.KINDS, default="sqlite")
     parser.add_argument(
