@@ -1,4 +1,5 @@
-"""A NUL character: SQLite stores it; PostgreSQL cannot, and the client gets 422, never a 500."""
+"""What JSON has no text for: a NUL character (SQLite stores it; PostgreSQL cannot, and the
+client gets 422, never a 500) and a non-finite number (stored as null, as the answer shows it)."""
 
 from __future__ import annotations
 
@@ -21,3 +22,19 @@ def test_a_nul_character_is_stored_or_refused_with_422(
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "invalid_text"
     assert snapshot(database_url) == before
+
+
+def test_a_non_finite_number_in_metadata_is_stored_as_null_and_the_thread_stays_searchable(
+    api: httpx.Client,
+) -> None:
+    # Python's JSON parser reads NaN and Infinity, which JSON itself has no text for.
+    body = '{"thread_id": "nan", "metadata": {"x": NaN, "y": Infinity, "kind": "odd"}}'
+    created = api.post("/threads", content=body, headers={"content-type": "application/json"})
+    found = api.post("/threads/search", json={"metadata": {"kind": "odd"}})
+
+    assert created.status_code == 201, created.text
+    assert created.json()["metadata"] == {"x": None, "y": None, "kind": "odd"}
+    assert api.get("/threads/nan").json()["metadata"] == {"x": None, "y": None, "kind": "odd"}
+    # Stored as the standard library wrote it (`NaN`), the search failed on both databases.
+    assert found.status_code == 200, found.text
+    assert [thread["thread_id"] for thread in found.json()] == ["nan"]

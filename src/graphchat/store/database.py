@@ -25,6 +25,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
 from graphchat.errors import StoreUnavailable, ValidationFailed
+from graphchat.json_text import dumps_text
 from graphchat.settings import DatabaseSettings
 from graphchat.store.sqlite_file import SQLITE_BEGIN, SQLiteFile, prepare, run_on
 
@@ -61,6 +62,7 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         max_overflow=database.max_overflow,
         pool_timeout=database.pool_timeout,
         pool_recycle=database.pool_recycle,
+        json_serializer=_JSON_DUMPS,
         json_deserializer=_json_loads,
         connect_args={"timeout": database.connect_timeout},
     )
@@ -91,6 +93,11 @@ def _set_costs(random_page_cost: float) -> Callable[[Any, Any], None]:
     return set_costs
 
 
+# A JSON column's value written as all of graphchat's JSON is (orjson, compact), not by
+# SQLAlchemy's default `json.dumps`: ~1 us less for each of a turn's eight JSON values.
+_JSON_DUMPS = dumps_text
+
+
 def _json_loads(text: str) -> Any:
     """`json.loads`, answering the text of a stored None without running the parser."""
     # A None in a JSON column is stored as JSON null (every message without tool calls):
@@ -117,6 +124,7 @@ def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
         "max_overflow": database.max_overflow,
         "pool_timeout": database.pool_timeout,
         "connect_args": {"timeout": database.sqlite_busy_timeout_ms / 1000},
+        "json_serializer": _JSON_DUMPS,
         "json_deserializer": _json_loads,
     }
     engine = create_async_engine(database.url, **pool)

@@ -111,12 +111,14 @@ class SQLiteFile:
         twin = create_engine(url, **pool)
         prepare(twin, busy_timeout_ms)
         # One connection per thread: only the event loop's thread uses it, one write at a time.
-        # Columns decode as the twin's do (`json_deserializer`): without it the loop's reads ran
-        # `json.loads("null")` for every message without tool calls.
+        # Columns encode and decode as the twin's do (`json_serializer`, `json_deserializer`):
+        # without the latter the loop's reads ran `json.loads("null")` for every message
+        # without tool calls.
         loop_writer = create_engine(
             url,
             poolclass=SingletonThreadPool,
             connect_args={"timeout": 0},
+            json_serializer=pool.get("json_serializer"),
             json_deserializer=pool.get("json_deserializer"),
         )
         prepare(loop_writer, 0, checkpoints=False)

@@ -66,3 +66,21 @@ async def test_json_values_and_json_null_read_back_as_written(store: Store) -> N
 
     assert [message.tool_calls for message in window] == [None, calls]
     assert thread.metadata == {"a": "null", "b": [None]}
+
+
+async def test_json_values_are_written_as_graphchat_writes_json(store: Store) -> None:
+    """Compact UTF-8 (graphchat.json_text), through the loop's writes and the worker's alike;
+    read back as written, integers past 64 bits included."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps JSON as jsonb, not as the text written")
+    metadata = {"city": "Zürich", "big": 10**30}
+    run = NewRun(id="r", owner="o", thread_id="t", model=None, params={}, worker_id="w")
+    await store.runs.begin_turn(run, [NewMessage(role="user", content="hi")], _RULES)
+    await store.threads.update("o", "t", {"metadata": metadata})
+    async with transaction(store.engine) as connection:
+        stored = await connection.execute(text("SELECT metadata FROM threads"))
+        params = await connection.execute(text("SELECT params FROM runs"))
+
+    assert stored.scalar_one() == '{"city":"Zürich","big":1000000000000000000000000000000}'
+    assert params.scalar_one() == "{}"
+    assert (await store.threads.get("o", "t")).metadata == metadata
