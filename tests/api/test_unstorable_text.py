@@ -4,6 +4,7 @@ client gets 422, never a 500) and a non-finite number (stored as null, as the an
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from support.db import snapshot
 
@@ -38,3 +39,29 @@ def test_a_non_finite_number_in_metadata_is_stored_as_null_and_the_thread_stays_
     # Stored as the standard library wrote it (`NaN`), the search failed on both databases.
     assert found.status_code == 200, found.text
     assert [thread["thread_id"] for thread in found.json()] == ["nan"]
+
+
+# Each a JSON body naming half of a surrogate pair (`\\ud800`), which no UTF-8 text can hold:
+# SQLite could store some escaped, but no answer could show them again.
+_LONE_SURROGATE_BODIES = [
+    ("/threads", '{"thread_id": "lone", "metadata": {"x": "a\\ud800b"}}'),
+    ("/threads/search", '{"metadata": {"x": "a\\ud800b"}}'),
+    (
+        "/v1/chat/completions",
+        '{"model": "llama3.2:latest", "messages": [{"role": "user", "content": "a\\ud800b"}]}',
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), _LONE_SURROGATE_BODIES)
+def test_a_lone_surrogate_is_refused_with_422_and_nothing_is_stored(
+    api: httpx.Client, database_url: str, path: str, body: str
+) -> None:
+    before = snapshot(database_url)
+    response = api.post(path, content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_text"
+    assert "surrogate" in error["message"]
+    assert snapshot(database_url) == before

@@ -18,6 +18,7 @@ from sqlalchemy.exc import (
     IntegrityError,
     InterfaceError,
     OperationalError,
+    StatementError,
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -193,7 +194,26 @@ def _translated() -> Iterator[None]:
                 "the text contains a character the database cannot store (NUL, \\u0000)",
                 code="invalid_text",
             ) from exc
+        _refuse_unencodable(exc)
         raise
+    except (StatementError, UnicodeEncodeError) as exc:
+        _refuse_unencodable(exc)
+        raise
+
+
+def _refuse_unencodable(error: BaseException) -> None:
+    """Text with half of a surrogate pair, which a JSON body may name (`"\\ud800"`) and no
+    UTF-8 text can hold, refused as invalid: the encoder's error comes as it is (the statements
+    sent alone, sent_alone.py), wrapped by SQLAlchemy's execution, or by asyncpg."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, UnicodeEncodeError):
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    if cause is not None:
+        raise ValidationFailed(
+            "the text contains half of a surrogate pair (\\ud800-\\udfff), which the database "
+            "cannot take",
+            code="invalid_text",
+        ) from error
 
 
 @asynccontextmanager
