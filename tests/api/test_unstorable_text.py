@@ -41,27 +41,50 @@ def test_a_non_finite_number_in_metadata_is_stored_as_null_and_the_thread_stays_
     assert [thread["thread_id"] for thread in found.json()] == ["nan"]
 
 
-# Each a JSON body naming half of a surrogate pair (`\\ud800`), which no UTF-8 text can hold:
-# SQLite could store some escaped, but no answer could show them again.
+# Each a JSON body naming half of a surrogate pair (`\\ud800`), which no UTF-8 text can hold,
+# the code it is refused with and what its message says: a free-form object (metadata, a
+# schema) fails validation, a string the API takes as text is refused where it would be stored
+# or searched for.
 _LONE_SURROGATE_BODIES = [
-    ("/threads", '{"thread_id": "lone", "metadata": {"x": "a\\ud800b"}}'),
-    ("/threads/search", '{"metadata": {"x": "a\\ud800b"}}'),
+    (
+        "/threads",
+        '{"thread_id": "lone", "metadata": {"x": "a\\ud800b"}}',
+        "validation_error",
+        "surrogate",
+    ),
+    ("/threads/search", '{"metadata": {"x": "a\\ud800b"}}', "invalid_text", "surrogate"),
+    (
+        "/chat",
+        '{"message": "hi", "response_format": {"type": "json_schema", "json_schema":'
+        ' {"name": "a", "schema": {"description": "a\\ud800b"}}}}',
+        "validation_error",
+        "surrogate",
+    ),
     (
         "/v1/chat/completions",
         '{"model": "llama3.2:latest", "messages": [{"role": "user", "content": "a\\ud800b"}]}',
+        "invalid_text",
+        "surrogate",
+    ),
+    (
+        "/v1/chat/completions",
+        '{"model": "llama3.2:latest", "messages": [{"role": "user", "content": "hi"}],'
+        ' "tools": [{"type": "function", "function": {"name": "f",'
+        ' "parameters": {"description": "a\\ud800b"}}}]}',
+        "validation_error",
+        "tools.0.function.parameters",  # OpenAI's error names the field only
     ),
 ]
 
 
-@pytest.mark.parametrize(("path", "body"), _LONE_SURROGATE_BODIES)
+@pytest.mark.parametrize(("path", "body", "code", "said"), _LONE_SURROGATE_BODIES)
 def test_a_lone_surrogate_is_refused_with_422_and_nothing_is_stored(
-    api: httpx.Client, database_url: str, path: str, body: str
+    api: httpx.Client, database_url: str, path: str, body: str, code: str, said: str
 ) -> None:
     before = snapshot(database_url)
     response = api.post(path, content=body, headers={"content-type": "application/json"})
 
     assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "invalid_text"
-    assert "surrogate" in error["message"]
+    assert response.json()["error"]["code"] == code
+    assert said in response.text
     assert snapshot(database_url) == before

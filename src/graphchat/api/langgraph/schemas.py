@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from graphchat.api.schemas import Configurable, InputMessage, Metadata, ThreadId
+from graphchat.api.schemas import Configurable, InputMessage, JsonObject, Metadata, ThreadId
 from graphchat.api.schemas.bodies import (
     USER_MESSAGE_SCHEMA as USER_MESSAGE,  # the native runs' rule
 )
@@ -97,7 +97,7 @@ class HitlApproveIn(LenientBody):
 
 class EditedActionIn(LenientBody):
     name: Name | None = None
-    args: dict[str, Any]
+    args: JsonObject
 
 
 class HitlEditIn(LenientBody):

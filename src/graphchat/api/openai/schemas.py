@@ -6,11 +6,11 @@ get a 422 for sending one); responses carry what the SDK's models require.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from graphchat.api.schemas import ModelName, ResponseFormatIn, SamplingIn
+from graphchat.api.schemas import JsonObject, ModelName, ResponseFormatIn, SamplingIn
 
 _SEED_RANGE = 2**63  # OpenAI takes any 64-bit seed; backends take non-negative ones
 FunctionName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
@@ -33,7 +33,7 @@ class ToolCallIn(_Lenient):
 
 class MessageIn(_Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[JsonObject] | None = None
     name: str | None = None
     tool_calls: list[ToolCallIn] | None = Field(None, max_length=64)
     tool_call_id: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -42,7 +42,7 @@ class MessageIn(_Lenient):
 class FunctionIn(_Lenient):
     name: FunctionName
     description: str = Field("", max_length=4_000)
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: JsonObject = Field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 class ToolIn(_Lenient):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -13,12 +14,27 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from graphchat.json_text import dumps
 from graphchat.service.records import ResponseFormat
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=128)]
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Metadata = Annotated[dict[str, Any], Field(max_length=64)]
+
+
+def _utf8(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuses what holds half of a surrogate pair, which a JSON body may name (`"\\ud800"`)
+    and no UTF-8 text can hold: nothing could store it, send it to a model or show it again."""
+    try:
+        dumps(value)
+    except UnicodeEncodeError:
+        raise ValueError("holds half of a surrogate pair (\\ud800-\\udfff)") from None
+    return value
+
+
+# A free-form JSON object of the caller's (metadata, a schema, a tool's arguments).
+JsonObject = Annotated[dict[str, Any], AfterValidator(_utf8)]
+Metadata = Annotated[JsonObject, Field(max_length=64)]
 MAX_STOP_SEQUENCES = 8
 
 
@@ -99,7 +115,7 @@ class JsonSchemaIn(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "response"
-    json_schema: dict[str, Any] | None = Field(None, alias="schema")
+    json_schema: JsonObject | None = Field(None, alias="schema")
     strict: bool | None = None
 
 
@@ -143,7 +159,7 @@ class ApproveIn(StrictBody):
 
 class EditIn(StrictBody):
     type: Literal["edit"]
-    args: dict[str, Any] = Field(description="The arguments to run the call with instead.")
+    args: JsonObject = Field(description="The arguments to run the call with instead.")
 
 
 class RejectIn(StrictBody):
@@ -187,7 +203,7 @@ class InputMessage(BaseModel):
 
     role: Literal["user", "human", "assistant", "ai", "system"] | None = None
     type: Literal["user", "human", "assistant", "ai", "system"] | None = None
-    content: str | list[dict[str, Any]]
+    content: str | list[JsonObject]
 
     def text(self) -> str:
         if isinstance(self.content, str):
