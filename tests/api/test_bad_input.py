@@ -153,3 +153,28 @@ def test_a_sane_request_id_is_echoed_and_an_insane_one_replaced(seeded: httpx.Cl
     assert echoed.headers["x-request-id"] == "abc-123"
     assert replaced.headers["x-request-id"] != "bad id\twith spaces"
     assert len(replaced.headers["x-request-id"]) == 32
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """An object `levels` deep: itself, then lists inside it."""
+    value: Any = []
+    for _ in range(levels - 2):
+        value = [value]
+    return {"x": value}
+
+
+def test_metadata_nested_too_deep_gets_422_and_as_deep_as_allowed_reads_back(
+    seeded: httpx.Client, database_url: str
+) -> None:
+    before = snapshot(database_url)
+    # 300 levels were stored, and every answer showing them was a 500 (the thread listing too).
+    for levels in (33, 300):
+        response = seeded.post("/threads", json={"thread_id": "deep", "metadata": _nested(levels)})
+        _assert_error(response, 422, "validation_error")
+        assert "deeper than 32 levels" in response.text
+    assert snapshot(database_url) == before
+
+    allowed = _nested(32)
+    assert seeded.post("/threads", json={"thread_id": "deep", "metadata": allowed}).is_success
+    assert seeded.get("/threads/deep").json()["metadata"] == allowed
+    assert seeded.get("/threads").is_success

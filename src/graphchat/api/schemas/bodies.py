@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,9 +23,18 @@ ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, ma
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-def _utf8(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuses what holds half of a surrogate pair, which a JSON body may name (`"\\ud800"`)
-    and no UTF-8 text can hold: nothing could store it, send it to a model or show it again."""
+# How deep a caller's JSON object may nest: far more than metadata or a schema needs, and well
+# inside what orjson (254) and pydantic's serializer write back.
+MAX_JSON_DEPTH = 32
+
+
+def _writable(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuses what could be stored but not written back as JSON: an object nested past
+    MAX_JSON_DEPTH (pydantic's serializer refused one at 300 levels: every answer showing it was
+    a 500), or holding half of a surrogate pair, which a JSON body may name (`"\\ud800"`) and
+    no UTF-8 text can hold."""
+    if _depth_over(value, MAX_JSON_DEPTH):
+        raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         dumps(value)
     except UnicodeEncodeError:
@@ -32,8 +42,18 @@ def _utf8(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _depth_over(value: object, allowed: int) -> bool:
+    if isinstance(value, dict):
+        values: Iterable[object] = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return False
+    return allowed == 0 or any(_depth_over(item, allowed - 1) for item in values)
+
+
 # A free-form JSON object of the caller's (metadata, a schema, a tool's arguments).
-JsonObject = Annotated[dict[str, Any], AfterValidator(_utf8)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_writable)]
 Metadata = Annotated[JsonObject, Field(max_length=64)]
 MAX_STOP_SEQUENCES = 8
 
