@@ -52,6 +52,12 @@ _LONE_SURROGATE_BODIES = [
         "validation_error",
         "surrogate",
     ),
+    (
+        "/threads",
+        '{"thread_id": "lone", "metadata": {"a\\udc00": 1}}',
+        "validation_error",
+        "surrogate",
+    ),
     ("/threads/search", '{"metadata": {"x": "a\\ud800b"}}', "invalid_text", "surrogate"),
     (
         "/chat",
@@ -88,3 +94,12 @@ def test_a_lone_surrogate_is_refused_with_422_and_nothing_is_stored(
     assert response.json()["error"]["code"] == code
     assert said in response.text
     assert snapshot(database_url) == before
+
+
+def test_a_surrogate_pair_is_one_character_and_is_stored(api: httpx.Client) -> None:
+    # How Python's json.dumps (ensure_ascii) sends an emoji: both halves, escaped.
+    body = '{"thread_id": "pair", "metadata": {"mood": "\\ud83d\\ude00", "city": "Z\\u00fcrich"}}'
+    created = api.post("/threads", content=body, headers={"content-type": "application/json"})
+
+    assert created.status_code == 201, created.text
+    assert api.get("/threads/pair").json()["metadata"] == {"mood": "\U0001f600", "city": "Zürich"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
@@ -15,7 +16,6 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
-from graphchat.json_text import dumps
 from graphchat.service.records import ResponseFormat
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -33,23 +33,36 @@ def _writable(value: dict[str, Any]) -> dict[str, Any]:
     MAX_JSON_DEPTH (pydantic's serializer refused one at 300 levels: every answer showing it was
     a 500), or holding half of a surrogate pair, which a JSON body may name (`"\\ud800"`) and
     no UTF-8 text can hold."""
-    if _depth_over(value, MAX_JSON_DEPTH):
-        raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        dumps(value)
-    except UnicodeEncodeError:
-        raise ValueError("holds half of a surrogate pair (\\ud800-\\udfff)") from None
+    problem = _unwritable(value, MAX_JSON_DEPTH)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
-def _depth_over(value: object, allowed: int) -> bool:
+def _unwritable(value: object, levels: int) -> str | None:
+    """Why `value`, `levels` of nesting left to it, could not be written back; None if it can."""
+    if isinstance(value, str):
+        return None if _utf8(value) else "holds half of a surrogate pair (\\ud800-\\udfff)"
     if isinstance(value, dict):
-        values: Iterable[object] = value.values()
+        children: Iterable[object] = itertools.chain(value.keys(), value.values())
     elif isinstance(value, list):
-        values = value
+        children = value
     else:
+        return None
+    if levels == 0:
+        return f"nests deeper than {MAX_JSON_DEPTH} levels"
+    return next(filter(None, (_unwritable(child, levels - 1) for child in children)), None)
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` has a UTF-8 form (an ASCII string, known at once, always has)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
         return False
-    return allowed == 0 or any(_depth_over(item, allowed - 1) for item in values)
+    return True
 
 
 # A free-form JSON object of the caller's (metadata, a schema, a tool's arguments).
