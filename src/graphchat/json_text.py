@@ -14,12 +14,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import itertools
 import json
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import orjson
+
+T = TypeVar("T")
 
 
 def dumps(
@@ -65,3 +68,46 @@ def dumps_text(
 ) -> str:
     """As `dumps`, as text."""
     return dumps(value, sort_keys=sort_keys, default=default).decode()
+
+
+# How deep a caller's JSON may nest: far more than metadata or a schema needs, and well inside
+# what orjson (254) and pydantic's serializer write.
+MAX_DEPTH = 32
+
+
+def writable(value: T) -> T:
+    """`value` if it can be written back as JSON; otherwise ValueError, saying why
+    (`unwritable`): a validator for what a caller gives."""
+    problem = unwritable(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def unwritable(value: object, levels: int = MAX_DEPTH) -> str | None:
+    """Why a caller's `value` could be stored but not written back as JSON, or None: nested past
+    `levels` (pydantic's serializer refused metadata 300 levels deep, and every answer showing
+    it was a 500), or holding half of a surrogate pair, which a JSON body may name (`"\\ud800"`)
+    and no UTF-8 text can hold."""
+    if isinstance(value, str):
+        return None if _utf8(value) else "holds half of a surrogate pair (\\ud800-\\udfff)"
+    if isinstance(value, dict):
+        children: Iterable[object] = itertools.chain(value.keys(), value.values())
+    elif isinstance(value, list):
+        children = value
+    else:
+        return None
+    if levels == 0:
+        return f"nests deeper than {MAX_DEPTH} levels"
+    return next(filter(None, (unwritable(child, levels - 1) for child in children)), None)
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` has a UTF-8 form (an ASCII string, known at once, always has)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

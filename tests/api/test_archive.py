@@ -220,3 +220,29 @@ def test_an_imported_thread_id_must_be_one_the_api_can_address(api: httpx.Client
 
     assert result["imported"] == []
     assert result["failed"][0]["error"].startswith("thread_id: String should match pattern")
+
+
+def test_json_the_api_would_refuse_fails_its_conversation_alone(
+    api: httpx.Client, database_url: str
+) -> None:
+    deep: Any = []
+    for _ in range(299):
+        deep = [deep]
+    lone = _conversation("lone", "fine")
+    lone["messages"][0] |= {"role": "assistant", "tool_calls": [{"id": "c", "args": "a\ud800"}]}
+    archive = [
+        {**_conversation("deep", "fine"), "metadata": {"x": deep}},
+        lone,
+        _conversation("good", "fine"),
+    ]
+
+    # ensure_ascii: the lone surrogate travels as its escape, as a client's would.
+    result = _import(api, json.dumps(archive))
+
+    assert [i["thread_id"] for i in result["imported"]] == ["good"]
+    errors = {failed["source_id"]: failed["error"] for failed in result["failed"]}
+    assert "metadata" in errors["deep"] and "deeper than 32 levels" in errors["deep"]
+    assert "tool_calls" in errors["lone"] and "surrogate" in errors["lone"]
+    assert query(database_url, "SELECT id FROM threads ORDER BY id") == [{"id": "good"}]
+    # A thread stored 300 levels deep made every listing of its owner's threads a 500.
+    assert api.get("/threads").status_code == 200

@@ -11,7 +11,7 @@ import uuid
 import orjson
 import pytest
 
-from graphchat.json_text import dumps, dumps_text
+from graphchat.json_text import MAX_DEPTH, dumps, dumps_text, unwritable, writable
 
 
 def test_integers_beyond_64_bits_are_written_exactly() -> None:
@@ -52,3 +52,19 @@ def test_what_orjson_writes_itself_is_written_the_same_by_the_fallback() -> None
 def test_a_lone_surrogate_cannot_be_written() -> None:
     with pytest.raises(UnicodeEncodeError):
         dumps({"x": "a\ud800b"})
+
+
+def test_what_could_not_be_written_back_is_named() -> None:
+    def nested(levels: int) -> object:
+        value: object = {}
+        for _ in range(levels - 1):
+            value = [value]
+        return value
+
+    assert unwritable(nested(MAX_DEPTH)) is None
+    assert unwritable(nested(MAX_DEPTH + 1)) == f"nests deeper than {MAX_DEPTH} levels"
+    assert unwritable({"a\udc00": 1}) == unwritable(["x", "\ud800"]) is not None
+    assert unwritable({"city": "Zürich", "n": [1.5, None, 10**30]}) is None
+    with pytest.raises(ValueError, match="surrogate"):
+        writable({"x": "\ud800"})
+    assert writable(value := {"x": [1]}) is value

@@ -7,10 +7,11 @@ import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from graphchat.json_text import writable
 from graphchat.store.records import Message, Thread
 
 ArchiveFormat = Literal["graphchat", "chatgpt", "openwebui"]
@@ -18,6 +19,8 @@ _ROLES = {"user", "assistant", "system", "tool"}
 _TITLE_MAX = 200
 # The API's thread id pattern (api.schemas.ID_PATTERN): an imported thread must be addressable.
 THREAD_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# JSON of the archive's, refused as the API refuses it where it could not be shown again.
+_JsonObject = Annotated[dict[str, Any], AfterValidator(writable)]
 
 
 class ArchiveMessage(BaseModel):
@@ -32,7 +35,7 @@ class ArchiveMessage(BaseModel):
     created_at: datetime
     run_id: str | None = Field(default=None, max_length=36)
     parent_id: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[_JsonObject] | None = None
     tool_call_id: str | None = Field(default=None, max_length=128)
     name: str | None = Field(default=None, max_length=128)
     model: str | None = Field(default=None, max_length=200)
@@ -52,7 +55,7 @@ class ArchiveThread(BaseModel):
     thread_id: str = Field(pattern=THREAD_ID_PATTERN)
     title: str | None = Field(default=None, max_length=_TITLE_MAX)
     model: str | None = Field(default=None, max_length=200)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: _JsonObject = Field(default_factory=dict)
     created_at: datetime
     updated_at: datetime
     leaf_message_id: str | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,6 +14,7 @@ from pydantic import (
 )
 from pydantic.config import JsonDict
 
+from graphchat.json_text import writable
 from graphchat.service.records import ResponseFormat
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
@@ -23,50 +22,9 @@ ThreadId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, ma
 ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
-# How deep a caller's JSON object may nest: far more than metadata or a schema needs, and well
-# inside what orjson (254) and pydantic's serializer write back.
-MAX_JSON_DEPTH = 32
-
-
-def _writable(value: dict[str, Any]) -> dict[str, Any]:
-    """Refuses what could be stored but not written back as JSON: an object nested past
-    MAX_JSON_DEPTH (pydantic's serializer refused one at 300 levels: every answer showing it was
-    a 500), or holding half of a surrogate pair, which a JSON body may name (`"\\ud800"`) and
-    no UTF-8 text can hold."""
-    problem = _unwritable(value, MAX_JSON_DEPTH)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-def _unwritable(value: object, levels: int) -> str | None:
-    """Why `value`, `levels` of nesting left to it, could not be written back; None if it can."""
-    if isinstance(value, str):
-        return None if _utf8(value) else "holds half of a surrogate pair (\\ud800-\\udfff)"
-    if isinstance(value, dict):
-        children: Iterable[object] = itertools.chain(value.keys(), value.values())
-    elif isinstance(value, list):
-        children = value
-    else:
-        return None
-    if levels == 0:
-        return f"nests deeper than {MAX_JSON_DEPTH} levels"
-    return next(filter(None, (_unwritable(child, levels - 1) for child in children)), None)
-
-
-def _utf8(text: str) -> bool:
-    """Whether `text` has a UTF-8 form (an ASCII string, known at once, always has)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-# A free-form JSON object of the caller's (metadata, a schema, a tool's arguments).
-JsonObject = Annotated[dict[str, Any], AfterValidator(_writable)]
+# A free-form JSON object of the caller's (metadata, a schema, a tool's arguments), refused
+# where it could not be written back (json_text.writable: too deep, or not UTF-8).
+JsonObject = Annotated[dict[str, Any], AfterValidator(writable)]
 Metadata = Annotated[JsonObject, Field(max_length=64)]
 MAX_STOP_SEQUENCES = 8
 
