@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from graphchat.llm.base import ChatMessage
 from graphchat.service.agent_messages import to_agent
+from graphchat.service.converted import RECORDS_KEPT, TEXT_KEPT, ConvertedMessages
 from graphchat.store.records import Message, MessageStatus
 
 # Estimated tokens per character and per message (role markers, separators).
@@ -28,46 +29,22 @@ def _usable(message: Message) -> bool:
 
 # A message as the window holds it: the model's form and its estimated tokens.
 Form = tuple[ChatMessage, int]
-FORMS_KEPT = 25_600  # the windows of 50 messages store/window_cache.py keeps at most
-TEXT_KEPT = 16 * 1024 * 1024  # characters, as store/window_cache.py (mostly the same strings)
 
 
-class MessageForms:
-    """Stored messages in the model's form, each record converted once.
+def _form(message: Message) -> Form | None:
+    """`message` as the model sees it, or None when it is not worth sending."""
+    if not _usable(message):
+        return None
+    agent = to_agent(message)
+    return agent, estimate_tokens(agent.content)
 
-    A thread's next turn reads the same message records again (the window kept by
-    store/window_cache.py), so only its new messages are converted: a window of 50 messages
-    was 50 conversions and estimates per turn. Records are immutable; one read again from the
-    database is a new object and converted anew. The oldest go first, past either bound.
-    """
 
-    def __init__(self, size: int = FORMS_KEPT, text: int = TEXT_KEPT) -> None:
-        self._size = size
-        self._text_kept = text
-        self._text = 0
-        self._forms: dict[str, tuple[Message, Form | None]] = {}
+class MessageForms(ConvertedMessages[Form | None]):
+    """Stored messages in the model's form, each record converted once: a window of 50
+    messages was 50 conversions and estimates per turn."""
 
-    def of(self, message: Message) -> Form | None:
-        """`message` as the model sees it, or None when it is not worth sending."""
-        kept = self._forms.get(message.id)
-        if kept is not None and kept[0] is message:
-            return kept[1]
-        form = None
-        if _usable(message):
-            agent = to_agent(message)
-            form = (agent, estimate_tokens(agent.content))
-        self._keep(message, form)
-        return form
-
-    def _keep(self, message: Message, form: Form | None) -> None:
-        replaced = self._forms.pop(message.id, None)
-        if replaced is not None:
-            self._text -= len(replaced[0].content)
-        self._forms[message.id] = (message, form)
-        self._text += len(message.content)
-        while len(self._forms) > self._size or self._text > self._text_kept:
-            oldest = self._forms.pop(next(iter(self._forms)))
-            self._text -= len(oldest[0].content)
+    def __init__(self, size: int = RECORDS_KEPT, text: int = TEXT_KEPT) -> None:
+        super().__init__(_form, size, text)
 
 
 def build_context(

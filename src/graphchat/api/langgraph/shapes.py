@@ -8,6 +8,7 @@ from typing import Any
 from graphchat.api.langgraph.schemas import AssistantOut, ThreadCheckpoint, ThreadStateOut
 from graphchat.errors import NotFound
 from graphchat.service.approvals import hitl_request, pending_of
+from graphchat.service.converted import ConvertedMessages
 from graphchat.service.payloads import message_payload
 from graphchat.service.records import Message, Run, RunStatus
 from graphchat.service.thread_state import State, checkpoint_id
@@ -133,6 +134,22 @@ def langchain_messages(
         if message.id not in converted:
             converted[message.id] = langchain_message(message_payload(message))
     return [converted[message.id] for message in messages]
+
+
+def _stored_form(message: Message) -> dict[str, Any]:
+    return langchain_message(message_payload(message))
+
+
+# The records of the windows a turn keeps (store/window_cache.py), converted once: a `values`
+# stream, and a waited run's answer, start with up to 200 of them; converting 200 took ~0.4 ms
+# before the first event. Read from the database, a record is new and converted anew.
+_KEPT_FORMS = ConvertedMessages(_stored_form)
+
+
+def window_langchain_messages(window: list[Message]) -> list[dict[str, Any]]:
+    """As `langchain_messages`, for the records of a turn's window (`RunStream.window`,
+    `RunResult.window`), which the next turn reads again: each converted once while kept."""
+    return [_KEPT_FORMS.of(message) for message in window]
 
 
 def _checkpoint(thread_id: str, seq: int | None) -> ThreadCheckpoint:
