@@ -63,7 +63,9 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         max_overflow=database.max_overflow,
         pool_timeout=database.pool_timeout,
         pool_recycle=database.pool_recycle,
-        json_serializer=_JSON_DUMPS,
+        # JSON columns written as all of graphchat's JSON is (orjson), not by SQLAlchemy's
+        # default `json.dumps`: NaN written as null, and ~1 us less per value.
+        json_serializer=dumps_text,
         json_deserializer=_json_loads,
         connect_args={"timeout": database.connect_timeout},
     )
@@ -94,11 +96,6 @@ def _set_costs(random_page_cost: float) -> Callable[[Any, Any], None]:
     return set_costs
 
 
-# A JSON column's value written as all of graphchat's JSON is (orjson, compact), not by
-# SQLAlchemy's default `json.dumps`: ~1 us less for each of a turn's eight JSON values.
-_JSON_DUMPS = dumps_text
-
-
 def _json_loads(text: str) -> Any:
     """`json.loads`, answering the text of a stored None without running the parser."""
     # A None in a JSON column is stored as JSON null (every message without tool calls):
@@ -125,7 +122,7 @@ def _sqlite_engine(database: DatabaseSettings) -> AsyncEngine:
         "max_overflow": database.max_overflow,
         "pool_timeout": database.pool_timeout,
         "connect_args": {"timeout": database.sqlite_busy_timeout_ms / 1000},
-        "json_serializer": _JSON_DUMPS,
+        "json_serializer": dumps_text,  # as PostgreSQL's engine (`create_engine`)
         "json_deserializer": _json_loads,
     }
     engine = create_async_engine(database.url, **pool)

@@ -122,6 +122,10 @@ def langchain_message(payload: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
+def _stored_form(message: Message) -> dict[str, Any]:
+    return langchain_message(message_payload(message))
+
+
 def langchain_messages(
     messages: list[Message], converted: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
@@ -129,15 +133,11 @@ def langchain_messages(
     each one for the next call: a page of states (`/history`) carries the same messages up to
     `values_max` times each, and converting them was most of its time."""
     if converted is None:
-        return [langchain_message(message_payload(message)) for message in messages]
+        return [_stored_form(message) for message in messages]
     for message in messages:
         if message.id not in converted:
-            converted[message.id] = langchain_message(message_payload(message))
+            converted[message.id] = _stored_form(message)
     return [converted[message.id] for message in messages]
-
-
-def _stored_form(message: Message) -> dict[str, Any]:
-    return langchain_message(message_payload(message))
 
 
 # The records of the windows a turn keeps (store/window_cache.py), converted once: a `values`
