@@ -81,26 +81,6 @@ def _boundaries(messages: list[Message]) -> list[int]:
     return [*ends, len(messages) - 1] if messages else []
 
 
-def states_of(messages: list[Message], values_max: int) -> list[State]:
-    """The checkpoints within `messages` (a contiguous piece of a branch), oldest first."""
-    states: list[State] = []
-    # A piece starting at the branch's first message has the empty thread as its first parent.
-    first_parent = ROOT_SEQ if messages and messages[0].parent_id is None else None
-    for index in _boundaries(messages):
-        message = messages[index]
-        states.append(
-            State(
-                messages=messages[max(0, index + 1 - values_max) : index + 1],
-                seq=message.seq,
-                parent_seq=states[-1].seq if states else first_parent,
-                source="input" if message.role == "user" else "loop",
-                step=len(states),
-                created_at=message.created_at,
-            )
-        )
-    return states
-
-
 def state_of_path(path: list[Message]) -> State:
     """The state ending at the last message of `path` (the messages before it on its branch,
     oldest first); its parent is the nearest state end before it on the path."""
@@ -154,9 +134,10 @@ class CurrentState:
     paused: Run | None
 
 
-def _latest_state(messages: list[Message], values_max: int) -> State:
-    states = states_of(messages, values_max)
-    return states[-1] if states else State([], None, None, "loop", -1, None)
+def _latest_state(messages: list[Message]) -> State:
+    """The state ending at the last of a branch's newest `messages`: one state, not one per
+    turn of them (each with its own copy of the messages before it)."""
+    return state_of_path(messages) if messages else State([], None, None, "loop", -1, None)
 
 
 class ThreadStateService:
@@ -203,7 +184,7 @@ class ThreadStateService:
         run, messages = await self._store.runs.latest_with_branch(thread.id, self.values_max)
         status = thread_status(run.status if run is not None else None)
         paused = run if status == "interrupted" else None
-        return CurrentState(status, _latest_state(messages, self.values_max), paused)
+        return CurrentState(status, _latest_state(messages), paused)
 
     async def history(
         self, thread: Thread, *, limit: int, before: str | None = None, at: str | None = None
