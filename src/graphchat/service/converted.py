@@ -17,9 +17,11 @@ class ConvertedMessages(Generic[F]):
     """Each message record's form, converted once by `convert`.
 
     A thread's next turn reads the same message records again (the window kept by
-    store/window_cache.py), so only its new messages are converted. Records are immutable; one
-    read again from the database is a new object and converted anew. A form is shared by every
-    caller, so none may change it. The oldest go first, past either bound.
+    store/window_cache.py), so only its new messages are converted. Stored messages are never
+    changed, so a record read again from the database (a state, a history page) is equal to the
+    one kept and takes its form: comparing is ~0.5 µs, converting 5-10. One that differs under
+    the same id (a deleted thread's messages imported again, say) is converted anew. A form is
+    shared by every caller, so none may change it. The oldest go first, past either bound.
     """
 
     def __init__(
@@ -34,8 +36,14 @@ class ConvertedMessages(Generic[F]):
     def of(self, message: Message) -> F:
         """`message`'s form."""
         kept = self._forms.get(message.id)
-        if kept is not None and kept[0] is message:
-            return kept[1]
+        if kept is not None:
+            if kept[0] is message:
+                return kept[1]
+            if kept[0] == message:
+                # The record read last is the one its reader passes again (a history page's
+                # states share their messages): found by identity from now on.
+                self._forms[message.id] = (message, kept[1])
+                return kept[1]
         form = self._convert(message)
         self._keep(message, form)
         return form

@@ -63,7 +63,7 @@ def test_skips_failed_replies_that_said_nothing() -> None:
     assert [m.content for m in window] == ["q", "q again"]
 
 
-def test_a_message_record_is_converted_once_and_one_read_again_anew() -> None:
+def test_a_message_record_is_converted_once_also_when_read_again() -> None:
     forms = MessageForms()
     history = [_message(1, "user", "hello"), _message(2, "assistant", "hi")]
     first = build_context(history, "", token_budget=1000, forms=forms)
@@ -73,8 +73,18 @@ def test_a_message_record_is_converted_once_and_one_read_again_anew() -> None:
 
     assert again == first == build_context(history, "", token_budget=1000)
     assert all(a is b for a, b in zip(again, first, strict=True))  # the kept forms
-    assert read_again == first
-    assert not any(a is b for a, b in zip(read_again, first, strict=True))
+    assert all(a is b for a, b in zip(read_again, first, strict=True))  # equal records
+
+
+def test_a_record_that_differs_under_a_kept_id_is_converted_anew() -> None:
+    forms = MessageForms()
+    kept = _message(1, "user", "hello")
+    first = forms.of(kept)
+
+    changed = forms.of(replace(kept, content="hello again"))
+
+    assert first is not None and changed is not None
+    assert changed[0].content == "hello again" and first[0].content == "hello"
 
 
 def test_forms_are_bounded_and_unusable_messages_stay_out() -> None:

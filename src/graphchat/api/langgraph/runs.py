@@ -17,9 +17,9 @@ from graphchat.api.langgraph.command import checked_command, resume_decisions
 from graphchat.api.langgraph.schemas import RunCreate
 from graphchat.api.langgraph.shapes import (
     INTERRUPT_KEY,
+    langchain_messages,
     resolve_assistant,
     run_interrupts,
-    window_langchain_messages,
 )
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.langgraph.thread_first import ThreadRunRoute
@@ -156,7 +156,7 @@ async def _paused(call: _Call, thread_id: str | None) -> tuple[Run, tuple[Decisi
 async def _values(views: _Views, result: RunResult) -> dict[str, Any]:
     """The thread's state values after the run; a paused run's interrupt under `__interrupt__`."""
     after = await views.states.after_run(result)
-    values: dict[str, Any] = {"messages": window_langchain_messages(after)}
+    values: dict[str, Any] = {"messages": langchain_messages(after)}
     found = run_interrupts(result.run)
     if found:
         values[INTERRUPT_KEY] = found

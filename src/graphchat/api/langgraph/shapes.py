@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from graphchat.api.langgraph.schemas import AssistantOut, ThreadCheckpoint, ThreadStateOut
+from graphchat.api.langgraph.schemas import AssistantOut
 from graphchat.errors import NotFound
 from graphchat.service.approvals import hitl_request, pending_of
 from graphchat.service.converted import ConvertedMessages
@@ -126,36 +127,26 @@ def _stored_form(message: Message) -> dict[str, Any]:
     return langchain_message(message_payload(message))
 
 
-def langchain_messages(
-    messages: list[Message], converted: dict[str, dict[str, Any]] | None = None
-) -> list[dict[str, Any]]:
-    """`messages` as serialized LangChain messages. `converted` (message id → its form) keeps
-    each one for the next call: a page of states (`/history`) carries the same messages up to
-    `values_max` times each, and converting them was most of its time."""
-    if converted is None:
-        return [_stored_form(message) for message in messages]
-    for message in messages:
-        if message.id not in converted:
-            converted[message.id] = _stored_form(message)
-    return [converted[message.id] for message in messages]
-
-
-# The records of the windows a turn keeps (store/window_cache.py), converted once: a `values`
-# stream, and a waited run's answer, start with up to 200 of them; converting 200 took ~0.4 ms
-# before the first event. Read from the database, a record is new and converted anew.
+# Each stored record's form, converted once while kept: a turn's window (store/window_cache.py)
+# holds the same records turn after turn, and a state or a history page reads the thread's
+# messages again, equal to the kept records. A `values` stream starts with up to 200 messages,
+# a history page of ten states carries up to 200 each; converting 200 took ~1 ms.
 _KEPT_FORMS = ConvertedMessages(_stored_form)
 
 
-def window_langchain_messages(window: list[Message]) -> list[dict[str, Any]]:
-    """As `langchain_messages`, for the records of a turn's window (`RunStream.window`,
-    `RunResult.window`), which the next turn reads again: each converted once while kept."""
-    return [_KEPT_FORMS.of(message) for message in window]
+def langchain_messages(messages: Iterable[Message]) -> list[dict[str, Any]]:
+    """`messages` as serialized LangChain messages, shared: no caller may change them."""
+    return [_KEPT_FORMS.of(message) for message in messages]
 
 
-def _checkpoint(thread_id: str, seq: int | None) -> ThreadCheckpoint:
-    return ThreadCheckpoint(
-        thread_id=thread_id, checkpoint_id=checkpoint_id(seq) if seq is not None else None
-    )
+def _checkpoint(thread_id: str, seq: int | None) -> dict[str, Any]:
+    """A `ThreadCheckpoint`, as its model writes it."""
+    return {
+        "thread_id": thread_id,
+        "checkpoint_ns": "",
+        "checkpoint_id": checkpoint_id(seq) if seq is not None else None,
+        "checkpoint_map": None,
+    }
 
 
 def interrupt(pending: dict[str, Any]) -> dict[str, Any]:
@@ -196,25 +187,19 @@ def _tasks(paused: Run | None) -> list[dict[str, Any]]:
     ]
 
 
-def thread_state(
-    thread_id: str,
-    state: State,
-    paused: Run | None = None,
-    converted: dict[str, dict[str, Any]] | None = None,
-) -> ThreadStateOut:
-    """One state; `paused` (the thread's run waiting for approval) makes it the pause's state,
-    with the pending `tools` task and its interrupt, where agent-chat-ui looks after a reload.
-    `converted` is `langchain_messages`' (shared by the states of one answer)."""
+def thread_state(thread_id: str, state: State, paused: Run | None = None) -> dict[str, Any]:
+    """One state, as `ThreadStateOut` writes it (the routes answer it through `JsonText`);
+    `paused` (the thread's run waiting for approval) makes it the pause's state, with the
+    pending `tools` task and its interrupt, where agent-chat-ui looks after a reload."""
     tasks = _tasks(paused)
-    return ThreadStateOut(
-        values={"messages": langchain_messages(state.messages, converted)},
-        next=["tools"] if tasks else state.next,
-        checkpoint=_checkpoint(thread_id, state.seq),
-        metadata={"source": state.source, "step": state.step, "graph_id": GRAPH_ID},
-        created_at=state.created_at.isoformat() if state.created_at else None,
-        parent_checkpoint=(
-            _checkpoint(thread_id, state.parent_seq) if state.parent_seq is not None else None
-        ),
-        tasks=tasks,
-        interrupts=tasks[0]["interrupts"] if tasks else [],
-    )
+    parent = state.parent_seq
+    return {
+        "values": {"messages": langchain_messages(state.messages)},
+        "next": ["tools"] if tasks else state.next,
+        "checkpoint": _checkpoint(thread_id, state.seq),
+        "metadata": {"source": state.source, "step": state.step, "graph_id": GRAPH_ID},
+        "created_at": state.created_at.isoformat() if state.created_at else None,
+        "parent_checkpoint": _checkpoint(thread_id, parent) if parent is not None else None,
+        "tasks": tasks,
+        "interrupts": tasks[0]["interrupts"] if tasks else [],
+    }

@@ -16,8 +16,8 @@ from graphchat.api.langgraph.shapes import (
     ai_chunk,
     interrupt,
     langchain_message,
+    langchain_messages,
     run_status_named,
-    window_langchain_messages,
 )
 from graphchat.json_text import dumps_text
 from graphchat.service.events import RunEvent
@@ -44,7 +44,7 @@ class LangGraphRenderer:
     def __init__(self, modes: frozenset[str], retry_ms: int, history: list[Message]) -> None:
         self._modes = modes
         self._retry_ms = retry_ms
-        self._values = window_langchain_messages(history)
+        self._values = langchain_messages(history)
         self._meta: dict[str, Any] = {"langgraph_node": "agent", "tags": []}
         self._texts: dict[str, str] = {}  # streamed text so far, per message id
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from graphchat.api.deps import OwnerDep, ThreadDep, ThreadStateDep
+from graphchat.api.json_text_response import JsonText
 from graphchat.api.langgraph.body import JsonBodyRoute
 from graphchat.api.langgraph.schemas import (
     CheckpointId,
@@ -77,26 +78,26 @@ async def search_threads(
     return out
 
 
-@router.get("/{thread_id}/state", responses=_NOT_FOUND)
-async def get_state(thread: ThreadDep, states: ThreadStateDep) -> ThreadStateOut:
+@router.get("/{thread_id}/state", responses=_NOT_FOUND, response_model=ThreadStateOut)
+async def get_state(thread: ThreadDep, states: ThreadStateDep) -> JsonText:
     """The thread's latest state (an empty thread has no checkpoint id); a paused thread's
     carries the pending `tools` task and its interrupt (LangChain's HITL request)."""
     current = await states.current(thread)
-    return thread_state(thread.id, current.state, current.paused)
+    return JsonText(thread_state(thread.id, current.state, current.paused))
 
 
-@router.get("/{thread_id}/state/{checkpoint_id}", responses=_NOT_FOUND)
+@router.get(
+    "/{thread_id}/state/{checkpoint_id}", responses=_NOT_FOUND, response_model=ThreadStateOut
+)
 async def get_state_at(
     thread: ThreadDep, states: ThreadStateDep, checkpoint_id: CheckpointId
-) -> ThreadStateOut:
+) -> JsonText:
     """The state at a checkpoint of any branch (`0`: the empty thread before its first message)."""
-    return thread_state(thread.id, await states.state_at(thread, checkpoint_id))
+    return JsonText(thread_state(thread.id, await states.state_at(thread, checkpoint_id)))
 
 
-@router.post("/{thread_id}/state/checkpoint", responses=_NOT_FOUND)
-async def post_state_at(
-    thread: ThreadDep, states: ThreadStateDep, body: StateAtIn
-) -> ThreadStateOut:
+@router.post("/{thread_id}/state/checkpoint", responses=_NOT_FOUND, response_model=ThreadStateOut)
+async def post_state_at(thread: ThreadDep, states: ThreadStateDep, body: StateAtIn) -> JsonText:
     """`GET …/state/{checkpoint_id}` with the checkpoint in the body (the SDKs' `getState`
     with a checkpoint object); no `checkpoint_id`: the thread's state."""
     if body.checkpoint.checkpoint_id is None:
@@ -104,12 +105,12 @@ async def post_state_at(
     return await get_state_at(thread, states, body.checkpoint.checkpoint_id)
 
 
-@router.post("/{thread_id}/history", responses=_NOT_FOUND)
+@router.post("/{thread_id}/history", responses=_NOT_FOUND, response_model=list[ThreadStateOut])
 async def get_history(
     thread: ThreadDep,
     states: ThreadStateDep,
     body: Annotated[HistoryIn | None, Body()] = None,
-) -> list[ThreadStateOut]:
+) -> JsonText:
     """The newest states of every branch: two per turn (after the input, after the reply),
     each before its parent, the current branch's side of a fork first (so the first is
     `/state`); the latest of a paused thread carries its interrupt, as in `/state`."""
@@ -117,19 +118,20 @@ async def get_history(
     before, only = body.before_id(), body.checkpoint_id()
     found = await states.history(thread, limit=body.limit, before=before, at=only)
     paused = await states.paused(thread) if found and before is None and only is None else None
-    converted: dict[str, dict[str, Any]] = {}  # each message once, whatever states carry it
-    return [
-        thread_state(thread.id, state, paused if index == 0 else None, converted)
-        for index, state in enumerate(found)
-    ]
+    return JsonText(
+        [
+            thread_state(thread.id, state, paused if index == 0 else None)
+            for index, state in enumerate(found)
+        ]
+    )
 
 
-@router.get("/{thread_id}/history", responses=_NOT_FOUND)
+@router.get("/{thread_id}/history", responses=_NOT_FOUND, response_model=list[ThreadStateOut])
 async def get_history_by_query(
     thread: ThreadDep,
     states: ThreadStateDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
     before: Annotated[CheckpointId | None, Query()] = None,
-) -> list[ThreadStateOut]:
+) -> JsonText:
     """`POST …/history` with `limit` and `before` in the query."""
     return await get_history(thread, states, HistoryIn(limit=limit, before=before))
