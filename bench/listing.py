@@ -1,5 +1,7 @@
 """4. Listing at scale: `GET /threads` and `GET /threads/{id}/messages` pages on a big database,
-and the big thread's LangGraph state and history (what agent-chat-ui reads after every run).
+the big thread's LangGraph state and history (what agent-chat-ui reads after every run), and
+agent-chat-ui's sidebar (`POST /threads/search` for 100 threads, each labelled by its first
+message: on load and after every message sent).
 
 One big thread holds `--big` messages; the other threads share the rest of `--messages`. First
 pages, deep offset pages and deep cursor pages are each requested `--requests` times, one at a time.
@@ -39,8 +41,13 @@ def _layout(args: argparse.Namespace) -> list[tuple[str, int]]:
     return [(BIG, args.big), *threads]
 
 
+# agent-chat-ui's sidebar query (graphchat reads its graph keys as matching every thread).
+SIDEBAR = {"metadata": {"graph_id": "agent"}, "limit": 100, "offset": 0}
+
+
 async def _pages(http: httpx.AsyncClient, args: argparse.Namespace) -> dict[str, str]:
-    """The URL of each page kind; deep cursors are taken from the server's own `next_cursor`."""
+    """The URL of each page kind (a POST's body is `SIDEBAR`); deep cursors are taken from the
+    server's own `next_cursor`."""
     limit, middle_thread, middle_seq = args.limit, args.threads // 2, args.big * 9 // 10
     deep = await http.get(f"/threads?limit={limit}&offset={middle_thread}")
     check(deep)
@@ -57,6 +64,7 @@ async def _pages(http: httpx.AsyncClient, args: argparse.Namespace) -> dict[str,
         "messages: small thread": f"/threads/t{middle_thread:06d}/messages?limit={limit}",
         "LangGraph: thread state": f"/threads/{BIG}/state",
         "LangGraph: history of 10 states": f"/threads/{BIG}/history?limit=10",
+        "LangGraph: search of 100 threads (POST)": "/threads/search",
     }
 
 
@@ -67,7 +75,8 @@ async def _measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
             samples = []
             for index in range(args.requests + 10):
                 began = time.perf_counter()
-                check(await http.get(path))
+                posted = name.endswith("(POST)")
+                check(await (http.post(path, json=SIDEBAR) if posted else http.get(path)))
                 if index >= 10:
                     samples.append(time.perf_counter() - began)
             results[name] = summary_ms(samples)

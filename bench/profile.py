@@ -6,7 +6,9 @@ from a worker thread after a warm-up, profiles the event loop's thread with cPro
 clock) while they run, and writes the top functions to
 `bench/results/profile-<scenario>[-postgres].txt`. `turn` and `stream` start a thread per
 request (a title each); `kept-turn` turns on one thread, as `bench turn`'s c=1 level does, and
-`kept-stream` streams on one thread, as `bench streaming`'s measure does.
+`kept-stream` streams on one thread, as `bench streaming`'s measure does. `history` reads a
+thread of 200 messages as agent-chat-ui does after each run: `POST …/history` (`limit` 10) and
+`GET …/state`, one each per request.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from graphchat.logging import configure_logging
 from graphchat.settings import Settings
 
 WARM_UP_REQUESTS = 20
+# `history`: the thread's turns before the warm-up (two messages each).
+HISTORY_TURNS = 100
 # `kept-turn` and `kept-stream`: every request on this one thread, as the c=1 measures do.
 KEPT_THREAD = f"p-kept-{uuid.uuid4().hex[:8]}"
 
@@ -47,6 +51,8 @@ def _drive(
     loop = server.servers[0].get_loop()
     port = server.servers[0].sockets[0].getsockname()[1]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+        for _ in range(HISTORY_TURNS if scenario == "history" else 0):
+            check(http.post("/chat", json=chat_body(KEPT_THREAD)))
         for _ in range(WARM_UP_REQUESTS):
             _request(http, scenario)
         _on_loop(loop, profiler.enable)
@@ -79,6 +85,9 @@ def _request(http: httpx.Client, scenario: str) -> None:
             check(response)
             for _line in response.iter_lines():
                 pass
+    elif scenario == "history":
+        check(http.post(f"/threads/{KEPT_THREAD}/history", json={"limit": 10}))
+        check(http.get(f"/threads/{KEPT_THREAD}/state"))
     else:
         check(http.get("/threads/big/messages?limit=50&after=5000"))
         check(http.get("/threads?limit=50"))
@@ -114,7 +123,9 @@ def _graphchat_functions(stats: pstats.Stats, requests: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("scenario", choices=["turn", "kept-turn", "stream", "kept-stream", "page"])
+    parser.add_argument(
+        "scenario", choices=["turn", "kept-turn", "stream", "kept-stream", "history", "page"]
+    )
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--database", choices=databases.KINDS, default="sqlite")
     parser.add_argument(

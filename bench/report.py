@@ -380,7 +380,8 @@ def _listing(result: dict[str, Any]) -> str:
     out += f" messages (one thread of {params['big']:,}), pages of {params['limit']},"
     out += f" {params['requests']} requests each, one at a time; the LangGraph pages are the"
     out += " big thread's state and history (what agent-chat-ui reads after every run), each"
-    out += " state with its last 200 messages."
+    out += " state with its last 200 messages, and agent-chat-ui's sidebar (`POST"
+    out += " /threads/search` for 100 threads, on load and after every message sent)."
     return out + _per_case(result, "pages", "page")
 
 
