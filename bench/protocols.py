@@ -6,7 +6,9 @@ LibreChat post the whole conversation to `/v1/chat/completions`, bound to a thre
 Each protocol streams on a conversation of its own that grows turn by turn (a new one after
 `--turns`), each stream after one from the backend alone, as `bench streaming` times; rounds go
 through the protocols in turn, so a slow phase of the machine is spread over all of them.
-Prints, per protocol, the time added to the first token over the backend alone (p50 per round).
+Prints, per protocol, the time added to the first token over the backend alone (p50 per round),
+and the server's CPU per turn with the reads its client makes around the run (agent-chat-ui
+reads the thread's history after each run, and starts the next from its head's checkpoint).
 Not a target: how far each protocol's view of the turn is from graphchat's own.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import time
@@ -36,10 +39,12 @@ class Conversation:
 
     thread_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     messages: list[dict[str, str]] = field(default_factory=list)  # OpenAI clients send it all
+    checkpoint: str | None = None  # agent-chat-ui's: its history's head
     turns: int = 0
 
 
 Timer = Callable[[httpx.AsyncClient, Conversation], Awaitable[float]]
+CpuClock = Callable[[], float]  # the server's CPU seconds so far
 
 
 async def _native(http: httpx.AsyncClient, conversation: Conversation) -> float:
@@ -53,7 +58,8 @@ def _has_content(data: str) -> bool:
 
 def _langgraph(*, as_agent_chat_ui: bool) -> Timer:
     """agent-chat-ui's run: values, messages-tuple and custom, from the thread's checkpoint
-    (`useStream` sends the history head's); or the SDK's plain messages-tuple stream."""
+    (`useStream` sends the history head's), then the thread's history of 10 states, as
+    `useStream` reads it after each run; or the SDK's plain messages-tuple stream."""
     modes = ["values", "messages-tuple", "custom"] if as_agent_chat_ui else ["messages-tuple"]
 
     async def timed(http: httpx.AsyncClient, conversation: Conversation) -> float:
@@ -66,9 +72,8 @@ def _langgraph(*, as_agent_chat_ui: bool) -> Timer:
             "stream_mode": modes,
             "if_not_exists": "create",
         }
-        if as_agent_chat_ui and conversation.turns:
-            state = (await http.get(f"{path}/state")).json()
-            body["checkpoint"] = {"checkpoint_id": state["checkpoint"]["checkpoint_id"]}
+        if as_agent_chat_ui and conversation.checkpoint:
+            body["checkpoint"] = {"checkpoint_id": conversation.checkpoint}
         began, first = time.perf_counter(), 0.0
         async with http.stream("POST", f"{path}/runs/stream", json=body) as response:
             check(response)
@@ -80,6 +85,10 @@ def _langgraph(*, as_agent_chat_ui: bool) -> Timer:
                     first = time.perf_counter() - began if _has_content(line[5:]) else 0.0
         if not first:
             raise RuntimeError("the run streamed no token")
+        if as_agent_chat_ui:
+            history = await http.post(f"{path}/history", json={"limit": 10})
+            check(history)
+            conversation.checkpoint = history.json()[0]["checkpoint"]["checkpoint_id"]
         return first
 
     return timed
@@ -127,46 +136,67 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=60, help="turns before a new conversation")
 
 
+@dataclass
+class _Round:
+    added_ms: float  # to the first token over the backend alone, p50
+    cpu_ms: float | None  # the server's, per turn
+    talk: Conversation
+
+
 async def _round(
     backend: httpx.AsyncClient,
     server: httpx.AsyncClient,
     timer: Timer,
     talk: Conversation,
-    streams: int,
-    turns: int,
-) -> tuple[float, Conversation]:
-    """Added ms to the first token over the backend alone, p50 of `streams` (after 3 more)."""
+    args: argparse.Namespace,
+    cpu: CpuClock | None,
+) -> _Round:
+    """`args.streams` turns (after 3 more) and as many backend-alone streams, in turn. The
+    server's CPU is read over all of them: with the backend's streams, its idle share (~1 % of a
+    core here), as `bench turn` counts it, and whatever a turn does after its stream."""
     direct: list[float] = []
     through: list[float] = []
-    for index in range(streams + 3):
-        if talk.turns >= turns:
+    began = 0.0
+    for index in range(args.streams + 3):
+        if talk.turns >= args.turns:
             talk = Conversation()
+        if index == 3 and cpu is not None:
+            began = cpu()
         one = (await backend_stream(backend, backend_body())).first
         two = await timer(server, talk)
         talk.turns += 1
         if index >= 3:
             direct.append(one)
             through.append(two)
-    return (statistics.median(through) - statistics.median(direct)) * 1000, talk
+    cpu_ms = (cpu() - began) * 1000 / args.streams if cpu is not None else None
+    return _Round((statistics.median(through) - statistics.median(direct)) * 1000, cpu_ms, talk)
 
 
-async def _measured(backend_url: str, server_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    added: dict[str, list[float]] = {name: [] for name in PROTOCOLS}
+async def _measured(
+    backend_url: str, server_url: str, args: argparse.Namespace, cpu: CpuClock | None = None
+) -> dict[str, Any]:
+    rounds: dict[str, list[_Round]] = {name: [] for name in PROTOCOLS}
     talks = {name: Conversation() for name in PROTOCOLS}
     async with client(backend_url, 4) as backend, client(server_url, 4) as server:
         for _ in range(args.rounds):
             for name, timer in PROTOCOLS.items():
-                found, talks[name] = await _round(
-                    backend, server, timer, talks[name], args.streams, args.turns
-                )
-                added[name].append(round(found, 3))
-    return {
-        name: {
-            "added_ms_p50_per_round": rounds,
-            "added_ms_p50": round(statistics.median(rounds), 3),
-        }
-        for name, rounds in added.items()
+                found = await _round(backend, server, timer, talks[name], args, cpu)
+                talks[name] = found.talk
+                rounds[name].append(found)
+    return {name: _summary(found) for name, found in rounds.items()}
+
+
+def _summary(rounds: list[_Round]) -> dict[str, Any]:
+    added = [round(found.added_ms, 3) for found in rounds]
+    summary: dict[str, Any] = {
+        "added_ms_p50_per_round": added,
+        "added_ms_p50": round(statistics.median(added), 3),
     }
+    cpu = [found.cpu_ms for found in rounds if found.cpu_ms is not None]
+    if cpu:
+        summary["server_cpu_ms_per_turn_per_round"] = [round(ms, 3) for ms in cpu]
+        summary["server_cpu_ms_per_turn"] = round(statistics.median(cpu), 3)
+    return summary
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -177,9 +207,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 databases.scratch(kind) as url,
                 procs.graphchat(procs.server_env(url, backend_url), f"protocols-{kind}") as server,
             ):
-                results[kind] = asyncio.run(_measured(backend_url, server.url, args))
+                cpu = functools.partial(procs.cpu_seconds, server)
+                results[kind] = asyncio.run(_measured(backend_url, server.url, args, cpu))
             for name, found in results[kind].items():
-                print(f"  {kind:8} {name:45} +{found['added_ms_p50']:.2f} ms", flush=True)
+                said = f"+{found['added_ms_p50']:.2f} ms"
+                said += f", server CPU {found['server_cpu_ms_per_turn']:.2f} ms per turn"
+                print(f"  {kind:8} {name:45} {said}", flush=True)
     return results
 
 
@@ -193,16 +226,23 @@ def section(result: dict[str, Any]) -> str:
     out += " speaks, each on a conversation of its own that grows to"
     out += f" {parameters['turns']} turns, {parameters['rounds']} rounds of"
     out += f" {parameters['streams']} streams each. Time added to the first token over the"
-    out += " backend alone, p50 of each round, and their median. Not a target (section 2"
-    out += " judges `/stream`); how far each client's view of a turn is from graphchat's own.\n"
+    out += " backend alone, p50 of each round, and their median; and the server's CPU per"
+    out += " turn (median of the rounds), with the reads the client makes around its run:"
+    out += " agent-chat-ui reads the thread's history of 10 states after each. The reply is"
+    out += " 20 tokens 5 ms apart, each its own event and write, and the count includes the"
+    out += " server's idle share while the backend alone streams. Not a target"
+    out += " (section 2 judges `/stream`); how far each client's view of a turn is from"
+    out += " graphchat's own.\n"
     for kind in (k for k in databases.KINDS if k in result):
         rows = [
             (
                 name,
                 found["added_ms_p50"],
                 ", ".join(f"{v:.2f}" for v in found["added_ms_p50_per_round"]),
+                found.get("server_cpu_ms_per_turn", "—"),
             )
             for name, found in result[kind].items()
         ]
-        out += f"\n**{kind}**\n\n" + table(("protocol", "added ms", "per round"), rows)
+        header = ("protocol", "added ms", "per round", "server CPU ms per turn")
+        out += f"\n**{kind}**\n\n" + table(header, rows)
     return out

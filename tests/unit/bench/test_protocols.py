@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 
 from bench.protocols import PROTOCOLS, _measured
 
@@ -18,12 +19,14 @@ def test_every_protocol_times_a_first_token_and_keeps_its_conversation(
     ollama.queue(*[Reply(tokens=["One", " two"]) for _ in range(40)])
     args = argparse.Namespace(streams=2, rounds=1, turns=3)
 
-    found = asyncio.run(_measured(ollama.url, server.url, args))
+    # The in-process server's CPU is this process's (the clients' too: enough to see it read).
+    found = asyncio.run(_measured(ollama.url, server.url, args, time.process_time))
 
     assert set(found) == set(PROTOCOLS)
     for measured in found.values():
         assert len(measured["added_ms_p50_per_round"]) == 1
         assert isinstance(measured["added_ms_p50"], float)
+        assert measured["server_cpu_ms_per_turn"] > 0
     with server.client() as api:
         threads = api.get("/threads", params={"limit": 100}).json()["threads"]
         lengths = sorted(
