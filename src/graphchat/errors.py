@@ -83,6 +83,11 @@ class Conflict(GraphchatError, code="conflict"): ...
 class ThreadBusy(Conflict, code="thread_busy"): ...
 
 
+class LeafMoved(Conflict, code="checkpoint_moved"):
+    """A turn asked to continue a thread at the leaf a checkpoint named found its branch
+    ending elsewhere: the service forks at the checkpoint instead (never a client's answer)."""
+
+
 class RunNotPaused(Conflict, code="run_not_paused"): ...
 
 

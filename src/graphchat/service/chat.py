@@ -253,6 +253,7 @@ class ChatService:
                     rules,
                     create_thread=request.create_thread,
                     last_seq=request.after_seq,
+                    leaf_at=request.continue_at,
                     # A caller-held conversation is the context: no stored history to read.
                     history=window_size(request, self._limits),
                     branch=request.branch_from,

@@ -220,6 +220,15 @@ class ThreadStateService:
             [item.thread.id for item in found if item.last_run_status == RunStatus.REQUIRES_ACTION]
         )
 
+    def kept_leaf(self, owner: str, thread_id: str, checkpoint: str | None) -> int | None:
+        """`checkpoint`'s sequence number when this process keeps it as the thread's leaf: a
+        run from there continues the branch if it still ends there (`TurnRequest.continue_at`),
+        without reading the thread first (agent-chat-ui names its history's head each run)."""
+        if checkpoint is None:
+            return None
+        seq = parse_checkpoint_id(checkpoint)
+        return seq if self._store.runs.kept_leaf(owner, thread_id) == seq else None
+
     async def branch_point(
         self, owner: str, thread_id: str, checkpoint: str | None, *, always: bool = False
     ) -> BranchPoint | None:

@@ -39,6 +39,9 @@ class TurnRequest:
     after_seq: int | None = None  # `messages` must follow this stored message (no one else's)
     require_approval: tuple[str, ...] = ()  # tools that wait for a person, besides the server's
     branch_from: BranchPoint | None = None  # start a new branch there (regenerate, edit)
+    # The branch's leaf as the caller names it (a checkpoint): refused with `LeafMoved`, nothing
+    # stored, when the thread no longer ends there.
+    continue_at: int | None = None
     # The newest messages of the branch the caller wants back (`RunStream.window`), when more
     # than the model's context: read with the turn, and kept with the thread's window after it.
     window_messages: int = 0

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from graphchat.errors import DuplicateRun, ThreadBusy
+from graphchat.errors import DuplicateRun, LeafMoved, ThreadBusy
 from graphchat.store.branches import BranchPoint
 from graphchat.store.database import run_transaction, transaction
 from graphchat.store.known_turn import (
@@ -50,6 +50,14 @@ class TurnBegin:
         work started before it can fill; a SQLite file is written on the loop's own thread."""
         return self._engine.dialect.name != "sqlite"
 
+    def kept_leaf(self, owner: str, thread_id: str) -> int | None:
+        """The sequence number of `owner`'s thread's leaf as this process last stored it, if it
+        keeps the thread: a hint, which `begin_turn`'s `leaf_at` checks as it writes."""
+        kept = self._windows.latest(thread_id, 1)
+        if kept is None or kept[0].owner != owner:
+            return None
+        return kept[1][-1].seq
+
     async def begin_turn(
         self,
         run: NewRun,
@@ -58,6 +66,7 @@ class TurnBegin:
         *,
         create_thread: bool = True,
         last_seq: int | None = None,
+        leaf_at: int | None = None,
         history: int = 0,
         branch: BranchPoint | None = None,
         new_thread_id: bool = False,
@@ -67,19 +76,20 @@ class TurnBegin:
         UPDATE, or on a thread this process answered last a guarded UPDATE and INSERTs; on
         PostgreSQL turn_writes.py, or known_turn.py's one statement on such a thread.
 
-        With `last_seq`, the messages must directly follow that one; with `branch`, the turn
+        With `last_seq`, the messages must directly follow that one (else `ThreadBusy`); with
+        `leaf_at`, the branch's leaf must be that one (else `LeafMoved`); with `branch`, the turn
         starts a new branch there (regenerate, edit); with `new_thread_id`, the caller made the
-        thread's id (a new UUID), so none is read. `on_write` (`WriteHook`) gets each turn about
-        to be written before it is sent where writes wait (`writes_wait`); on SQLite only one
-        planned before its write that should land, written once `until_waiting` returns. Only
-        the turn returned was stored. Raises `ThreadBusy` (a unique index), `NotFound`,
-        `DuplicateRun`."""
+        thread's id, so none is read. `on_write` (`WriteHook`) gets each turn about to be written
+        before it is sent where writes wait (`writes_wait`); on SQLite only one planned before its
+        write that should land, written once `until_waiting` returns. Only the turn returned was
+        stored. Raises `ThreadBusy` (a unique index), `NotFound`, `DuplicateRun`."""
+        tail_seq = last_seq if last_seq is not None else leaf_at
         planned = None
         if not self.writes_wait:  # SQLite: planned before its write, announced if it should land
             if new_thread_id and create_thread:
                 planned = plan_new_thread(run, messages, rules, history)
             elif branch is None:  # on a thread as kept: written if it still is
-                planned = plan_known_turn(self._windows, run, messages, rules, history, last_seq)
+                planned = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
             await self._announce(planned, on_write)
             on_write = None
         begin = self._body(
@@ -89,6 +99,7 @@ class TurnBegin:
             planned,
             create_thread=create_thread,
             last_seq=last_seq,
+            leaf_at=leaf_at,
             history=history,
             branch=branch,
             new_thread_id=new_thread_id,
@@ -107,6 +118,7 @@ class TurnBegin:
         *,
         create_thread: bool,
         last_seq: int | None,
+        leaf_at: int | None,
         history: int,
         branch: BranchPoint | None,
         new_thread_id: bool,
@@ -121,7 +133,8 @@ class TurnBegin:
             elif new_thread_id and create_thread:
                 read = None  # nothing to read: the new thread's INSERT refuses a taken id
             elif read is _UNREAD and branch is None and self.writes_wait:  # SQLite planned above
-                known = plan_known_turn(self._windows, run, messages, rules, history, last_seq)
+                tail_seq = last_seq if last_seq is not None else leaf_at
+                known = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
                 started = begin_known_turn(connection, self._windows, known, on_write)
                 if started is not None:
                     return started
@@ -133,6 +146,7 @@ class TurnBegin:
                 rules,
                 create_thread=create_thread,
                 last_seq=last_seq,
+                leaf_at=leaf_at,
                 history=history,
                 branch=branch,
                 on_write=on_write,
@@ -175,6 +189,7 @@ class TurnBegin:
         *,
         create_thread: bool,
         last_seq: int | None,
+        leaf_at: int | None,
         history: int,
         branch: BranchPoint | None,
         on_write: WriteHook | None,
@@ -190,8 +205,11 @@ class TurnBegin:
         tail = Tail(0, None)
         if row is not None:
             before, tail = continued(connection, row, branch, history, self._windows)
-        if last_seq is not None and last_seq != (before[-1].seq if before else 0):
+        leaf_seq = before[-1].seq if before else 0
+        if last_seq is not None and last_seq != leaf_seq:
             raise ThreadBusy(f"thread '{run.thread_id}' changed meanwhile; try again")
+        if leaf_at is not None and leaf_at != leaf_seq:
+            raise LeafMoved(f"thread '{run.thread_id}' no longer ends at message {leaf_at}")
         if row is None:
             new = plan_new_thread(run, messages, rules, history)
             announce(on_write, new.start, likely=True)  # a new thread: nothing of it can be stale

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graphchat.errors import DuplicateRun, NotFound, ThreadBusy
+from graphchat.errors import DuplicateRun, LeafMoved, NotFound, ThreadBusy
 from graphchat.store import Store
 from graphchat.store.messages import message_rows
 from graphchat.store.records import (
@@ -79,6 +79,24 @@ async def test_messages_that_must_follow_a_stale_one_are_refused(store: Store) -
         await store.runs.begin_turn(_run("r2"), _says("b"), RULES, last_seq=1)
     start = await store.runs.begin_turn(_run("r3"), _says("b"), RULES, last_seq=2)
     assert [m.seq for m in start.messages] == [3]
+
+
+async def test_a_turn_at_a_leaf_that_moved_is_refused_with_nothing_stored(
+    store: Store, replica: Store
+) -> None:
+    first = await store.runs.begin_turn(_run("r1"), _says("a"), RULES, history=5)
+    await _finish(store, "r1", first.tail)
+    kept = store.runs.kept_leaf("o", "t")
+    other = await replica.runs.begin_turn(_run("r2"), _says("b"), RULES, history=5)
+    await _finish(replica, "r2", other.tail)
+
+    with pytest.raises(LeafMoved):
+        await store.runs.begin_turn(_run("r3"), _says("c"), RULES, leaf_at=kept, history=5)
+    moved = await store.runs.begin_turn(_run("r4"), _says("d"), RULES, leaf_at=4, history=5)
+
+    assert kept == 2 and store.runs.kept_leaf("someone else", "t") is None
+    assert [m.content for m in moved.history] == ["a", "ok", "b", "ok", "d"]
+    assert "r3" not in [r.id for r in (await store.runs.page("t", limit=10)).items]
 
 
 async def test_another_owners_thread_is_not_found(store: Store) -> None:

@@ -5,8 +5,9 @@ A run is a graphchat turn (`ChatService`); these routes only translate its body 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Response
 from sse_starlette import EventSourceResponse
@@ -27,13 +28,15 @@ from graphchat.api.openapi import state_dependent
 from graphchat.api.runs import run_out
 from graphchat.api.schemas import RunOut
 from graphchat.api.sse import event_stream_response
-from graphchat.errors import Conflict, NotFound, RunNotPaused
+from graphchat.errors import Conflict, LeafMoved, NotFound, RunNotPaused
 from graphchat.service.chat import ChatService, RunStream, TurnRequest
 from graphchat.service.records import Decision, Message, Run
 from graphchat.service.runs import RunResult, RunService
-from graphchat.service.thread_state import ThreadStateService
+from graphchat.service.thread_state import ThreadStateService, checkpoint_id
 from graphchat.service.threads import ThreadService
 from graphchat.settings import Settings
+
+T = TypeVar("T")
 
 router = APIRouter(tags=["langgraph"], route_class=ThreadRunRoute)
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -94,10 +97,15 @@ async def _request(
     resolve_assistant(body.assistant_id)
     inputs = body.input.messages if body.input is not None else []
     checkpoint = body.checkpoint_named()
-    branch = None
+    branch = continue_at = None
     if thread_id is not None:
-        # No input: answer again from that state (agent-chat-ui's regenerate), even the latest.
-        branch = await views.states.branch_point(owner, thread_id, checkpoint, always=not inputs)
+        # The leaf this process keeps: begin checks it is still the leaf (`_started`).
+        continue_at = views.states.kept_leaf(owner, thread_id, checkpoint) if inputs else None
+        if continue_at is None:
+            # No input: answer again from that state (agent-chat-ui's regenerate), even the
+            # latest.
+            always = not inputs
+            branch = await views.states.branch_point(owner, thread_id, checkpoint, always=always)
     elif checkpoint is not None:
         raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
     configurable = body.config.configurable
@@ -111,11 +119,28 @@ async def _request(
         request,
         thread_id=thread_id,
         branch_from=branch,
+        continue_at=continue_at,
         create_thread=thread_id is None or body.if_not_exists == "create",
         # graphchat keeps what a stopped run said, so `rollback` stops it as `interrupt` does.
         multitask="interrupt" if strategy == "rollback" else strategy,
     )
     return keyed(request, route, body, key)
+
+
+async def _started(
+    views: _Views, request: TurnRequest, start: Callable[[TurnRequest], Awaitable[T]]
+) -> T:
+    """`start(request)`. A run from a checkpoint this process kept as the thread's leaf, which
+    no longer is (another replica's turn came after it), is refused by begin with nothing
+    stored; it starts again from the checkpoint as read: a fork there, as LangGraph does."""
+    try:
+        return await start(request)
+    except LeafMoved:
+        assert request.thread_id is not None
+        assert request.continue_at is not None
+        checkpoint = checkpoint_id(request.continue_at)
+        branch = await views.states.branch_point(request.owner, request.thread_id, checkpoint)
+        return await start(replace(request, continue_at=None, branch_from=branch))
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +207,7 @@ async def _open(
     request = await _request(call.body, thread_id, call.owner, views, "/runs/stream", call.key)
     if values:  # the thread as the run found it, with the turn's begin
         request = replace(request, window_messages=views.states.values_max)
-    opened = await views.chat.open_stream(request)
+    opened = await _started(views, request, views.chat.open_stream)
     return opened, await views.states.before_run(opened.run, opened.window) if values else []
 
 
@@ -214,7 +239,8 @@ async def _complete(call: _Call, thread_id: str | None) -> RunResult:
     views = call.views
     request = await _request(call.body, thread_id, call.owner, views, "/runs/wait", call.key)
     # The thread as the run found it, read with the turn's begin: the values it returns.
-    return await views.chat.complete(replace(request, window_messages=views.states.values_max))
+    request = replace(request, window_messages=views.states.values_max)
+    return await _started(views, request, views.chat.complete)
 
 
 async def _wait(call: _Call, thread_id: str | None, response: Response) -> dict[str, Any]:
@@ -235,7 +261,7 @@ async def create_run(thread_id: ThreadIdPath, call: Call, response: Response) ->
         run = (await call.views.chat.resume(*await _paused(call, thread_id))).run
     else:
         request = await _request(call.body, thread_id, call.owner, call.views, "/runs", call.key)
-        run = await call.views.chat.launch(request)
+        run = await _started(call.views, request, call.views.chat.launch)
     _location(response, run)
     return run_out(run)
 
