@@ -43,7 +43,9 @@ class EventWriter:
         self._lock = asyncio.Lock()
 
     async def run_forever(self) -> None:
-        await every(self._interval, self.tick, log, "run_events_not_written")
+        await every(
+            self._interval, self.tick, log, "run_events_not_written", busy=self._live.executing
+        )
 
     async def tick(self) -> None:
         """Write the runs that are due: followed ones, and unfollowed ones at a checkpoint."""

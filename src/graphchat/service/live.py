@@ -154,6 +154,7 @@ class LiveRuns:
         self._runs: dict[str, LiveRun] = {}
         self._starting: set[str] = set()
         self._starting_on: collections.Counter[str] = collections.Counter()  # by thread id
+        self._any = asyncio.Event()  # set while a run executes here
 
     def get(self, run_id: str) -> LiveRun | None:
         return self._runs.get(run_id)
@@ -188,9 +189,14 @@ class LiveRuns:
     def all(self) -> list[LiveRun]:
         return list(self._runs.values())
 
+    async def executing(self) -> None:
+        """Return once a run executes here (at once while one does)."""
+        await self._any.wait()
+
     def start(self, live: LiveRun, execute: Callable[[LiveRun], Coroutine[Any, Any, None]]) -> None:
         """Run `execute(live)` in a background task that outlives the calling request."""
         self._runs[live.run_id] = live
+        self._any.set()
         # A done-callback, not a wrapping coroutine: one frame less held per running run. It
         # was added first, so it runs before anything that waits on the task wakes up.
         live.task = asyncio.create_task(execute(live), name=f"run-{live.run_id}")
@@ -198,6 +204,8 @@ class LiveRuns:
 
     def _ended(self, live: LiveRun, task: asyncio.Task[None]) -> None:
         self._runs.pop(live.run_id, None)
+        if not self._runs:
+            self._any.clear()
         if not live.finished:  # its task died before its final event: still end every stream
             crash = None if task.cancelled() else task.exception()
             log.error("run_ended_without_final_event", run_id=live.run_id, exc_info=crash)

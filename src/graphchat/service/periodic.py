@@ -11,11 +11,19 @@ from graphchat.errors import StoreUnavailable
 
 
 async def every(
-    seconds: float, tick: Callable[[], Awaitable[None]], log: FilteringBoundLogger, skipped: str
+    seconds: float,
+    tick: Callable[[], Awaitable[None]],
+    log: FilteringBoundLogger,
+    skipped: str,
+    *,
+    busy: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Call `tick` every `seconds`, forever; a tick the database refuses is logged as `skipped`
-    and the next one tries again."""
+    and the next one tries again. With `busy`, only while it returns at once: an idle process
+    sleeps until there is work instead of waking to find none."""
     while True:
+        if busy is not None:
+            await busy()
         await asyncio.sleep(seconds)
         try:
             await tick()

@@ -192,3 +192,29 @@ async def test_a_run_of_the_thread_counts_as_another_until_its_final_event() -> 
     assert live.task is not None and not live.task.done()
     ended.set()
     await live.task
+
+
+async def _pending_after_the_loop_turns(waiting: asyncio.Task[None]) -> bool:
+    for _ in range(20):
+        await asyncio.sleep(0)
+    return not waiting.done()
+
+
+async def test_executing_waits_for_a_run_and_again_once_every_run_has_ended() -> None:
+    live_runs, release = LiveRuns(), asyncio.Event()
+
+    async def execute(live: LiveRun) -> None:
+        await release.wait()
+        live.publish("end", {})
+
+    idle = asyncio.create_task(live_runs.executing())
+    assert await _pending_after_the_loop_turns(idle)
+    live_runs.start(LiveRun("r1", "t1"), execute)
+    await asyncio.wait_for(idle, timeout=5)
+    await asyncio.wait_for(live_runs.executing(), timeout=5)  # at once while one runs
+
+    running = live_runs.get("r1")
+    assert running is not None and running.task is not None
+    release.set()
+    await running.task
+    assert await _pending_after_the_loop_turns(asyncio.create_task(live_runs.executing()))

@@ -32,3 +32,24 @@ async def test_a_refused_tick_is_logged_and_the_next_one_runs() -> None:
     assert [(entry["event"], entry["error"]) for entry in logs] == [
         ("ticks_skipped", "database down")
     ]
+
+
+async def test_with_busy_nothing_ticks_until_there_is_work() -> None:
+    ticks = 0
+    work, ticked = asyncio.Event(), asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+        ticked.set()
+
+    loop = asyncio.create_task(
+        every(0, tick, structlog.get_logger(), "ticks_skipped", busy=work.wait)
+    )
+    for _ in range(20):  # a zero-second timer would have ticked on most of these turns
+        await asyncio.sleep(0)
+    assert ticks == 0
+    work.set()
+    await asyncio.wait_for(ticked.wait(), timeout=5)
+    loop.cancel()
+    assert ticks >= 1
