@@ -485,16 +485,33 @@ def _startup(result: dict[str, Any]) -> str:
             result[kind]["cpu_to_health"]["p50_ms"],
             result[kind]["to_health"]["max_ms"],
             result[kind]["to_first_turn"]["p50_ms"],
+            *_idle(result[kind]),
         )
         for kind in _kinds(result)
     ]
-    header = ("database", "to /health p50 ms", "CPU by then ms", "slowest ms", "to a reply ms")
+    header = (
+        "database",
+        "to /health p50 ms",
+        "CPU by then ms",
+        "slowest ms",
+        "to a reply ms",
+        "idle CPU, % of a core",
+        "idle RSS MB",
+    )
     out = "## 7. Start-up\n\n`graphchat serve` restarted on a migrated database with an Ollama URL"
     out += f" (the instant backend), {result['parameters']['starts']} starts: time to the first"
     out += " `200` from `/health`, the server's CPU by then, and time to a first answered"
     out += " `POST /chat` (it waits for the agent graph, built in the background). Target ≤ 2 s"
-    out += " to `/health` (issue 14).\n\n"
+    out += " to `/health` (issue 14). Then, after the last start's reply, the server left idle"
+    out += " (a run older than round 37 measured no idleness: —).\n\n"
     return out + table(header, rows)
+
+
+def _idle(measured: dict[str, Any]) -> tuple[Any, Any]:
+    idle = measured.get("idle")
+    if not idle:
+        return "—", "—"
+    return idle["cpu_percent"], idle["rss_mb"]
 
 
 SECTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
