@@ -485,7 +485,7 @@ def _startup(result: dict[str, Any]) -> str:
             result[kind]["cpu_to_health"]["p50_ms"],
             result[kind]["to_health"]["max_ms"],
             result[kind]["to_first_turn"]["p50_ms"],
-            *_idle(result[kind]),
+            *_idle_cells(result[kind]),
         )
         for kind in _kinds(result)
     ]
@@ -507,7 +507,8 @@ def _startup(result: dict[str, Any]) -> str:
     return out + table(header, rows)
 
 
-def _idle(measured: dict[str, Any]) -> tuple[Any, Any]:
+def _idle_cells(measured: dict[str, Any]) -> tuple[Any, Any]:
+    """The idle CPU and RSS cells of a start-up row: dashes for a run that did not measure them."""
     idle = measured.get("idle")
     if not idle:
         return "—", "—"

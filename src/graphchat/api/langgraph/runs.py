@@ -98,14 +98,12 @@ async def _request(
     inputs = body.input.messages if body.input is not None else []
     checkpoint = body.checkpoint_named()
     branch = continue_at = None
+    states = views.states
     if thread_id is not None:
         # The leaf this process keeps: begin checks it is still the leaf (`_started`).
-        continue_at = views.states.kept_leaf(owner, thread_id, checkpoint) if inputs else None
-        if continue_at is None:
-            # No input: answer again from that state (agent-chat-ui's regenerate), even the
-            # latest.
-            always = not inputs
-            branch = await views.states.branch_point(owner, thread_id, checkpoint, always=always)
+        continue_at = states.kept_leaf(owner, thread_id, checkpoint) if inputs else None
+        if continue_at is None:  # no input: answer again from there (regenerate), even the leaf
+            branch = await states.branch_point(owner, thread_id, checkpoint, always=not inputs)
     elif checkpoint is not None:
         raise NotFound(f"checkpoint '{checkpoint}' was not found", code="checkpoint_not_found")
     configurable = body.config.configurable
