@@ -17,7 +17,7 @@ from graphchat.api.errors import install_error_handlers
 from graphchat.api.headers import install_cors, security_headers
 from graphchat.api.middleware import ObservingMiddleware
 from graphchat.api.openapi import install_openapi
-from graphchat.api.routing import include_routers, reading_order
+from graphchat.api.routing import build_route_validators, include_routers, reading_order
 from graphchat.observability.metrics import Metrics
 from graphchat.security.auth import Authenticator
 from graphchat.settings import Settings
@@ -81,9 +81,7 @@ def create_app(settings: Settings, *, once_loaded: Callable[[], None] | None = N
     )
     include_routers(app, settings)
     install_openapi(app, settings, reading_order())
-    # FastAPI builds each route's validators on first use; doing it here, once, keeps apps
-    # started side by side in one process from racing in pydantic's schema generation.
-    app.openapi()
+    build_route_validators(app)
     return app
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, FastAPI, Response
-from starlette.routing import Mount, Route, compile_path
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Mount, compile_path
 from starlette.types import Scope
 
 from graphchat.api.deps import ServicesDep
@@ -29,8 +30,9 @@ async def metrics(services: ServicesDep) -> Response:
 class RouteTemplates:
     """Maps a request path to its route template, so metric labels stay few and stable.
 
-    Built on first use from the OpenAPI paths (public, unlike the router's internals), the
-    top-level routes (docs) and mounts (UI assets); the UI page is `/`.
+    Built on first use from every route the app serves, included routers' too (FastAPI's
+    `iter_route_contexts` gives their paths as included), and mounts (UI assets); the UI page is
+    `/`.
     """
 
     def __init__(self) -> None:
@@ -38,12 +40,12 @@ class RouteTemplates:
         self._patterns: list[tuple[re.Pattern[str], str]] = []
 
     def _build(self, app: FastAPI) -> dict[str, str]:
-        templates = set(app.openapi().get("paths", {})) | {"/"}
-        for route in app.routes:
-            if isinstance(route, Mount):
+        templates = {"/"}
+        for route in iter_route_contexts(app.routes):
+            if isinstance(route.original_route, Mount):
                 templates.add(f"{route.path}/{{path}}")
-            elif isinstance(route, Route):
-                templates.add(route.path)
+            elif route.path_format is not None:
+                templates.add(route.path_format)
         exact = {t: t for t in templates if "{" not in t}
         dynamic = sorted(templates - set(exact), key=lambda t: (t.count("{"), t))
         self._patterns = [(compile_path(t)[0], t) for t in dynamic]

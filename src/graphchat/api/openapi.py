@@ -8,6 +8,7 @@ schema-valid rejections that depend on state, as `openapi_extra={STATE_DEPENDENT
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ from graphchat.settings import Settings
 
 STATE_DEPENDENT = "x-state-dependent-errors"
 PAGE_SIZE = "x-page-size"  # marks a parameter bounded by `max_page_size` (removed once applied)
+# Apps in one process (tests, a second server) may ask for their documents at once, from their
+# own threads: pydantic's schema generation for the same models must not run twice at a time.
+_BUILDING = threading.Lock()
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 _OPENAI_ERROR_REF = {"$ref": "#/components/schemas/OpenAIErrorOut"}
 # `/v1/*` answers errors in OpenAI's shape (api/openai/errors.py), which its SDKs unwrap.
@@ -191,10 +195,10 @@ def install_openapi(app: FastAPI, settings: Settings, order: Sequence[str] = ())
     `order`."""
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = build_openapi(
-                app, settings, enabled_tool_names(settings.tools.enabled), order
-            )
+        with _BUILDING:
+            if app.openapi_schema is None:
+                tool_names = enabled_tool_names(settings.tools.enabled)
+                app.openapi_schema = build_openapi(app, settings, tool_names, order)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ are included first. Routers whose routes can match the same path keep their read
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from graphchat.api import archive, branches, chat, health, models, runs, search, threads, tools
 from graphchat.api import metrics as metrics_routes
@@ -49,3 +49,12 @@ def reading_order() -> list[str]:
         if isinstance(route, APIRoute)
     )
     return list(dict.fromkeys(paths))
+
+
+def build_route_validators(app: FastAPI) -> None:
+    """Build every included route's validators now, once: FastAPI builds them on first use, and
+    apps started side by side in one process (tests, rejoin on another server) would race in
+    pydantic's schema generation. The OpenAPI document is not needed for it: built on first use,
+    it would cost start-up ~170 ms (bench/analysis.md, round 38)."""
+    for _ in iter_route_contexts(app.routes):
+        pass
