@@ -1,5 +1,5 @@
 """`python -m graphchat`: the same as the `graphchat` command."""
 
-from graphchat.cli.main import run
+from graphchat.cli import run
 
 run()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from graphchat.collector import paused
 from graphchat.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,9 +36,10 @@ _COMMAND_LINE_VARIABLES = {"host": "GRAPHCHAT_HOST", "port": "GRAPHCHAT_PORT"}
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT; raises `GraphchatError` when the database cannot be
     migrated before several workers start."""
-    import uvicorn
+    with paused():
+        import uvicorn
 
-    from graphchat.http_protocol import TurnBatchedHttpToolsProtocol
+        from graphchat.http_protocol import TurnBatchedHttpToolsProtocol
 
     options: dict[str, Any] = {
         "host": settings.server.host,
@@ -50,9 +52,11 @@ def serve(settings: Settings) -> None:
         "http": TurnBatchedHttpToolsProtocol,
     }
     if settings.server.workers == 1:
-        from graphchat.app import create_app
+        with paused():
+            from graphchat.app import create_app
 
-        uvicorn.run(create_app(settings, once_loaded=freeze_loaded_heap), **options)
+            app = create_app(settings, once_loaded=freeze_loaded_heap)
+        uvicorn.run(app, **options)
         return
     if settings.database.auto_migrate:
         asyncio.run(_migrate(settings))
@@ -69,12 +73,13 @@ def serve(settings: Settings) -> None:
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory graphchat.serving:create_app_from_env` (a worker)."""
-    from graphchat.app import create_app
-    from graphchat.logging import configure_logging
+    with paused():
+        from graphchat.app import create_app
+        from graphchat.logging import configure_logging
 
-    settings = Settings()
-    configure_logging(settings.observability)
-    return create_app(settings, once_loaded=freeze_loaded_heap)
+        settings = Settings()
+        configure_logging(settings.observability)
+        return create_app(settings, once_loaded=freeze_loaded_heap)
 
 
 def freeze_loaded_heap() -> None:

@@ -35,6 +35,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "json_stream": frozenset(),  # a streaming JSON reader the CLI and the service share
     "json_text": frozenset(),  # JSON writing every layer shares (orjson, bigints as well)
+    "collector": frozenset(),  # the garbage collector paused while a process loads its modules
     "ui": frozenset(),
     "logging": frozenset({"settings"}),
     "store": frozenset({"errors", "json_text", "settings"}),
@@ -64,10 +65,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     # Runs the server: one app, or several workers that each build their own from `app` (and
     # set up their logging, as the command line does for one process).
     "http_protocol": frozenset(),  # uvicorn's HTTP protocol, its writes batched per loop turn
-    "serving": frozenset({"app", "http_protocol", "logging", "observability", "settings", "store"}),
+    "serving": frozenset(
+        {"app", "collector", "http_protocol", "logging", "observability", "settings", "store"}
+    ),
     "cli": frozenset(
         {
             "graphchat",
+            "collector",
             "errors",
             "json_stream",
             "logging",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Annotated
 
 import typer
@@ -107,8 +106,3 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 def db_current() -> None:
     """Print the schema revision of the database."""
     _run_db("current", "head")
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(app())
