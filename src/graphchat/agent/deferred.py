@@ -3,17 +3,55 @@
 Importing LangGraph (with LangChain and LangSmith under it) is about half of start-up's CPU, and
 `/health` needs none of it: the service starts serving while a worker thread imports and compiles
 the graph, and the first turn waits for it if it is not ready yet.
+
+While it builds, the event loop shares the GIL with that thread. After each wait for I/O the loop
+asks for the GIL back and CPython hands it over only at the end of its switch interval (5 ms),
+so a start-up's last steps and first requests crawled: start-up to `/health` and to the first
+turn each took ~0.25 s longer than with a 0.5 ms interval while the build runs (bench/analysis.md,
+round 38).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from graphchat.agent.graph import AgentGraph
     from graphchat.agent.tools.registry import ToolRegistry
     from graphchat.llm.base import ChatProvider
+
+
+class ShortGILSwitches:
+    """CPython's switch interval shortened while any build runs, as it was once none does."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._lock = threading.Lock()
+        self._running = 0
+        self._previous = 0.0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._running == 0:
+                self._previous = sys.getswitchinterval()
+                sys.setswitchinterval(self._seconds)
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    sys.setswitchinterval(self._previous)
+
+
+WHILE_BUILDING = ShortGILSwitches(0.0005)
 
 
 class DeferredGraph:
@@ -31,9 +69,10 @@ class DeferredGraph:
             self._building = asyncio.ensure_future(asyncio.to_thread(self._build))
 
     def _build(self) -> AgentGraph:
-        from graphchat.agent.graph import build_graph  # the expensive import, see above
+        with WHILE_BUILDING.held():
+            from graphchat.agent.graph import build_graph  # the expensive import, see above
 
-        return build_graph(self._provider, self._tools)
+            return build_graph(self._provider, self._tools)
 
     async def ready(self) -> AgentGraph:
         """The compiled graph, once built."""

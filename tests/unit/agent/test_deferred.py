@@ -6,7 +6,10 @@ import asyncio
 import subprocess
 import sys
 
+import pytest
+
 from graphchat.agent import DeferredGraph, RunContext
+from graphchat.agent.deferred import ShortGILSwitches
 from graphchat.agent.tools import ToolRegistry
 from graphchat.llm.fake import ScriptedProvider, ScriptedReply
 
@@ -44,3 +47,26 @@ async def test_a_cancelled_waiter_does_not_cancel_the_build() -> None:
     waiter.cancel()
     built = await graph.ready()
     assert built is await graph.ready()
+
+
+def test_switches_are_short_while_any_build_runs_and_as_before_after() -> None:
+    before = sys.getswitchinterval()
+    switches = ShortGILSwitches(before / 10)
+
+    with switches.held():
+        assert sys.getswitchinterval() == before / 10
+        with switches.held():
+            assert sys.getswitchinterval() == before / 10
+        assert sys.getswitchinterval() == before / 10, "one build still runs"
+
+    assert sys.getswitchinterval() == before
+
+
+def test_switches_are_restored_when_a_build_fails() -> None:
+    before = sys.getswitchinterval()
+    switches = ShortGILSwitches(before / 10)
+
+    with pytest.raises(ImportError), switches.held():
+        raise ImportError("a module of the graph failed to load")
+
+    assert sys.getswitchinterval() == before
