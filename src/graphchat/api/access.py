@@ -5,10 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from graphchat.api.auth import AuthMiddleware, public_routes
-from graphchat.api.ratelimit import RateLimitMiddleware
 from graphchat.observability.metrics import Metrics
 from graphchat.security.auth import Authenticator
-from graphchat.security.ratelimit import RateLimiter
 from graphchat.settings import Settings
 
 
@@ -17,6 +15,10 @@ def install_access_control(
 ) -> None:
     """Rate limiting inside authentication (so it counts per key), both as configured."""
     if settings.security.rate_limit:
+        # Loaded only when on: the `limits` library is ~20 ms of start-up.
+        from graphchat.api.ratelimit import RateLimitMiddleware
+        from graphchat.security.ratelimit import RateLimiter
+
         app.add_middleware(
             RateLimitMiddleware,
             limiter=RateLimiter(settings.security.rate_limit, settings.security.redis_url),

@@ -17,7 +17,6 @@ from typing import Annotated
 import typer
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
-from rich.markdown import Markdown
 from rich.segment import Segment
 from rich.text import Text
 
@@ -82,6 +81,8 @@ class ReplyView:
             self._live.stop()
             self._live = None
             if text.strip():
+                from rich.markdown import Markdown  # Markdown's parser: ~20 ms every command loads
+
                 self._console.print(Markdown(text))
         elif text:
             self._console.file.write("\n")

@@ -84,10 +84,10 @@ class SecuritySettings(Group):
     @field_validator("rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
-        from limits import parse  # imported here: only a configured limit needs the library
-
         value = value.strip()
         if value:
+            from limits import parse  # imported here: only a configured limit needs the library
+
             try:
                 parse(value)
             except ValueError:
