@@ -7,8 +7,8 @@ the graph, and the first turn waits for it if it is not ready yet.
 While it builds, the event loop shares the GIL with that thread. After each wait for I/O the loop
 asks for the GIL back and CPython hands it over only at the end of its switch interval (5 ms),
 so a start-up's last steps and first requests crawled: start-up to `/health` and to the first
-turn each took ~0.25 s longer than with a 0.5 ms interval while the build runs (bench/analysis.md,
-round 38).
+turn each took 0.1–0.3 s longer than with a 0.5 ms interval while the build runs
+(bench/analysis.md, round 38).
 """
 
 from __future__ import annotations

@@ -210,7 +210,7 @@ class PlainHTTPTransport(httpx.AsyncHTTPTransport):
     """
 
     def __init__(self, limits: httpx.Limits) -> None:
-        # The pool httpx builds here is replaced below, with the TLS context it is given. A
+        # The pool httpx builds here, and the TLS context it is given, are discarded below. A
         # default context would read the CA bundle for nothing (~40 ms of start-up); this one
         # trusts no certificate at all.
         super().__init__(limits=limits, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
