@@ -61,3 +61,13 @@ def test_the_document_lists_paths_in_reading_order() -> None:
     app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
 
     assert list(app.openapi()["paths"]) == expected
+
+
+def test_the_document_is_built_on_first_use_not_with_the_app() -> None:
+    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert app.openapi_schema is None, "start-up does not need the document (round 38)"
+
+    document = app.openapi()
+
+    assert "/chat" in document["paths"]
+    assert app.openapi() is document, "built once"
