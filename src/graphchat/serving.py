@@ -36,10 +36,9 @@ _COMMAND_LINE_VARIABLES = {"host": "GRAPHCHAT_HOST", "port": "GRAPHCHAT_PORT"}
 def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT; raises `GraphchatError` when the database cannot be
     migrated before several workers start."""
-    with paused():
-        import uvicorn
+    import uvicorn
 
-        from graphchat.http_protocol import TurnBatchedHttpToolsProtocol
+    from graphchat.http_protocol import TurnBatchedHttpToolsProtocol
 
     options: dict[str, Any] = {
         "host": settings.server.host,
