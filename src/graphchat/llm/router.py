@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 from graphchat.errors import (
@@ -86,28 +87,31 @@ class ModelRouter:
     async def _route(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         first_error: GraphchatError | None = None
         failed: set[str] = set()
-        async for model, backend in self._candidates(request.model):
-            if backend.name in failed:
-                continue
-            fallback = model != request.model
-            yielded = False
-            try:
-                async for chunk in backend.stream(replace(request, model=model)):
-                    yielded = True
-                    yield replace(chunk, model=model) if fallback else chunk
-                return
-            except (ProviderUnavailable, ProviderTimeout) as exc:
-                if yielded:
-                    raise
-                first_error = first_error or exc
-                failed.add(backend.name)
-            except ModelNotFound as exc:
-                if not fallback:
-                    raise
-                first_error = first_error or exc
+        # Closed here once a backend answers: an async generator left suspended is closed by
+        # the event loop's finalizer, a wake-up and a task of its own after every model call.
+        async with aclosing(self._candidates(request.model)) as candidates:
+            async for model, backend in candidates:
+                if backend.name in failed:
+                    continue
+                fallback = model != request.model
+                yielded = False
+                try:
+                    async for chunk in backend.stream(replace(request, model=model)):
+                        yielded = True
+                        yield replace(chunk, model=model) if fallback else chunk
+                    return
+                except (ProviderUnavailable, ProviderTimeout) as exc:
+                    if yielded:
+                        raise
+                    first_error = first_error or exc
+                    failed.add(backend.name)
+                except ModelNotFound as exc:
+                    if not fallback:
+                        raise
+                    first_error = first_error or exc
         raise first_error or ProviderUnavailable("no model backend could take the request")
 
-    async def _candidates(self, model: str) -> AsyncIterator[tuple[str, ChatProvider]]:
+    async def _candidates(self, model: str) -> AsyncGenerator[tuple[str, ChatProvider], None]:
         """(model, backend) pairs to try: the model's backends, then each fallback's."""
         yield model, await self._backend_for(model)
         for alternative in (model, *self._fallbacks):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+from collections.abc import AsyncGenerator
+from typing import Any
+
 import pytest
 
 from graphchat.errors import ModelNotFound, ProviderUnavailable
@@ -106,3 +111,24 @@ async def test_statuses_report_each_backend() -> None:
 async def test_with_no_model_available_the_default_is_the_first_listed() -> None:
     down = ScriptedProvider("a", ("m1",), available=False)
     assert await ModelRouter([down]).default_model() == "m1"
+
+
+async def test_a_model_call_leaves_no_generator_for_the_loop_to_close() -> None:
+    """One suspended async generator per call cost a wake-up and a task of its own, once the
+    event loop's finalizer closed it."""
+    finalized: list[str] = []
+    hooks = sys.get_asyncgen_hooks()
+
+    def finalizer(generator: AsyncGenerator[Any, None]) -> None:
+        finalized.append(getattr(generator, "__qualname__", repr(generator)))
+        assert hooks.finalizer is not None
+        hooks.finalizer(generator)
+
+    sys.set_asyncgen_hooks(firstiter=hooks.firstiter, finalizer=finalizer)
+    try:
+        router = ModelRouter([ScriptedProvider("a", ("llama3.2:latest",))])
+        assert await _run(router, "llama3.2")
+        gc.collect()
+    finally:
+        sys.set_asyncgen_hooks(*hooks)
+    assert finalized == []
