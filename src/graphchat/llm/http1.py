@@ -11,7 +11,8 @@ connection pool (model_connections.py) keeps and reuses it as it did httpcore's.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, MutableMapping
+from typing import Any
 
 import httpcore
 import httptools
@@ -114,12 +115,8 @@ class HTTP1Connection:
             reply.done()
             await self.aclose()
             raise
-        return httpcore.Response(
-            status=reply.status,
-            headers=reply.headers,
-            content=_Body(self, reply, timeouts.get("read")),
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        body = _Body(self, reply, timeouts.get("read"))
+        return checked_response(reply.status, reply.headers, body, {"http_version": b"HTTP/1.1"})
 
     async def read(self, timeout: float | None) -> bytes:  # noqa: ASYNC109 (httpcore's API)
         return await self._stream.read(_READ_SIZE, timeout)
@@ -149,6 +146,19 @@ class HTTP1Connection:
             await self._stream.aclose()
 
 
+def checked_response(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    content: AsyncIterable[bytes],
+    extensions: MutableMapping[str, Any],
+) -> httpcore.Response:
+    """An httpcore `Response` of headers llhttp has already parsed: set, not given, because
+    the constructor checks each of them again (typing's ABC checks, ~15 us a response)."""
+    response = httpcore.Response(status=status, content=content, extensions=extensions)
+    response.headers = headers
+    return response
+
+
 class _Body:
     """The reply's body as it arrives; closing it ends the exchange."""
 
@@ -163,9 +173,10 @@ class _Body:
         reply = self._reply
         while True:
             if reply.body:
+                # What one read brought at once, in one piece: a fast model's tokens arrive
+                # several to a read, each its own HTTP chunk.
                 pieces, reply.body = reply.body, []
-                for piece in pieces:
-                    yield piece
+                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
             if reply.complete:
                 return
             data = await self._connection.read(self._timeout)

@@ -17,7 +17,7 @@ from typing import Protocol, cast
 
 import httpcore
 
-from graphchat.llm.http1 import HTTP1Connection
+from graphchat.llm.http1 import HTTP1Connection, checked_response
 
 
 class _ReplyBody(Protocol):
@@ -75,12 +75,7 @@ class ModelConnections:
                 await connection.aclose()
                 raise
             body = _GivenBack(cast(_ReplyBody, response.stream), origin, connection, self)
-            return httpcore.Response(
-                status=response.status,
-                headers=response.headers,
-                content=body,
-                extensions=response.extensions,
-            )
+            return checked_response(response.status, response.headers, body, response.extensions)
 
     async def _kept(self, origin: httpcore.Origin) -> HTTP1Connection | None:
         """The idle connection to `origin` used last, if one is still good."""

@@ -272,38 +272,41 @@ async def open_stream(
     return response
 
 
-async def _raw_lines(response: HttpReply) -> AsyncIterator[bytes]:
-    """The body's lines (`\n`, `\r\n` or `\r` ended), split from its bytes.
+def _split_lines(pending: bytes, data: bytes) -> tuple[list[bytes], bytes]:
+    """The complete lines (`\n`, `\r\n` or `\r` ended, without their ends) in `pending` and
+    `data` after it, and the unfinished rest.
 
     Lines stay bytes: both protocols are JSON, which orjson reads from bytes, so httpx's text
     decoder and line splitter (two more generators per line, and a UTF-8 decode) are skipped.
     """
-    pending = b""
-    async for data in response.aiter_bytes():
-        pieces = (pending + data).splitlines(keepends=True)
-        pending = pieces.pop() if pieces and not pieces[-1].endswith((b"\n", b"\r")) else b""
-        for piece in pieces:
-            yield piece.rstrip(b"\r\n")
-    if pending:
-        yield pending
+    pieces = (pending + data).splitlines(keepends=True)
+    rest = pieces.pop() if pieces and not pieces[-1].endswith((b"\n", b"\r")) else b""
+    return [piece.rstrip(b"\r\n") for piece in pieces], rest
 
 
 async def timed_lines(
     response: HttpReply, timeouts: Timeouts, deadline: float
 ) -> AsyncIterator[bytes]:
     """The non-blank lines of a streamed body: the first within the first-token timeout, each
-    later one within the stall timeout, all before `deadline`."""
-    lines = _raw_lines(response)
+    later one within the stall timeout, all before `deadline`.
+
+    The timeouts bound each read, not each line: the lines that arrived together (a fast
+    model's tokens, or a reply that waited for its run to be stored) are split from one read
+    and passed on without another wait, timer or generator step each.
+    """
+    received = response.aiter_bytes()
     watch = ReadWatch(deadline)
     wait, what = timeouts.first_token, WAITING_FIRST
+    pending = b""
     try:
-        while True:
-            line = await watch.within(anext(lines, None), wait, what)
-            if line is None:
-                return
-            if line.strip():
-                yield line
-                wait, what = timeouts.stall, STALLED
+        while (data := await watch.within(anext(received, None), wait, what)) is not None:
+            lines, pending = _split_lines(pending, data)
+            for line in lines:
+                if line.strip():
+                    yield line
+                    wait, what = timeouts.stall, STALLED
+        if pending.strip():
+            yield pending
     finally:
         watch.close()
 
