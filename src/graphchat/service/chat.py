@@ -321,7 +321,8 @@ class ChatService:
                 GraphchatError("the agent failed unexpectedly; see the server log")
             )
         finally:
-            await asyncio.shield(self._persist_events(turn))
+            if not turn.live.all_written:  # a turn's finish usually wrote them all
+                await asyncio.shield(self._persist_events(turn))
 
     async def _persist_events(self, turn: Turn) -> None:
         if isinstance(turn.error, RunClosedElsewhere):

@@ -68,6 +68,11 @@ class LiveRun:
     def finished(self) -> bool:
         return self._final
 
+    @property
+    def all_written(self) -> bool:
+        """Whether every event published so far is in the database."""
+        return self.persisted == len(self.events)
+
     def goes_on_after(self, seq: int) -> bool:
         """Whether a follower after `seq` gets anything here: a later event, or one to come."""
         return not self._final or seq < self.next_seq - 1
