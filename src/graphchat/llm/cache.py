@@ -9,7 +9,7 @@ so callers stream it like a fresh one. The cache is best-effort: a database fail
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -90,7 +90,9 @@ class ReplyCache:
     def eligible(self, request: ChatRequest) -> bool:
         return self._policy.nondeterministic or request.params.is_deterministic()
 
-    async def through(self, request: ChatRequest, source: Source) -> AsyncIterator[ChatChunk]:
+    async def through(
+        self, request: ChatRequest, source: Source
+    ) -> AsyncGenerator[ChatChunk, None]:
         """The cached reply when there is one; otherwise `source`'s, stored once complete."""
         if not self.eligible(request):
             async for chunk in source(request):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 
 from graphchat.llm.base import ChatChunk, ChatRequest, ModelInfo, SamplingParams, ToolCall, Usage
+from graphchat.llm.http_provider import HttpProvider, ReplyReader
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import HttpProvider, finish_body, get_json
+from graphchat.llm.transport import get_json
 from graphchat.llm.wire import chat_body, cut_short, finish_reason, raise_reply_error
 
 
@@ -67,6 +67,23 @@ def parse_line(line: bytes | str, *, saw_tool_calls: bool) -> ChatChunk:
     )
 
 
+class _NDJSONReply:
+    """One NDJSON reply: a chunk per line, the last one `done`."""
+
+    __slots__ = ("_saw_tool_calls",)
+
+    def __init__(self) -> None:
+        self._saw_tool_calls = False
+
+    def line(self, line: bytes) -> ChatChunk:
+        chunk = parse_line(line, saw_tool_calls=self._saw_tool_calls)
+        self._saw_tool_calls = self._saw_tool_calls or bool(chunk.tool_calls)
+        return chunk
+
+    def end(self) -> ChatChunk:
+        raise cut_short()
+
+
 class OllamaProvider(HttpProvider):
     """A `ChatProvider` for one Ollama server."""
 
@@ -87,16 +104,8 @@ class OllamaProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         return request_body(request)
 
-    async def _chunks(self, lines: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
-        saw_tool_calls = False
-        async for line in lines:
-            chunk = parse_line(line, saw_tool_calls=saw_tool_calls)
-            saw_tool_calls = saw_tool_calls or bool(chunk.tool_calls)
-            yield chunk
-            if chunk.done:
-                await finish_body(lines)
-                return
-        raise cut_short()
+    def _reader(self) -> ReplyReader:
+        return _NDJSONReply()
 
     async def list_models(self) -> list[ModelInfo]:
         with self._translate_errors(None):

@@ -3,7 +3,6 @@ streamed as server-sent events, `/v1/models` for the catalog."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,8 +11,9 @@ import orjson
 
 from graphchat.json_text import dumps_text
 from graphchat.llm.base import ChatChunk, ChatRequest, ModelInfo, SamplingParams, ToolCall, Usage
+from graphchat.llm.http_provider import HttpProvider, ReplyReader
 from graphchat.llm.timeouts import Timeouts
-from graphchat.llm.transport import HttpProvider, finish_body, get_json
+from graphchat.llm.transport import get_json
 from graphchat.llm.wire import chat_body, cut_short, finish_reason, raise_reply_error
 
 _DONE = b"[DONE]"
@@ -84,6 +84,22 @@ class StreamState:
         self.pieces += any(text)
         return "".join(text)
 
+    def line(self, line: bytes) -> ChatChunk | None:
+        """One line of the SSE body: a text delta's chunk, or the last one at `[DONE]`."""
+        if not line.startswith(b"data:"):
+            return None  # comments, `event:` and `id:` fields carry nothing we use
+        payload = line[5:].strip()
+        if payload == _DONE:
+            return self.last_chunk()
+        text = self.feed(orjson.loads(payload))
+        return ChatChunk(content=text) if text else None
+
+    def end(self) -> ChatChunk:
+        """A body that ended without `[DONE]` is whole once a finish reason was said."""
+        if self.said_reason is None:
+            raise cut_short()
+        return self.last_chunk()
+
     def last_chunk(self) -> ChatChunk:
         calls = tuple(self.calls[index].finish() for index in sorted(self.calls))
         return ChatChunk(
@@ -120,22 +136,8 @@ class OpenAICompatProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         return request_body(request)
 
-    async def _chunks(self, lines: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
-        state = StreamState()
-        async for line in lines:
-            if not line.startswith(b"data:"):
-                continue  # comments, `event:` and `id:` fields carry nothing we use
-            payload = line[5:].strip()
-            if payload == _DONE:
-                yield state.last_chunk()
-                await finish_body(lines)
-                return
-            text = state.feed(orjson.loads(payload))
-            if text:
-                yield ChatChunk(content=text)
-        if state.said_reason is None:
-            raise cut_short()
-        yield state.last_chunk()
+    def _reader(self) -> ReplyReader:
+        return StreamState()
 
     async def list_models(self) -> list[ModelInfo]:
         with self._translate_errors(None):

@@ -11,7 +11,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -126,11 +126,33 @@ class ResilientProvider:
         self._rng = rng or random.Random()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        """The inner backend's reply, tried again while it fails transiently before its first
+        chunk; each outcome counts toward the breaker once (one generator: every chunk of every
+        reply passes through here)."""
         self.breaker.acquire()
         verdict = False
+        started = time.monotonic()
+        attempt = 0
         try:
-            async for chunk in self._attempts(request):
-                yield chunk
+            while True:
+                attempt += 1
+                yielded = False
+                try:
+                    async for chunk in self.inner.stream(request):
+                        yielded = True
+                        yield chunk
+                    break
+                except GraphchatError as exc:
+                    delay = self._policy.delay(attempt, self._rng)
+                    spent = time.monotonic() - started + delay
+                    if (
+                        yielded
+                        or not is_transient(exc)
+                        or attempt > self._policy.retries
+                        or spent > self._policy.budget
+                    ):
+                        raise
+                await self._sleep(delay)
             self.breaker.succeed()
             verdict = True
         except GraphchatError as exc:
@@ -143,29 +165,6 @@ class ResilientProvider:
         finally:
             if not verdict:
                 self.breaker.release()
-
-    async def _attempts(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            yielded = False
-            try:
-                async for chunk in self.inner.stream(request):
-                    yielded = True
-                    yield chunk
-                return
-            except GraphchatError as exc:
-                delay = self._policy.delay(attempt, self._rng)
-                spent = time.monotonic() - started + delay
-                if (
-                    yielded
-                    or not is_transient(exc)
-                    or attempt > self._policy.retries
-                    or spent > self._policy.budget
-                ):
-                    raise
-            await self._sleep(delay)
 
     async def list_models(self) -> list[ModelInfo]:
         models = await self.inner.list_models()

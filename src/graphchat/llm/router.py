@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
@@ -74,17 +74,13 @@ class ModelRouter:
         self._catalog_at = float("-inf")
         self._catalog_lock = asyncio.Lock()
 
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        source = self._route if self._cache is None else self._cached
-        async for chunk in source(request):
-            yield chunk
+    def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        # The route's (or the cache's) own generator, not one more that passes each chunk on.
+        if self._cache is None:
+            return self._route(request)
+        return self._cache.through(request, self._route)
 
-    async def _cached(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        assert self._cache is not None
-        async for chunk in self._cache.through(request, self._route):
-            yield chunk
-
-    async def _route(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+    async def _route(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         first_error: GraphchatError | None = None
         failed: set[str] = set()
         # Closed here once a backend answers: an async generator left suspended is closed by

@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import re
 import urllib.request
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import httpcore
@@ -28,8 +28,6 @@ from graphchat.errors import (
     ProviderUnavailable,
     ToolsUnsupported,
 )
-from graphchat.json_text import dumps
-from graphchat.llm.base import ChatChunk, ChatRequest
 from graphchat.llm.model_connections import ModelConnections
 from graphchat.llm.plain_tcp import CoreReply, PlainHTTPTransport
 from graphchat.llm.timeouts import ReadWatch, Timeouts, next_within
@@ -335,59 +333,3 @@ async def get_json(client: httpx.AsyncClient, path: str, *, backend: str, second
             f"model backend '{backend}' answered {response.status_code} to {path}"
         )
     return response.json()
-
-
-class HttpProvider:
-    """The shared half of an HTTP `ChatProvider`: client, streamed call, errors, closing.
-
-    Subclasses say where to post (`chat_path`), what to send (`_body`) and how to read the
-    streamed reply (`_chunks`).
-    """
-
-    chat_path = ""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeouts: Timeouts,
-        name: str,
-        headers: dict[str, str] | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.name = name
-        self.base_url = base_url
-        self._timeouts = timeouts
-        direct = direct_transport(transport, base_url)
-        self._client = make_client(base_url, timeouts, headers=headers, transport=direct)
-        self._chat = ChatEndpoint(self._client, self.chat_path, direct, timeouts)
-
-    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
-        deadline = deadline_after(self._timeouts.total)
-        with self._translate_errors(request.model):
-            response = await open_stream(
-                self._chat.post(dumps(self._body(request))),
-                backend=self.name,
-                model=request.model,
-                timeouts=self._timeouts,
-                deadline=deadline,
-            )
-            try:
-                async for chunk in self._chunks(timed_lines(response, self._timeouts, deadline)):
-                    yield chunk
-            finally:
-                await response.aclose()
-
-    def _body(self, request: ChatRequest) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _chunks(self, lines: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
-        """The reply's chunks, read from its body's timed lines (`finish_body(lines)` once done)."""
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    def _translate_errors(self, model: str | None) -> AbstractContextManager[None]:
-        """Turn httpx, httpcore and JSON failures into our `ProviderError`s."""
-        return translate_http_errors(self.name, self.base_url, model)

@@ -16,13 +16,13 @@ from graphchat.errors import (
     ProviderUnavailable,
 )
 from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
+from graphchat.llm.http_provider import HttpProvider
 from graphchat.llm.ollama import OllamaProvider
 from graphchat.llm.openai_compat import OpenAICompatProvider
 from graphchat.llm.plain_tcp import CoreReply
 from graphchat.llm.timeouts import Timeouts
 from graphchat.llm.transport import (
     ChatEndpoint,
-    HttpProvider,
     direct_transport,
     make_client,
     status_error,
