@@ -160,6 +160,7 @@ def _pass(
             servers[name] = stack.enter_context(procs.graphchat(env, f"compare-{name}"))
             headers[name] = credentials.headers(auth, servers[name])
             procs.wait_settled(servers[name])
+            procs.in_service(servers[name], database, headers[name])
         if args.apart:  # every server (one measured at a time) on graphchat's side
             pids = [server.process.pid for server in servers.values() if server.process]
             stack.enter_context(placement.graphchat_apart(args.database, backend_url, pids))

@@ -37,6 +37,11 @@ async def _admin(sql: str, url: str) -> str:
         await connection.close()
 
 
+def analyze(url: str) -> None:
+    """Gather the planner's statistics, as autovacuum does within a minute of a table's growth."""
+    asyncio.run(_admin("ANALYZE", url))
+
+
 def postgres_version() -> str | None:
     url = postgres_admin_url()
     return asyncio.run(_admin("SHOW server_version", url)) if url else None

@@ -9,11 +9,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,6 +140,31 @@ def wait_settled(server: ServerProcess, *, idle: float = 0.5, timeout: float = 3
         if now - used < 0.02 * idle:
             return
         used = now
+
+
+# `in_service`: turns on a thread of their own before the statistics are gathered.
+IN_SERVICE_TURNS = 300
+
+
+def in_service(
+    server: ServerProcess, database_url: str, headers: dict[str, str] | None = None
+) -> None:
+    """Put a scratch PostgreSQL database in the state a served one is in after its first minute:
+    some turns, then the statistics autovacuum gathers (`ANALYZE`).
+
+    A brand-new database has statistics for empty tables, and each pooled connection keeps the
+    generic plan PostgreSQL made for them: begin's guards then read every run of the thread and
+    every message of the table, more with each turn, until autovacuum's first visit (up to a
+    minute) replans them. A benchmark spends all its turns inside that minute; a served database
+    leaves it once (bench/analysis.md, round 40). SQLite keeps no statistics here: nothing to do.
+    """
+    if not database_url.startswith("postgresql"):
+        return
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+        thread = {"thread_id": f"in-service-{uuid.uuid4().hex[:8]}"}
+        for _ in range(IN_SERVICE_TURNS):
+            http.post("/chat", json=thread | {"message": "Hello there"}).raise_for_status()
+    databases.analyze(database_url)
 
 
 def migrate(env: dict[str, str], name: str) -> None:

@@ -207,6 +207,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 databases.scratch(kind) as url,
                 procs.graphchat(procs.server_env(url, backend_url), f"protocols-{kind}") as server,
             ):
+                procs.in_service(server, url)
                 cpu = functools.partial(procs.cpu_seconds, server)
                 results[kind] = asyncio.run(_measured(backend_url, server.url, args, cpu))
             for name, found in results[kind].items():

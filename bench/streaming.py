@@ -270,6 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 databases.scratch(kind) as url,
                 procs.graphchat(procs.server_env(url, backend_url), f"stream-{kind}") as server,
             ):
+                procs.in_service(server, url)
                 results[kind] = asyncio.run(_both_workloads(backend_url, server.url, args.streams))
                 results[kind]["apart"] = _apart(kind, backend_url, server, args.streams)
                 results[kind]["split"] = asyncio.run(_split(backend_url, server, args.streams))

@@ -163,6 +163,7 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
     with databases.scratch(kind) as database_url:
         env = procs.server_env(database_url, backend_url)
         with procs.graphchat(env, f"turn-{kind}") as server:
+            procs.in_service(server, database_url)
             result["levels"] = _levels(server, backend_url, kind, args.concurrency, args)
             result["apart_c1"] = _apart_c1(server, backend_url, kind, args)
         # The same at concurrency 1 with per-request logging on (the default level).
