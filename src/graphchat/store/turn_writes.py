@@ -259,13 +259,15 @@ def _touched(thread_id: str, leaf_id: str | None) -> dict[str, Any]:
     return {"thread": thread_id, "updated_at": utcnow(), "leaf_message_id": leaf_id}
 
 
-_RUN_CTE = insert(RUNS).values(prefixed(RUNS, "run_")).cte("new_run")
-_MESSAGES_CTE = _insert_rows(MESSAGES, "messages").cte("new_messages")
+_RUN = prefixed(RUNS, "run_")
 _CONTINUE_THREAD = (
     _touch_thread()
     # None leaves the title as stored (a rename meanwhile is kept).
     .values(title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title))
-    .add_cte(_RUN_CTE, _MESSAGES_CTE)
+    .add_cte(
+        insert(RUNS).values(_RUN).cte("new_run"),
+        insert_owned_messages(_RUN["owner"]).cte("new_messages"),
+    )
 )
 _NEW_THREAD = prefixed(THREADS, "thread_")
 # The trigger that gives each message its thread's owner (search, migration 0007) cannot see a
@@ -274,7 +276,8 @@ _CREATE_THREAD = insert_owned_messages(_NEW_THREAD["owner"]).add_cte(
     insert(THREADS).values(_NEW_THREAD).cte("new_thread"),
     insert(RUNS).values(prefixed(RUNS, "run_")).cte("new_run"),
 )
-_APPEND = _touch_thread().add_cte(_MESSAGES_CTE)
+# The owner trigger gives these their thread's owner.
+_APPEND = _touch_thread().add_cte(_insert_rows(MESSAGES, "messages").cte("new_messages"))
 
 
 def prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -309,12 +312,14 @@ def _finish_statement() -> Select[bool, bool]:
     outcome = ("status", "finished_at", "prompt_tokens", "completion_tokens", "error", "pending")
     finished = (
         _FINISH_RUN.values({name: bindparam(name, type_=RUNS.c[name].type) for name in outcome})
-        .returning(RUNS.c.id)
+        .returning(RUNS.c.id, RUNS.c.owner)
         .cte("finished")
     )
     ran = exists(select(finished.c.id))
     touched = _touch_thread(ran, keep_leaf=True).cte("touched")
-    new_messages = _insert_rows(MESSAGES, "messages", ran).cte("new_messages")
+    # The run's owner, as it returns it: the owner trigger then never fires (migration 0011).
+    owner = select(finished.c.owner).scalar_subquery()
+    new_messages = insert_owned_messages(owner, ran).cte("new_messages")
     new_events = _insert_rows(RUN_EVENTS, "events", ran).cte("new_events")
     thread_id = bindparam("thread", type_=THREADS.c.id.type)
     thread_found = exists(select(THREADS.c.id).where(THREADS.c.id == thread_id))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from tests.support.statements import (
     APPEND,
     BEGIN_EXISTING_THREAD,
@@ -38,6 +39,7 @@ from graphchat.store.records import (
     RunEvent,
     RunOutcome,
     RunStatus,
+    Tail,
     TurnRules,
     TurnStart,
 )
@@ -155,6 +157,34 @@ async def test_a_runs_tool_messages_issue_the_planned_statements(store: Store) -
     assert seen == planned
     assert [m.content for m in await store.messages.recent("t", 5)] == ["hi", "", "42"]
     assert [m.parent_id for m in stored] == [start.tail.leaf_id, stored[0].id]
+
+
+async def test_every_message_of_a_turn_carries_its_runs_owner(store: Store) -> None:
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no owner on messages")
+    await store.threads.create(NewThread(id="owned", owner="alice"))
+    start = await store.runs.begin_turn(
+        new_run("owned", "r1", owner="alice"), [NewMessage(role="user", content="hi")], RULES
+    )
+    call = NewMessage(role="assistant", content="", tool_calls=[{"id": "c"}])
+    result = NewMessage(role="tool", content="42", tool_call_id="c")
+    called = await store.runs.append("owned", "r1", [call, result], start.tail)  # the trigger's
+    answer = [NewMessage(role="assistant", content="yes")]
+    reply = message_rows("owned", "r1", answer, Tail(called[-1].seq, called[-1].id))
+    assert await store.runs.finish("owned", "r1", RunOutcome(RunStatus.SUCCESS, 1, 1), reply)
+
+    async with store.engine.connect() as connection:
+        found = await connection.execute(
+            text("SELECT role, owner FROM messages WHERE thread_id = 'owned' ORDER BY seq")
+        )
+        owners = [tuple(row) for row in found]
+
+    assert owners == [
+        ("user", "alice"),
+        ("assistant", "alice"),
+        ("tool", "alice"),
+        ("assistant", "alice"),
+    ]
 
 
 # A thread this process answered last, changed since by someone else: on PostgreSQL the guarded
