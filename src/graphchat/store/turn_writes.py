@@ -260,21 +260,19 @@ def _touched(thread_id: str, leaf_id: str | None) -> dict[str, Any]:
 
 
 _RUN = prefixed(RUNS, "run_")
+_NEW_RUN = insert(RUNS).values(_RUN).cte("new_run")
 _CONTINUE_THREAD = (
     _touch_thread()
     # None leaves the title as stored (a rename meanwhile is kept).
     .values(title=func.coalesce(bindparam("title", type_=THREADS.c.title.type), THREADS.c.title))
-    .add_cte(
-        insert(RUNS).values(_RUN).cte("new_run"),
-        insert_owned_messages(_RUN["owner"]).cte("new_messages"),
-    )
+    .add_cte(_NEW_RUN, insert_owned_messages(_RUN["owner"]).cte("new_messages"))
 )
 _NEW_THREAD = prefixed(THREADS, "thread_")
 # The trigger that gives each message its thread's owner (search, migration 0007) cannot see a
 # thread inserted by the same statement: a new thread's messages are given its owner.
 _CREATE_THREAD = insert_owned_messages(_NEW_THREAD["owner"]).add_cte(
     insert(THREADS).values(_NEW_THREAD).cte("new_thread"),
-    insert(RUNS).values(prefixed(RUNS, "run_")).cte("new_run"),
+    _NEW_RUN,
 )
 # The owner trigger gives these their thread's owner.
 _APPEND = _touch_thread().add_cte(_insert_rows(MESSAGES, "messages").cte("new_messages"))
