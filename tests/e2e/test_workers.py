@@ -129,6 +129,15 @@ def _counted(pinned: Pinned, route: str) -> float:
     return _metric(pinned, f"graphchat_http_requests_total{labels}")
 
 
+def _counted_once(pinned: Pinned, route: str, expected: float) -> float:
+    """`_counted`, read again for up to 5 s while it is below `expected`: a worker counts a
+    request once its response is sent, so the client may read the sum before that."""
+    deadline = time.monotonic() + 5
+    while (count := _counted(pinned, route)) < expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return count
+
+
 @pytest.fixture
 def two_workers(database_url: str, ollama: FakeOllama, tmp_path: Path) -> Iterator[ServerProcess]:
     env = server_env(
@@ -188,7 +197,7 @@ def test_metrics_sum_the_workers_and_a_killed_worker_is_replaced(
     for pinned, times in ((first, 3), (second, 2)):
         for _ in range(times):
             pinned.json("GET", "/info")
-    assert _counted(first, "/info") == _counted(second, "/info") == 5
+    assert _counted_once(first, "/info", 5) == _counted_once(second, "/info", 5) == 5
 
     ollama.queue(Reply(tokens=[f"k{index} " for index in range(200)], token_delay=0.05))
     body = {"input": {"messages": [{"role": "user", "content": "hi"}], "thread_id": "killed"}}
