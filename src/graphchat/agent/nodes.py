@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
 from contextlib import aclosing
@@ -18,6 +19,7 @@ from graphchat.agent.state import (
     ApprovalRequest,
     ModelReply,
     RunContext,
+    RunEvents,
     ToolResult,
 )
 from graphchat.agent.tools.approval import align_decisions, calls_to_review
@@ -189,8 +191,11 @@ async def _stream_reply(
     last = ChatChunk(done=True)
     events = runtime.context.events
     early = runtime.context.before_stored
-    # Asked before the run was stored: its reply, or its failure, goes on only once it is.
+    # Asked before the run was stored: its reply is read meanwhile, but its text and its failure
+    # go on only once the run is stored (read now, the reply's lines are off the path from the
+    # stored run to its finish).
     held = early.stored if early is not None and early.ask_ahead else None
+    unheld: list[str] = []  # text read before the run was stored
     opened = runtime.context.opened
     sent = opened.take(request) if opened is not None else None
     told = sent is not None and opened is not None and opened.told  # its first text went out
@@ -200,19 +205,31 @@ async def _stream_reply(
             early.about_to_wait()  # the request leaves in this step (on a kept connection)
         try:
             async for chunk in chunks:
-                if held is not None:
-                    await held
+                if held is not None and held.done():
+                    await _released(held, events, unheld)
                     held = None
                 if chunk.content:
                     parts.append(chunk.content)
                     if told:
                         told = False
+                    elif held is not None:
+                        unheld.append(chunk.content)
                     else:
                         events.token(chunk.content)
                 calls.extend(chunk.tool_calls)
                 last = chunk
         except Exception:
             if held is not None:
-                await held
+                await _released(held, events, unheld)
             raise
+        if held is not None:
+            await _released(held, events, unheld)
     return "".join(parts), tuple(calls), last
+
+
+async def _released(held: asyncio.Future[None], events: RunEvents, unheld: list[str]) -> None:
+    """Once the run is stored, the text read before it went out."""
+    await held
+    for text in unheld:
+        events.token(text)
+    unheld.clear()

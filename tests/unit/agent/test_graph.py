@@ -22,7 +22,7 @@ from graphchat.agent.graph import build_graph
 from graphchat.agent.state import BeforeStored
 from graphchat.agent.tools import CALCULATOR, Tool, ToolContext, ToolError, ToolRegistry
 from graphchat.errors import ToolsUnsupported
-from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest
+from graphchat.llm.base import ChatChunk, ChatMessage, ChatProvider, ChatRequest
 from graphchat.llm.fake import ScriptedProvider, ScriptedReply, tool_call
 
 NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
@@ -395,28 +395,40 @@ async def test_a_run_not_yet_stored_asks_nothing_until_it_is() -> None:
 
 @dataclass
 class _Watched(ScriptedProvider):
-    """Counts the replies whose stream was ended (run to its end or closed)."""
+    """Counts the replies whose stream was ended (run to its end or closed); with `unfinished`,
+    a reply waits after its tokens until it is closed, as a long one still being generated."""
 
     ended: int = 0
+    unfinished: bool = False
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         try:
             async for chunk in super().stream(request):
+                if chunk.done and self.unfinished:
+                    await asyncio.Event().wait()
                 yield chunk
         finally:
             self.ended += 1
 
 
-async def test_a_request_asked_ahead_is_ended_at_once_when_the_run_is_dropped() -> None:
-    provider = _Watched(replies=[ScriptedReply(("never", "shown"))])
+def _asked_ahead(
+    provider: ChatProvider, recorded: _Recorded
+) -> tuple[BeforeStored, asyncio.Task[dict[str, Any]]]:
+    """A run whose graph starts before it is stored, its request asked ahead."""
     loop = asyncio.get_running_loop()
     early = BeforeStored(stored=loop.create_future(), waiting=loop.create_future(), ask_ahead=True)
     run = asyncio.create_task(
         build_graph(provider, ToolRegistry()).ainvoke(
             {"messages": [ChatMessage(role="user", content="hi")]},
-            context=RunContext(model="m", events=(recorded := _Recorded()), before_stored=early),
+            context=RunContext(model="m", events=recorded, before_stored=early),
         )
     )
+    return early, run
+
+
+async def test_a_request_asked_ahead_is_ended_at_once_when_the_run_is_dropped() -> None:
+    provider = _Watched(replies=[ScriptedReply(("never", "shown"))], unfinished=True)
+    early, run = _asked_ahead(provider, recorded := _Recorded())
     await early.waiting  # asked ahead: the request left, its reply held until stored
     for _ in range(5):
         await asyncio.sleep(0)
@@ -428,3 +440,17 @@ async def test_a_request_asked_ahead_is_ended_at_once_when_the_run_is_dropped() 
 
     assert provider.ended == 1  # closed with the run, not left to the garbage collector
     assert recorded.tokens == []  # nothing of a run that was not stored went out
+
+
+async def test_a_reply_asked_ahead_is_read_while_the_run_is_stored_and_told_once_it_is() -> None:
+    provider = _Watched(replies=[ScriptedReply(("one ", "two ", "three"))])
+    early, run = _asked_ahead(provider, recorded := _Recorded())
+    while provider.ended == 0:  # the whole reply read before the run is stored
+        await asyncio.sleep(0)
+    assert recorded.tokens == [] and recorded.events == []
+
+    early.stored.set_result(None)
+    final = await run
+
+    assert recorded.tokens == ["one ", "two ", "three"]
+    assert final["messages"][-1].content == "one two three"
