@@ -86,11 +86,11 @@ class BeforeStored:
     """A run whose graph starts while its turn is still being stored (service/head_start.py).
 
     Nothing leaves the process for a run that is not stored: the first model call waits for
-    `stored`, or, with `ask_ahead`, its reply and its failure do. `waiting` is set once the
-    graph first waits outside the event loop (its model request sent, or `stored` awaited): a
-    write on the loop's own thread (SQLite) goes on then, while the model works. `streamed`: a
-    client follows the run from its start, so its first token goes out before LangGraph sets
-    the run up (agent/opening.py).
+    `stored`, or, with `ask_ahead`, its reply's text and its failure do (the reply is read
+    meanwhile). `waiting` is set once the graph first waits outside the event loop (its model
+    request sent, or `stored` awaited): a write on the loop's own thread (SQLite) goes on then,
+    while the model works. `streamed`: a client follows the run from its start, so its first
+    token goes out before LangGraph sets the run up (agent/opening.py).
     """
 
     stored: asyncio.Future[None]

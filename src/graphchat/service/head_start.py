@@ -10,11 +10,11 @@ trip starts first. No event and no row leave the process for a begin that failed
 The first model request waits until begin has returned that very turn, unless the store expects
 the write to land (a new thread, or a thread as this process kept it while such writes keep
 landing: store/window_cache.py) and nothing this process knows says otherwise (no run of the
-thread executes here short of its final event, no Idempotency-Key to replay). Then the request is
-sent at once, so the model works while the database commits; its reply is held until begin has
-returned. A begin that fails or misses all the same (another replica changed the thread) cancels
-that request. When the caller streams the run, its first token then goes out before LangGraph
-sets the run up (agent/opening.py).
+thread executes here short of its final event, no Idempotency-Key to replay). Then the request
+is sent at once, so the model works while the database commits; its reply is read meanwhile, but
+its text is held until begin has returned. A begin that fails or misses all the same (another
+replica changed the thread) cancels that request. When the caller streams the run, its first
+token then goes out before LangGraph sets the run up (agent/opening.py).
 
 A SQLite file is written on the event loop's own thread, so there is no round trip to fill: the
 store announces only a write it expects to land, then waits (`until_waiting`) until the graph

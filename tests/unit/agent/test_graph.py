@@ -445,8 +445,11 @@ async def test_a_request_asked_ahead_is_ended_at_once_when_the_run_is_dropped() 
 async def test_a_reply_asked_ahead_is_read_while_the_run_is_stored_and_told_once_it_is() -> None:
     provider = _Watched(replies=[ScriptedReply(("one ", "two ", "three"))])
     early, run = _asked_ahead(provider, recorded := _Recorded())
-    while provider.ended == 0:  # the whole reply read before the run is stored
+    for _ in range(100):  # the whole reply is read before the run is stored
+        if provider.ended:
+            break
         await asyncio.sleep(0)
+    assert provider.ended == 1
     assert recorded.tokens == [] and recorded.events == []
 
     early.stored.set_result(None)
