@@ -60,6 +60,8 @@ def test_history_is_shown_after_a_reload(page: Page, ollama: FakeOllama) -> None
     send(page, "What is the capital of France?")
     expect(page.locator(ASSISTANT)).to_have_text("Paris is the capital.")
     expect(page).to_have_url(re.compile(r"#/t/"))
+    # The text shows as it streams; the reply is stored with the run's end, which brings Send back.
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
 
     page.reload()
 

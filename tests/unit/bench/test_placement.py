@@ -56,6 +56,13 @@ def family() -> Iterator[subprocess.Popen[str]]:
     process.wait()
 
 
+def _set_up(family: subprocess.Popen[str]) -> int:
+    """The family's child's pid, once the family has started its second thread and its child:
+    masks read before then would miss that thread."""
+    assert family.stdout is not None
+    return int(family.stdout.readline())
+
+
 @pytest.fixture
 def sleeper() -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], text=True)
@@ -80,7 +87,7 @@ def test_each_side_runs_on_its_own_cpus_and_is_put_back_after(
     family: subprocess.Popen[str], sleeper: subprocess.Popen[str]
 ) -> None:
     assert family.stdin is not None and family.stdout is not None
-    grandchild = int(family.stdout.readline())
+    grandchild = _set_up(family)
     split = split_cpus()
     assert split is not None
     before = {pid: _masks(pid) for pid in (family.pid, grandchild, sleeper.pid)}
@@ -104,6 +111,7 @@ def test_the_processes_are_put_back_when_the_measurement_fails(
 ) -> None:
     split = split_cpus()
     assert split is not None
+    _set_up(family)
     before = {pid: _masks(pid) for pid in (family.pid, sleeper.pid)}
 
     with pytest.raises(RuntimeError), apart([family.pid], [sleeper.pid], split):
@@ -118,7 +126,7 @@ def test_this_process_moves_alone_and_the_others_with_their_children(
 ) -> None:
     # The bench process started the servers it measures: they are not on its side.
     assert family.stdout is not None
-    grandchild = int(family.stdout.readline())
+    grandchild = _set_up(family)
     split = split_cpus()
     assert split is not None
     ours = _masks(os.getpid())
@@ -173,6 +181,7 @@ def test_a_refused_move_raises_and_leaves_nothing_pinned(
         pytest.skip("no kernel thread bound to a CPU is visible here")
     split = split_cpus()
     assert split is not None
+    _set_up(family)
     before = {pid: _masks(pid) for pid in (family.pid, sleeper.pid)}
 
     # `family` is moved first; the kernel then refuses `refusing` (EINVAL, not EPERM).
