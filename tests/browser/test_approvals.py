@@ -58,3 +58,26 @@ def test_edit_in_the_card_runs_the_call_with_the_typed_arguments(
 
     expect(page.locator(ASSISTANT).last).to_have_text("Done.")
     assert ollama.chat_requests()[-1]["messages"][-1]["content"].endswith("\n42")
+
+
+def test_a_reply_followed_after_a_reload_offers_its_card_when_it_pauses(
+    page: Page, ollama: FakeOllama
+) -> None:
+    asking = tool_calls(("c1", "calculator", {"expression": "6 * 7"}))
+    asking.tokens = [f"Let me work it out{'.' * i} " for i in range(12)]
+    asking.token_delay = 0.15
+    ollama.queue(asking, Reply(tokens=["It is 42."]))
+    page.goto("/")
+    send(page, "What is 6 times 7?")
+    expect(page.locator(ASSISTANT)).to_contain_text("Let me work it out..")
+
+    page.reload()
+
+    card = page.get_by_role("region", name="Approval needed")
+    expect(card).to_be_visible()  # the rejoined run paused, and its card came with it
+    expect(card.locator(".approval-tool")).to_have_text("calculator")
+    expect(page.locator(ASSISTANT).first).to_contain_text("Let me work it out...........")
+    card.get_by_role("button", name="Approve").click()
+
+    expect(page.locator(ASSISTANT).last).to_have_text("It is 42.")
+    assert ollama.chat_requests()[-1]["messages"][-1]["content"] == "42"

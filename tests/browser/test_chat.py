@@ -72,6 +72,58 @@ def test_history_is_shown_after_a_reload(page: Page, ollama: FakeOllama) -> None
     expect(active).to_have_text("What is the capital of France?")
 
 
+def start_a_long_reply(page: Page, ollama: FakeOllama, word: str, text: str) -> str:
+    """Sends `text` for a reply of 16 words (`word0 word1 …`, ~2.4 s), returned once its first
+    three words show and the thread has its address."""
+    tokens = [f"{word}{i} " for i in range(16)]
+    ollama.queue(Reply(tokens=tokens, token_delay=0.15))
+    page.goto("/")
+    send(page, text)
+    expect(page.locator(ASSISTANT)).to_contain_text(f"{word}2")
+    expect(page).to_have_url(re.compile(r"#/t/"))
+    return "".join(tokens).strip()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+def test_a_reload_while_a_reply_streams_follows_the_reply_on(
+    page: Page, ollama: FakeOllama
+) -> None:
+    reply = start_a_long_reply(page, ollama, "word", "Tell me a long story")
+
+    page.reload()
+
+    expect(page.locator(USER)).to_have_text("Tell me a long story")
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()  # the run is followed again
+    snapshots = reply_snapshots(page, reply)
+    assert len(snapshots) >= 2, snapshots  # it streamed on after the reload
+    assert all(s.startswith("word0 word1 word2") for s in snapshots), snapshots  # from the start
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    # Once the run has ended, the stored reply stands in for the streamed one: one reply, with
+    # its id.
+    expect(page.locator("#message-list .message.assistant[data-message-id]")).to_have_count(1)
+    expect(page.locator("#message-list .message.assistant")).to_have_count(1)
+    assert len(ollama.chat_requests()) == 1  # the same run, not a second one
+
+
+def test_leaving_a_streaming_thread_and_coming_back_follows_its_reply(
+    page: Page, ollama: FakeOllama
+) -> None:
+    reply = start_a_long_reply(page, ollama, "part", "Write at length")
+    thread_url = page.url
+
+    page.get_by_role("button", name="New chat").click()
+
+    expect(page.locator("#empty-state")).to_be_visible()
+    # The composer is free at once: the run goes on, unfollowed.
+    expect(page.get_by_role("button", name="Send")).to_be_visible(timeout=1000)
+    page.goto(thread_url)
+    snapshots = reply_snapshots(page, reply)
+    assert snapshots[-1] == reply
+    expect(page.locator("#message-list .message.assistant[data-message-id]")).to_have_count(1)
+    expect(page.locator(USER)).to_have_text("Write at length")
+    assert len(ollama.chat_requests()) == 1
+
+
 def test_markdown_renders_with_highlighted_code_and_copy(page: Page, ollama: FakeOllama) -> None:
     markdown = "Here is **bold** and code:\n\n```python\ndef add(a, b):\n    return a + b\n```\n"
     ollama.queue(Reply(tokens=[markdown]))

@@ -115,6 +115,20 @@ export function openRunStream(path, body, signal) {
   return postForEvents(`${path}?stream=true&stream_mode=messages&stream_mode=updates`, body, signal);
 }
 
+/**
+ * Rejoins a run (`location` is `/threads/{id}/runs/{run_id}`): its token chunks from the first,
+ * then live to its end. Its stored messages are the thread's to read once it has ended.
+ */
+export async function joinStream(location, signal) {
+  const response = await authorizedFetch(`${location}/stream?stream_mode=messages`, {
+    method: "GET",
+    signal,
+    headers: { Accept: "text/event-stream", "Last-Event-ID": "-1" },
+  });
+  if (!response.ok) throw await errorFrom(response);
+  return { location, events: parseEvents(response.body) };
+}
+
 /** Resumes a paused run (`location` is `/threads/{id}/runs/{run_id}`) and streams the rest. */
 export async function resumeStream(location, decisions, signal) {
   const { events } = await openRunStream(`${location}/resume`, { decisions }, signal);

@@ -1,22 +1,25 @@
 // graphchat's web UI: wires the sidebar, the conversation, the composer and the dialogs.
 
-import { ApiError, cancelRun, onKeyRequired, openStream, request, resumeStream, storeKey, storedKey } from "./api.js";
+import {
+  ApiError, cancelRun, joinStream, onKeyRequired, openStream, request, resumeStream, storeKey, storedKey,
+} from "./api.js";
 import { askApproval } from "./approval.js";
 import { installBranches } from "./branches.js";
 import { Conversation } from "./conversation.js";
 import { askKey, askSettings, askTitle, confirmDelete } from "./dialogs.js";
+import { closeSidebar, installLayout } from "./layout.js";
 import { exportAll, importFile, setupSearch } from "./search.js";
 import { ThreadList } from "./threads.js";
 
 const $ = (id) => document.getElementById(id);
 const MODEL_STORAGE = "graphchat.model";
-const PHONE = window.matchMedia("(max-width: 760px)");
+const WORKING = new Set(["pending", "running"]); // a run's `graphchat_status` while it has not ended
 
 const state = {
   thread: null, // the open thread (API shape), null for a new chat
   pendingSettings: {}, // settings chosen before a new chat's thread exists
   defaultModel: "",
-  run: null, // {controller, location, reply} while a reply streams
+  run: null, // {controller, location, reply} while a reply streams into the open thread
   // The thread being opened: settings and messages wait for it, or they would go to a new chat
   // instead (a reloaded page shows no thread until its request returns).
   opening: Promise.resolve(),
@@ -90,17 +93,22 @@ function openThread(threadId, messageId = null) {
 
 async function loadThread(threadId, messageId) {
   hideError();
+  leaveRun();
   try {
-    showThread(await request(`/threads/${encodeURIComponent(threadId)}`));
+    // The latest run is read before the messages: one that ends in between is then rejoined
+    // (and replays at once) rather than missed.
+    const [thread, latest] = await Promise.all([request(threadPath(threadId)), latestRun(threadId)]);
+    showThread(thread);
     await conversation.open(threadId);
     if (messageId) await conversation.reveal(messageId);
-    await offerPausedRun(threadId);
+    takeUpRun(threadId, latest);
   } catch (error) {
     showError(error, () => openThread(threadId));
   }
 }
 
 function newChat() {
+  leaveRun();
   if (location.hash) history.pushState(null, "", location.pathname);
   state.pendingSettings = {};
   showThread(null);
@@ -117,11 +125,15 @@ function route() {
 
 // --- threads ------------------------------------------------------------------------------
 
+function threadPath(threadId) {
+  return `/threads/${encodeURIComponent(threadId)}`;
+}
+
 async function renameThread(thread) {
   const title = await askTitle(thread.title);
   if (!title) return;
   try {
-    const updated = await request(`/threads/${encodeURIComponent(thread.thread_id)}`, {
+    const updated = await request(threadPath(thread.thread_id), {
       method: "PATCH", body: { title },
     });
     threads.update(updated);
@@ -134,7 +146,7 @@ async function renameThread(thread) {
 async function deleteThread(thread) {
   if (!(await confirmDelete(thread.title))) return;
   try {
-    await request(`/threads/${encodeURIComponent(thread.thread_id)}`, { method: "DELETE" });
+    await request(threadPath(thread.thread_id), { method: "DELETE" });
     threads.remove(thread.thread_id);
     if (state.thread?.thread_id === thread.thread_id) newChat();
   } catch (error) {
@@ -143,8 +155,7 @@ async function deleteThread(thread) {
 }
 
 async function patchThread(changes) {
-  const id = encodeURIComponent(state.thread.thread_id);
-  state.thread = await request(`/threads/${id}`, { method: "PATCH", body: changes });
+  state.thread = await request(threadPath(state.thread.thread_id), { method: "PATCH", body: changes });
 }
 
 // --- models and settings ------------------------------------------------------------------
@@ -219,7 +230,7 @@ function setBusy(busy) {
 async function adoptThread(threadId) {
   if (state.thread?.thread_id === threadId) return;
   history.replaceState(null, "", `#/t/${encodeURIComponent(threadId)}`);
-  showThread(await request(`/threads/${encodeURIComponent(threadId)}`));
+  showThread(await request(threadPath(threadId)));
   conversation.threadId = threadId;
   if (Object.keys(state.pendingSettings).length) {
     await patchThread({ metadata: { settings: state.pendingSettings } });
@@ -229,6 +240,7 @@ async function adoptThread(threadId) {
 
 function handleEvent({ event, data }, run) {
   if (event === "metadata") {
+    if (!data.thread_id) return null; // a rejoined run's: its thread is the open one
     run.location = `/threads/${data.thread_id}/runs/${data.run_id}`;
     return adoptThread(data.thread_id);
   }
@@ -276,7 +288,9 @@ installBranches($("message-list"), {
 
 /** Streams a run started by `start(signal)` into a new reply; offers approval if it pauses. */
 async function follow(start, location, retry) {
-  const run = { controller: new AbortController(), location, reply: conversation.startReply() };
+  const run = {
+    controller: new AbortController(), location, reply: conversation.startReply(), left: false,
+  };
   state.run = run;
   setBusy(true);
   try {
@@ -287,15 +301,18 @@ async function follow(start, location, retry) {
   } catch (error) {
     if (error.name === "AbortError") {
       run.reply.interrupt("cancelled");
-    } else {
+    } else if (!run.left) {
       run.reply.interrupt("error");
       showError(error, retry);
     }
   } finally {
-    state.run = null;
-    setBusy(false);
+    if (state.run === run) {
+      state.run = null;
+      setBusy(false);
+    }
     threads.reload();
   }
+  if (run.left) return run;
   if (run.ended?.status === "requires_action" && run.ended.pending) {
     await approve(`/threads/${run.ended.thread_id}/runs/${run.ended.run_id}`, run.ended.pending);
   }
@@ -309,14 +326,42 @@ async function approve(location, pending) {
   await follow((signal) => resumeStream(location, decisions, signal), location, null);
 }
 
-/** A thread opened with a run waiting for approval shows its card again. */
-async function offerPausedRun(threadId) {
-  const query = "status=requires_action&limit=1";
-  // A JSON array, as the LangGraph SDKs expect.
-  const runs = await request(`/threads/${encodeURIComponent(threadId)}/runs?${query}`);
-  if (runs.length && runs[0].pending && conversation.threadId === threadId) {
-    approve(`/threads/${threadId}/runs/${runs[0].run_id}`, runs[0].pending);
+/** The thread's newest run, or null. */
+async function latestRun(threadId) {
+  const runs = await request(`${threadPath(threadId)}/runs?limit=1`); // an array, as LangGraph's
+  return runs[0] || null;
+}
+
+/**
+ * A thread opened while its newest run works streams that run's reply on (a reload mid-reply,
+ * another tab); one waiting for approval shows its card again.
+ */
+function takeUpRun(threadId, run) {
+  if (!run || state.run || conversation.threadId !== threadId) return;
+  const location = `${threadPath(threadId)}/runs/${encodeURIComponent(run.run_id)}`;
+  if (WORKING.has(run.graphchat_status)) rejoin(threadId, location);
+  else if (run.graphchat_status === "requires_action" && run.pending) approve(location, run.pending);
+}
+
+async function rejoin(threadId, location) {
+  const run = await follow((signal) => joinStream(location, signal), location, () => openThread(threadId));
+  if (!run.ended || conversation.threadId !== threadId) return;
+  try {
+    await reopen(); // the stored messages: tool calls and results, the reply's controls
+    takeUpRun(threadId, await latestRun(threadId)); // paused, or the next run queued behind it
+  } catch (error) {
+    showError(error, () => openThread(threadId));
   }
+}
+
+/** Stops following the open thread's run (leaving it): the run itself goes on, to rejoin. */
+function leaveRun() {
+  const run = state.run;
+  if (!run) return;
+  run.left = true;
+  run.controller.abort();
+  state.run = null;
+  setBusy(false);
 }
 
 async function stop() {
@@ -362,50 +407,7 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && state.run && !document.querySelector("dialog[open]")) stop();
 });
 
-// --- layout, theme, key -------------------------------------------------------------------
-
-function closeSidebar() {
-  document.body.classList.remove("sidebar-open");
-  $("sidebar-toggle").setAttribute("aria-expanded", "false");
-  $("scrim").hidden = true;
-}
-
-$("sidebar-toggle").addEventListener("click", () => {
-  const open = !document.body.classList.contains("sidebar-open");
-  document.body.classList.toggle("sidebar-open", open);
-  $("sidebar-toggle").setAttribute("aria-expanded", String(open));
-  $("scrim").hidden = !open;
-  if (open) $("new-chat").focus();
-});
-$("scrim").addEventListener("click", closeSidebar);
-$("sidebar").addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && document.body.classList.contains("sidebar-open")) {
-    closeSidebar();
-    $("sidebar-toggle").focus();
-  }
-});
-document.querySelector(".skip-link").addEventListener("click", (event) => {
-  event.preventDefault();
-  $("composer-input").focus();
-});
-PHONE.addEventListener("change", closeSidebar);
-
-function currentTheme() {
-  return document.documentElement.dataset.theme === "dark" ? "dark" : "light";
-}
-
-function paintThemeButton() {
-  const dark = currentTheme() === "dark";
-  $("theme-toggle").setAttribute("aria-pressed", String(dark));
-  $("theme-toggle").textContent = dark ? "Light theme" : "Dark theme";
-}
-
-$("theme-toggle").addEventListener("click", () => {
-  const theme = currentTheme() === "dark" ? "light" : "dark";
-  document.documentElement.dataset.theme = theme;
-  localStorage.setItem("graphchat.theme", theme);
-  paintThemeButton();
-});
+// --- key, search, archive, start -------------------------------------------------------
 
 $("key-button").addEventListener("click", async () => {
   const key = await askKey(null, storedKey());
@@ -431,8 +433,7 @@ $("import-file").addEventListener("change", async (event) => {
 window.addEventListener("hashchange", route);
 onKeyRequired((problem) => askKey(problem));
 
-paintThemeButton();
-window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", paintThemeButton);
+installLayout();
 threads.reload();
 loadModels();
 route();
