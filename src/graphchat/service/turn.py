@@ -141,11 +141,14 @@ class TurnRecorder:
         success = self._finish(RunStatus.SUCCESS, None)
         if self._runs.writes_wait:  # its round trip overlaps LangGraph winding the graph down
             self._ending = asyncio.ensure_future(success)
-            return
-        await success  # the loop's own work: done here, and a failure reaches the graph
-        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        stored.set_result(None)
-        self._ending = stored
+        else:
+            await success  # the loop's own work: done here, and a failure reaches the graph
+            stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            stored.set_result(None)
+            self._ending = stored
+        # LangGraph winds the graph down in this task before it next yields: the finish's
+        # statement, or the answer to whoever waits for the run's end, goes first.
+        await asyncio.sleep(0)
 
     async def _flush_pending(self) -> None:
         if self._pending is not None:
