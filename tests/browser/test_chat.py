@@ -73,9 +73,9 @@ def test_history_is_shown_after_a_reload(page: Page, ollama: FakeOllama) -> None
 
 
 def start_a_long_reply(page: Page, ollama: FakeOllama, word: str, text: str) -> str:
-    """Sends `text` for a reply of 16 words (`word0 word1 …`, ~2.4 s), returned once its first
-    three words show and the thread has its address."""
-    tokens = [f"{word}{i} " for i in range(16)]
+    """Sends `text` for a reply of 24 words (`word0 word1 …`, ~3.6 s: time for a reload on a
+    loaded machine), returned once its first three words show and the thread has its address."""
+    tokens = [f"{word}{i} " for i in range(24)]
     ollama.queue(Reply(tokens=tokens, token_delay=0.15))
     page.goto("/")
     send(page, text)
