@@ -81,3 +81,24 @@ def test_a_reply_followed_after_a_reload_offers_its_card_when_it_pauses(
 
     expect(page.locator(ASSISTANT).last).to_have_text("It is 42.")
     assert ollama.chat_requests()[-1]["messages"][-1]["content"] == "42"
+
+
+def test_a_paused_run_of_a_thread_whose_id_holds_a_colon_resumes_from_its_card(
+    page: Page, ollama: FakeOllama, ui_server: LiveServer
+) -> None:
+    # Thread ids may hold `:`, which a run's location carries encoded (`%3A`).
+    ollama.queue(
+        tool_calls(("c1", "calculator", {"expression": "6 * 7"})), Reply(tokens=["It is 42."])
+    )
+    with ui_server.client() as api:
+        assert api.post("/threads", json={"thread_id": "trip:1"}).status_code == 201
+        paused = api.post("/chat", json={"thread_id": "trip:1", "message": "6 times 7?"})
+        assert paused.status_code == 200, paused.text
+    page.goto("/#/t/trip:1")
+
+    card = page.get_by_role("region", name="Approval needed")
+    card.get_by_role("button", name="Approve").click()
+
+    expect(page.locator(ASSISTANT).last).to_have_text("It is 42.")
+    expect(card).to_have_count(0)
+    assert ollama.chat_requests()[-1]["messages"][-1]["content"] == "42"

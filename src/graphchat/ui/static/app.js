@@ -129,6 +129,11 @@ function threadPath(threadId) {
   return `/threads/${encodeURIComponent(threadId)}`;
 }
 
+/** A run's location, the one form every caller builds and compares (ids may hold a `:`). */
+function runPath(threadId, runId) {
+  return `${threadPath(threadId)}/runs/${encodeURIComponent(runId)}`;
+}
+
 async function renameThread(thread) {
   const title = await askTitle(thread.title);
   if (!title) return;
@@ -241,7 +246,7 @@ async function adoptThread(threadId) {
 function handleEvent({ event, data }, run) {
   if (event === "metadata") {
     if (!data.thread_id) return null; // a rejoined run's: its thread is the open one
-    run.location = `/threads/${data.thread_id}/runs/${data.run_id}`;
+    run.location = runPath(data.thread_id, data.run_id);
     return adoptThread(data.thread_id);
   }
   if (event === "messages") {
@@ -299,9 +304,11 @@ async function follow(start, location, retry) {
     for await (const event of stream.events) await handleEvent(event, run);
     run.reply.finish(run.final);
   } catch (error) {
-    if (error.name === "AbortError") {
+    if (run.left) {
+      // left for another view: its reply is no longer shown, and the run goes on
+    } else if (error.name === "AbortError") {
       run.reply.interrupt("cancelled");
-    } else if (!run.left) {
+    } else {
       run.reply.interrupt("error");
       showError(error, retry);
     }
@@ -314,7 +321,7 @@ async function follow(start, location, retry) {
   }
   if (run.left) return run;
   if (run.ended?.status === "requires_action" && run.ended.pending) {
-    await approve(`/threads/${run.ended.thread_id}/runs/${run.ended.run_id}`, run.ended.pending);
+    await approve(runPath(run.ended.thread_id, run.ended.run_id), run.ended.pending);
   }
   return run;
 }
@@ -322,7 +329,7 @@ async function follow(start, location, retry) {
 /** Shows the approval card of a paused run, then resumes it with the user's decisions. */
 async function approve(location, pending) {
   const decisions = await askApproval($("message-list"), pending);
-  if (state.run || !location.startsWith(`/threads/${state.thread?.thread_id}/`)) return;
+  if (state.run || !state.thread || !location.startsWith(`${threadPath(state.thread.thread_id)}/`)) return;
   await follow((signal) => resumeStream(location, decisions, signal), location, null);
 }
 
@@ -338,7 +345,7 @@ async function latestRun(threadId) {
  */
 function takeUpRun(threadId, run) {
   if (!run || state.run || conversation.threadId !== threadId) return;
-  const location = `${threadPath(threadId)}/runs/${encodeURIComponent(run.run_id)}`;
+  const location = runPath(threadId, run.run_id);
   if (WORKING.has(run.graphchat_status)) rejoin(threadId, location);
   else if (run.graphchat_status === "requires_action" && run.pending) approve(location, run.pending);
 }
