@@ -40,10 +40,19 @@ def _added_latency(results: Results, kind: str) -> tuple[float, float | None, st
     level = _level(results, kind, 1)
     if level is None:
         return None
+    context = f"p50 {level['graphchat']['p50_ms']} ms" + _commit_cost(results, kind)
+    return level["added_ms_p50"], level["backend"]["p50_ms"], context
+
+
+def _commit_cost(results: Results, kind: str) -> str:
+    """What one durable commit costs on this machine, where the turn's database flushes at
+    commit (PostgreSQL; SQLite's commits do not flush): the floor under its two commits."""
+    probe = results.get("turn", {}).get(kind, {}).get("commit_probe")
+    if probe is None:
+        return ""
     return (
-        level["added_ms_p50"],
-        level["backend"]["p50_ms"],
-        f"p50 {level['graphchat']['p50_ms']} ms",
+        f"; a durable commit here {probe['durable_commit_ms']} ms, "
+        f"{probe['commit_without_flush_ms']} without its flush"
     )
 
 
@@ -85,7 +94,8 @@ def _first_token(results: Results, kind: str) -> tuple[float, float | None, str]
     timed = results.get("streaming", {}).get(kind, {})
     if "ttft_added_ms_p50" not in timed:
         return None
-    return timed["ttft_added_ms_p50"], timed["ttft_backend"]["p50_ms"], "added p50"
+    context = "added p50" + _commit_cost(results, kind)
+    return timed["ttft_added_ms_p50"], timed["ttft_backend"]["p50_ms"], context
 
 
 def _long_thread(results: Results, kind: str) -> tuple[float, float | None, str] | None:

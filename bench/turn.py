@@ -6,7 +6,10 @@ use the Python client; the throughput levels (16+ clients, for each `--workers` 
 where it is installed, whose clients cost the shared cores next to nothing (bench/wrk.py).
 Concurrency 1 is measured a second time with graphchat on CPUs of its own, apart from the
 client's, the backend's and the database's (bench/placement.py), as `bench streaming` does for
-the first token: what is left once the machine's CPU contention is taken out.
+the first token: what is left once the machine's CPU contention is taken out. On PostgreSQL,
+`commit_probe` then times a durable commit at the turn's pace (bench/commit_probe.py): a turn
+commits twice and answers after the second, and the targets print what one costs on this
+machine beside the latencies.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from bench import databases, placement, procs, wrk
+from bench import commit_probe, databases, placement, procs, wrk
 from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
 from bench.stats import summary_ms
 
@@ -166,6 +169,9 @@ def _one_database(kind: str, backend_url: str, args: argparse.Namespace) -> dict
             procs.in_service(server, database_url)
             result["levels"] = _levels(server, backend_url, kind, args.concurrency, args)
             result["apart_c1"] = _apart_c1(server, backend_url, kind, args)
+            if kind == "postgres":  # what its two durable commits cost here (not a target)
+                result["commit_probe"] = commit_probe.probe(database_url)
+                print(f"  {kind} commit probe: {result['commit_probe']}", flush=True)
         # The same at concurrency 1 with per-request logging on (the default level).
         with procs.graphchat(env | {"GRAPHCHAT_LOG_LEVEL": "info"}, f"turn-{kind}-info") as server:
             result["log_level_info_c1"] = asyncio.run(_graphchat_level(server, 1, args))
