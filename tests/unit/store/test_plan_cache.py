@@ -84,3 +84,17 @@ async def test_a_rolled_back_switch_is_made_again(one_connection: Store) -> None
             raise RuntimeError("the body failed")
 
     assert await run_transaction(engine, _mode) == "force_custom_plan"
+
+
+async def test_the_run_monitors_tick_leaves_the_turns_plan_mode(one_connection: Store) -> None:
+    # The monitor ticks every 2 s by default; as a transaction its heartbeat switched the pooled
+    # session to custom plans, and the next turn on it switched back with a round trip of its own.
+    engine = one_connection.engine
+    assert await run_transaction(engine, _mode, autocommit=True) == "auto"  # as a turn left it
+    with sent_statements(engine, mode_switches=True) as sent:
+        await one_connection.runs.heartbeat("w")
+        await one_connection.runs.running()
+        assert await run_transaction(engine, _mode, autocommit=True) == "auto"
+
+    assert [s.statement for s in sent if "set_config" in s.statement] == []
+    assert len(sent) == 3  # the heartbeat, the read of running runs, the mode read

@@ -137,3 +137,31 @@ async def test_events_written_in_batches_are_read_back_one_by_one(store: Store) 
         (3, "end", {}),
     ]
     assert await store.run_events.next_seq("r1") == 4
+
+
+async def test_the_heartbeat_marks_this_workers_running_runs_and_names_those_asked_to_cancel(
+    store: Store,
+) -> None:
+    async def begin(run_id: str, worker_id: str) -> Tail:
+        run = NewRun(
+            id=run_id, owner="o", thread_id=run_id, model=None, params={}, worker_id=worker_id
+        )
+        return (await store.runs.begin_turn(run, _says("hi"), RULES)).tail
+
+    await begin("asked", "w")
+    await begin("quiet", "w")
+    await _finish(store, "done", await begin("done", "w"), thread_id="done")
+    await begin("elsewhere", "x")
+    for run_id in ("asked", "elsewhere"):
+        assert await store.runs.request_cancel(run_id)
+    before = {run_id: heartbeat for run_id, _, _, heartbeat in await store.runs.running()}
+
+    assert await store.runs.heartbeat("w") == ["asked"]
+
+    after = {run_id: heartbeat for run_id, _, _, heartbeat in await store.runs.running()}
+    assert set(after) == {"asked", "quiet", "elsewhere"}  # the finished run is not running
+    assert after["elsewhere"] == before["elsewhere"]  # another worker's run: not touched
+    for run_id in ("asked", "quiet"):
+        assert after[run_id] is not None and (
+            before[run_id] is None or after[run_id] >= before[run_id]
+        )
