@@ -181,6 +181,22 @@ def test_a_window_extended_turn_after_turn_counts_only_the_text_it_holds() -> No
     assert cache.get("t", CREATED, "m39", 3) is None  # and no fewer: a fourth pushes it out
 
 
+def test_a_window_begun_turn_after_turn_counts_only_the_text_it_holds() -> None:
+    # As turns keep windows: begin keeps the last one and the user's message (passing on the very
+    # records kept), finish extends it with the reply. Counted from the window each continues.
+    cache = WindowCache(text=3 * 256 + len("373839"))  # room for the last window alone
+    cache.start(THREAD, _chain(1, 3), limit=3)
+    for last in range(5, 40, 2):
+        kept = cache.get("t", CREATED, f"m{last - 2}", 3)
+        assert kept is not None
+        cache.start(THREAD, [*kept, _message(last - 1, f"m{last - 2}")], limit=3)
+        cache.extend([_message(last, f"m{last - 1}")])
+
+    assert cache.get("t", CREATED, "m39", 3) == _chain(37, 39)  # counted as 3 messages, not 39
+    cache.start(THREAD, [_message(1, None, thread_id="other")], limit=1)
+    assert cache.get("t", CREATED, "m39", 3) is None  # and no fewer: a fourth pushes it out
+
+
 def test_the_latest_window_of_a_thread_is_given_with_the_thread_as_kept() -> None:
     cache = WindowCache()
     renamed = replace(THREAD, title="renamed")
