@@ -29,8 +29,8 @@ from graphchat.store.threads import utcnow
 from graphchat.store.turn_begin import TurnBegin
 from graphchat.store.turn_writes import RUN_COLUMNS, append_to_run, finish_run
 
-# The status written into the statement, as `PAUSED` (store/pauses.py): the monitor's statements
-# run keyed, and the plan PostgreSQL reuses then knows it looks for a rare status.
+# The status written into the statement, as `PAUSED` (store/pauses.py): a plan PostgreSQL reuses
+# (keyed statements, the monitor's too) then knows it looks for a rare status.
 _RUNNING = RUNS.c.status == literal_column(f"'{RunStatus.RUNNING.value}'")
 # A thread's newest run, as `page` orders them.
 _LATEST = (
@@ -51,8 +51,7 @@ def run_from_row(row: Row[Any]) -> Run:
 class RunRepository(TurnBegin):
     async def active(self, thread_id: str) -> Run | None:
         """The thread's running run, if any."""
-        running = RUNS.c.status == RunStatus.RUNNING.value
-        return await self._first(select(RUNS).where(RUNS.c.thread_id == thread_id, running))
+        return await self._first(select(RUNS).where(RUNS.c.thread_id == thread_id, _RUNNING))
 
     async def latest_with_branch(
         self, thread_id: str, limit: int
@@ -94,8 +93,9 @@ class RunRepository(TurnBegin):
 
     async def request_cancel(self, run_id: str) -> bool:
         """Ask the process executing a run to cancel it; False if it is not running."""
-        running = RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value
-        asked = update(RUNS).where(*running).values(cancel_requested_at=utcnow())
+        asked = (
+            update(RUNS).where(RUNS.c.id == run_id, _RUNNING).values(cancel_requested_at=utcnow())
+        )
         return bool(await changed_rows(self._engine, asked, autocommit=True))
 
     async def running(self) -> list[tuple[str, str, str | None, datetime | None]]:
@@ -115,7 +115,7 @@ class RunRepository(TurnBegin):
             now = utcnow()
             result = connection.execute(
                 update(RUNS)
-                .where(RUNS.c.id == run_id, RUNS.c.status == RunStatus.RUNNING.value)
+                .where(RUNS.c.id == run_id, _RUNNING)
                 .values(status=RunStatus.INTERRUPTED.value, finished_at=now)
             )
             if not result.rowcount:
