@@ -127,7 +127,9 @@ def test_rejoin_with_last_event_id_misses_and_repeats_nothing(
 
     after = _rejoin(api, headers["location"], before[-1].id)
 
-    assert headers["location"] == headers["content-location"] + "/stream"
+    # It rejoins in the stream's own vocabulary and modes (`POST /stream`'s default modes).
+    rejoin_query = "?vocabulary=graphchat&stream_mode=messages&stream_mode=updates"
+    assert headers["location"] == headers["content-location"] + "/stream" + rejoin_query
     ids = [int(f.id or -1) for f in before + after]
     assert ids == sorted(set(ids))
     assert after[-1].event == "end"
@@ -172,10 +174,50 @@ def test_a_stream_started_on_one_server_is_rejoined_on_another(
     assert _assistant_rows(database_url, "multi") == [{"content": joined, "status": "complete"}]
 
 
+def test_a_stream_rejoined_at_its_location_goes_on_as_it_was_sent(
+    api: httpx.Client, ollama: FakeOllama
+) -> None:
+    call = {"id": "c1", "function": {"name": "calculator", "arguments": {"expression": "2 + 3"}}}
+    ollama.queue(Reply(tokens=[], tool_calls=[call]), Reply(tokens=TOKENS[:6], token_delay=0.02))
+    body = _body(
+        "2+3?",
+        "vocabulary",
+        stream_mode=["messages", "updates", "values"],
+        config={"configurable": {"tools": ["calculator"]}},
+    )
+    with api.stream("POST", "/stream", json=body) as response:
+        whole = list(_events(response.iter_lines()))
+        location = response.headers["location"]
+    # Dropped right after the tool's result: the reply is still to come.
+    cut = next(f for f in whole if f.event == "updates" and "tools" in f.json())
+    assert cut.id is not None
+
+    after = _rejoin(api, location, cut.id)
+
+    expected = [f for f in whole if int(f.id or -1) > int(cut.id)]
+    assert [(f.event, f.id, f.json()) for f in after] == [
+        (f.event, f.id, f.json()) for f in expected
+    ]
+    assert [f.event for f in after][-2:] == ["values", "end"]
+    # `values` holds the whole list (rebuilt from the run's start), `end` graphchat's own fields.
+    assert [m["role"] for m in after[-2].json()["messages"]] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    assert after[-1].json()["finish_reason"] == "stop" and after[-1].json()["usage"]["total_tokens"]
+    langgraph = _rejoin(api, location.split("?")[0], cut.id)  # the route's own default
+    assert langgraph[-1].event == "end" and set(langgraph[-1].json()) == {"status"}
+
+
 def test_a_bad_last_event_id_is_refused(api: httpx.Client) -> None:
     body = api.post("/chat", json={"message": "x", "thread_id": "b"}).json()
     response = api.get(f"/threads/b/runs/{body['run_id']}/stream", headers={"Last-Event-ID": "abc"})
     assert response.status_code == 422
+    unknown = api.get(f"/threads/b/runs/{body['run_id']}/stream", params={"vocabulary": "sse"})
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["code"] == "validation_error"
 
 
 def test_the_same_idempotency_key_creates_one_turn(

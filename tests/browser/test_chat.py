@@ -105,6 +105,22 @@ def test_a_reload_while_a_reply_streams_follows_the_reply_on(
     assert len(ollama.chat_requests()) == 1  # the same run, not a second one
 
 
+def test_a_reply_that_fails_after_a_reload_says_why(page: Page, ollama: FakeOllama) -> None:
+    tokens = [f"word{i} " for i in range(24)]
+    ollama.queue(Reply(tokens=tokens, token_delay=0.15, error_after=14))
+    page.goto("/")
+    send(page, "Tell me a long story")
+    expect(page.locator(ASSISTANT)).to_contain_text("word2")
+    expect(page).to_have_url(re.compile(r"#/t/"))
+
+    page.reload()  # the run is rejoined, and fails while followed
+
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    banner = page.get_by_role("alert")
+    expect(banner).to_contain_text("scripted mid-stream failure")  # the server's own words
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+
+
 def test_leaving_a_streaming_thread_and_coming_back_follows_its_reply(
     page: Page, ollama: FakeOllama
 ) -> None:

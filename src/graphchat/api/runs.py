@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 from sse_starlette import EventSourceResponse
@@ -13,7 +13,7 @@ from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.media import require_json
 from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
-from graphchat.api.sse import event_stream_response
+from graphchat.api.sse import event_stream_response, parse_stream_modes, run_stream_response
 from graphchat.api.threads import PagingDep
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
@@ -114,17 +114,28 @@ async def join_stream(
     states: ThreadStateDep,
     settings: SettingsDep,
     stream_mode: Annotated[list[Annotated[str, Query(max_length=64)]] | None, Query()] = None,
+    vocabulary: Literal["langgraph", "graphchat"] = "langgraph",
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^(-1|[0-9]*)$")
     ] = None,
 ) -> EventSourceResponse:
     """Rejoin a run: replay the events after `Last-Event-ID` (`-1`: all), then follow it live.
 
-    Events are LangGraph's; `messages` here means token chunks (`messages-tuple`).
+    Events are LangGraph's (`messages` here means token chunks, `messages-tuple`), or with
+    `vocabulary=graphchat` as `POST /stream` sends them: its `Location` asks for that.
     """
     run = await runs.get(thread, run_id)
     after = _event_id(last_event_id)
     requested = [mode for mode in stream_mode or () if mode]  # the Python SDK sends `stream_mode=`
+    if vocabulary == "graphchat":
+        chosen = parse_stream_modes(requested or _REJOIN_MODES)
+        if "values" not in chosen:
+            events = runs.follow(run, after)
+            return run_stream_response(run, [], events, chosen, settings, shown_after=after)
+        # Each `values` event holds the list so far: rebuilt from the run's first event.
+        inputs = await runs.input_messages(run)
+        events = runs.follow(run, -1)
+        return run_stream_response(run, inputs, events, chosen, settings, shown_after=after)
     modes = stream_modes(requested or _REJOIN_MODES, legacy_messages=False)
     renderer = LangGraphRenderer(modes, settings.limits.sse_retry_ms, await states.before_run(run))
     return event_stream_response(run, renderer, runs.follow(run, after), settings)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from functools import cache
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -36,15 +38,28 @@ class StreamRenderer:
     """Renders one client's view of a run: the modes it asked for, `metadata` first, `end` last."""
 
     def __init__(
-        self, modes: frozenset[str], retry_ms: int, input_messages: list[dict[str, Any]]
+        self,
+        modes: frozenset[str],
+        retry_ms: int,
+        input_messages: list[dict[str, Any]],
+        shown_after: int = -1,
     ) -> None:
         self._modes = modes
+        self._shown_after = shown_after  # a rejoin's Last-Event-ID: earlier events only build
         self._retry_ms = retry_ms
         # Only the `values` mode sends the whole conversation so far.
         self._values = [_typed(message) for message in input_messages] if "values" in modes else []
         self._meta: dict[str, Any] = {"langgraph_node": "agent"}
 
     def render(self, event: RunEvent) -> Iterable[ServerSentEvent]:
+        frames = self._frames(event)
+        if event.seq > self._shown_after:
+            return frames
+        for _ in frames:  # not sent again, but the `values` list keeps what it carried
+            pass
+        return ()
+
+    def _frames(self, event: RunEvent) -> Iterable[ServerSentEvent]:
         if event.event == "metadata":
             self._meta = {
                 **self._meta,
@@ -129,12 +144,22 @@ def run_stream_response(
     settings: Settings,
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
+    shown_after: int = -1,
 ) -> EventSourceResponse:
-    """The SSE response for a run; `on_abandon` runs if the client leaves before the end."""
+    """The SSE response for a run in graphchat's vocabulary; `on_abandon` runs if the client
+    leaves before the end. A rejoin sends only the events after `shown_after`."""
     # Only the `values` mode sends the input messages.
     inputs = [message_payload(m) for m in input_messages] if "values" in modes else []
-    renderer = StreamRenderer(modes, settings.limits.sse_retry_ms, inputs)
-    return event_stream_response(run, renderer, events, settings, on_abandon=on_abandon)
+    renderer = StreamRenderer(modes, settings.limits.sse_retry_ms, inputs, shown_after)
+    return event_stream_response(
+        run, renderer, events, settings, on_abandon=on_abandon, rejoin_query=_rejoin_query(modes)
+    )
+
+
+@cache
+def _rejoin_query(modes: frozenset[str]) -> str:
+    """Where `Location` rejoins such a stream: in the same vocabulary and the same modes."""
+    return urlencode([("vocabulary", "graphchat"), *(("stream_mode", m) for m in sorted(modes))])
 
 
 def event_stream_response(
@@ -145,9 +170,12 @@ def event_stream_response(
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
     on_close: Callable[[], Awaitable[None]] | None = None,
+    rejoin_query: str = "",
 ) -> EventSourceResponse:
-    """A run's events as SSE; `on_abandon` runs if the client leaves early, `on_close` always."""
+    """A run's events as SSE; `on_abandon` runs if the client leaves early, `on_close` always.
+    `Location` rejoins the run, with `rejoin_query` when the stream is not LangGraph's."""
     base = f"/threads/{run.thread_id}/runs/{run.id}"
+    rejoin = f"{base}/stream?{rejoin_query}" if rejoin_query else f"{base}/stream"
     return LeanEventSourceResponse(
         follow_run(events, renderer.render, on_abandon, on_close),
         ping=settings.limits.sse_heartbeat_seconds,
@@ -155,7 +183,7 @@ def event_stream_response(
         headers={
             "Cache-Control": "no-cache",
             "Content-Location": base,
-            "Location": f"{base}/stream",
+            "Location": rejoin,
         },
         sep="\n",
     )

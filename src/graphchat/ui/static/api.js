@@ -117,10 +117,12 @@ export function openRunStream(path, body, signal) {
 
 /**
  * Rejoins a run (`location` is `/threads/{id}/runs/{run_id}`): its token chunks from the first,
- * then live to its end. Its stored messages are the thread's to read once it has ended.
+ * then live to its end, in the vocabulary `POST /stream` sends (its `error` and `end` say why).
+ * Its stored messages are the thread's to read once it has ended.
  */
 export async function joinStream(location, signal) {
-  const response = await authorizedFetch(`${location}/stream?stream_mode=messages`, {
+  const query = "vocabulary=graphchat&stream_mode=messages";
+  const response = await authorizedFetch(`${location}/stream?${query}`, {
     method: "GET",
     signal,
     headers: { Accept: "text/event-stream", "Last-Event-ID": "-1" },
