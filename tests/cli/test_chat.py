@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pexpect
 import pytest
 
 from cli.runner import COMMAND_TIMEOUT, client_env
+from support.cutting_proxy import cut_stream_proxy
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
 
@@ -96,6 +98,25 @@ def test_replies_stream_in_and_new_and_open_switch_threads(
         "You said: third question",
     ]
     assert _contents(api, second) == ["second question", "You said: second question"]
+
+
+def test_a_reply_whose_connection_dropped_is_rejoined_where_it_broke(
+    spawn: Any, server: LiveServer, ollama: FakeOllama, api: httpx.Client
+) -> None:
+    tokens = [f"t{i} " for i in range(12)]
+    ollama.queue(Reply(tokens=tokens, token_delay=0.05))
+
+    with cut_stream_proxy(server.url) as proxy:
+        child = spawn("--url", proxy.url)  # the last --url is the one used
+        shown = _say(child, "tell me", "connection lost: rejoining the reply", "t11 ")
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
+
+    assert proxy.cuts == 1
+    assert re.findall(r"\bt\d+\b", shown) == [f"t{i}" for i in range(12)]  # each shown once
+    [thread_id] = _thread_ids(api)
+    assert _contents(api, thread_id) == ["tell me", "".join(tokens)]
+    assert len(ollama.chat_requests()) == 1  # the same run, not a second one
 
 
 def test_ctrl_c_stops_a_slow_reply_and_the_prompt_returns(

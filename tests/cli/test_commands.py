@@ -12,6 +12,7 @@ import pytest
 
 from cli.conftest import Stub
 from cli.runner import Cli, client_env
+from support.cutting_proxy import cut_stream_proxy
 from support.fake_ollama import FakeOllama, Reply
 from support.server import LiveServer
 
@@ -41,6 +42,26 @@ def test_ask_prints_the_streamed_answer(cli: Cli, ollama: FakeOllama, api: httpx
     assert (result.returncode, result.stdout, result.stderr) == (0, "Hello there\n", "")
     assert _user_turns(ollama) == ["hi"]
     assert len(api.get("/threads").json()["threads"]) == 1
+
+
+def test_ask_rejoins_a_reply_whose_connection_dropped(
+    server: LiveServer, ollama: FakeOllama, tmp_path: Path
+) -> None:
+    tokens = [f"w{i} " for i in range(12)]
+    ollama.queue(Reply(tokens=tokens, token_delay=0.05))
+
+    with cut_stream_proxy(server.url) as proxy:
+        result = Cli(client_env(tmp_path, proxy.url))("ask", "tell me")
+
+    assert proxy.cuts == 1
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "".join(tokens) + "\n"  # every token, once
+    assert "rejoining the reply" in result.stderr
+    rejoin = next(head for head in proxy.heads if head.startswith("GET "))
+    assert "?vocabulary=graphchat&" in rejoin.splitlines()[0]
+    last_id = next(line for line in rejoin.splitlines() if line.lower().startswith("last-event-id"))
+    assert int(last_id.split(":")[1]) >= 3  # after what it had read
+    assert len(ollama.chat_requests()) == 1  # the same run, not a second one
 
 
 def test_ask_reads_the_question_from_stdin(cli: Cli, ollama: FakeOllama) -> None:

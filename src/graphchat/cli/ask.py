@@ -8,13 +8,7 @@ from typing import Annotated
 
 import typer
 
-from graphchat.cli.client import (
-    DEFAULT_URL,
-    GraphchatClient,
-    ReplyStream,
-    Token,
-    TurnOptions,
-)
+from graphchat.cli.client import DEFAULT_URL, GraphchatClient, TurnOptions
 from graphchat.cli.client_errors import ClientError, ExitCode
 from graphchat.cli.connection import (
     ApiKeyOption,
@@ -23,6 +17,7 @@ from graphchat.cli.connection import (
     connected,
     fail,
 )
+from graphchat.cli.reply_stream import Rejoining, ReplyStream, Token
 
 ThreadOption = Annotated[
     str | None, typer.Option("--thread", "-t", help="Continue this thread.", show_default=False)
@@ -63,6 +58,8 @@ def _stream_answer(
                 if isinstance(item, Token):
                     sys.stdout.write(item.text)
                     sys.stdout.flush()
+                elif isinstance(item, Rejoining):  # apart from the answer on stdout
+                    typer.echo(f"\n({item.reason}: rejoining the reply…)", err=True)
             sys.stdout.write("\n")
             return reply.thread_id
     except KeyboardInterrupt:

@@ -23,16 +23,10 @@ from rich.text import Text
 from graphchat.cli.approve import ask_decisions
 from graphchat.cli.ask import ModelOption, ThreadOption, stop_run
 from graphchat.cli.chat_commands import COMMAND_NAMES, ChatState, run_command
-from graphchat.cli.client import (
-    DEFAULT_URL,
-    Finished,
-    ReplyStream,
-    Token,
-    ToolCalled,
-    TurnOptions,
-)
+from graphchat.cli.client import DEFAULT_URL, TurnOptions
 from graphchat.cli.client_errors import ClientError
 from graphchat.cli.connection import ApiKeyOption, UrlOption, connected
+from graphchat.cli.reply_stream import Finished, Rejoining, ReplyStream, Token, ToolCalled
 
 PROMPT = "you> "
 _BUSY_WAIT_SECONDS = 30.0  # how long a new message waits for a stopped run to wind down
@@ -73,6 +67,12 @@ class ReplyView:
     def note(self, text: str) -> None:
         """A line about the reply (a tool being called), shown between its parts."""
         self.add(f"\n[{text}]\n")
+
+    def status(self, text: str) -> None:
+        """A line about the connection, printed apart from the reply's text."""
+        if self._live is None and self._parts:
+            self._console.file.write("\n")  # the reply's text so far ends its line
+        self._console.print(f"({text})", style="dim", markup=False, highlight=False)
 
     def close(self, footer: str | None = None) -> None:
         """Ends the live view; prints the Markdown (real terminals) and the footer, if any."""
@@ -130,6 +130,8 @@ def _show_stream(
                     view.add(item.text)
                 elif isinstance(item, ToolCalled):
                     view.note(f"calling {item.name}")
+                elif isinstance(item, Rejoining):
+                    view.status("connection lost: rejoining the reply…")
                 else:
                     finished = item
     except KeyboardInterrupt:

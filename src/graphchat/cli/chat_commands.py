@@ -12,8 +12,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from graphchat.cli.client import GraphchatClient, ReplyStream, TurnOptions
+from graphchat.cli.client import GraphchatClient, TurnOptions
 from graphchat.cli.client_errors import ClientError
+from graphchat.cli.reply_stream import ReplyStream
 from graphchat.cli.threads import print_messages, threads_table
 from graphchat.cli.wire import WireMessage
 

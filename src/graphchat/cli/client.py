@@ -1,16 +1,15 @@
 """A small typed client of the graphchat HTTP API, used by the `graphchat` client commands.
 
-It knows the wire (JSON bodies, the SSE stream of `POST /stream`, the error shape) and nothing of
-the server's code. Every failure surfaces as a `ClientError` (`client_errors.py`), so callers
-never handle httpx exceptions.
+It knows the wire (JSON bodies, the SSE stream of `POST /stream` read in `reply_stream.py`, the
+error shape) and nothing of the server's code. Every failure surfaces as a `ClientError`
+(`client_errors.py`), so callers never handle httpx exceptions.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -21,10 +20,10 @@ from graphchat.cli.client_errors import (
     ClientError,
     ConfigError,
     ServerError,
-    UnreachableError,
     raise_for_status,
     translated_errors,
 )
+from graphchat.cli.reply_stream import ReplyStream
 from graphchat.cli.wire import (
     ChatResult,
     ShapeT,
@@ -32,7 +31,6 @@ from graphchat.cli.wire import (
     WireModelList,
     WireThread,
     WireThreadPage,
-    WireUsage,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -59,128 +57,6 @@ class TurnOptions:
 
 # --- the stream ---
 _STREAMED = {"stream": "true", "stream_mode": ["messages", "updates"]}
-
-
-@dataclass(frozen=True)
-class SseEvent:
-    event: str
-    data: str
-    id: str | None = None
-
-
-def iter_sse(lines: Iterable[str]) -> Iterator[SseEvent]:
-    """Events from SSE lines (WHATWG rules: `data` lines joined by newlines, comments dropped)."""
-    name, event_id = "message", None
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield SseEvent(name, "\n".join(data), event_id)
-            name, data = "message", []
-            continue
-        key, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if key == "event":
-            name = value
-        elif key == "data":
-            data.append(value)
-        elif key == "id":
-            event_id = value
-    if data:
-        yield SseEvent(name, "\n".join(data), event_id)
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCalled:
-    name: str
-
-
-@dataclass(frozen=True)
-class Finished:
-    status: str
-    finish_reason: str | None
-    usage: WireUsage | None
-    pending: dict[str, Any] | None = None  # `requires_action`: the calls waiting for approval
-    thread_id: str | None = None
-    run_id: str | None = None
-
-
-StreamItem = Token | ToolCalled | Finished
-
-
-@dataclass
-class ReplyStream:
-    """One streamed reply; `thread_id`/`run_id` are known as soon as the headers arrive."""
-
-    response: httpx.Response
-    thread_id: str | None = None
-    run_id: str | None = None
-    model: str | None = None
-    text: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # Content-Location is `/threads/{thread_id}/runs/{run_id}`.
-        parts = self.response.headers.get("content-location", "").strip("/").split("/")
-        if len(parts) == 4 and parts[0] == "threads" and parts[2] == "runs":
-            self.thread_id, self.run_id = parts[1], parts[3]
-
-    def __iter__(self) -> Iterator[StreamItem]:
-        with translated_errors(str(self.response.url)):
-            for event in iter_sse(self.response.iter_lines()):
-                item = self._item(event.event, _loads(event.data))
-                if item is not None:
-                    yield item
-                if isinstance(item, Finished):
-                    return
-        raise UnreachableError("the connection closed before the reply was complete")
-
-    def _item(self, name: str, data: Any) -> StreamItem | None:
-        if name == "metadata":
-            self.thread_id = data.get("thread_id", self.thread_id)
-            self.run_id = data.get("run_id", self.run_id)
-            self.model = data.get("model")
-        elif name == "messages":
-            return self._chunk(data[0])
-        elif name == "end":
-            usage = data.get("usage")
-            return Finished(
-                status=str(data.get("status", "success")),
-                finish_reason=data.get("finish_reason"),
-                usage=WireUsage.model_validate(usage) if usage else None,
-                pending=data.get("pending"),
-                thread_id=data.get("thread_id"),
-                run_id=data.get("run_id"),
-            )
-        elif name == "error":
-            error = data.get("error") or {}
-            raise ServerError(
-                f"the reply failed: {error.get('message', 'unknown error')}",
-                code=error.get("code"),
-            )
-        return None
-
-    def _chunk(self, chunk: dict[str, Any]) -> StreamItem | None:
-        # Whole AI messages with tool calls repeat text already streamed as deltas.
-        calls = chunk.get("tool_calls") or []
-        if calls:
-            return ToolCalled(", ".join(str(call.get("name")) for call in calls))
-        content = chunk.get("content")
-        if chunk.get("type") == "AIMessageChunk" and isinstance(content, str) and content:
-            self.text.append(content)
-            return Token(content)
-        return None
-
-
-def _loads(data: str) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise ServerError("the server sent an unreadable event") from None
 
 
 def _parsed(shape: type[ShapeT], response: httpx.Response) -> ShapeT:
@@ -279,14 +155,24 @@ class GraphchatClient:
         self, path: str, body: dict[str, Any], params: dict[str, Any] | None = None
     ) -> Iterator[ReplyStream]:
         headers = {"Accept": "text/event-stream"}
-        with (
-            translated_errors(self.url),
-            self._http.stream("POST", path, json=body, params=params, headers=headers) as response,
-        ):
+        with self._opened("POST", path, json=body, params=params, headers=headers) as response:
+            yield ReplyStream(response, rejoin=self._rejoined)
+
+    def _rejoined(
+        self, location: str, last_event_id: str | None
+    ) -> AbstractContextManager[httpx.Response]:
+        """A run's stream rejoined at its `Location`, after the last event read."""
+        headers = {"Accept": "text/event-stream", "Last-Event-ID": last_event_id or "-1"}
+        return self._opened("GET", location, headers=headers)
+
+    @contextmanager
+    def _opened(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streamed answer, once its status says it succeeded."""
+        with translated_errors(self.url), self._http.stream(method, path, **kwargs) as response:
             if not response.is_success:
                 response.read()
                 raise_for_status(response)
-            yield ReplyStream(response)
+            yield response
 
     def cancel(self, thread_id: str, run_id: str) -> bool:
         """Ask the server to stop a run; False when it cannot (no such run, or no cancel route)."""
@@ -336,13 +222,7 @@ class GraphchatClient:
         """The export's bytes as they arrive (one thread, or all of the caller's)."""
         path = f"/threads/{_seg(thread_id)}/export" if thread_id else "/export"
         params, timeout = {"format": format}, _UNBOUNDED_READ
-        with (
-            translated_errors(self.url),
-            self._http.stream("GET", path, params=params, timeout=timeout) as response,
-        ):
-            if not response.is_success:
-                response.read()
-                raise_for_status(response)
+        with self._opened("GET", path, params=params, timeout=timeout) as response:
             yield response.iter_bytes()
 
     def import_archive(self, body: bytes) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from graphchat.cli.client import Finished, GraphchatClient, Token, ToolCalled, TurnOptions, iter_sse
+from graphchat.cli.client import GraphchatClient, TurnOptions
 from graphchat.cli.client_errors import (
     AuthError,
     ClientError,
@@ -18,6 +18,15 @@ from graphchat.cli.client_errors import (
     RateLimitedError,
     ServerError,
     UnreachableError,
+)
+from graphchat.cli.reply_stream import (
+    REJOIN_DELAYS,
+    Finished,
+    Rejoining,
+    StreamItem,
+    Token,
+    ToolCalled,
+    iter_sse,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -39,13 +48,15 @@ def _chunk(text: str, **extra: object) -> list[object]:
 
 
 def test_sse_reader_joins_data_lines_and_skips_comments() -> None:
-    lines = [": heartbeat", "", "event: a", "data: one", "data: two", "id: 7", "", "data: last"]
+    lines = [": heartbeat", "", "event: a", "data: one", "data: two", "id: 7", "retry: 50", ""]
+    lines += ["data: next", "", "data: cut off"]
 
     events = list(iter_sse(lines))
 
-    assert [(e.event, e.data, e.id) for e in events] == [
-        ("a", "one\ntwo", "7"),
-        ("message", "last", "7"),
+    # The id and the retry hint last; an event the stream ended inside is not one.
+    assert [(e.event, e.data, e.id, e.retry) for e in events] == [
+        ("a", "one\ntwo", "7", 50),
+        ("message", "next", "7", 50),
     ]
 
 
@@ -123,6 +134,82 @@ def test_a_stream_cut_before_the_end_is_reported() -> None:
         pytest.raises(UnreachableError),
     ):
         list(reply)
+
+
+_RUN = {"content-location": "/threads/t/runs/r", "location": "/threads/t/runs/r/stream?v=g"}
+_END = ("end", {"status": "success", "finish_reason": "stop", "usage": None})
+
+
+def _frames(first_id: int, *events: tuple[str, object]) -> str:
+    return "".join(
+        f"event: {name}\nid: {first_id + i}\ndata: {json.dumps(data)}\n\n"
+        for i, (name, data) in enumerate(events)
+    )
+
+
+def test_a_cut_stream_is_rejoined_after_the_last_event_read() -> None:
+    started = "retry: 1\n" + _frames(0, ("metadata", {"run_id": "r"}), ("messages", _chunk("a")))
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "POST":  # cut inside its third event
+            return httpx.Response(200, text=started + "event: messages\nda", headers=_RUN)
+        rest = _frames(2, ("messages", _chunk("b")), ("messages", _chunk("c")), _END)
+        return httpx.Response(200, text=rest)
+
+    with (
+        _client(handler) as client,
+        client.stream("x", thread_id=None, options=TurnOptions()) as reply,
+    ):
+        items = list(reply)
+
+    assert items[:1] == [Token("a")] and isinstance(items[1], Rejoining)
+    assert items[2:4] == [Token("b"), Token("c")] and isinstance(items[4], Finished)
+    assert reply.text == ["a", "b", "c"]
+    rejoin = seen[1]
+    assert (rejoin.method, rejoin.url.path, rejoin.url.query) == (
+        "GET",
+        "/threads/t/runs/r/stream",
+        b"v=g",
+    )
+    assert rejoin.headers["last-event-id"] == "1"
+
+
+def test_a_rejoin_the_server_refuses_raises_its_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(200, text="retry: 1\n", headers=_RUN)
+        return httpx.Response(404, json={"error": {"code": "run_not_found", "message": "gone"}})
+
+    with (
+        _client(handler) as client,
+        client.stream("x", thread_id=None, options=TurnOptions()) as reply,
+        pytest.raises(NotFoundError, match="gone"),
+    ):
+        list(reply)
+
+
+def test_rejoins_that_read_nothing_give_up_after_the_last_delay() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "POST":
+            started = "retry: 1\n" + _frames(0, ("metadata", {"run_id": "r"}))
+            return httpx.Response(200, text=started, headers=_RUN)
+        return httpx.Response(200, text=_frames(0, ("metadata", {"run_id": "r"})))  # not new
+
+    items: list[StreamItem] = []
+    with (
+        _client(handler) as client,
+        client.stream("x", thread_id=None, options=TurnOptions()) as reply,
+        pytest.raises(UnreachableError, match="before the reply was complete"),
+    ):
+        items.extend(reply)
+
+    assert len(seen) == 1 + len(REJOIN_DELAYS)
+    assert items == [Rejoining("the connection closed before the reply was complete")]
 
 
 @pytest.mark.parametrize(
