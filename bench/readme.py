@@ -49,6 +49,9 @@ def _targets(results: Results, verdicts: Verdicts) -> str:
 def _conditions(result: dict[str, Any], what: str) -> str:
     machine = result["machine"]
     cpu = f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gb']} GB RAM"
+    # The CPU's name alone does not tell two VMs apart; their kernel builds may.
+    system = str(machine.get("os", "")).split("-with-")[0]
+    cpu += f", {system}" if system else ""
     load = f"{machine['load_at_start'][0]}–{machine['load_at_end'][0]}"
     return f"{what} on {machine['date']} ({cpu}; load average {load})"
 

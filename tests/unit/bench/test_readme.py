@@ -53,6 +53,14 @@ def test_summary_names_the_machine_date_and_load_of_the_judged_run() -> None:
     )
 
 
+def test_the_machine_names_its_system_when_the_run_recorded_it() -> None:
+    machine = {**MACHINE, "os": "Linux-6.18.44-fc-v1272-x86_64-with-glibc2.36"}
+
+    text = readme.summary({"targets": {"machine": machine}}, VERDICTS)
+
+    assert "(Test CPU 9000, 2 cores, 4.0 GB RAM, Linux-6.18.44-fc-v1272-x86_64; load" in text
+
+
 def test_only_the_text_between_the_markers_is_rewritten() -> None:
     text = f"# Title\n\nbefore\n{readme.BEGIN}\nold numbers\n{readme.END}\n\nafter\n"
 
