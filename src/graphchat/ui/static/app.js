@@ -245,7 +245,7 @@ async function adoptThread(threadId) {
 
 function handleEvent({ event, data }, run) {
   if (event === "metadata") {
-    if (!data.thread_id) return null; // a rejoined run's: its thread is the open one
+    if (!data.thread_id) return null; // LangGraph's metadata names no thread: the open one
     run.location = runPath(data.thread_id, data.run_id);
     return adoptThread(data.thread_id);
   }
