@@ -129,12 +129,10 @@ async def join_stream(
     requested = [mode for mode in stream_mode or () if mode]  # the Python SDK sends `stream_mode=`
     if vocabulary == "graphchat":
         chosen = parse_stream_modes(requested or _REJOIN_MODES)
-        if "values" not in chosen:
-            events = runs.follow(run, after)
-            return run_stream_response(run, [], events, chosen, settings, shown_after=after)
         # Each `values` event holds the list so far: rebuilt from the run's first event.
-        inputs = await runs.input_messages(run)
-        events = runs.follow(run, -1)
+        rebuilt = "values" in chosen
+        inputs = await runs.input_messages(run) if rebuilt else []
+        events = runs.follow(run, -1 if rebuilt else after)
         return run_stream_response(run, inputs, events, chosen, settings, shown_after=after)
     modes = stream_modes(requested or _REJOIN_MODES, legacy_messages=False)
     renderer = LangGraphRenderer(modes, settings.limits.sse_retry_ms, await states.before_run(run))

@@ -105,8 +105,9 @@ class ReplyStream:
     run_id: str | None = None
     model: str | None = None
     text: list[str] = field(default_factory=list)
-    _last_id: str | None = None
-    _retry_ms: int = _DEFAULT_RETRY_MS
+    _location: str | None = field(default=None, init=False)  # the rejoin URL, from the headers
+    _last_id: str | None = field(default=None, init=False)
+    _retry_ms: int = field(default=_DEFAULT_RETRY_MS, init=False)
 
     def __post_init__(self) -> None:
         # Content-Location is `/threads/{thread_id}/runs/{run_id}`.

@@ -138,10 +138,13 @@ class WindowCache:
         with self._lock:
             before = self._windows.get((last.thread_id, last.parent_id or ""))
         continued = len(messages) - 1  # what `messages` share with `before`, if they continue it
-        if before is None or continued == 0 or before.messages[-1] is not messages[-2]:
+        if (
+            before is None
+            or continued == 0
+            or before.messages[-1] is not messages[-2]
+            or len(before.messages) < continued  # `messages` reach back further than `before`
+        ):
             return _text(messages)
-        if len(before.messages) < continued:
-            return _text(messages)  # `messages` reach further back than `before` holds
         # The branch ending at a message never changes: `messages[:-1]` ends `before`.
         dropped = before.messages[: len(before.messages) - continued]
         return before.text - _text(dropped) + _text(messages[-1:])
