@@ -26,6 +26,7 @@ NO_HTTP = (
     "errors",
     "json_stream",
     "json_text",
+    "ids",
 )
 
 # Top-level package or module → the graphchat packages/modules it may import ("graphchat" itself
@@ -35,15 +36,16 @@ ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "json_stream": frozenset(),  # a streaming JSON reader the CLI and the service share
     "json_text": frozenset(),  # JSON writing every layer shares (orjson, bigints as well)
+    "ids": frozenset(),  # the ids of what is stored, made by the service and the store
     "collector": frozenset(),  # the garbage collector paused while a process loads its modules
     "ui": frozenset(),
     "logging": frozenset({"settings"}),
-    "store": frozenset({"errors", "json_text", "settings"}),
+    "store": frozenset({"errors", "ids", "json_text", "settings"}),
     "llm": frozenset({"errors", "json_text", "settings"}),
     "agent": frozenset({"errors", "json_text", "llm"}),
     "observability": frozenset({"errors", "llm"}),
     "security": frozenset({"errors", "settings", "store"}),
-    "service": frozenset({"agent", "errors", "json_stream", "json_text", "llm", "store"}),
+    "service": frozenset({"agent", "errors", "ids", "json_stream", "json_text", "llm", "store"}),
     "wiring": frozenset(
         {"graphchat", "agent", "llm", "observability", "service", "settings", "store"}
     ),

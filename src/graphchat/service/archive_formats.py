@@ -4,13 +4,13 @@ Open WebUI's chat export, each turned into a thread and its messages (or a `Valu
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from graphchat.ids import new_id
 from graphchat.json_text import writable
 from graphchat.store.records import Message, Thread
 
@@ -133,7 +133,7 @@ def _conversation(
     owner: str, source_id: Any, title: Any, created: datetime, updated: datetime, turns: list[Any]
 ) -> tuple[Thread, list[Message]]:
     usable = isinstance(source_id, str) and re.fullmatch(THREAD_ID_PATTERN, source_id)
-    thread_id = source_id if usable else str(uuid.uuid4())
+    thread_id = source_id if usable else new_id()
     messages = [
         Message(
             id=turn["id"],

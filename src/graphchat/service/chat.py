@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from dataclasses import replace
 
 import structlog
@@ -20,6 +19,7 @@ from graphchat.errors import (
     ThreadBusy,
     ValidationFailed,
 )
+from graphchat.ids import new_id
 from graphchat.llm.base import (
     Usage,
 )
@@ -151,7 +151,7 @@ class ChatService:
 
     async def _start(self, request: TurnRequest, streamed: bool) -> Turn:
         fallback = None if request.model else await self._models.default_model()
-        run_id, thread_id = str(uuid.uuid4()), request.thread_id or str(uuid.uuid4())
+        run_id, thread_id = new_id(), request.thread_id or new_id()
         with self._live.starting(run_id, thread_id) as others:
             # Another turn of the thread here may refuse this one; a key, replay another run.
             may_ask_ahead = not others and request.idempotency_key is None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 from graphchat.errors import Conflict, NotFound
+from graphchat.ids import new_id
 from graphchat.service.live import LiveRuns
 from graphchat.store import Store
 from graphchat.store.records import Message, MessageWindow, NewThread, Page, Thread
@@ -30,7 +30,7 @@ class ThreadService:
         try:
             return await self._store.threads.create(
                 NewThread(
-                    id=thread_id or str(uuid.uuid4()),
+                    id=thread_id or new_id(),
                     owner=owner,
                     title=title,
                     model=model,

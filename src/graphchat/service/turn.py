@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -12,6 +11,7 @@ import structlog
 
 from graphchat.agent import ApprovalRequest, ModelReply, ToolResult
 from graphchat.errors import GraphchatError
+from graphchat.ids import new_id
 from graphchat.llm.base import Usage
 from graphchat.service.agent_messages import to_new
 from graphchat.service.approvals import pending_of
@@ -92,7 +92,7 @@ class TurnRecorder:
     def token(self, text: str) -> None:
         """A piece of the reply: kept for an unfinished reply and published at once."""
         if self._message_id is None:
-            self._message_id = str(uuid.uuid4())
+            self._message_id = new_id()
         self._partial.append(text)
         self._live.publish("token", {"message_id": self._message_id, "text": text})
 
@@ -120,7 +120,7 @@ class TurnRecorder:
         self._turn.finish_reason = reply.finish_reason
         self._pending = to_new(
             reply.message,
-            id=self._message_id or str(uuid.uuid4()),
+            id=self._message_id or new_id(),
             model=reply.model,
             finish_reason=reply.finish_reason,
             prompt_tokens=usage.prompt_tokens,
@@ -238,7 +238,7 @@ class TurnRecorder:
             RunStatus.CANCELLED: MessageStatus.CANCELLED,
         }.get(status, MessageStatus.INTERRUPTED)
         return NewMessage(
-            id=self._message_id or str(uuid.uuid4()),
+            id=self._message_id or new_id(),
             role="assistant",
             content="".join(self._partial),
             model=self._turn.run.model,

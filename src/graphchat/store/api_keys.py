@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +9,7 @@ from sqlalchemy import String, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection, RowMapping
 
 from graphchat.errors import NotFound
+from graphchat.ids import new_id
 from graphchat.store.database import changed_rows, read_row, read_rows, run_transaction
 from graphchat.store.repository import Repository
 from graphchat.store.tables import KEYS
@@ -61,7 +61,7 @@ class ApiKeyRepository(Repository):
     async def create(self, *, owner: str, name: str, prefix: str, key_hash: str) -> ApiKey:
         """Store a new key's hash."""
         key = ApiKey(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             owner=owner,
             name=name,
             prefix=prefix,

@@ -3,7 +3,6 @@ keeping their ids, sequence numbers and timestamps (fresh ids when the old ones 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 
@@ -12,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from graphchat.errors import Conflict
+from graphchat.ids import new_id
 from graphchat.store.database import run_transaction
 from graphchat.store.messages import message_from_row
 from graphchat.store.records import Message, Thread
@@ -24,8 +24,8 @@ def _renumbered(
 ) -> tuple[Thread, list[Message], str | None]:
     """The conversation under new ids (parents and leaf following); run ids are dropped (those
     runs are not imported)."""
-    fresh = replace(thread, id=str(uuid.uuid4()))
-    new_ids = {message.id: str(uuid.uuid4()) for message in messages}
+    fresh = replace(thread, id=new_id())
+    new_ids = {message.id: new_id() for message in messages}
     renamed = [
         replace(
             message,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
+from graphchat.ids import new_id
 from graphchat.store.branch_map import BranchMaps
 from graphchat.store.branches import ancestors, branch_rows, leaf_of
 from graphchat.store.database import read_row, read_rows, run_transaction
@@ -51,7 +51,7 @@ def message_rows(
     parent_id = after.leaf_id
     for offset, message in enumerate(messages, start=1):
         row = Message(
-            id=message.id or str(uuid.uuid4()),
+            id=message.id or new_id(),
             thread_id=thread_id,
             seq=after.seq + offset,
             run_id=run_id,
