@@ -174,27 +174,36 @@ def test_a_stream_started_on_one_server_is_rejoined_on_another(
     assert _assistant_rows(database_url, "multi") == [{"content": joined, "status": "complete"}]
 
 
-def test_a_stream_rejoined_at_its_location_goes_on_as_it_was_sent(
-    api: httpx.Client, ollama: FakeOllama
-) -> None:
+def _streamed_tool_run(
+    api: httpx.Client, ollama: FakeOllama, thread_id: str, token_delay: float = 0.0
+) -> tuple[list[Frame], str]:
+    """A run with a tool round (a call, its result, a reply of six tokens) streamed whole in
+    every mode, where one message is several frames; its frames and its `Location`."""
     call = {"id": "c1", "function": {"name": "calculator", "arguments": {"expression": "2 + 3"}}}
-    ollama.queue(Reply(tokens=[], tool_calls=[call]), Reply(tokens=TOKENS[:6], token_delay=0.02))
+    ollama.queue(
+        Reply(tokens=[], tool_calls=[call]), Reply(tokens=TOKENS[:6], token_delay=token_delay)
+    )
     body = _body(
         "2+3?",
-        "vocabulary",
+        thread_id,
         stream_mode=["messages", "updates", "values"],
         config={"configurable": {"tools": ["calculator"]}},
     )
     with api.stream("POST", "/stream", json=body) as response:
-        whole = list(_events(response.iter_lines()))
-        location = response.headers["location"]
+        return list(_events(response.iter_lines())), response.headers["location"]
+
+
+def test_a_stream_rejoined_at_its_location_goes_on_as_it_was_sent(
+    api: httpx.Client, ollama: FakeOllama
+) -> None:
+    whole, location = _streamed_tool_run(api, ollama, "vocabulary", token_delay=0.02)
     # Dropped right after the tool's result: the reply is still to come.
     cut = next(f for f in whole if f.event == "updates" and "tools" in f.json())
     assert cut.id is not None
 
     after = _rejoin(api, location, cut.id)
 
-    expected = [f for f in whole if int(f.id or -1) > int(cut.id)]
+    expected = whole[whole.index(cut) + 1 :]
     assert [(f.event, f.id, f.json()) for f in after] == [
         (f.event, f.id, f.json()) for f in expected
     ]
@@ -211,10 +220,41 @@ def test_a_stream_rejoined_at_its_location_goes_on_as_it_was_sent(
     assert langgraph[-1].event == "end" and set(langgraph[-1].json()) == {"status"}
 
 
+def test_a_rejoin_from_any_frame_sends_exactly_the_frames_after_it(
+    api: httpx.Client, ollama: FakeOllama
+) -> None:
+    # A message is several frames of one event (`messages`, `updates`, `values`): a client cut
+    # off between two of them must get the rest of that event, not skip to the next one.
+    graphchat, location = _streamed_tool_run(api, ollama, "frames")
+    langgraph = _rejoin(api, location.split("?")[0], None)  # the whole run in LangGraph's words
+
+    # graphchat's rejoin rebuilds what its frames carry; LangGraph's, as LangGraph's own, does
+    # not name the run in the metadata of a rejoin that starts after it: frames compared by id.
+    for vocabulary, location_used, whole, shown in (
+        ("graphchat", location, graphchat, lambda f: (f.event, f.id, f.data)),
+        ("langgraph", location.split("?")[0], langgraph, lambda f: (f.event, f.id)),
+    ):
+        ids = [frame.id for frame in whole]
+        assert None not in ids and len(set(ids)) == len(ids), vocabulary
+        assert any("." in str(frame_id) for frame_id in ids), vocabulary  # an event of several
+        for index, frame in enumerate(whole):
+            after = _rejoin(api, location_used, frame.id)
+            assert [shown(f) for f in after] == [shown(f) for f in whole[index + 1 :]], (
+                vocabulary,
+                frame.id,
+            )
+
+
 def test_a_bad_last_event_id_is_refused(api: httpx.Client) -> None:
     body = api.post("/chat", json={"message": "x", "thread_id": "b"}).json()
     response = api.get(f"/threads/b/runs/{body['run_id']}/stream", headers={"Last-Event-ID": "abc"})
     assert response.status_code == 422
+    for bad in ("1.", ".1", "1.2.3", "-1.0"):
+        refused = api.get(
+            f"/threads/b/runs/{body['run_id']}/stream", headers={"Last-Event-ID": bad}
+        )
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"]["code"] == "validation_error"
     unknown = api.get(f"/threads/b/runs/{body['run_id']}/stream", params={"vocabulary": "sse"})
     assert unknown.status_code == 422
     assert unknown.json()["error"]["code"] == "validation_error"

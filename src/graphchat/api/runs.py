@@ -13,7 +13,12 @@ from graphchat.api.langgraph.shapes import ASSISTANT_ID, run_status
 from graphchat.api.langgraph.stream import LangGraphRenderer, stream_modes
 from graphchat.api.media import require_json
 from graphchat.api.schemas import ChatOut, RejectIn, ResumeIn, RunOut
-from graphchat.api.sse import event_stream_response, parse_stream_modes, run_stream_response
+from graphchat.api.sse import (
+    StreamPosition,
+    event_stream_response,
+    parse_stream_modes,
+    run_stream_response,
+)
 from graphchat.api.threads import PagingDep
 from graphchat.errors import ValidationFailed
 from graphchat.service.approvals import pending_of
@@ -116,33 +121,36 @@ async def join_stream(
     stream_mode: Annotated[list[Annotated[str, Query(max_length=64)]] | None, Query()] = None,
     vocabulary: Literal["langgraph", "graphchat"] = "langgraph",
     last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^(-1|[0-9]*)$")
+        str | None,
+        Header(alias="Last-Event-ID", max_length=24, pattern=r"^(-1|[0-9]*|[0-9]+\.[0-9]+)$"),
     ] = None,
 ) -> EventSourceResponse:
-    """Rejoin a run: replay the events after `Last-Event-ID` (`-1`: all), then follow it live.
+    """Rejoin a run: replay the frames after `Last-Event-ID` (`-1`: all), then follow it live.
 
     Events are LangGraph's (`messages` here means token chunks, `messages-tuple`), or with
     `vocabulary=graphchat` as `POST /stream` sends them: its `Location` asks for that.
     """
     run = await runs.get(thread, run_id)
-    after = _event_id(last_event_id)
+    resumed = _stream_position(last_event_id)
     requested = [mode for mode in stream_mode or () if mode]  # the Python SDK sends `stream_mode=`
+    # From the run's first event: the frames after `resumed` build on those before it. An id
+    # beyond any a run can have replays nothing; the run's end still comes.
+    events = runs.follow(run, resumed.after if resumed.after >= _LAST_EVENT_ID_MAX else -1)
     if vocabulary == "graphchat":
         chosen = parse_stream_modes(requested or _REJOIN_MODES)
-        # Each `values` event holds the list so far: rebuilt from the run's first event.
-        rebuilt = "values" in chosen
-        inputs = await runs.input_messages(run) if rebuilt else []
-        events = runs.follow(run, -1 if rebuilt else after)
-        return run_stream_response(run, inputs, events, chosen, settings, shown_after=after)
+        inputs = await runs.input_messages(run) if "values" in chosen else []
+        return run_stream_response(run, inputs, events, chosen, settings, resumed=resumed)
     modes = stream_modes(requested or _REJOIN_MODES, legacy_messages=False)
     renderer = LangGraphRenderer(modes, settings.limits.sse_retry_ms, await states.before_run(run))
-    return event_stream_response(run, renderer, runs.follow(run, after), settings)
+    return event_stream_response(run, renderer, events, settings, resumed=resumed)
 
 
-def _event_id(value: str | None) -> int:
+def _stream_position(value: str | None) -> StreamPosition:
     if value is None or value == "" or value == "-1":
-        return -1
-    if not value.isdigit():
+        return StreamPosition()
+    try:
+        position = StreamPosition.parse(value)
+    except ValueError:
         raise ValidationFailed(
             "Last-Event-ID must be an event id this server sent",
             details=[
@@ -152,6 +160,8 @@ def _event_id(value: str | None) -> int:
                     "type": "value_error",
                 }
             ],
-        )
+        ) from None
     # Beyond the largest id a run can have (a 32-bit sequence): nothing to replay, follow live.
-    return min(int(value), _LAST_EVENT_ID_MAX)
+    if position.after >= _LAST_EVENT_ID_MAX:
+        return StreamPosition(_LAST_EVENT_ID_MAX)
+    return position

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -42,24 +43,14 @@ class StreamRenderer:
         modes: frozenset[str],
         retry_ms: int,
         input_messages: list[dict[str, Any]],
-        shown_after: int = -1,
     ) -> None:
         self._modes = modes
-        self._shown_after = shown_after  # a rejoin's Last-Event-ID: earlier events only build
         self._retry_ms = retry_ms
         # Only the `values` mode sends the whole conversation so far.
         self._values = [_typed(message) for message in input_messages] if "values" in modes else []
         self._meta: dict[str, Any] = {"langgraph_node": "agent"}
 
     def render(self, event: RunEvent) -> Iterable[ServerSentEvent]:
-        frames = self._frames(event)
-        if event.seq > self._shown_after:
-            return frames
-        for _ in frames:  # not sent again, but the `values` list keeps what it carried
-            pass
-        return ()
-
-    def _frames(self, event: RunEvent) -> Iterable[ServerSentEvent]:
         if event.event == "metadata":
             self._meta = {
                 **self._meta,
@@ -114,19 +105,51 @@ class Renderer(Protocol):
     def render(self, event: RunEvent) -> Iterable[ServerSentEvent]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class StreamPosition:
+    """Where a client's stream stopped, from its `Last-Event-ID`: every event up to `after`
+    received, and the first `frames_seen` frames of the next one.
+
+    One event can be several frames (a message in `messages`, `updates` and `values`). Each frame
+    but an event's last carries `<seq>.<index>` as its id, the last the event's own `<seq>`, so
+    a client cut off between two frames of one event rejoins at the next frame: none is lost,
+    none sent twice."""
+
+    after: int = -1
+    frames_seen: int = 0
+
+    @classmethod
+    def parse(cls, last_event_id: str) -> StreamPosition:
+        """From an id this server sent (`-1`: before the first event); ValueError if not one."""
+        seq, dot, index = last_event_id.partition(".")
+        if not dot:
+            return cls(int(seq))
+        return cls(int(seq) - 1, int(index) + 1)
+
+    def unseen(self, seq: int, frames: list[ServerSentEvent]) -> list[ServerSentEvent]:
+        """Which of event `seq`'s frames the client has yet to get."""
+        if seq <= self.after:
+            return []
+        return frames[self.frames_seen :] if seq == self.after + 1 else frames
+
+
 async def follow_run(
     events: AsyncIterator[RunEvent],
     render: Callable[[RunEvent], Iterable[ServerSentEvent]],
     on_abandon: Callable[[], Awaitable[None]] | None,
     on_close: Callable[[], Awaitable[None]] | None = None,
+    resumed: StreamPosition = StreamPosition(),
 ) -> AsyncIterator[ServerSentEvent]:
-    """A run's events as frames; `on_abandon` runs if the client leaves before the end,
-    `on_close` always."""
+    """A run's events as frames, each with its id (`StreamPosition`); `on_abandon` runs if the
+    client leaves before the end, `on_close` always. A rejoin is sent the frames after
+    `resumed`, but renders every event from the run's first: what a frame carries (the
+    `values` list, the run's metadata, a message's text so far) builds on those before it, so
+    the frames it sends are the ones the stream it rejoins sent."""
     finished = False
     try:
         async for event in events:
             finished = event.is_final
-            for frame in render(event):
+            for frame in resumed.unseen(event.seq, _numbered(event.seq, list(render(event)))):
                 yield frame
     finally:
         with anyio.CancelScope(shield=True):
@@ -134,6 +157,15 @@ async def follow_run(
                 await on_abandon()
             if on_close is not None:
                 await on_close()
+
+
+def _numbered(seq: int, frames: list[ServerSentEvent]) -> list[ServerSentEvent]:
+    """An event's frames, each before its last numbered within it (frames without an id, as
+    the OpenAI API's, are left so)."""
+    for index, frame in enumerate(frames[:-1]):
+        if frame.id is not None:
+            frame.id = f"{seq}.{index}"
+    return frames
 
 
 def run_stream_response(
@@ -144,15 +176,21 @@ def run_stream_response(
     settings: Settings,
     *,
     on_abandon: Callable[[], Awaitable[None]] | None = None,
-    shown_after: int = -1,
+    resumed: StreamPosition = StreamPosition(),
 ) -> EventSourceResponse:
     """The SSE response for a run in graphchat's vocabulary; `on_abandon` runs if the client
-    leaves before the end. A rejoin sends only the events after `shown_after`."""
+    leaves before the end. A rejoin sends only what follows `resumed`."""
     # Only the `values` mode sends the input messages.
     inputs = [message_payload(m) for m in input_messages] if "values" in modes else []
-    renderer = StreamRenderer(modes, settings.limits.sse_retry_ms, inputs, shown_after)
+    renderer = StreamRenderer(modes, settings.limits.sse_retry_ms, inputs)
     return event_stream_response(
-        run, renderer, events, settings, on_abandon=on_abandon, rejoin_query=_rejoin_query(modes)
+        run,
+        renderer,
+        events,
+        settings,
+        on_abandon=on_abandon,
+        rejoin_query=_rejoin_query(modes),
+        resumed=resumed,
     )
 
 
@@ -171,13 +209,15 @@ def event_stream_response(
     on_abandon: Callable[[], Awaitable[None]] | None = None,
     on_close: Callable[[], Awaitable[None]] | None = None,
     rejoin_query: str = "",
+    resumed: StreamPosition = StreamPosition(),
 ) -> EventSourceResponse:
     """A run's events as SSE; `on_abandon` runs if the client leaves early, `on_close` always.
-    `Location` rejoins the run, with `rejoin_query` when the stream is not LangGraph's."""
+    `Location` rejoins the run, with `rejoin_query` when the stream is not LangGraph's; a
+    rejoin starts after `resumed`."""
     base = f"/threads/{run.thread_id}/runs/{run.id}"
     rejoin = f"{base}/stream?{rejoin_query}" if rejoin_query else f"{base}/stream"
     return LeanEventSourceResponse(
-        follow_run(events, renderer.render, on_abandon, on_close),
+        follow_run(events, renderer.render, on_abandon, on_close, resumed),
         ping=settings.limits.sse_heartbeat_seconds,
         ping_message_factory=lambda: ServerSentEvent(comment="heartbeat"),
         headers={
