@@ -162,9 +162,9 @@ async def follow_run(
 def _numbered(seq: int, frames: list[ServerSentEvent]) -> list[ServerSentEvent]:
     """An event's frames, each before its last numbered within it (frames without an id, as
     the OpenAI API's, are left so)."""
-    for index, frame in enumerate(frames[:-1]):
-        if frame.id is not None:
-            frame.id = f"{seq}.{index}"
+    for index in range(len(frames) - 1):  # most events are one frame: no loop, no copy
+        if frames[index].id is not None:
+            frames[index].id = f"{seq}.{index}"
     return frames
 
 
