@@ -2,7 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+# The interpreter .venv is made from: the system's own CPython where it will do (its build is
+# optimised; scripts/pick-python.sh says why), else python3 on PATH. `make install PYTHON=…`
+# chooses another; .venv is made again when the choice changes.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell scripts/pick-python.sh)
+endif
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
@@ -14,7 +19,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # (6 s → 2 s to import the app here), also where PYTHONDONTWRITEBYTECODE keeps Python from caching.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help install bytecode run test screenshots test-fast lint fmt typecheck check bench docs hooks lock lock-upgrade \
+.PHONY: FORCE help install bytecode run test screenshots test-fast lint fmt typecheck check bench docs hooks lock lock-upgrade \
 	db-upgrade clean
 
 help: ## List the targets
@@ -28,9 +33,15 @@ $(UV):
 # response, files it under a new revision and compiles llama-cpp-python again (~8 min). The wheel
 # cache is keyed on the portable build flags, so a cached wheel is safe to reuse on any machine
 # that has it; a machine without it falls through to the online sync.
-$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+$(VENV)/.installed: uv.lock pyproject.toml $(TOOLS)/interpreter | $(UV)
 	$(UV) sync --frozen --offline --python $(PYTHON) 2>/dev/null || $(UV) sync --frozen --python $(PYTHON)
 	@touch $@
+
+# Rewritten only when the chosen interpreter changes, so an unchanged choice syncs nothing.
+$(TOOLS)/interpreter: FORCE | $(UV)
+	@echo '$(PYTHON)' | cmp -s - $@ || echo '$(PYTHON)' > $@
+
+FORCE:
 
 install: $(VENV)/.installed ## Create .venv with the locked dependencies
 

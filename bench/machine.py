@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ def describe() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "os": platform.platform(),
-        "python": platform.python_version(),
+        # Which build, not only which version: builds of one version differ by ~10 % here
+        # (scripts/pick-python.sh).
+        "python": f"{platform.python_version()} ({os.path.realpath(sys.executable)})",
         "sqlite": sqlite_version(),
         "postgresql": postgres_version(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
