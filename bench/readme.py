@@ -28,8 +28,18 @@ def _cell(row: dict[str, Any] | None) -> str:
     notes = [row["context"]] if row.get("context") else []
     if row.get("backend_alone") is not None:
         notes.insert(0, f"backend alone {number(row['backend_alone'])}")
-    value = f"{number(row['value'])} {unit}".replace(" ×", "×")
+    value = f"{shown(row['value'], row['limit'])} {unit}".replace(" ×", "×")
     return f"{value}: {row['verdict']}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def shown(value: float, limit: str) -> str:
+    """`value` as the charts print it, unless that rounds it onto the limit (`≤ 3.0 ms`): a
+    3.004 ms that failed ≤ 3 ms is not shown as `3 ms: FAIL`."""
+    shown = number(value)
+    bound = float(limit.split()[1])
+    if value != bound and float(shown.replace(",", "")) == bound:
+        return f"{value:,.3f}"
+    return shown
 
 
 def _targets(results: Results, verdicts: Verdicts) -> str:

@@ -125,7 +125,7 @@ def _targets(results: dict[str, dict[str, Any]]) -> str:
             row["target"],
             kind,
             row.get("limit"),
-            row.get("value"),
+            readme.shown(row["value"], row["limit"]) if "value" in row else None,
             row.get("backend_alone"),
             row.get("context"),
             row["verdict"],

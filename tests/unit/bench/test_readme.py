@@ -44,6 +44,15 @@ def test_summary_has_a_row_per_target_with_each_databases_value_and_verdict() ->
     assert "| server CPU | 2.5 ms: PASS (c=1) | not measured | ≤ 3.0 ms |" in text
 
 
+def test_a_value_that_rounds_onto_its_limit_keeps_the_digits_that_decide_its_verdict() -> None:
+    verdicts = {"sqlite": [_row("added latency", 3.004, "FAIL"), _row("server CPU", 3.0, "PASS")]}
+
+    text = readme.summary(RESULTS, verdicts)
+
+    assert "| added latency | 3.004 ms: FAIL (c=1) | ≤ 3.0 ms |" in text
+    assert "| server CPU | 3 ms: PASS (c=1) | ≤ 3.0 ms |" in text
+
+
 def test_summary_names_the_machine_date_and_load_of_the_judged_run() -> None:
     text = readme.summary(RESULTS, VERDICTS)
 
