@@ -5,7 +5,7 @@
 #
 # Why the system's: Debian builds /usr/bin/python3 with profile-guided optimisation and LTO and
 # links libpython into the executable, where pyenv's default build (and `./configure` without
-# `--enable-optimizations`) does neither. The same turn cost 7-9 % more CPU on pyenv's 3.11.7 than
+# `--enable-optimizations`) does neither. The same turn cost 5-10 % more CPU on pyenv's 3.11.7 than
 # on Debian's 3.11.2, and the same pure-Python loop 21 % more instructions (bench/analysis.md,
 # round 46).
 set -u
