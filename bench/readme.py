@@ -35,11 +35,11 @@ def _cell(row: dict[str, Any] | None) -> str:
 def shown(value: float, limit: str) -> str:
     """`value` as the charts print it, unless that rounds it onto the limit (`≤ 3.0 ms`): a
     3.004 ms that failed ≤ 3 ms is not shown as `3 ms: FAIL`."""
-    shown = number(value)
+    printed = number(value)
     bound = float(limit.split()[1])
-    if value != bound and float(shown.replace(",", "")) == bound:
+    if value != bound and float(printed.replace(",", "")) == bound:
         return f"{value:,.3f}"
-    return shown
+    return printed
 
 
 def _targets(results: Results, verdicts: Verdicts) -> str:
