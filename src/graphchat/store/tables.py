@@ -174,7 +174,15 @@ class RunRow(Base):
             sqlite_where=text("idempotency_key IS NOT NULL"),
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
-        Index("ix_runs_status", "status"),
+        # A thread's paused run, which every turn's begin looks for: a run's status has no index
+        # of its own, whose entries each turn moved (bench/analysis.md, round 47). The running
+        # runs are found through the unique index above.
+        Index(
+            "ix_runs_paused_thread_id",
+            "thread_id",
+            sqlite_where=text("status = 'requires_action'"),
+            postgresql_where=text("status = 'requires_action'"),
+        ),
     )
 
 
