@@ -21,9 +21,10 @@ Nothing else changes:
   rendered per execution, column defaults it computes, returned columns it converts, the
   async SQLite driver), `Connection.execute` sends it.
 
-Two SQLAlchemy internals are read, `_bind_processors` and `_result_columns` of the compiled
-statement, and one called, `Connection._handle_dbapi_exception`; the version is pinned by the
-lock file, and tests/unit/store/test_sent_alone.py fails if they move.
+Three SQLAlchemy internals are read, `_bind_processors` and `_result_columns` of the compiled
+statement and `_has_events` of the connection and its engine, and one called,
+`Connection._handle_dbapi_exception`; the version is pinned by the lock file, and
+tests/unit/store/test_sent_alone.py fails if they move.
 """
 
 from __future__ import annotations
@@ -83,8 +84,12 @@ def _sent(
     arguments = [_arguments(compiled, binds, row) for row in rows]
     many = len(arguments) > 1
     sent: Any = arguments if many else arguments[0]
-    events = connection.dispatch
-    if events.before_cursor_execute:
+    # SQLAlchemy's own test before it reads `dispatch` (engine/base.py): the first read of an
+    # event on a new connection builds its listener, through a failed attribute lookup each.
+    events = (
+        connection.dispatch if connection._has_events or connection.engine._has_events else None
+    )
+    if events is not None and events.before_cursor_execute:
         events.before_cursor_execute(connection, None, sql, sent, None, many)
     cursor = connection.connection.cursor()
     try:
@@ -98,7 +103,7 @@ def _sent(
         connection._handle_dbapi_exception(error, sql, sent, cursor, None)
     finally:
         cursor.close()
-    if events.after_cursor_execute:
+    if events is not None and events.after_cursor_execute:
         events.after_cursor_execute(connection, None, sql, sent, None, many)
     return result
 
