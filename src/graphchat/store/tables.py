@@ -51,6 +51,13 @@ class UtcDateTime(TypeDecorator[datetime]):
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        # SQLite's text written in one call: the decorator's wrapper around the driver type's
+        # `%` format of a dict of seven fields cost ~1.3 us per value, 12 values a turn.
+        if dialect.name == "sqlite":
+            return _text_in_utc
+        return super().bind_processor(dialect)
+
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
@@ -64,6 +71,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return _utc_from_text
         return super().result_processor(dialect, coltype)
+
+
+def _text_in_utc(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite's DATETIME stores it: naive UTC, to the microsecond."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UtcDateTime column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _utc_from_text(value: str | None) -> datetime | None:

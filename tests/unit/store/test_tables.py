@@ -6,10 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import DATETIME
 
 from graphchat.store import Store
 from graphchat.store.database import transaction
 from graphchat.store.records import NewMessage, NewRun, NewThread, TurnRules
+from graphchat.store.tables import UtcDateTime
 
 _RULES = TurnRules(model=lambda model: model or "m", title=lambda title, _: title)
 
@@ -46,6 +49,37 @@ async def test_sqlite_datetime_text_without_microseconds_or_with_an_offset_reads
 
     assert read.created_at == expected
     assert read.created_at.utcoffset() == expected.utcoffset()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 6, 18, 30, 1, 123456, tzinfo=UTC),
+        datetime(2026, 12, 6, 18, 30, 1, tzinfo=UTC),  # no microseconds: still written
+        datetime(2026, 12, 7, 0, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        None,
+    ],
+)
+def test_sqlite_datetime_text_is_what_sqlalchemys_sqlite_type_writes(
+    value: datetime | None,
+) -> None:
+    dialect = sqlite.dialect()
+    ours = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = DATETIME().bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    naive_utc = value and value.astimezone(UTC).replace(tzinfo=None)
+
+    assert ours(value) == theirs(naive_utc)
+
+
+def test_sqlite_refuses_a_naive_datetime() -> None:
+    dialect = sqlite.dialect()
+    process = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None
+
+    with pytest.raises(ValueError, match="naive datetime"):
+        process(datetime(2026, 12, 6, 18, 30))
 
 
 async def test_json_values_and_json_null_read_back_as_written(store: Store) -> None:
