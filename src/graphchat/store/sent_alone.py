@@ -12,7 +12,8 @@ SQLite: a turn's writes inside the transaction a file's synchronous engine began
 Nothing else changes:
 - The statement is compiled by SQLAlchemy, once per set of parameter names (as its own cache
   keys it), and its parameters go through the same bind processors, so the driver gets what
-  SQLAlchemy would have sent.
+  SQLAlchemy would have sent. Where each value comes from is worked out with the compiled
+  form, as `construct_params` does at every execution.
 - `before_cursor_execute` and `after_cursor_execute` listeners see it (the statement-count
   tests); they get no execution context, as there is none.
 - A failure becomes SQLAlchemy's error through SQLAlchemy's own handling: the same exception
@@ -21,10 +22,10 @@ Nothing else changes:
   rendered per execution, column defaults it computes, returned columns it converts, the
   async SQLite driver), `Connection.execute` sends it.
 
-Three SQLAlchemy internals are read, `_bind_processors` and `_result_columns` of the compiled
-statement and `_has_events` of the connection and its engine, and one called,
-`Connection._handle_dbapi_exception`; the version is pinned by the lock file, and
-tests/unit/store/test_sent_alone.py fails if they move.
+Four SQLAlchemy internals are read, `_bind_processors`, `_collected_params` and
+`_result_columns` of the compiled statement and `_has_events` of the connection and its
+engine, and one called, `Connection._handle_dbapi_exception`; the version is pinned by the lock
+file, and tests/unit/store/test_sent_alone.py fails if they move.
 """
 
 from __future__ import annotations
@@ -38,12 +39,12 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeEngine
 
-# A statement's compiled text, the compiled form and, in the driver's order, each parameter's name
-# and bind processor; None: not sent directly. Per dialect, then keyed by the statement (hashed by
-# identity), its parameter names and whether it runs for many rows, as SQLAlchemy's own compiled
-# cache is.
-_Binds = list[tuple[str, Callable[[Any], Any] | None]]
-_Plan = tuple[str, SQLCompiler, _Binds]
+# A statement's compiled text and, in the driver's order, where each parameter's value comes from:
+# the row's key and the bind processor, or (key None) the value the statement gives, processed
+# already. None: not sent directly. Per dialect, then keyed by the statement (hashed by identity),
+# its parameter names and whether it runs for many rows, as SQLAlchemy's own compiled cache is.
+_Binds = list[tuple[str | None, Any, Callable[[Any], Any] | None]]
+_Plan = tuple[str, _Binds]
 _PlanKey = tuple[Executable, tuple[str, ...], bool]
 _PLANS: weakref.WeakKeyDictionary[Dialect, dict[_PlanKey, _Plan | None]] = (
     weakref.WeakKeyDictionary()
@@ -80,8 +81,8 @@ def _sent(
     read: Callable[[Any], T],
 ) -> T:
     """`plan`'s statement through the driver's cursor, once per row; `read` of the cursor."""
-    sql, compiled, binds = plan
-    arguments = [_arguments(compiled, binds, row) for row in rows]
+    sql, binds = plan
+    arguments = [_arguments(binds, row) for row in rows]
     many = len(arguments) > 1
     sent: Any = arguments if many else arguments[0]
     # SQLAlchemy's own test before it reads `dispatch` (engine/base.py): the first read of an
@@ -108,10 +109,10 @@ def _sent(
     return result
 
 
-def _arguments(compiled: SQLCompiler, binds: _Binds, row: Mapping[str, Any]) -> tuple[Any, ...]:
-    values = compiled.construct_params(row)
+def _arguments(binds: _Binds, row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(
-        values[name] if process is None else process(values[name]) for name, process in binds
+        value if key is None else row[key] if process is None else process(row[key])
+        for key, value, process in binds
     )
 
 
@@ -169,14 +170,37 @@ def _compiled(
         return None  # a column default SQLAlchemy computes per execution
     if many and dialect.use_insertmanyvalues_wo_returning:
         return None  # SQLAlchemy would send the rows as one multi-row statement
-    # SQLAlchemy's execution takes its processors from here too (`_init_compiled`).
-    processors = compiled._bind_processors
-    binds = [(name, processors.get(name)) for name in compiled.positiontup]
-    if not all(process is None or callable(process) for _, process in binds):
-        return None  # a tuple's processors, one per element
     if any(_converts(entry.type, dialect) for entry in compiled._result_columns):
         return None  # rows are returned as the driver reads them
-    return str(compiled), compiled, binds  # type: ignore[return-value]  # all callable
+    binds = _binds(compiled, set(keys))
+    return None if binds is None else (str(compiled), binds)
+
+
+def _binds(compiled: SQLCompiler, keys: set[str]) -> _Binds | None:
+    """Where each positional parameter's value comes from, as `construct_params` takes it for
+    rows with these `keys`: the row's value by the parameter's key or name, else the value the
+    statement gives. None where SQLAlchemy would compute one per execution (a callable value),
+    refuse one (required, missing), merge values given by `params()` or process a tuple."""
+    if compiled._collected_params:
+        return None
+    sources: dict[str, tuple[str | None, Any]] = {}
+    for parameter, name in compiled.bind_names.items():
+        key = parameter.key if parameter.key in keys else name if name in keys else None
+        if key is None and (parameter.required or parameter.callable is not None):
+            return None
+        sources[name] = (key, None if key is not None else parameter.value)
+    # SQLAlchemy's execution takes its processors from here too (`_init_compiled`).
+    processors = compiled._bind_processors
+    binds: _Binds = []
+    for name in compiled.positiontup or ():
+        key, value = sources[name]
+        process = processors.get(name)
+        if process is not None and not callable(process):
+            return None  # a tuple's processors, one per element
+        if key is None and process is not None:
+            value, process = process(value), None
+        binds.append((key, value, process))
+    return binds
 
 
 def _converts(type_: TypeEngine[Any], dialect: Dialect) -> bool:

@@ -115,6 +115,29 @@ async def test_writes_sent_alone_count_their_rows_and_set_only_the_columns_given
     assert [context is None for context in contexts] == [True] * 4
 
 
+async def test_values_the_statement_gives_are_sent_with_each_row(store: Store) -> None:
+    await _written(store, _NO_ROWS, [_thread("t1"), _thread("t2"), _thread("t3")])
+    # The owner is the statement's own value, and so is the thread's id unless a row gives it.
+    owned = update(THREADS).where(
+        THREADS.c.id == bindparam("target", value="t2"), THREADS.c.owner == "o"
+    )
+    computed = bindparam("computed", callable_=lambda: "computed title")
+    late = _SET_THREAD.values(title=computed)
+    with _contexts(store) as contexts:
+        statements_own = await _written(store, owned, [{"title": "given"}])
+        rows_own = await _written(store, owned, [{"title": "its own", "target": "t3"}])
+        computed_title = await _written(store, late, [{"thread_id": "t1"}])
+
+    assert (statements_own, rows_own, computed_title) == (1, 1, 1)
+    assert sorted(row[::2] for row in await _stored_threads(store)) == [
+        ("t1", "computed title"),
+        ("t2", "given"),
+        ("t3", "its own"),
+    ]
+    # A value computed at each execution is SQLAlchemy's to compute.
+    assert [context is None for context in contexts] == [True, True, False]
+
+
 async def test_in_a_transaction_sqlalchemy_sends_it(store: Store) -> None:
     with _contexts(store) as contexts:
         async with transaction(store.engine, write=True) as connection:
