@@ -22,6 +22,7 @@ import asyncio
 import fcntl
 import os
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -79,7 +80,13 @@ def prepare(engine: Engine, busy_timeout_ms: int, *, checkpoints: bool = True) -
 
 def run_on(engine: Engine, body: Callable[[Connection], T], write: bool) -> T:
     """`body` in one transaction on a synchronous engine (no begin listener: BEGIN sent here)."""
-    with engine.connect() as connection, connection.begin():
+    with engine.connect() as connection:
+        return run_in(connection, body, write)
+
+
+def run_in(connection: Connection, body: Callable[[Connection], T], write: bool) -> T:
+    """`body` in one transaction on an open connection of such an engine."""
+    with connection.begin():
         _begin(connection, SQLITE_BEGIN[write])
         return body(connection)
 
@@ -103,6 +110,7 @@ class SQLiteFile:
     loop_writer: Engine  # writes on the event loop's thread; never waits, never checkpoints
     writers: int  # the descriptor of the writers' lock file (see `_writers_lock_path`)
     busy_timeout: float  # seconds a write waits for the file before the store is unavailable
+    _kept: threading.local = field(default_factory=threading.local, repr=False)
     _writes_since_checkpoint: int = 0
     _checkpoint: asyncio.Future[None] | None = field(default=None, repr=False)
 
@@ -165,7 +173,7 @@ class SQLiteFile:
         WAL mode waits for no writer, and the worker-thread hop cost more than the read. In a
         worker thread only if the file refuses it at once (SQLITE_BUSY: WAL recovery)."""
         try:
-            return run_on(self.loop_writer, body, write=False)
+            return run_in(self._loop_connection(), body, write=False)
         except OperationalError as exc:
             if not _is_busy(exc):
                 raise
@@ -182,7 +190,7 @@ class SQLiteFile:
         except BlockingIOError:
             raise WritersBusy from None
         try:
-            result = run_on(self.loop_writer, body, write=True)
+            result = run_in(self._loop_connection(), body, write=True)
         except OperationalError as exc:
             if _is_busy(exc):
                 raise FileBusy from exc
@@ -191,6 +199,18 @@ class SQLiteFile:
             fcntl.flock(self.writers, fcntl.LOCK_UN)
         self._count_write()
         return result
+
+    def _loop_connection(self) -> Connection:
+        """This thread's connection of the loop writer, kept open from one transaction to the
+        next: a check-out and check-in of the pool per transaction (SingletonThreadPool's failed
+        attribute lookup, the pool's events and bookkeeping) cost ~3 % of a turn's
+        instructions (bench/analysis.md, round 47). One that was lost is replaced."""
+        kept: Connection | None = getattr(self._kept, "connection", None)
+        if kept is None or kept.invalidated or kept.closed:
+            if kept is not None:
+                kept.close()
+            kept = self._kept.connection = self.loop_writer.connect()
+        return kept
 
     def _write_waiting(self, body: Callable[[Connection], T]) -> T:
         """`body` in a write transaction in a worker thread, waiting for the file as long as it
@@ -218,6 +238,9 @@ class SQLiteFile:
     async def close(self) -> None:
         if self._checkpoint is not None:
             await asyncio.wait([self._checkpoint])
+        kept: Connection | None = getattr(self._kept, "connection", None)
+        if kept is not None:  # the loop's thread: its connection is this one's
+            kept.close()
         self.loop_writer.dispose()
         self.twin.dispose()
         os.close(self.writers)

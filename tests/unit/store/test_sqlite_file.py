@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 
 from graphchat.errors import Conflict, NotFound
 from graphchat.settings import Settings
@@ -132,6 +133,37 @@ async def test_every_engine_of_the_file_decodes_json_columns_alike(store: Store)
     decoders = {engine.dialect._json_deserializer for engine in statement_engines(store.engine)}
     assert len(statement_engines(store.engine)) == 3
     assert len(decoders) == 1 and None not in decoders
+
+
+async def test_the_loop_s_thread_keeps_one_connection_from_transaction_to_transaction(
+    store: Store,
+) -> None:
+    loop_writer = statement_engines(store.engine)[1]
+    checkouts: list[object] = []
+    event.listen(loop_writer, "checkout", lambda dbapi, *_: checkouts.append(dbapi))
+    await store.threads.create(NewThread(id="t0", owner="o"))  # the connection is kept from here
+
+    for number in range(1, 4):
+        await store.threads.create(NewThread(id=f"t{number}", owner="o"))
+        await store.threads.get("o", f"t{number}")
+
+    assert len(checkouts) <= 1  # none at all if the store had written on the loop before
+
+
+async def test_a_lost_connection_of_the_loop_s_thread_is_replaced(store: Store) -> None:
+    loop_writer = statement_engines(store.engine)[1]
+    used: list[Connection] = []
+    event.listen(
+        loop_writer, "before_cursor_execute", lambda connection, *_: used.append(connection)
+    )
+    await store.threads.create(NewThread(id="t1", owner="o"))
+    lost = used[-1]
+    lost.invalidate()  # as SQLAlchemy does when a statement finds its connection gone
+
+    await store.threads.create(NewThread(id="t2", owner="o"))
+
+    assert used[-1] is not lost and not used[-1].invalidated
+    assert [(await store.threads.get("o", t)).id for t in ("t1", "t2")] == ["t1", "t2"]
 
 
 async def test_a_thread_is_read_on_the_loop_s_thread(store: Store) -> None:
