@@ -125,8 +125,9 @@ class SQLiteFile:
         loop_writer = create_engine(
             url,
             poolclass=SingletonThreadPool,
-            # Its only user, `run_on`, ends every transaction itself (commit, or rollback on any
-            # error): the pool's rollback at each check-in had nothing left to undo.
+            # Its connections run transactions only through `run_in`, which ends each itself
+            # (commit, or rollback on any error): a rollback at check-in would have nothing to
+            # undo.
             pool_reset_on_return=None,
             connect_args={"timeout": 0},
             json_serializer=pool.get("json_serializer"),
