@@ -45,11 +45,9 @@ class UtcDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime given to a UtcDateTime column")
-        if value is not None and dialect.name == "sqlite":
-            return value.astimezone(UTC).replace(tzinfo=None)
-        return value
+        if value is None:
+            return None
+        return _naive_utc(value) if dialect.name == "sqlite" else _aware(value)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         # SQLite's text written in one call: the decorator's wrapper around the driver type's
@@ -73,13 +71,20 @@ class UtcDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
-def _text_in_utc(value: datetime | None) -> str | None:
-    """An aware datetime as SQLite's DATETIME stores it: naive UTC, to the microsecond."""
-    if value is None:
-        return None
+def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UtcDateTime column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value
+
+
+def _naive_utc(value: datetime) -> datetime:
+    """An aware datetime as SQLite keeps it: naive, in UTC."""
+    return _aware(value).astimezone(UTC).replace(tzinfo=None)
+
+
+def _text_in_utc(value: datetime | None) -> str | None:
+    """An aware datetime as SQLite's DATETIME stores it: naive UTC, to the microsecond."""
+    return None if value is None else _naive_utc(value).isoformat(" ", "microseconds")
 
 
 def _utc_from_text(value: str | None) -> datetime | None:
