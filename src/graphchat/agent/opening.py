@@ -10,6 +10,11 @@ A streamed run goes further (`lead`): LangGraph's set-up waits until the reply's
 gone to the run's followers. A model that answers within that set-up (a cached or a very fast
 one) would otherwise have its first token read only after it. The node asks the same request
 (built by the same function on the same state), so the text it was handed is its reply's.
+
+Once the run is stored, the task that reads the first chunk hands its text over in the step it
+reads it. Waking `lead` for it took two more turns of the event loop, and the response's head
+and first event, ready meanwhile, left in a write of their own: the client was woken twice
+before its first token (`bench/analysis.md`, round 48).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class OpenedRequest:
         self._stream = provider.stream(request)
         self._first = asyncio.get_running_loop().create_task(self._first_chunk())
         self._taken = False
+        self._lead_to: RunEvents | None = None  # where the first chunk's text goes once read
         self.told = False  # the first chunk's text went out already (`lead`)
 
     def take(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None] | None:
@@ -52,15 +58,22 @@ class OpenedRequest:
         follower has it. A first chunk without text (a tool call, a role) or a failure is left
         for the node, which reads the reply as it would have."""
         await stored
-        if not self._first.done():
-            await asyncio.wait([self._first])
-        if self._first.cancelled() or self._first.exception() is not None:
-            return
-        first = self._first.result()
+        if self._first.done():
+            if not self._first.cancelled() and self._first.exception() is None:
+                self._tell(events, self._first.result())
+        else:
+            self._lead_to = events  # `_first_chunk` tells them, in the step it reads it
+            try:
+                await asyncio.wait([self._first])
+            finally:
+                self._lead_to = None
+        if self.told:
+            await events.heard()
+
+    def _tell(self, events: RunEvents, first: ChatChunk | None) -> None:
         if first is not None and first.content:
             events.token(first.content)
             self.told = True
-            await events.heard()
 
     async def close(self) -> None:
         """End the request if still open; a reply nobody took is dropped, its failure too."""
@@ -73,9 +86,12 @@ class OpenedRequest:
 
     async def _first_chunk(self) -> ChatChunk | None:
         try:
-            return await anext(self._stream)
+            first = await anext(self._stream)
         except StopAsyncIteration:
             return None
+        if self._lead_to is not None:
+            self._tell(self._lead_to, first)
+        return first
 
     async def _chunks(self) -> AsyncGenerator[ChatChunk, None]:
         try:

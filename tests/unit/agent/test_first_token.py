@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from graphchat.agent.graph import build_graph
 from graphchat.agent.state import BeforeStored
 from graphchat.agent.tools import ToolRegistry
 from graphchat.errors import ProviderUnavailable
-from graphchat.llm.base import ChatMessage, ToolSpec
+from graphchat.llm.base import ChatChunk, ChatMessage, ChatRequest, ToolSpec
 from graphchat.llm.fake import ScriptedProvider, ScriptedReply, tool_call
 
 
@@ -105,6 +106,41 @@ async def test_the_first_token_waits_until_the_run_is_stored() -> None:
     await run
 
     assert sink.log == ["token a", "heard", "graph started", "token b"]
+
+
+@dataclass
+class _GatedProvider(ScriptedProvider):
+    """A `ScriptedProvider` whose replies start once `gate` is set."""
+
+    gate: asyncio.Future[None] | None = None
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        assert self.gate is not None
+        await self.gate
+        async for chunk in super().stream(request):
+            yield chunk
+
+
+async def test_a_first_token_read_once_the_run_is_stored_goes_out_in_the_step_that_read_it() -> (
+    None
+):
+    provider = _GatedProvider(
+        replies=[ScriptedReply(("a", "b"))], gate=asyncio.get_running_loop().create_future()
+    )
+    sink = _Sink()
+    run = asyncio.create_task(_run(provider, sink, _early(streamed=True)))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sink.log == []  # stored and asked; its reply not yet read
+
+    assert provider.gate is not None
+    provider.gate.set_result(None)
+    await asyncio.sleep(0)  # one turn of the loop: the task that reads the first chunk ran
+    assert sink.log == ["token a"]
+
+    await run
+    assert sink.log == ["token a", "heard", "graph started", "token b"]
+    assert len(provider.requests) == 1  # the node took the reply that was opened
 
 
 async def test_a_first_chunk_without_text_is_left_to_the_node() -> None:
