@@ -31,6 +31,7 @@ class LiveRun:
     __slots__ = (
         "_caught_up",
         "_final",
+        "_taken",
         "_waiters",
         "cancel_status",
         "events",
@@ -51,6 +52,7 @@ class LiveRun:
         self.events: list[RunEvent] = []
         self._waiters: list[asyncio.Future[None]] = []  # followers waiting for the next event
         self._caught_up: asyncio.Future[None] | None = None  # see `heard`
+        self._taken = 0  # how many events a follower had taken when it last caught up
         self._final = False
         self.task: asyncio.Task[None] | None = None
         self.persisted = 0  # events[:persisted] are in the database
@@ -123,6 +125,7 @@ class LiveRun:
                     yield item
                     if item.is_final:
                         return
+                self._taken = len(self.events)
                 if self._caught_up is not None and not self._caught_up.done():
                     self._caught_up.set_result(None)
                 if self._final:  # past the end: nothing will ever be published
@@ -134,6 +137,8 @@ class LiveRun:
     async def heard(self, at_most: float) -> None:
         """Return once a follower has taken every event published so far (its frames are
         written), or after `at_most` seconds: a client may be gone before it follows."""
+        if self._taken == len(self.events):
+            return  # a follower took them all before anyone asked
         self._caught_up = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait([self._caught_up], timeout=at_most)

@@ -139,7 +139,9 @@ async def test_a_run_whose_task_dies_before_its_final_event_still_ends_every_fol
     assert live_runs.get("r1") is None and not live_runs.holds("r1")
 
 
-async def test_heard_returns_once_a_follower_has_taken_every_event() -> None:
+def _followed_run() -> tuple[LiveRun, list[str], asyncio.Task[None]]:
+    """A run that published `metadata` and a token, its follower's task (not yet run) and the
+    list where that follower notes each event's name."""
     live = LiveRun("r1", "t1")
     taken: list[str] = []
 
@@ -150,11 +152,33 @@ async def test_heard_returns_once_a_follower_has_taken_every_event() -> None:
     following = asyncio.create_task(follow())
     live.publish("metadata", {})
     live.publish("token", {"text": "a"})
+    return live, taken, following
+
+
+async def test_heard_returns_once_a_follower_has_taken_every_event() -> None:
+    live, taken, following = _followed_run()
 
     async with asyncio.timeout(10):  # fails here if only the wait's bound would end it
         await live.heard(at_most=3600)
 
     assert taken == ["metadata", "token"]
+    live.publish("end", {})
+    await following
+
+
+async def test_heard_returns_at_once_when_a_follower_took_every_event_before() -> None:
+    live, taken, following = _followed_run()
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert taken == ["metadata", "token"]  # the follower waits for the next event
+
+    async with asyncio.timeout(10):  # fails here if only the wait's bound would end it
+        await live.heard(at_most=3600)
+
+    live.publish("token", {"text": "b"})
+    async with asyncio.timeout(10):
+        await live.heard(at_most=3600)  # a new event: heard once the follower has taken it
+    assert taken == ["metadata", "token", "token"]
     live.publish("end", {})
     await following
 
