@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from graphchat.settings import Settings
+from support import pgcluster
 from support.fake_ollama import FakeOllama
 from support.server import LiveServer, live_server
 
@@ -55,6 +56,19 @@ def postgres_database() -> Iterator[str]:
         yield _pg_url(name)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[pgcluster.PrivateCluster]:
+    """A PostgreSQL cluster of this test alone, started: one it may stop and start."""
+    if not pgcluster.available():
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
+    made = pgcluster.PrivateCluster().init()
+    made.start()
+    try:
+        yield made
+    finally:
+        made.destroy()
 
 
 def _truncate(url: str) -> None:

@@ -48,18 +48,6 @@ def _settings(database_url: str, ollama: FakeOllama, **overrides: Any) -> Settin
     return Settings(**{**values, **overrides})
 
 
-@pytest.fixture
-def cluster() -> Iterator[pgcluster.PrivateCluster]:
-    if not pgcluster.available():
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not installed")
-    made = pgcluster.PrivateCluster().init()
-    made.start()
-    try:
-        yield made
-    finally:
-        made.destroy()
-
-
 def _until(condition: Callable[[], bool], seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -111,20 +99,20 @@ def _stream_in_background(api: httpx.Client, seen: list[str], ended: threading.E
 
 
 def test_postgres_stopped_and_restarted_mid_run(
-    cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
+    private_cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
 ) -> None:
     ollama = fake_ollama_server
     ollama.reset()
-    with live_server(_settings(cluster.url, ollama)) as server, server.client() as api:
+    with live_server(_settings(private_cluster.url, ollama)) as server, server.client() as api:
         _seed(api)
-        before = snapshot(cluster.url)
+        before = snapshot(private_cluster.url)
         ollama.queue(Reply(tokens=[f"t{i} " for i in range(200)], token_delay=0.05))
         seen: list[str] = []
         ended = threading.Event()
         threading.Thread(target=_stream_in_background, args=(api, seen, ended)).start()
         _until(lambda: seen.count("messages") >= 3)
 
-        cluster.stop()
+        private_cluster.stop()
         ready, elapsed = _timed(lambda: api.get("/ready"))
         assert ready.status_code == 503 and elapsed < BOUND, ready.text
         assert "database" in ready.json()["error"]["message"]
@@ -137,13 +125,15 @@ def test_postgres_stopped_and_restarted_mid_run(
         assert ended.wait(BOUND + 15), "the stream in flight did not end"
         assert seen[-1] in ("error", "end", "transport_error"), seen
 
-        cluster.start()
+        private_cluster.start()
         _until(lambda: api.get("/ready").status_code == 200)
         after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
         assert after_turn.status_code == 200, after_turn.text
-        _until(lambda: not query(cluster.url, "SELECT id FROM runs WHERE status = 'running'"))
+        _until(
+            lambda: not query(private_cluster.url, "SELECT id FROM runs WHERE status = 'running'")
+        )
 
-    after = snapshot(cluster.url)
+    after = snapshot(private_cluster.url)
     for table, rows in before.items():
         assert all(row in after[table] for row in rows), table
     assert not [m for m in after["messages"] if m["content"] == "during"]

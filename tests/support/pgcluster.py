@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from support.process import free_port
@@ -60,6 +61,18 @@ class PrivateCluster:
     def stop(self) -> None:
         """A fast shutdown: every connection is cut, as when the server goes away."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def begin_smart_stop(self) -> None:
+        """Start a smart shutdown and return: new connections are refused ("the database system
+        is shutting down") until the last open session ends, then the server stops."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "smart", "-W", "stop")
+
+    def wait_stopped(self, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while (self.data / "postmaster.pid").exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the cluster did not stop")
+            time.sleep(0.05)
 
     def destroy(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -34,6 +34,11 @@ _WRITE_OPTION = "graphchat_write"
 # PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
 # database, is at fault. character_not_in_repertoire, untranslatable_character.
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+# A server that cannot serve now, by SQLSTATE: a connection exception (class 08), too many
+# connections, or one shutting down, restarting after a crash or starting up (57P01-57P03).
+# asyncpg raises these as plain server errors, which SQLAlchemy marks as a disconnect only
+# when the connection is already closed, and a refused connection attempt never is.
+_UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
@@ -184,9 +189,12 @@ def _translated() -> Iterator[None]:
     except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
         raise StoreUnavailable("the database is unavailable; try again shortly") from exc
     except DBAPIError as exc:
+        state = getattr(exc.orig, "sqlstate", None) or ""
         if exc.connection_invalidated:
             raise StoreUnavailable("the database connection was lost; try again") from exc
-        if getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        if state.startswith(_UNAVAILABLE_STATES):
+            raise StoreUnavailable("the database is unavailable; try again shortly") from exc
+        if state in _UNSTORABLE_TEXT:
             raise ValidationFailed(
                 "the text contains a character the database cannot store (NUL, \\u0000)",
                 code="invalid_text",

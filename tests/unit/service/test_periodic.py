@@ -1,5 +1,5 @@
 """The timer loop of the event writer and the run monitor: a tick the database refuses is
-logged and skipped, and the loop goes on."""
+logged and skipped, a tick that fails otherwise is logged as an error, and the loop goes on."""
 
 from __future__ import annotations
 
@@ -53,3 +53,26 @@ async def test_with_busy_nothing_ticks_until_there_is_work() -> None:
     await asyncio.wait_for(ticked.wait(), timeout=5)
     loop.cancel()
     assert ticks >= 1
+
+
+async def test_a_failing_tick_is_logged_as_an_error_and_the_loop_goes_on() -> None:
+    ticks = 0
+    fourth = asyncio.Event()
+
+    async def tick() -> None:
+        nonlocal ticks
+        ticks += 1
+        if ticks in (1, 2):
+            raise RuntimeError(f"broken {ticks}")
+        if ticks == 4:
+            fourth.set()
+
+    with capture_logs() as logs:
+        loop = asyncio.create_task(every(0, tick, structlog.get_logger(), "ticks_skipped"))
+        await asyncio.wait_for(fourth.wait(), timeout=5)
+        loop.cancel()
+    # The traceback once per run of failures.
+    assert [(e["event"], e["log_level"], e["error"], e["exc_info"]) for e in logs] == [
+        ("ticks_skipped", "error", "broken 1", True),
+        ("ticks_skipped", "error", "broken 2", False),
+    ]
