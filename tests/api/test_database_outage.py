@@ -145,6 +145,30 @@ def test_postgres_stopped_and_restarted_mid_run(
     assert [m["role"] for m in partial] == ["user", "assistant"], partial  # what it streamed, kept
 
 
+def test_postgres_started_after_graphchat(
+    private_cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
+) -> None:
+    fake_ollama_server.reset()
+    private_cluster.stop()
+    late = threading.Timer(2.0, private_cluster.start)
+    began = time.monotonic()
+    late.start()
+    try:
+        settings = _settings(private_cluster.url, fake_ollama_server, db_startup_wait_seconds=60)
+        with live_server(settings) as server, server.client() as api:
+            started_after = time.monotonic() - began
+            assert api.get("/ready").status_code == 200
+            reply = api.post("/chat", json={"message": "hello", "thread_id": "late"})
+            assert reply.status_code == 200, reply.text
+    finally:
+        late.join()
+    assert started_after >= 2.0  # it waited for the database rather than exiting
+    assert [row["role"] for row in snapshot(private_cluster.url)["messages"]] == [
+        "user",
+        "assistant",
+    ]
+
+
 _HOLD_LOCK = """
 import sqlite3, sys, time
 connection = sqlite3.connect(sys.argv[1], isolation_level=None)

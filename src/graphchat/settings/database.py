@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, field_validator
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, field_validator
 
 from graphchat.settings.base import Count, Group
 
@@ -73,6 +73,15 @@ class DatabaseSettings(Group):
         5.0,
         alias="db_connect_timeout",
         description="Seconds to wait when opening a database connection.",
+    )
+    startup_wait_seconds: NonNegativeFloat = Field(
+        30.0,
+        alias="db_startup_wait_seconds",
+        description=(
+            "Seconds start-up keeps trying a database that cannot serve yet (not listening,"
+            " starting up, locked), as when graphchat and PostgreSQL start together; 0 fails"
+            " at once."
+        ),
     )
     sqlite_busy_timeout_ms: NonNegativeInt = Field(
         5000, description="SQLite: milliseconds a writer waits for the lock."

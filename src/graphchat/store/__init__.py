@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -10,6 +12,7 @@ from graphchat.store.api_keys import ApiKeyRepository
 from graphchat.store.archive import ArchiveRepository
 from graphchat.store.branch_repository import BranchRepository
 from graphchat.store.database import create_engine, dispose, transaction
+from graphchat.store.first_contact import when_answering
 from graphchat.store.messages import MessageRepository
 from graphchat.store.migrate import upgrade
 from graphchat.store.run_events import RunEventRepository
@@ -44,14 +47,18 @@ class Store:
 
     @classmethod
     async def open(cls, database: DatabaseSettings) -> Store:
+        """The store, once the database answers (waited for up to `startup_wait_seconds`) and
+        its schema is current (when `auto_migrate`)."""
         engine = create_engine(database)
-        if database.auto_migrate:
-            try:
-                await upgrade(engine)
-            except BaseException:
-                await dispose(engine)
-                raise
-        return cls(engine)
+        store = cls(engine)
+        first = partial(upgrade, engine) if database.auto_migrate else store.ping
+        where = engine.url.render_as_string(hide_password=True)
+        try:
+            await when_answering(first, where, database.startup_wait_seconds)
+        except BaseException:
+            await dispose(engine)
+            raise
+        return store
 
     async def ping(self) -> None:
         """Raise `StoreUnavailable` when the database does not answer."""

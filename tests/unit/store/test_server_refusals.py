@@ -1,21 +1,25 @@
 """A PostgreSQL server that refuses to serve for now (shutting down, starting up, out of
 connections) is `StoreUnavailable`, as a lost connection is: a 503 for a request, a skipped
-tick for the background loops, never a raw driver error."""
+tick for the background loops, never a raw driver error; at start-up, waited for."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from structlog.testing import capture_logs
 
 from graphchat.errors import StoreUnavailable
 from graphchat.settings import Settings
+from graphchat.store import Store
 from graphchat.store.database import create_engine, dispose, run_transaction
 from support import pgcluster
+from support.process import free_port
 
 
 async def _one(engine: AsyncEngine) -> int:
@@ -44,3 +48,32 @@ async def test_a_server_shutting_down_refuses_a_new_connection_as_unavailable(
     finally:
         await session.close()
         await dispose(engine)
+
+
+def _nothing_listening() -> str:
+    return f"postgresql://graphchat:secret@127.0.0.1:{free_port()}/graphchat"
+
+
+async def test_start_up_keeps_trying_a_database_that_does_not_answer_then_names_it() -> None:
+    url = _nothing_listening()
+    settings = Settings(database_url=url, db_startup_wait_seconds=1.0).database
+    began = time.monotonic()
+    with capture_logs() as logs, pytest.raises(StoreUnavailable) as refused:
+        await Store.open(settings)
+
+    assert time.monotonic() - began >= 1.0
+    where = url.replace("postgresql://", "postgresql+asyncpg://").replace("secret", "***")
+    driver_said = refused.value.__cause__.__cause__  # the last attempt's OSError
+    assert refused.value.message == (
+        f"the database at {where} did not answer within 1 s: {driver_said}"
+    )
+    waits = [entry for entry in logs if entry["event"] == "database_waiting"]
+    assert len(waits) >= 2 and all(entry["database"] == where for entry in waits)
+
+
+async def test_with_no_wait_start_up_fails_at_the_first_refusal() -> None:
+    settings = Settings(database_url=_nothing_listening(), db_startup_wait_seconds=0).database
+    with capture_logs() as logs, pytest.raises(StoreUnavailable):
+        await Store.open(settings)
+
+    assert not [entry for entry in logs if entry["event"] == "database_waiting"]
