@@ -98,6 +98,27 @@ def _stream_in_background(api: httpx.Client, seen: list[str], ended: threading.E
         ended.set()
 
 
+def _events_stored_mid_stream(api: httpx.Client, url: str) -> int:
+    """How many of a new streamed run's events the event writer stored while the run was still
+    running (its finish would store them all at once)."""
+    body = {"input": {"messages": [{"role": "user", "content": "later"}], "thread_id": "later"}}
+    stored = (
+        "SELECT count(*) AS n FROM run_events e JOIN runs r ON r.id = e.run_id"
+        " WHERE e.run_id = :run_id AND r.status = 'running'"
+    )
+    with api.stream("POST", "/stream", json=body) as response:
+        stream = frames(response.iter_lines())
+        run_id = next(stream).json()["run_id"]
+        next(frame for frame in stream if frame.event == "messages")
+        deadline = time.monotonic() + 2.0  # the reply takes 4 s; the writer ticks every 50 ms
+        while not (count := query(url, stored, run_id=run_id)[0]["n"]):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert [frame.event for frame in stream][-1] == "end"
+    return int(count)
+
+
 def test_postgres_stopped_and_restarted_mid_run(
     private_cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
 ) -> None:
@@ -129,9 +150,10 @@ def test_postgres_stopped_and_restarted_mid_run(
         _until(lambda: api.get("/ready").status_code == 200)
         after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
         assert after_turn.status_code == 200, after_turn.text
-        _until(
-            lambda: not query(private_cluster.url, "SELECT id FROM runs WHERE status = 'running'")
-        )
+        running = "SELECT id FROM runs WHERE status = 'running'"
+        _until(lambda: not query(private_cluster.url, running))  # the run monitor closed it
+        ollama.queue(Reply(tokens=[f"u{i} " for i in range(40)], token_delay=0.1))
+        assert _events_stored_mid_stream(api, private_cluster.url) > 0  # the event writer too
 
     after = snapshot(private_cluster.url)
     for table, rows in before.items():
