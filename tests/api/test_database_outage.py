@@ -7,6 +7,7 @@ locked by another process for longer than the busy timeout, or its disk (a tiny 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -189,6 +191,48 @@ def test_postgres_started_after_graphchat(
         "user",
         "assistant",
     ]
+
+
+def _set_read_only(url: str, read_only: bool) -> None:
+    """New sessions read-only (as a standby's are), and the open ones ended to take it up."""
+
+    async def go() -> None:
+        writable = {"default_transaction_read_only": "off"}  # this session may change it back
+        admin = await asyncpg.connect(url, server_settings=writable)
+        try:
+            setting = "on" if read_only else "off"
+            await admin.execute(
+                f"ALTER DATABASE postgres SET default_transaction_read_only = {setting}"
+            )
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = 'postgres' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+def test_postgres_read_only_refuses_turns_and_serves_reads(
+    private_cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
+) -> None:
+    fake_ollama_server.reset()
+    settings = _settings(private_cluster.url, fake_ollama_server)
+    with live_server(settings) as server, server.client() as api:
+        _seed(api)
+        before = snapshot(private_cluster.url)
+        _set_read_only(private_cluster.url, True)
+        api.get("/threads")  # a pooled connection found ended: one 503 that recycles the pool
+        for _ in range(3):
+            _assert_unavailable(*_timed(lambda: api.post("/chat", json={"message": "during"})))
+            assert api.get("/threads").status_code == 200
+        _set_read_only(private_cluster.url, False)
+        _until(lambda: api.post("/chat", json={"message": "after"}).status_code == 200)
+    after = snapshot(private_cluster.url)
+    for table, rows in before.items():
+        assert all(row in after[table] for row in rows), table
+    assert not [m for m in after["messages"] if m["content"] == "during"]
 
 
 _HOLD_LOCK = """

@@ -34,11 +34,12 @@ _WRITE_OPTION = "graphchat_write"
 # PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
 # database, is at fault. character_not_in_repertoire, untranslatable_character.
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-# A server that cannot serve now, by SQLSTATE: a connection exception (class 08), too many
-# connections, or one shutting down, restarting after a crash or starting up (57P01-57P03).
-# asyncpg raises these as plain server errors, which SQLAlchemy marks as a disconnect only
-# when the connection is already closed, and a refused connection attempt never is.
-_UNAVAILABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
+# A server that cannot serve now, by SQLSTATE: a connection exception (class 08), out of
+# resources (class 53: disk, memory, connections), shutting down, restarting after a crash or
+# starting up (57P01-57P03), or read-only (25006: a standby, as during a failover). asyncpg
+# raises these as plain server errors, which SQLAlchemy marks as a disconnect only when the
+# connection is already closed, and a refused connection attempt never is.
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006")
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()

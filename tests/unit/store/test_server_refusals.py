@@ -77,3 +77,24 @@ async def test_with_no_wait_start_up_fails_at_the_first_refusal() -> None:
         await Store.open(settings)
 
     assert not [entry for entry in logs if entry["event"] == "database_waiting"]
+
+
+async def test_a_read_only_server_refuses_a_write_as_unavailable(
+    private_cluster: pgcluster.PrivateCluster,
+) -> None:
+    admin = await asyncpg.connect(private_cluster.url)
+    try:  # as a standby answers (or a primary an operator made read-only)
+        await admin.execute("ALTER DATABASE postgres SET default_transaction_read_only = on")
+    finally:
+        await admin.close()
+    engine = create_engine(Settings(database_url=private_cluster.url).database)
+    try:
+        assert await _one(engine) == 1  # reads go on
+        with pytest.raises(StoreUnavailable) as refused:
+            await run_transaction(
+                engine, lambda c: c.execute(text("CREATE TABLE written (x int)")), write=True
+            )
+    finally:
+        await dispose(engine)
+    cause = refused.value.__cause__
+    assert isinstance(cause, DBAPIError) and getattr(cause.orig, "sqlstate", None) == "25006"
