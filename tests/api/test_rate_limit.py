@@ -1,10 +1,15 @@
-"""Rate limits: per key or client address, headers and error shape, one limit shared via Redis."""
+"""Rate limits: per key or client address, headers and error shape, one limit shared via Redis,
+and a Redis that fails or hangs letting requests through without holding them."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -90,3 +95,43 @@ def test_two_servers_sharing_redis_enforce_one_limit(
         client.close()
 
     assert statuses == [201, 201, 201, 201, 429, 429]
+
+
+@contextmanager
+def _redis_that_never_answers() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A TCP server that accepts connections and never answers: a hung Redis. Yields its URL and
+    the connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:  # closed
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0", accepted
+    finally:
+        listener.close()
+        for connection in accepted:
+            connection.close()
+
+
+def test_a_redis_that_never_answers_lets_requests_through_without_holding_them(
+    start_server: Callable[..., LiveServer],
+) -> None:
+    with _redis_that_never_answers() as (url, accepted):
+        server = start_server(rate_limit="2/minute", redis_url=url, redis_timeout_seconds=0.3)
+        with server.client(timeout=10) as api:
+            began = time.monotonic()
+            first = api.post("/threads", json={})
+            waited = time.monotonic() - began
+            later = [api.post("/threads", json={}).status_code for _ in range(4)]
+        connections = len(accepted)
+
+    assert first.status_code == 201 and waited < 5  # one timeout, not a hang nor five retries
+    assert later == [201] * 4  # let through, over the limit of 2: the limit is unchecked
+    assert connections == 1  # for a few seconds after the failure, Redis is not asked again

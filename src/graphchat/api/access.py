@@ -21,7 +21,11 @@ def install_access_control(
 
         app.add_middleware(
             RateLimitMiddleware,
-            limiter=RateLimiter(settings.security.rate_limit, settings.security.redis_url),
+            limiter=RateLimiter(
+                settings.security.rate_limit,
+                settings.security.redis_url,
+                settings.security.redis_timeout_seconds,
+            ),
             methods=frozenset({"POST"}) if settings.security.rate_limit_scope == "post" else None,
             trusted_proxies=settings.security.proxy_networks(),
             metrics=metrics,

@@ -9,7 +9,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PositiveFloat, field_validator, model_validator
 
 from graphchat.settings.base import CsvList, Group
 
@@ -61,6 +61,14 @@ class SecuritySettings(Group):
     )
     redis_url: str = Field(
         "", description="Redis URL (`redis://host:6379/0`): rate-limit counters shared by replicas."
+    )
+    redis_timeout_seconds: PositiveFloat = Field(
+        0.5,
+        description=(
+            "Seconds a rate-limit check waits for Redis (to connect, then to answer). A check"
+            " that fails lets the request through, and the next few seconds' requests are let"
+            " through without asking Redis."
+        ),
     )
     trusted_proxies: CsvList = Field(
         default_factory=list,
