@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,54 @@ def test_postgres_read_only_refuses_turns_and_serves_reads(
             assert api.get("/threads").status_code == 200
         _set_read_only(private_cluster.url, False)
         _until(lambda: api.post("/chat", json={"message": "after"}).status_code == 200)
+    after = snapshot(private_cluster.url)
+    for table, rows in before.items():
+        assert all(row in after[table] for row in rows), table
+    assert not [m for m in after["messages"] if m["content"] == "during"]
+
+
+@contextmanager
+def _threads_locked(url: str) -> Iterator[None]:
+    """Another session holding `threads` in ACCESS EXCLUSIVE mode (as a long migration or an
+    operator's transaction would), until the block ends."""
+    locked, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        session = await asyncpg.connect(url)
+        try:
+            async with session.transaction():
+                await session.execute("LOCK TABLE threads IN ACCESS EXCLUSIVE MODE")
+                locked.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await session.close()
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert locked.wait(30), "the lock was not taken"
+        yield
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def test_postgres_statement_waiting_on_a_lock_answers_503_after_the_timeout(
+    private_cluster: pgcluster.PrivateCluster, fake_ollama_server: FakeOllama
+) -> None:
+    fake_ollama_server.reset()
+    settings = _settings(private_cluster.url, fake_ollama_server, db_statement_timeout_seconds=1.0)
+    with live_server(settings) as server, server.client() as api:
+        _seed(api)
+        before = snapshot(private_cluster.url)
+        with _threads_locked(private_cluster.url):
+            turn, waited = _timed(
+                lambda: api.post("/chat", json={"message": "during", "thread_id": "before"})
+            )
+            _assert_unavailable(turn, waited)
+            _assert_unavailable(*_timed(lambda: api.get("/threads")))
+        after_turn = api.post("/chat", json={"message": "after", "thread_id": "after"})
+        assert after_turn.status_code == 200, after_turn.text
     after = snapshot(private_cluster.url)
     for table, rows in before.items():
         assert all(row in after[table] for row in rows), table

@@ -83,6 +83,15 @@ class DatabaseSettings(Group):
             " at once."
         ),
     )
+    statement_timeout_seconds: NonNegativeFloat = Field(
+        60.0,
+        alias="db_statement_timeout_seconds",
+        description=(
+            "PostgreSQL: the longest one statement may run (waiting for a lock held elsewhere,"
+            " a stuck query) before its request gets 503 `database_unavailable`; 0: no limit."
+            " Migrations run without it."
+        ),
+    )
     sqlite_busy_timeout_ms: NonNegativeInt = Field(
         5000, description="SQLite: milliseconds a writer waits for the lock."
     )

@@ -36,10 +36,11 @@ _WRITE_OPTION = "graphchat_write"
 _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 # A server that cannot serve now, by SQLSTATE: a connection exception (class 08), out of
 # resources (class 53: disk, memory, connections), shutting down, restarting after a crash or
-# starting up (57P01-57P03), or read-only (25006: a standby, as during a failover). asyncpg
+# starting up (57P01-57P03), read-only (25006: a standby, as during a failover), or a statement
+# cancelled by `statement_timeout` (57014: a lock held elsewhere, a stuck query). asyncpg
 # raises these as plain server errors, which SQLAlchemy marks as a disconnect only when the
 # connection is already closed, and a refused connection attempt never is.
-_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006")
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006", "57014")
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
@@ -76,30 +77,43 @@ def create_engine(database: DatabaseSettings) -> AsyncEngine:
         connect_args={"timeout": database.connect_timeout},
     )
     event.listen(engine.sync_engine, "checkout", _discard_closed)
-    if database.postgres_random_page_cost is not None:
-        event.listen(engine.sync_engine, "connect", _set_costs(database.postgres_random_page_cost))
+    statements = _session_settings(database)
+    if statements:
+        event.listen(engine.sync_engine, "connect", _set_session(statements))
     return engine
 
 
-def _set_costs(random_page_cost: float) -> Callable[[Any, Any], None]:
-    """Sets random_page_cost on each new connection (a SET, not a startup parameter, which
+def _session_settings(database: DatabaseSettings) -> list[str]:
+    """The SETs each new PostgreSQL connection runs (SETs, not startup parameters, which
     PgBouncer would refuse).
 
-    A branch is read by walking parent ids, one primary-key lookup per message. At the
-    default (4, for spinning disks), a messages table of a few hundred rows — a new
-    installation's — made the planner hash-join the walk with a scan of the whole table at
-    every step: 200 messages of a 240-row table took 8 ms instead of 1."""
-    statement = f"SET random_page_cost = {float(random_page_cost)}"
+    `random_page_cost`: a branch is read by walking parent ids, one primary-key lookup per
+    message. At the default (4, for spinning disks), a messages table of a few hundred rows —
+    a new installation's — made the planner hash-join the walk with a scan of the whole table
+    at every step: 200 messages of a 240-row table took 8 ms instead of 1.
 
-    def set_costs(dbapi_connection: Any, _record: Any) -> None:
+    `statement_timeout`: without it a statement waiting for a lock held elsewhere, or stuck,
+    held its request (and a pooled connection) for as long as that lasted."""
+    statements = []
+    if database.postgres_random_page_cost is not None:
+        statements.append(f"SET random_page_cost = {float(database.postgres_random_page_cost)}")
+    if database.statement_timeout_seconds > 0:
+        milliseconds = max(1, round(database.statement_timeout_seconds * 1000))
+        statements.append(f"SET statement_timeout = {milliseconds}")
+    return statements
+
+
+def _set_session(statements: list[str]) -> Callable[[Any, Any], None]:
+    def set_session(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(statement)
+            for statement in statements:
+                cursor.execute(statement)
         finally:
             cursor.close()
         dbapi_connection.commit()  # a SET rolled back with its transaction would not last
 
-    return set_costs
+    return set_session
 
 
 def _json_loads(text: str) -> Any:

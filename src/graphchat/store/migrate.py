@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphchat.store.database import transaction
 
@@ -89,13 +89,22 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         return
     async with transaction(engine, write=True) as connection:
         if connection.dialect.name == "postgresql":
+            await _without_statement_timeout(connection)
             await connection.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
         await connection.run_sync(_upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     async with transaction(engine, write=True) as connection:
+        if connection.dialect.name == "postgresql":
+            await _without_statement_timeout(connection)
         await connection.run_sync(_downgrade, revision)
+
+
+async def _without_statement_timeout(connection: AsyncConnection) -> None:
+    """A migration may build an index over every message, and a replica waits for another's
+    migration on the advisory lock: neither is bound by the sessions' statement timeout."""
+    await connection.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

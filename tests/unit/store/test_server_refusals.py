@@ -18,6 +18,7 @@ from graphchat.errors import StoreUnavailable
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import create_engine, dispose, run_transaction
+from graphchat.store.migrate import _PG_MIGRATION_LOCK
 from support import pgcluster
 from support.process import free_port
 
@@ -98,3 +99,29 @@ async def test_a_read_only_server_refuses_a_write_as_unavailable(
         await dispose(engine)
     cause = refused.value.__cause__
     assert isinstance(cause, DBAPIError) and getattr(cause.orig, "sqlstate", None) == "25006"
+
+
+async def test_migrations_wait_past_the_statement_timeout(
+    private_cluster: pgcluster.PrivateCluster,
+) -> None:
+    """Another replica migrating holds the migration lock longer than one statement may run:
+    this one waits for it rather than failing (and does not try again: no start-up wait)."""
+    settings = Settings(
+        database_url=private_cluster.url,
+        db_statement_timeout_seconds=0.3,
+        db_startup_wait_seconds=0,
+    ).database
+    other = await asyncpg.connect(private_cluster.url)
+    try:
+        async with other.transaction():
+            await other.execute(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            opening = asyncio.create_task(Store.open(settings))
+            await asyncio.sleep(1.0)  # three statement timeouts
+            assert not opening.done()
+        store = await asyncio.wait_for(opening, 60)
+    finally:
+        await other.close()
+    try:
+        assert await _one(store.engine) == 1
+    finally:
+        await store.close()
