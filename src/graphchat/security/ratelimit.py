@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from coredis.retry import NoRetryPolicy
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
@@ -49,6 +48,9 @@ _FAIL_OPEN_SECONDS = 5.0  # after Redis failed, how long requests pass without a
 def _storage(redis_url: str, timeout: float) -> Storage:
     if not redis_url:
         return MemoryStorage()
+    # Imported here: coredis takes ~0.65 s to import, which start-up without Redis never pays.
+    from coredis.retry import NoRetryPolicy
+
     # `limits` picks its async Redis client (coredis) by the `async+` scheme prefix. Without
     # timeouts a Redis that accepts and never answers held every request; with coredis's
     # retries a check that timed out waited five timeouts.

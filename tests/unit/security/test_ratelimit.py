@@ -1,9 +1,13 @@
-"""The in-memory limiter: counts per identity and reports what the headers need."""
+"""The in-memory limiter: counts per identity and reports what the headers need, and leaves the
+Redis client unloaded."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from graphchat.security.ratelimit import RateLimiter
@@ -47,3 +51,19 @@ async def test_counting_a_request_never_hands_work_to_a_thread() -> None:
 
     assert executor.submitted == 0
     executor.shutdown()
+
+
+def test_an_app_with_a_rate_limit_and_no_redis_leaves_coredis_unloaded(tmp_path: Path) -> None:
+    """coredis takes ~0.65 s to import, and only a configured Redis needs it: start-up with the
+    default rate limit (in memory) must not pay for it."""
+    code = (
+        "import sys\n"
+        "from graphchat.app import create_app\n"
+        "from graphchat.settings import Settings\n"
+        f"create_app(Settings(database_url='sqlite:///{tmp_path}/g.db', rate_limit='30/minute'))\n"
+        "print('coredis' in sys.modules)"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "False"
