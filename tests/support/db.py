@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event, make_url, text
@@ -51,6 +52,30 @@ def sent_statements(engine: AsyncEngine, *, mode_switches: bool = False) -> Iter
     finally:
         for sync_engine in engines:
             event.remove(sync_engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def statement_contexts(engine: AsyncEngine) -> Iterator[list[object]]:
+    """The execution context of each statement sent meanwhile (None: sent by the cursor or the
+    driver alone, without SQLAlchemy's execution)."""
+    contexts: list[object] = []
+    with sent_statements(engine) as seen:
+        yield contexts
+    contexts.extend(sent.context for sent in seen)
+
+
+def thread_row(thread_id: str, at: datetime, title: str | None = "a title") -> dict[str, Any]:
+    """A `threads` row of owner "o", made and updated `at`."""
+    return {
+        "id": thread_id,
+        "owner": "o",
+        "title": title,
+        "model": None,
+        "metadata": {"tools": ["clock"]},
+        "created_at": at,
+        "updated_at": at,
+        "leaf_message_id": None,
+    }
 
 
 def query(database_url: str, sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -74,11 +74,15 @@ def described_statement(statement: str) -> str:
 def recorded(store: Store) -> Iterator[list[str]]:
     """Each statement sent to the database, described; BEGIN/COMMIT are not counted.
 
-    A statement sent outside a transaction (autocommit) is marked "(alone)"."""
+    A statement sent outside a transaction (autocommit, or awaited on the driver's connection,
+    store/awaited.py) is marked "(alone)"."""
     described: list[str] = []
     with sent_statements(store.engine) as seen:
         yield described
     for sent in seen:
         options = sent.connection.get_execution_options()
-        alone = options.get("isolation_level") == "AUTOCOMMIT"
+        autocommit = options.get("isolation_level") == "AUTOCOMMIT"
+        # SQLite's writes are in transactions its file's engines begin on the driver.
+        postgres = sent.connection.dialect.name == "postgresql"
+        alone = autocommit or (postgres and not sent.connection.in_transaction())
         described.append(described_statement(sent.statement) + (" (alone)" if alone else ""))

@@ -195,7 +195,7 @@ def _sqlite_writer_lock(engine: AsyncEngine) -> asyncio.Lock:
 
 
 @contextlib.contextmanager
-def _translated() -> Iterator[None]:
+def translated() -> Iterator[None]:
     """Driver errors become ours (integrity errors stay: callers map them to conflicts)."""
     try:
         yield
@@ -214,14 +214,14 @@ def _translated() -> Iterator[None]:
                 "the text contains a character the database cannot store (NUL, \\u0000)",
                 code="invalid_text",
             ) from exc
-        _refuse_unencodable(exc)
+        refuse_unencodable(exc)
         raise
     except (StatementError, UnicodeEncodeError) as exc:
-        _refuse_unencodable(exc)
+        refuse_unencodable(exc)
         raise
 
 
-def _refuse_unencodable(error: BaseException) -> None:
+def refuse_unencodable(error: BaseException) -> None:
     """Text with half of a surrogate pair, which a JSON body may name (`"\\ud800"`) and no
     UTF-8 text can hold, refused as invalid: the encoder's error comes as it is (the statements
     sent alone, sent_alone.py), wrapped by SQLAlchemy's execution, or by asyncpg."""
@@ -239,7 +239,7 @@ def _refuse_unencodable(error: BaseException) -> None:
 @asynccontextmanager
 async def _connection(engine: AsyncEngine, write: bool) -> AsyncIterator[AsyncConnection]:
     """A connection for one transaction (a writer's, queued behind this process's writers)."""
-    with _translated():
+    with translated():
         async with (
             _writer_lock(engine) if write else contextlib.nullcontext(),
             engine.connect() as connection,
@@ -295,13 +295,13 @@ async def run_transaction(
     """
     file = _SQLITE_FILES.get(engine.sync_engine)
     if file is None and engine.dialect.name == "postgresql":
-        with _translated():
+        with translated():
             alone = autocommit or short
             return await greenlet_spawn(_on_postgres, engine.sync_engine, body, alone, keyed)
     if file is None:
         async with _connection(engine, write) as connection:
-            return await connection.run_sync(_in_transaction, body, keyed)
-    with _translated():
+            return await connection.run_sync(in_transaction, body, keyed)
+    with translated():
         if short and not write:
             return await file.read(body)
         if not write:
@@ -352,10 +352,10 @@ def _on_postgres(
     with engine.connect() as connection:
         if autocommit:
             return _alone(connection.execution_options(isolation_level="AUTOCOMMIT"), body)
-        return _in_transaction(connection, body, keyed)
+        return in_transaction(connection, body, keyed)
 
 
-def _in_transaction(connection: Connection, body: Callable[[Connection], T], keyed: bool) -> T:
+def in_transaction(connection: Connection, body: Callable[[Connection], T], keyed: bool) -> T:
     # One greenlet switch where begin and commit through the async API took one each.
     mode = _plan_mode_to_set(connection, keyed)
     with connection.begin():
@@ -373,6 +373,11 @@ def _alone(connection: Connection, body: Callable[[Connection], T]) -> T:
         _set_plan_mode(connection, mode)
         _plan_mode_set(connection, mode)
     return body(connection)
+
+
+def plans_keyed(connection_info: dict[Any, Any]) -> bool:
+    """Whether the session of the connection with this `info` reuses keyed statements' plans."""
+    return bool(connection_info.get(_PLAN_MODE) == "auto")
 
 
 def _plan_mode_to_set(connection: Connection, keyed: bool) -> str | None:

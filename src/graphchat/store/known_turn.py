@@ -21,12 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphchat.store.awaited import send_alone
 from graphchat.store.messages import highest_seq, message_rows
 from graphchat.store.pauses import PAUSED
 from graphchat.store.records import (
@@ -39,7 +42,7 @@ from graphchat.store.records import (
     TurnRules,
     TurnStart,
 )
-from graphchat.store.sent_alone import execute_alone, write_alone
+from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import created_thread, thread_values, utcnow
 from graphchat.store.turn_writes import (
@@ -50,6 +53,7 @@ from graphchat.store.turn_writes import (
     insert_turn,
     prefixed,
     prefixed_values,
+    start_new_thread_alone,
     start_turn,
     started_run,
 )
@@ -192,18 +196,21 @@ def write_continued(connection: Connection, known: KnownTurn) -> None:
     start_turn(connection, known.run_values, start.messages, thread_update=changes)
 
 
-def begin_known_turn(
-    connection: Connection,
+async def begin_known_turn(
+    engine: AsyncEngine,
     windows: WindowCache,
-    known: KnownTurn | None,
+    known: KnownTurn,
     on_write: WriteHook | None = None,
 ) -> TurnStart | None:
-    """PostgreSQL: `known` (`plan_known_turn`), in one statement; None, with nothing written,
-    unless the database still holds the thread as kept."""
-    if known is None or connection.dialect.name != "postgresql":
-        return None  # SQLite's guarded UPDATE is sent in its write transaction (write_known_turn)
+    """PostgreSQL: `known` (`plan_known_turn`, `plan_new_thread`), in one statement, its own
+    transaction; None, with nothing written, unless the database still holds the thread as
+    kept."""
     start, thread = known.start, known.kept
-    assert thread is not None  # planned on a kept thread
+    if thread is None:  # a new thread: nothing of it can be stale
+        new_thread = thread_values(start.thread, start.tail.leaf_id)
+        sending = partial(announce, on_write, start, likely=True)
+        await start_new_thread_alone(engine, known.run_values, start.messages, new_thread, sending)
+        return start
     parameters = (
         prefixed_values(known.run_values)
         | _guarded_touch(known)
@@ -212,10 +219,11 @@ def begin_known_turn(
             "messages": as_json(start.messages),
         }
     )
-    announce(on_write, start, likely=known.likely(windows))
+    sending = partial(announce, on_write, start, likely=known.likely(windows))
     landed = False
     try:
-        landed = execute_alone(connection, _CONTINUE_KNOWN_THREAD, parameters) is not None
+        row = await send_alone(engine, _CONTINUE_KNOWN_THREAD, parameters, sending=sending)
+        landed = row is not None
     finally:  # refused (a run on the thread) or failed: not what this process kept either
         windows.count_kept_write(landed)
     return start if landed else None

@@ -166,12 +166,7 @@ class RunRepository(TurnBegin):
         False when the thread was deleted while the run was active, `RunClosedElsewhere` when
         another replica closed it as interrupted meanwhile (either way nothing is stored).
         """
-        finished = await run_transaction(
-            self._engine,
-            lambda c: finish_run(c, thread_id, run_id, outcome, messages, events),
-            write=True,
-            autocommit=True,
-        )
+        finished = await finish_run(self._engine, thread_id, run_id, outcome, messages, events)
         if finished:
             self._windows.extend(messages)
         return finished

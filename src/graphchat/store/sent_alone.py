@@ -4,7 +4,9 @@ PostgreSQL: a turn's begin and finish are one statement each, sent alone (autoco
 as is a new thread's model-written title (threads.py). SQLAlchemy's execution (the compiled-cache
 lookup, its execution context, the result object) cost about 0.1 ms of CPU per statement more
 than the driver's cursor on the same connection; without it a c=1 PostgreSQL turn took 0.24 ms
-less CPU and 0.28 ms less time (bench/analysis.md, round 19).
+less CPU and 0.28 ms less time (bench/analysis.md, round 19). A kept thread's begin and every
+finish go further, awaited on the driver's connection itself (awaited.py), with the plans and
+arguments made here.
 
 SQLite: a turn's writes inside the transaction a file's synchronous engine began on the driver
 (store/sqlite_file.py), `write_alone` for those that return nothing (bench/analysis.md, round 22).
@@ -85,11 +87,7 @@ def _sent(
     arguments = [_arguments(binds, row) for row in rows]
     many = len(arguments) > 1
     sent: Any = arguments if many else arguments[0]
-    # SQLAlchemy's own test before it reads `dispatch` (engine/base.py): the first read of an
-    # event on a new connection builds its listener, through a failed attribute lookup each.
-    events = (
-        connection.dispatch if connection._has_events or connection.engine._has_events else None
-    )
+    events = listening(connection)
     if events is not None and events.before_cursor_execute:
         events.before_cursor_execute(connection, None, sql, sent, None, many)
     cursor = connection.connection.cursor()
@@ -107,6 +105,26 @@ def _sent(
     if events is not None and events.after_cursor_execute:
         events.after_cursor_execute(connection, None, sql, sent, None, many)
     return result
+
+
+def listening(connection: Connection) -> Any:
+    """The connection's event dispatch, or None where nothing listens to its statements."""
+    # SQLAlchemy's own test before it reads `dispatch` (engine/base.py): the first read of an
+    # event on a new connection builds its listener, through a failed attribute lookup each.
+    has_events = connection._has_events or connection.engine._has_events
+    return connection.dispatch if has_events else None
+
+
+def planned_arguments(
+    dialect: Dialect, statement: Executable, parameters: Mapping[str, Any]
+) -> tuple[str, tuple[Any, ...]] | None:
+    """`statement`'s text and the driver's arguments for `parameters`, as `execute_alone` sends
+    them on a connection in autocommit; None where SQLAlchemy's execution sends it."""
+    plan = _cached_plan(dialect, statement, tuple(parameters), many=False)
+    if plan is None:
+        return None
+    sql, binds = plan
+    return sql, _arguments(binds, parameters)
 
 
 def _arguments(binds: _Binds, row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -139,10 +157,16 @@ def _plan(
     """How `statement` is sent through the driver; None where it is not (see the module)."""
     if not _driver_sends(connection):
         return None
-    plans = _PLANS.setdefault(connection.dialect, {})
+    return _cached_plan(connection.dialect, statement, keys, many)
+
+
+def _cached_plan(
+    dialect: Dialect, statement: Executable, keys: tuple[str, ...], many: bool
+) -> _Plan | None:
+    plans = _PLANS.setdefault(dialect, {})
     key = (statement, keys, many)
     if key not in plans:  # the turn's statements are built once, at import
-        plans[key] = _compiled(statement, connection.dialect, keys, many)
+        plans[key] = _compiled(statement, dialect, keys, many)
     return plans[key]
 
 

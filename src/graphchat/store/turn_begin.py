@@ -84,7 +84,7 @@ class TurnBegin:
         write that should land, written once `until_waiting` returns. Only the turn returned was
         stored. Raises `ThreadBusy` (a unique index), `NotFound`, `DuplicateRun`."""
         tail_seq = last_seq if last_seq is not None else leaf_at
-        planned = None
+        planned = known = None
         if not self.writes_wait:  # SQLite: planned before its write, announced if it should land
             if new_thread_id and create_thread:
                 planned = plan_new_thread(run, messages, rules, history)
@@ -92,6 +92,10 @@ class TurnBegin:
                 planned = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
             await self._announce(planned, on_write)
             on_write = None
+        elif new_thread_id and create_thread:  # PostgreSQL: one statement, known_turn.py
+            known = plan_new_thread(run, messages, rules, history)
+        elif branch is None:  # on a thread as kept, one statement too, if it still is
+            known = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
         begin = self._body(
             run,
             messages,
@@ -105,7 +109,7 @@ class TurnBegin:
             new_thread_id=new_thread_id,
             on_write=on_write,
         )
-        start = await self._stored(begin, run)
+        start = await self._stored(begin, run, known, on_write)
         self._windows.start(start.thread, start.history or start.messages[-1:], max(history, 1))
         return start
 
@@ -132,12 +136,6 @@ class TurnBegin:
                     return planned.start
             elif new_thread_id and create_thread:
                 read = None  # nothing to read: the new thread's INSERT refuses a taken id
-            elif read is _UNREAD and branch is None and self.writes_wait:  # SQLite planned above
-                tail_seq = last_seq if last_seq is not None else leaf_at
-                known = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
-                started = begin_known_turn(connection, self._windows, known, on_write)
-                if started is not None:
-                    return started
             return self._begin(
                 connection,
                 read,
@@ -161,8 +159,18 @@ class TurnBegin:
             announce(on_write, planned.start, likely=True)
             await on_write.until_waiting()
 
-    async def _stored(self, begin: Callable[..., TurnStart], run: NewRun) -> TurnStart:
+    async def _stored(
+        self,
+        begin: Callable[..., TurnStart],
+        run: NewRun,
+        known: KnownTurn | None,
+        on_write: WriteHook | None,
+    ) -> TurnStart:
         try:
+            if known is not None:
+                started = await begin_known_turn(self._engine, self._windows, known, on_write)
+                if started is not None:
+                    return started
             try:
                 # Every statement its own transaction (PostgreSQL): see `begin_turn`.
                 return await run_transaction(self._engine, begin, write=True, autocommit=True)

@@ -14,7 +14,7 @@ unique indexes (one running run per thread, one message per sequence number), as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -32,10 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from graphchat.errors import RunClosedElsewhere
 from graphchat.json_text import dumps_text
+from graphchat.store.awaited import send_alone
+from graphchat.store.database import refuse_unencodable, run_transaction
 from graphchat.store.messages import (
     append_messages,
     insert_messages,
@@ -126,8 +129,7 @@ def start_turn(
     `new_thread`'s values, or updated with `thread_update`'s. Integrity errors are the caller's."""
     postgres = _is_postgres(connection)
     if new_thread is not None and postgres:
-        parameters = prefixed_values(run, new_thread) | {"messages": as_json(messages)}
-        execute_alone(connection, _CREATE_THREAD, parameters)
+        execute_alone(connection, _CREATE_THREAD, _created(run, messages, new_thread))
         return
     if new_thread is not None:
         write_alone(connection, _INSERT_THREAD, [new_thread])
@@ -141,24 +143,88 @@ def start_turn(
     update_thread(connection, run["thread_id"], thread_update)
 
 
+async def start_new_thread_alone(
+    engine: AsyncEngine,
+    run: dict[str, Any],
+    messages: Sequence[Message],
+    new_thread: dict[str, Any],
+    sending: Callable[[], None],
+) -> None:
+    """PostgreSQL: `start_turn` of a new thread, one statement, its own transaction; `sending`
+    as `send_alone`'s."""
+    parameters = _created(run, messages, new_thread)
+    await send_alone(engine, _CREATE_THREAD, parameters, sending=sending)
+
+
+def _created(
+    run: dict[str, Any], messages: Sequence[Message], new_thread: dict[str, Any]
+) -> dict[str, Any]:
+    return prefixed_values(run, new_thread) | {"messages": as_json(messages)}
+
+
 def insert_turn(connection: Connection, run: dict[str, Any], messages: Sequence[Message]) -> None:
     """INSERT a turn's run and the caller's messages (SQLite; the thread is the caller's)."""
     write_alone(connection, _INSERT_RUN, [run])
     insert_messages(connection, messages)
 
 
-def finish_run(
-    connection: Connection,
+async def finish_run(
+    engine: AsyncEngine,
     thread_id: str,
     run_id: str,
     outcome: RunOutcome,
     messages: Sequence[Message],
     events: Sequence[RunEvent],
 ) -> bool:
-    """Store a run's outcome, its last messages and its unwritten events, and touch the thread.
+    """Store a run's outcome, its last messages and its unwritten events, and touch the thread:
+    on PostgreSQL one statement, its own transaction; on SQLite a write transaction.
 
     False when the thread was deleted while the run was active, `RunClosedElsewhere` when
     another replica closed it as interrupted meanwhile (either way nothing is stored)."""
+    finished, touched = _finished(run_id, outcome, messages)
+    if engine.dialect.name != "postgresql":
+        return await run_transaction(
+            engine,
+            lambda c: _finish_on_sqlite(c, thread_id, finished, touched, messages, events),
+            write=True,
+        )
+    parameters = finished | {
+        "thread": thread_id,
+        "updated_at": touched["updated_at"],
+        "leaf_message_id": touched.get("leaf_message_id"),
+        "messages": as_json(messages),
+        "events": as_json(batch_rows(events)),
+    }
+    row = await send_alone(engine, _FINISH, parameters)
+    assert row is not None  # a SELECT of two EXISTS: always one row
+    if row["finished"]:
+        return True
+    if not row["thread_found"]:
+        return False
+    raise RunClosedElsewhere(run_id)
+
+
+def _finish_on_sqlite(
+    connection: Connection,
+    thread_id: str,
+    finished: dict[str, Any],
+    touched: dict[str, Any],
+    messages: Sequence[Message],
+    events: Sequence[RunEvent],
+) -> bool:
+    if not update_thread(connection, thread_id, touched):
+        return False
+    insert_messages(connection, messages)
+    if not write_alone(connection, _FINISH_RUN, [finished]):
+        raise RunClosedElsewhere(finished["run_id"])
+    insert_events(connection, events)
+    return True
+
+
+def _finished(
+    run_id: str, outcome: RunOutcome, messages: Sequence[Message]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's finishing values, and the thread's."""
     now = utcnow()
     finished = {
         "run_id": run_id,
@@ -172,15 +238,7 @@ def finish_run(
     touched: dict[str, Any] = {"updated_at": now}
     if messages:
         touched["leaf_message_id"] = messages[-1].id
-    if _is_postgres(connection):
-        return _finish_in_one_statement(connection, thread_id, finished, touched, messages, events)
-    if not update_thread(connection, thread_id, touched):
-        return False
-    insert_messages(connection, messages)
-    if not write_alone(connection, _FINISH_RUN, [finished]):
-        raise RunClosedElsewhere(run_id)
-    insert_events(connection, events)
-    return True
+    return finished, touched
 
 
 def append_to_run(
@@ -287,7 +345,11 @@ def prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -
 
 
 def as_json(value: object) -> str:
-    return dumps_text(value)
+    try:
+        return dumps_text(value)
+    except UnicodeEncodeError as error:  # half of a surrogate pair, which no UTF-8 text holds
+        refuse_unencodable(error)
+        raise
 
 
 def _continue_in_one_statement(
@@ -327,27 +389,3 @@ def _finish_statement() -> Select[bool, bool]:
 
 
 _FINISH = _finish_statement()
-
-
-def _finish_in_one_statement(
-    connection: Connection,
-    thread_id: str,
-    finished: dict[str, Any],
-    touched: dict[str, Any],
-    messages: Sequence[Message],
-    events: Sequence[RunEvent],
-) -> bool:
-    parameters = finished | {
-        "thread": thread_id,
-        "updated_at": touched["updated_at"],
-        "leaf_message_id": touched.get("leaf_message_id"),
-        "messages": as_json(messages),
-        "events": as_json(batch_rows(events)),
-    }
-    row = execute_alone(connection, _FINISH, parameters)
-    assert row is not None  # a SELECT of two EXISTS: always one row
-    if row["finished"]:
-        return True
-    if not row["thread_found"]:
-        return False
-    raise RunClosedElsewhere(finished["run_id"])

@@ -3,8 +3,6 @@ and show themselves as SQLAlchemy's would."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.util import await_only
-from tests.support.db import sent_statements
+from tests.support.db import statement_contexts, thread_row
 
 from graphchat.errors import StoreUnavailable
 from graphchat.store import Store
@@ -30,25 +28,7 @@ _SET_THREAD = update(THREADS).where(THREADS.c.id == bindparam("thread_id"))
 
 
 def _thread(thread_id: str, title: str | None = "a title") -> dict[str, Any]:
-    return {
-        "id": thread_id,
-        "owner": "o",
-        "title": title,
-        "model": None,
-        "metadata": {"tools": ["clock"]},
-        "created_at": _AT,
-        "updated_at": _AT,
-        "leaf_message_id": None,
-    }
-
-
-@contextmanager
-def _contexts(store: Store) -> Iterator[list[object]]:
-    """The execution context of each statement sent meanwhile (None: sent by the cursor alone)."""
-    contexts: list[object] = []
-    with sent_statements(store.engine) as seen:
-        yield contexts
-    contexts.extend(sent.context for sent in seen)
+    return thread_row(thread_id, _AT, title)
 
 
 async def _alone(store: Store, statement: Any, values: dict[str, Any]) -> Any:
@@ -76,7 +56,7 @@ async def _stored_threads(store: Store) -> list[tuple[Any, ...]]:
 async def test_a_statement_sent_alone_returns_and_stores_what_sqlalchemy_would(
     store: Store,
 ) -> None:
-    with _contexts(store) as contexts:
+    with statement_contexts(store.engine) as contexts:
         row = await _alone(store, _NEW_THREAD, _thread("t1"))
         empty = await _alone(store, _NO_ROWS, _thread("t2", title=None))
 
@@ -94,7 +74,7 @@ async def test_a_statement_sent_alone_returns_and_stores_what_sqlalchemy_would(
 async def test_writes_sent_alone_count_their_rows_and_set_only_the_columns_given(
     store: Store,
 ) -> None:
-    with _contexts(store) as contexts:
+    with statement_contexts(store.engine) as contexts:
         inserted = await _written(store, _NO_ROWS, [_thread("t1"), _thread("t2", title=None)])
         retitled = await _written(store, _SET_THREAD, [{"thread_id": "t1", "title": "new"}])
         remodelled = await _written(store, _SET_THREAD, [{"thread_id": "t2", "model": "m"}])
@@ -123,7 +103,7 @@ async def test_values_the_statement_gives_are_sent_with_each_row(store: Store) -
     )
     computed = bindparam("computed", callable_=lambda: "computed title")
     late = _SET_THREAD.values(title=computed)
-    with _contexts(store) as contexts:
+    with statement_contexts(store.engine) as contexts:
         statements_own = await _written(store, owned, [{"title": "given"}])
         rows_own = await _written(store, owned, [{"title": "its own", "target": "t3"}])
         computed_title = await _written(store, late, [{"thread_id": "t1"}])
@@ -139,7 +119,7 @@ async def test_values_the_statement_gives_are_sent_with_each_row(store: Store) -
 
 
 async def test_in_a_transaction_sqlalchemy_sends_it(store: Store) -> None:
-    with _contexts(store) as contexts:
+    with statement_contexts(store.engine) as contexts:
         async with transaction(store.engine, write=True) as connection:
             row = await connection.run_sync(execute_alone, _NEW_THREAD, _thread("t1"))
 
@@ -148,7 +128,7 @@ async def test_in_a_transaction_sqlalchemy_sends_it(store: Store) -> None:
 
 
 async def test_a_column_sqlalchemy_converts_is_returned_converted(store: Store) -> None:
-    with _contexts(store) as contexts:
+    with statement_contexts(store.engine) as contexts:
         row = await _alone(store, _NEW_THREAD_DATED, _thread("t1"))
 
     assert row == {"created_at": _AT}
@@ -160,7 +140,7 @@ async def test_a_refused_statement_raises_sqlalchemys_error_and_is_sent_once(
 ) -> None:
     await _alone(store, _NO_ROWS, _thread("t1"))
 
-    with _contexts(store) as contexts, pytest.raises(IntegrityError):
+    with statement_contexts(store.engine) as contexts, pytest.raises(IntegrityError):
         await _alone(store, _NEW_THREAD, _thread("t1", title="again"))
 
     assert len(contexts) == 1
