@@ -84,18 +84,14 @@ class TurnBegin:
         write that should land, written once `until_waiting` returns. Only the turn returned was
         stored. Raises `ThreadBusy` (a unique index), `NotFound`, `DuplicateRun`."""
         tail_seq = last_seq if last_seq is not None else leaf_at
-        planned = known = None
+        new_thread = new_thread_id and create_thread
+        planned = self._planned(run, messages, rules, history, tail_seq, branch, new_thread)
+        known = None
         if not self.writes_wait:  # SQLite: planned before its write, announced if it should land
-            if new_thread_id and create_thread:
-                planned = plan_new_thread(run, messages, rules, history)
-            elif branch is None:  # on a thread as kept: written if it still is
-                planned = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
             await self._announce(planned, on_write)
             on_write = None
-        elif new_thread_id and create_thread:  # PostgreSQL: one statement, known_turn.py
-            known = plan_new_thread(run, messages, rules, history)
-        elif branch is None:  # on a thread as kept, one statement too, if it still is
-            known = plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
+        else:  # PostgreSQL: the planned turn in one statement, sent first (known_turn.py)
+            planned, known = None, planned
         begin = self._body(
             run,
             messages,
@@ -112,6 +108,24 @@ class TurnBegin:
         start = await self._stored(begin, run, known, on_write)
         self._windows.start(start.thread, start.history or start.messages[-1:], max(history, 1))
         return start
+
+    def _planned(
+        self,
+        run: NewRun,
+        messages: Sequence[NewMessage],
+        rules: TurnRules,
+        history: int,
+        tail_seq: int | None,
+        branch: BranchPoint | None,
+        new_thread: bool,
+    ) -> KnownTurn | None:
+        """The turn as planned before anything is read: on a new thread, or on a thread as this
+        process kept it (written only if it still is)."""
+        if new_thread:
+            return plan_new_thread(run, messages, rules, history)
+        if branch is None:
+            return plan_known_turn(self._windows, run, messages, rules, history, tail_seq)
+        return None
 
     def _body(
         self,
