@@ -28,7 +28,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from graphchat.store.database import in_transaction, plans_keyed, translated
+from graphchat.store.database import in_transaction, plans_keyed, run_transaction, translated
 from graphchat.store.sent_alone import execute_alone, listening, planned_arguments
 
 
@@ -43,12 +43,19 @@ async def send_alone(
     `autocommit` would send it; its first row by column name, if any. `sending` is called once a
     connection is lent, as the statement is about to leave: work it starts fills the wait."""
     sync_engine = engine.sync_engine
+    planned = planned_arguments(sync_engine.dialect, statement, parameters)
+    if planned is None:  # SQLAlchemy's execution sends it
+        if sending is not None:
+            sending()
+        return await run_transaction(
+            engine, lambda c: execute_alone(c, statement, parameters), write=True, autocommit=True
+        )
     with translated():
         lent = await greenlet_spawn(_lent, sync_engine)
         try:
             if sending is not None:
                 sending()
-            return await _sent(sync_engine, lent, statement, parameters)
+            return await _sent(sync_engine, lent, *planned)
         finally:
             # The driver's connection is in autocommit, as asyncpg's are outside a transaction:
             # nothing to roll back, and the check-in's reset needs no round trip.
@@ -71,18 +78,8 @@ def _nothing(_connection: Connection) -> None:
 
 
 async def _sent(
-    engine: Engine,
-    lent: PoolProxiedConnection,
-    statement: Executable,
-    parameters: Mapping[str, Any],
+    engine: Engine, lent: PoolProxiedConnection, sql: str, arguments: tuple[Any, ...]
 ) -> Mapping[Any, Any] | None:
-    planned = planned_arguments(engine.dialect, statement, parameters)
-    if planned is None:  # SQLAlchemy's execution sends it, in a transaction of its own
-        connection = Connection(engine, connection=lent)
-        return await greenlet_spawn(
-            in_transaction, connection, _executing(statement, parameters), True
-        )
-    sql, arguments = planned
     listener = Connection(engine, connection=lent) if engine._has_events else None
     events = listening(listener) if listener is not None else None
     if events is not None and events.before_cursor_execute:
@@ -96,10 +93,6 @@ async def _sent(
     if events is not None and events.after_cursor_execute:
         events.after_cursor_execute(listener, None, sql, arguments, None, False)
     return None if row is None else dict(row.items())
-
-
-def _executing(statement: Executable, parameters: Mapping[str, Any]) -> Any:
-    return lambda connection: execute_alone(connection, statement, parameters)
 
 
 def _failed(

@@ -42,13 +42,13 @@ from graphchat.store.records import (
     TurnRules,
     TurnStart,
 )
+from graphchat.store.run_events import as_json
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUNS, THREADS
 from graphchat.store.threads import created_thread, thread_values, utcnow
 from graphchat.store.turn_writes import (
     WriteHook,
     announce,
-    as_json,
     insert_owned_messages,
     insert_turn,
     prefixed,

@@ -14,11 +14,26 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.json_text import dumps_text
-from graphchat.store.database import changed_rows, read_row, read_rows, run_transaction
+from graphchat.store.database import (
+    changed_rows,
+    read_row,
+    read_rows,
+    refuse_unencodable,
+    run_transaction,
+)
 from graphchat.store.records import RunEvent
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUN_EVENTS
 from graphchat.store.threads import utcnow
+
+
+def as_json(value: object) -> str:
+    """`value` as the JSON text of a column or a statement's rows parameter."""
+    try:
+        return dumps_text(value)
+    except UnicodeEncodeError as error:  # half of a surrogate pair, which no UTF-8 text holds
+        refuse_unencodable(error)
+        raise
 
 
 def batch_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
@@ -32,7 +47,7 @@ def batch_rows(events: Sequence[RunEvent]) -> list[dict[str, Any]]:
                 "run_id": run_id,
                 "seq": batch[0].seq,
                 "last_seq": batch[-1].seq,
-                "events": dumps_text([[e.seq, e.event, e.data] for e in batch]),
+                "events": as_json([[e.seq, e.event, e.data] for e in batch]),
                 "created_at": now,
             }
         )

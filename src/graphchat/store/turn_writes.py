@@ -36,9 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
 
 from graphchat.errors import RunClosedElsewhere
-from graphchat.json_text import dumps_text
 from graphchat.store.awaited import send_alone
-from graphchat.store.database import refuse_unencodable, run_transaction
+from graphchat.store.database import run_transaction
 from graphchat.store.messages import (
     append_messages,
     insert_messages,
@@ -56,7 +55,7 @@ from graphchat.store.records import (
     Tail,
     TurnStart,
 )
-from graphchat.store.run_events import batch_rows, insert_events
+from graphchat.store.run_events import as_json, batch_rows, insert_events
 from graphchat.store.sent_alone import execute_alone, write_alone
 from graphchat.store.tables import MESSAGES, RUN_EVENTS, RUNS, THREADS
 from graphchat.store.threads import utcnow
@@ -342,14 +341,6 @@ def prefixed_values(run: dict[str, Any], thread: dict[str, Any] | None = None) -
     if thread is not None:
         values |= {f"thread_{name}": value for name, value in thread.items()}
     return values
-
-
-def as_json(value: object) -> str:
-    try:
-        return dumps_text(value)
-    except UnicodeEncodeError as error:  # half of a surrogate pair, which no UTF-8 text holds
-        refuse_unencodable(error)
-        raise
 
 
 def _continue_in_one_statement(
