@@ -46,7 +46,7 @@ def serve(settings: Settings) -> None:
         "log_config": None,
         "access_log": False,
         "proxy_headers": False,  # X-Forwarded-For is trusted only from GRAPHCHAT_TRUSTED_PROXIES
-        "timeout_graceful_shutdown": 15,
+        "timeout_graceful_shutdown": settings.server.shutdown_grace_seconds,
         "timeout_keep_alive": settings.server.keep_alive_seconds,
         "http": TurnBatchedHttpToolsProtocol,
     }

@@ -38,8 +38,6 @@ from graphchat.store.replies import ReplyRepository
 if TYPE_CHECKING:
     from graphchat.agent.tools.mcp import McpToolSource
 
-SHUTDOWN_GRACE_SECONDS = 10.0
-
 
 @dataclass
 class Services:
@@ -64,7 +62,7 @@ class Services:
     titles: TitleWriter | None = None
 
     async def close(self) -> None:
-        await self.live_runs.shutdown(SHUTDOWN_GRACE_SECONDS)
+        await self.live_runs.shutdown(self.settings.server.shutdown_grace_seconds)
         if self.titles is not None:
             await self.titles.close()
         for task in self.background:

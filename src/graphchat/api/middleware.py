@@ -2,11 +2,13 @@
 
 Per request, with a single wrapper of `send`: an id bound to every log line and returned as
 `X-Request-ID`, the security headers, Prometheus counts and timings by route template, open
-event streams, one access-log line, and a last-resort 500 in the error shape.
+event streams, one access-log line, and a last-resort 500 in the error shape; a 503 for a
+request the server's shutdown cut.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -90,6 +92,12 @@ class ObservingMiddleware:
 
         try:
             await self.app(scope, receive, observing_send)
+        except asyncio.CancelledError:
+            # Only the server cancels a request's own task: its shutdown grace ran out. An answer
+            # in our shape ends the request, where uvicorn would log a traceback and a bare 500.
+            log.warning("request_cut_at_shutdown", method=scope["method"], path=scope["path"])
+            if not response.started:
+                await self._shutting_down(scope)(scope, receive, observing_send)
         except Exception:
             log.exception("unhandled_error")
             if not response.started:
@@ -101,6 +109,16 @@ class ObservingMiddleware:
     def _internal_error(scope: Scope) -> ASGIApp:
         return error_response(
             500, "internal_error", "internal server error; see the server log", path=scope["path"]
+        )
+
+    @staticmethod
+    def _shutting_down(scope: Scope) -> ASGIApp:
+        return error_response(
+            503,
+            "shutting_down",
+            "the server is shutting down and could not finish this request; retry it",
+            headers={"Retry-After": "1", "Connection": "close"},
+            path=scope["path"],
         )
 
     def _record(self, scope: Scope, response: _Response, seconds: float) -> None:

@@ -31,6 +31,15 @@ class ServerSettings(Group):
         "and a proxy's, so that it is they who close: a server closing at the same moment as a "
         "request is sent on the connection resets that request.",
     )
+    shutdown_grace_seconds: int = Field(
+        15,
+        ge=1,
+        le=3600,
+        description="Seconds a stopping server (SIGTERM, Ctrl-C) lets open requests finish, then "
+        "as long again for runs still going. A request still waiting then gets 503 "
+        "`shutting_down` (retry it); a run still going is stored `interrupted` with its partial "
+        "reply. Keep the orchestrator's grace period above twice this.",
+    )
     build: str = Field(
         "",
         max_length=200,
