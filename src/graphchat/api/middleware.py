@@ -3,7 +3,7 @@
 Per request, with a single wrapper of `send`: an id bound to every log line and returned as
 `X-Request-ID`, the security headers, Prometheus counts and timings by route template, open
 event streams, one access-log line, and a last-resort 500 in the error shape; a 503 for a
-request the server's shutdown cut.
+request the server's shutdown cut, and one line for a start-up it refused.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 import time
 import uuid
 
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graphchat.api.errors import error_response
 from graphchat.api.headers import SecurityHeaders
 from graphchat.api.metrics import RouteTemplates
+from graphchat.errors import GraphchatError
 from graphchat.observability.metrics import Metrics
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -45,6 +47,20 @@ def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
     )
 
 
+def _one_line_startup_failure(send: Send) -> Send:
+    """Start-up refused for a reason we name (a database that does not answer): the server's
+    log gets our one-line message where Starlette sends the traceback of its whole chain."""
+
+    async def sending(message: Message) -> None:
+        # Starlette sends the failure from the `except` block handling it.
+        failure = sys.exc_info()[1]
+        if message["type"] == "lifespan.startup.failed" and isinstance(failure, GraphchatError):
+            message = {**message, "message": f"start-up failed: {failure.message}"}
+        await send(message)
+
+    return sending
+
+
 class _Response:
     """What the middleware saw of the response."""
 
@@ -67,6 +83,8 @@ class ObservingMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                send = _one_line_startup_failure(send)
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
