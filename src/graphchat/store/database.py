@@ -41,6 +41,9 @@ _UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 # raises these as plain server errors, which SQLAlchemy marks as a disconnect only when the
 # connection is already closed, and a refused connection attempt never is.
 _UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006", "57014")
+# A transaction PostgreSQL rolled back for another's sake: a deadlock (40P01), a serialization
+# failure (40001). Nothing of it is stored, and the same request sent again can succeed.
+_ROLLED_BACK_STATES = ("40P01", "40001")
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
@@ -209,6 +212,10 @@ def translated() -> Iterator[None]:
             raise StoreUnavailable("the database connection was lost; try again") from exc
         if state.startswith(_UNAVAILABLE_STATES):
             raise StoreUnavailable("the database is unavailable; try again shortly") from exc
+        if state in _ROLLED_BACK_STATES:
+            raise StoreUnavailable(
+                "the database rolled this request back for a concurrent one; try again"
+            ) from exc
         if state in _UNSTORABLE_TEXT:
             raise ValidationFailed(
                 "the text contains a character the database cannot store (NUL, \\u0000)",

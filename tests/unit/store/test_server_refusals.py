@@ -9,7 +9,7 @@ import time
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
@@ -125,3 +125,40 @@ async def test_migrations_wait_past_the_statement_timeout(
         assert await _one(store.engine) == 1
     finally:
         await store.close()
+
+
+async def test_a_transaction_rolled_back_in_a_deadlock_is_unavailable(
+    private_cluster: pgcluster.PrivateCluster,
+) -> None:
+    """PostgreSQL breaks a deadlock by rolling one transaction back (40P01): for that request a
+    503 to retry, as a server that cannot serve now, not a 500; the other transaction commits."""
+    other = await asyncpg.connect(private_cluster.url)
+    watcher = await asyncpg.connect(private_cluster.url)
+    await other.execute(
+        "CREATE TABLE pair (id int PRIMARY KEY, n int); INSERT INTO pair VALUES (1, 0), (2, 0)"
+    )
+    engine = create_engine(Settings(database_url=private_cluster.url).database)
+
+    def crossing(connection: Connection) -> None:  # 2 then 1, where `other` takes 1 then 2
+        connection.execute(text("UPDATE pair SET n = n + 1 WHERE id = 2"))
+        connection.execute(text("UPDATE pair SET n = n + 1 WHERE id = 1"))
+
+    try:
+        async with other.transaction():
+            # Only our transaction, waiting for 1 s (the default), looks for the deadlock.
+            await other.execute("SET LOCAL deadlock_timeout = '60s'")
+            await other.execute("UPDATE pair SET n = n + 10 WHERE id = 1")
+            crossed = asyncio.create_task(run_transaction(engine, crossing, write=True))
+            while not await watcher.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                await asyncio.sleep(0.01)
+            await other.execute("UPDATE pair SET n = n + 10 WHERE id = 2")  # the cycle closes
+        with pytest.raises(StoreUnavailable) as rolled_back:
+            await crossed
+        stored = await watcher.fetch("SELECT id, n FROM pair ORDER BY id")
+    finally:
+        await dispose(engine)
+        await other.close()
+        await watcher.close()
+    cause = rolled_back.value.__cause__
+    assert isinstance(cause, DBAPIError) and getattr(cause.orig, "sqlstate", None) == "40P01"
+    assert [tuple(row) for row in stored] == [(1, 10), (2, 10)]
