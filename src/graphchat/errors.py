@@ -13,6 +13,7 @@
     ├── Unauthorized            missing, unknown or revoked credentials
     ├── RateLimited             too many requests; `retry_after` seconds to wait
     ├── StoreUnavailable        the database cannot be reached
+    │   └── StoreRefused        it refused our credentials or has no such database
     ├── NotReady                a dependency failed its readiness check
     └── ProviderError           a model backend failed
         ├── ProviderUnavailable the backend cannot be reached or refuses work (retryable)
@@ -118,6 +119,10 @@ class RateLimited(GraphchatError, code="rate_limited"):
 
 
 class StoreUnavailable(GraphchatError, code="database_unavailable"): ...
+
+
+class StoreRefused(StoreUnavailable):
+    """The database answers but refuses graphchat: a setting to fix, not a wait to sit out."""
 
 
 class NotReady(GraphchatError, code="not_ready"): ...

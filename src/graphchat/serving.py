@@ -95,14 +95,11 @@ def freeze_loaded_heap() -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    from graphchat.store.database import create_engine, dispose
-    from graphchat.store.migrate import upgrade
+    """Migrate as a single process's start-up does: once the database answers."""
+    from graphchat.store import Store
 
-    engine = create_engine(settings.database)
-    try:
-        await upgrade(engine)
-    finally:
-        await dispose(engine)
+    store = await Store.open(settings.database)  # auto_migrate: it upgrades
+    await store.close()
 
 
 @contextmanager

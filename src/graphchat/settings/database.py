@@ -80,7 +80,7 @@ class DatabaseSettings(Group):
         description=(
             "Seconds start-up keeps trying a database that cannot serve yet (not listening,"
             " starting up, locked), as when graphchat and PostgreSQL start together; 0 fails"
-            " at once."
+            " at once. A wrong password or database name fails at once, named."
         ),
     )
     statement_timeout_seconds: NonNegativeFloat = Field(

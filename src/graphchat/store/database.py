@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from graphchat.errors import StoreUnavailable, ValidationFailed
+from graphchat.errors import StoreRefused, StoreUnavailable, ValidationFailed
 from graphchat.json_text import dumps_text
 from graphchat.settings import DatabaseSettings
 from graphchat.store.sqlite_file import SQLITE_BEGIN, SQLiteFile, prepare, run_on
@@ -44,6 +44,8 @@ _UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006", "57014")
 # A transaction PostgreSQL rolled back for another's sake: a deadlock (40P01), a serialization
 # failure (40001). Nothing of it is stored, and the same request sent again can succeed.
 _ROLLED_BACK_STATES = ("40P01", "40001")
+# A server that answers and refuses us: a wrong user or password (class 28), no such database.
+_REFUSING_STATES = ("28", "3D000")
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
@@ -212,6 +214,8 @@ def translated() -> Iterator[None]:
             raise StoreUnavailable("the database connection was lost; try again") from exc
         if state.startswith(_UNAVAILABLE_STATES):
             raise StoreUnavailable("the database is unavailable; try again shortly") from exc
+        if state.startswith(_REFUSING_STATES):
+            raise StoreRefused("the database refused graphchat's connection") from exc
         if state in _ROLLED_BACK_STATES:
             raise StoreUnavailable(
                 "the database rolled this request back for a concurrent one; try again"

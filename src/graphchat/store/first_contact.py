@@ -2,7 +2,9 @@
 
 graphchat and PostgreSQL often start together (a compose file, a host's boot, a replica
 restarted with its database): the server then refuses connections, or answers that it is
-starting up, for a few seconds. Start-up tries again rather than exiting on the first refusal.
+starting up, for a few seconds. Start-up tries again rather than exiting on the first refusal;
+a database that answers and refuses graphchat (credentials, name) is a setting to fix, named
+at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from sqlalchemy.exc import DBAPIError
 
-from graphchat.errors import StoreUnavailable
+from graphchat.errors import StoreRefused, StoreUnavailable
 
 log = structlog.get_logger(__name__)
 _FIRST_PAUSE_SECONDS = 0.25
@@ -30,6 +32,10 @@ async def when_answering(first: Callable[[], Awaitable[None]], where: str, withi
         try:
             await first()
             return
+        except StoreRefused as exc:
+            raise StoreRefused(
+                f"the database at {where} refused graphchat: {_reason(exc)}"
+            ) from exc
         except StoreUnavailable as exc:
             left = deadline - time.monotonic()
             if left <= 0:

@@ -9,12 +9,13 @@ import time
 
 import asyncpg
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from structlog.testing import capture_logs
 
-from graphchat.errors import StoreUnavailable
+from graphchat.api.errors import status_for
+from graphchat.errors import StoreRefused, StoreUnavailable
 from graphchat.settings import Settings
 from graphchat.store import Store
 from graphchat.store.database import create_engine, dispose, run_transaction
@@ -78,6 +79,30 @@ async def test_with_no_wait_start_up_fails_at_the_first_refusal() -> None:
         await Store.open(settings)
 
     assert not [entry for entry in logs if entry["event"] == "database_waiting"]
+
+
+@pytest.mark.parametrize("wrong", ["password", "database"])
+async def test_a_database_that_refuses_graphchat_is_named_at_once(
+    postgres_database: str, wrong: str
+) -> None:
+    """A wrong password or database name will not fix itself: no wait, one error naming the
+    database and what it said; a request meeting it gets 503 `database_unavailable`."""
+    url = make_url(postgres_database)
+    url = url.set(password="wrong") if wrong == "password" else url.set(database="nosuchdb")
+    settings = Settings(
+        database_url=url.render_as_string(hide_password=False), db_startup_wait_seconds=30
+    ).database
+    began = time.monotonic()
+    with capture_logs() as logs, pytest.raises(StoreRefused) as refused:
+        await Store.open(settings)
+
+    assert time.monotonic() - began < 10
+    assert not [entry for entry in logs if entry["event"] == "database_waiting"]
+    where = url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=True)
+    said = "password authentication failed" if wrong == "password" else '"nosuchdb" does not'
+    assert refused.value.message.startswith(f"the database at {where} refused graphchat: ")
+    assert said in refused.value.message
+    assert status_for(refused.value) == 503 and refused.value.code == "database_unavailable"
 
 
 async def test_a_read_only_server_refuses_a_write_as_unavailable(
