@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphchat.json_text import dumps_text
+from graphchat.store.awaited import send_alone
 from graphchat.store.database import (
     changed_rows,
     read_row,
@@ -68,12 +69,20 @@ class RunEventRepository:
         self._engine = engine
 
     async def append(self, events: Sequence[RunEvent]) -> None:
-        """Insert a batch of events (of any runs) in one transaction."""
+        """Insert a batch of events (of any runs): one statement, its own transaction."""
         if not events:
             return
-        # One statement: on PostgreSQL it needs no BEGIN and COMMIT around it.
+        rows = batch_rows(events)
+        if len(rows) == 1 and self._engine.dialect.name == "postgresql":
+            # One run streaming, the usual batch: awaited on the driver (store/awaited.py).
+            await send_alone(self._engine, _INSERT_EVENTS, rows[0])
+            return
+        # On PostgreSQL it needs no BEGIN and COMMIT around it.
         await run_transaction(
-            self._engine, lambda c: insert_events(c, events), write=True, autocommit=True
+            self._engine,
+            lambda c: write_alone(c, _INSERT_EVENTS, rows),
+            write=True,
+            autocommit=True,
         )
 
     async def after(self, run_id: str, seq: int, *, limit: int = 50) -> list[RunEvent]:
