@@ -28,7 +28,8 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from graphchat.store.database import in_transaction, plans_keyed, run_transaction, translated
+from graphchat.store.database import in_transaction, plans_keyed, run_transaction
+from graphchat.store.driver_errors import translated
 from graphchat.store.sent_alone import execute_alone, listening, planned_arguments
 
 

@@ -1,4 +1,5 @@
-"""Engine construction, connection settings per backend, and the translation of driver errors."""
+"""Engine construction, connection settings per backend, and transactions (driver errors
+translated by store/driver_errors.py)."""
 
 from __future__ import annotations
 
@@ -6,46 +7,23 @@ import asyncio
 import contextlib
 import json
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import (
-    DBAPIError,
-    DisconnectionError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    StatementError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.util import greenlet_spawn
 
-from graphchat.errors import StoreRefused, StoreUnavailable, ValidationFailed
 from graphchat.json_text import dumps_text
 from graphchat.settings import DatabaseSettings
+from graphchat.store.driver_errors import translated
 from graphchat.store.sqlite_file import SQLITE_BEGIN, SQLiteFile, prepare, run_on
 
 _WRITE_OPTION = "graphchat_write"
-# PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
-# database, is at fault. character_not_in_repertoire, untranslatable_character.
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-# A server that cannot serve now, by SQLSTATE: a connection exception (class 08), out of
-# resources (class 53: disk, memory, connections), shutting down, restarting after a crash or
-# starting up (57P01-57P03), read-only (25006: a standby, as during a failover), or a statement
-# cancelled by `statement_timeout` (57014: a lock held elsewhere, a stuck query). asyncpg
-# raises these as plain server errors, which SQLAlchemy marks as a disconnect only when the
-# connection is already closed, and a refused connection attempt never is.
-_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006", "57014")
-# A transaction PostgreSQL rolled back for another's sake: a deadlock (40P01), a serialization
-# failure (40001). Nothing of it is stored, and the same request sent again can succeed.
-_ROLLED_BACK_STATES = ("40P01", "40001")
-# A server that answers and refuses us: a wrong user or password (class 28), no such database.
-_REFUSING_STATES = ("28", "3D000")
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 # SQLite file engines get synchronous engines on the same file (store/sqlite_file.py).
 _SQLITE_FILES: weakref.WeakKeyDictionary[Engine, SQLiteFile] = weakref.WeakKeyDictionary()
@@ -197,54 +175,6 @@ def _sqlite_writer_lock(engine: AsyncEngine) -> asyncio.Lock:
     if lock is None:
         lock = _WRITER_LOCKS[engine.sync_engine] = asyncio.Lock()
     return lock
-
-
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
-    """Driver errors become ours (integrity errors stay: callers map them to conflicts)."""
-    try:
-        yield
-    except IntegrityError:
-        raise
-    except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
-        raise StoreUnavailable("the database is unavailable; try again shortly") from exc
-    except DBAPIError as exc:
-        state = getattr(exc.orig, "sqlstate", None) or ""
-        if exc.connection_invalidated:
-            raise StoreUnavailable("the database connection was lost; try again") from exc
-        if state.startswith(_UNAVAILABLE_STATES):
-            raise StoreUnavailable("the database is unavailable; try again shortly") from exc
-        if state.startswith(_REFUSING_STATES):
-            raise StoreRefused("the database refused graphchat's connection") from exc
-        if state in _ROLLED_BACK_STATES:
-            raise StoreUnavailable(
-                "the database rolled this request back for a concurrent one; try again"
-            ) from exc
-        if state in _UNSTORABLE_TEXT:
-            raise ValidationFailed(
-                "the text contains a character the database cannot store (NUL, \\u0000)",
-                code="invalid_text",
-            ) from exc
-        refuse_unencodable(exc)
-        raise
-    except (StatementError, UnicodeEncodeError) as exc:
-        refuse_unencodable(exc)
-        raise
-
-
-def refuse_unencodable(error: BaseException) -> None:
-    """Text with half of a surrogate pair, which a JSON body may name (`"\\ud800"`) and no
-    UTF-8 text can hold, refused as invalid: the encoder's error comes as it is (the statements
-    sent alone, sent_alone.py), wrapped by SQLAlchemy's execution, or by asyncpg."""
-    cause: BaseException | None = error
-    while cause is not None and not isinstance(cause, UnicodeEncodeError):
-        cause = getattr(cause, "orig", None) or cause.__cause__
-    if cause is not None:
-        raise ValidationFailed(
-            "the text contains half of a surrogate pair (\\ud800-\\udfff), which the database "
-            "cannot take",
-            code="invalid_text",
-        ) from error
 
 
 @asynccontextmanager

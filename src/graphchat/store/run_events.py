@@ -19,9 +19,9 @@ from graphchat.store.database import (
     changed_rows,
     read_row,
     read_rows,
-    refuse_unencodable,
     run_transaction,
 )
+from graphchat.store.driver_errors import refuse_unencodable
 from graphchat.store.records import RunEvent
 from graphchat.store.sent_alone import write_alone
 from graphchat.store.tables import RUN_EVENTS
