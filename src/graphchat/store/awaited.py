@@ -42,9 +42,13 @@ async def send_alone(
 ) -> Mapping[Any, Any] | None:
     """`statement` as its own transaction, as `execute_alone` in a `run_transaction` with
     `autocommit` would send it; its first row by column name, if any. `sending` is called once a
-    connection is lent, as the statement is about to leave: work it starts fills the wait."""
+    connection is lent, as the statement is about to leave: work it starts fills the wait.
+    On another driver than asyncpg, `run_transaction` sends it."""
     sync_engine = engine.sync_engine
-    planned = planned_arguments(sync_engine.dialect, statement, parameters)
+    dialect = sync_engine.dialect
+    planned = None
+    if dialect.driver == "asyncpg":
+        planned = planned_arguments(dialect, statement, parameters)
     if planned is None:  # SQLAlchemy's execution sends it
         if sending is not None:
             sending()

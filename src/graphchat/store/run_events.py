@@ -73,8 +73,7 @@ class RunEventRepository:
         if not events:
             return
         rows = batch_rows(events)
-        if len(rows) == 1 and self._engine.dialect.name == "postgresql":
-            # One run streaming, the usual batch: awaited on the driver (store/awaited.py).
+        if len(rows) == 1:  # one run streaming, the usual batch: on PostgreSQL, on the driver
             await send_alone(self._engine, _INSERT_EVENTS, rows[0])
             return
         # On PostgreSQL it needs no BEGIN and COMMIT around it.
