@@ -49,6 +49,10 @@ class TurnBatchedTransport:
         self._pending = []
         self._transport.abort()
 
+    def is_closing(self) -> bool:
+        # uvicorn asks after every response: through `__getattr__` a failed lookup first.
+        return self._transport.is_closing()
+
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
 

@@ -17,13 +17,14 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from types import TracebackType
 from typing import Any, cast
 
 import httpcore
 import httpx
 
+from graphchat.errors import Translating
 from graphchat.llm.model_connections import ModelConnections
 
 _UNBOUNDED = 1 << 30
@@ -110,14 +111,21 @@ class _Protocol(asyncio.Protocol):
         return self._paused and not self.closed
 
 
-@contextlib.contextmanager
-def _mapped(timeout_error: type[Exception], other: type[Exception]) -> Iterator[None]:
-    try:
-        yield
-    except TimeoutError as exc:
-        raise timeout_error(str(exc)) from exc
-    except OSError as exc:
-        raise other(str(exc)) from exc
+def _mapped(timeout_error: type[Exception], other: type[Exception]) -> Translating:
+    """TimeoutError and OSError as httpcore's errors, as its own streams raise them."""
+
+    def translate(error: BaseException) -> None:
+        if isinstance(error, TimeoutError):
+            raise timeout_error(str(error)) from error
+        if isinstance(error, OSError):
+            raise other(str(error)) from error
+
+    return Translating(translate)
+
+
+_READING = _mapped(httpcore.ReadTimeout, httpcore.ReadError)
+_WRITING = _mapped(httpcore.WriteTimeout, httpcore.WriteError)
+_CONNECTING = _mapped(httpcore.ConnectTimeout, httpcore.ConnectError)
 
 
 def _within(timeout: float | None) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -132,7 +140,7 @@ class PlainTCPStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
-        with _mapped(httpcore.ReadTimeout, httpcore.ReadError):
+        with _READING:
             async with _within(timeout):
                 while not protocol.chunks and not protocol.closed:
                     await protocol.wait()
@@ -151,7 +159,7 @@ class PlainTCPStream(httpcore.AsyncNetworkStream):
             self._transport.write(buffer)
         except RuntimeError as exc:  # uvloop: the transport closed before we heard of it
             raise httpcore.WriteError(str(exc)) from exc
-        with _mapped(httpcore.WriteTimeout, httpcore.WriteError):
+        with _WRITING:
             async with _within(timeout):
                 while self._protocol.write_paused:
                     await self._protocol.wait()
@@ -182,7 +190,7 @@ class PlainTCPBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
-        with _mapped(httpcore.ConnectTimeout, httpcore.ConnectError):
+        with _CONNECTING:
             async with _within(timeout):
                 _, protocol = await loop.create_connection(_Protocol, host, port, local_addr=local)
         stream = PlainTCPStream(protocol)

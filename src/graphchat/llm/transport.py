@@ -11,8 +11,7 @@ import asyncio
 import contextlib
 import re
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
 import httpcore
@@ -27,6 +26,7 @@ from graphchat.errors import (
     ProviderTimeout,
     ProviderUnavailable,
     ToolsUnsupported,
+    Translating,
 )
 from graphchat.llm.model_connections import ModelConnections
 from graphchat.llm.plain_tcp import CoreReply, PlainHTTPTransport
@@ -232,22 +232,23 @@ def status_error(backend: str, status: int, text: str, model: str) -> GraphchatE
     return ProviderError(f"model backend '{backend}' refused the request ({status}): {text}")
 
 
-@contextmanager
-def translate_http_errors(backend: str, base_url: str, model: str | None) -> Iterator[None]:
+def translate_http_errors(backend: str, base_url: str, model: str | None) -> Translating:
     """Turn httpx, httpcore and JSON failures into our `ProviderError`s."""
-    try:
-        yield
-    except _UNREACHABLE as exc:
-        raise ProviderUnavailable(
-            f"model backend '{backend}' cannot be reached at {base_url}"
-        ) from exc
-    except _TIMED_OUT as exc:
-        raise ProviderTimeout(f"model backend '{backend}' timed out") from exc
-    except (*_HTTP_ERRORS, orjson.JSONDecodeError, ValueError) as exc:
-        what = f" for model '{model}'" if model else ""
-        raise ProviderError(
-            f"model backend '{backend}' failed{what}: {type(exc).__name__}"
-        ) from exc
+
+    def translate(error: BaseException) -> None:
+        if isinstance(error, _UNREACHABLE):
+            raise ProviderUnavailable(
+                f"model backend '{backend}' cannot be reached at {base_url}"
+            ) from error
+        if isinstance(error, _TIMED_OUT):
+            raise ProviderTimeout(f"model backend '{backend}' timed out") from error
+        if isinstance(error, (*_HTTP_ERRORS, orjson.JSONDecodeError, ValueError)):
+            what = f" for model '{model}'" if model else ""
+            raise ProviderError(
+                f"model backend '{backend}' failed{what}: {type(error).__name__}"
+            ) from error
+
+    return Translating(translate)
 
 
 async def open_stream(

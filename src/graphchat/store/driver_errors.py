@@ -3,9 +3,6 @@ or the request's own text, by the error's kind and PostgreSQL's SQLSTATE."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -15,7 +12,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from graphchat.errors import StoreRefused, StoreUnavailable, ValidationFailed
+from graphchat.errors import StoreRefused, StoreUnavailable, Translating, ValidationFailed
 
 # PostgreSQL's text and jsonb refuse NUL characters (SQLite stores them): the value, not the
 # database, is at fault. character_not_in_repertoire, untranslatable_character.
@@ -34,37 +31,43 @@ _ROLLED_BACK_STATES = ("40P01", "40001")
 _REFUSING_STATES = ("28", "3D000")
 
 
-@contextlib.contextmanager
-def translated() -> Iterator[None]:
+def translated() -> Translating:
     """Driver errors become ours (integrity errors stay: callers map them to conflicts)."""
-    try:
-        yield
-    except IntegrityError:
-        raise
-    except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
-        raise StoreUnavailable("the database is unavailable; try again shortly") from exc
-    except DBAPIError as exc:
-        state = getattr(exc.orig, "sqlstate", None) or ""
-        if exc.connection_invalidated:
-            raise StoreUnavailable("the database connection was lost; try again") from exc
-        if state.startswith(_UNAVAILABLE_STATES):
-            raise StoreUnavailable("the database is unavailable; try again shortly") from exc
-        if state.startswith(_REFUSING_STATES):
-            raise StoreRefused("the database refused graphchat's connection") from exc
-        if state in _ROLLED_BACK_STATES:
-            raise StoreUnavailable(
-                "the database rolled this request back for a concurrent one; try again"
-            ) from exc
-        if state in _UNSTORABLE_TEXT:
-            raise ValidationFailed(
-                "the text contains a character the database cannot store (NUL, \\u0000)",
-                code="invalid_text",
-            ) from exc
-        refuse_unencodable(exc)
-        raise
-    except (StatementError, UnicodeEncodeError) as exc:
-        refuse_unencodable(exc)
-        raise
+    return _TRANSLATED
+
+
+def _as_ours(error: BaseException) -> None:
+    if isinstance(error, IntegrityError):
+        return
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError | OSError):
+        raise StoreUnavailable("the database is unavailable; try again shortly") from error
+    if isinstance(error, DBAPIError):
+        _refused_as_ours(error)
+    if isinstance(error, StatementError | UnicodeEncodeError):
+        refuse_unencodable(error)
+
+
+def _refused_as_ours(error: DBAPIError) -> None:
+    """A server's refusal as ours, by its SQLSTATE; returns for one that is not."""
+    state = getattr(error.orig, "sqlstate", None) or ""
+    if error.connection_invalidated:
+        raise StoreUnavailable("the database connection was lost; try again") from error
+    if state.startswith(_UNAVAILABLE_STATES):
+        raise StoreUnavailable("the database is unavailable; try again shortly") from error
+    if state.startswith(_REFUSING_STATES):
+        raise StoreRefused("the database refused graphchat's connection") from error
+    if state in _ROLLED_BACK_STATES:
+        raise StoreUnavailable(
+            "the database rolled this request back for a concurrent one; try again"
+        ) from error
+    if state in _UNSTORABLE_TEXT:
+        raise ValidationFailed(
+            "the text contains a character the database cannot store (NUL, \\u0000)",
+            code="invalid_text",
+        ) from error
+
+
+_TRANSLATED = Translating(_as_ours)
 
 
 def refuse_unencodable(error: BaseException) -> None:

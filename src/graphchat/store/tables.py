@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -84,7 +85,15 @@ def _naive_utc(value: datetime) -> datetime:
 
 def _text_in_utc(value: datetime | None) -> str | None:
     """An aware datetime as SQLite's DATETIME stores it: naive UTC, to the microsecond."""
-    return None if value is None else _naive_utc(value).isoformat(" ", "microseconds")
+    return None if value is None else _utc_text(value)
+
+
+# A turn's rows share their times (one `now` per transaction), and `isoformat` parses its
+# format string at every call: ~7 K instructions, 10 times a turn.
+@lru_cache(maxsize=16)
+def _utc_text(value: datetime) -> str:
+    # The UTC time's own text, its "+00:00" cut: a naive copy first cost a `replace` more.
+    return _aware(value).astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def _utc_from_text(value: str | None) -> datetime | None:
