@@ -78,9 +78,11 @@ class _Reply:
     @property
     def framed(self) -> bool:
         """Whether the body's end is marked (a length or chunks), not the connection's close."""
-        return any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self.headers
-        )
+        # A loop, not `any()` over a generator: one left unfinished is closed with an exception.
+        for name, _ in self.headers:
+            if name.lower() in (b"content-length", b"transfer-encoding"):
+                return True
+        return False
 
 
 class HTTP1Connection:

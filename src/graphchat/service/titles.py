@@ -57,8 +57,10 @@ class TitleWriter:
     def after_reply(self, turn: Turn) -> None:
         """Start titling `turn`'s thread if this was its first turn (returns at once)."""
         first = next((m for m in turn.input_messages if m.seq == 1 and m.role == "user"), None)
+        if first is None or turn.run.model is None:
+            return  # a kept thread's turn: the reply need not be looked for
         reply = next((m for m in reversed(turn.output_messages) if m.content), None)
-        if first is None or reply is None or turn.run.model is None:
+        if reply is None:
             return
         request = ChatRequest(
             model=turn.run.model,

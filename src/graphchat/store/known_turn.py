@@ -138,10 +138,11 @@ def plan_new_thread(
     run: NewRun, messages: Sequence[NewMessage], rules: TurnRules, history: int
 ) -> KnownTurn:
     """The turn that creates the thread `run.thread_id` with `messages`."""
-    stored = message_rows(run.thread_id, run.id, messages, _NO_TAIL)
+    now = utcnow()  # the thread, run and messages of one transaction, at one time
+    stored = message_rows(run.thread_id, run.id, messages, _NO_TAIL, now)
     title = rules.title(None, messages)
-    thread = created_thread(NewThread(id=run.thread_id, owner=run.owner, title=title))
-    stored_run, run_values = started_run(run, rules.model(thread.model))
+    thread = created_thread(NewThread(id=run.thread_id, owner=run.owner, title=title), now)
+    stored_run, run_values = started_run(run, rules.model(thread.model), now)
     tail = Tail(stored[-1].seq, stored[-1].id) if stored else _NO_TAIL
     recent = stored[-history:] if history else []
     return KnownTurn(TurnStart(thread, stored_run, stored, history=recent, tail=tail), run_values)
@@ -177,9 +178,10 @@ def continued_turn(
     history: int,
 ) -> KnownTurn:
     """The turn whose `messages` continue `thread` after `tail`, `before` the window there."""
-    stored = message_rows(run.thread_id, run.id, messages, tail)
-    stored_run, run_values = started_run(run, rules.model(thread.model))
-    started = replace(thread, title=rules.title(thread.title, messages), updated_at=utcnow())
+    now = utcnow()  # (as in `plan_new_thread`)
+    stored = message_rows(run.thread_id, run.id, messages, tail, now)
+    stored_run, run_values = started_run(run, rules.model(thread.model), now)
+    started = replace(thread, title=rules.title(thread.title, messages), updated_at=now)
     after = Tail(stored[-1].seq, stored[-1].id) if stored else tail
     recent = (before + stored)[-history:] if history else []
     start = TurnStart(started, stored_run, stored, history=recent, tail=after)

@@ -43,10 +43,15 @@ def message_from_row(row: Row[Any]) -> Message:
 
 
 def message_rows(
-    thread_id: str, run_id: str | None, messages: Sequence[NewMessage], after: Tail
+    thread_id: str,
+    run_id: str | None,
+    messages: Sequence[NewMessage],
+    after: Tail,
+    now: datetime | None = None,
 ) -> list[Message]:
-    """The rows `messages` become after `after`, each the parent of the next: built, not stored."""
-    now = utcnow()
+    """The rows `messages` become after `after`, each the parent of the next: built, not stored.
+    Created `now`, the time of the transaction storing them (default: this moment)."""
+    now = now or utcnow()
     rows: list[Message] = []
     parent_id = after.leaf_id
     for offset, message in enumerate(messages, start=1):

@@ -128,9 +128,12 @@ def planned_arguments(
 
 
 def _arguments(binds: _Binds, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    # A list made first: a generator would be resumed once per value, 93 values a turn.
     return tuple(
-        value if key is None else row[key] if process is None else process(row[key])
-        for key, value, process in binds
+        [
+            value if key is None else row[key] if process is None else process(row[key])
+            for key, value, process in binds
+        ]
     )
 
 

@@ -80,9 +80,9 @@ def select_thread(connection: Connection, owner: str, thread_id: str) -> Thread 
     return thread_from_row(row)
 
 
-def created_thread(new: NewThread) -> Thread:
-    """The thread `new` becomes, created now."""
-    now = utcnow()
+def created_thread(new: NewThread, now: datetime | None = None) -> Thread:
+    """The thread `new` becomes, created `now` (default: this moment)."""
+    now = now or utcnow()
     return Thread(**asdict(new), created_at=now, updated_at=now)
 
 

@@ -15,6 +15,7 @@ unique indexes (one running run per thread, one message per sequence number), as
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -70,9 +71,12 @@ RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLU
 _INSERT_THREAD = insert(THREADS)
 
 
-def started_run(run: NewRun, model: str | None) -> tuple[Run, dict[str, Any]]:
-    """The run `run` starts as, and the row it is stored as."""
-    now = utcnow()
+def started_run(
+    run: NewRun, model: str | None, now: datetime | None = None
+) -> tuple[Run, dict[str, Any]]:
+    """The run `run` starts as, started `now` (default: this moment), and the row it is stored
+    as."""
+    now = now or utcnow()
     stored = Run(
         id=run.id,
         thread_id=run.thread_id,
