@@ -48,9 +48,10 @@ def _tool_calls(message: dict[str, Any]) -> tuple[ToolCall, ...]:
 def parse_line(line: bytes | str, *, saw_tool_calls: bool) -> ChatChunk:
     """One NDJSON line of a streamed reply as a chunk; a mid-stream `error` raises."""
     data = orjson.loads(line)
-    raise_reply_error(data)
+    if "error" in data:  # tested here first: a line per token, and nearly all carry text only
+        raise_reply_error(data)
     message = data.get("message") or {}
-    calls = _tool_calls(message)
+    calls = _tool_calls(message) if "tool_calls" in message else ()
     if not data.get("done"):
         return ChatChunk(content=message.get("content") or "", tool_calls=calls)
     reason = finish_reason(data.get("done_reason"), called_tools=saw_tool_calls or bool(calls))

@@ -92,7 +92,8 @@ class ModelRouter:
                 fallback = model != request.model
                 yielded = False
                 try:
-                    async for chunk in backend.stream(replace(request, model=model)):
+                    asked = replace(request, model=model) if fallback else request
+                    async for chunk in backend.stream(asked):
                         yielded = True
                         yield replace(chunk, model=model) if fallback else chunk
                     return
