@@ -137,7 +137,7 @@ class ChatIn(StrictBody, SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
-    require_approval: ApprovalNames = []
+    require_approval: ApprovalNames = Field(default_factory=list)  # [] would be deep-copied
     multitask_strategy: MultitaskStrategy = Field("reject", description=MULTITASK_DESCRIPTION)
     response_format: ResponseFormatIn | None = Field(
         None, description="Structured output: `json_object` or `json_schema`, as OpenAI's."
@@ -224,7 +224,7 @@ class Configurable(SamplingIn):
     model: ModelName | None = None
     system: str | None = Field(None, max_length=32_000)
     tools: ToolNames = None
-    require_approval: ApprovalNames = []
+    require_approval: ApprovalNames = Field(default_factory=list)  # [] would be deep-copied
 
 
 class RunConfig(BaseModel):
