@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from bench.targets import evaluate
+import pytest
+from bench.targets import evaluate, run
 from bench.turn import NEW_THREAD_PER_REQUEST
 
 
@@ -47,3 +49,16 @@ def test_older_results_without_new_thread_rows_still_judge() -> None:
     }
     row = _throughput_row(turn)
     assert (row["value"], row["verdict"], row["context"]) == (342.0, "PASS", "16 clients")
+
+
+def test_saved_runs_are_judged_for_every_database_without_its_service(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `--from-results` measures nothing: PostgreSQL's saved runs are judged with no server.
+    for name in ("GRAPHCHAT_BENCH_POSTGRES_URL", "GRAPHCHAT_TEST_POSTGRES_URL"):
+        monkeypatch.delenv(name, raising=False)
+    args = argparse.Namespace(databases=["sqlite", "postgres"], from_results=True, quick=False)
+    verdicts = run(args)["verdicts"]
+    assert set(verdicts) == {"sqlite", "postgres"}
+    measured = [row for row in verdicts["postgres"] if row["verdict"] != "NOT MEASURED"]
+    assert measured, "bench/results holds PostgreSQL runs"
