@@ -51,7 +51,7 @@ def message_rows(
 ) -> list[Message]:
     """The rows `messages` become after `after`, each the parent of the next: built, not stored.
     Created `now`, the time of the transaction storing them (default: this moment)."""
-    now = now or utcnow()
+    now = utcnow() if now is None else now
     rows: list[Message] = []
     parent_id = after.leaf_id
     for offset, message in enumerate(messages, start=1):

@@ -82,7 +82,7 @@ def select_thread(connection: Connection, owner: str, thread_id: str) -> Thread 
 
 def created_thread(new: NewThread, now: datetime | None = None) -> Thread:
     """The thread `new` becomes, created `now` (default: this moment)."""
-    now = now or utcnow()
+    now = utcnow() if now is None else now
     return Thread(**asdict(new), created_at=now, updated_at=now)
 
 

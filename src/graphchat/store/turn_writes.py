@@ -71,12 +71,8 @@ RUN_COLUMNS = tuple(c.name for c in RUNS.columns if c.name not in _INTERNAL_COLU
 _INSERT_THREAD = insert(THREADS)
 
 
-def started_run(
-    run: NewRun, model: str | None, now: datetime | None = None
-) -> tuple[Run, dict[str, Any]]:
-    """The run `run` starts as, started `now` (default: this moment), and the row it is stored
-    as."""
-    now = now or utcnow()
+def started_run(run: NewRun, model: str | None, now: datetime) -> tuple[Run, dict[str, Any]]:
+    """The run `run` starts as, started `now` (its turn's begin), and the row it is stored as."""
     stored = Run(
         id=run.id,
         thread_id=run.thread_id,
