@@ -28,6 +28,14 @@ class Run:
     elapsed: float = 0.0
     first_error: str | None = None
 
+    def add(self, other: Run) -> None:
+        """Count `other`, a later round of the same measure, into this run."""
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.completed += other.completed
+        self.elapsed += other.elapsed
+        self.first_error = self.first_error or other.first_error
+
 
 def client(
     base_url: str, connections: int = 100, headers: dict[str, str] | None = None

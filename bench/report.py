@@ -185,7 +185,8 @@ def _throughput_label(level: dict[str, Any], workers: str) -> str:
 def _turn(result: dict[str, Any]) -> str:
     out = "## 1. Turn overhead\n\n`POST /chat` (each client on a thread of its own) vs the"
     out += " backend's streaming `/api/chat` called directly by the same client at the same"
-    out += " concurrency; the rows marked with workers ran `GRAPHCHAT_WORKERS` server processes"
+    out += " concurrency, the two alternating in rounds (bench/turn.py, since round 53); the"
+    out += " rows marked with workers ran `GRAPHCHAT_WORKERS` server processes"
     out += " (their CPU summed), loaded by wrk (C) rather than the Python client where it was"
     out += " installed: each wrk client keeps its own thread, both sides of a row alike, except"
     out += " in the rows marked *new thread*, which send no thread id: each turn there also"

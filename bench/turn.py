@@ -1,9 +1,12 @@
 """1. Turn overhead: `POST /chat` against the instant backend vs that backend called directly.
 
 Each client owns one thread (no 409 thread_busy); the same client and the same concurrency call
-the backend's streaming `/api/chat` directly for the baseline. The levels of every concurrency
-use the Python client; the throughput levels (16+ clients, for each `--workers` count) use wrk
-where it is installed, whose clients cost the shared cores next to nothing (bench/wrk.py).
+the backend's streaming `/api/chat` directly for the baseline. A level alternates the two in
+rounds (backend, graphchat, graphchat, backend, …), so that the machine's drift over the level's
+seconds hits both alike, as `bench streaming` alternates its streams. The levels of every
+concurrency use the Python client; the throughput levels (16+ clients, for each `--workers`
+count) use wrk where it is installed, whose clients cost the shared cores next to nothing
+(bench/wrk.py).
 Concurrency 1 is measured a second time with graphchat on CPUs of its own, apart from the
 client's, the backend's and the database's (bench/placement.py), as `bench streaming` does for
 the first token: what is left once the machine's CPU contention is taken out. On PostgreSQL,
@@ -19,9 +22,13 @@ import asyncio
 import uuid
 from typing import Any
 
+import httpx
+
 from bench import commit_probe, databases, placement, procs, wrk
-from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
+from bench.load import Run, backend_body, backend_stream, chat_body, check, client, closed_loop
 from bench.stats import summary_ms
+
+Seconds = tuple[float, float]  # measured, then the warm-up before them
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,38 +46,84 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _backend_level(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
-    async with client(url, concurrency) as http:
+ROUNDS = 4  # of each side in a level
 
-        async def call(_: int) -> None:
-            await backend_stream(http, backend_body())
 
-        run = await closed_loop(call, concurrency, args.duration, args.warmup)
-    return summary_ms(run.latencies, run.elapsed) | {"errors": run.errors}
+def sides_in_order(rounds: int) -> list[str]:
+    """Backend, graphchat, graphchat, backend, …: `rounds` of each, so that a drift of the
+    machine's speed that is steady over a level's seconds falls on both alike."""
+    pairs = (("backend", "graphchat"), ("graphchat", "backend"))
+    return [side for index in range(rounds) for side in pairs[index % 2]]
+
+
+async def _backend_round(http: httpx.AsyncClient, concurrency: int, seconds: Seconds) -> Run:
+    async def call(_: int) -> None:
+        await backend_stream(http, backend_body())
+
+    return await closed_loop(call, concurrency, *seconds)
+
+
+class _Graphchat:
+    """graphchat's side of a level: its turns, one thread per client, and its CPU."""
+
+    def __init__(self, server: procs.ServerProcess, concurrency: int) -> None:
+        self.server = server
+        self.concurrency = concurrency
+        self.threads = [
+            f"turn-{concurrency}-{index}-{uuid.uuid4().hex[:8]}" for index in range(concurrency)
+        ]
+        self.run = Run()
+        self.user = self.kernel = 0.0
+
+    async def measure(self, http: httpx.AsyncClient, seconds: Seconds) -> None:
+        async def call(worker: int) -> None:
+            check(await http.post("/chat", json=chat_body(self.threads[worker])))
+
+        user_before, kernel_before = procs.cpu_split(self.server)
+        self.run.add(await closed_loop(call, self.concurrency, *seconds))
+        user, kernel = procs.cpu_split(self.server)
+        self.user += user - user_before
+        self.kernel += kernel - kernel_before
+
+    def summary(self) -> dict[str, Any]:
+        turns = max(self.run.completed, 1)
+        return summary_ms(self.run.latencies, self.run.elapsed) | {
+            "server_cpu_ms_per_turn": round((self.user + self.kernel) * 1000 / turns, 3),
+            # On this virtual machine a run where graphchat wakes its peers on the other CPU
+            # spends ~0.5 ms more per turn here, in the kernel (bench/analysis.md, round 32).
+            "server_kernel_cpu_ms_per_turn": round(self.kernel * 1000 / turns, 3),
+            "errors": self.run.errors,
+            "first_error": self.run.first_error,
+        }
 
 
 async def _graphchat_level(
     server: procs.ServerProcess, concurrency: int, args: argparse.Namespace
 ) -> dict[str, Any]:
-    threads = [f"turn-{concurrency}-{index}-{uuid.uuid4().hex[:8]}" for index in range(concurrency)]
-    user_before, kernel_before = procs.cpu_split(server)
+    """graphchat alone, in one round."""
+    side = _Graphchat(server, concurrency)
     async with client(server.url, concurrency) as http:
+        await side.measure(http, (args.duration, args.warmup))
+    return side.summary()
 
-        async def call(worker: int) -> None:
-            check(await http.post("/chat", json=chat_body(threads[worker])))
 
-        run = await closed_loop(call, concurrency, args.duration, args.warmup)
-    user, kernel = procs.cpu_split(server)
-    turns = max(run.completed, 1)
-    cpu = user - user_before + kernel - kernel_before
-    return summary_ms(run.latencies, run.elapsed) | {
-        "server_cpu_ms_per_turn": round(cpu * 1000 / turns, 3),
-        # On this virtual machine a run where graphchat wakes its peers on the other CPU spends
-        # ~0.5 ms more per turn here, in the kernel (bench/analysis.md, round 32).
-        "server_kernel_cpu_ms_per_turn": round((kernel - kernel_before) * 1000 / turns, 3),
-        "errors": run.errors,
-        "first_error": run.first_error,
-    }
+async def _alternated_level(
+    server: procs.ServerProcess, backend_url: str, concurrency: int, args: argparse.Namespace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The backend alone and graphchat, in `ROUNDS` rounds each, alternating."""
+    seconds = (args.duration / ROUNDS, args.warmup / ROUNDS)
+    direct, through = Run(), _Graphchat(server, concurrency)
+    async with (
+        client(backend_url, concurrency) as to_backend,
+        client(server.url, concurrency) as to_graphchat,
+    ):
+        for side in sides_in_order(ROUNDS):
+            if side == "graphchat":
+                await through.measure(to_graphchat, seconds)
+            else:
+                direct.add(await _backend_round(to_backend, concurrency, seconds))
+    backend = summary_ms(direct.latencies, direct.elapsed) | {"errors": direct.errors}
+    return backend, through.summary()
 
 
 def _compare(backend: dict[str, Any], graphchat: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +144,7 @@ def _levels(
 ) -> list[dict[str, Any]]:
     levels = []
     for concurrency in concurrencies:
-        direct = asyncio.run(_backend_level(backend_url, concurrency, args))
-        through = asyncio.run(_graphchat_level(server, concurrency, args))
+        direct, through = asyncio.run(_alternated_level(server, backend_url, concurrency, args))
         level = {"concurrency": concurrency, "backend": direct, "graphchat": through}
         levels.append(level | _compare(direct, through))
         print(f"  {kind} c={concurrency}: {levels[-1]}", flush=True)
