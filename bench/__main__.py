@@ -66,9 +66,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run_one(name: str, args: argparse.Namespace) -> None:
     print(f"== {name}", flush=True)
-    began, load_at_start = time.monotonic(), machine.load()
+    at_start = machine.now()
+    began = time.monotonic()
     data = BENCHMARKS[name].run(args)
-    save(name, data, seconds=time.monotonic() - began, load_at_start=load_at_start)
+    save(name, data, seconds=time.monotonic() - began, at_start=at_start)
     print(f"== {name}: {time.monotonic() - began:.0f} s", flush=True)
 
 

@@ -1,10 +1,14 @@
-"""The machine a result was measured on: CPU, cores, memory, Python, databases, load, date."""
+"""The machine a result was measured on: CPU, cores, memory, Python, databases, load, date, and
+how fast it ran a fixed Python loop around the run."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,35 @@ def load() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
+_LOOP_STEPS = 50_000
+_LOOP_RUNS = 15
+_LOOP_SPACING = 0.02  # seconds between runs: the median spans half a second, not one moment
+
+
+def _loop() -> int:
+    total = 0
+    for index in range(_LOOP_STEPS):
+        item = {"index": index, "text": str(index)}
+        total += len(item["text"])
+    return total
+
+
+def python_loop_ms() -> float:
+    """The CPU time of a fixed loop of Python work (dicts, calls, strings): the median of runs
+    spread over half a second.
+
+    On round 53's shared virtual machine the loop took ~7 ms in some seconds and ~13 ms in
+    others, with nothing else running (bench/analysis.md): the host's speed, which the load
+    average does not show, moves every CPU figure measured beside it."""
+    times = []
+    for _ in range(_LOOP_RUNS):
+        began = time.process_time()
+        _loop()
+        times.append(time.process_time() - began)
+        time.sleep(_LOOP_SPACING)
+    return round(statistics.median(times) * 1000, 2)
+
+
 def describe() -> dict[str, Any]:
     return {
         "cpu": _cpu_model(),
@@ -42,3 +75,19 @@ def describe() -> dict[str, Any]:
         "postgresql": postgres_version(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+@dataclass(frozen=True)
+class State:
+    """What the machine was doing at one moment: its load, and how fast it ran Python."""
+
+    load: list[float]
+    python_loop_ms: float
+
+    def named(self, moment: str) -> dict[str, Any]:
+        """As a result's machine block holds it: `load_at_start`, `python_loop_ms_at_start`…"""
+        return {f"load_{moment}": self.load, f"python_loop_ms_{moment}": self.python_loop_ms}
+
+
+def now() -> State:
+    return State(load(), python_loop_ms())

@@ -84,6 +84,7 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
             result["seconds"],
             _load(result["machine"]["load_at_start"]),
             _load(result["machine"]["load_at_end"]),
+            _loop(result["machine"]),
         )
         for name, result in results.items()
     ]
@@ -92,9 +93,23 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
         + table(("", ""), rows)
         + "\nEach benchmark's run: the CPU it ran on (numbers from different CPUs do not compare),"
         " when, and the load average (1/5/15 min) around it. The machine has few cores and is"
-        " shared: a load far above the core count means the numbers include waiting for a CPU.\n\n"
-        + table(("benchmark", "CPU", "date", "seconds", "load at start", "load at end"), loads)
+        " shared: a load far above the core count means the numbers include waiting for a CPU."
+        " The last column is the CPU time of a fixed Python loop before and after the run"
+        " (`bench/machine.py`): the host's own speed, which on round 53's quiet machine"
+        " switched between ~7 and ~13 ms within seconds (bench/analysis.md) and moves every CPU"
+        " figure with it.\n\n"
+        + table(
+            ("benchmark", "CPU", "date", "seconds", "load at start", "load at end", "loop, ms"),
+            loads,
+        )
     )
+
+
+def _loop(machine: dict[str, Any]) -> str:
+    """`412.3 → 398.1`; a dash for a result measured before the loop was timed."""
+    if "python_loop_ms_at_start" not in machine:
+        return "—"
+    return f"{machine['python_loop_ms_at_start']:.1f} → {machine['python_loop_ms_at_end']:.1f}"
 
 
 def _load(values: list[float]) -> str:

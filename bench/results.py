@@ -11,13 +11,13 @@ from bench import machine
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def save(name: str, data: dict[str, Any], *, seconds: float, load_at_start: list[float]) -> Path:
-    """Write one benchmark's numbers with the machine, the load before/after and its duration."""
+def save(name: str, data: dict[str, Any], *, seconds: float, at_start: machine.State) -> Path:
+    """Write one benchmark's numbers with the machine, its state before/after and the run's
+    duration."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     document = {
         "benchmark": name,
-        "machine": machine.describe()
-        | {"load_at_start": load_at_start, "load_at_end": machine.load()},
+        "machine": machine.describe() | at_start.named("at_start") | machine.now().named("at_end"),
         "seconds": round(seconds, 1),
         **data,
     }

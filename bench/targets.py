@@ -244,10 +244,11 @@ def _defaults(module: Any, **overrides: Any) -> argparse.Namespace:
 
 def _measured(module: Any, **overrides: Any) -> dict[str, Any]:
     """Run one benchmark and save its results as `python -m bench <name>` would."""
-    began, load_at_start = time.monotonic(), machine.load()
+    at_start = machine.now()
+    began = time.monotonic()
     data: dict[str, Any] = module.run(_defaults(module, **overrides))
     name = module.__name__.rsplit(".", 1)[-1]
-    save(name, data, seconds=time.monotonic() - began, load_at_start=load_at_start)
+    save(name, data, seconds=time.monotonic() - began, at_start=at_start)
     return data
 
 

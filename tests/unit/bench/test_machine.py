@@ -1,0 +1,32 @@
+"""The machine's state around a run, as result files keep it and the report shows it."""
+
+from __future__ import annotations
+
+from bench import machine, report
+
+
+def test_the_loop_is_timed_in_milliseconds_of_cpu() -> None:
+    measured = machine.python_loop_ms()
+
+    assert 0.1 < measured < 10_000  # 50,000 steps: milliseconds on any machine that runs this
+
+
+def test_a_state_is_named_for_its_moment() -> None:
+    state = machine.State(load=[0.5, 0.4, 0.3], python_loop_ms=7.25)
+
+    assert state.named("at_end") == {"load_at_end": [0.5, 0.4, 0.3], "python_loop_ms_at_end": 7.25}
+
+
+def test_now_reads_the_load_and_times_the_loop() -> None:
+    state = machine.now()
+
+    assert len(state.load) == 3 and all(value >= 0 for value in state.load)
+    assert state.python_loop_ms > 0
+    assert set(state.named("at_start")) == {"load_at_start", "python_loop_ms_at_start"}
+
+
+def test_the_report_shows_the_loop_or_a_dash_for_older_results() -> None:
+    timed = {"python_loop_ms_at_start": 7.04, "python_loop_ms_at_end": 12.96}
+
+    assert report._loop(timed) == "7.0 → 13.0"
+    assert report._loop({"load_at_start": [1.0, 1.0, 1.0]}) == "—"
