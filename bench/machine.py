@@ -46,6 +46,13 @@ def _loop() -> int:
     return total
 
 
+def loop_once_ms() -> float:
+    """The loop's CPU time, once: the host's speed at this moment."""
+    began = time.process_time()
+    _loop()
+    return (time.process_time() - began) * 1000
+
+
 def python_loop_ms() -> float:
     """The CPU time of a fixed loop of Python work (dicts, calls, strings): the median of runs
     spread over half a second.
@@ -55,11 +62,9 @@ def python_loop_ms() -> float:
     average does not show, moves every CPU figure measured beside it."""
     times = []
     for _ in range(_LOOP_RUNS):
-        began = time.process_time()
-        _loop()
-        times.append(time.process_time() - began)
+        times.append(loop_once_ms())
         time.sleep(_LOOP_SPACING)
-    return round(statistics.median(times) * 1000, 2)
+    return round(statistics.median(times), 2)
 
 
 def describe() -> dict[str, Any]:

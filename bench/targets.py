@@ -60,7 +60,11 @@ def _cpu(results: Results, kind: str) -> tuple[float, float | None, str] | None:
     level = _level(results, kind, 1)
     if level is None:
         return None
-    return level["graphchat"]["server_cpu_ms_per_turn"], None, "c=1, whole server process"
+    context = "c=1, whole server process"
+    loop = level["graphchat"].get("python_loop_ms")  # the host's speed meanwhile (round 53)
+    if loop is not None:
+        context += f"; the machine's Python loop {loop} ms"
+    return level["graphchat"]["server_cpu_ms_per_turn"], None, context
 
 
 def _throughput(results: Results, kind: str) -> tuple[float, float | None, str] | None:

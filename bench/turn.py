@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import uuid
 from typing import Any
 
 import httpx
 
-from bench import commit_probe, databases, placement, procs, wrk
+from bench import commit_probe, databases, machine, placement, procs, wrk
 from bench.load import Run, backend_body, backend_stream, chat_body, check, client, closed_loop
 from bench.stats import summary_ms
 
@@ -113,17 +114,20 @@ async def _alternated_level(
     """The backend alone and graphchat, in `ROUNDS` rounds each, alternating."""
     seconds = (args.duration / ROUNDS, args.warmup / ROUNDS)
     direct, through = Run(), _Graphchat(server, concurrency)
+    loops = []
     async with (
         client(backend_url, concurrency) as to_backend,
         client(server.url, concurrency) as to_graphchat,
     ):
         for side in sides_in_order(ROUNDS):
+            loops.append(machine.loop_once_ms())
             if side == "graphchat":
                 await through.measure(to_graphchat, seconds)
             else:
                 direct.add(await _backend_round(to_backend, concurrency, seconds))
     backend = summary_ms(direct.latencies, direct.elapsed) | {"errors": direct.errors}
-    return backend, through.summary()
+    # The host's speed while the level ran (bench/machine.py): the loop's median before each round.
+    return backend, through.summary() | {"python_loop_ms": round(statistics.median(loops), 2)}
 
 
 def _compare(backend: dict[str, Any], graphchat: dict[str, Any]) -> dict[str, Any]:

@@ -30,3 +30,7 @@ def test_the_report_shows_the_loop_or_a_dash_for_older_results() -> None:
 
     assert report._loop(timed) == "7.0 → 13.0"
     assert report._loop({"load_at_start": [1.0, 1.0, 1.0]}) == "—"
+
+
+def test_one_run_of_the_loop_is_timed_too() -> None:
+    assert 0.1 < machine.loop_once_ms() < 10_000

@@ -62,3 +62,24 @@ def test_saved_runs_are_judged_for_every_database_without_its_service(
     assert set(verdicts) == {"sqlite", "postgres"}
     measured = [row for row in verdicts["postgres"] if row["verdict"] != "NOT MEASURED"]
     assert measured, "bench/results holds PostgreSQL runs"
+
+
+def _cpu_row(graphchat: dict[str, Any]) -> dict[str, Any]:
+    level = {"concurrency": 1, "backend": {"p50_ms": 1.0}, "graphchat": graphchat}
+    level["added_ms_p50"] = 2.0
+    rows = evaluate({"turn": {"sqlite": {"levels": [level]}}}, ["sqlite"])["sqlite"]
+    return next(row for row in rows if row["target"].startswith("server CPU per turn"))
+
+
+def test_cpu_per_turn_names_the_host_speed_it_was_measured_at() -> None:
+    row = _cpu_row({"p50_ms": 3.0, "server_cpu_ms_per_turn": 2.9, "python_loop_ms": 12.4})
+
+    assert (row["value"], row["verdict"]) == (2.9, "PASS")
+    assert row["context"] == "c=1, whole server process; the machine's Python loop 12.4 ms"
+
+
+def test_cpu_per_turn_of_older_results_has_no_loop_to_name() -> None:
+    row = _cpu_row({"p50_ms": 3.0, "server_cpu_ms_per_turn": 3.4})
+
+    assert (row["value"], row["verdict"]) == (3.4, "FAIL")
+    assert row["context"] == "c=1, whole server process"
