@@ -106,7 +106,7 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
 
 
 def _loop(machine: dict[str, Any]) -> str:
-    """`412.3 → 398.1`; a dash for a result measured before the loop was timed."""
+    """`7.4 → 12.9`; a dash for a result measured before the loop was timed."""
     if "python_loop_ms_at_start" not in machine:
         return "—"
     return f"{machine['python_loop_ms_at_start']:.1f} → {machine['python_loop_ms_at_end']:.1f}"
