@@ -9,6 +9,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from support.fake_ollama import FakeOllama, Reply
+from support.rate_windows import clear_of_window_edge
 from support.server import LiveServer
 
 
@@ -89,6 +90,7 @@ def test_open_streams_are_gauged(api: httpx.Client, ollama: FakeOllama) -> None:
 
 def test_rate_limited_requests_are_counted_per_app(start_server: Callable[..., LiveServer]) -> None:
     limited, other = start_server(rate_limit="1/minute"), start_server()
+    clear_of_window_edge()
     with limited.client() as api, other.client() as other_api:
         api.post("/threads", json={})
         assert api.post("/threads", json={}).status_code == 429

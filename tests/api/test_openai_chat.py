@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from api.openai_support import MODEL, calculator_call, raw_stream, sdk, user
 from support.fake_ollama import FakeOllama, Reply
+from support.rate_windows import clear_of_window_edge
 from support.server import LiveServer
 
 WEATHER_TOOL = {
@@ -339,6 +340,7 @@ def test_a_rate_limited_call_is_a_rate_limit_error_with_retry_after(
 ) -> None:
     server = start_server(rate_limit="1/minute")
     client = sdk(server)
+    clear_of_window_edge()
     client.chat.completions.create(model=MODEL, messages=[user("Hi")])
 
     with pytest.raises(openai.RateLimitError) as limited:

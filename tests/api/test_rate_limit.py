@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from support.rate_windows import clear_of_window_edge
 from support.server import LiveServer
 
 REDIS_URL = os.environ.get("GRAPHCHAT_TEST_REDIS_URL", "")
@@ -26,6 +27,7 @@ def test_post_requests_over_the_limit_get_429_in_the_error_shape(
     start_server: Callable[..., LiveServer],
 ) -> None:
     server = start_server(rate_limit="3/minute")
+    clear_of_window_edge()
     with server.client() as api:
         allowed = [api.post("/threads", json={}) for _ in range(3)]
         refused = api.post("/threads", json={})
@@ -45,6 +47,7 @@ def test_post_requests_over_the_limit_get_429_in_the_error_shape(
 
 def test_scope_all_counts_every_method(start_server: Callable[..., LiveServer]) -> None:
     server = start_server(rate_limit="2/minute", rate_limit_scope="all")
+    clear_of_window_edge()
     with server.client() as api:
         statuses = [api.get("/threads").status_code for _ in range(3)]
 
@@ -54,6 +57,7 @@ def test_scope_all_counts_every_method(start_server: Callable[..., LiveServer]) 
 def test_each_key_has_its_own_allowance(start_server: Callable[..., LiveServer]) -> None:
     alice, bob = _secret(), _secret()
     server = start_server(auth="on", api_keys=f"alice:{alice},bob:{bob}", rate_limit="1/minute")
+    clear_of_window_edge()
     with server.client() as api:
         first = api.post("/threads", json={}, headers={"X-API-Key": alice})
         second = api.post("/threads", json={}, headers={"X-API-Key": alice})
@@ -77,6 +81,7 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
                 for n in (1, 1, 2)
             ]
 
+    clear_of_window_edge()
     assert statuses(behind_proxy) == [201, 429, 201]
     assert statuses(direct) == [201, 429, 429]
 
@@ -90,6 +95,7 @@ def test_two_servers_sharing_redis_enforce_one_limit(
     servers = [start_server(rate_limit="4/minute", **settings) for _ in range(2)]
     clients = [server.client(headers={"X-API-Key": secret}) for server in servers]
 
+    clear_of_window_edge()
     statuses = [clients[n % 2].post("/threads", json={}).status_code for n in range(6)]
     for client in clients:
         client.close()

@@ -2,11 +2,13 @@
 
 A sliding window counter (the `limits` library's strategy): this window's count plus the previous
 window's, weighted by how much of it the sliding window still covers, so a burst at a window edge
-cannot double the allowance. The library's exact moving window kept a timestamp per request and,
-in memory, expired them in a worker thread after every hit: ~0.4 ms of a turn (bench/analysis.md,
-round 34). If Redis fails or is slower than its timeout, the request is let through and a warning
-logged, and for the next few seconds requests are let through without asking Redis: a limiter
-outage (a Redis that hangs included) should not take the API down, nor slow it, with it.
+cannot double the allowance (it floors the weighted count: one request more just after an
+edge, tests/unit/test_rate_windows.py). The library's exact moving window kept a timestamp per
+request and, in memory, expired them in a worker thread after every hit: ~0.4 ms of a turn
+(bench/analysis.md, round 34). If Redis fails or is slower than its timeout, the request is let
+through and a warning logged, and for the next few seconds requests are let through without
+asking Redis: a limiter outage (a Redis that hangs included) should not take the API down, nor
+slow it, with it.
 """
 
 from __future__ import annotations
