@@ -65,8 +65,12 @@ def test_saved_runs_are_judged_for_every_database_without_its_service(
 
 
 def _cpu_row(graphchat: dict[str, Any]) -> dict[str, Any]:
-    level = {"concurrency": 1, "backend": {"p50_ms": 1.0}, "graphchat": graphchat}
-    level["added_ms_p50"] = 2.0
+    level = {
+        "concurrency": 1,
+        "backend": {"p50_ms": 1.0},
+        "graphchat": graphchat,
+        "added_ms_p50": 2.0,
+    }
     rows = evaluate({"turn": {"sqlite": {"levels": [level]}}}, ["sqlite"])["sqlite"]
     return next(row for row in rows if row["target"].startswith("server CPU per turn"))
 
