@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def section(result: dict[str, Any]) -> str:
     """The floor's part of docs/performance.md."""
-    from bench.report import table  # report imports this module for its sections
+    from bench.markdown import table
 
     out = "## 8. The stack's floor\n\n`python -m bench floor`: graphchat beside a chat service"
     out += " written plainly on the same libraries (`bench/floor_app.py`: FastAPI, SQLAlchemy,"

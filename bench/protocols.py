@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def section(result: dict[str, Any]) -> str:
     """The protocols' part of docs/performance.md."""
-    from bench.report import table  # report imports this module for its sections
+    from bench.markdown import table
 
     parameters = result["parameters"]
     out = "## 9. The first token through each client's protocol\n\n`python -m bench protocols`:"

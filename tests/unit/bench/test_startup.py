@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import psutil
-from bench import report, startup
+from bench import sections, startup
 
 
 def test_an_idle_process_reads_as_a_small_share_of_a_core_and_its_rss() -> None:
@@ -52,7 +52,7 @@ def test_the_report_shows_idleness_where_it_was_measured_and_a_dash_where_not() 
         "postgres": _measured(None),
     }
 
-    text = report._startup(result)
+    text = sections.startup_section(result)
 
     assert "| sqlite | 1,000 | 1,000 | 1,200 | 1,000 | 0.52 | 132 |" in text
     assert "| postgres | 1,000 | 1,000 | 1,200 | 1,000 | — | — |" in text
