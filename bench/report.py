@@ -45,7 +45,10 @@ def _machine(results: dict[str, dict[str, Any]]) -> str:
     machines = [result["machine"] for result in results.values()]
 
     def seen(key: str) -> str:
-        return " · ".join(dict.fromkeys(str(m[key] or "not measured") for m in machines))
+        # A run that reached no server of this kind (`bench targets --from-results` without the
+        # services' environment) did not measure it: the runs that did say what it was.
+        known = [str(m[key]) for m in machines if m.get(key)]
+        return " · ".join(dict.fromkeys(known)) if known else "not measured"
 
     rows = [
         ("CPU", seen("cpu")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench import machine, report
 
 
@@ -34,3 +36,27 @@ def test_the_report_shows_the_loop_or_a_dash_for_older_results() -> None:
 
 def test_one_run_of_the_loop_is_timed_too() -> None:
     assert 0.1 < machine.loop_once_ms() < 10_000
+
+
+def _result(postgresql: str | None) -> dict[str, Any]:
+    machine_block = {
+        "cpu": "AMD EPYC",
+        "cores": 2,
+        "ram_gb": 23.5,
+        "os": "Linux",
+        "python": "3.11.2",
+        "sqlite": "3.40.1",
+        "postgresql": postgresql,
+        "date": "2026-12-07 14:00 UTC",
+        "load_at_start": [1.0, 1.0, 1.0],
+        "load_at_end": [1.0, 1.0, 1.0],
+    }
+    return {"machine": machine_block, "seconds": 1.0}
+
+
+def test_the_machine_table_names_the_database_a_run_measured_not_one_that_reached_none() -> None:
+    judged_without_a_server = {"turn": _result("15.18"), "targets": _result(None)}
+    never_reached = {"targets": _result(None)}
+
+    assert "| PostgreSQL | 15.18 |" in report._machine(judged_without_a_server)
+    assert "| PostgreSQL | not measured |" in report._machine(never_reached)
