@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import databases, procs
 from bench.load import backend_body, backend_stream, chat_body, check, client, closed_loop
+from bench.markdown import table
 from bench.stats import summary_ms
 
 # Each floor server does what the one before does and one layer more (bench/floor_app.py).
@@ -141,8 +142,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def section(result: dict[str, Any]) -> str:
     """The floor's part of docs/performance.md."""
-    from bench.markdown import table
-
     out = "## 8. The stack's floor\n\n`python -m bench floor`: graphchat beside a chat service"
     out += " written plainly on the same libraries (`bench/floor_app.py`: FastAPI, SQLAlchemy,"
     out += " LangGraph, httpx, uvicorn, and no auth, metrics, logs, events or titles), built up"

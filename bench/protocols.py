@@ -29,6 +29,7 @@ import httpx
 
 from bench import databases, procs
 from bench.load import backend_body, backend_stream, check, client, graphchat_stream, stream_body
+from bench.markdown import table
 
 _TEXT = "Hello there, how are you?"
 
@@ -219,8 +220,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def section(result: dict[str, Any]) -> str:
     """The protocols' part of docs/performance.md."""
-    from bench.markdown import table
-
     parameters = result["parameters"]
     out = "## 9. The first token through each client's protocol\n\n`python -m bench protocols`:"
     out += " the same turn as `bench streaming`'s, streamed through each protocol graphchat"
