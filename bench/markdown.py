@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-KINDS = ("sqlite", "postgres")
+from bench.databases import KINDS
 
 
 def table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, readme
-from bench.markdown import KINDS, table
+from bench.databases import KINDS
+from bench.markdown import table
 from bench.results import load_all
 from bench.sections import SECTIONS
 from bench.targets import evaluate
@@ -97,15 +98,6 @@ def _loop(machine: dict[str, Any]) -> str:
 
 def _load(values: list[float]) -> str:
     return " / ".join(f"{value:.2f}" for value in values)
-
-
-def _verdict(value: float | None, target: float, *, below: bool = True) -> str:
-    if value is None:
-        return "not measured"
-    met = value < target if below else value >= target
-    if met:
-        return "met"
-    return f"missed by {abs(value - target):,.2f} ({value / target:,.2f}× the target)"
 
 
 def verdicts(results: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
