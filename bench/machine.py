@@ -18,14 +18,30 @@ import psutil
 from bench.databases import postgres_version, sqlite_version
 
 
+def cpu_name(cpuinfo: str) -> str | None:
+    """The first CPU's model name in `/proc/cpuinfo`'s text, with its family and model where
+    given: a virtual machine may name two generations alike ("AMD EPYC" was family 25 in round
+    54 and family 26 in round 55), and their numbers do not compare."""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor's block ends
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    name = fields.get("model name")
+    if name is None:
+        return None
+    if "cpu family" in fields and "model" in fields:
+        return f"{name} (family {fields['cpu family']}, model {fields['model']})"
+    return name
+
+
 def _cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        named = cpu_name(Path("/proc/cpuinfo").read_text())
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        named = None
+    return named or platform.processor() or "unknown"
 
 
 def load() -> list[float]:

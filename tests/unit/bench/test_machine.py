@@ -60,3 +60,26 @@ def test_the_machine_table_names_the_database_a_run_measured_not_one_that_reache
 
     assert "| PostgreSQL | 15.18 |" in report._machine(judged_without_a_server)
     assert "| PostgreSQL | not measured |" in report._machine(never_reached)
+
+
+_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+model name\t: AMD EPYC
+stepping\t: 1
+
+processor\t: 1
+cpu family\t: 25
+model\t\t: 17
+model name\t: Other
+"""
+
+
+def test_the_cpu_is_named_with_its_family_and_model() -> None:
+    assert machine.cpu_name(_CPUINFO) == "AMD EPYC (family 26, model 2)"
+
+
+def test_a_cpu_without_family_keeps_its_name_and_none_without_a_name() -> None:
+    assert machine.cpu_name("processor\t: 0\nmodel name\t: Neoverse\n") == "Neoverse"
+    assert machine.cpu_name("processor\t: 0\nCPU implementer\t: 0x41\n") is None
