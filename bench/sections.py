@@ -67,14 +67,13 @@ def turn_section(result: dict[str, Any]) -> str:
             "backend p99 ms",
             "backend req/s",
             "graphchat p50 ms",
-        )
-        header += (
             "graphchat p99 ms",
             "graphchat req/s",
             "server CPU ms/turn (kernel)",
             "added ms (p50)",
+            "ratio (p50)",
+            "errors",
         )
-        header += ("ratio (p50)", "errors")
         info = result[kind]["log_level_info_c1"]
         out += f"\n**{kind}**\n\n" + table(header, rows)
         out += "\nWith `GRAPHCHAT_LOG_LEVEL=info` (a log line per request), concurrency 1: p50"
@@ -102,8 +101,14 @@ def _first_token_split(result: dict[str, Any]) -> str:
     out += " behind the model's server or PostgreSQL, woken onto its CPU by its own write). Both"
     out += " include what graphchat does after the token left until the client has read it"
     out += " (LangGraph's set-up, which waits for the first token: agent/opening.py).\n\n"
-    header = ("database", "TTFT added p50", "graphchat ran p50", "waited for a CPU p50")
-    header += ("waited mean", "streams that waited > 0.1 ms")
+    header = (
+        "database",
+        "TTFT added p50",
+        "graphchat ran p50",
+        "waited for a CPU p50",
+        "waited mean",
+        "streams that waited > 0.1 ms",
+    )
     return out + table(header, rows) + "\nAll in ms.\n\n"
 
 
@@ -144,9 +149,13 @@ def streaming_section(result: dict[str, Any]) -> str:
         "graphchat TTFT p50",
         "TTFT added",
         "backend gap mean",
+        "graphchat gap mean",
+        "graphchat gap p50",
+        "graphchat gap p99",
+        "gap added (mean)",
+        "TTFT added, new thread",
+        "TTFT added, CPUs apart",
     )
-    header += ("graphchat gap mean", "graphchat gap p50", "graphchat gap p99", "gap added (mean)")
-    header += ("TTFT added, new thread", "TTFT added, CPUs apart")
     out += table(header, rows) + "\nAll in ms.\n\n" + _first_token_split(result)
     out += "### Concurrent open streams\n\n"
     held_rows = [
@@ -179,8 +188,10 @@ def streaming_section(result: dict[str, Any]) -> str:
         "CPU ms per open, last tenth",
         "RSS idle MB",
         "RSS held MB",
+        "KB per stream",
+        "server CPU % while held",
+        "/health p50 ms while held",
     )
-    header += ("KB per stream", "server CPU % while held", "/health p50 ms while held")
     out += "Streams held open on a backend whose first token does not come during the test,"
     out += " opened 8 at a time, a tenth after another (at most 300 s each): the server's CPU per"
     out += " stream opened is read for the first tenth and the last.\n\n"
@@ -208,8 +219,10 @@ def history_section(result: dict[str, Any]) -> str:
         for kind in measured_kinds(result)
         for r in [result[kind]]
     ]
-    header = ("database", f"{params['short']} msgs p50", f"{params['short']} msgs p99")
-    header += (
+    header = (
+        "database",
+        f"{params['short']} msgs p50",
+        f"{params['short']} msgs p99",
         f"{params['long']:,} msgs p50",
         f"{params['long']:,} msgs p99",
         "ratio p50",
